@@ -1,0 +1,200 @@
+//! The stored documents: the seed's project-centric schema (`projects`,
+//! `messages`, `files`, `logs`) plus `jobs` and `users`.
+//!
+//! Field names follow the seed schema. Times are stored as BSON dates so that
+//! indexes on them sort by time.
+
+use std::collections::BTreeMap;
+
+use bson::serde_helpers::chrono_datetime_as_bson_datetime as bson_dt;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::messages::{ModelMetrics, ScriptSource};
+use crate::{FileType, JobId, JobStage, ProjectId, ProjectSlug, ProjectStatus, UserId, Version};
+
+mod opt_bson_dt {
+    //! `Option<DateTime<Utc>>` as an optional BSON date.
+    use bson::serde_helpers::chrono_datetime_as_bson_datetime as inner;
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(dt) => inner::serialize(dt, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        #[derive(Deserialize)]
+        struct W(#[serde(with = "inner")] DateTime<Utc>);
+        Ok(Option::<W>::deserialize(d)?.map(|w| w.0))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Project {
+    pub project_id: ProjectId,
+    pub project_name: String,
+    pub slug: ProjectSlug,
+    pub created_by: UserId,
+    #[serde(with = "bson_dt")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "bson_dt")]
+    pub updated_at: DateTime<Utc>,
+    /// Latest stored script version; 0 while the project has none.
+    #[serde(default)]
+    pub current_version: u32,
+    /// The last version number handed out (atomic `$inc`); a version may be
+    /// assigned before its script is stored.
+    #[serde(default)]
+    pub version_counter: u32,
+    #[serde(default)]
+    pub ai_model_used: Option<String>,
+    pub status: ProjectStatus,
+    #[serde(default)]
+    pub latest_s3_input: Option<String>,
+    #[serde(default)]
+    pub latest_s3_output: Vec<String>,
+    #[serde(default)]
+    pub metadata: bson::Document,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    User,
+    Assistant,
+    System,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub message_id: String,
+    pub project_id: ProjectId,
+    pub user_id: UserId,
+    pub role: Role,
+    pub content: String,
+    #[serde(with = "bson_dt")]
+    pub timestamp: DateTime<Utc>,
+    #[serde(default)]
+    pub job_id: Option<JobId>,
+    /// `source_model`, `response_time`, `tokens`, `s3_url`, `version`, …
+    #[serde(default)]
+    pub metadata: bson::Document,
+    #[serde(with = "bson_dt")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "bson_dt")]
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileRecord {
+    pub project_id: ProjectId,
+    pub version: Version,
+    pub file_type: FileType,
+    /// `s3://bucket/key`
+    pub s3_path: String,
+    /// The bare key inside the bucket.
+    pub s3_key: String,
+    #[serde(with = "bson_dt")]
+    pub timestamp: DateTime<Utc>,
+    /// `file_name`, `file_size`, `content_type`, `uploaded_by`, `generated_by`, …
+    #[serde(default)]
+    pub metadata: bson::Document,
+    #[serde(with = "bson_dt")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "bson_dt")]
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogRecord {
+    pub project_id: ProjectId,
+    pub version: Version,
+    pub s3_log_path: String,
+    pub log_summary: String,
+    #[serde(with = "bson_dt")]
+    pub timestamp: DateTime<Utc>,
+    /// `processing_time`, `worker_id`, `exit_code`, …
+    #[serde(default)]
+    pub metadata: bson::Document,
+    #[serde(with = "bson_dt")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "bson_dt")]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What kind of work a job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    Generate,
+    Upload,
+}
+
+/// One stage entered, with its time: the job's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageEntry {
+    pub stage: JobStage,
+    #[serde(with = "bson_dt")]
+    pub at: DateTime<Utc>,
+    #[serde(default)]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub job_id: JobId,
+    pub project_id: ProjectId,
+    pub slug: ProjectSlug,
+    pub user_id: UserId,
+    pub kind: JobKind,
+    pub stage: JobStage,
+    #[serde(default)]
+    pub history: Vec<StageEntry>,
+    /// The request as accepted (prompt or uploaded script), kept so the job
+    /// can be re-published if the broker was down when it was accepted.
+    pub request: bson::Document,
+    /// Whether the first message of the job reached the broker.
+    #[serde(default)]
+    pub published: bool,
+    #[serde(default)]
+    pub version: Option<Version>,
+    #[serde(default)]
+    pub source: Option<ScriptSource>,
+    #[serde(default)]
+    pub repair_attempts: u32,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub metrics: Option<ModelMetrics>,
+    #[serde(default)]
+    pub outputs: BTreeMap<String, String>,
+    #[serde(default)]
+    pub request_id: Option<String>,
+    #[serde(with = "bson_dt")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "bson_dt")]
+    pub updated_at: DateTime<Utc>,
+    #[serde(default, with = "opt_bson_dt", skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserRole {
+    User,
+    Admin,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    pub user_id: UserId,
+    pub email: String,
+    pub password_hash: String,
+    pub role: UserRole,
+    #[serde(with = "bson_dt")]
+    pub created_at: DateTime<Utc>,
+}

@@ -1,0 +1,21 @@
+//! CADScribe's domain: the types every service shares, once.
+//!
+//! Everything here is pure: values are parsed, never merely validated
+//! (`ProjectSlug::parse` returns a `Result`, and once you hold a slug it is
+//! safe to put in an S3 key). The crate does no I/O; adapters live in
+//! `platform`, behaviour in the services.
+
+pub mod documents;
+pub mod files;
+pub mod ids;
+pub mod job;
+pub mod keys;
+pub mod messages;
+pub mod status;
+
+pub use files::{FileType, ModelFormat};
+pub use ids::{IdError, JobId, ProjectId, ProjectSlug, UserId, Version};
+pub use job::{IllegalTransition, JobStage};
+pub use keys::S3Key;
+pub use messages::{Envelope, MessageType, Payload, RawEnvelope};
+pub use status::{ProcessingStatus, ProjectStatus};

@@ -1,0 +1,445 @@
+//! Messages between services: one JSON envelope, one payload type per
+//! routing key. The routing key of a message is its `type`.
+//!
+//! ```json
+//! { "message_id": "uuid", "type": "script.stored", "job_id": "uuid",
+//!   "project_id": "project-…", "attempt": 1, "created_at": "RFC 3339",
+//!   "traceparent": "…", "request_id": "…", "payload": { … } }
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::{JobId, JobStage, ModelFormat, ProjectId, ProjectSlug, UserId, Version};
+
+/// Every routing key of the `cadscribe` exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum MessageType {
+    #[serde(rename = "generation.requested")]
+    GenerationRequested,
+    #[serde(rename = "generation.repair")]
+    GenerationRepair,
+    #[serde(rename = "script.generated")]
+    ScriptGenerated,
+    #[serde(rename = "script.uploaded")]
+    ScriptUploaded,
+    #[serde(rename = "script.stored")]
+    ScriptStored,
+    #[serde(rename = "model.built")]
+    ModelBuilt,
+    #[serde(rename = "model.failed")]
+    ModelFailed,
+    #[serde(rename = "job.status")]
+    JobStatus,
+    #[serde(rename = "service.heartbeat")]
+    ServiceHeartbeat,
+}
+
+impl MessageType {
+    pub const ALL: [MessageType; 9] = [
+        Self::GenerationRequested,
+        Self::GenerationRepair,
+        Self::ScriptGenerated,
+        Self::ScriptUploaded,
+        Self::ScriptStored,
+        Self::ModelBuilt,
+        Self::ModelFailed,
+        Self::JobStatus,
+        Self::ServiceHeartbeat,
+    ];
+
+    pub fn routing_key(self) -> &'static str {
+        match self {
+            Self::GenerationRequested => "generation.requested",
+            Self::GenerationRepair => "generation.repair",
+            Self::ScriptGenerated => "script.generated",
+            Self::ScriptUploaded => "script.uploaded",
+            Self::ScriptStored => "script.stored",
+            Self::ModelBuilt => "model.built",
+            Self::ModelFailed => "model.failed",
+            Self::JobStatus => "job.status",
+            Self::ServiceHeartbeat => "service.heartbeat",
+        }
+    }
+
+    pub fn from_routing_key(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.routing_key() == key)
+    }
+}
+
+impl fmt::Display for MessageType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.routing_key())
+    }
+}
+
+/// A payload knows its own message type.
+pub trait Payload: Serialize + DeserializeOwned + JsonSchema + Send + Sync + 'static {
+    const TYPE: MessageType;
+}
+
+/// The envelope with its payload still as JSON: what the bus moves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RawEnvelope {
+    pub message_id: uuid::Uuid,
+    #[serde(rename = "type")]
+    pub message_type: MessageType,
+    pub job_id: JobId,
+    pub project_id: ProjectId,
+    /// 1 on first delivery; raised by the bus on each retry.
+    pub attempt: u32,
+    pub created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
+    /// The HTTP request that started the job, to follow it across services.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    pub payload: serde_json::Value,
+}
+
+/// A typed envelope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope<P> {
+    pub message_id: uuid::Uuid,
+    pub job_id: JobId,
+    pub project_id: ProjectId,
+    pub attempt: u32,
+    pub created_at: DateTime<Utc>,
+    pub traceparent: Option<String>,
+    pub request_id: Option<String>,
+    pub payload: P,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EnvelopeError {
+    #[error("message is not a valid envelope: {0}")]
+    Malformed(#[from] serde_json::Error),
+    #[error("expected a {expected} message, got {got}")]
+    WrongType { expected: MessageType, got: MessageType },
+}
+
+impl<P: Payload> Envelope<P> {
+    pub fn new(job_id: JobId, project_id: ProjectId, payload: P) -> Self {
+        Self {
+            message_id: uuid::Uuid::new_v4(),
+            job_id,
+            project_id,
+            attempt: 1,
+            created_at: Utc::now(),
+            traceparent: None,
+            request_id: None,
+            payload,
+        }
+    }
+
+    /// A follow-up message in the same job, carrying its trace and request id.
+    pub fn follow<Q: Payload>(&self, payload: Q) -> Envelope<Q> {
+        Envelope {
+            traceparent: self.traceparent.clone(),
+            request_id: self.request_id.clone(),
+            ..Envelope::new(self.job_id, self.project_id.clone(), payload)
+        }
+    }
+
+    pub fn with_request_id(mut self, request_id: Option<String>) -> Self {
+        self.request_id = request_id;
+        self
+    }
+
+    pub fn into_raw(self) -> RawEnvelope {
+        RawEnvelope {
+            message_id: self.message_id,
+            message_type: P::TYPE,
+            job_id: self.job_id,
+            project_id: self.project_id,
+            attempt: self.attempt,
+            created_at: self.created_at,
+            traceparent: self.traceparent,
+            request_id: self.request_id,
+            payload: serde_json::to_value(&self.payload).expect("payloads serialize"),
+        }
+    }
+
+    pub fn from_raw(raw: RawEnvelope) -> Result<Self, EnvelopeError> {
+        if raw.message_type != P::TYPE {
+            return Err(EnvelopeError::WrongType { expected: P::TYPE, got: raw.message_type });
+        }
+        Ok(Self {
+            message_id: raw.message_id,
+            job_id: raw.job_id,
+            project_id: raw.project_id,
+            attempt: raw.attempt,
+            created_at: raw.created_at,
+            traceparent: raw.traceparent,
+            request_id: raw.request_id,
+            payload: serde_json::from_value(raw.payload)?,
+        })
+    }
+}
+
+impl RawEnvelope {
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, EnvelopeError> {
+        Ok(serde_json::from_slice(bytes)?)
+    }
+
+    pub fn to_vec(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("envelopes serialize")
+    }
+
+    pub fn decode<P: Payload>(self) -> Result<Envelope<P>, EnvelopeError> {
+        Envelope::from_raw(self)
+    }
+}
+
+/// Where a script came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum ScriptSource {
+    /// Written by an AI provider (`template`, `openai`, …) and model.
+    Generated { provider: String, model: String },
+    /// Uploaded by the user through the API.
+    Uploaded { file_name: String },
+}
+
+impl ScriptSource {
+    /// Only LLM scripts are sent back for repair; the template generator is
+    /// deterministic and a user's script is theirs.
+    pub fn is_repairable(&self) -> bool {
+        matches!(self, Self::Generated { provider, .. } if provider != "template")
+    }
+}
+
+/// `generation.requested`: a prompt to turn into a script.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct GenerationRequested {
+    pub slug: ProjectSlug,
+    pub user_id: UserId,
+    pub prompt: String,
+    /// Iterate on this version's script ("make the holes bigger").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_version: Option<Version>,
+}
+
+impl Payload for GenerationRequested {
+    const TYPE: MessageType = MessageType::GenerationRequested;
+}
+
+/// `generation.repair`: a generated script failed in FreeCAD; try again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct GenerationRepair {
+    pub slug: ProjectSlug,
+    pub user_id: UserId,
+    pub prompt: String,
+    pub failed_version: Version,
+    pub error: String,
+    /// 1 for the first repair.
+    pub repair_attempt: u32,
+}
+
+impl Payload for GenerationRepair {
+    const TYPE: MessageType = MessageType::GenerationRepair;
+}
+
+/// `script.generated`: a checked script, ready to be versioned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ScriptGenerated {
+    pub slug: ProjectSlug,
+    pub user_id: UserId,
+    pub prompt: String,
+    pub script: String,
+    pub source: ScriptSource,
+    #[serde(default)]
+    pub repair_attempt: u32,
+}
+
+impl Payload for ScriptGenerated {
+    const TYPE: MessageType = MessageType::ScriptGenerated;
+}
+
+/// `script.uploaded`: a user's own script from the API, already checked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ScriptUploaded {
+    pub slug: ProjectSlug,
+    pub user_id: UserId,
+    pub file_name: String,
+    pub script: String,
+}
+
+impl Payload for ScriptUploaded {
+    const TYPE: MessageType = MessageType::ScriptUploaded;
+}
+
+/// `script.stored`: version `version` is in S3 at `input_key`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ScriptStored {
+    pub slug: ProjectSlug,
+    pub user_id: UserId,
+    pub version: Version,
+    pub input_key: String,
+    pub source: ScriptSource,
+    #[serde(default)]
+    pub prompt: String,
+    #[serde(default)]
+    pub repair_attempt: u32,
+}
+
+impl Payload for ScriptStored {
+    const TYPE: MessageType = MessageType::ScriptStored;
+}
+
+/// What the worker measured of the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ModelMetrics {
+    /// mm³
+    pub volume: f64,
+    /// mm²
+    pub surface_area: f64,
+    /// [xmin, ymin, zmin, xmax, ymax, zmax] in mm
+    pub bounding_box: [f64; 6],
+    pub solids: u32,
+    pub valid: bool,
+}
+
+/// `model.built`: the four model files and the log are in S3.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ModelBuilt {
+    pub slug: ProjectSlug,
+    pub user_id: UserId,
+    pub version: Version,
+    pub outputs: BTreeMap<ModelFormat, String>,
+    pub log_key: String,
+    pub metrics: ModelMetrics,
+    pub duration_ms: u64,
+    pub worker_id: String,
+    pub exit_code: i32,
+    pub source: ScriptSource,
+}
+
+impl Payload for ModelBuilt {
+    const TYPE: MessageType = MessageType::ModelBuilt;
+}
+
+/// Why a FreeCAD run failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// The script raised an exception or made no solid.
+    ScriptError,
+    /// Wall-clock or CPU time limit.
+    Timeout,
+    /// Address-space limit.
+    MemoryLimit,
+    /// File-size limit.
+    FileSizeLimit,
+    /// Process-count limit, network or file-system escape attempts.
+    SandboxViolation,
+    /// FreeCAD itself crashed (signal, no result).
+    Crashed,
+}
+
+/// `model.failed`: the script did not produce a model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ModelFailed {
+    pub slug: ProjectSlug,
+    pub user_id: UserId,
+    pub version: Version,
+    pub kind: FailureKind,
+    pub error: String,
+    /// The last lines of the traceback, if any.
+    #[serde(default)]
+    pub traceback_tail: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_key: Option<String>,
+    pub duration_ms: u64,
+    pub worker_id: String,
+    pub source: ScriptSource,
+    #[serde(default)]
+    pub prompt: String,
+    #[serde(default)]
+    pub repair_attempt: u32,
+}
+
+impl Payload for ModelFailed {
+    const TYPE: MessageType = MessageType::ModelFailed;
+}
+
+/// `job.status`: a job entered a stage; what clients see live.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct JobStatus {
+    pub slug: ProjectSlug,
+    pub stage: JobStage,
+    /// "Generating script…", "Model ready", …
+    pub label: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<Version>,
+    /// The reason of a failure, or extra detail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl JobStatus {
+    pub fn new(slug: ProjectSlug, stage: JobStage) -> Self {
+        Self { slug, stage, label: stage.label().to_owned(), version: None, detail: None }
+    }
+}
+
+impl Payload for JobStatus {
+    const TYPE: MessageType = MessageType::JobStatus;
+}
+
+/// `service.heartbeat`: a service instance is alive.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ServiceHeartbeat {
+    pub service: String,
+    pub instance: String,
+    pub version: String,
+    pub uptime_s: u64,
+    pub jobs_handled: u64,
+    pub in_flight: u64,
+}
+
+impl Payload for ServiceHeartbeat {
+    const TYPE: MessageType = MessageType::ServiceHeartbeat;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_round_trip_and_type_check() {
+        let env = Envelope::new(
+            JobId::generate(),
+            ProjectId::generate(),
+            JobStatus::new(ProjectSlug::parse("gear").unwrap(), JobStage::Generating),
+        );
+        let raw = env.clone().into_raw();
+        let bytes = raw.to_vec();
+        let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(json["type"], "job.status");
+        assert_eq!(json["payload"]["label"], "Generating script…");
+        let back: Envelope<JobStatus> = RawEnvelope::from_slice(&bytes).unwrap().decode().unwrap();
+        assert_eq!(back, env);
+        let wrong = RawEnvelope::from_slice(&bytes).unwrap().decode::<ScriptStored>();
+        assert!(matches!(wrong, Err(EnvelopeError::WrongType { .. })));
+    }
+
+    #[test]
+    fn garbage_is_malformed() {
+        assert!(RawEnvelope::from_slice(b"not json").is_err());
+        assert!(RawEnvelope::from_slice(br#"{"type":"script.stored"}"#).is_err());
+    }
+
+    #[test]
+    fn only_llm_scripts_are_repairable() {
+        let gen = |p: &str| ScriptSource::Generated { provider: p.into(), model: "m".into() };
+        assert!(gen("openai").is_repairable());
+        assert!(!gen("template").is_repairable());
+        assert!(!ScriptSource::Uploaded { file_name: "a.py".into() }.is_repairable());
+    }
+}
