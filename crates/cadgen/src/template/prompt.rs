@@ -1,0 +1,537 @@
+//! Prompt reader: turns lexed tokens into [`Facts`] — the part nouns, the
+//! lengths (each with the keyword it belongs to, if any), dimension chains
+//! like `40 x 20 x 10`, counts, thread sizes, points and flags.
+//!
+//! Keywords pair with an adjacent number on either side ("diameter 20",
+//! "10 mm dia", "5 mm thick"). Which side is decided for the whole prompt at
+//! once by a maximum matching over the sequence, so "washer 20 mm outer
+//! 8.4 mm inner 2 mm thick" and "cone bottom diameter 40 top diameter 10
+//! height 30" both come out right.
+
+use super::lexer::{lex, Lexed, Token};
+use super::vocab::{lookup, Counted, Flag, Meaning, PartNoun, Role, Side, Unit};
+
+/// A number as written, before unit resolution.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Qty {
+    value: f64,
+    unit: Option<Unit>,
+    integral: bool,
+    /// Preceded by `Ø`.
+    diameter_sign: bool,
+}
+
+impl Qty {
+    /// A whole number with no unit: may be a count ("4 holes").
+    fn as_count(&self) -> Option<u32> {
+        let bare = self.unit.is_none() && !self.diameter_sign && self.integral;
+        (bare && self.value >= 1.0 && self.value <= f64::from(u32::MAX)).then_some(self.value as u32)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Item {
+    Qty(Qty),
+    Chain(Vec<Qty>),
+    Point(Qty, Qty),
+    Key(Role, Side),
+    /// A counted noun as written ("holes"), before its count is found.
+    Count { what: Counted, plural: bool },
+    /// A counted noun with its count; hole nouns also key the hole diameter.
+    Counted { what: Counted, count: Option<u32> },
+    NumberWord(u32),
+    Part(PartNoun),
+    /// Metric thread size, `M6`.
+    Thread(f64),
+    Block,
+}
+
+/// What a single fact holds once units are resolved (all lengths in mm).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Value {
+    Length { role: Option<Role>, mm: f64 },
+    Chain(Vec<f64>),
+    Point(f64, f64),
+    Count { what: Counted, count: Option<u32> },
+    Thread(f64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Fact {
+    value: Value,
+    used: bool,
+}
+
+/// Everything read from a prompt. Part generators `take_*` what they need;
+/// whatever is left over is reported instead of being silently ignored.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Facts {
+    pub parts: Vec<PartNoun>,
+    flags: Vec<Flag>,
+    facts: Vec<Fact>,
+}
+
+impl Facts {
+    pub fn read(prompt: &str) -> Facts {
+        let lexed = lex(prompt);
+        let mut flags = Vec::new();
+        let items = items(&lexed, &mut flags);
+        let items = extract_counts(items);
+        let pairs = pair_keywords(&items);
+        let default_unit = default_unit(&items);
+        let mm = |q: &Qty| round_mm(q.unit.unwrap_or(default_unit).to_mm(q.value));
+
+        let mut facts = Facts { flags, ..Facts::default() };
+        let mut push = |value| facts.facts.push(Fact { value, used: false });
+        for (i, item) in items.iter().enumerate() {
+            match item {
+                Item::Qty(q) => {
+                    let role = pairs[i].or(q.diameter_sign.then_some(Role::Diameter));
+                    // Gear modules are millimetres whatever unit the rest uses.
+                    let mm = match (role, q.unit) {
+                        (Some(Role::Module), None) => round_mm(q.value),
+                        _ => mm(q),
+                    };
+                    push(Value::Length { role, mm });
+                }
+                Item::Chain(qs) => {
+                    // Bare members take the chain's own unit: "2 by 3 by 4 cm".
+                    let unit = qs.iter().rev().find_map(|q| q.unit).unwrap_or(default_unit);
+                    let dims = qs.iter().map(|q| round_mm(q.unit.unwrap_or(unit).to_mm(q.value))).collect();
+                    push(Value::Chain(dims));
+                }
+                Item::Point(x, y) => push(Value::Point(mm(x), mm(y))),
+                Item::Counted { what, count } => push(Value::Count { what: *what, count: *count }),
+                Item::Thread(d) => push(Value::Thread(*d)),
+                Item::Part(noun) => facts.parts.push(*noun),
+                Item::Key(..) | Item::Count { .. } | Item::NumberWord(_) | Item::Block => {}
+            }
+        }
+        facts
+    }
+
+    /// The first length that is not finite or exceeds `max_mm`, described.
+    pub fn out_of_range(&self, max_mm: f64) -> Option<String> {
+        let bad = |mm: &f64| !mm.is_finite() || mm.abs() > max_mm;
+        self.facts.iter().map(|f| &f.value).find_map(|value| {
+            let is_bad = match value {
+                Value::Length { mm, .. } | Value::Thread(mm) => bad(mm),
+                Value::Chain(dims) => dims.iter().any(bad),
+                Value::Point(x, y) => bad(x) || bad(y),
+                Value::Count { .. } => false,
+            };
+            is_bad.then(|| describe(value))
+        })
+    }
+
+    pub fn has(&self, flag: Flag) -> bool {
+        self.flags.contains(&flag)
+    }
+
+    /// Takes the first unused length with one of `roles`.
+    pub fn take(&mut self, roles: &[Role]) -> Option<f64> {
+        self.take_where(|v| match v {
+            Value::Length { role: Some(r), mm } if roles.contains(r) => Some(*mm),
+            _ => None,
+        })
+    }
+
+    /// A diameter given either as a diameter or as a radius.
+    pub fn take_diameter(&mut self, diameters: &[Role], radii: &[Role]) -> Option<f64> {
+        self.take(diameters).or_else(|| self.take(radii).map(|r| 2.0 * r))
+    }
+
+    /// Takes the first unused length that had no keyword.
+    pub fn take_bare(&mut self) -> Option<f64> {
+        self.take_where(|v| match v {
+            Value::Length { role: None, mm } => Some(*mm),
+            _ => None,
+        })
+    }
+
+    /// Takes the first unused chain of exactly `len` dimensions.
+    pub fn take_chain(&mut self, len: usize) -> Option<Vec<f64>> {
+        self.take_where(|v| match v {
+            Value::Chain(dims) if dims.len() == len => Some(dims.clone()),
+            _ => None,
+        })
+    }
+
+    pub fn has_chain(&self) -> bool {
+        self.facts.iter().any(|f| !f.used && matches!(f.value, Value::Chain(_)))
+    }
+
+    pub fn take_points(&mut self) -> Vec<(f64, f64)> {
+        std::iter::from_fn(|| {
+            self.take_where(|v| match v {
+                Value::Point(x, y) => Some((*x, *y)),
+                _ => None,
+            })
+        })
+        .collect()
+    }
+
+    pub fn take_thread(&mut self) -> Option<f64> {
+        self.take_where(|v| match v {
+            Value::Thread(d) => Some(*d),
+            _ => None,
+        })
+    }
+
+    /// Whether the counted noun appears at all (unused), e.g. "holes".
+    pub fn mentions(&self, what: Counted) -> bool {
+        self.facts.iter().any(|f| {
+            !f.used && matches!(f.value, Value::Count { what: w, .. } if w == what)
+        })
+    }
+
+    /// Takes every mention of a counted noun; returns the count if one was
+    /// given (`Some(None)` when mentioned without a number).
+    pub fn take_count(&mut self, what: Counted) -> Option<Option<u32>> {
+        let mut found: Option<Option<u32>> = None;
+        for fact in self.facts.iter_mut().filter(|f| !f.used) {
+            if let Value::Count { what: w, count } = fact.value {
+                if w == what {
+                    fact.used = true;
+                    found = Some(found.flatten().or(count));
+                }
+            }
+        }
+        found
+    }
+
+    /// Whether a length with this role is still unused.
+    pub fn has_role(&self, roles: &[Role]) -> bool {
+        self.facts.iter().any(|f| {
+            !f.used && matches!(f.value, Value::Length { role: Some(r), .. } if roles.contains(&r))
+        })
+    }
+
+    /// Descriptions of everything not taken, for "did not understand" errors.
+    pub fn leftovers(&self) -> Vec<String> {
+        self.facts.iter().filter(|f| !f.used).map(|f| describe(&f.value)).collect()
+    }
+
+    fn take_where<T>(&mut self, mut pick: impl FnMut(&Value) -> Option<T>) -> Option<T> {
+        self.facts.iter_mut().filter(|f| !f.used).find_map(|fact| {
+            let picked = pick(&fact.value)?;
+            fact.used = true;
+            Some(picked)
+        })
+    }
+}
+
+/// Rounds to a micrometre so that unit conversions print cleanly
+/// (`1/4 in` is 6.35, not 6.3500000000000005).
+fn round_mm(mm: f64) -> f64 {
+    (mm * 1e6).round() / 1e6
+}
+
+fn describe(value: &Value) -> String {
+    let len = super::script::human;
+    match value {
+        Value::Length { role: Some(role), mm } => format!("{} mm ({})", len(*mm), role.describe()),
+        Value::Length { role: None, mm } => format!("{} mm", len(*mm)),
+        Value::Chain(dims) => {
+            let parts: Vec<String> = dims.iter().map(|d| len(*d)).collect();
+            format!("{} mm", parts.join(" × "))
+        }
+        Value::Point(x, y) => format!("the point ({}, {}) mm", len(*x), len(*y)),
+        Value::Count { what, count } => {
+            let noun = match what {
+                Counted::Holes => "holes",
+                Counted::Teeth => "teeth",
+            };
+            match count {
+                Some(n) => format!("{n} {noun}"),
+                None => noun.to_string(),
+            }
+        }
+        Value::Thread(d) => format!("M{}", len(*d)),
+    }
+}
+
+/// Bare numbers take the prompt's unit when it uses exactly one, else mm.
+fn default_unit(items: &[Item]) -> Unit {
+    let mut units: Vec<Unit> = items
+        .iter()
+        .flat_map(|item| match item {
+            Item::Qty(q) => vec![q.unit],
+            Item::Chain(qs) => qs.iter().map(|q| q.unit).collect(),
+            Item::Point(x, y) => vec![x.unit, y.unit],
+            _ => vec![],
+        })
+        .flatten()
+        .collect();
+    units.sort();
+    units.dedup();
+    match units.as_slice() {
+        [only] => *only,
+        _ => Unit::Mm,
+    }
+}
+
+/// Builds the item sequence: numbers with units, chains, points, phrases.
+fn items(lexed: &[Lexed], flags: &mut Vec<Flag>) -> Vec<Item> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lexed.len() {
+        if let Some((item, used)) = quantity_or_chain(lexed, i).or_else(|| point(lexed, i)) {
+            out.push(item);
+            i += used;
+            continue;
+        }
+        match &lexed[i].token {
+            Token::Word(w) if w == "m" && thread_after(lexed, i).is_some() => {
+                if let Some(d) = thread_after(lexed, i) {
+                    out.push(Item::Thread(d));
+                }
+                i += 2;
+            }
+            Token::Word(_) => {
+                let words = word_run(lexed, i);
+                let single_letter_key = single_letter_key(lexed, i);
+                match (single_letter_key, lookup(&words)) {
+                    (Some(role), _) => {
+                        out.push(Item::Key(role, Side::Either));
+                        i += 1;
+                    }
+                    (None, Some((meaning, used))) => {
+                        match meaning {
+                            Meaning::Key(role, side) => out.push(Item::Key(role, side)),
+                            Meaning::Count { what, plural } => out.push(Item::Count { what, plural }),
+                            Meaning::NumberWord(n) => out.push(Item::NumberWord(n)),
+                            Meaning::Part(noun) => out.push(Item::Part(noun)),
+                            Meaning::Flag(flag) => flags.push(flag),
+                            Meaning::Block => out.push(Item::Block),
+                            // "x" / "by" outside a chain mean nothing.
+                            Meaning::Times => {}
+                        }
+                        i += used;
+                    }
+                    (None, None) => i += 1,
+                }
+            }
+            Token::Comma => {
+                out.push(Item::Block);
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
+/// Up to four consecutive words starting at `i`, for phrase lookup.
+fn word_run(lexed: &[Lexed], i: usize) -> Vec<&str> {
+    lexed[i..]
+        .iter()
+        .map_while(|l| match &l.token {
+            Token::Word(w) => Some(w.as_str()),
+            _ => None,
+        })
+        .take(4)
+        .collect()
+}
+
+/// `d=20`, `h: 50` — single letters only count as keywords before `=`/`:`.
+fn single_letter_key(lexed: &[Lexed], i: usize) -> Option<Role> {
+    let Token::Word(w) = &lexed[i].token else { return None };
+    if lexed.get(i + 1).map(|l| &l.token) != Some(&Token::Equals) {
+        return None;
+    }
+    Some(match w.as_str() {
+        "d" => Role::Diameter,
+        "r" => Role::Radius,
+        "h" => Role::Height,
+        "l" => Role::Length,
+        "w" => Role::Width,
+        "t" => Role::Thickness,
+        "m" => Role::Module,
+        _ => return None,
+    })
+}
+
+/// `M6`: the letter m glued to a following number.
+fn thread_after(lexed: &[Lexed], i: usize) -> Option<f64> {
+    let next = lexed.get(i + 1)?;
+    match next.token {
+        Token::Number { value, .. } if lexed[i].glued_to(next) => Some(value),
+        _ => None,
+    }
+}
+
+/// A number with optional `Ø` before and unit after. Returns the tokens used.
+fn quantity(lexed: &[Lexed], i: usize) -> Option<(Qty, usize)> {
+    let (diameter_sign, at) = match lexed.get(i)?.token {
+        Token::DiameterSign => (true, i + 1),
+        _ => (false, i),
+    };
+    let Token::Number { value, integral } = lexed.get(at)?.token else { return None };
+    let (unit, used) = match lexed.get(at + 1).map(|l| &l.token) {
+        Some(Token::InchMark) => (Some(Unit::In), 2),
+        // `6m6` would be odd, but "m" glued to a number after it is a thread.
+        Some(Token::Word(w)) if !(w == "m" && thread_after(lexed, at + 1).is_some()) => {
+            match Unit::from_word(w) {
+                Some(unit) => (Some(unit), 2),
+                None => (None, 1),
+            }
+        }
+        _ => (None, 1),
+    };
+    let qty = Qty { value, unit, integral: integral && unit.is_none(), diameter_sign };
+    Some((qty, at - i + used))
+}
+
+/// A quantity, or a chain of them joined by `x`, `×`, `*` or "by".
+fn quantity_or_chain(lexed: &[Lexed], i: usize) -> Option<(Item, usize)> {
+    let (first, mut used) = quantity(lexed, i)?;
+    let mut chain = vec![first];
+    loop {
+        let is_times = match lexed.get(i + used).map(|l| &l.token) {
+            Some(Token::Times) => true,
+            Some(Token::Word(w)) => w == "x" || w == "by",
+            _ => false,
+        };
+        match quantity(lexed, i + used + 1) {
+            Some((next, n)) if is_times => {
+                chain.push(next);
+                used += 1 + n;
+            }
+            _ => break,
+        }
+    }
+    let item = match chain.as_slice() {
+        [single] => Item::Qty(*single),
+        _ => Item::Chain(chain),
+    };
+    Some((item, used))
+}
+
+/// `(10, 15)` or `(10 mm, 15 mm)`.
+fn point(lexed: &[Lexed], i: usize) -> Option<(Item, usize)> {
+    if lexed.get(i)?.token != Token::Open {
+        return None;
+    }
+    let (x, nx) = quantity(lexed, i + 1)?;
+    if lexed.get(i + 1 + nx)?.token != Token::Comma {
+        return None;
+    }
+    let (y, ny) = quantity(lexed, i + 2 + nx)?;
+    if lexed.get(i + 2 + nx + ny)?.token != Token::Close {
+        return None;
+    }
+    Some((Item::Point(x, y), 3 + nx + ny))
+}
+
+/// Finds the number that counts each counted noun ("six 8 mm holes",
+/// "4 x M6 holes", "20 teeth", "teeth 20") and folds it into the noun.
+fn extract_counts(mut items: Vec<Item>) -> Vec<Item> {
+    let mut i = 0;
+    while i < items.len() {
+        if let Item::Count { what, plural } = items[i] {
+            let found = count_before(&mut items, i, what, plural)
+                .or_else(|| count_after(&mut items, i, what));
+            let (count, at) = match found {
+                Some((n, at)) => (Some(n), at),
+                // "a hole" is one hole; bare "holes" leaves the count open.
+                None => ((!plural).then_some(1), i),
+            };
+            items[at] = Item::Counted { what, count };
+            i = at + 1;
+        } else {
+            i += 1;
+        }
+    }
+    // Number words that count nothing ("a 40 mm cube") carry no meaning.
+    items.retain(|item| !matches!(item, Item::NumberWord(_)));
+    items
+}
+
+/// Only teeth take their count after them: "holes 6" is a hole diameter.
+fn count_after(items: &mut Vec<Item>, i: usize, what: Counted) -> Option<(u32, usize)> {
+    let n = match (what, items.get(i + 1)?) {
+        (Counted::Teeth, Item::Qty(q)) => q.as_count()?,
+        (Counted::Teeth, Item::NumberWord(n)) => *n,
+        _ => return None,
+    };
+    items.remove(i + 1);
+    Some((n, i))
+}
+
+/// Looks back from the noun at `i` for its count; removes the count item and
+/// returns it with the noun's new index.
+fn count_before(items: &mut Vec<Item>, i: usize, what: Counted, plural: bool) -> Option<(u32, usize)> {
+    let count_of = |item: &Item| match item {
+        Item::NumberWord(n) => Some(*n),
+        Item::Qty(q) => q.as_count(),
+        _ => None,
+    };
+    let prev = i.checked_sub(1).map(|p| &items[p]);
+    // "a 6 hole" is a 6 mm hole, not six of them.
+    let sized_singular = !plural
+        && matches!(prev, Some(Item::Qty(q)) if q.as_count() != Some(1))
+        && i >= 2
+        && items[i - 2] == Item::NumberWord(1);
+    if let Some(n) = prev.and_then(count_of).filter(|_| !sized_singular) {
+        items.remove(i - 1);
+        return Some((n, i - 1));
+    }
+    // "six 8 mm holes", "4 M6 holes": count, size, noun.
+    let sized = matches!(prev, Some(Item::Qty(_) | Item::Thread(_)));
+    if sized && what == Counted::Holes && i >= 2 {
+        if let Some(n) = count_of(&items[i - 2]) {
+            items.remove(i - 2);
+            return Some((n, i - 1));
+        }
+    }
+    // "4 x 6 mm holes", "4x Ø6 holes": a two-element chain led by a count.
+    if let Some(Item::Chain(chain)) = prev {
+        if let [first, size] = chain.as_slice() {
+            if let (Some(n), Counted::Holes) = (first.as_count(), what) {
+                items[i - 1] = Item::Qty(*size);
+                return Some((n, i));
+            }
+        }
+    }
+    None
+}
+
+/// Pairs each keyword with an adjacent quantity; returns, per item, the role
+/// its quantity was given. A maximum matching over adjacent pairs decides
+/// between "10 mm dia 100 mm long" (keywords after) and "diameter 10 height
+/// 100" (keywords before); on a tie the earlier pair wins.
+fn pair_keywords(items: &[Item]) -> Vec<Option<Role>> {
+    let n = items.len();
+    let key = |item: &Item| match item {
+        Item::Key(role, side) => Some((*role, *side)),
+        Item::Counted { what: Counted::Holes, .. } => Some((Role::Hole, Side::Either)),
+        _ => None,
+    };
+    let edge = |i: usize| -> Option<(usize, Role)> {
+        let (a, b) = (items.get(i)?, items.get(i + 1)?);
+        match (a, key(a), b, key(b)) {
+            (Item::Qty(_), _, _, Some((role, _))) => Some((i, role)),
+            (_, Some((role, Side::Either)), Item::Qty(_), _) => Some((i + 1, role)),
+            _ => None,
+        }
+    };
+    // best[i]: most pairs that can be made from items[i..].
+    let mut best = vec![0usize; n + 2];
+    for i in (0..n).rev() {
+        let take = edge(i).map_or(0, |_| 1 + best[i + 2]);
+        best[i] = take.max(best[i + 1]);
+    }
+    let mut roles = vec![None; n];
+    let mut i = 0;
+    while i < n {
+        match edge(i) {
+            Some((qty, role)) if 1 + best[i + 2] >= best[i + 1] => {
+                roles[qty] = Some(role);
+                i += 2;
+            }
+            _ => i += 1,
+        }
+    }
+    roles
+}

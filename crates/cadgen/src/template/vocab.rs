@@ -1,0 +1,457 @@
+//! The words the prompt reader knows: units, part nouns, dimension keywords,
+//! count nouns, number words and flags, as one longest-match phrase table.
+//!
+//! Keeping every word in one table (instead of string tests scattered over
+//! the part generators) is what lets all parts share the same reader.
+
+/// A length unit; bare numbers default to millimetres.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Unit {
+    Mm,
+    Cm,
+    M,
+    In,
+    Ft,
+}
+
+impl Unit {
+    pub fn to_mm(self, value: f64) -> f64 {
+        let factor = match self {
+            Unit::Mm => 1.0,
+            Unit::Cm => 10.0,
+            Unit::M => 1000.0,
+            Unit::In => 25.4,
+            Unit::Ft => 304.8,
+        };
+        value * factor
+    }
+
+    pub fn from_word(word: &str) -> Option<Unit> {
+        Some(match word {
+            "mm" | "millimeter" | "millimeters" | "millimetre" | "millimetres" => Unit::Mm,
+            "cm" | "centimeter" | "centimeters" | "centimetre" | "centimetres" => Unit::Cm,
+            "m" | "meter" | "meters" | "metre" | "metres" => Unit::M,
+            "in" | "inch" | "inches" => Unit::In,
+            "ft" | "foot" | "feet" => Unit::Ft,
+            _ => return None,
+        })
+    }
+}
+
+/// What a length means in the prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    Diameter,
+    Radius,
+    OuterDiameter,
+    OuterRadius,
+    InnerDiameter,
+    InnerRadius,
+    TopDiameter,
+    TopRadius,
+    BottomDiameter,
+    BottomRadius,
+    Length,
+    Width,
+    Height,
+    Depth,
+    Thickness,
+    Wall,
+    Floor,
+    /// Edge of a cube.
+    Size,
+    /// Diameter of the (patterned) holes.
+    Hole,
+    /// Centre hole of a flange or gear.
+    Bore,
+    BoltCircle,
+    AcrossFlats,
+    Module,
+    PitchDiameter,
+    /// Distance of corner holes from the plate edges.
+    Inset,
+}
+
+impl Role {
+    /// Words used when a value is reported back in an error message.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Role::Diameter => "diameter",
+            Role::Radius => "radius",
+            Role::OuterDiameter => "outer diameter",
+            Role::OuterRadius => "outer radius",
+            Role::InnerDiameter => "inner diameter",
+            Role::InnerRadius => "inner radius",
+            Role::TopDiameter => "top diameter",
+            Role::TopRadius => "top radius",
+            Role::BottomDiameter => "bottom diameter",
+            Role::BottomRadius => "bottom radius",
+            Role::Length => "length",
+            Role::Width => "width",
+            Role::Height => "height",
+            Role::Depth => "depth",
+            Role::Thickness => "thickness",
+            Role::Wall => "wall",
+            Role::Floor => "floor",
+            Role::Size => "side",
+            Role::Hole => "hole diameter",
+            Role::Bore => "bore",
+            Role::BoltCircle => "bolt circle",
+            Role::AcrossFlats => "across flats",
+            Role::Module => "module",
+            Role::PitchDiameter => "pitch diameter",
+            Role::Inset => "hole inset",
+        }
+    }
+}
+
+/// On which side of its number a keyword may stand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// "diameter 20" or "20 diameter".
+    Either,
+    /// Adjectives: "10 mm thick", "80 mm across".
+    After,
+}
+
+/// Things that are counted rather than measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Counted {
+    Holes,
+    Teeth,
+}
+
+/// Which catalogue family a part noun belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Family {
+    Box,
+    Plate,
+    Cube,
+    Cylinder,
+    Tube,
+    Sphere,
+    Cone,
+    Washer,
+    Flange,
+    Bracket,
+    Gear,
+    Nut,
+    Standoff,
+    Enclosure,
+}
+
+/// A part noun as written ("rod", "disc"), kept for the summary sentence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PartNoun {
+    pub family: Family,
+    pub word: &'static str,
+}
+
+/// Words that change a part without a number ("at the corners", "hex").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flag {
+    Corners,
+    Hex,
+    Round,
+    Open,
+    Through,
+}
+
+/// The meaning of a phrase.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Meaning {
+    Key(Role, Side),
+    Count { what: Counted, plural: bool },
+    NumberWord(u32),
+    Part(PartNoun),
+    Flag(Flag),
+    /// "x" / "by": a dimension separator, only between numbers.
+    Times,
+    /// "with", "and", "on": a dimension never pairs across these.
+    Block,
+}
+
+const fn part(family: Family, word: &'static str) -> Meaning {
+    Meaning::Part(PartNoun { family, word })
+}
+
+const fn key(role: Role) -> Meaning {
+    Meaning::Key(role, Side::Either)
+}
+
+const fn after(role: Role) -> Meaning {
+    Meaning::Key(role, Side::After)
+}
+
+const fn count(what: Counted, plural: bool) -> Meaning {
+    Meaning::Count { what, plural }
+}
+
+/// Phrases, matched longest first. Hyphens split words, so "L-bracket" is
+/// "l bracket".
+const PHRASES: &[(&str, Meaning)] = &[
+    // Parts.
+    ("spur gear", part(Family::Gear, "Spur gear")),
+    ("gear wheel", part(Family::Gear, "Spur gear")),
+    ("gear", part(Family::Gear, "Spur gear")),
+    ("cog", part(Family::Gear, "Spur gear")),
+    ("cogwheel", part(Family::Gear, "Spur gear")),
+    ("pinion", part(Family::Gear, "Spur gear")),
+    ("hex nut", part(Family::Nut, "Hex nut")),
+    ("hexagon nut", part(Family::Nut, "Hex nut")),
+    ("hexagonal nut", part(Family::Nut, "Hex nut")),
+    ("nut", part(Family::Nut, "Hex nut")),
+    ("standoff", part(Family::Standoff, "Standoff")),
+    ("standoffs", part(Family::Standoff, "Standoff")),
+    ("stand off", part(Family::Standoff, "Standoff")),
+    ("spacer", part(Family::Standoff, "Spacer")),
+    ("flange", part(Family::Flange, "Flange")),
+    ("l bracket", part(Family::Bracket, "L-bracket")),
+    ("angle bracket", part(Family::Bracket, "L-bracket")),
+    ("bracket", part(Family::Bracket, "L-bracket")),
+    ("enclosure", part(Family::Enclosure, "Enclosure")),
+    ("open box", part(Family::Enclosure, "Open box")),
+    ("project box", part(Family::Enclosure, "Enclosure")),
+    ("housing", part(Family::Enclosure, "Enclosure")),
+    ("tray", part(Family::Enclosure, "Tray")),
+    ("washer", part(Family::Washer, "Washer")),
+    ("ring", part(Family::Washer, "Ring")),
+    ("tube", part(Family::Tube, "Tube")),
+    ("pipe", part(Family::Tube, "Pipe")),
+    ("hollow cylinder", part(Family::Tube, "Tube")),
+    ("bushing", part(Family::Tube, "Bushing")),
+    ("sleeve", part(Family::Tube, "Sleeve")),
+    ("cone", part(Family::Cone, "Cone")),
+    ("truncated cone", part(Family::Cone, "Frustum")),
+    ("frustum", part(Family::Cone, "Frustum")),
+    ("sphere", part(Family::Sphere, "Sphere")),
+    ("ball", part(Family::Sphere, "Ball")),
+    ("cylinder", part(Family::Cylinder, "Cylinder")),
+    ("rod", part(Family::Cylinder, "Rod")),
+    ("round bar", part(Family::Cylinder, "Rod")),
+    ("shaft", part(Family::Cylinder, "Shaft")),
+    ("dowel", part(Family::Cylinder, "Dowel")),
+    ("pin", part(Family::Cylinder, "Pin")),
+    ("disc", part(Family::Cylinder, "Disc")),
+    ("disk", part(Family::Cylinder, "Disc")),
+    ("puck", part(Family::Cylinder, "Disc")),
+    ("plate", part(Family::Plate, "Plate")),
+    ("slab", part(Family::Plate, "Plate")),
+    ("sheet", part(Family::Plate, "Plate")),
+    ("box", part(Family::Box, "Box")),
+    ("block", part(Family::Box, "Block")),
+    ("cuboid", part(Family::Box, "Block")),
+    ("brick", part(Family::Box, "Block")),
+    ("bar", part(Family::Box, "Bar")),
+    ("rectangular prism", part(Family::Box, "Block")),
+    ("cube", part(Family::Cube, "Cube")),
+    // Diameters and radii.
+    ("diameter", key(Role::Diameter)),
+    ("dia", key(Role::Diameter)),
+    ("diam", key(Role::Diameter)),
+    ("in diameter", after(Role::Diameter)),
+    ("across", after(Role::Diameter)),
+    ("radius", key(Role::Radius)),
+    ("in radius", after(Role::Radius)),
+    ("outer diameter", key(Role::OuterDiameter)),
+    ("outside diameter", key(Role::OuterDiameter)),
+    ("external diameter", key(Role::OuterDiameter)),
+    ("outer dia", key(Role::OuterDiameter)),
+    ("outer", key(Role::OuterDiameter)),
+    ("outside", key(Role::OuterDiameter)),
+    ("od", key(Role::OuterDiameter)),
+    ("o d", key(Role::OuterDiameter)),
+    ("outer radius", key(Role::OuterRadius)),
+    ("inner diameter", key(Role::InnerDiameter)),
+    ("inside diameter", key(Role::InnerDiameter)),
+    ("internal diameter", key(Role::InnerDiameter)),
+    ("inner dia", key(Role::InnerDiameter)),
+    ("inner", key(Role::InnerDiameter)),
+    ("inside", key(Role::InnerDiameter)),
+    ("id", key(Role::InnerDiameter)),
+    ("i d", key(Role::InnerDiameter)),
+    ("inner radius", key(Role::InnerRadius)),
+    ("top diameter", key(Role::TopDiameter)),
+    ("top dia", key(Role::TopDiameter)),
+    ("upper diameter", key(Role::TopDiameter)),
+    ("small diameter", key(Role::TopDiameter)),
+    ("top", key(Role::TopDiameter)),
+    ("top radius", key(Role::TopRadius)),
+    ("bottom diameter", key(Role::BottomDiameter)),
+    ("bottom dia", key(Role::BottomDiameter)),
+    ("base diameter", key(Role::BottomDiameter)),
+    ("lower diameter", key(Role::BottomDiameter)),
+    ("large diameter", key(Role::BottomDiameter)),
+    ("bottom", key(Role::BottomDiameter)),
+    ("base", key(Role::BottomDiameter)),
+    ("bottom radius", key(Role::BottomRadius)),
+    ("base radius", key(Role::BottomRadius)),
+    // Straight lengths.
+    ("length", key(Role::Length)),
+    ("long", after(Role::Length)),
+    ("in length", after(Role::Length)),
+    ("width", key(Role::Width)),
+    ("wide", after(Role::Width)),
+    ("in width", after(Role::Width)),
+    ("height", key(Role::Height)),
+    ("high", after(Role::Height)),
+    ("tall", after(Role::Height)),
+    ("in height", after(Role::Height)),
+    ("depth", key(Role::Depth)),
+    ("deep", after(Role::Depth)),
+    ("thickness", key(Role::Thickness)),
+    ("thk", key(Role::Thickness)),
+    ("thick", after(Role::Thickness)),
+    ("wall", key(Role::Wall)),
+    ("walls", key(Role::Wall)),
+    ("wall thickness", key(Role::Wall)),
+    ("thick walls", after(Role::Wall)),
+    ("thick wall", after(Role::Wall)),
+    ("floor", key(Role::Floor)),
+    ("floor thickness", key(Role::Floor)),
+    ("thick floor", after(Role::Floor)),
+    ("side", key(Role::Size)),
+    ("sides", key(Role::Size)),
+    ("side length", key(Role::Size)),
+    ("edge", key(Role::Size)),
+    ("edge length", key(Role::Size)),
+    // Holes, bores and patterns.
+    ("hole diameter", key(Role::Hole)),
+    ("hole size", key(Role::Hole)),
+    ("bore", key(Role::Bore)),
+    ("bore diameter", key(Role::Bore)),
+    ("center bore", key(Role::Bore)),
+    ("centre bore", key(Role::Bore)),
+    ("central bore", key(Role::Bore)),
+    ("center hole", key(Role::Bore)),
+    ("centre hole", key(Role::Bore)),
+    ("central hole", key(Role::Bore)),
+    ("shaft hole", key(Role::Bore)),
+    ("axle hole", key(Role::Bore)),
+    ("bolt circle", key(Role::BoltCircle)),
+    ("bolt circle diameter", key(Role::BoltCircle)),
+    ("bolt hole circle", key(Role::BoltCircle)),
+    ("bolt pattern", key(Role::BoltCircle)),
+    ("pitch circle", key(Role::BoltCircle)),
+    ("pitch circle diameter", key(Role::BoltCircle)),
+    ("pcd", key(Role::BoltCircle)),
+    ("bcd", key(Role::BoltCircle)),
+    ("across flats", key(Role::AcrossFlats)),
+    ("across the flats", key(Role::AcrossFlats)),
+    ("across flat", key(Role::AcrossFlats)),
+    ("af", key(Role::AcrossFlats)),
+    ("a f", key(Role::AcrossFlats)),
+    ("flats", key(Role::AcrossFlats)),
+    ("wrench size", key(Role::AcrossFlats)),
+    ("module", key(Role::Module)),
+    ("pitch diameter", key(Role::PitchDiameter)),
+    ("inset", key(Role::Inset)),
+    ("edge distance", key(Role::Inset)),
+    ("margin", key(Role::Inset)),
+    ("from the edge", after(Role::Inset)),
+    ("from the edges", after(Role::Inset)),
+    ("from edges", after(Role::Inset)),
+    ("from each edge", after(Role::Inset)),
+    ("from the sides", after(Role::Inset)),
+    // Counted things.
+    ("hole", count(Counted::Holes, false)),
+    ("holes", count(Counted::Holes, true)),
+    ("bolt hole", count(Counted::Holes, false)),
+    ("bolt holes", count(Counted::Holes, true)),
+    ("mounting hole", count(Counted::Holes, false)),
+    ("mounting holes", count(Counted::Holes, true)),
+    ("screw hole", count(Counted::Holes, false)),
+    ("screw holes", count(Counted::Holes, true)),
+    ("bolts", count(Counted::Holes, true)),
+    ("teeth", count(Counted::Teeth, true)),
+    ("tooth", count(Counted::Teeth, false)),
+    // Number words (only read as counts next to a counted noun).
+    ("a", Meaning::NumberWord(1)),
+    ("an", Meaning::NumberWord(1)),
+    ("one", Meaning::NumberWord(1)),
+    ("single", Meaning::NumberWord(1)),
+    ("two", Meaning::NumberWord(2)),
+    ("pair of", Meaning::NumberWord(2)),
+    ("three", Meaning::NumberWord(3)),
+    ("four", Meaning::NumberWord(4)),
+    ("five", Meaning::NumberWord(5)),
+    ("six", Meaning::NumberWord(6)),
+    ("seven", Meaning::NumberWord(7)),
+    ("eight", Meaning::NumberWord(8)),
+    ("nine", Meaning::NumberWord(9)),
+    ("ten", Meaning::NumberWord(10)),
+    ("eleven", Meaning::NumberWord(11)),
+    ("twelve", Meaning::NumberWord(12)),
+    ("sixteen", Meaning::NumberWord(16)),
+    ("twenty", Meaning::NumberWord(20)),
+    // Flags.
+    ("corners", Meaning::Flag(Flag::Corners)),
+    ("corner", Meaning::Flag(Flag::Corners)),
+    ("four corners", Meaning::Flag(Flag::Corners)),
+    ("hex", Meaning::Flag(Flag::Hex)),
+    ("hexagon", Meaning::Flag(Flag::Hex)),
+    ("hexagonal", Meaning::Flag(Flag::Hex)),
+    ("round", Meaning::Flag(Flag::Round)),
+    ("circular", Meaning::Flag(Flag::Round)),
+    ("cylindrical", Meaning::Flag(Flag::Round)),
+    ("open", Meaning::Flag(Flag::Open)),
+    ("open top", Meaning::Flag(Flag::Open)),
+    ("open topped", Meaning::Flag(Flag::Open)),
+    ("hollow", Meaning::Flag(Flag::Open)),
+    ("through", Meaning::Flag(Flag::Through)),
+    ("thru", Meaning::Flag(Flag::Through)),
+    // Separators.
+    ("x", Meaning::Times),
+    ("by", Meaning::Times),
+    ("with", Meaning::Block),
+    ("and", Meaning::Block),
+    ("on", Meaning::Block),
+    ("at", Meaning::Block),
+    ("plus", Meaning::Block),
+    ("having", Meaning::Block),
+    ("has", Meaning::Block),
+];
+
+/// The longest phrase (up to four words) starting at `words[0]`, and how many
+/// words it used. Unknown words have no meaning and are skipped by the caller.
+pub(crate) fn lookup(words: &[&str]) -> Option<(Meaning, usize)> {
+    let mut best: Option<(Meaning, usize)> = None;
+    for &(phrase, meaning) in PHRASES {
+        let parts = phrase.split(' ');
+        let len = parts.clone().count();
+        let fits = len <= words.len() && parts.zip(words).all(|(p, w)| p == *w);
+        if fits && best.is_none_or(|(_, l)| len > l) {
+            best = Some((meaning, len));
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefers_the_longest_phrase() {
+        assert_eq!(
+            lookup(&["center", "hole", "8"]),
+            Some((key(Role::Bore), 2))
+        );
+        assert_eq!(
+            lookup(&["bolt", "circle"]),
+            Some((key(Role::BoltCircle), 2))
+        );
+        assert_eq!(
+            lookup(&["hole"]),
+            Some((count(Counted::Holes, false), 1))
+        );
+        assert_eq!(lookup(&["dragon"]), None);
+    }
+
+    #[test]
+    fn converts_units() {
+        assert_eq!(Unit::In.to_mm(1.0), 25.4);
+        assert_eq!(Unit::Cm.to_mm(2.0), 20.0);
+        assert_eq!(Unit::from_word("inches"), Some(Unit::In));
+    }
+}

@@ -1,0 +1,168 @@
+//! The message bus: publish envelopes, consume them with retries and
+//! dead-lettering, all behind one interface.
+//!
+//! RabbitMQ (`rabbit`) is the default backend. Nothing here names an AMQP
+//! concept in its interface, so an SQS backend can implement the same traits:
+//! a *work queue* is one durable queue per consuming service and routing key,
+//! a *broadcast* is a per-instance subscription (live status, heartbeats).
+
+pub mod rabbit;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use domain::{MessageType, RawEnvelope};
+use tokio_util::sync::CancellationToken;
+
+pub use rabbit::RabbitBus;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("message bus unavailable: {0}")]
+    Unavailable(String),
+    #[error("the broker refused the message: {0}")]
+    Rejected(String),
+}
+
+/// How a handler failed, which decides what happens to the message.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// May pass (network, 5xx, timeout): retried with backoff, then
+    /// dead-lettered after the attempt limit.
+    #[error("{0:#}")]
+    Transient(anyhow::Error),
+    /// Will never succeed (bad payload, broken invariant): dead-lettered at once.
+    #[error("{0:#}")]
+    Permanent(anyhow::Error),
+}
+
+impl HandlerError {
+    pub fn transient(e: impl Into<anyhow::Error>) -> Self {
+        Self::Transient(e.into())
+    }
+    pub fn permanent(e: impl Into<anyhow::Error>) -> Self {
+        Self::Permanent(e.into())
+    }
+}
+
+/// Why a message ended in the dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeadLetterReason {
+    Unparseable(String),
+    Permanent(String),
+    AttemptsExhausted { attempts: u32, last_error: String },
+}
+
+impl std::fmt::Display for DeadLetterReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unparseable(e) => write!(f, "unparseable message: {e}"),
+            Self::Permanent(e) => write!(f, "{e}"),
+            Self::AttemptsExhausted { attempts, last_error } => {
+                write!(f, "gave up after {attempts} attempts: {last_error}")
+            }
+        }
+    }
+}
+
+#[async_trait]
+pub trait Handler: Send + Sync + 'static {
+    async fn handle(&self, envelope: RawEnvelope) -> Result<(), HandlerError>;
+
+    /// Called once a parseable message is dead-lettered, so the service can
+    /// mark its job failed with the reason.
+    async fn on_dead_letter(&self, _envelope: &RawEnvelope, _reason: &DeadLetterReason) {}
+}
+
+/// What a consumer listens to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subscription {
+    /// Shared, durable work queues `<service>.<key>`: each message is handled
+    /// by one instance of the service.
+    Work { service: String, keys: Vec<MessageType> },
+    /// Every instance gets every message; nothing is kept while it is away.
+    Broadcast { name: String, keys: Vec<MessageType> },
+}
+
+impl Subscription {
+    pub fn work(service: impl Into<String>, keys: &[MessageType]) -> Self {
+        Self::Work { service: service.into(), keys: keys.to_vec() }
+    }
+    pub fn broadcast(name: impl Into<String>, keys: &[MessageType]) -> Self {
+        Self::Broadcast { name: name.into(), keys: keys.to_vec() }
+    }
+}
+
+/// Depth and consumers of a queue, for monitoring and autoscaling.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct QueueStats {
+    pub queue: String,
+    pub messages: u64,
+    pub consumers: u64,
+}
+
+#[async_trait]
+pub trait Bus: Send + Sync + 'static {
+    /// Publishes durably: returns once the broker has taken responsibility.
+    async fn publish(&self, envelope: &RawEnvelope) -> Result<(), BusError>;
+
+    /// Consumes until `shutdown` is cancelled, reconnecting after failures.
+    /// Finishes the messages in hand before returning.
+    async fn consume(&self, subscription: Subscription, handler: Arc<dyn Handler>, shutdown: CancellationToken);
+
+    /// Declares every work queue of the system so no message is unroutable,
+    /// whichever service starts first.
+    async fn declare_topology(&self) -> Result<(), BusError>;
+
+    async fn queue_stats(&self) -> Result<Vec<QueueStats>, BusError>;
+
+    async fn ping(&self) -> Result<(), BusError>;
+}
+
+/// Who consumes what: one work queue per service and routing key
+/// (ARCHITECTURE.md, "Services and stages").
+pub const TOPOLOGY: &[(&str, &[MessageType])] = &[
+    ("ai-generator", &[MessageType::GenerationRequested, MessageType::GenerationRepair]),
+    ("script-store", &[MessageType::ScriptGenerated, MessageType::ScriptUploaded]),
+    ("freecad-worker", &[MessageType::ScriptStored]),
+    ("output-watcher", &[MessageType::ModelBuilt, MessageType::ModelFailed]),
+];
+
+/// The work queue of a service for a routing key.
+pub fn work_queue(service: &str, key: MessageType) -> String {
+    format!("{service}.{}", key.routing_key())
+}
+
+pub fn dead_letter_queue(service: &str) -> String {
+    format!("{service}.dlq")
+}
+
+/// Retry delay before delivery number `attempt + 1`: `base · 2^(attempt-1)`,
+/// capped.
+pub fn backoff(attempt: u32, base: Duration, max: Duration) -> Duration {
+    let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(20));
+    base.saturating_mul(factor).min(max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let b = Duration::from_millis(100);
+        let m = Duration::from_secs(1);
+        let got: Vec<_> = (1..=6).map(|a| backoff(a, b, m).as_millis()).collect();
+        assert_eq!(got, [100, 200, 400, 800, 1000, 1000]);
+    }
+
+    #[test]
+    fn every_consumed_key_has_one_producer_path() {
+        for (service, keys) in TOPOLOGY {
+            for k in *keys {
+                assert_eq!(work_queue(service, *k), format!("{service}.{k}"));
+            }
+        }
+    }
+}

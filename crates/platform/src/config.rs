@@ -1,0 +1,294 @@
+//! Configuration from environment variables, checked once at start.
+//!
+//! Every problem is collected before failing, so a service that cannot start
+//! says at once *every* variable that is missing or malformed, by name.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A value that must not appear in logs: Debug and Display print `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} is not set{hint}")]
+    Missing { name: String, hint: String },
+    #[error("{name} is malformed: {reason}")]
+    Malformed { name: String, reason: String },
+}
+
+impl ConfigError {
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Missing { name, .. } | Self::Malformed { name, .. } => name,
+        }
+    }
+}
+
+/// All configuration problems of one start-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration ({} problem(s)):", self.0.len())?;
+        for e in &self.0 {
+            writeln!(f, "  - {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Reads variables from a snapshot of the environment and collects errors.
+pub struct EnvReader {
+    vars: HashMap<String, String>,
+    errors: Vec<ConfigError>,
+}
+
+impl EnvReader {
+    pub fn from_env() -> Self {
+        Self::from_map(std::env::vars().collect())
+    }
+
+    pub fn from_map(vars: HashMap<String, String>) -> Self {
+        Self { vars, errors: Vec::new() }
+    }
+
+    /// A non-empty value, or `None`.
+    pub fn optional(&self, name: &str) -> Option<String> {
+        self.vars.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    }
+
+    pub fn required(&mut self, name: &str, hint: &str) -> String {
+        match self.optional(name) {
+            Some(v) => v,
+            None => {
+                let hint = if hint.is_empty() { String::new() } else { format!(" ({hint})") };
+                self.errors.push(ConfigError::Missing { name: name.to_owned(), hint });
+                String::new()
+            }
+        }
+    }
+
+    pub fn secret(&mut self, name: &str, hint: &str) -> Secret {
+        Secret(self.required(name, hint))
+    }
+
+    pub fn malformed(&mut self, name: &str, reason: impl Into<String>) {
+        self.errors.push(ConfigError::Malformed { name: name.to_owned(), reason: reason.into() });
+    }
+
+    /// Parses an optional value, falling back to `default` when unset.
+    pub fn parse_or<T>(&mut self, name: &str, default: T) -> T
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        match self.optional(name) {
+            None => default,
+            Some(v) => v.parse().unwrap_or_else(|e| {
+                self.malformed(name, format!("{e} (got {v:?})"));
+                default
+            }),
+        }
+    }
+
+    pub fn bool_or(&mut self, name: &str, default: bool) -> bool {
+        match self.optional(name).as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None => default,
+            Some("1" | "true" | "yes" | "on") => true,
+            Some("0" | "false" | "no" | "off") => false,
+            Some(other) => {
+                self.malformed(name, format!("expected true or false (got {other:?})"));
+                default
+            }
+        }
+    }
+
+    pub fn secs_or(&mut self, name: &str, default: Duration) -> Duration {
+        Duration::from_secs_f64(self.parse_or(name, default.as_secs_f64()))
+    }
+
+    /// A URL whose scheme is one of `schemes`.
+    pub fn url(&mut self, name: &str, schemes: &[&str], hint: &str) -> String {
+        let v = self.required(name, hint);
+        if !v.is_empty() && !schemes.iter().any(|s| v.starts_with(&format!("{s}://"))) {
+            self.malformed(name, format!("expected a {} URL (got {v:?})", schemes.join(" or ")));
+        }
+        v
+    }
+
+    pub fn finish(self) -> Result<(), ConfigErrors> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigErrors(self.errors))
+        }
+    }
+}
+
+/// Settings a service builds from the environment.
+pub trait FromEnv: Sized {
+    fn read(env: &mut EnvReader) -> Self;
+
+    /// Reads and checks in one go: `Err` names every bad variable.
+    fn from_env() -> Result<Self, ConfigErrors> {
+        Self::from_reader(EnvReader::from_env())
+    }
+
+    fn from_reader(mut env: EnvReader) -> Result<Self, ConfigErrors> {
+        let s = Self::read(&mut env);
+        env.finish().map(|()| s)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct MongoSettings {
+    pub uri: String,
+    pub database: String,
+}
+
+impl FromEnv for MongoSettings {
+    fn read(env: &mut EnvReader) -> Self {
+        let uri = env.url("MONGODB_URI", &["mongodb", "mongodb+srv"], "e.g. mongodb://127.0.0.1:27017");
+        let database = env.optional("DATABASE_NAME").unwrap_or_else(|| "cadscribe".into());
+        if !database.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') || database.len() > 63 {
+            env.malformed("DATABASE_NAME", "use letters, digits, '_' or '-' (at most 63)");
+        }
+        Self { uri, database }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct S3Settings {
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+    pub bucket: String,
+    pub region: String,
+    /// For S3-compatible servers; path-style addressing is used with it.
+    pub endpoint_url: Option<String>,
+    pub presign_expiry: Duration,
+}
+
+impl FromEnv for S3Settings {
+    fn read(env: &mut EnvReader) -> Self {
+        let access_key_id = env.required("AWS_ACCESS_KEY_ID", "");
+        let secret_access_key = env.secret("AWS_SECRET_ACCESS_KEY", "");
+        let bucket = env.required("AWS_BUCKET_NAME", "the bucket that holds input/, output/, logs/");
+        let valid_bucket = bucket.len() >= 3
+            && bucket.len() <= 63
+            && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        if !bucket.is_empty() && !valid_bucket {
+            env.malformed("AWS_BUCKET_NAME", "3 to 63 of a-z, 0-9, '-' and '.'");
+        }
+        let region = env.optional("AWS_REGION").unwrap_or_else(|| "us-east-1".into());
+        let endpoint_url = env.optional("AWS_ENDPOINT_URL");
+        if let Some(e) = &endpoint_url {
+            if !(e.starts_with("http://") || e.starts_with("https://")) {
+                env.malformed("AWS_ENDPOINT_URL", format!("expected an http(s) URL (got {e:?})"));
+            }
+        }
+        let presign_expiry = env.secs_or("PRESIGN_EXPIRY_SECS", Duration::from_secs(15 * 60));
+        Self { access_key_id, secret_access_key, bucket, region, endpoint_url, presign_expiry }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct BusSettings {
+    pub amqp_url: Secret,
+    /// Prefixed to every queue name (isolated test runs, shared brokers).
+    pub queue_prefix: String,
+    pub exchange: String,
+    /// Deliveries handled at once per consumer.
+    pub prefetch: u16,
+    /// Deliveries of one message before it is dead-lettered.
+    pub max_attempts: u32,
+    /// First retry delay; doubled on each further attempt.
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+}
+
+impl FromEnv for BusSettings {
+    fn read(env: &mut EnvReader) -> Self {
+        let amqp_url = Secret(env.url("AMQP_URL", &["amqp", "amqps"], "e.g. amqp://guest:guest@127.0.0.1:5672/%2f"));
+        let exchange = env.optional("AMQP_EXCHANGE").unwrap_or_else(|| "cadscribe".into());
+        let queue_prefix = env.optional("AMQP_QUEUE_PREFIX").unwrap_or_default();
+        let prefetch = env.parse_or("AMQP_PREFETCH", 8u16);
+        if prefetch == 0 {
+            env.malformed("AMQP_PREFETCH", "must be at least 1");
+        }
+        let max_attempts = env.parse_or("AMQP_MAX_ATTEMPTS", 5u32);
+        if max_attempts == 0 {
+            env.malformed("AMQP_MAX_ATTEMPTS", "must be at least 1");
+        }
+        let retry_base = env.secs_or("AMQP_RETRY_BASE_SECS", Duration::from_secs(1));
+        let retry_max = env.secs_or("AMQP_RETRY_MAX_SECS", Duration::from_secs(60));
+        Self { amqp_url, queue_prefix, exchange, prefetch, max_attempts, retry_base, retry_max }
+    }
+}
+
+/// The port a service's HTTP side (health, metrics, API) listens on.
+pub fn http_port(env: &mut EnvReader, default: u16) -> u16 {
+    env.parse_or("PORT", default)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reader(pairs: &[(&str, &str)]) -> EnvReader {
+        EnvReader::from_map(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+
+    #[test]
+    fn names_every_missing_variable() {
+        let err = S3Settings::from_reader(reader(&[("AWS_BUCKET_NAME", "ok-bucket")])).unwrap_err();
+        let names: Vec<_> = err.0.iter().map(ConfigError::name).collect();
+        assert_eq!(names, ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]);
+        assert!(err.to_string().contains("AWS_ACCESS_KEY_ID is not set"));
+    }
+
+    #[test]
+    fn names_malformed_variables() {
+        let err = BusSettings::from_reader(reader(&[
+            ("AMQP_URL", "http://nope"),
+            ("AMQP_PREFETCH", "many"),
+        ]))
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("AMQP_URL is malformed"), "{text}");
+        assert!(text.contains("AMQP_PREFETCH is malformed"), "{text}");
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = S3Settings::from_reader(reader(&[
+            ("AWS_ACCESS_KEY_ID", "id"),
+            ("AWS_SECRET_ACCESS_KEY", "hunter2"),
+            ("AWS_BUCKET_NAME", "bucket"),
+        ]))
+        .unwrap();
+        assert!(!format!("{s:?}").contains("hunter2"));
+        assert_eq!(s.secret_access_key.expose(), "hunter2");
+    }
+}

@@ -1,0 +1,628 @@
+//! MongoDB: the project-centric schema's collections, their indexes, and one
+//! repository per collection.
+//!
+//! Indexes are created at start, idempotently. Versions are handed out by an
+//! atomic `findOneAndUpdate` with `$inc` on the project, so no two scripts of
+//! a project ever get the same number.
+
+use std::time::Duration;
+
+use bson::{doc, Bson, Document};
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use mongodb::options::{ClientOptions, FindOneAndUpdateOptions, IndexOptions, ReturnDocument};
+use mongodb::{Client, Collection, Database, IndexModel};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use domain::documents::{FileRecord, Job, LogRecord, Message, Project, User};
+use domain::{FileType, JobId, JobStage, ProjectId, ProjectSlug, ProjectStatus, UserId, Version};
+
+use crate::config::MongoSettings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database error: {0}")]
+    Driver(#[from] mongodb::error::Error),
+    #[error("stored document is malformed: {0}")]
+    Decode(#[from] bson::de::Error),
+    #[error("document cannot be stored: {0}")]
+    Encode(#[from] bson::ser::Error),
+    #[error("{0} already exists")]
+    Duplicate(String),
+    #[error("{0} not found")]
+    NotFound(String),
+}
+
+impl DbError {
+    fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
+        use mongodb::error::{ErrorKind, WriteFailure};
+        match e.kind.as_ref() {
+            ErrorKind::Write(WriteFailure::WriteError(w)) => w.code == 11000,
+            ErrorKind::Command(c) => c.code == 11000,
+            ErrorKind::InsertMany(m) => {
+                m.write_errors.as_ref().is_some_and(|ws| ws.iter().any(|w| w.code == 11000))
+            }
+            _ => e.to_string().contains("E11000"),
+        }
+    }
+
+    /// Unreachable server, timeouts: worth a retry.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Driver(e) => {
+                use mongodb::error::ErrorKind;
+                matches!(
+                    e.kind.as_ref(),
+                    ErrorKind::Io(_) | ErrorKind::ServerSelection { .. } | ErrorKind::ConnectionPoolCleared { .. }
+                ) || e.contains_label("RetryableWriteError")
+                    || e.contains_label("TransientTransactionError")
+            }
+            _ => false,
+        }
+    }
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+/// A page request: `limit` items after skipping `offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+pub struct PageRequest {
+    pub limit: u32,
+    pub offset: u64,
+}
+
+impl PageRequest {
+    pub const MAX_LIMIT: u32 = 200;
+
+    pub fn new(limit: u32, offset: u64) -> Self {
+        Self { limit: limit.clamp(1, Self::MAX_LIMIT), offset }
+    }
+
+    pub fn all() -> Self {
+        Self { limit: Self::MAX_LIMIT, offset: 0 }
+    }
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        Self::new(50, 0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+    pub limit: u32,
+    pub offset: u64,
+}
+
+/// A connected database with its repositories.
+#[derive(Clone)]
+pub struct Db {
+    db: Database,
+}
+
+impl Db {
+    /// Connects and pings, so a wrong URI fails at start, not at first use.
+    pub async fn connect(settings: &MongoSettings) -> DbResult<Self> {
+        let mut opts = ClientOptions::parse(&settings.uri).await?;
+        opts.app_name.get_or_insert_with(|| "cadscribe".into());
+        opts.server_selection_timeout.get_or_insert(Duration::from_secs(10));
+        opts.connect_timeout.get_or_insert(Duration::from_secs(5));
+        let client = Client::with_options(opts)?;
+        let db = Self { db: client.database(&settings.database) };
+        db.ping().await?;
+        Ok(db)
+    }
+
+    pub async fn ping(&self) -> DbResult<()> {
+        self.db.run_command(doc! { "ping": 1 }).await?;
+        Ok(())
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    pub fn projects(&self) -> Projects {
+        Projects(self.db.collection("projects"))
+    }
+    pub fn messages(&self) -> Messages {
+        Messages(self.db.collection("messages"))
+    }
+    pub fn files(&self) -> Files {
+        Files(self.db.collection("files"))
+    }
+    pub fn logs(&self) -> Logs {
+        Logs(self.db.collection("logs"))
+    }
+    pub fn jobs(&self) -> Jobs {
+        Jobs(self.db.collection("jobs"))
+    }
+    pub fn users(&self) -> Users {
+        Users(self.db.collection("users"))
+    }
+
+    /// Creates every index of the schema; safe to run at every start.
+    pub async fn ensure_indexes(&self) -> DbResult<()> {
+        for (collection, indexes) in index_plan() {
+            let models: Vec<IndexModel> = indexes
+                .into_iter()
+                .map(|(keys, unique)| {
+                    IndexModel::builder()
+                        .keys(keys)
+                        .options(unique.then(|| IndexOptions::builder().unique(true).build()))
+                        .build()
+                })
+                .collect();
+            self.db.collection::<Document>(collection).create_indexes(models).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Every collection's indexes: the seed schema's, plus what jobs, users and
+/// idempotent writes need. `(keys, unique)`.
+pub fn index_plan() -> Vec<(&'static str, Vec<(Document, bool)>)> {
+    vec![
+        (
+            "projects",
+            vec![
+                (doc! { "project_id": 1 }, true),
+                (doc! { "slug": 1 }, true),
+                (doc! { "created_by": 1 }, false),
+                (doc! { "updated_at": -1 }, false),
+                (doc! { "created_by": 1, "updated_at": -1 }, false),
+            ],
+        ),
+        (
+            "messages",
+            vec![
+                (doc! { "project_id": 1 }, false),
+                (doc! { "timestamp": 1 }, false),
+                (doc! { "project_id": 1, "timestamp": 1 }, false),
+                (doc! { "user_id": 1 }, false),
+                (doc! { "message_id": 1 }, true),
+            ],
+        ),
+        (
+            "files",
+            vec![
+                (doc! { "project_id": 1 }, false),
+                (doc! { "version": 1 }, false),
+                (doc! { "file_type": 1 }, false),
+                (doc! { "project_id": 1, "version": -1 }, false),
+                (doc! { "project_id": 1, "file_type": 1 }, false),
+                (doc! { "s3_key": 1 }, true),
+            ],
+        ),
+        (
+            "logs",
+            vec![
+                (doc! { "project_id": 1 }, false),
+                (doc! { "version": 1 }, false),
+                (doc! { "timestamp": -1 }, false),
+                (doc! { "project_id": 1, "timestamp": -1 }, false),
+                (doc! { "s3_log_path": 1 }, true),
+            ],
+        ),
+        (
+            "jobs",
+            vec![
+                (doc! { "job_id": 1 }, true),
+                (doc! { "project_id": 1, "created_at": -1 }, false),
+                (doc! { "stage": 1, "updated_at": 1 }, false),
+                (doc! { "user_id": 1, "created_at": -1 }, false),
+            ],
+        ),
+        ("users", vec![(doc! { "user_id": 1 }, true), (doc! { "email": 1 }, true)]),
+    ]
+}
+
+fn now() -> bson::DateTime {
+    bson::DateTime::from_chrono(Utc::now())
+}
+
+fn to_bson<T: Serialize>(v: &T) -> DbResult<Bson> {
+    Ok(bson::to_bson(v)?)
+}
+
+async fn collect<T: DeserializeOwned + Send + Sync>(
+    coll: &Collection<T>,
+    filter: Document,
+    sort: Document,
+    page: PageRequest,
+) -> DbResult<Page<T>> {
+    let total = coll.count_documents(filter.clone()).await?;
+    let items = coll
+        .find(filter)
+        .sort(sort)
+        .skip(page.offset)
+        .limit(i64::from(page.limit))
+        .await?
+        .try_collect()
+        .await?;
+    Ok(Page { items, total, limit: page.limit, offset: page.offset })
+}
+
+async fn insert_unique<T: Serialize + Send + Sync>(coll: &Collection<T>, doc: &T, what: String) -> DbResult<()> {
+    match coll.insert_one(doc).await {
+        Ok(_) => Ok(()),
+        Err(e) if DbError::is_duplicate_key(&e) => Err(DbError::Duplicate(what)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Clone)]
+pub struct Projects(Collection<Project>);
+
+impl Projects {
+    /// Inserts the project; when its slug is taken, tries `slug-2`, `slug-3`…
+    /// and returns the project as stored.
+    pub async fn create(&self, mut project: Project) -> DbResult<Project> {
+        let base = project.slug.clone();
+        for n in 2..=1000u32 {
+            match self.0.insert_one(&project).await {
+                Ok(_) => return Ok(project),
+                Err(e) if DbError::is_duplicate_key(&e) => {
+                    if self.get(&project.project_id).await?.is_some() {
+                        return Err(DbError::Duplicate(format!("project {}", project.project_id)));
+                    }
+                    project.slug = base.with_suffix(n);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(DbError::Duplicate(format!("slug {base}")))
+    }
+
+    pub async fn get(&self, id: &ProjectId) -> DbResult<Option<Project>> {
+        Ok(self.0.find_one(doc! { "project_id": id.as_str() }).await?)
+    }
+
+    pub async fn get_by_slug(&self, slug: &ProjectSlug) -> DbResult<Option<Project>> {
+        Ok(self.0.find_one(doc! { "slug": slug.as_str() }).await?)
+    }
+
+    /// A user's projects, newest activity first.
+    pub async fn list_by_owner(&self, owner: &UserId, page: PageRequest) -> DbResult<Page<Project>> {
+        collect(&self.0, doc! { "created_by": owner.as_str() }, doc! { "updated_at": -1, "_id": -1 }, page).await
+    }
+
+    pub async fn all(&self, page: PageRequest) -> DbResult<Page<Project>> {
+        collect(&self.0, doc! {}, doc! { "updated_at": -1, "_id": -1 }, page).await
+    }
+
+    /// Hands out the next version number of a project, atomically.
+    pub async fn next_version(&self, id: &ProjectId) -> DbResult<Version> {
+        let opts = FindOneAndUpdateOptions::builder().return_document(ReturnDocument::After).build();
+        let updated = self
+            .0
+            .find_one_and_update(
+                doc! { "project_id": id.as_str() },
+                doc! { "$inc": { "version_counter": 1 }, "$set": { "updated_at": now() } },
+            )
+            .with_options(opts)
+            .await?
+            .ok_or_else(|| DbError::NotFound(format!("project {id}")))?;
+        Version::new(updated.version_counter)
+            .map_err(|_| DbError::NotFound(format!("version counter of project {id}")))
+    }
+
+    /// Records a stored script: the project's current version only moves up.
+    pub async fn record_script(
+        &self,
+        id: &ProjectId,
+        version: Version,
+        s3_input: &str,
+        ai_model: Option<&str>,
+    ) -> DbResult<()> {
+        let mut set = doc! { "status": to_bson(&ProjectStatus::Processing)?, "updated_at": now() };
+        if let Some(m) = ai_model {
+            set.insert("ai_model_used", m);
+        }
+        self.0
+            .update_one(doc! { "project_id": id.as_str() }, doc! { "$max": { "current_version": version.get() }, "$set": set })
+            .await?;
+        // The latest input follows the highest version only.
+        self.0
+            .update_one(
+                doc! { "project_id": id.as_str(), "current_version": version.get() },
+                doc! { "$set": { "latest_s3_input": s3_input } },
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_status(&self, id: &ProjectId, status: ProjectStatus) -> DbResult<()> {
+        self.0
+            .update_one(
+                doc! { "project_id": id.as_str() },
+                doc! { "$set": { "status": to_bson(&status)?, "updated_at": now() } },
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Marks the project completed with the outputs of `version`, unless a
+    /// newer version has been stored since (its result will follow).
+    pub async fn mark_completed(&self, id: &ProjectId, version: Version, outputs: &[String]) -> DbResult<()> {
+        self.0
+            .update_one(
+                doc! { "project_id": id.as_str(), "current_version": { "$lte": version.get() } },
+                doc! { "$set": {
+                    "status": to_bson(&ProjectStatus::Completed)?,
+                    "latest_s3_output": outputs,
+                    "updated_at": now(),
+                } },
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Updates name, description or other plain fields.
+    pub async fn update_fields(&self, id: &ProjectId, mut set: Document) -> DbResult<bool> {
+        set.insert("updated_at", now());
+        let r = self.0.update_one(doc! { "project_id": id.as_str() }, doc! { "$set": set }).await?;
+        Ok(r.matched_count == 1)
+    }
+
+    pub async fn delete(&self, id: &ProjectId) -> DbResult<bool> {
+        Ok(self.0.delete_one(doc! { "project_id": id.as_str() }).await?.deleted_count == 1)
+    }
+}
+
+#[derive(Clone)]
+pub struct Messages(Collection<Message>);
+
+impl Messages {
+    /// Idempotent on `message_id`: a redelivered insert is a no-op.
+    pub async fn insert(&self, message: &Message) -> DbResult<()> {
+        match insert_unique(&self.0, message, format!("message {}", message.message_id)).await {
+            Err(DbError::Duplicate(_)) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// A project's conversation, oldest first.
+    pub async fn list(&self, project: &ProjectId, page: PageRequest) -> DbResult<Page<Message>> {
+        collect(&self.0, doc! { "project_id": project.as_str() }, doc! { "timestamp": 1, "_id": 1 }, page).await
+    }
+
+    pub async fn count(&self, project: &ProjectId) -> DbResult<u64> {
+        Ok(self.0.count_documents(doc! { "project_id": project.as_str() }).await?)
+    }
+
+    pub async fn delete_by_project(&self, project: &ProjectId) -> DbResult<u64> {
+        Ok(self.0.delete_many(doc! { "project_id": project.as_str() }).await?.deleted_count)
+    }
+}
+
+#[derive(Clone)]
+pub struct Files(Collection<FileRecord>);
+
+impl Files {
+    /// Records a file; recording the same key again replaces the record.
+    pub async fn record(&self, file: &FileRecord) -> DbResult<()> {
+        let mut set = bson::to_document(file)?;
+        set.remove("created_at");
+        self.0
+            .update_one(
+                doc! { "s3_key": &file.s3_key },
+                doc! { "$set": set, "$setOnInsert": { "created_at": bson::DateTime::from_chrono(file.created_at) } },
+            )
+            .upsert(true)
+            .await?;
+        Ok(())
+    }
+
+    /// A project's files, newest version first, optionally of one type.
+    pub async fn list(&self, project: &ProjectId, file_type: Option<FileType>, page: PageRequest) -> DbResult<Page<FileRecord>> {
+        let mut filter = doc! { "project_id": project.as_str() };
+        if let Some(t) = file_type {
+            filter.insert("file_type", t.as_str());
+        }
+        collect(&self.0, filter, doc! { "version": -1, "s3_key": 1 }, page).await
+    }
+
+    pub async fn latest_by_type(&self, project: &ProjectId, file_type: FileType) -> DbResult<Option<FileRecord>> {
+        Ok(self
+            .0
+            .find_one(doc! { "project_id": project.as_str(), "file_type": file_type.as_str() })
+            .sort(doc! { "version": -1, "timestamp": -1 })
+            .await?)
+    }
+
+    pub async fn of_version(&self, project: &ProjectId, version: Version, file_type: FileType) -> DbResult<Vec<FileRecord>> {
+        Ok(self
+            .0
+            .find(doc! { "project_id": project.as_str(), "version": version.get(), "file_type": file_type.as_str() })
+            .sort(doc! { "s3_key": 1 })
+            .await?
+            .try_collect()
+            .await?)
+    }
+
+    pub async fn count(&self, project: &ProjectId) -> DbResult<u64> {
+        Ok(self.0.count_documents(doc! { "project_id": project.as_str() }).await?)
+    }
+
+    pub async fn delete_by_project(&self, project: &ProjectId) -> DbResult<u64> {
+        Ok(self.0.delete_many(doc! { "project_id": project.as_str() }).await?.deleted_count)
+    }
+}
+
+#[derive(Clone)]
+pub struct Logs(Collection<LogRecord>);
+
+impl Logs {
+    /// Idempotent on the log's S3 path.
+    pub async fn record(&self, log: &LogRecord) -> DbResult<()> {
+        let mut set = bson::to_document(log)?;
+        set.remove("created_at");
+        self.0
+            .update_one(
+                doc! { "s3_log_path": &log.s3_log_path },
+                doc! { "$set": set, "$setOnInsert": { "created_at": bson::DateTime::from_chrono(log.created_at) } },
+            )
+            .upsert(true)
+            .await?;
+        Ok(())
+    }
+
+    /// Newest first.
+    pub async fn list(&self, project: &ProjectId, page: PageRequest) -> DbResult<Page<LogRecord>> {
+        collect(&self.0, doc! { "project_id": project.as_str() }, doc! { "timestamp": -1, "_id": -1 }, page).await
+    }
+
+    pub async fn count(&self, project: &ProjectId) -> DbResult<u64> {
+        Ok(self.0.count_documents(doc! { "project_id": project.as_str() }).await?)
+    }
+
+    pub async fn delete_by_project(&self, project: &ProjectId) -> DbResult<u64> {
+        Ok(self.0.delete_many(doc! { "project_id": project.as_str() }).await?.deleted_count)
+    }
+}
+
+/// The outcome of asking to move a job to a stage.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Transition {
+    /// The job moved; here it is, updated.
+    Moved(Box<Job>),
+    /// The job was already there or past it (a redelivery): nothing changed.
+    Unchanged(Box<Job>),
+}
+
+#[derive(Clone)]
+pub struct Jobs(Collection<Job>);
+
+impl Jobs {
+    pub async fn insert(&self, job: &Job) -> DbResult<()> {
+        insert_unique(&self.0, job, format!("job {}", job.job_id)).await
+    }
+
+    pub async fn get(&self, id: JobId) -> DbResult<Option<Job>> {
+        Ok(self.0.find_one(doc! { "job_id": id.to_string() }).await?)
+    }
+
+    /// Moves a job to `to` if that is a legal transition from where it is,
+    /// atomically: the update matches only a legal predecessor stage.
+    pub async fn transition(&self, id: JobId, to: JobStage, detail: Option<String>, mut set: Document) -> DbResult<Transition> {
+        let from: Vec<Bson> = JobStage::predecessors(to).iter().map(to_bson).collect::<DbResult<_>>()?;
+        let at = now();
+        set.insert("stage", to_bson(&to)?);
+        set.insert("updated_at", at);
+        if to.is_terminal() {
+            set.insert("finished_at", at);
+        }
+        if let Some(d) = &detail {
+            if matches!(to, JobStage::Failed | JobStage::Timeout | JobStage::Cancelled) {
+                set.insert("error", d.as_str());
+            }
+        }
+        let entry = doc! { "stage": to_bson(&to)?, "at": at, "detail": detail.clone() };
+        let opts = FindOneAndUpdateOptions::builder().return_document(ReturnDocument::After).build();
+        let moved = self
+            .0
+            .find_one_and_update(
+                doc! { "job_id": id.to_string(), "stage": { "$in": from } },
+                doc! { "$set": set, "$push": { "history": entry } },
+            )
+            .with_options(opts)
+            .await?;
+        match moved {
+            Some(job) => Ok(Transition::Moved(Box::new(job))),
+            None => self
+                .get(id)
+                .await?
+                .map(|j| Transition::Unchanged(Box::new(j)))
+                .ok_or_else(|| DbError::NotFound(format!("job {id}"))),
+        }
+    }
+
+    /// Sets plain fields without a stage change.
+    pub async fn set(&self, id: JobId, mut set: Document) -> DbResult<()> {
+        set.insert("updated_at", now());
+        self.0.update_one(doc! { "job_id": id.to_string() }, doc! { "$set": set }).await?;
+        Ok(())
+    }
+
+    /// Stores `version` as the job's version unless it already has one;
+    /// returns the job's version either way (idempotent assignment).
+    pub async fn claim_version(&self, id: JobId, version: Version) -> DbResult<Version> {
+        let opts = FindOneAndUpdateOptions::builder().return_document(ReturnDocument::After).build();
+        let job = self
+            .0
+            .find_one_and_update(
+                doc! { "job_id": id.to_string(), "version": Bson::Null },
+                doc! { "$set": { "version": version.get(), "updated_at": now() } },
+            )
+            .with_options(opts)
+            .await?;
+        match job {
+            Some(j) => Ok(j.version.unwrap_or(version)),
+            None => self
+                .get(id)
+                .await?
+                .and_then(|j| j.version)
+                .ok_or_else(|| DbError::NotFound(format!("job {id}"))),
+        }
+    }
+
+    pub async fn list_by_project(&self, project: &ProjectId, page: PageRequest) -> DbResult<Page<Job>> {
+        collect(&self.0, doc! { "project_id": project.as_str() }, doc! { "created_at": -1, "_id": -1 }, page).await
+    }
+
+    /// Jobs in one of `stages` not updated since `before` (reconciliation).
+    pub async fn stale(&self, stages: &[JobStage], before: DateTime<Utc>, limit: i64) -> DbResult<Vec<Job>> {
+        let stages: Vec<Bson> = stages.iter().map(to_bson).collect::<DbResult<_>>()?;
+        Ok(self
+            .0
+            .find(doc! { "stage": { "$in": stages }, "updated_at": { "$lt": bson::DateTime::from_chrono(before) } })
+            .sort(doc! { "updated_at": 1 })
+            .limit(limit)
+            .await?
+            .try_collect()
+            .await?)
+    }
+
+    /// Accepted jobs whose first message never reached the broker.
+    pub async fn unpublished(&self, before: DateTime<Utc>, limit: i64) -> DbResult<Vec<Job>> {
+        Ok(self
+            .0
+            .find(doc! { "published": false, "stage": to_bson(&JobStage::Queued)?, "created_at": { "$lt": bson::DateTime::from_chrono(before) } })
+            .sort(doc! { "created_at": 1 })
+            .limit(limit)
+            .await?
+            .try_collect()
+            .await?)
+    }
+
+    pub async fn count_in_stage(&self, stage: JobStage) -> DbResult<u64> {
+        Ok(self.0.count_documents(doc! { "stage": to_bson(&stage)? }).await?)
+    }
+
+    pub async fn delete_by_project(&self, project: &ProjectId) -> DbResult<u64> {
+        Ok(self.0.delete_many(doc! { "project_id": project.as_str() }).await?.deleted_count)
+    }
+}
+
+#[derive(Clone)]
+pub struct Users(Collection<User>);
+
+impl Users {
+    /// Fails with `Duplicate` when the email is taken.
+    pub async fn create(&self, user: &User) -> DbResult<()> {
+        insert_unique(&self.0, user, format!("user {}", user.email)).await
+    }
+
+    pub async fn by_email(&self, email: &str) -> DbResult<Option<User>> {
+        Ok(self.0.find_one(doc! { "email": email }).await?)
+    }
+
+    pub async fn get(&self, id: &UserId) -> DbResult<Option<User>> {
+        Ok(self.0.find_one(doc! { "user_id": id.as_str() }).await?)
+    }
+}

@@ -1,0 +1,102 @@
+//! Isolated resources on the real local stack, for tests of every crate.
+//!
+//! Each `TestEnv` owns a database name, an S3 key prefix, an exchange and a
+//! queue prefix of its own, so tests run in parallel and see nothing of each
+//! other. Settings come from the process environment, completed by the
+//! stack's env file (`.local/stack.env`, written by `make stack-up`).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use crate::bus::RabbitBus;
+use crate::config::{BusSettings, EnvReader, FromEnv, MongoSettings, S3Settings};
+use crate::mongo::Db;
+use crate::s3::ObjectStore;
+
+/// The repository root (two levels above this crate).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The process environment over the stack's env file.
+pub fn stack_vars() -> HashMap<String, String> {
+    let mut vars = HashMap::new();
+    let file = repo_root().join(".local/stack.env");
+    if let Ok(text) = std::fs::read_to_string(&file) {
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+            if let Some((k, v)) = line.split_once('=') {
+                vars.insert(k.trim().to_owned(), v.trim().trim_matches('"').to_owned());
+            }
+        }
+    }
+    vars.extend(std::env::vars());
+    vars
+}
+
+fn settings<T: FromEnv>(vars: &HashMap<String, String>) -> T {
+    T::from_reader(EnvReader::from_map(vars.clone()))
+        .unwrap_or_else(|e| panic!("the local stack is not configured; run `make stack-up` first.\n{e}"))
+}
+
+pub struct TestEnv {
+    pub id: String,
+    pub vars: HashMap<String, String>,
+    pub mongo: MongoSettings,
+    pub s3: S3Settings,
+    pub bus: BusSettings,
+}
+
+impl TestEnv {
+    pub fn new() -> Self {
+        let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+        let mut vars = stack_vars();
+        vars.insert("DATABASE_NAME".into(), format!("test_{id}"));
+        vars.insert("AMQP_EXCHANGE".into(), format!("test-{id}"));
+        vars.insert("AMQP_QUEUE_PREFIX".into(), format!("test-{id}."));
+        let mongo = settings(&vars);
+        let s3 = settings(&vars);
+        let bus = settings(&vars);
+        Self { id, vars, mongo, s3, bus }
+    }
+
+    /// The variables a service process of this test should get.
+    pub fn service_env(&self) -> HashMap<String, String> {
+        self.vars.clone()
+    }
+
+    pub fn queue_prefix(&self) -> String {
+        format!("test-{}.", self.id)
+    }
+
+    pub fn bus(&self, client: &str) -> RabbitBus {
+        RabbitBus::new(self.bus.clone(), format!("test-{}-{client}", self.id)).with_queue_prefix(self.queue_prefix())
+    }
+
+    pub async fn db(&self) -> Db {
+        let db = Db::connect(&self.mongo).await.expect("MongoDB answers (run `make stack-up`)");
+        db.ensure_indexes().await.expect("indexes");
+        db
+    }
+
+    pub fn store(&self) -> ObjectStore {
+        ObjectStore::new(&self.s3)
+    }
+
+    /// A key prefix no other test uses.
+    pub fn key_prefix(&self) -> String {
+        format!("tests/{}/", self.id)
+    }
+
+    /// Drops the database (best effort).
+    pub async fn drop_db(&self) {
+        if let Ok(db) = Db::connect(&self.mongo).await {
+            let _ = db.database().drop().await;
+        }
+    }
+}
+
+impl Default for TestEnv {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,193 @@
+//! MongoDB adapter against the real MongoDB-compatible server.
+
+use std::collections::HashSet;
+
+use bson::doc;
+use chrono::Utc;
+use futures::TryStreamExt;
+
+use domain::documents::{Job, JobKind, Project, User, UserRole};
+use domain::{JobId, JobStage, ProjectId, ProjectSlug, ProjectStatus, UserId, Version};
+use platform::mongo::{index_plan, DbError, PageRequest, Transition};
+use platform::testkit::TestEnv;
+
+fn project(name: &str, owner: &UserId) -> Project {
+    let now = Utc::now();
+    Project {
+        project_id: ProjectId::generate(),
+        project_name: name.into(),
+        slug: ProjectSlug::derive(name).unwrap(),
+        created_by: owner.clone(),
+        created_at: now,
+        updated_at: now,
+        current_version: 0,
+        version_counter: 0,
+        ai_model_used: None,
+        status: ProjectStatus::Draft,
+        latest_s3_input: None,
+        latest_s3_output: vec![],
+        metadata: Default::default(),
+    }
+}
+
+fn job(p: &Project) -> Job {
+    let now = Utc::now();
+    Job {
+        job_id: JobId::generate(),
+        project_id: p.project_id.clone(),
+        slug: p.slug.clone(),
+        user_id: p.created_by.clone(),
+        kind: JobKind::Generate,
+        stage: JobStage::Queued,
+        history: vec![],
+        request: doc! { "prompt": "box 1 x 2 x 3 mm" },
+        published: false,
+        version: None,
+        source: None,
+        repair_attempts: 0,
+        error: None,
+        metrics: None,
+        outputs: Default::default(),
+        request_id: None,
+        created_at: now,
+        updated_at: now,
+        finished_at: None,
+    }
+}
+
+#[tokio::test]
+async fn indexes_exist_with_the_seed_keys_and_creation_is_idempotent() {
+    let env = TestEnv::new();
+    let db = env.db().await;
+    db.ensure_indexes().await.expect("second run is harmless");
+    for (collection, wanted) in index_plan() {
+        let found: Vec<_> = db
+            .database()
+            .collection::<bson::Document>(collection)
+            .list_indexes()
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        for (keys, unique) in wanted {
+            let idx = found.iter().find(|i| i.keys == keys);
+            let idx = idx.unwrap_or_else(|| panic!("{collection}: no index on {keys}"));
+            let is_unique = idx.options.as_ref().and_then(|o| o.unique).unwrap_or(false);
+            assert_eq!(is_unique, unique, "{collection} {keys} unique");
+        }
+    }
+    // The seed's keys, spelled out, so a change of the plan cannot hide one.
+    let projects: Vec<_> = index_plan().into_iter().find(|(c, _)| *c == "projects").unwrap().1;
+    assert!(projects.contains(&(doc! { "created_by": 1, "updated_at": -1 }, false)));
+    assert!(projects.contains(&(doc! { "project_id": 1 }, true)));
+    env.drop_db().await;
+}
+
+#[tokio::test]
+async fn two_hundred_concurrent_next_versions_are_all_distinct_and_contiguous() {
+    let env = TestEnv::new();
+    let db = env.db().await;
+    let owner = UserId::generate();
+    let p = db.projects().create(project("Concurrent Versions", &owner)).await.unwrap();
+    let tasks: Vec<_> = (0..200)
+        .map(|_| {
+            let projects = db.projects();
+            let id = p.project_id.clone();
+            tokio::spawn(async move { projects.next_version(&id).await.unwrap() })
+        })
+        .collect();
+    let mut got = Vec::new();
+    for t in tasks {
+        got.push(t.await.unwrap().get());
+    }
+    let unique: HashSet<_> = got.iter().copied().collect();
+    assert_eq!(unique.len(), 200, "duplicate versions handed out");
+    assert_eq!(unique, (1..=200).collect());
+    env.drop_db().await;
+}
+
+#[tokio::test]
+async fn slugs_are_unique_and_lists_are_paged_newest_first() {
+    let env = TestEnv::new();
+    let db = env.db().await;
+    let owner = UserId::generate();
+    let a = db.projects().create(project("Gear Box", &owner)).await.unwrap();
+    let b = db.projects().create(project("gear box", &owner)).await.unwrap();
+    assert_eq!(a.slug.as_str(), "gear-box");
+    assert_eq!(b.slug.as_str(), "gear-box-2");
+    for i in 0..5 {
+        db.projects().create(project(&format!("part {i}"), &owner)).await.unwrap();
+    }
+    db.projects().update_fields(&a.project_id, doc! { "project_name": "touched" }).await.unwrap();
+    let page = db.projects().list_by_owner(&owner, PageRequest::new(3, 0)).await.unwrap();
+    assert_eq!(page.total, 7);
+    assert_eq!(page.items.len(), 3);
+    assert_eq!(page.items[0].project_id, a.project_id, "most recently updated first");
+    let rest = db.projects().list_by_owner(&owner, PageRequest::new(10, 3)).await.unwrap();
+    assert_eq!(rest.items.len(), 4);
+    let other = db.projects().list_by_owner(&UserId::generate(), PageRequest::default()).await.unwrap();
+    assert_eq!(other.total, 0);
+    env.drop_db().await;
+}
+
+#[tokio::test]
+async fn job_transitions_are_atomic_and_legal_only() {
+    let env = TestEnv::new();
+    let db = env.db().await;
+    let p = db.projects().create(project("jobs", &UserId::generate())).await.unwrap();
+    let j = job(&p);
+    db.jobs().insert(&j).await.unwrap();
+    assert!(matches!(db.jobs().insert(&j).await, Err(DbError::Duplicate(_))));
+
+    let moved = db.jobs().transition(j.job_id, JobStage::Generating, None, doc! {}).await.unwrap();
+    assert!(matches!(moved, Transition::Moved(ref job) if job.stage == JobStage::Generating));
+    // A redelivery asking again changes nothing.
+    let again = db.jobs().transition(j.job_id, JobStage::Generating, None, doc! {}).await.unwrap();
+    assert!(matches!(again, Transition::Unchanged(_)));
+    db.jobs().transition(j.job_id, JobStage::Processing, None, doc! {}).await.unwrap();
+    // Backwards is refused.
+    let back = db.jobs().transition(j.job_id, JobStage::Uploading, None, doc! {}).await.unwrap();
+    assert!(matches!(back, Transition::Unchanged(ref job) if job.stage == JobStage::Processing));
+    let done = db.jobs().transition(j.job_id, JobStage::Failed, Some("boom".into()), doc! {}).await.unwrap();
+    let Transition::Moved(done) = done else { panic!("not moved") };
+    assert_eq!(done.error.as_deref(), Some("boom"));
+    assert!(done.finished_at.is_some());
+    assert_eq!(
+        done.history.iter().map(|h| h.stage).collect::<Vec<_>>(),
+        [JobStage::Generating, JobStage::Processing, JobStage::Failed]
+    );
+    env.drop_db().await;
+}
+
+#[tokio::test]
+async fn version_claims_are_idempotent_per_job() {
+    let env = TestEnv::new();
+    let db = env.db().await;
+    let p = db.projects().create(project("claims", &UserId::generate())).await.unwrap();
+    let j = job(&p);
+    db.jobs().insert(&j).await.unwrap();
+    let v1 = Version::new(1).unwrap();
+    let v2 = Version::new(2).unwrap();
+    assert_eq!(db.jobs().claim_version(j.job_id, v1).await.unwrap(), v1);
+    assert_eq!(db.jobs().claim_version(j.job_id, v2).await.unwrap(), v1, "a second claim keeps the first");
+    env.drop_db().await;
+}
+
+#[tokio::test]
+async fn users_are_unique_by_email() {
+    let env = TestEnv::new();
+    let db = env.db().await;
+    let user = User {
+        user_id: UserId::generate(),
+        email: "ada@example.com".into(),
+        password_hash: "x".into(),
+        role: UserRole::User,
+        created_at: Utc::now(),
+    };
+    db.users().create(&user).await.unwrap();
+    let twin = User { user_id: UserId::generate(), ..user.clone() };
+    assert!(matches!(db.users().create(&twin).await, Err(DbError::Duplicate(_))));
+    assert_eq!(db.users().by_email("ada@example.com").await.unwrap().unwrap().user_id, user.user_id);
+    env.drop_db().await;
+}

@@ -1,0 +1,522 @@
+"""CADScribe harness: runs one user script inside `freecadcmd` and exports it.
+
+`freecadcmd harness.py` executes this file with FreeCAD's embedded Python.
+Parameters come from the environment (FreeCAD's command line takes no script
+arguments):
+
+    CADSCRIBE_JOB_DIR  the job directory: the only place the script may write
+    CADSCRIBE_SCRIPT   the user's script (inside the job directory)
+    CADSCRIBE_OUT      where the exports and result.json go (inside the job dir)
+    CADSCRIBE_LOG      a log file (inside the job dir) that gets a copy of all
+                       Python output, capped; the process's stdout/stderr carry
+                       the same text for whoever watches them
+
+Outcome: `<out>/result.json`, always written unless the process is killed:
+
+    {"ok": true, "metrics": {...}, "files": {"FCStd": "MyHeadlessModel.FCStd", ...}}
+    {"ok": false, "kind": "script_error", "error": "...", "traceback_tail": "..."}
+
+`kind` uses the names of `FailureKind` in the Rust `domain` crate. The exit
+status is 0 for a model, 1 for a reported failure, 2 when even the report could
+not be written.
+
+The audit hook below is a first line of defence that turns escape attempts
+into clear `sandbox_violation` reports. It is not a security boundary on its
+own: Python code can reach around audit hooks, and FreeCAD's C++ file APIs
+(exportStep, saveAs, Part.read...) never raise audit events. The process
+around this file is also confined by the operating system (its own network
+namespace, an unprivileged user, Landlock file rules, resource limits).
+
+Why writes are allowed anywhere under the job directory, for the user too:
+audit hooks cannot be removed, and any "export phase" flag kept in Python
+would be reachable from user code through frames, gc or module globals. So
+the harness needs no privilege the script lacks: the out directory lives
+inside the job directory, the harness empties it before exporting, and the
+caller checks that every output is a plain file. A script that tampers with
+its own outputs only spoils its own model.
+"""
+
+import builtins
+import errno
+import gc
+import json
+import math
+import os
+import sys
+import traceback
+
+HARNESS_FILE = os.path.abspath(__file__)
+SCRIPT_NAME = "script.py"
+BASENAME = "MyHeadlessModel"
+LOG_CAP = 4 * 1024 * 1024
+TAIL_LINES = 15
+# Formats and their file names; the keys are the `ModelFormat` names.
+EXPORTS = {"FCStd": "FCStd", "STEP": "STEP", "STL": "STL", "OBJ": "OBJ"}
+
+
+class SandboxViolation(PermissionError):
+    """Raised by the audit hook when the script tries a forbidden operation."""
+
+
+class NoModel(Exception):
+    """The script ran but left nothing to export."""
+
+
+class Tee:
+    """Copies a text stream into the log file, up to LOG_CAP bytes."""
+
+    def __init__(self, stream, log):
+        self._stream = stream
+        self._log = log
+
+    def write(self, text):
+        self._stream.write(text)
+        self._log.write(text)
+        return len(text)
+
+    def flush(self):
+        self._stream.flush()
+        self._log.flush()
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+class CappedLog:
+    """A log file that stops growing at LOG_CAP bytes, with a note saying so."""
+
+    def __init__(self, path):
+        self._file = open(path, "w", encoding="utf-8", errors="replace") if path else None
+        self._written = 0
+
+    def write(self, text):
+        if self._file is None or self._written >= LOG_CAP:
+            return
+        chunk = text[: LOG_CAP - self._written]
+        self._file.write(chunk)
+        self._written += len(chunk)
+        if self._written >= LOG_CAP:
+            self._file.write("\n[log truncated]\n")
+            self._file.flush()
+
+    def flush(self):
+        if self._file is not None:
+            self._file.flush()
+
+
+# --- the guard -------------------------------------------------------------
+
+# Events refused outright: process creation, native code, network, and ways to
+# loosen the limits the process was started with.
+DENIED_EVENTS = {
+    "subprocess.Popen": "starting processes",
+    "os.system": "starting processes",
+    "os.exec": "starting processes",
+    "os.posix_spawn": "starting processes",
+    "os.spawn": "starting processes",
+    "os.fork": "starting processes",
+    "os.forkpty": "starting processes",
+    "pty.spawn": "starting processes",
+    "os.startfile": "starting processes",
+    "os.kill": "sending signals",
+    "os.killpg": "sending signals",
+    "resource.setrlimit": "changing resource limits",
+    "resource.prlimit": "changing resource limits",
+    "urllib.Request": "network access",
+    "http.client.connect": "network access",
+    "ftplib.connect": "network access",
+    "smtplib.connect": "network access",
+    "poplib.connect": "network access",
+    "imaplib.open": "network access",
+    "nntplib.connect": "network access",
+    "telnetlib.Telnet.open": "network access",
+    "webbrowser.open": "starting processes",
+}
+DENIED_PREFIXES = {"socket.": "network access", "ctypes.": "loading native code"}
+# Events whose listed arguments are paths that get modified.
+WRITE_PATH_EVENTS = {
+    "os.chmod": (0,),
+    "os.chown": (0,),
+    "os.mkdir": (0,),
+    "os.remove": (0,),
+    "os.rmdir": (0,),
+    "os.rename": (0, 1),
+    "os.link": (0, 1),
+    "os.symlink": (1,),
+    "os.truncate": (0,),
+    "os.utime": (0,),
+    "os.setxattr": (0,),
+    "os.removexattr": (0,),
+    "shutil.chown": (0,),
+}
+READ_PATH_EVENTS = {"os.listdir": (0,), "os.scandir": (0,), "os.getxattr": (0,), "os.listxattr": (0,)}
+WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
+# Devices a script may open besides the allowed trees.
+DEVICES = {"/dev/null", "/dev/zero", "/dev/urandom", "/dev/random"}
+
+
+def read_roots(job_dir):
+    """The trees Python and FreeCAD load code and data from, plus the job dir.
+
+    Deliberately absent: /etc, /root, /home, /proc, /sys, /tmp and /var.
+    """
+    import FreeCAD
+
+    candidates = [
+        job_dir,
+        sys.prefix,
+        sys.base_prefix,
+        sys.exec_prefix,
+        sys.base_exec_prefix,
+        FreeCAD.getHomePath(),
+        FreeCAD.getResourceDir(),
+        "/usr/lib",
+        "/usr/lib64",
+        "/usr/local/lib",
+        "/usr/share/freecad",
+        "/lib",
+        "/lib64",
+    ]
+    # sys.path at this point holds FreeCAD's module dirs, the stdlib and the
+    # job dir (HOME and the script's dir); the environment is clean.
+    candidates += [p for p in sys.path if isinstance(p, str) and p]
+    roots = set()
+    for path in candidates:
+        real = os.path.realpath(path)
+        if real != "/" and os.path.isdir(real):
+            roots.add(real)
+    return tuple(sorted(roots))
+
+
+def install_guard(job_dir, report):
+    """Install the audit hook. Called just before the user's code runs."""
+    # Captured now so that replacing os.path.realpath later changes nothing
+    # here (deeper tricks remain possible; see the module comment).
+    realpath = os.path.realpath
+    fspath = os.fspath
+    roots = read_roots(job_dir)
+    job_prefix = job_dir + os.sep
+    busy = [False]
+
+    def under(path, root):
+        return path == root or path.startswith(root + os.sep) or (root == "/" and path.startswith("/"))
+
+    def resolve(path):
+        if isinstance(path, int):
+            return None  # an already open descriptor
+        path = fspath(path)
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
+        return realpath(path)
+
+    def may_write(path):
+        return path is None or path == job_dir or path.startswith(job_prefix) or path == "/dev/null"
+
+    def may_read(path):
+        return path is None or path in DEVICES or any(under(path, root) for root in roots)
+
+    def deny(what):
+        report.append(what)
+        try:
+            sys.stderr.write("sandbox: denied %s\n" % what)
+        except Exception:
+            pass
+        raise SandboxViolation("sandbox: %s is not allowed" % what)
+
+    def check(event, args):
+        if event == "open":
+            path, mode, flags = args
+            real = resolve(path)
+            writing = bool(flags & WRITE_FLAGS) if isinstance(flags, int) else False
+            if isinstance(mode, str) and any(c in mode for c in "wax+"):
+                writing = True
+            if writing and not may_write(real):
+                deny("writing %r" % (fspath(path),))
+            if not writing and not may_read(real):
+                deny("reading %r" % (fspath(path),))
+            return
+        if event in DENIED_EVENTS:
+            deny(DENIED_EVENTS[event] + " (" + event + ")")
+        for prefix, what in DENIED_PREFIXES.items():
+            if event.startswith(prefix):
+                deny(what + " (" + event + ")")
+        if event in WRITE_PATH_EVENTS:
+            for i in WRITE_PATH_EVENTS[event]:
+                if i < len(args) and args[i] is not None and not may_write(resolve(args[i])):
+                    deny("%s %r" % (event, args[i]))
+        elif event in READ_PATH_EVENTS:
+            for i in READ_PATH_EVENTS[event]:
+                if i < len(args) and args[i] is not None and not may_read(resolve(args[i])):
+                    deny("%s %r" % (event, args[i]))
+
+    def hook(event, args):
+        # The hook runs for its own calls too (realpath, stderr writes);
+        # those are trusted and must not recurse.
+        if busy[0]:
+            return
+        busy[0] = True
+        try:
+            check(event, args)
+        finally:
+            busy[0] = False
+
+    sys.addaudithook(hook)
+
+
+# --- failures --------------------------------------------------------------
+
+
+def chain(exc):
+    """The exception and everything it was raised from or during."""
+    seen = []
+    while exc is not None and exc not in seen:
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return seen
+
+
+def classify(exc):
+    """Map an exception to a `FailureKind` name."""
+    for e in chain(exc):
+        if isinstance(e, SandboxViolation):
+            return "sandbox_violation"
+    for e in chain(exc):
+        if isinstance(e, MemoryError):
+            return "memory_limit"
+        if isinstance(e, OSError) and e.errno == errno.EFBIG:
+            return "file_size_limit"
+        # The process limit: fork or clone failing with EAGAIN
+        # (BlockingIOError), or a thread that cannot be created.
+        if isinstance(e, OSError) and e.errno == errno.EAGAIN:
+            return "sandbox_violation"
+        if isinstance(e, RuntimeError) and "can't start new thread" in str(e):
+            return "sandbox_violation"
+    return "script_error"
+
+
+def strip_harness(te):
+    """Remove this file's frames from a TracebackException and its chain."""
+    seen = set()
+    while te is not None and id(te) not in seen:
+        seen.add(id(te))
+        te.stack = traceback.StackSummary.from_list([f for f in te.stack if f.filename != HARNESS_FILE])
+        te = te.__cause__ or te.__context__
+
+
+def describe(exc, job_dir):
+    """(error, traceback_tail) with the job directory's path removed."""
+
+    def clean(text):
+        return text.replace(job_dir + os.sep, "").replace(job_dir, ".")
+
+    error = clean("%s: %s" % (type(exc).__name__, exc)) if str(exc) else type(exc).__name__
+    try:
+        te = traceback.TracebackException.from_exception(exc)
+        strip_harness(te)
+        lines = clean("".join(te.format())).rstrip("\n").splitlines()
+    except Exception:  # formatting must never hide the original failure
+        lines = [error]
+    return error, "\n".join(lines[-TAIL_LINES:])
+
+
+def release_memory(exc, namespace):
+    """After a MemoryError, drop what the script allocated so reporting works."""
+    namespace.clear()
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename != HARNESS_FILE:
+            try:
+                tb.tb_frame.clear()
+            except RuntimeError:  # still executing
+                pass
+        tb = tb.tb_next
+    gc.collect()
+
+
+# --- the model -------------------------------------------------------------
+
+
+def collect_shape(namespace):
+    """The script's model: `result` if set, else every top-level shape."""
+    import FreeCAD
+    import Part
+
+    if "result" in namespace:
+        value = namespace["result"]
+        items = value if isinstance(value, (list, tuple)) else [value]
+        shapes = []
+        for item in items:
+            shape = item if isinstance(item, Part.Shape) else getattr(item, "Shape", None)
+            if not isinstance(shape, Part.Shape):
+                raise NoModel("`result` must be a Part.Shape (or a list of them), not %s" % type(item).__name__)
+            shapes.append(shape)
+    else:
+        shapes = []
+        for doc in FreeCAD.listDocuments().values():
+            doc.recompute()
+            for obj in doc.Objects:
+                if obj.InList:
+                    continue  # consumed by another feature (booleans, bodies, groups)
+                try:
+                    # Handles Part features, PartDesign bodies, App::Part and links.
+                    shape = Part.getShape(obj)
+                except Exception:
+                    shape = getattr(obj, "Shape", None)
+                # Sketches, datums and construction geometry carry no solid.
+                if isinstance(shape, Part.Shape) and not shape.isNull() and shape.Solids:
+                    shapes.append(shape)
+    shapes = [s for s in shapes if not s.isNull()]
+    if not shapes:
+        raise NoModel("the script made no solid")
+    shape = shapes[0] if len(shapes) == 1 else Part.makeCompound(shapes)
+    if shape.isNull():
+        raise NoModel("the script's shape is null")
+    if not shape.Solids:
+        raise NoModel("the script made no solid (its shape has %d faces and no closed volume)" % len(shape.Faces))
+    return shape
+
+
+def measure(shape):
+    box = shape.BoundBox
+    metrics = {
+        "volume": shape.Volume,
+        "surface_area": shape.Area,
+        "bounding_box": [box.XMin, box.YMin, box.ZMin, box.XMax, box.YMax, box.ZMax],
+        "solids": len(shape.Solids),
+        "valid": bool(shape.isValid()),
+    }
+    numbers = [metrics["volume"], metrics["surface_area"]] + metrics["bounding_box"]
+    if not all(math.isfinite(x) for x in numbers):
+        raise NoModel("the model's measurements are not finite numbers")
+    return metrics
+
+
+def mesh_deflection(shape):
+    """Linear deflection for the STL/OBJ: fine enough that the mesh volume is
+    within a fraction of a percent, coarse enough that large parts stay small."""
+    diagonal = shape.BoundBox.DiagonalLength
+    return min(0.1, max(0.001, diagonal * 2e-4))
+
+
+def clear_dir(path):
+    import shutil
+
+    for name in os.listdir(path):
+        full = os.path.join(path, name)
+        if os.path.isdir(full) and not os.path.islink(full):
+            shutil.rmtree(full)
+        else:
+            os.unlink(full)
+
+
+def export(shape, out_dir):
+    import FreeCAD
+    import MeshPart
+
+    clear_dir(out_dir)
+    files = {fmt: "%s.%s" % (BASENAME, ext) for fmt, ext in EXPORTS.items()}
+    path = {fmt: os.path.join(out_dir, name) for fmt, name in files.items()}
+
+    doc = FreeCAD.newDocument(BASENAME)
+    feature = doc.addObject("Part::Feature", "Model")
+    feature.Shape = shape
+    doc.recompute()
+    doc.saveAs(path["FCStd"])
+
+    shape.exportStep(path["STEP"])
+
+    mesh = MeshPart.meshFromShape(
+        Shape=shape, LinearDeflection=mesh_deflection(shape), AngularDeflection=0.1, Relative=False
+    )
+    mesh.write(path["STL"], "STL")
+    mesh.write(path["OBJ"], "OBJ")
+
+    for fmt, full in path.items():
+        if not os.path.isfile(full) or os.path.getsize(full) == 0:
+            raise NoModel("exporting %s produced no file" % fmt)
+    return files
+
+
+# --- main ------------------------------------------------------------------
+
+
+def write_result(out_dir, payload):
+    tmp = os.path.join(out_dir, "result.json.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(payload, f, allow_nan=False)
+    os.replace(tmp, os.path.join(out_dir, "result.json"))
+
+
+def run(job_dir, script_path, out_dir):
+    import FreeCAD
+    import Part  # noqa: F401  (loaded before the guard, like everything the harness uses)
+    import Mesh  # noqa: F401
+    import MeshPart  # noqa: F401
+    import shutil  # noqa: F401
+
+    with open(script_path, encoding="utf-8") as f:
+        source = f.read()
+
+    doc = FreeCAD.newDocument("Model")
+    FreeCAD.setActiveDocument(doc.Name)
+    # A fresh namespace; FreeCAD/App are there because macros usually assume them.
+    namespace = {"__name__": "__main__", "__builtins__": builtins, "FreeCAD": FreeCAD, "App": FreeCAD}
+    denials = []
+    try:
+        code = compile(source, SCRIPT_NAME, "exec")
+        install_guard(job_dir, denials)
+        exec(code, namespace)
+        shape = collect_shape(namespace)
+        metrics = measure(shape)
+        files = export(shape, out_dir)
+    except BaseException as exc:  # noqa: B902 - SystemExit and friends are script failures too
+        if any(isinstance(e, MemoryError) for e in chain(exc)):
+            release_memory(exc, namespace)
+        kind = classify(exc)
+        error, tail = describe(exc, job_dir)
+        if isinstance(exc, NoModel):
+            tail = ""
+        if denials and kind != "sandbox_violation":
+            error += " (after the sandbox denied %s)" % denials[0]
+        sys.stderr.write("%s\n%s\n" % (tail or error, "cadscribe: failed (%s)" % kind))
+        write_result(out_dir, {"ok": False, "kind": kind, "error": error, "traceback_tail": tail})
+        return 1
+    if denials:
+        sys.stderr.write("cadscribe: the script caught %d sandbox denial(s)\n" % len(denials))
+    write_result(out_dir, {"ok": True, "metrics": metrics, "files": files})
+    print("cadscribe: built %d solid(s), volume %.3f mm3" % (metrics["solids"], metrics["volume"]))
+    return 0
+
+
+def main():
+    env = os.environ
+    job_dir = os.path.realpath(env["CADSCRIBE_JOB_DIR"])
+    script_path = env["CADSCRIBE_SCRIPT"]
+    out_dir = env["CADSCRIBE_OUT"]
+    log = CappedLog(env.get("CADSCRIBE_LOG"))
+    sys.stdout = Tee(sys.stdout, log)
+    sys.stderr = Tee(sys.stderr, log)
+    # Bytecode caches would be written next to FreeCAD's modules.
+    sys.dont_write_bytecode = True
+    try:
+        code = run(job_dir, script_path, out_dir)
+    except BaseException:  # a fault of the harness itself
+        traceback.print_exc()
+        try:
+            write_result(
+                out_dir,
+                {"ok": False, "kind": "crashed", "error": "the harness failed", "traceback_tail": ""},
+            )
+            code = 1
+        except BaseException:
+            code = 2
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        # Skip FreeCAD's teardown: nothing left to save, and threads the script
+        # may have started must not outlive the report.
+        os._exit(code)
+
+
+main()

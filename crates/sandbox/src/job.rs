@@ -1,0 +1,157 @@
+//! The job directory: a private temporary directory that is the run's whole
+//! writable world — harness, script, HOME, TMPDIR, working directory and the
+//! `out/` directory with the exports and `result.json`. It is removed when
+//! the [`RunReport`](crate::RunReport) that owns it is dropped.
+
+use std::ffi::OsString;
+use std::fs;
+use std::io;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use tempfile::TempDir;
+
+use crate::SandboxError;
+
+/// The harness, embedded so the crate is self-contained.
+pub const HARNESS: &str = include_str!("../harness/harness.py");
+
+pub const HARNESS_FILE: &str = "harness.py";
+pub const SCRIPT_FILE: &str = "script.py";
+pub const LOG_FILE: &str = "harness.log";
+pub const OUT_DIR: &str = "out";
+pub const RESULT_FILE: &str = "result.json";
+
+#[derive(Debug)]
+pub struct JobDir {
+    dir: TempDir,
+    /// Canonical path: the audit hook and Landlock compare resolved paths.
+    path: PathBuf,
+}
+
+impl JobDir {
+    /// Create the directory under `work_root` and hand it to `owner`, the
+    /// user the run will switch to.
+    pub fn create(
+        work_root: &Path,
+        script: &str,
+        owner: Option<(u32, u32)>,
+    ) -> Result<Self, SandboxError> {
+        let err = |source| SandboxError::JobDir { path: work_root.to_owned(), source };
+        if !work_root.exists() {
+            fs::create_dir_all(work_root).map_err(err)?;
+            // Others may pass through to their job directory, not list it.
+            fs::set_permissions(work_root, fs::Permissions::from_mode(0o711)).map_err(err)?;
+        }
+        if let Some((uid, gid)) = owner {
+            check_reachable(work_root, uid, gid)?;
+        }
+        let dir = tempfile::Builder::new().prefix("job-").tempdir_in(work_root).map_err(err)?;
+        let path = dir.path().canonicalize().map_err(err)?;
+        let job = Self { dir, path };
+        job.populate(script, owner).map_err(err)?;
+        Ok(job)
+    }
+
+    fn populate(&self, script: &str, owner: Option<(u32, u32)>) -> io::Result<()> {
+        fs::write(self.path.join(HARNESS_FILE), HARNESS)?;
+        fs::write(self.path.join(SCRIPT_FILE), script)?;
+        fs::create_dir(self.out_dir())?;
+        if let Some((uid, gid)) = owner {
+            for path in [self.path.clone(), self.path.join(HARNESS_FILE), self.path.join(SCRIPT_FILE), self.out_dir()] {
+                std::os::unix::fs::chown(&path, Some(uid), Some(gid))?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn out_dir(&self) -> PathBuf {
+        self.path.join(OUT_DIR)
+    }
+
+    pub fn result_file(&self) -> PathBuf {
+        self.out_dir().join(RESULT_FILE)
+    }
+
+    pub fn harness_file(&self) -> PathBuf {
+        self.path.join(HARNESS_FILE)
+    }
+
+    /// The child's entire environment: FreeCAD needs a PATH, a HOME it can
+    /// write its settings to and a UTF-8 locale (without one `freecadcmd`
+    /// can crash while decoding its arguments).
+    pub fn env(&self) -> Vec<(OsString, OsString)> {
+        let p = |name: &str| self.path.join(name).into_os_string();
+        vec![
+            ("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()),
+            ("HOME".into(), self.path.clone().into_os_string()),
+            ("TMPDIR".into(), self.path.clone().into_os_string()),
+            ("LANG".into(), "C.UTF-8".into()),
+            // Caches would otherwise be written next to FreeCAD's modules.
+            ("PYTHONDONTWRITEBYTECODE".into(), "1".into()),
+            ("PYTHONNOUSERSITE".into(), "1".into()),
+            ("CADSCRIBE_JOB_DIR".into(), self.path.clone().into_os_string()),
+            ("CADSCRIBE_SCRIPT".into(), p(SCRIPT_FILE)),
+            ("CADSCRIBE_OUT".into(), p(OUT_DIR)),
+            ("CADSCRIBE_LOG".into(), p(LOG_FILE)),
+        ]
+    }
+}
+
+/// Every directory from `/` to `dir` must be searchable by the sandbox user,
+/// or FreeCAD fails to open its harness with a baffling "Permission denied".
+fn check_reachable(dir: &Path, uid: u32, gid: u32) -> Result<(), SandboxError> {
+    let dir = dir.canonicalize().map_err(|source| SandboxError::JobDir { path: dir.to_owned(), source })?;
+    for ancestor in dir.ancestors() {
+        let meta = fs::metadata(ancestor)
+            .map_err(|source| SandboxError::JobDir { path: ancestor.to_owned(), source })?;
+        let mode = meta.mode();
+        let searchable = if meta.uid() == uid {
+            mode & 0o100 != 0
+        } else if meta.gid() == gid {
+            mode & 0o010 != 0
+        } else {
+            mode & 0o001 != 0
+        };
+        if !searchable {
+            return Err(SandboxError::WorkRootNotReachable { path: ancestor.to_owned(), uid, gid });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lays_out_the_job_and_removes_it_on_drop() {
+        let root = tempfile::tempdir().unwrap();
+        let job = JobDir::create(&root.path().join("jobs"), "print(1)\n", None).unwrap();
+        let path = job.path().to_owned();
+        assert_eq!(fs::read_to_string(path.join(SCRIPT_FILE)).unwrap(), "print(1)\n");
+        assert!(fs::read_to_string(path.join(HARNESS_FILE)).unwrap().contains("addaudithook"));
+        assert!(job.out_dir().is_dir());
+        let env = job.env();
+        assert!(env.iter().any(|(k, v)| k == "HOME" && Path::new(v) == path));
+        drop(job);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn refuses_a_root_the_sandbox_user_cannot_reach() {
+        let root = tempfile::tempdir().unwrap();
+        let locked = root.path().join("locked");
+        fs::create_dir(&locked).unwrap();
+        fs::set_permissions(&locked, fs::Permissions::from_mode(0o700)).unwrap();
+        // SAFETY: getuid cannot fail.
+        let me = unsafe { libc::getuid() };
+        let stranger = if me == 65534 { 65533 } else { 65534 };
+        let err = JobDir::create(&locked.join("jobs"), "", Some((stranger, stranger))).unwrap_err();
+        assert!(matches!(err, SandboxError::WorkRootNotReachable { .. }), "{err}");
+    }
+}

@@ -1,0 +1,50 @@
+//! Resource limits of one FreeCAD run.
+//!
+//! The defaults come from measuring FreeCAD 0.20 (Debian, Python 3.11):
+//! `freecadcmd` needs about 230 MiB of address space just to load its
+//! libraries (below ~250 MiB the imports fail with "failed to map segment"),
+//! a plate with a hole peaks at ~250 MiB, and a 60-hole disc with fillets,
+//! ten fused spheres and an 80 000-triangle mesh peaks at ~380 MiB (~200 MiB
+//! resident). 2 GiB leaves five times that for heavy booleans while keeping a
+//! runaway script far from the worker's memory.
+
+use std::time::Duration;
+
+/// What one run may use. Every limit is enforced by the kernel or the worker,
+/// not by the script's good will.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Wall-clock time; at the limit the whole process group is killed.
+    pub wall_time: Duration,
+    /// CPU time (`RLIMIT_CPU`): SIGXCPU at the limit, SIGKILL two seconds later.
+    pub cpu_time: Duration,
+    /// Address space in bytes (`RLIMIT_AS`).
+    pub address_space: u64,
+    /// Largest file the run may write, in bytes (`RLIMIT_FSIZE`).
+    pub file_size: u64,
+    /// Processes and threads of the sandbox user (`RLIMIT_NPROC`). Only
+    /// enforced when the run drops to an unprivileged user: the kernel
+    /// ignores it for root.
+    pub processes: u64,
+}
+
+const MIB: u64 = 1024 * 1024;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            // Cold start is ~0.5 s; real models build in seconds. The wall
+            // limit is twice the CPU one so a script blocked on nothing
+            // (sleep, a lock) is still bounded.
+            wall_time: Duration::from_secs(120),
+            cpu_time: Duration::from_secs(60),
+            address_space: 2048 * MIB,
+            // An FCStd/STEP of a complex part is a few MiB; 256 MiB leaves room
+            // for dense meshes.
+            file_size: 256 * MIB,
+            // FreeCAD runs 1–3 threads; the rest is headroom for other jobs
+            // running as the same user at the same time.
+            processes: 64,
+        }
+    }
+}
