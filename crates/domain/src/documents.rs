@@ -160,8 +160,13 @@ pub struct Job {
     /// Whether the first message of the job reached the broker.
     #[serde(default)]
     pub published: bool,
+    /// The latest version this job produced.
     #[serde(default)]
     pub version: Option<Version>,
+    /// The version claimed by each attempt ("0" first, "1" first repair…),
+    /// so a redelivered message reuses its version instead of taking a new one.
+    #[serde(default)]
+    pub versions: BTreeMap<String, Version>,
     #[serde(default)]
     pub source: Option<ScriptSource>,
     #[serde(default)]

@@ -79,7 +79,7 @@ impl fmt::Display for MessageType {
 }
 
 /// A payload knows its own message type.
-pub trait Payload: Serialize + DeserializeOwned + JsonSchema + Send + Sync + 'static {
+pub trait Payload: Serialize + DeserializeOwned + JsonSchema + Clone + Send + Sync + 'static {
     const TYPE: MessageType;
 }
 

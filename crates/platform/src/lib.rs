@@ -4,6 +4,8 @@
 //! and the shell every service binary runs in (health, metrics, shutdown).
 
 pub mod bus;
+pub mod jobs;
+pub mod runtime;
 pub mod config;
 pub mod metrics;
 pub mod mongo;
@@ -13,3 +15,4 @@ pub mod telemetry;
 pub mod testkit;
 
 pub use config::{ConfigError, ConfigErrors, EnvReader, Secret};
+pub use tokio_util::sync::CancellationToken;

@@ -549,26 +549,26 @@ impl Jobs {
         Ok(())
     }
 
-    /// Stores `version` as the job's version unless it already has one;
-    /// returns the job's version either way (idempotent assignment).
-    pub async fn claim_version(&self, id: JobId, version: Version) -> DbResult<Version> {
+    /// Claims `candidate` as the version of attempt `slot` of the job unless
+    /// that attempt already has one; returns the attempt's version either way.
+    pub async fn claim_version(&self, id: JobId, slot: u32, candidate: Version) -> DbResult<Version> {
+        let field = format!("versions.{slot}");
         let opts = FindOneAndUpdateOptions::builder().return_document(ReturnDocument::After).build();
-        let job = self
+        let claimed = self
             .0
             .find_one_and_update(
-                doc! { "job_id": id.to_string(), "version": Bson::Null },
-                doc! { "$set": { "version": version.get(), "updated_at": now() } },
+                doc! { "job_id": id.to_string(), field.as_str(): Bson::Null },
+                doc! { "$set": { field.as_str(): candidate.get(), "version": candidate.get(), "updated_at": now() } },
             )
             .with_options(opts)
             .await?;
-        match job {
-            Some(j) => Ok(j.version.unwrap_or(version)),
-            None => self
-                .get(id)
-                .await?
-                .and_then(|j| j.version)
-                .ok_or_else(|| DbError::NotFound(format!("job {id}"))),
+        if claimed.is_some() {
+            return Ok(candidate);
         }
+        self.get(id)
+            .await?
+            .and_then(|j| j.versions.get(&slot.to_string()).copied())
+            .ok_or_else(|| DbError::NotFound(format!("job {id}")))
     }
 
     pub async fn list_by_project(&self, project: &ProjectId, page: PageRequest) -> DbResult<Page<Job>> {

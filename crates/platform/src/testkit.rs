@@ -100,3 +100,30 @@ impl Default for TestEnv {
         Self::new()
     }
 }
+
+impl TestEnv {
+    /// Settings of a service under test: this test's isolation, port 0.
+    pub fn service_settings<T: FromEnv>(&self, extra: &[(&str, &str)]) -> T {
+        let mut vars = self.service_env();
+        vars.insert("PORT".into(), "0".into());
+        for (k, v) in extra {
+            vars.insert((*k).into(), (*v).into());
+        }
+        settings(&vars)
+    }
+
+    /// A project owned by a fresh user, stored.
+    pub async fn project(&self, db: &Db, name: &str) -> domain::documents::Project {
+        let p = crate::jobs::new_project(name, &domain::UserId::generate()).expect("a valid name");
+        db.projects().create(p).await.expect("project stored")
+    }
+
+    /// Takes every message waiting in a queue of this test (prefix added).
+    pub async fn drain(&self, bus: &RabbitBus, queue: &str) -> Vec<domain::RawEnvelope> {
+        let mut out = Vec::new();
+        while let Some((body, _)) = bus.take_one(queue).await.expect("broker answers") {
+            out.push(domain::RawEnvelope::from_slice(&body).expect("an envelope"));
+        }
+        out
+    }
+}

@@ -43,6 +43,7 @@ fn job(p: &Project) -> Job {
         request: doc! { "prompt": "box 1 x 2 x 3 mm" },
         published: false,
         version: None,
+        versions: Default::default(),
         source: None,
         repair_attempts: 0,
         error: None,
@@ -169,8 +170,13 @@ async fn version_claims_are_idempotent_per_job() {
     db.jobs().insert(&j).await.unwrap();
     let v1 = Version::new(1).unwrap();
     let v2 = Version::new(2).unwrap();
-    assert_eq!(db.jobs().claim_version(j.job_id, v1).await.unwrap(), v1);
-    assert_eq!(db.jobs().claim_version(j.job_id, v2).await.unwrap(), v1, "a second claim keeps the first");
+    assert_eq!(db.jobs().claim_version(j.job_id, 0, v1).await.unwrap(), v1);
+    assert_eq!(db.jobs().claim_version(j.job_id, 0, v2).await.unwrap(), v1, "a second claim keeps the first");
+    // A repair attempt is a new slot with its own version.
+    assert_eq!(db.jobs().claim_version(j.job_id, 1, v2).await.unwrap(), v2);
+    let stored = db.jobs().get(j.job_id).await.unwrap().unwrap();
+    assert_eq!(stored.version, Some(v2));
+    assert_eq!(stored.versions.len(), 2);
     env.drop_db().await;
 }
 

@@ -58,6 +58,10 @@ class SandboxViolation(PermissionError):
     """Raised by the audit hook when the script tries a forbidden operation."""
 
 
+# Shown as plain `SandboxViolation` in tracebacks, not `harness.SandboxViolation`.
+SandboxViolation.__module__ = "builtins"
+
+
 class NoModel(Exception):
     """The script ran but left nothing to export."""
 
@@ -132,7 +136,19 @@ DENIED_EVENTS = {
     "telnetlib.Telnet.open": "network access",
     "webbrowser.open": "starting processes",
 }
-DENIED_PREFIXES = {"socket.": "network access", "ctypes.": "loading native code"}
+DENIED_PREFIXES = {"socket.": "network access"}
+# ctypes may load libraries (numpy imports ctypes, which opens the main
+# program), but not look up or call C functions, nor read or write memory by
+# address: that would let a script call fork() or disable this hook.
+CTYPES_DENIED = {
+    "ctypes.dlsym",
+    "ctypes.dlsym/handle",
+    "ctypes.call_function",
+    "ctypes.cdata",
+    "ctypes.PyObj_FromPtr",
+    "ctypes.string_at",
+    "ctypes.wstring_at",
+}
 # Events whose listed arguments are paths that get modified.
 WRITE_PATH_EVENTS = {
     "os.chmod": (0,),
@@ -221,7 +237,7 @@ def install_guard(job_dir, report):
             sys.stderr.write("sandbox: denied %s\n" % what)
         except Exception:
             pass
-        raise SandboxViolation("sandbox: %s is not allowed" % what)
+        raise SandboxViolation("%s is not allowed in the sandbox" % what)
 
     def check(event, args):
         if event == "open":
@@ -237,6 +253,16 @@ def install_guard(job_dir, report):
             return
         if event in DENIED_EVENTS:
             deny(DENIED_EVENTS[event] + " (" + event + ")")
+        if event in CTYPES_DENIED:
+            deny("calling native code (" + event + ")")
+        if event == "ctypes.dlopen":
+            # Bare names come from the system's library path; a path must be
+            # in the installation, never a library the script wrote itself.
+            name = args[0]
+            if name is not None and os.sep in fspath(name):
+                real = resolve(name)
+                if real == job_dir or real.startswith(job_prefix) or not may_read(real):
+                    deny("loading native code from %r" % (fspath(name),))
         for prefix, what in DENIED_PREFIXES.items():
             if event.startswith(prefix):
                 deny(what + " (" + event + ")")
@@ -465,7 +491,11 @@ def run(job_dir, script_path, out_dir):
     try:
         code = compile(source, SCRIPT_NAME, "exec")
         install_guard(job_dir, denials)
-        exec(code, namespace)
+        try:
+            exec(code, namespace)
+        except SystemExit as exc:
+            if exc.code not in (None, 0):  # sys.exit(0) at the end is fine
+                raise
         shape = collect_shape(namespace)
         metrics = measure(shape)
         files = export(shape, out_dir)
@@ -494,6 +524,9 @@ def main():
     script_path = env["CADSCRIBE_SCRIPT"]
     out_dir = env["CADSCRIBE_OUT"]
     log = CappedLog(env.get("CADSCRIBE_LOG"))
+    # Line buffering keeps prints and tracebacks (stderr) in order in the
+    # combined log the worker reads.
+    sys.stdout.reconfigure(line_buffering=True)
     sys.stdout = Tee(sys.stdout, log)
     sys.stderr = Tee(sys.stderr, log)
     # Bytecode caches would be written next to FreeCAD's modules.

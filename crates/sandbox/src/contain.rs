@@ -105,10 +105,15 @@ pub struct ChildSetup {
 /// Where a FreeCAD run may read: its installation. Not /etc, /home, /root,
 /// /proc, /tmp or /var.
 const READ_TREES: &[&str] = &["/usr", "/lib", "/lib64", "/bin", "/sbin"];
-/// Single files the loader, glibc and TBB read at start-up.
+/// Single files the loader, glibc and TBB read at start-up. `freecadcmd`
+/// crashes in `main` (Py_EncodeLocale on a null pointer) when
+/// `getpwuid(getuid())` fails, so the world-readable user database must stay
+/// readable at the kernel level; the audit hook still refuses it to Python.
 const READ_FILES: &[&str] = &[
     "/etc/ld.so.cache",
     "/etc/localtime",
+    "/etc/nsswitch.conf",
+    "/etc/passwd",
     "/sys/devices/system/cpu/online",
     "/sys/devices/system/cpu/possible",
     "/dev/urandom",

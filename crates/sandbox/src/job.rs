@@ -24,7 +24,8 @@ pub const RESULT_FILE: &str = "result.json";
 
 #[derive(Debug)]
 pub struct JobDir {
-    dir: TempDir,
+    /// Held only for its `Drop`, which deletes the directory.
+    _dir: TempDir,
     /// Canonical path: the audit hook and Landlock compare resolved paths.
     path: PathBuf,
 }
@@ -48,7 +49,7 @@ impl JobDir {
         }
         let dir = tempfile::Builder::new().prefix("job-").tempdir_in(work_root).map_err(err)?;
         let path = dir.path().canonicalize().map_err(err)?;
-        let job = Self { dir, path };
+        let job = Self { _dir: dir, path };
         job.populate(script, owner).map_err(err)?;
         Ok(job)
     }

@@ -26,7 +26,8 @@ impl Script {
     /// A length constant in millimetres.
     pub fn length(&mut self, name: &'static str, mm: f64, what: &str) -> &mut Self {
         self.values.insert(name.to_lowercase(), mm);
-        self.params.push((name, python_float(mm), format!("{what}, mm")));
+        let comment = if what.is_empty() { "mm".to_string() } else { format!("{what}, mm") };
+        self.params.push((name, python_float(mm), comment));
         self
     }
 

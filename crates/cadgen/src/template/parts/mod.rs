@@ -178,6 +178,18 @@ impl Ctx<'_> {
         self.or_default(d, DEFAULT_HOLE_DIAMETER_MM, "hole diameter")
     }
 
+    /// Parts with one centre hole accept "a hole" / "an 8 mm hole"; any
+    /// other hole count is refused rather than ignored.
+    pub fn take_single_hole(&mut self) -> Result<(), NotUnderstood> {
+        match self.facts.take_count(Counted::Holes) {
+            None | Some(None | Some(1)) => Ok(()),
+            Some(Some(n)) => Err(self.refuse(format!(
+                "A {} has one centre hole, not {n}.",
+                self.entry.name.replace('_', " ")
+            ))),
+        }
+    }
+
     pub fn unknown_thread(&self, size: f64) -> NotUnderstood {
         self.refuse(format!(
             "M{} is not a metric size I know; I know {}.",

@@ -4,7 +4,7 @@
 use crate::template::catalogue;
 use crate::template::metric;
 use crate::template::script::{human, Script};
-use crate::template::vocab::{Family, Role};
+use crate::template::vocab::Role;
 use crate::template::{Generated, NotUnderstood};
 
 use super::shapes::{circle_area, ring};
@@ -153,7 +153,6 @@ pub(crate) fn cone(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
         None => 0.0,
     };
     cx.ensure((top - bottom).abs() > 1e-6, || "With equal top and bottom diameters that is a cylinder; ask for a cylinder.".into())?;
-    debug_assert!(cx.noun.family == Family::Cone);
 
     let mut s = Script::new(catalogue::CONE.name);
     s.length("BOTTOM_DIAMETER", bottom, "at Z = 0")

@@ -1,0 +1,213 @@
+//! Involute spur gear. The tooth outline is computed twice from the same
+//! recipe: here, to get the expected volume (polygon area × thickness), and
+//! in the emitted Python, to build the FreeCAD face. Both sample the
+//! involute flanks as polylines, so the two agree to rounding.
+
+use std::f64::consts::PI;
+
+use crate::template::catalogue;
+use crate::template::script::{human, Script};
+use crate::template::vocab::{Counted, Role};
+use crate::template::{Generated, NotUnderstood};
+
+use super::shapes::circle_area;
+use super::Ctx;
+
+/// Standard pressure angle, degrees.
+const PRESSURE_ANGLE_DEG: f64 = 20.0;
+/// Face width when none is given, in modules (common range is 8–12).
+const DEFAULT_FACE_WIDTH_MODULES: f64 = 8.0;
+/// Polyline segments per flank, across the tip land and along each root gap.
+const FLANK_SEGMENTS: u32 = 8;
+const TIP_SEGMENTS: u32 = 3;
+const ROOT_SEGMENTS: u32 = 4;
+const MIN_TEETH: u32 = 8;
+const MAX_TEETH: u32 = 300;
+
+/// The Python twin of [`outline`]; it must stay in step with it.
+const PYTHON_OUTLINE: &str = r#"# Involute teeth: addendum 1 module, dedendum 1.25 modules, flanks sampled
+# as polylines, a radial flank below the base circle, no root fillet.
+flank_segments, tip_segments, root_segments = 8, 3, 4
+alpha = math.radians(PRESSURE_ANGLE)
+pitch_radius = MODULE * TEETH / 2
+base_radius = pitch_radius * math.cos(alpha)
+tip_radius = pitch_radius + MODULE
+root_radius = pitch_radius - 1.25 * MODULE
+inv_alpha = math.tan(alpha) - alpha
+
+
+def half_angle(t):
+    # Half the angular tooth thickness where the involute's roll parameter is t.
+    return math.pi / (2 * TEETH) + inv_alpha - (t - math.atan(t))
+
+
+def polar(r, a):
+    return Vector(r * math.cos(a), r * math.sin(a), 0)
+
+
+def involute_radius(t):
+    return base_radius * math.sqrt(1 + t * t)
+
+
+t_start = math.sqrt(max(0.0, (max(root_radius, base_radius) / base_radius) ** 2 - 1))
+t_tip = math.sqrt((tip_radius / base_radius) ** 2 - 1)
+rolls = [t_start + (t_tip - t_start) * i / flank_segments for i in range(flank_segments + 1)]
+a_start, a_tip = half_angle(t_start), half_angle(t_tip)
+gap = 2 * math.pi / TEETH - 2 * a_start
+outline = []
+for k in range(TEETH):
+    c = 2 * math.pi * k / TEETH
+    if root_radius < base_radius:
+        outline.append(polar(root_radius, c - a_start))
+    outline += [polar(involute_radius(t), c - half_angle(t)) for t in rolls]
+    outline += [polar(tip_radius, c - a_tip + 2 * a_tip * i / tip_segments) for i in range(1, tip_segments)]
+    outline += [polar(involute_radius(t), c + half_angle(t)) for t in reversed(rolls)]
+    if root_radius < base_radius:
+        outline.append(polar(root_radius, c + a_start))
+    outline += [polar(root_radius, c + a_start + gap * i / root_segments) for i in range(1, root_segments)]
+outline.append(outline[0])
+gear = Part.Face(Part.makePolygon(outline)).extrude(Vector(0, 0, THICKNESS))"#;
+
+/// Radii of a standard full-depth gear.
+struct Radii {
+    base: f64,
+    tip: f64,
+    root: f64,
+}
+
+fn radii(module: f64, teeth: u32) -> Radii {
+    let pitch = module * f64::from(teeth) / 2.0;
+    Radii {
+        base: pitch * PRESSURE_ANGLE_DEG.to_radians().cos(),
+        tip: pitch + module,
+        root: pitch - 1.25 * module,
+    }
+}
+
+/// The gear outline as a closed polygon (last point not repeated), or
+/// `None` when the teeth would be pointed or overlap.
+fn outline(module: f64, teeth: u32) -> Option<Vec<(f64, f64)>> {
+    let z = f64::from(teeth);
+    let r = radii(module, teeth);
+    let alpha = PRESSURE_ANGLE_DEG.to_radians();
+    let inv_alpha = alpha.tan() - alpha;
+    let half_angle = |t: f64| PI / (2.0 * z) + inv_alpha - (t - t.atan());
+    let involute_radius = |t: f64| r.base * (1.0 + t * t).sqrt();
+    let polar = |radius: f64, a: f64| (radius * a.cos(), radius * a.sin());
+
+    let t_start = ((r.root.max(r.base) / r.base).powi(2) - 1.0).max(0.0).sqrt();
+    let t_tip = ((r.tip / r.base).powi(2) - 1.0).sqrt();
+    let rolls: Vec<f64> = (0..=FLANK_SEGMENTS)
+        .map(|i| t_start + (t_tip - t_start) * f64::from(i) / f64::from(FLANK_SEGMENTS))
+        .collect();
+    let (a_start, a_tip) = (half_angle(t_start), half_angle(t_tip));
+    let gap = 2.0 * PI / z - 2.0 * a_start;
+    if a_tip <= 0.0 || gap <= 0.0 || r.root <= 0.0 {
+        return None;
+    }
+    let mut points = Vec::new();
+    for k in 0..teeth {
+        let c = 2.0 * PI * f64::from(k) / z;
+        if r.root < r.base {
+            points.push(polar(r.root, c - a_start));
+        }
+        points.extend(rolls.iter().map(|&t| polar(involute_radius(t), c - half_angle(t))));
+        points.extend((1..TIP_SEGMENTS).map(|i| {
+            polar(r.tip, c - a_tip + 2.0 * a_tip * f64::from(i) / f64::from(TIP_SEGMENTS))
+        }));
+        points.extend(rolls.iter().rev().map(|&t| polar(involute_radius(t), c + half_angle(t))));
+        if r.root < r.base {
+            points.push(polar(r.root, c + a_start));
+        }
+        points.extend((1..ROOT_SEGMENTS).map(|i| {
+            polar(r.root, c + a_start + gap * f64::from(i) / f64::from(ROOT_SEGMENTS))
+        }));
+    }
+    Some(points)
+}
+
+/// Shoelace area of a closed polygon.
+fn polygon_area(points: &[(f64, f64)]) -> f64 {
+    let n = points.len();
+    let twice: f64 = (0..n)
+        .map(|i| {
+            let (a, b) = (points[i], points[(i + 1) % n]);
+            a.0 * b.1 - b.0 * a.1
+        })
+        .sum();
+    twice.abs() / 2.0
+}
+
+/// Spur gear from module (or pitch diameter) and teeth, with thickness and
+/// an optional bore.
+pub(crate) fn spur_gear(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
+    let teeth = cx.facts.take_count(Counted::Teeth).flatten();
+    let teeth = teeth.ok_or_else(|| cx.refuse("A spur gear needs its number of teeth, e.g. \"20 teeth\"."))?;
+    cx.ensure((MIN_TEETH..=MAX_TEETH).contains(&teeth), || {
+        format!("I make gears with {MIN_TEETH} to {MAX_TEETH} teeth, not {teeth}.")
+    })?;
+    let f = &mut *cx.facts;
+    let module = f
+        .take(&[Role::Module])
+        .or_else(|| f.take(&[Role::PitchDiameter]).map(|d| d / f64::from(teeth)));
+    let thickness = f.take(&[Role::Thickness, Role::Height, Role::Length, Role::Width]);
+    let bore = f.take_diameter(&[Role::Bore, Role::Hole, Role::InnerDiameter], &[Role::InnerRadius]);
+    cx.take_single_hole()?;
+    let module = cx.need(module, "module (or pitch diameter)")?;
+    let thickness = cx.or_default(thickness, DEFAULT_FACE_WIDTH_MODULES * module, "thickness")?;
+    let bore = bore.map(|b| cx.need(Some(b), "bore")).transpose()?;
+
+    let points = outline(module, teeth)
+        .ok_or_else(|| cx.refuse(format!("{teeth} teeth of module {} do not make a valid gear.", human(module))))?;
+    let root = radii(module, teeth).root;
+    // Keep at least one module of rim between the bore and the tooth roots.
+    let bore_d = bore.unwrap_or(0.0);
+    cx.ensure(bore_d / 2.0 <= root - module, || {
+        format!("A Ø{} mm bore leaves no rim under teeth whose root circle is Ø{} mm.", human(bore_d), human(2.0 * root))
+    })?;
+
+    let mut s = Script::new(catalogue::SPUR_GEAR.name);
+    s.length("MODULE", module, "pitch diameter / teeth")
+        .count("TEETH", teeth, "number of teeth")
+        .length("THICKNESS", thickness, "face width, along Z")
+        .number("PRESSURE_ANGLE", PRESSURE_ANGLE_DEG, "degrees");
+    if let Some(b) = bore {
+        s.length("BORE_DIAMETER", b, "");
+    }
+    s.body(PYTHON_OUTLINE);
+    match bore {
+        Some(_) => s.body("shape = gear.cut(Part.makeCylinder(BORE_DIAMETER / 2, THICKNESS + 2, Vector(0, 0, -1)))"),
+        None => s.body("shape = gear"),
+    };
+
+    let bore_text = bore.map_or(String::new(), |b| format!(", Ø{} mm bore", human(b)));
+    let summary = cx.summary(format!(
+        "Spur gear, module {}, {teeth} teeth (pitch Ø{} mm), {} mm thick{bore_text}",
+        human(module),
+        human(module * f64::from(teeth)),
+        human(thickness)
+    ));
+    let volume = (polygon_area(&points) - circle_area(bore_d)) * thickness;
+    Ok(s.finish(summary, volume))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outline_area_lies_between_root_and_tip_circles() {
+        for teeth in [8, 17, 20, 41, 42, 60, 300] {
+            let points = outline(2.0, teeth).expect("valid gear");
+            let r = radii(2.0, teeth);
+            let area = polygon_area(&points);
+            assert!(area > PI * r.root * r.root && area < PI * r.tip * r.tip, "teeth {teeth}");
+        }
+    }
+
+    #[test]
+    fn python_twin_uses_the_same_sampling() {
+        let line = format!("flank_segments, tip_segments, root_segments = {FLANK_SEGMENTS}, {TIP_SEGMENTS}, {ROOT_SEGMENTS}");
+        assert!(PYTHON_OUTLINE.contains(&line));
+    }
+}

@@ -1,0 +1,242 @@
+//! Job bookkeeping shared by the services: accepting a job (write first,
+//! publish after), moving it through its stages with a `job.status` event
+//! for each move, and re-publishing jobs whose first message never left.
+
+use std::time::Duration;
+
+use bson::{doc, Document};
+use chrono::Utc;
+
+use domain::documents::{Job, JobKind, Project};
+use domain::messages::JobStatus;
+use domain::{Envelope, JobId, JobStage, Payload, ProjectId, ProjectSlug, ProjectStatus, RawEnvelope, UserId, Version};
+
+use crate::bus::{Bus, BusError, HandlerError};
+use crate::metrics;
+use crate::mongo::{Db, DbError, Transition};
+use crate::s3::S3Error;
+
+impl From<DbError> for HandlerError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::Decode(_) | DbError::Encode(_) => HandlerError::permanent(e),
+            _ => HandlerError::transient(e),
+        }
+    }
+}
+
+impl From<S3Error> for HandlerError {
+    fn from(e: S3Error) -> Self {
+        HandlerError::transient(e)
+    }
+}
+
+impl From<BusError> for HandlerError {
+    fn from(e: BusError) -> Self {
+        HandlerError::transient(e)
+    }
+}
+
+/// A new project document, owned by `owner`, its slug derived from `name`
+/// (made unique on insert).
+pub fn new_project(name: &str, owner: &UserId) -> Result<Project, domain::IdError> {
+    let now = Utc::now();
+    Ok(Project {
+        project_id: ProjectId::generate(),
+        project_name: name.trim().to_owned(),
+        slug: ProjectSlug::derive(name)?,
+        created_by: owner.clone(),
+        created_at: now,
+        updated_at: now,
+        current_version: 0,
+        version_counter: 0,
+        ai_model_used: None,
+        status: ProjectStatus::Draft,
+        latest_s3_input: None,
+        latest_s3_output: Vec::new(),
+        metadata: Document::new(),
+    })
+}
+
+/// A new job of `project` that starts with the message `first`.
+pub fn new_job<P: Payload>(project: &Project, user: &UserId, kind: JobKind, first: &Envelope<P>) -> Job {
+    let now = Utc::now();
+    let raw = first.clone().into_raw();
+    Job {
+        job_id: first.job_id,
+        project_id: project.project_id.clone(),
+        slug: project.slug.clone(),
+        user_id: user.clone(),
+        kind,
+        stage: JobStage::Queued,
+        history: Vec::new(),
+        request: bson::to_document(&raw).expect("envelopes convert to BSON"),
+        published: false,
+        version: None,
+        versions: Default::default(),
+        source: None,
+        repair_attempts: 0,
+        error: None,
+        metrics: None,
+        outputs: Default::default(),
+        request_id: first.request_id.clone(),
+        created_at: now,
+        updated_at: now,
+        finished_at: None,
+    }
+}
+
+/// Whether the job's first message reached the broker at acceptance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Submitted {
+    Published,
+    /// Stored; the reconciler will publish it once the broker is back.
+    Deferred,
+}
+
+/// Accepts a job: it is stored before anything is published, so a job that
+/// was accepted always exists, even if the broker is down right now.
+pub async fn submit(db: &Db, bus: &dyn Bus, job: &Job) -> Result<Submitted, DbError> {
+    db.jobs().insert(job).await?;
+    Ok(publish_request(db, bus, job).await)
+}
+
+async fn publish_request(db: &Db, bus: &dyn Bus, job: &Job) -> Submitted {
+    let raw: RawEnvelope = match bson::from_document(job.request.clone()) {
+        Ok(raw) => raw,
+        Err(e) => {
+            tracing::error!(job_id = %job.job_id, error = %e, "stored request is not an envelope");
+            return Submitted::Deferred;
+        }
+    };
+    match bus.publish(&raw).await {
+        Ok(()) => {
+            if let Err(e) = db.jobs().set(job.job_id, doc! { "published": true }).await {
+                // Published but not marked: a re-publish is harmless,
+                // handlers are idempotent.
+                tracing::warn!(job_id = %job.job_id, error = %e, "could not mark the job published");
+            }
+            Submitted::Published
+        }
+        Err(e) => {
+            tracing::warn!(job_id = %job.job_id, error = %e, "broker unavailable; the job will be published later");
+            Submitted::Deferred
+        }
+    }
+}
+
+/// Publishes the jobs that were accepted while the broker was down.
+pub async fn republish_unpublished(db: &Db, bus: &dyn Bus, older_than: Duration) -> Result<usize, DbError> {
+    let before = Utc::now() - chrono::Duration::from_std(older_than).unwrap_or_default();
+    let jobs = db.jobs().unpublished(before, 100).await?;
+    let mut n = 0;
+    for job in &jobs {
+        if publish_request(db, bus, job).await == Submitted::Published {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Where a stage change comes from: the message being handled.
+pub struct Origin<'a> {
+    pub job_id: JobId,
+    pub project_id: &'a ProjectId,
+    pub request_id: Option<&'a str>,
+    pub traceparent: Option<&'a str>,
+}
+
+impl<'a> Origin<'a> {
+    pub fn of(raw: &'a RawEnvelope) -> Self {
+        Self {
+            job_id: raw.job_id,
+            project_id: &raw.project_id,
+            request_id: raw.request_id.as_deref(),
+            traceparent: raw.traceparent.as_deref(),
+        }
+    }
+
+    pub fn of_job(job: &'a Job) -> Self {
+        Self { job_id: job.job_id, project_id: &job.project_id, request_id: job.request_id.as_deref(), traceparent: None }
+    }
+
+    /// A message of the same job, carrying its request id and trace.
+    pub fn message<P: Payload>(&self, payload: P) -> Envelope<P> {
+        let mut env = Envelope::new(self.job_id, self.project_id.clone(), payload);
+        env.request_id = self.request_id.map(str::to_owned);
+        env.traceparent = self.traceparent.map(str::to_owned);
+        env
+    }
+}
+
+/// A stage change with what to store alongside it.
+pub struct Advance {
+    pub stage: JobStage,
+    pub version: Option<Version>,
+    pub detail: Option<String>,
+    pub set: Document,
+}
+
+impl Advance {
+    pub fn to(stage: JobStage) -> Self {
+        Self { stage, version: None, detail: None, set: Document::new() }
+    }
+    pub fn version(mut self, v: Version) -> Self {
+        self.version = Some(v);
+        self
+    }
+    pub fn detail(mut self, d: impl Into<String>) -> Self {
+        self.detail = Some(d.into());
+        self
+    }
+    pub fn set(mut self, set: Document) -> Self {
+        self.set = set;
+        self
+    }
+}
+
+/// Moves the job and, when it moved, tells everyone with `job.status` and
+/// records how long the previous stage took.
+pub async fn advance(db: &Db, bus: &dyn Bus, origin: &Origin<'_>, slug: &ProjectSlug, step: Advance) -> Result<Transition, HandlerError> {
+    let transition = db.jobs().transition(origin.job_id, step.stage, step.detail.clone(), step.set).await?;
+    if let Transition::Moved(job) = &transition {
+        let entered = job.history.iter().rev().nth(1).map(|h| (h.stage, h.at));
+        let (prev, since) = entered.unwrap_or((JobStage::Queued, job.created_at));
+        let spent = (Utc::now() - since).to_std().unwrap_or_default().as_secs_f64();
+        metrics::stage_duration(prev.as_str(), spent);
+        let mut status = JobStatus::new(slug.clone(), step.stage);
+        status.version = step.version.or(job.version);
+        status.detail = step.detail;
+        bus.publish(&origin.message(status).into_raw()).await?;
+    }
+    Ok(transition)
+}
+
+/// The job if it still wants work; `None` when it is gone or finished (a
+/// cancelled job's late messages are dropped).
+pub async fn live_job(db: &Db, id: JobId) -> Result<Option<Job>, HandlerError> {
+    Ok(db.jobs().get(id).await?.filter(|j| !j.stage.is_terminal()))
+}
+
+/// Ends a job as failed with `reason` and marks its project in error; used
+/// when a message is dead-lettered or a stage fails for good.
+pub async fn fail(db: &Db, bus: &dyn Bus, origin: &Origin<'_>, slug: &ProjectSlug, reason: &str) -> Result<(), HandlerError> {
+    let t = advance(db, bus, origin, slug, Advance::to(JobStage::Failed).detail(reason)).await?;
+    if matches!(t, Transition::Moved(_)) {
+        db.projects().set_status(origin.project_id, ProjectStatus::Error).await?;
+    }
+    Ok(())
+}
+
+/// The slug a raw message is about, when its payload names one.
+pub fn slug_of(raw: &RawEnvelope) -> Option<ProjectSlug> {
+    raw.payload.get("slug").and_then(|s| s.as_str()).and_then(|s| ProjectSlug::parse(s).ok())
+}
+
+/// The dead-letter hook every worker shares: the job fails with the reason.
+pub async fn fail_dead_lettered(db: &Db, bus: &dyn Bus, raw: &RawEnvelope, reason: &str) {
+    let Some(slug) = slug_of(raw) else { return };
+    if let Err(e) = fail(db, bus, &Origin::of(raw), &slug, reason).await {
+        tracing::error!(job_id = %raw.job_id, error = %e, "could not mark the dead-lettered job failed");
+    }
+}

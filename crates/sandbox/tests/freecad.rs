@@ -1,0 +1,373 @@
+//! Runs the real FreeCAD: good scripts, broken scripts and hostile ones.
+//!
+//! Needs `freecadcmd` (FREECAD_CMD, else PATH); without it these tests fail
+//! on purpose. Every hostile test also checks that the same sandbox still
+//! builds a model afterwards.
+
+use std::path::Path;
+use std::time::Duration;
+
+use domain::messages::FailureKind;
+use domain::ModelFormat;
+use sandbox::{Limits, Outcome, RunReport, Sandbox};
+
+const PLATE: &str = r#"
+import FreeCAD as App
+import Part
+
+plate = Part.makeBox(40, 20, 10)
+hole = Part.makeCylinder(3, 10, App.Vector(20, 10, 0))
+Part.show(plate.cut(hole))
+"#;
+
+/// 40·20·10 − π·3²·10
+const PLATE_VOLUME: f64 = 8000.0 - std::f64::consts::PI * 90.0;
+
+const MIB: u64 = 1024 * 1024;
+
+fn sandbox(limits: Limits) -> Sandbox {
+    Sandbox::from_env()
+        .unwrap_or_else(|e| panic!("{e}\nThese tests need FreeCAD: run `make stack-up`."))
+        .with_limits(limits)
+}
+
+/// Tight limits for hostile scripts, so they end quickly.
+fn strict() -> Limits {
+    Limits {
+        wall_time: Duration::from_secs(10),
+        cpu_time: Duration::from_secs(5),
+        address_space: 1024 * MIB,
+        file_size: 64 * MIB,
+        processes: 64,
+    }
+}
+
+async fn run(sandbox: &Sandbox, script: &str) -> RunReport {
+    sandbox.run(script).await.expect("the sandbox itself works")
+}
+
+/// The failure's (kind, error, traceback tail); panics with the log if built.
+fn failure(report: &RunReport) -> (FailureKind, &str, &str) {
+    match &report.outcome {
+        Outcome::Failed { kind, error, traceback_tail } => (*kind, error, traceback_tail),
+        Outcome::Built { .. } => panic!("expected a failure, got a model; log:\n{}", report.log),
+    }
+}
+
+fn expect_failure(report: &RunReport, expected: FailureKind) -> (&str, &str) {
+    let (kind, error, tail) = failure(report);
+    assert_eq!(
+        kind, expected,
+        "error: {error}\ntail:\n{tail}\nexit {:?} signal {:?}\nlog end:\n{}",
+        report.exit_code,
+        report.signal,
+        &report.log[report.log.len().saturating_sub(3000)..]
+    );
+    assert!(!error.is_empty());
+    // No host paths leak into what the user sees.
+    let job_dir = report.job_dir().to_string_lossy();
+    assert!(!error.contains(job_dir.as_ref()) && !tail.contains(job_dir.as_ref()), "{error}\n{tail}");
+    (error, tail)
+}
+
+/// A hostile script must not hurt the next run.
+async fn still_builds(sandbox: &Sandbox) {
+    let report = run(sandbox, PLATE).await;
+    match &report.outcome {
+        Outcome::Built { metrics, .. } => assert!((metrics.volume - PLATE_VOLUME).abs() < 1.0),
+        Outcome::Failed { error, .. } => panic!("the next run failed: {error}\n{}", report.log),
+    }
+}
+
+#[tokio::test]
+async fn builds_a_plate_with_a_hole() {
+    let report = run(&sandbox(Limits::default()), PLATE).await;
+    let Outcome::Built { metrics, files } = &report.outcome else {
+        panic!("not built: {:?}\n{}", report.outcome, report.log);
+    };
+    assert!(
+        (metrics.volume - PLATE_VOLUME).abs() / PLATE_VOLUME < 0.001,
+        "volume {} vs {PLATE_VOLUME}",
+        metrics.volume
+    );
+    assert_eq!(metrics.solids, 1);
+    assert!(metrics.valid);
+    let expected_box = [0.0, 0.0, 0.0, 40.0, 20.0, 10.0];
+    for (got, want) in metrics.bounding_box.iter().zip(expected_box) {
+        assert!((got - want).abs() < 1e-6, "{:?}", metrics.bounding_box);
+    }
+    let area = 2.0 * (40.0 * 20.0 + 40.0 * 10.0 + 20.0 * 10.0) - 2.0 * std::f64::consts::PI * 9.0
+        + 2.0 * std::f64::consts::PI * 3.0 * 10.0;
+    assert!((metrics.surface_area - area).abs() / area < 0.001, "area {}", metrics.surface_area);
+
+    assert_eq!(files.keys().copied().collect::<Vec<_>>(), ModelFormat::ALL.to_vec());
+    for (format, path) in files {
+        let name = path.file_name().unwrap().to_string_lossy();
+        assert_eq!(name, format!("MyHeadlessModel.{}", format.extension()));
+        assert!(path.starts_with(report.job_dir()));
+        assert!(std::fs::metadata(path).unwrap().len() > 0, "{format} is empty");
+    }
+    let stl = stl_volume(&std::fs::read(&files[&ModelFormat::Stl]).unwrap());
+    assert!((stl - PLATE_VOLUME).abs() / PLATE_VOLUME < 0.01, "STL volume {stl}");
+    let step = std::fs::read_to_string(&files[&ModelFormat::Step]).unwrap();
+    assert!(step.starts_with("ISO-10303-21"));
+    let fcstd = std::fs::read(&files[&ModelFormat::FcStd]).unwrap();
+    assert!(fcstd.starts_with(b"PK"), "an FCStd is a zip archive");
+    assert!(std::fs::read_to_string(&files[&ModelFormat::Obj]).unwrap().contains("\nf "));
+
+    assert!(report.log.contains("cadscribe: built 1 solid"), "{}", report.log);
+    assert_eq!(report.exit_code, Some(0));
+    assert!(report.duration < Duration::from_secs(60));
+
+    // The directory goes with the report.
+    let dir = report.job_dir().to_owned();
+    drop(report);
+    assert!(!dir.exists());
+}
+
+#[tokio::test]
+async fn collects_top_level_features_of_a_parametric_document() {
+    let script = r#"
+import FreeCAD as App
+doc = App.ActiveDocument
+box = doc.addObject("Part::Box", "Box")
+box.Length, box.Width, box.Height = 10, 10, 10
+tool = doc.addObject("Part::Box", "Tool")
+tool.Length, tool.Width, tool.Height = 5, 5, 5
+cut = doc.addObject("Part::Cut", "Cut")
+cut.Base, cut.Tool = box, tool
+sketchy = doc.addObject("Part::Line", "ConstructionLine")
+"#;
+    let report = run(&sandbox(Limits::default()), script).await;
+    let Outcome::Built { metrics, .. } = &report.outcome else {
+        panic!("not built: {:?}\n{}", report.outcome, report.log);
+    };
+    // Only the cut counts: its inputs are consumed, the line has no solid.
+    assert!((metrics.volume - 875.0).abs() < 1e-6, "{}", metrics.volume);
+}
+
+#[tokio::test]
+async fn result_variable_is_the_model() {
+    let script = "import Part\nPart.show(Part.makeBox(50, 50, 50))\nresult = Part.makeBox(1, 2, 3)\n";
+    let report = run(&sandbox(Limits::default()), script).await;
+    let Outcome::Built { metrics, .. } = &report.outcome else {
+        panic!("not built: {:?}\n{}", report.outcome, report.log);
+    };
+    assert!((metrics.volume - 6.0).abs() < 1e-9);
+}
+
+#[tokio::test]
+async fn syntax_error_is_a_script_error() {
+    let report = run(&sandbox(strict()), "import Part\nbox = Part.makeBox(1, 2\n").await;
+    let (error, tail) = expect_failure(&report, FailureKind::ScriptError);
+    assert!(error.starts_with("SyntaxError"), "{error}");
+    assert!(tail.contains("script.py"), "{tail}");
+}
+
+#[tokio::test]
+async fn exception_is_a_script_error_with_its_traceback() {
+    let script = "import Part\n\ndef shaft(r):\n    raise ValueError('radius must be positive, got %s' % r)\n\nshaft(-2)\n";
+    let report = run(&sandbox(strict()), script).await;
+    let (error, tail) = expect_failure(&report, FailureKind::ScriptError);
+    assert_eq!(error, "ValueError: radius must be positive, got -2");
+    assert!(tail.contains("radius must be positive, got -2"), "{tail}");
+    assert!(tail.contains("File \"script.py\", line 4, in shaft"), "{tail}");
+    assert!(!tail.contains("harness.py"), "harness frames are hidden: {tail}");
+}
+
+#[tokio::test]
+async fn a_script_without_a_solid_is_a_script_error() {
+    let script = "import Part\nPart.show(Part.makeCircle(5))\nx = 1\n";
+    let report = run(&sandbox(strict()), script).await;
+    let (error, _) = expect_failure(&report, FailureKind::ScriptError);
+    assert!(error.contains("no solid"), "{error}");
+}
+
+#[tokio::test]
+async fn infinite_loop_hits_the_cpu_limit() {
+    let sandbox = sandbox(strict());
+    let report = run(&sandbox, "while True:\n    pass\n").await;
+    let (error, _) = expect_failure(&report, FailureKind::Timeout);
+    assert!(error.contains("CPU"), "{error}");
+    assert!(report.duration < Duration::from_secs(10));
+    still_builds(&sandbox).await;
+}
+
+#[tokio::test]
+async fn sleeping_script_hits_the_wall_clock_limit() {
+    let limits = Limits { wall_time: Duration::from_secs(3), ..strict() };
+    let sandbox = sandbox(limits);
+    let report = run(&sandbox, "import time\ntime.sleep(600)\n").await;
+    let (error, _) = expect_failure(&report, FailureKind::Timeout);
+    assert!(error.contains("wall-clock"), "{error}");
+    assert_eq!(report.signal, Some(libc::SIGKILL));
+    assert!(report.duration < Duration::from_secs(8));
+    still_builds(&sandbox).await;
+}
+
+#[tokio::test]
+async fn huge_allocation_hits_the_memory_limit() {
+    let sandbox = sandbox(strict());
+    let report = run(&sandbox, "x = bytearray(10**11)\n").await;
+    expect_failure(&report, FailureKind::MemoryLimit);
+    still_builds(&sandbox).await;
+}
+
+#[tokio::test]
+async fn growing_list_hits_the_memory_limit() {
+    let sandbox = sandbox(strict());
+    let report = run(&sandbox, "l = []\nwhile True:\n    l.append(' ' * 10**7)\n").await;
+    expect_failure(&report, FailureKind::MemoryLimit);
+    still_builds(&sandbox).await;
+}
+
+#[tokio::test]
+async fn fork_bomb_is_a_sandbox_violation() {
+    let sandbox = sandbox(strict());
+    let report = run(&sandbox, "import os\nwhile True:\n    os.fork()\n").await;
+    expect_failure(&report, FailureKind::SandboxViolation);
+    still_builds(&sandbox).await;
+}
+
+#[tokio::test]
+async fn subprocess_is_a_sandbox_violation() {
+    let sandbox = sandbox(strict());
+    let report = run(&sandbox, "import subprocess\nsubprocess.run(['id'])\n").await;
+    expect_failure(&report, FailureKind::SandboxViolation);
+    still_builds(&sandbox).await;
+}
+
+#[tokio::test]
+async fn socket_is_a_sandbox_violation() {
+    let sandbox = sandbox(strict());
+    let script = "import socket\ns = socket.create_connection(('127.0.0.1', 5672), timeout=2)\n";
+    let report = run(&sandbox, script).await;
+    let (error, _) = expect_failure(&report, FailureKind::SandboxViolation);
+    assert!(error.contains("network"), "{error}");
+    still_builds(&sandbox).await;
+}
+
+#[tokio::test]
+async fn ctypes_is_a_sandbox_violation() {
+    let sandbox = sandbox(strict());
+    let script = "import ctypes\nctypes.CDLL(None).system(b'id')\n";
+    let report = run(&sandbox, script).await;
+    expect_failure(&report, FailureKind::SandboxViolation);
+    still_builds(&sandbox).await;
+}
+
+#[tokio::test]
+async fn reading_etc_passwd_is_a_sandbox_violation() {
+    let sandbox = sandbox(strict());
+    let report = run(&sandbox, "print(open('/etc/passwd').read())\n").await;
+    let (error, _) = expect_failure(&report, FailureKind::SandboxViolation);
+    assert!(error.contains("/etc/passwd"), "{error}");
+    assert!(!report.log.contains("root:x:0:0"), "the file's content leaked");
+    still_builds(&sandbox).await;
+}
+
+#[tokio::test]
+async fn writing_outside_the_job_dir_is_a_sandbox_violation() {
+    let target = Path::new("/tmp/escape.txt");
+    let _ = std::fs::remove_file(target);
+    let sandbox = sandbox(strict());
+    let report = run(&sandbox, "open('/tmp/escape.txt', 'w').write('out')\n").await;
+    expect_failure(&report, FailureKind::SandboxViolation);
+    assert!(!target.exists(), "the script wrote outside its directory");
+    still_builds(&sandbox).await;
+}
+
+/// FreeCAD's C++ exporters never raise audit events; Landlock stops them.
+#[tokio::test]
+async fn freecad_native_writes_outside_the_job_dir_are_blocked() {
+    let target = std::env::temp_dir().join(format!("cadscribe-escape-{}.step", std::process::id()));
+    let _ = std::fs::remove_file(&target);
+    let sandbox = sandbox(strict());
+    let script = format!(
+        "import Part\nshape = Part.makeBox(1, 1, 1)\nshape.exportStep({:?})\nresult = shape\n",
+        target.to_str().unwrap()
+    );
+    let report = run(&sandbox, &script).await;
+    if report.containment.landlock_abi.is_some() {
+        assert!(!target.exists(), "FreeCAD wrote outside the job dir; log:\n{}", report.log);
+    } else {
+        eprintln!("no Landlock on this kernel: native FreeCAD writes are not contained");
+        let _ = std::fs::remove_file(&target);
+    }
+    still_builds(&sandbox).await;
+}
+
+#[tokio::test]
+async fn file_size_bomb_hits_the_file_size_limit() {
+    let sandbox = sandbox(strict());
+    let script = "chunk = b'\\0' * 2**20\nwith open('big.bin', 'wb') as f:\n    for _ in range(1024):\n        f.write(chunk)\n";
+    let report = run(&sandbox, script).await;
+    expect_failure(&report, FailureKind::FileSizeLimit);
+    still_builds(&sandbox).await;
+}
+
+#[tokio::test]
+async fn printing_100_mb_keeps_the_log_bounded() {
+    let sandbox = sandbox(Limits { wall_time: Duration::from_secs(60), ..strict() });
+    let script = format!("line = 'x' * 99\nfor _ in range(10**6):\n    print(line)\nprint('done printing')\n{PLATE}");
+    let report = run(&sandbox, &script).await;
+    assert!(report.is_built(), "{:?}", report.outcome);
+    assert!(report.log.len() < 2 * 1024 * 1024, "log of {} bytes", report.log.len());
+    assert!(report.log.contains("bytes of output omitted"));
+    assert!(report.log.contains("done printing"));
+    still_builds(&sandbox).await;
+}
+
+#[tokio::test]
+async fn the_run_reports_its_containment() {
+    let sandbox = sandbox(strict());
+    let report = run(&sandbox, PLATE).await;
+    assert!(report.is_built());
+    let layers = report.containment;
+    eprintln!("containment: {}", layers.describe());
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        assert_eq!(layers.user, Some(sandbox::DEFAULT_RUN_AS));
+    }
+    assert_eq!(layers, sandbox.containment());
+}
+
+/// Signed volume of the tetrahedra between the origin and each facet.
+fn stl_volume(data: &[u8]) -> f64 {
+    let facets: Vec<[[f64; 3]; 3]> = if data.len() >= 84
+        && data.len() == 84 + 50 * u32::from_le_bytes(data[80..84].try_into().unwrap()) as usize
+    {
+        data[84..]
+            .chunks_exact(50)
+            .map(|f| {
+                let v = |i: usize| {
+                    let o = 12 + 12 * i;
+                    let c = |k: usize| f32::from_le_bytes(f[o + 4 * k..o + 4 * k + 4].try_into().unwrap()) as f64;
+                    [c(0), c(1), c(2)]
+                };
+                [v(0), v(1), v(2)]
+            })
+            .collect()
+    } else {
+        let text = String::from_utf8_lossy(data);
+        let vertices: Vec<[f64; 3]> = text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("vertex "))
+            .map(|l| {
+                let c: Vec<f64> = l.split_whitespace().map(|x| x.parse().unwrap()).collect();
+                [c[0], c[1], c[2]]
+            })
+            .collect();
+        vertices.chunks_exact(3).map(|t| [t[0], t[1], t[2]]).collect()
+    };
+    assert!(!facets.is_empty(), "no facets in the STL");
+    facets
+        .iter()
+        .map(|[a, b, c]| {
+            (a[0] * (b[1] * c[2] - b[2] * c[1]) - a[1] * (b[0] * c[2] - b[2] * c[0])
+                + a[2] * (b[0] * c[1] - b[1] * c[0]))
+                / 6.0
+        })
+        .sum::<f64>()
+        .abs()
+}

@@ -1,0 +1,201 @@
+//! script-store: turns a checked script into a stored version.
+//!
+//! Consumes `script.generated` (from the ai-generator) and `script.uploaded`
+//! (a user's own script from the API). For each it takes the project's next
+//! version atomically in MongoDB, puts `input/{slug}/{slug}_v{n}.py` with its
+//! metadata, records the file and the project's new current version, and
+//! publishes `script.stored`. A redelivered message reuses the version its
+//! job already claimed, so it never creates a second version.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::Utc;
+
+use domain::documents::FileRecord;
+use domain::messages::{ScriptGenerated, ScriptSource, ScriptStored, ScriptUploaded};
+use domain::{FileType, JobStage, MessageType, ProjectSlug, RawEnvelope, S3Key, UserId};
+use platform::bus::{Bus, DeadLetterReason, Handler, HandlerError, Subscription};
+use platform::config::{EnvReader, FromEnv};
+use platform::jobs::{self, Advance, Origin};
+use platform::runtime::{CommonSettings, Deps, WorkerApp};
+use platform::service::ServiceInfo;
+
+pub const NAME: &str = "script-store";
+pub const DEFAULT_PORT: u16 = 8082;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub common: CommonSettings,
+}
+
+impl FromEnv for Settings {
+    fn read(env: &mut EnvReader) -> Self {
+        Self { common: CommonSettings::read(env, DEFAULT_PORT) }
+    }
+}
+
+/// A script to version, whichever message brought it.
+struct Incoming {
+    slug: ProjectSlug,
+    user_id: UserId,
+    script: String,
+    source: ScriptSource,
+    prompt: String,
+    repair_attempt: u32,
+}
+
+impl Incoming {
+    fn from_raw(raw: RawEnvelope) -> Result<Self, HandlerError> {
+        match raw.message_type {
+            MessageType::ScriptGenerated => {
+                let m = raw.decode::<ScriptGenerated>().map_err(HandlerError::permanent)?.payload;
+                Ok(Self {
+                    slug: m.slug,
+                    user_id: m.user_id,
+                    script: m.script,
+                    source: m.source,
+                    prompt: m.prompt,
+                    repair_attempt: m.repair_attempt,
+                })
+            }
+            MessageType::ScriptUploaded => {
+                let m = raw.decode::<ScriptUploaded>().map_err(HandlerError::permanent)?.payload;
+                Ok(Self {
+                    slug: m.slug,
+                    user_id: m.user_id,
+                    script: m.script,
+                    source: ScriptSource::Uploaded { file_name: m.file_name },
+                    prompt: String::new(),
+                    repair_attempt: 0,
+                })
+            }
+            other => Err(HandlerError::permanent(anyhow::anyhow!("script-store does not handle {other}"))),
+        }
+    }
+}
+
+pub struct ScriptStore {
+    deps: Deps,
+}
+
+impl ScriptStore {
+    pub fn new(deps: Deps) -> Self {
+        Self { deps }
+    }
+
+    async fn store(&self, raw: &RawEnvelope, inc: Incoming) -> Result<(), HandlerError> {
+        let Deps { db, store, bus } = &self.deps;
+        let origin = Origin::of(raw);
+        let Some(job) = jobs::live_job(db, raw.job_id).await? else {
+            tracing::info!("job is finished or unknown; nothing to store");
+            return Ok(());
+        };
+        let version = match job.versions.get(&inc.repair_attempt.to_string()) {
+            Some(v) => *v,
+            None => {
+                let candidate = db.projects().next_version(&raw.project_id).await.map_err(|e| match e {
+                    platform::mongo::DbError::NotFound(_) => HandlerError::permanent(e),
+                    e => e.into(),
+                })?;
+                db.jobs().claim_version(raw.job_id, inc.repair_attempt, candidate).await?
+            }
+        };
+        jobs::advance(db, bus.as_ref(), &origin, &inc.slug, Advance::to(JobStage::Uploading).version(version)).await?;
+
+        let key = S3Key::input(&inc.slug, version).to_string();
+        let now = Utc::now();
+        let (generated_by, model) = match &inc.source {
+            ScriptSource::Generated { provider, model } => (format!("cadscribe-ai/{provider}"), Some(model.clone())),
+            ScriptSource::Uploaded { .. } => ("user".to_owned(), None),
+        };
+        let size = inc.script.len();
+        store
+            .put(
+                &key,
+                inc.script.into_bytes(),
+                "text/x-python; charset=utf-8",
+                &[
+                    ("project-id", raw.project_id.to_string()),
+                    ("version", version.to_string()),
+                    ("job-id", raw.job_id.to_string()),
+                    ("timestamp", now.to_rfc3339()),
+                    ("service", NAME.to_owned()),
+                ],
+            )
+            .await?;
+        let uri = store.uri(&key);
+        let mut metadata = bson::doc! {
+            "file_name": S3Key::input(&inc.slug, version).file_name(),
+            "uploaded_by": inc.user_id.as_str(),
+            "generated_by": generated_by,
+            "file_size": size as i64,
+            "content_type": "text/x-python",
+            "job_id": raw.job_id.to_string(),
+        };
+        if let Some(m) = &model {
+            metadata.insert("ai_model", m.as_str());
+        }
+        db.files()
+            .record(&FileRecord {
+                project_id: raw.project_id.clone(),
+                version,
+                file_type: FileType::Input,
+                s3_path: uri.clone(),
+                s3_key: key.clone(),
+                timestamp: now,
+                metadata,
+                created_at: now,
+                updated_at: now,
+            })
+            .await?;
+        db.projects().record_script(&raw.project_id, version, &uri, model.as_deref()).await?;
+
+        let stored = ScriptStored {
+            slug: inc.slug,
+            user_id: inc.user_id,
+            version,
+            input_key: key,
+            source: inc.source,
+            prompt: inc.prompt,
+            repair_attempt: inc.repair_attempt,
+        };
+        bus.publish(&origin.message(stored).into_raw()).await?;
+        tracing::info!(%version, "script stored");
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Handler for ScriptStore {
+    async fn handle(&self, raw: RawEnvelope) -> Result<(), HandlerError> {
+        let incoming = Incoming::from_raw(raw.clone())?;
+        self.store(&raw, incoming).await
+    }
+
+    async fn on_dead_letter(&self, raw: &RawEnvelope, reason: &DeadLetterReason) {
+        jobs::fail_dead_lettered(&self.deps.db, self.deps.bus.as_ref(), raw, &reason.to_string()).await;
+    }
+}
+
+pub struct Application {
+    app: WorkerApp,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let deps = Deps::connect(&settings.common, NAME).await?;
+        let handler = Arc::new(ScriptStore::new(deps.clone()));
+        let app = WorkerApp::new(ServiceInfo::new(NAME, env!("CARGO_PKG_VERSION")), &deps, settings.common.port)?
+            .consume(Subscription::work(NAME, &[MessageType::ScriptGenerated, MessageType::ScriptUploaded]), handler);
+        Ok(Self { app })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.app.port()
+    }
+
+    pub async fn run_until_stopped(self, shutdown: platform::CancellationToken) -> anyhow::Result<()> {
+        self.app.run_until_stopped(shutdown).await
+    }
+}

@@ -1,0 +1,112 @@
+//! script-store against the real stack: versions are assigned once per job
+//! attempt, contiguously, even under redelivery and concurrency.
+
+use std::time::Duration;
+
+use domain::documents::JobKind;
+use domain::messages::{ScriptGenerated, ScriptSource, ScriptStored};
+use domain::{Envelope, FileType, JobId, RawEnvelope};
+use platform::bus::Bus;
+use platform::jobs;
+use platform::mongo::PageRequest;
+use platform::testkit::TestEnv;
+use platform::CancellationToken;
+use script_store::{Application, Settings};
+
+fn generated(slug: &domain::ProjectSlug, user: &domain::UserId, n: usize) -> ScriptGenerated {
+    ScriptGenerated {
+        slug: slug.clone(),
+        user_id: user.clone(),
+        prompt: format!("box {n} x 1 x 1 mm"),
+        script: format!("# script {n}\nimport FreeCAD as App\n"),
+        source: ScriptSource::Generated { provider: "template".into(), model: "catalogue".into() },
+        repair_attempt: 0,
+    }
+}
+
+async fn start(env: &TestEnv) -> CancellationToken {
+    let app = Application::build(env.service_settings::<Settings>(&[])).await.expect("service starts");
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move { app.run_until_stopped(t).await.unwrap() });
+    token
+}
+
+/// Waits until `queue` has received `n` messages.
+async fn collect(env: &TestEnv, bus: &platform::bus::RabbitBus, queue: &str, n: usize) -> Vec<RawEnvelope> {
+    let mut got = Vec::new();
+    for _ in 0..300 {
+        got.extend(env.drain(bus, queue).await);
+        if got.len() >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    got
+}
+
+#[tokio::test]
+async fn a_redelivered_script_generated_does_not_create_a_second_version() {
+    let env = TestEnv::new();
+    let db = env.db().await;
+    let bus = env.bus("driver");
+    let stop = start(&env).await;
+    let project = env.project(&db, "redelivery").await;
+    let env0 = Envelope::new(JobId::generate(), project.project_id.clone(), generated(&project.slug, &project.created_by, 1));
+    let job = jobs::new_job(&project, &project.created_by, JobKind::Generate, &env0);
+    db.jobs().insert(&job).await.unwrap();
+
+    let raw = env0.into_raw();
+    bus.publish(&raw).await.unwrap();
+    let first = collect(&env, &bus, "freecad-worker.script.stored", 1).await;
+    bus.publish(&raw).await.unwrap(); // the same message again, as after a lost ack
+    let second = collect(&env, &bus, "freecad-worker.script.stored", 1).await;
+
+    let v = |m: &RawEnvelope| m.clone().decode::<ScriptStored>().unwrap().payload.version.get();
+    assert_eq!((first.len(), second.len()), (1, 1));
+    assert_eq!((v(&first[0]), v(&second[0])), (1, 1));
+    let p = db.projects().get(&project.project_id).await.unwrap().unwrap();
+    assert_eq!((p.version_counter, p.current_version), (1, 1), "no second version was taken");
+    let files = db.files().list(&project.project_id, Some(FileType::Input), PageRequest::all()).await.unwrap();
+    assert_eq!(files.total, 1);
+    let store = env.store();
+    let listed = store.list(&format!("input/{}/", project.slug)).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    let obj = store.get(&listed[0].key).await.unwrap().unwrap();
+    assert_eq!(obj.info.metadata.get("version").map(String::as_str), Some("1"));
+    assert_eq!(obj.info.metadata.get("job-id"), Some(&job.job_id.to_string()));
+    assert!(obj.info.content_type.unwrap().starts_with("text/x-python"));
+    assert!(p.latest_s3_input.unwrap().ends_with(&format!("input/{0}/{0}_v1.py", project.slug)));
+
+    stop.cancel();
+    store.delete_prefix(&format!("input/{}/", project.slug)).await.unwrap();
+    env.drop_db().await;
+}
+
+#[tokio::test]
+async fn fifty_jobs_at_once_get_versions_one_to_fifty() {
+    let env = TestEnv::new();
+    let db = env.db().await;
+    let bus = env.bus("driver");
+    let stop = start(&env).await;
+    let project = env.project(&db, "fifty at once").await;
+    let mut raws = Vec::new();
+    for n in 0..50 {
+        let e = Envelope::new(JobId::generate(), project.project_id.clone(), generated(&project.slug, &project.created_by, n));
+        db.jobs().insert(&jobs::new_job(&project, &project.created_by, JobKind::Generate, &e)).await.unwrap();
+        raws.push(e.into_raw());
+    }
+    futures::future::try_join_all(raws.iter().map(|r| bus.publish(r))).await.unwrap();
+    let stored = collect(&env, &bus, "freecad-worker.script.stored", 50).await;
+    let mut versions: Vec<u32> =
+        stored.iter().map(|m| m.clone().decode::<ScriptStored>().unwrap().payload.version.get()).collect();
+    versions.sort();
+    assert_eq!(versions, (1..=50).collect::<Vec<_>>());
+    let p = db.projects().get(&project.project_id).await.unwrap().unwrap();
+    assert_eq!(p.current_version, 50);
+    let inputs = env.store().list(&format!("input/{}/", project.slug)).await.unwrap();
+    assert_eq!(inputs.len(), 50);
+    stop.cancel();
+    env.store().delete_prefix(&format!("input/{}/", project.slug)).await.unwrap();
+    env.drop_db().await;
+}
