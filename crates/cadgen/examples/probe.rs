@@ -1,8 +1,9 @@
+use std::io::BufRead;
 fn main() {
-    for p in std::env::args().skip(1) {
-        match cadgen::generate(&p) {
-            Ok(g) => println!("{p}\n  part={} vol={:.3} params={:?}\n  {}\n", g.part, g.expected_volume_mm3, g.parameters, g.summary),
-            Err(e) => println!("{p}\n  ERR {} (part {:?})\n", e.reason, e.part),
-        }
+    let mut ok = 0; let mut total = 0;
+    for line in std::io::stdin().lock().lines() {
+        let p = line.unwrap(); total += 1;
+        if let Ok(g) = cadgen::generate(&p) { ok += 1; println!("{p}\n    => {} | {}", g.part, g.summary); }
     }
+    eprintln!("accepted {ok}/{total}");
 }

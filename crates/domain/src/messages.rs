@@ -342,6 +342,19 @@ pub enum FailureKind {
     Crashed,
 }
 
+impl FailureKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ScriptError => "script_error",
+            Self::Timeout => "timeout",
+            Self::MemoryLimit => "memory_limit",
+            Self::FileSizeLimit => "file_size_limit",
+            Self::SandboxViolation => "sandbox_violation",
+            Self::Crashed => "crashed",
+        }
+    }
+}
+
 /// `model.failed`: the script did not produce a model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ModelFailed {

@@ -386,6 +386,17 @@ impl Messages {
         }
     }
 
+    /// Notes on a message the version its script became and where it is.
+    pub async fn attach_version(&self, message_id: &str, version: Version, s3_url: &str) -> DbResult<()> {
+        self.0
+            .update_one(
+                doc! { "message_id": message_id },
+                doc! { "$set": { "metadata.version": version.get(), "metadata.s3_url": s3_url, "updated_at": now() } },
+            )
+            .await?;
+        Ok(())
+    }
+
     /// A project's conversation, oldest first.
     pub async fn list(&self, project: &ProjectId, page: PageRequest) -> DbResult<Page<Message>> {
         collect(&self.0, doc! { "project_id": project.as_str() }, doc! { "timestamp": 1, "_id": 1 }, page).await

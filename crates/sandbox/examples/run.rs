@@ -24,7 +24,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 println!("  {format}: {} bytes", std::fs::metadata(file)?.len());
             }
         }
-        Outcome::Failed { kind, error, traceback_tail } => {
+        Outcome::Failed {
+            kind,
+            error,
+            traceback_tail,
+        } => {
             println!("failed ({kind:?}): {error}\n{traceback_tail}");
         }
     }

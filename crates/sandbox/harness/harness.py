@@ -20,12 +20,21 @@ Outcome: `<out>/result.json`, always written unless the process is killed:
 status is 0 for a model, 1 for a reported failure, 2 when even the report could
 not be written.
 
-The audit hook below is a first line of defence that turns escape attempts
-into clear `sandbox_violation` reports. It is not a security boundary on its
-own: Python code can reach around audit hooks, and FreeCAD's C++ file APIs
-(exportStep, saveAs, Part.read...) never raise audit events. The process
-around this file is also confined by the operating system (its own network
-namespace, an unprivileged user, Landlock file rules, resource limits).
+From the moment the script starts, an audit hook refuses: sockets and other
+network clients; creating processes (subprocess, os.system, os.exec*,
+os.spawn*, os.posix_spawn, os.fork, os.forkpty, pty.spawn); signalling
+processes; changing resource limits; calling C functions or touching memory
+through ctypes (loading an installed library stays allowed: numpy imports
+ctypes); writing outside the job directory; reading outside it, except the
+Python and FreeCAD installation (so not /etc, /root, /home, /proc, /tmp).
+Each refusal raises SandboxViolation and ends as `sandbox_violation`.
+
+The hook is the informative layer, not the wall. Python code can reach
+around audit hooks (an extension module written into the job directory and
+imported, monkeypatching what the hook relies on), and FreeCAD's C++ file
+APIs (exportStep, saveAs, Part.read...) raise no audit events. The walls are
+outside this file: the worker starts it in its own network namespace, as an
+unprivileged user, under Landlock file rules and resource limits.
 
 Why writes are allowed anywhere under the job directory, for the user too:
 audit hooks cannot be removed, and any "export phase" flag kept in Python
@@ -36,6 +45,7 @@ caller checks that every output is a plain file. A script that tampers with
 its own outputs only spoils its own model.
 """
 
+import _thread
 import builtins
 import errno
 import gc
@@ -67,13 +77,16 @@ class NoModel(Exception):
 
 
 class Tee:
-    """Copies a text stream into the log file, up to LOG_CAP bytes."""
+    """Copies a text stream into the capped log file."""
 
-    def __init__(self, stream, log):
+    def __init__(self, stream, log, before_write=None):
         self._stream = stream
         self._log = log
+        self._before = before_write
 
     def write(self, text):
+        if self._before is not None:
+            self._before.flush()
         self._stream.write(text)
         self._log.write(text)
         return len(text)
@@ -87,7 +100,7 @@ class Tee:
 
 
 class CappedLog:
-    """A log file that stops growing at LOG_CAP bytes, with a note saying so."""
+    """A log file that stops growing at LOG_CAP characters, with a note saying so."""
 
     def __init__(self, path):
         self._file = open(path, "w", encoding="utf-8", errors="replace") if path else None
@@ -212,10 +225,11 @@ def install_guard(job_dir, report):
     fspath = os.fspath
     roots = read_roots(job_dir)
     job_prefix = job_dir + os.sep
-    busy = [False]
+    get_ident = _thread.get_ident
+    busy = set()  # threads currently inside the hook
 
     def under(path, root):
-        return path == root or path.startswith(root + os.sep) or (root == "/" and path.startswith("/"))
+        return path == root or path.startswith(root + os.sep)
 
     def resolve(path):
         if isinstance(path, int):
@@ -277,14 +291,16 @@ def install_guard(job_dir, report):
 
     def hook(event, args):
         # The hook runs for its own calls too (realpath, stderr writes);
-        # those are trusted and must not recurse.
-        if busy[0]:
+        # those are trusted and must not recurse. Per thread: a flag shared
+        # by all threads would let one thread open a window for another.
+        me = get_ident()
+        if me in busy:
             return
-        busy[0] = True
+        busy.add(me)
         try:
             check(event, args)
         finally:
-            busy[0] = False
+            busy.discard(me)
 
     sys.addaudithook(hook)
 
@@ -309,6 +325,8 @@ def classify(exc):
     for e in chain(exc):
         if isinstance(e, MemoryError):
             return "memory_limit"
+        if isinstance(e, ImportError) and "failed to map segment" in str(e):
+            return "memory_limit"  # a library did not fit in the address space
         if isinstance(e, OSError) and e.errno == errno.EFBIG:
             return "file_size_limit"
         # The process limit: fork or clone failing with EAGAIN
@@ -425,8 +443,10 @@ def mesh_deflection(shape):
 
 
 def clear_dir(path):
+    """Empty the out dir of anything the script put there."""
     import shutil
 
+    os.chmod(path, 0o700)
     for name in os.listdir(path):
         full = os.path.join(path, name)
         if os.path.isdir(full) and not os.path.islink(full):
@@ -524,22 +544,26 @@ def main():
     script_path = env["CADSCRIBE_SCRIPT"]
     out_dir = env["CADSCRIBE_OUT"]
     log = CappedLog(env.get("CADSCRIBE_LOG"))
-    # Line buffering keeps prints and tracebacks (stderr) in order in the
-    # combined log the worker reads.
-    sys.stdout.reconfigure(line_buffering=True)
     sys.stdout = Tee(sys.stdout, log)
-    sys.stderr = Tee(sys.stderr, log)
+    # Flushing stdout before each stderr write keeps prints and tracebacks in
+    # order in the combined log, without paying for line buffering.
+    sys.stderr = Tee(sys.stderr, log, before_write=sys.stdout)
     # Bytecode caches would be written next to FreeCAD's modules.
     sys.dont_write_bytecode = True
     try:
         code = run(job_dir, script_path, out_dir)
-    except BaseException:  # a fault of the harness itself
+    except BaseException as exc:  # a fault of the harness or of the machine
         traceback.print_exc()
+        kind = classify(exc)  # e.g. FreeCAD's libraries not fitting the memory limit
+        error, tail = describe(exc, job_dir)
+        failure = {
+            "ok": False,
+            "kind": "crashed" if kind == "script_error" else kind,
+            "error": "the harness failed: " + error,
+            "traceback_tail": tail,
+        }
         try:
-            write_result(
-                out_dir,
-                {"ok": False, "kind": "crashed", "error": "the harness failed", "traceback_tail": ""},
-            )
+            write_result(out_dir, failure)
             code = 1
         except BaseException:
             code = 2

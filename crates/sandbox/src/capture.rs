@@ -48,12 +48,15 @@ impl LogCapture {
     pub fn finish(self, job_dir: &Path) -> String {
         let mut bytes = self.head;
         if self.dropped > 0 {
-            bytes.extend_from_slice(format!("\n[… {} bytes of output omitted …]\n", self.dropped).as_bytes());
+            bytes.extend_from_slice(
+                format!("\n[… {} bytes of output omitted …]\n", self.dropped).as_bytes(),
+            );
         }
         bytes.extend(self.tail);
         let text = strip_ansi(&String::from_utf8_lossy(&bytes));
         let dir = job_dir.to_string_lossy();
-        text.replace(&format!("{dir}/"), "").replace(dir.as_ref(), ".")
+        text.replace(&format!("{dir}/"), "")
+            .replace(dir.as_ref(), ".")
     }
 }
 
@@ -138,7 +141,11 @@ mod tests {
         }
         log.push(b"Traceback: the end");
         let text = log.finish(Path::new("/nowhere"));
-        assert!(text.len() <= HEAD_BYTES + TAIL_BYTES + 100, "{}", text.len());
+        assert!(
+            text.len() <= HEAD_BYTES + TAIL_BYTES + 100,
+            "{}",
+            text.len()
+        );
         assert!(text.ends_with("Traceback: the end"));
         assert!(text.contains("bytes of output omitted"));
     }

@@ -43,26 +43,37 @@ pub(crate) fn outcome(job: &JobDir, exec: &Execution, limits: &Limits) -> Outcom
     if exec.timed_out {
         return failed(
             FailureKind::Timeout,
-            format!("the script ran longer than the wall-clock limit of {}", secs(limits.wall_time)),
+            format!(
+                "the script ran longer than the wall-clock limit of {}",
+                secs(limits.wall_time)
+            ),
             log_tail(&exec.log),
         );
     }
     match read_result(&job.result_file()) {
-        Ok(Some(result)) => from_result(job, result),
+        Ok(Some(result)) => from_result(job, result, limits),
         Ok(None) => from_exit(exec, limits),
         Err(error) => failed(FailureKind::Crashed, error, log_tail(&exec.log)),
     }
 }
 
 fn failed(kind: FailureKind, error: String, traceback_tail: String) -> Outcome {
-    Outcome::Failed { kind, error, traceback_tail }
+    Outcome::Failed {
+        kind,
+        error,
+        traceback_tail,
+    }
 }
 
 /// `Ok(None)` when there is no result file.
 fn read_result(path: &Path) -> Result<Option<HarnessResult>, String> {
     // O_NOFOLLOW: the script owns the out dir and could plant a symlink to a
     // file only the worker may read.
-    let file = match fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(path) {
+    let file = match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+    {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("cannot read the harness's result: {e}")),
@@ -71,19 +82,41 @@ fn read_result(path: &Path) -> Result<Option<HarnessResult>, String> {
     file.take(RESULT_MAX)
         .read_to_string(&mut text)
         .map_err(|e| format!("cannot read the harness's result: {e}"))?;
-    serde_json::from_str(&text).map(Some).map_err(|e| format!("the harness's result is malformed: {e}"))
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| format!("the harness's result is malformed: {e}"))
 }
 
-fn from_result(job: &JobDir, result: HarnessResult) -> Outcome {
+fn from_result(job: &JobDir, result: HarnessResult, limits: &Limits) -> Outcome {
     if !result.ok {
-        return failed(
-            result.kind.unwrap_or(FailureKind::Crashed),
-            result.error,
-            result.traceback_tail,
-        );
+        let kind = result.kind.unwrap_or(FailureKind::Crashed);
+        // The harness does not know the limits; the reader of the error
+        // (a person, or the model repairing the script) should.
+        let error = match kind {
+            FailureKind::MemoryLimit => {
+                format!(
+                    "{} (the memory limit is {} MiB)",
+                    result.error,
+                    limits.address_space >> 20
+                )
+            }
+            FailureKind::FileSizeLimit => {
+                format!(
+                    "{} (the file size limit is {} MiB)",
+                    result.error,
+                    limits.file_size >> 20
+                )
+            }
+            _ => result.error,
+        };
+        return failed(kind, error, result.traceback_tail);
     }
     let Some(metrics) = result.metrics else {
-        return failed(FailureKind::Crashed, "the harness reported a model without metrics".into(), String::new());
+        return failed(
+            FailureKind::Crashed,
+            "the harness reported a model without metrics".into(),
+            String::new(),
+        );
     };
     match outputs(&job.out_dir()) {
         Ok(files) => Outcome::Built { metrics, files },
@@ -100,7 +133,8 @@ fn outputs(out_dir: &Path) -> Result<BTreeMap<ModelFormat, PathBuf>, String> {
         .map(|format| {
             let name = format!("{MODEL_BASENAME}.{}", format.extension());
             let path = out_dir.join(&name);
-            let meta = fs::symlink_metadata(&path).map_err(|e| format!("the export {name} is missing: {e}"))?;
+            let meta = fs::symlink_metadata(&path)
+                .map_err(|e| format!("the export {name} is missing: {e}"))?;
             if !meta.file_type().is_file() || meta.nlink() != 1 {
                 return Err(format!("the export {name} is not a plain file"));
             }
@@ -115,10 +149,20 @@ fn outputs(out_dir: &Path) -> Result<BTreeMap<ModelFormat, PathBuf>, String> {
 /// No result file: the process was killed or crashed.
 fn from_exit(exec: &Execution, limits: &Limits) -> Outcome {
     let tail = log_tail(&exec.log);
-    let end = &exec.log[floor_char_boundary(&exec.log, exec.log.len().saturating_sub(SCAN_BYTES))..];
+    let end =
+        &exec.log[floor_char_boundary(&exec.log, exec.log.len().saturating_sub(SCAN_BYTES))..];
     let mentions = |needles: &[&str]| needles.iter().any(|n| end.contains(n));
-    let memory = ["MemoryError", "std::bad_alloc", "Standard_OutOfMemory", "Cannot allocate memory", "failed to map segment"];
-    let cpu = format!("the script used more than the CPU-time limit of {}", secs(limits.cpu_time));
+    let memory = [
+        "MemoryError",
+        "std::bad_alloc",
+        "Standard_OutOfMemory",
+        "Cannot allocate memory",
+        "failed to map segment",
+    ];
+    let cpu = format!(
+        "the script used more than the CPU-time limit of {}",
+        secs(limits.cpu_time)
+    );
 
     let (kind, error) = match exec.signal {
         Some(libc::SIGXCPU) => (FailureKind::Timeout, cpu),
@@ -127,24 +171,43 @@ fn from_exit(exec: &Execution, limits: &Limits) -> Outcome {
         Some(libc::SIGKILL) if exec.duration >= limits.cpu_time => (FailureKind::Timeout, cpu),
         _ if mentions(&memory) => (
             FailureKind::MemoryLimit,
-            format!("the script needed more than the memory limit of {} MiB", limits.address_space >> 20),
+            format!(
+                "the script needed more than the memory limit of {} MiB",
+                limits.address_space >> 20
+            ),
         ),
         _ if mentions(&["File too large"]) => (FailureKind::FileSizeLimit, file_size_error(limits)),
-        _ if mentions(&["BlockingIOError", "Resource temporarily unavailable", "can't start new thread"]) => (
-            FailureKind::SandboxViolation,
-            format!("the script hit the limit of {} processes", limits.processes),
+        _ if mentions(&[
+            "BlockingIOError",
+            "Resource temporarily unavailable",
+            "can't start new thread",
+        ]) =>
+        {
+            (
+                FailureKind::SandboxViolation,
+                format!("the script hit the limit of {} processes", limits.processes),
+            )
+        }
+        Some(signal) => (
+            FailureKind::Crashed,
+            format!("FreeCAD was killed by {}", signal_name(signal)),
         ),
-        Some(signal) => (FailureKind::Crashed, format!("FreeCAD was killed by {}", signal_name(signal))),
         None => (
             FailureKind::Crashed,
-            format!("FreeCAD exited with code {} without a result", exec.exit_code.unwrap_or(-1)),
+            format!(
+                "FreeCAD exited with code {} without a result",
+                exec.exit_code.unwrap_or(-1)
+            ),
         ),
     };
     failed(kind, error, tail)
 }
 
 fn file_size_error(limits: &Limits) -> String {
-    format!("the script wrote a file larger than the limit of {} MiB", limits.file_size >> 20)
+    format!(
+        "the script wrote a file larger than the limit of {} MiB",
+        limits.file_size >> 20
+    )
 }
 
 fn secs(d: Duration) -> String {
@@ -207,16 +270,36 @@ mod tests {
         let k = |signal, code, log| kind(from_exit(&exec(signal, code, log), &limits));
         assert_eq!(k(Some(libc::SIGXCPU), None, ""), FailureKind::Timeout);
         assert_eq!(k(Some(libc::SIGXFSZ), None, ""), FailureKind::FileSizeLimit);
-        assert_eq!(k(Some(libc::SIGABRT), None, "terminate called after throwing an instance of 'std::bad_alloc'"), FailureKind::MemoryLimit);
-        assert_eq!(k(None, Some(1), "OSError: [Errno 27] File too large"), FailureKind::FileSizeLimit);
-        assert_eq!(k(None, Some(1), "BlockingIOError: [Errno 11] Resource temporarily unavailable"), FailureKind::SandboxViolation);
+        assert_eq!(
+            k(
+                Some(libc::SIGABRT),
+                None,
+                "terminate called after throwing an instance of 'std::bad_alloc'"
+            ),
+            FailureKind::MemoryLimit
+        );
+        assert_eq!(
+            k(None, Some(1), "OSError: [Errno 27] File too large"),
+            FailureKind::FileSizeLimit
+        );
+        assert_eq!(
+            k(
+                None,
+                Some(1),
+                "BlockingIOError: [Errno 11] Resource temporarily unavailable"
+            ),
+            FailureKind::SandboxViolation
+        );
         assert_eq!(k(Some(libc::SIGSEGV), None, "boom"), FailureKind::Crashed);
         assert_eq!(k(None, Some(0), ""), FailureKind::Crashed);
     }
 
     #[test]
     fn a_late_sigkill_is_the_cpu_hard_limit() {
-        let limits = Limits { cpu_time: Duration::from_secs(1), ..Limits::default() };
+        let limits = Limits {
+            cpu_time: Duration::from_secs(1),
+            ..Limits::default()
+        };
         let mut e = exec(Some(libc::SIGKILL), None, "");
         e.duration = Duration::from_secs(3);
         assert_eq!(kind(from_exit(&e, &limits)), FailureKind::Timeout);
@@ -234,19 +317,28 @@ mod tests {
     fn outputs_must_be_plain_files() {
         let dir = tempfile::tempdir().unwrap();
         for format in ModelFormat::ALL {
-            fs::write(dir.path().join(format!("{MODEL_BASENAME}.{}", format.extension())), "x").unwrap();
+            fs::write(
+                dir.path()
+                    .join(format!("{MODEL_BASENAME}.{}", format.extension())),
+                "x",
+            )
+            .unwrap();
         }
         assert_eq!(outputs(dir.path()).unwrap().len(), 4);
 
         let stl = dir.path().join(format!("{MODEL_BASENAME}.STL"));
         fs::remove_file(&stl).unwrap();
         std::os::unix::fs::symlink("/etc/hostname", &stl).unwrap();
-        assert!(outputs(dir.path()).unwrap_err().contains("not a plain file"));
+        assert!(outputs(dir.path())
+            .unwrap_err()
+            .contains("not a plain file"));
 
         fs::remove_file(&stl).unwrap();
         fs::write(dir.path().join("other"), "x").unwrap();
         fs::hard_link(dir.path().join("other"), &stl).unwrap();
-        assert!(outputs(dir.path()).unwrap_err().contains("not a plain file"));
+        assert!(outputs(dir.path())
+            .unwrap_err()
+            .contains("not a plain file"));
     }
 
     #[test]

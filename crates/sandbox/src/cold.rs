@@ -33,11 +33,19 @@ pub(crate) async fn execute(job: Job<'_>) -> Result<Execution, SandboxError> {
 
     let started = Instant::now();
     let mut child = cmd.spawn().map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => SandboxError::FreeCadNotFound { cmd: job.freecad.to_owned() },
-        _ => SandboxError::Spawn { cmd: job.freecad.to_owned(), source },
+        std::io::ErrorKind::NotFound => SandboxError::FreeCadNotFound {
+            cmd: job.freecad.to_owned(),
+        },
+        _ => SandboxError::Spawn {
+            cmd: job.freecad.to_owned(),
+            source,
+        },
     })?;
     // The child made itself a group leader before exec, so pid == pgid.
-    let mut group = child.id().map(|pid| ProcessGroup { pgid: pid as libc::pid_t, armed: true });
+    let mut group = child.id().map(|pid| ProcessGroup {
+        pgid: pid as libc::pid_t,
+        armed: true,
+    });
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
     let (exited_tx, exited_rx) = oneshot::channel();

@@ -1,9 +1,10 @@
 //! Operating-system containment of the FreeCAD process.
 //!
-//! Layers, outermost first, each applied in the forked child before `exec`:
-//! its own process group (so a timeout kills everything it started), a
-//! private network namespace (root only), resource limits, Landlock rules
-//! (file system, TCP, signals), then the switch to an unprivileged user.
+//! Layers, in the order the forked child applies them before `exec`: its
+//! own process group (so a timeout kills everything it started), a private
+//! network namespace (root only), resource limits, Landlock rules (file
+//! system, TCP, signals), the switch to an unprivileged user (root only),
+//! and a seccomp filter that keeps every descendant in the process group.
 //!
 //! Everything the child needs is computed here in the parent; the pre-exec
 //! code only issues syscalls on prepared memory, because after `fork` in a
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::landlock::{self, Ruleset};
+use crate::seccomp::Filter;
 use crate::Limits;
 
 /// Which containment layers a run got. Logged, and part of every report.
@@ -29,6 +31,9 @@ pub struct Containment {
     /// The unprivileged uid/gid the run switched to; `None` when the worker
     /// is not root (the run keeps the worker's own user).
     pub user: Option<(u32, u32)>,
+    /// A seccomp filter keeps the run from leaving its process group (so a
+    /// timeout kills all of it) and from tracing other processes.
+    pub seccomp: bool,
 }
 
 impl Containment {
@@ -40,6 +45,7 @@ impl Containment {
             network_namespace: root && can_unshare_network(),
             landlock_abi: landlock::abi_version(),
             user: run_as.filter(|_| root),
+            seccomp: Filter::new().is_some() && Filter::supported(),
         }
     }
 
@@ -47,9 +53,11 @@ impl Containment {
         let net = if self.network_namespace {
             "own network namespace"
         } else if self.landlock_abi.is_some_and(|abi| abi >= 4) {
-            "no network namespace (not root): TCP denied by Landlock, the rest by the audit hook"
+            "no network namespace (needs root with CAP_SYS_ADMIN): TCP denied by Landlock, \
+             the rest by the audit hook"
         } else {
-            "no network namespace (not root): network denied by the audit hook only"
+            "no network namespace (needs root with CAP_SYS_ADMIN): network denied by the audit \
+             hook only"
         };
         let fs = match self.landlock_abi {
             Some(abi) => format!("Landlock ABI {abi}"),
@@ -59,7 +67,12 @@ impl Containment {
             Some((uid, gid)) => format!("running as {uid}:{gid}"),
             None => "running as the worker's user".into(),
         };
-        format!("{net}; {fs}; {user}")
+        let seccomp = if self.seccomp {
+            "seccomp"
+        } else {
+            "no seccomp: descendants may leave the process group"
+        };
+        format!("{net}; {fs}; {user}; {seccomp}")
     }
 }
 
@@ -73,7 +86,11 @@ fn can_unshare_network() -> bool {
         unsafe {
             match libc::fork() {
                 -1 => false,
-                0 => libc::_exit(if libc::unshare(libc::CLONE_NEWNET) == 0 { 0 } else { 1 }),
+                0 => libc::_exit(if libc::unshare(libc::CLONE_NEWNET) == 0 {
+                    0
+                } else {
+                    1
+                }),
                 pid => {
                     let mut status = 0;
                     while libc::waitpid(pid, &mut status, 0) == -1 {
@@ -100,6 +117,7 @@ pub struct ChildSetup {
     unshare_network: bool,
     landlock: Option<Ruleset>,
     user: Option<(u32, u32)>,
+    seccomp: Option<Filter>,
 }
 
 /// Where a FreeCAD run may read: its installation. Not /etc, /home, /root,
@@ -140,18 +158,30 @@ impl ChildSetup {
             // SAFETY: getuid cannot fail.
             None => limits.processes + tasks_of_user(unsafe { libc::getuid() }),
         };
-        let rlimits = vec![
+        let rlimits = [
             (libc::RLIMIT_CORE, 0, 0),
             // SIGXCPU at the soft limit; SIGKILL at the hard one if ignored.
             (libc::RLIMIT_CPU, cpu, cpu + 2),
             (libc::RLIMIT_AS, limits.address_space, limits.address_space),
             (libc::RLIMIT_FSIZE, limits.file_size, limits.file_size),
             (libc::RLIMIT_NPROC, nproc, nproc),
-        ];
+        ]
+        .into_iter()
+        .map(|(resource, soft, hard)| {
+            // A limit can only be lowered without privileges: never ask for
+            // more than the worker itself has.
+            let hard = hard.min(current_hard_limit(resource));
+            (resource, soft.min(hard), hard)
+        })
+        .collect();
         let landlock = layers.landlock_abi.map(|abi| {
             let mut rules = Ruleset::new(abi);
             rules.allow_all(job_dir);
-            for tree in READ_TREES.iter().map(Path::new).chain(extra_read.iter().map(PathBuf::as_path)) {
+            for tree in READ_TREES
+                .iter()
+                .map(Path::new)
+                .chain(extra_read.iter().map(PathBuf::as_path))
+            {
                 rules.allow(tree, landlock::READ_FILE | landlock::READ_DIR);
             }
             for file in READ_FILES {
@@ -177,7 +207,13 @@ impl ChildSetup {
             }
             rules
         });
-        Self { rlimits, unshare_network: layers.network_namespace, landlock, user: layers.user }
+        Self {
+            rlimits,
+            unshare_network: layers.network_namespace,
+            landlock,
+            user: layers.user,
+            seccomp: Filter::new().filter(|_| layers.seccomp),
+        }
     }
 
     /// Runs in the child after `fork`, before `exec`: syscalls only.
@@ -199,7 +235,13 @@ impl ChildSetup {
             }
             // Set as root, before dropping privileges, so hard limits stick.
             for &(resource, soft, hard) in &self.rlimits {
-                check(libc::setrlimit(resource, &libc::rlimit { rlim_cur: soft, rlim_max: hard }))?;
+                check(libc::setrlimit(
+                    resource,
+                    &libc::rlimit {
+                        rlim_cur: soft,
+                        rlim_max: hard,
+                    },
+                ))?;
             }
             if let Some(rules) = &self.landlock {
                 rules.apply()?;
@@ -210,17 +252,39 @@ impl ChildSetup {
                 check(libc::setuid(uid))?;
             }
         }
+        // Last: it refuses setpgid, which the first step needs.
+        if let Some(filter) = &self.seccomp {
+            filter.apply()?;
+        }
         Ok(())
+    }
+}
+
+fn current_hard_limit(resource: Resource) -> libc::rlim_t {
+    let mut current = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct it is given.
+    match unsafe { libc::getrlimit(resource, &mut current) } {
+        0 => current.rlim_max,
+        _ => libc::RLIM_INFINITY,
     }
 }
 
 /// Tasks (processes and threads) of `uid`: what RLIMIT_NPROC counts.
 fn tasks_of_user(uid: u32) -> u64 {
     use std::os::unix::fs::MetadataExt;
-    let Ok(entries) = std::fs::read_dir("/proc") else { return 0 };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
     entries
         .flatten()
-        .filter(|e| e.file_name().to_str().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit())))
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        })
         .filter(|e| e.metadata().is_ok_and(|m| m.uid() == uid))
         .map(|e| std::fs::read_dir(e.path().join("task")).map_or(1, |t| t.count() as u64))
         .sum()
@@ -238,12 +302,28 @@ mod tests {
 
     #[test]
     fn cpu_limit_rounds_up_and_hard_limit_follows() {
-        let limits = Limits { cpu_time: std::time::Duration::from_millis(4500), ..Limits::default() };
-        let layers = Containment { network_namespace: false, landlock_abi: None, user: Some((1, 1)) };
+        let limits = Limits {
+            cpu_time: std::time::Duration::from_millis(4500),
+            ..Limits::default()
+        };
+        let layers = Containment {
+            network_namespace: false,
+            landlock_abi: None,
+            user: Some((1, 1)),
+            seccomp: false,
+        };
         let setup = ChildSetup::new(&limits, &layers, Path::new("/bin/sh"), Path::new("/"), &[]);
-        let cpu = setup.rlimits.iter().find(|r| r.0 == libc::RLIMIT_CPU).unwrap();
+        let cpu = setup
+            .rlimits
+            .iter()
+            .find(|r| r.0 == libc::RLIMIT_CPU)
+            .unwrap();
         assert_eq!((cpu.1, cpu.2), (5, 7));
-        let nproc = setup.rlimits.iter().find(|r| r.0 == libc::RLIMIT_NPROC).unwrap();
+        let nproc = setup
+            .rlimits
+            .iter()
+            .find(|r| r.0 == libc::RLIMIT_NPROC)
+            .unwrap();
         assert_eq!(nproc.1, limits.processes);
     }
 }

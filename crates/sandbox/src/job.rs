@@ -38,7 +38,10 @@ impl JobDir {
         script: &str,
         owner: Option<(u32, u32)>,
     ) -> Result<Self, SandboxError> {
-        let err = |source| SandboxError::JobDir { path: work_root.to_owned(), source };
+        let err = |source| SandboxError::JobDir {
+            path: work_root.to_owned(),
+            source,
+        };
         if !work_root.exists() {
             fs::create_dir_all(work_root).map_err(err)?;
             // Others may pass through to their job directory, not list it.
@@ -47,7 +50,10 @@ impl JobDir {
         if let Some((uid, gid)) = owner {
             check_reachable(work_root, uid, gid)?;
         }
-        let dir = tempfile::Builder::new().prefix("job-").tempdir_in(work_root).map_err(err)?;
+        let dir = tempfile::Builder::new()
+            .prefix("job-")
+            .tempdir_in(work_root)
+            .map_err(err)?;
         let path = dir.path().canonicalize().map_err(err)?;
         let job = Self { _dir: dir, path };
         job.populate(script, owner).map_err(err)?;
@@ -59,7 +65,12 @@ impl JobDir {
         fs::write(self.path.join(SCRIPT_FILE), script)?;
         fs::create_dir(self.out_dir())?;
         if let Some((uid, gid)) = owner {
-            for path in [self.path.clone(), self.path.join(HARNESS_FILE), self.path.join(SCRIPT_FILE), self.out_dir()] {
+            for path in [
+                self.path.clone(),
+                self.path.join(HARNESS_FILE),
+                self.path.join(SCRIPT_FILE),
+                self.out_dir(),
+            ] {
                 std::os::unix::fs::chown(&path, Some(uid), Some(gid))?;
             }
         }
@@ -95,7 +106,10 @@ impl JobDir {
             // Caches would otherwise be written next to FreeCAD's modules.
             ("PYTHONDONTWRITEBYTECODE".into(), "1".into()),
             ("PYTHONNOUSERSITE".into(), "1".into()),
-            ("CADSCRIBE_JOB_DIR".into(), self.path.clone().into_os_string()),
+            (
+                "CADSCRIBE_JOB_DIR".into(),
+                self.path.clone().into_os_string(),
+            ),
             ("CADSCRIBE_SCRIPT".into(), p(SCRIPT_FILE)),
             ("CADSCRIBE_OUT".into(), p(OUT_DIR)),
             ("CADSCRIBE_LOG".into(), p(LOG_FILE)),
@@ -106,10 +120,15 @@ impl JobDir {
 /// Every directory from `/` to `dir` must be searchable by the sandbox user,
 /// or FreeCAD fails to open its harness with a baffling "Permission denied".
 fn check_reachable(dir: &Path, uid: u32, gid: u32) -> Result<(), SandboxError> {
-    let dir = dir.canonicalize().map_err(|source| SandboxError::JobDir { path: dir.to_owned(), source })?;
+    let dir = dir.canonicalize().map_err(|source| SandboxError::JobDir {
+        path: dir.to_owned(),
+        source,
+    })?;
     for ancestor in dir.ancestors() {
-        let meta = fs::metadata(ancestor)
-            .map_err(|source| SandboxError::JobDir { path: ancestor.to_owned(), source })?;
+        let meta = fs::metadata(ancestor).map_err(|source| SandboxError::JobDir {
+            path: ancestor.to_owned(),
+            source,
+        })?;
         let mode = meta.mode();
         let searchable = if meta.uid() == uid {
             mode & 0o100 != 0
@@ -119,7 +138,11 @@ fn check_reachable(dir: &Path, uid: u32, gid: u32) -> Result<(), SandboxError> {
             mode & 0o001 != 0
         };
         if !searchable {
-            return Err(SandboxError::WorkRootNotReachable { path: ancestor.to_owned(), uid, gid });
+            return Err(SandboxError::WorkRootNotReachable {
+                path: ancestor.to_owned(),
+                uid,
+                gid,
+            });
         }
     }
     Ok(())
@@ -134,8 +157,13 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let job = JobDir::create(&root.path().join("jobs"), "print(1)\n", None).unwrap();
         let path = job.path().to_owned();
-        assert_eq!(fs::read_to_string(path.join(SCRIPT_FILE)).unwrap(), "print(1)\n");
-        assert!(fs::read_to_string(path.join(HARNESS_FILE)).unwrap().contains("addaudithook"));
+        assert_eq!(
+            fs::read_to_string(path.join(SCRIPT_FILE)).unwrap(),
+            "print(1)\n"
+        );
+        assert!(fs::read_to_string(path.join(HARNESS_FILE))
+            .unwrap()
+            .contains("addaudithook"));
         assert!(job.out_dir().is_dir());
         let env = job.env();
         assert!(env.iter().any(|(k, v)| k == "HOME" && Path::new(v) == path));
@@ -153,6 +181,9 @@ mod tests {
         let me = unsafe { libc::getuid() };
         let stranger = if me == 65534 { 65533 } else { 65534 };
         let err = JobDir::create(&locked.join("jobs"), "", Some((stranger, stranger))).unwrap_err();
-        assert!(matches!(err, SandboxError::WorkRootNotReachable { .. }), "{err}");
+        assert!(
+            matches!(err, SandboxError::WorkRootNotReachable { .. }),
+            "{err}"
+        );
     }
 }

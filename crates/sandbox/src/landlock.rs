@@ -99,7 +99,11 @@ impl Ruleset {
             ),
         };
         Self {
-            attr: RulesetAttr { handled_access_fs: handled_fs(abi), handled_access_net, scoped },
+            attr: RulesetAttr {
+                handled_access_fs: handled_fs(abi),
+                handled_access_net,
+                scoped,
+            },
             attr_size,
             rules: Vec::new(),
         }
@@ -108,7 +112,9 @@ impl Ruleset {
     /// Allow `access` on `path` and, for a directory, everything beneath it.
     /// Missing paths are skipped: not every system has `/lib64`.
     pub fn allow(&mut self, path: &Path, access: u64) {
-        let Ok(meta) = std::fs::metadata(path) else { return };
+        let Ok(meta) = std::fs::metadata(path) else {
+            return;
+        };
         let mut access = access & self.attr.handled_access_fs;
         if !meta.is_dir() {
             access &= FILE_RIGHTS;
@@ -158,7 +164,10 @@ impl Ruleset {
             if fd < 0 {
                 continue; // vanished since the ruleset was built: nothing to allow
             }
-            let attr = PathBeneathAttr { allowed_access: rule.access, parent_fd: fd };
+            let attr = PathBeneathAttr {
+                allowed_access: rule.access,
+                parent_fd: fd,
+            };
             let r = libc::syscall(
                 libc::SYS_landlock_add_rule,
                 ruleset,
@@ -211,7 +220,9 @@ mod tests {
     #[test]
     fn finds_the_loader_of_a_dynamic_binary() {
         // /bin/sh is dynamically linked on every glibc system.
-        let Some(interp) = elf_interpreter(Path::new("/bin/sh")) else { return };
+        let Some(interp) = elf_interpreter(Path::new("/bin/sh")) else {
+            return;
+        };
         assert!(interp.is_absolute(), "{interp:?}");
         assert!(interp.to_string_lossy().contains("ld"), "{interp:?}");
     }
@@ -237,6 +248,9 @@ mod tests {
         assert_eq!(rules.rules[0].access, READ_FILE);
         assert_eq!(rules.rules[1].access, READ_FILE | READ_DIR);
         assert_eq!(rules.attr.handled_access_net, 0);
-        assert_eq!(Ruleset::new(4).attr.handled_access_net, NET_BIND_TCP | NET_CONNECT_TCP);
+        assert_eq!(
+            Ruleset::new(4).attr.handled_access_net,
+            NET_BIND_TCP | NET_CONNECT_TCP
+        );
     }
 }

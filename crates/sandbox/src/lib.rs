@@ -15,12 +15,13 @@
 //! `freecadcmd`, and the containment around that process:
 //!
 //! - in the process: a Python audit hook (installed by the harness just
-//!   before the script runs) refuses sockets, process creation, `ctypes`,
+//!   before the script runs) refuses sockets, process creation, C calls,
 //!   writes outside the job directory and reads outside FreeCAD's and
 //!   Python's installation, and reports them as `sandbox_violation`;
-//! - around it ([`contain`]): its own process group, resource limits
+//! - around it: its own process group, resource limits
 //!   ([`Limits`]), a private network namespace (root), Landlock file/TCP
-//!   rules (any user, kernel ≥ 5.13), and an unprivileged user (root);
+//!   rules (any user, kernel ≥ 5.13), an unprivileged user (root), and a
+//!   seccomp filter that keeps descendants in the process group;
 //! - in the worker: a wall-clock timeout that kills the whole group, and
 //!   bounded reading of the output.
 //!
@@ -32,13 +33,14 @@
 mod capture;
 mod classify;
 mod cold;
-pub mod contain;
+mod contain;
 mod error;
 mod executor;
 mod job;
 mod landlock;
 mod limits;
 mod report;
+mod seccomp;
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;
@@ -77,8 +79,9 @@ impl Sandbox {
     /// temporary directory, and runs as "nobody" when the worker is root.
     pub fn new(freecad_cmd: impl AsRef<Path>) -> Result<Self, SandboxError> {
         let wanted = freecad_cmd.as_ref();
-        let found = find_program(wanted)
-            .ok_or_else(|| SandboxError::FreeCadNotFound { cmd: wanted.to_owned() })?;
+        let found = find_program(wanted).ok_or_else(|| SandboxError::FreeCadNotFound {
+            cmd: wanted.to_owned(),
+        })?;
         Ok(Self {
             freecad_cmd: found,
             limits: Limits::default(),
@@ -157,18 +160,31 @@ impl Sandbox {
         let dir = JobDir::create(&self.work_root, script, containment.user)?;
         // Landlock rules name resolved paths: the job dir and the binary
         // behind /usr/bin/freecadcmd's alternatives symlinks.
-        let binary = self.freecad_cmd.canonicalize().unwrap_or_else(|_| self.freecad_cmd.clone());
+        let binary = self
+            .freecad_cmd
+            .canonicalize()
+            .unwrap_or_else(|_| self.freecad_cmd.clone());
         let mut read_paths = self.read_paths.clone();
         read_paths.extend(install_tree(&binary));
         let setup = ChildSetup::new(&self.limits, &containment, &binary, dir.path(), &read_paths);
         tracing::debug!(job_dir = %dir.path().display(), layers = %containment.describe(), "starting FreeCAD");
 
-        let job = Job { freecad: &binary, dir: &dir, limits: &self.limits, setup };
+        let job = Job {
+            freecad: &binary,
+            dir: &dir,
+            limits: &self.limits,
+            setup,
+        };
         let execution = self.executor.execute(job).await?;
         let outcome = classify::outcome(&dir, &execution, &self.limits);
         match &outcome {
             Outcome::Built { metrics, .. } => {
-                tracing::debug!(volume = metrics.volume, solids = metrics.solids, ms = execution.duration.as_millis(), "model built")
+                tracing::debug!(
+                    volume = metrics.volume,
+                    solids = metrics.solids,
+                    ms = execution.duration.as_millis(),
+                    "model built"
+                )
             }
             Outcome::Failed { kind, error, .. } => {
                 tracing::debug!(?kind, %error, ms = execution.duration.as_millis(), "run failed")
@@ -190,8 +206,10 @@ impl Sandbox {
 /// name is searched in PATH.
 fn find_program(program: &Path) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
-    let executable =
-        |p: &Path| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    let executable = |p: &Path| {
+        p.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
     if program.components().count() > 1 {
         return executable(program).then(|| program.to_owned());
     }
@@ -227,7 +245,10 @@ mod tests {
 
     #[test]
     fn installation_outside_usr_is_readable() {
-        assert_eq!(install_tree(Path::new("/usr/lib/freecad/bin/freecadcmd")), None);
+        assert_eq!(
+            install_tree(Path::new("/usr/lib/freecad/bin/freecadcmd")),
+            None
+        );
         assert_eq!(
             install_tree(Path::new("/opt/freecad/bin/freecadcmd")),
             Some(PathBuf::from("/opt/freecad"))

@@ -1,1 +1,9 @@
-fn main() {}
+use platform::config::FromEnv;
+use ai_generator::{Application, Settings, NAME};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    platform::telemetry::init(NAME);
+    let app = Application::build(Settings::from_env()?).await?;
+    app.run_until_stopped(platform::service::shutdown_token()).await
+}

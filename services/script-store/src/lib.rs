@@ -150,6 +150,9 @@ impl ScriptStore {
             })
             .await?;
         db.projects().record_script(&raw.project_id, version, &uri, model.as_deref()).await?;
+        // The assistant message that wrote this script learns its version.
+        let message_id = format!("{}-{}", raw.job_id, inc.repair_attempt);
+        db.messages().attach_version(&message_id, version, &uri).await?;
 
         let stored = ScriptStored {
             slug: inc.slug,

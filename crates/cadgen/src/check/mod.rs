@@ -54,8 +54,28 @@ impl fmt::Display for Violation {
     }
 }
 
+/// Stack for the checking thread. Parsing, walking and freeing the tree
+/// recurse with the script's nesting, and the caller's stack is unknown
+/// (async runtimes give 2 MiB), so the check brings its own. The depth
+/// limits in the walk keep the worst case well inside it.
+const CHECK_STACK_BYTES: usize = 16 << 20;
+
 /// Checks an untrusted script; returns every violation found, in line order.
 pub fn check_script(source: &str) -> Result<(), Vec<Violation>> {
+    std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name("cadgen-check".into())
+            .stack_size(CHECK_STACK_BYTES)
+            .spawn_scoped(scope, || check_on_this_thread(source));
+        match worker {
+            Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            // No thread to be had: the depth limits still fit ordinary stacks.
+            Err(_) => check_on_this_thread(source),
+        }
+    })
+}
+
+fn check_on_this_thread(source: &str) -> Result<(), Vec<Violation>> {
     let violation = |line, kind, message: String| Violation { line, kind, message };
     if source.len() > MAX_SCRIPT_BYTES {
         return Err(vec![violation(
@@ -70,7 +90,7 @@ pub fn check_script(source: &str) -> Result<(), Vec<Violation>> {
         return Err(vec![violation(lines.line_of(at), ViolationKind::NulByte, message)]);
     }
     if let Some(line) = walk::too_deep(source) {
-        let message = format!("brackets are nested deeper than {} levels", walk::MAX_DEPTH);
+        let message = "this statement is too long or nested too deeply to check; split it up".to_string();
         return Err(vec![violation(line, ViolationKind::TooDeep, message)]);
     }
     let suite = match ast::Suite::parse(source, "<script>") {

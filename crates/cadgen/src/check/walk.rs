@@ -11,9 +11,16 @@ use rustpython_parser::text_size::TextRange;
 use super::policy;
 use super::{Violation, ViolationKind};
 
-/// Deepest bracket or expression nesting the checker follows. CPython's
-/// own parser stops at 200 levels of brackets; real scripts need far less.
-pub const MAX_DEPTH: usize = 100;
+/// Deepest statement / expression nesting the walk follows (CPython's own
+/// parser stops at 200 levels of brackets; real scripts need far less).
+pub const MAX_DEPTH: usize = 200;
+
+/// Largest token-based bound on a statement's AST depth that is parsed at
+/// all. The parsed tree is freed recursively, so an absurdly deep one (say
+/// `-` repeated 200,000 times) would overflow the stack before the walk
+/// could object; this bound keeps parsing to trees a small thread stack
+/// handles, while long flat lists (point tables) stay fine.
+pub const MAX_DEPTH_BOUND: usize = 1000;
 
 /// Byte offset → 1-based line number.
 pub struct LineIndex {
@@ -31,11 +38,78 @@ impl LineIndex {
     }
 }
 
-/// The line where brackets first nest deeper than [`MAX_DEPTH`], judged on
-/// tokens so brackets inside strings and comments do not count.
+/// Running state of one bracket group (or the logical line outside any).
+#[derive(Default)]
+struct Group {
+    start: usize,
+    /// Tokens of the current comma-separated segment; a group counts as one.
+    len: usize,
+    /// Deepest bound of a group nested in the current segment.
+    child: usize,
+    /// Largest bound of the segments already closed by a comma.
+    best: usize,
+}
+
+impl Group {
+    /// Each token can add at most two AST levels on top of the deepest
+    /// group beside it (e.g. `-x.y`), plus a couple for the enclosing node.
+    fn bound(&self) -> usize {
+        self.best.max(2 * self.len + self.child) + 2
+    }
+
+    fn close_segment(&mut self) {
+        self.best = self.best.max(2 * self.len + self.child);
+        (self.len, self.child) = (0, 0);
+    }
+}
+
+/// The line of the first statement whose AST could be deeper than
+/// [`MAX_DEPTH_BOUND`], judged on tokens without building the tree.
+/// Lexical errors are left for the parser to report.
 pub fn too_deep(source: &str) -> Option<usize> {
-    let _ = source;
-    None
+    use rustpython_parser::{lexer, Mode, Tok};
+
+    let lines = LineIndex::new(source);
+    // Groups open at this point; the first is the logical line itself.
+    let mut stack = vec![Group::default()];
+    // Blocks nest statements: each indentation level adds to the depth.
+    let mut indent = 0usize;
+    let mut line_started = false;
+    for token in lexer::lex(source, Mode::Module) {
+        let Ok((tok, range)) = token else { return None };
+        let at = usize::from(range.start());
+        if !line_started {
+            stack[0].start = at;
+            line_started = true;
+        }
+        match tok {
+            Tok::Lpar | Tok::Lsqb | Tok::Lbrace => stack.push(Group { start: at, ..Group::default() }),
+            Tok::Rpar | Tok::Rsqb | Tok::Rbrace if stack.len() > 1 => {
+                let group = stack.pop()?;
+                let bound = group.bound();
+                if bound > MAX_DEPTH_BOUND {
+                    return Some(lines.line_of(group.start));
+                }
+                let parent = stack.last_mut()?;
+                parent.len += 1;
+                parent.child = parent.child.max(bound);
+            }
+            Tok::Newline if stack.len() == 1 => {
+                if stack[0].bound() + 2 * indent > MAX_DEPTH_BOUND {
+                    return Some(lines.line_of(stack[0].start));
+                }
+                stack[0] = Group::default();
+                line_started = false;
+            }
+            Tok::Indent => indent += 1,
+            Tok::Dedent => indent = indent.saturating_sub(1),
+            Tok::Comma => stack.last_mut()?.close_segment(),
+            Tok::EndOfFile => {}
+            _ => stack.last_mut()?.len += 1,
+        }
+    }
+    let deepest = stack.iter().find(|g| g.bound() + 2 * indent > MAX_DEPTH_BOUND)?;
+    Some(lines.line_of(deepest.start))
 }
 
 /// Walks the module and returns its violations (unsorted).
@@ -163,7 +237,7 @@ impl Walker<'_> {
         if self.depth < MAX_DEPTH {
             return false;
         }
-        let message = format!("expressions are nested deeper than {MAX_DEPTH} levels");
+        let message = format!("code is nested deeper than {MAX_DEPTH} levels");
         self.report(range, ViolationKind::TooDeep, message);
         true
     }

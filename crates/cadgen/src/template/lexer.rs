@@ -178,7 +178,8 @@ mod tests {
         assert_eq!(tokens("1/4\""), vec![num(0.25, false), Token::InchMark]);
         assert_eq!(tokens("1 1/2 in"), vec![num(1.5, false), Token::Word("in".into())]);
         assert_eq!(tokens("4/2"), vec![num(2.0, true)]);
-        assert_eq!(tokens("3/0"), vec![num(3.0, true)]);
+        // A zero denominator is no fraction: the slash just separates.
+        assert_eq!(tokens("3/0"), vec![num(3.0, true), num(0.0, true)]);
     }
 
     #[test]

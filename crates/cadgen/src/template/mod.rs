@@ -92,6 +92,11 @@ pub fn generate(prompt: &str) -> Result<Generated, NotUnderstood> {
             MAX_LENGTH_MM / 1000.0
         )));
     }
+    if let Some(unit) = facts.unsupported_units.first() {
+        return Err(NotUnderstood::new(format!(
+            "I do not work in \"{unit}\"; give lengths in mm, cm, m, inches or feet."
+        )));
+    }
     let Some(noun) = parts::detect(&facts) else {
         return Err(NotUnderstood::new("I could not find a part I know how to make in the prompt."));
     };

@@ -9,7 +9,7 @@
 //! height 30" both come out right.
 
 use super::lexer::{lex, Lexed, Token};
-use super::vocab::{lookup, Counted, Flag, Meaning, PartNoun, Role, Side, Unit};
+use super::vocab::{is_unsupported_unit, lookup, Counted, Flag, Meaning, PartNoun, Role, Side, Unit};
 
 /// A number as written, before unit resolution.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -43,6 +43,8 @@ enum Item {
     Part(PartNoun),
     /// Metric thread size, `M6`.
     Thread(f64),
+    /// A unit the generator does not support, right after a number.
+    UnsupportedUnit(String),
     Block,
 }
 
@@ -67,6 +69,8 @@ struct Fact {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Facts {
     pub parts: Vec<PartNoun>,
+    /// Units like "km" that were used but are not supported.
+    pub unsupported_units: Vec<String>,
     flags: Vec<Flag>,
     facts: Vec<Fact>,
 }
@@ -104,6 +108,7 @@ impl Facts {
                 Item::Counted { what, count } => push(Value::Count { what: *what, count: *count }),
                 Item::Thread(d) => push(Value::Thread(*d)),
                 Item::Part(noun) => facts.parts.push(*noun),
+                Item::UnsupportedUnit(unit) => facts.unsupported_units.push(unit.clone()),
                 Item::Key(..) | Item::Count { .. } | Item::NumberWord(_) | Item::Block => {}
             }
         }
@@ -309,7 +314,13 @@ fn items(lexed: &[Lexed], flags: &mut Vec<Flag>) -> Vec<Item> {
                         }
                         i += used;
                     }
-                    (None, None) => i += 1,
+                    (None, None) => {
+                        let after_number = i > 0 && matches!(lexed[i - 1].token, Token::Number { .. });
+                        if after_number && is_unsupported_unit(words[0]) {
+                            out.push(Item::UnsupportedUnit(words[0].to_string()));
+                        }
+                        i += 1;
+                    }
                 }
             }
             Token::Comma => {

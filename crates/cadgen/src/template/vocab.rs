@@ -38,6 +38,17 @@ impl Unit {
     }
 }
 
+/// Units people use that the generator does not: a number followed by one
+/// of these is refused rather than silently read as millimetres.
+pub(crate) fn is_unsupported_unit(word: &str) -> bool {
+    matches!(
+        word,
+        "km" | "kilometer" | "kilometers" | "kilometre" | "kilometres" | "dm" | "um" | "µm" | "μm"
+            | "micron" | "microns" | "micrometer" | "micrometers" | "micrometre" | "micrometres" | "nm"
+            | "yd" | "yard" | "yards" | "mil" | "mils" | "thou"
+    )
+}
+
 /// What a length means in the prompt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Role {

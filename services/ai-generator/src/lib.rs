@@ -1,0 +1,245 @@
+//! ai-generator: turns a prompt into a checked FreeCAD script.
+//!
+//! Consumes `generation.requested` and `generation.repair`. The provider
+//! (the offline template catalogue by default, or an OpenAI-compatible
+//! model) writes a script; every script is checked (it parses, imports only
+//! the allow-list, touches no file, process, network or dynamic code) and an
+//! LLM script that fails the check goes back to the model with the reasons,
+//! a bounded number of times. The assistant's message is recorded and the
+//! script leaves as `script.generated`.
+
+pub mod providers;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bson::doc;
+use chrono::Utc;
+
+use domain::documents::{Message, Role};
+use domain::messages::{GenerationRepair, GenerationRequested, ScriptGenerated, ScriptSource};
+use domain::{JobStage, MessageType, ProjectSlug, RawEnvelope, S3Key, UserId, Version};
+use platform::bus::{Bus, DeadLetterReason, Handler, HandlerError, Subscription};
+use platform::config::{EnvReader, FromEnv};
+use platform::jobs::{self, Advance, Origin};
+use platform::mongo::PageRequest;
+use platform::runtime::{CommonSettings, Deps, WorkerApp};
+use platform::service::ServiceInfo;
+use platform::{metrics, CancellationToken};
+
+use providers::{ChatSettings, OpenAiCompatible, Provider, ProviderError, Request, Template, Turn};
+
+pub const NAME: &str = "ai-generator";
+pub const DEFAULT_PORT: u16 = 8081;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub common: CommonSettings,
+    /// `None`: the template catalogue.
+    pub chat: Option<ChatSettings>,
+    /// Times a script rejected by the checker is sent back to the model.
+    pub max_check_retries: u32,
+    /// Earlier turns of the conversation sent with a prompt.
+    pub history_turns: u32,
+}
+
+impl FromEnv for Settings {
+    fn read(env: &mut EnvReader) -> Self {
+        Self {
+            common: CommonSettings::read(env, DEFAULT_PORT),
+            chat: ChatSettings::read(env),
+            max_check_retries: env.parse_or("AI_MAX_CHECK_RETRIES", 2u32),
+            history_turns: env.parse_or("AI_HISTORY_TURNS", 20u32),
+        }
+    }
+}
+
+/// What to write a script for, from either message.
+struct Task {
+    slug: ProjectSlug,
+    user_id: UserId,
+    prompt: String,
+    repair_attempt: u32,
+    /// The failed version and its error, for a repair.
+    failed: Option<(Version, String)>,
+}
+
+pub struct Generator {
+    deps: Deps,
+    provider: Box<dyn Provider>,
+    max_check_retries: u32,
+    history_turns: u32,
+}
+
+impl Generator {
+    pub fn new(deps: Deps, settings: &Settings) -> Self {
+        let provider: Box<dyn Provider> = match &settings.chat {
+            Some(chat) => Box::new(OpenAiCompatible::new(chat)),
+            None => Box::new(Template),
+        };
+        Self { deps, provider, max_check_retries: settings.max_check_retries, history_turns: settings.history_turns }
+    }
+
+    async fn script_of(&self, slug: &ProjectSlug, version: Version) -> Result<Option<String>, HandlerError> {
+        let key = S3Key::input(slug, version).to_string();
+        Ok(self.deps.store.get(&key).await?.map(|o| String::from_utf8_lossy(&o.bytes).into_owned()))
+    }
+
+    /// The request for the provider: the conversation so far, the script to
+    /// iterate on, the failure to repair.
+    async fn request(&self, raw: &RawEnvelope, task: &Task, base_version: Option<Version>) -> Result<Request, HandlerError> {
+        let db = &self.deps.db;
+        let history = db
+            .messages()
+            .list(&raw.project_id, PageRequest::new(self.history_turns, 0))
+            .await?
+            .items
+            .into_iter()
+            .filter(|m| m.job_id != Some(raw.job_id) && m.role != Role::System)
+            .map(|m| Turn { from_user: m.role == Role::User, content: m.content })
+            .collect();
+        let project = db.projects().get(&raw.project_id).await?;
+        let current = project.and_then(|p| Version::new(p.current_version).ok());
+        let base_script = match base_version.or(current) {
+            Some(v) if task.failed.is_none() => self.script_of(&task.slug, v).await?,
+            _ => None,
+        };
+        let failed = match &task.failed {
+            Some((v, error)) => Some((self.script_of(&task.slug, *v).await?.unwrap_or_default(), error.clone())),
+            None => None,
+        };
+        Ok(Request { prompt: task.prompt.clone(), history, base_script, failed })
+    }
+
+    async fn generate(&self, raw: &RawEnvelope, task: Task, base_version: Option<Version>) -> Result<(), HandlerError> {
+        let Deps { db, bus, .. } = &self.deps;
+        let origin = Origin::of(raw);
+        if jobs::live_job(db, raw.job_id).await?.is_none() {
+            return Ok(());
+        }
+        jobs::advance(db, bus.as_ref(), &origin, &task.slug, Advance::to(JobStage::Generating)).await?;
+        let mut request = self.request(raw, &task, base_version).await?;
+        let provider = self.provider.name().to_owned();
+        let label = format!("{provider}/{}", self.provider.model());
+
+        let mut checks = 0;
+        let draft = loop {
+            let draft = match self.provider.generate(&request).await {
+                Ok(d) => d,
+                Err(ProviderError::NotUnderstood(message)) => {
+                    metrics::event("ai_request", &format!("{label}:not_understood"));
+                    return jobs::fail(db, bus.as_ref(), &origin, &task.slug, &message).await;
+                }
+                Err(e @ ProviderError::Unavailable(_)) => {
+                    metrics::event("ai_request", &format!("{label}:failed"));
+                    return Err(HandlerError::transient(e));
+                }
+            };
+            metrics::operation("ai_response", &label, draft.response_time.as_secs_f64());
+            match cadgen::check_script(&draft.script) {
+                Ok(()) => break draft,
+                Err(violations) => {
+                    let findings: Vec<String> = violations.iter().map(ToString::to_string).collect();
+                    let findings = findings.join("\n");
+                    checks += 1;
+                    metrics::event("ai_request", &format!("{label}:rejected"));
+                    if provider == "template" || checks > self.max_check_retries {
+                        let reason = format!("the generated script was rejected by the safety check:\n{findings}");
+                        return jobs::fail(db, bus.as_ref(), &origin, &task.slug, &reason).await;
+                    }
+                    tracing::info!(checks, "script rejected by the checker; asking the model again");
+                    request.failed = Some((draft.script, format!("It was rejected by the safety check:\n{findings}")));
+                }
+            }
+        };
+        metrics::event("ai_request", &format!("{label}:ok"));
+        if task.repair_attempt > 0 {
+            metrics::event("ai_repair", &label);
+        }
+
+        let now = Utc::now();
+        let message = Message {
+            message_id: format!("{}-{}", raw.job_id, task.repair_attempt),
+            project_id: raw.project_id.clone(),
+            user_id: task.user_id.clone(),
+            role: Role::Assistant,
+            content: draft.reply.clone(),
+            timestamp: now,
+            job_id: Some(raw.job_id),
+            metadata: doc! {
+                "source_model": draft.model.as_str(),
+                "provider": provider.as_str(),
+                "response_time": draft.response_time.as_secs_f64(),
+                "prompt_tokens": draft.prompt_tokens,
+                "completion_tokens": draft.completion_tokens,
+                "repair_attempt": task.repair_attempt,
+                "job_id": raw.job_id.to_string(),
+            },
+            created_at: now,
+            updated_at: now,
+        };
+        db.messages().insert(&message).await?;
+        let generated = ScriptGenerated {
+            slug: task.slug,
+            user_id: task.user_id,
+            prompt: task.prompt,
+            script: draft.script,
+            source: ScriptSource::Generated { provider, model: draft.model },
+            repair_attempt: task.repair_attempt,
+        };
+        bus.publish(&origin.message(generated).into_raw()).await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Handler for Generator {
+    async fn handle(&self, raw: RawEnvelope) -> Result<(), HandlerError> {
+        match raw.message_type {
+            MessageType::GenerationRequested => {
+                let m = raw.clone().decode::<GenerationRequested>().map_err(HandlerError::permanent)?.payload;
+                let task = Task { slug: m.slug, user_id: m.user_id, prompt: m.prompt, repair_attempt: 0, failed: None };
+                self.generate(&raw, task, m.base_version).await
+            }
+            MessageType::GenerationRepair => {
+                let m = raw.clone().decode::<GenerationRepair>().map_err(HandlerError::permanent)?.payload;
+                let task = Task {
+                    slug: m.slug,
+                    user_id: m.user_id,
+                    prompt: m.prompt,
+                    repair_attempt: m.repair_attempt,
+                    failed: Some((m.failed_version, m.error)),
+                };
+                self.generate(&raw, task, None).await
+            }
+            other => Err(HandlerError::permanent(anyhow::anyhow!("ai-generator does not handle {other}"))),
+        }
+    }
+
+    async fn on_dead_letter(&self, raw: &RawEnvelope, reason: &DeadLetterReason) {
+        jobs::fail_dead_lettered(&self.deps.db, self.deps.bus.as_ref(), raw, &reason.to_string()).await;
+    }
+}
+
+pub struct Application {
+    app: WorkerApp,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let deps = Deps::connect(&settings.common, NAME).await?;
+        let generator = Arc::new(Generator::new(deps.clone(), &settings));
+        tracing::info!(provider = generator.provider.name(), model = generator.provider.model(), "AI provider");
+        let app = WorkerApp::new(ServiceInfo::new(NAME, env!("CARGO_PKG_VERSION")), &deps, settings.common.port)?
+            .consume(Subscription::work(NAME, &[MessageType::GenerationRequested, MessageType::GenerationRepair]), generator);
+        Ok(Self { app })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.app.port()
+    }
+
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        self.app.run_until_stopped(shutdown).await
+    }
+}

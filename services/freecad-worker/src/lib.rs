@@ -1,0 +1,224 @@
+//! freecad-worker: runs a stored script in a sandboxed headless FreeCAD.
+//!
+//! Consumes `script.stored`, downloads the script, runs it through the
+//! `sandbox` crate (own process, limits, no network, private directory),
+//! uploads `MyHeadlessModel.{FCStd,STEP,STL,OBJ}` to `output/{slug}/v{n}/`
+//! and the run log to `logs/{slug}/…`, then publishes `model.built` with the
+//! measured model, or `model.failed` with the reason. A worker killed in the
+//! middle of a job never acks it, so the broker hands it to the next worker.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use chrono::Utc;
+
+use domain::messages::{ModelBuilt, ModelFailed, ScriptStored};
+use domain::{JobStage, MessageType, RawEnvelope, S3Key};
+use platform::bus::{Bus, DeadLetterReason, Handler, HandlerError, Subscription};
+use platform::config::{EnvReader, FromEnv};
+use platform::jobs::{self, Advance, Origin};
+use platform::runtime::{CommonSettings, Deps, WorkerApp};
+use platform::service::ServiceInfo;
+use platform::{metrics, CancellationToken};
+use sandbox::{Limits, Outcome, Sandbox};
+
+pub const NAME: &str = "freecad-worker";
+pub const DEFAULT_PORT: u16 = 8083;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub common: CommonSettings,
+    /// `freecadcmd` to run (path or name on PATH).
+    pub freecad_cmd: String,
+    pub limits: Limits,
+    /// Scripts run at once by this worker.
+    pub concurrency: u16,
+    /// Names this worker in logs and records.
+    pub worker_id: String,
+}
+
+impl FromEnv for Settings {
+    fn read(env: &mut EnvReader) -> Self {
+        let mut common = CommonSettings::read(env, DEFAULT_PORT);
+        let d = Limits::default();
+        let limits = Limits {
+            wall_time: env.secs_or("FREECAD_TIMEOUT_SECS", d.wall_time),
+            cpu_time: env.secs_or("FREECAD_CPU_SECS", d.cpu_time),
+            address_space: env.parse_or("FREECAD_MEMORY_MB", d.address_space / (1024 * 1024)) * 1024 * 1024,
+            file_size: env.parse_or("FREECAD_FILE_SIZE_MB", d.file_size / (1024 * 1024)) * 1024 * 1024,
+            processes: env.parse_or("FREECAD_MAX_PROCESSES", d.processes),
+        };
+        let concurrency = env.parse_or("FREECAD_CONCURRENCY", 1u16).max(1);
+        // FreeCAD runs are heavy: take only as many messages as we run.
+        common.bus.prefetch = concurrency;
+        let worker_id = env.optional("WORKER_ID").unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/etc/hostname").unwrap_or_else(|_| "worker".into());
+            format!("{}-{}", host.trim(), std::process::id())
+        });
+        Self {
+            common,
+            freecad_cmd: env.optional("FREECAD_CMD").unwrap_or_else(|| "freecadcmd".into()),
+            limits,
+            concurrency,
+            worker_id,
+        }
+    }
+}
+
+pub struct Worker {
+    deps: Deps,
+    sandbox: Sandbox,
+    worker_id: String,
+}
+
+impl Worker {
+    async fn run(&self, raw: &RawEnvelope, msg: ScriptStored) -> Result<(), HandlerError> {
+        let Deps { db, store, bus } = &self.deps;
+        let origin = Origin::of(raw);
+        if jobs::live_job(db, raw.job_id).await?.is_none() {
+            tracing::info!("job is finished or unknown; not running it");
+            return Ok(());
+        }
+        jobs::advance(db, bus.as_ref(), &origin, &msg.slug, Advance::to(JobStage::Processing).version(msg.version))
+            .await?;
+        let script = store
+            .get(&msg.input_key)
+            .await?
+            .ok_or_else(|| HandlerError::transient(anyhow::anyhow!("script {} is not in the bucket", msg.input_key)))?;
+        let script = String::from_utf8(script.bytes)
+            .map_err(|_| HandlerError::permanent(anyhow::anyhow!("script {} is not UTF-8", msg.input_key)))?;
+
+        let started = Utc::now();
+        let report = self.sandbox.run(&script).await.map_err(HandlerError::transient)?;
+        let seconds = report.duration.as_secs_f64();
+        let reason = match &report.outcome {
+            Outcome::Built { .. } => "built".to_owned(),
+            Outcome::Failed { kind, .. } => kind.as_str().to_owned(),
+        };
+        metrics::operation("freecad_run", &reason, seconds);
+        metrics::event("freecad_exit", &reason);
+
+        let meta = |extra: Vec<(&'static str, String)>| {
+            let mut m = vec![
+                ("project-id", raw.project_id.to_string()),
+                ("version", msg.version.to_string()),
+                ("job-id", raw.job_id.to_string()),
+                ("service", NAME.to_owned()),
+                ("worker-id", self.worker_id.clone()),
+            ];
+            m.extend(extra);
+            m
+        };
+        let log_key = S3Key::log(&msg.slug, started, msg.version).to_string();
+        let log_text = format!(
+            "CADScribe FreeCAD run\nproject: {}\nslug: {}\nversion: {}\njob: {}\nworker: {}\nstarted: {}\nduration: {:.3} s\nexit code: {:?}\nsignal: {:?}\ncontainment: {}\noutcome: {}\n\n{}",
+            raw.project_id,
+            msg.slug,
+            msg.version,
+            raw.job_id,
+            self.worker_id,
+            started.to_rfc3339(),
+            seconds,
+            report.exit_code,
+            report.signal,
+            report.containment.describe(),
+            reason,
+            report.log
+        );
+        store.put(&log_key, log_text.into_bytes(), "text/plain; charset=utf-8", &meta(vec![])).await?;
+        let duration_ms = report.duration.as_millis() as u64;
+
+        match &report.outcome {
+            Outcome::Built { metrics: m, files } => {
+                let mut outputs = BTreeMap::new();
+                for (format, path) in files {
+                    let bytes = tokio::fs::read(path)
+                        .await
+                        .with_context(|| format!("reading the exported {format}"))
+                        .map_err(HandlerError::transient)?;
+                    let key = S3Key::output(&msg.slug, msg.version, *format).to_string();
+                    store.put(&key, bytes, format.content_type(), &meta(vec![("format", format.to_string())])).await?;
+                    outputs.insert(*format, key);
+                }
+                let built = ModelBuilt {
+                    slug: msg.slug.clone(),
+                    user_id: msg.user_id.clone(),
+                    version: msg.version,
+                    outputs,
+                    log_key,
+                    metrics: m.clone(),
+                    duration_ms,
+                    worker_id: self.worker_id.clone(),
+                    exit_code: report.exit_code.unwrap_or(0),
+                    source: msg.source.clone(),
+                };
+                bus.publish(&origin.message(built).into_raw()).await?;
+                tracing::info!(volume = m.volume, ms = duration_ms, "model built");
+            }
+            Outcome::Failed { kind, error, traceback_tail } => {
+                let failed = ModelFailed {
+                    slug: msg.slug.clone(),
+                    user_id: msg.user_id.clone(),
+                    version: msg.version,
+                    kind: *kind,
+                    error: error.clone(),
+                    traceback_tail: traceback_tail.clone(),
+                    log_key: Some(log_key),
+                    duration_ms,
+                    worker_id: self.worker_id.clone(),
+                    source: msg.source.clone(),
+                    prompt: msg.prompt.clone(),
+                    repair_attempt: msg.repair_attempt,
+                };
+                bus.publish(&origin.message(failed).into_raw()).await?;
+                tracing::info!(kind = %reason, %error, "model failed");
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Handler for Worker {
+    async fn handle(&self, raw: RawEnvelope) -> Result<(), HandlerError> {
+        let msg = raw.clone().decode::<ScriptStored>().map_err(HandlerError::permanent)?.payload;
+        self.run(&raw, msg).await
+    }
+
+    async fn on_dead_letter(&self, raw: &RawEnvelope, reason: &DeadLetterReason) {
+        jobs::fail_dead_lettered(&self.deps.db, self.deps.bus.as_ref(), raw, &reason.to_string()).await;
+    }
+}
+
+pub struct Application {
+    app: WorkerApp,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let sandbox = Sandbox::new(&settings.freecad_cmd)
+            .context("FreeCAD is required (FREECAD_CMD); install freecad-python3 or run `make stack-up`")?
+            .with_limits(settings.limits);
+        let deps = Deps::connect(&settings.common, NAME).await?;
+        let worker = Arc::new(Worker { deps: deps.clone(), sandbox, worker_id: settings.worker_id.clone() });
+        let app = WorkerApp::new(ServiceInfo::new(NAME, env!("CARGO_PKG_VERSION")), &deps, settings.common.port)?
+            .consume(Subscription::work(NAME, &[MessageType::ScriptStored]), worker);
+        Ok(Self { app })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.app.port()
+    }
+
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        self.app.run_until_stopped(shutdown).await
+    }
+}
+
+/// How long a graceful stop may take: the longest run plus the upload.
+pub fn grace_period(settings: &Settings) -> Duration {
+    settings.limits.wall_time + Duration::from_secs(30)
+}

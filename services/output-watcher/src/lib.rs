@@ -1,0 +1,352 @@
+//! output-watcher: the last stage. It believes S3, not messages.
+//!
+//! - `model.built`: checks every output exists (HEAD), records the output
+//!   and log files and the `logs` entry, completes the project, writes the
+//!   `processed/…py.done` marker and completes the job.
+//! - `model.failed`: an LLM script under the repair limit goes back to the
+//!   ai-generator (`generation.repair`); anything else fails job and project.
+//! - A reconciliation loop re-publishes jobs accepted while the broker was
+//!   down, completes quiet jobs whose outputs are in S3 (including the flat
+//!   layout of external workers) and times out jobs that went nowhere.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bson::doc;
+use chrono::Utc;
+
+use domain::documents::{FileRecord, Job, LogRecord};
+use domain::messages::{GenerationRepair, ModelBuilt, ModelFailed, ModelMetrics};
+use domain::{FileType, JobStage, MessageType, ModelFormat, ProjectSlug, ProjectStatus, RawEnvelope, S3Key, Version};
+use platform::bus::{Bus, DeadLetterReason, Handler, HandlerError, Subscription};
+use platform::config::{EnvReader, FromEnv};
+use platform::jobs::{self, Advance, Origin};
+use platform::mongo::Transition;
+use platform::runtime::{CommonSettings, Deps, WorkerApp};
+use platform::service::ServiceInfo;
+use platform::CancellationToken;
+
+pub const NAME: &str = "output-watcher";
+pub const DEFAULT_PORT: u16 = 8084;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub common: CommonSettings,
+    /// A job with no result after this long becomes `timeout`.
+    pub job_timeout: Duration,
+    /// How often quiet jobs are checked against S3.
+    pub reconcile_every: Duration,
+    /// Repairs of a failing LLM script before the job fails.
+    pub max_repairs: u32,
+}
+
+impl FromEnv for Settings {
+    fn read(env: &mut EnvReader) -> Self {
+        Self {
+            common: CommonSettings::read(env, DEFAULT_PORT),
+            job_timeout: env.secs_or("JOB_TIMEOUT_SECS", Duration::from_secs(600)),
+            reconcile_every: env.secs_or("RECONCILE_INTERVAL_SECS", Duration::from_secs(15)),
+            max_repairs: env.parse_or("MAX_REPAIRS", 2u32),
+        }
+    }
+}
+
+/// What the run log said, for the `logs` record.
+struct RunLog<'a> {
+    key: &'a str,
+    summary: String,
+    processing_time_s: f64,
+    worker_id: &'a str,
+    exit_code: i32,
+}
+
+pub struct Watcher {
+    deps: Deps,
+    settings: Settings,
+}
+
+impl Watcher {
+    pub fn new(deps: Deps, settings: Settings) -> Self {
+        Self { deps, settings }
+    }
+
+    fn file(&self, job: &Job, version: Version, file_type: FileType, key: &str, metadata: bson::Document) -> FileRecord {
+        let now = Utc::now();
+        FileRecord {
+            project_id: job.project_id.clone(),
+            version,
+            file_type,
+            s3_path: self.deps.store.uri(key),
+            s3_key: key.to_owned(),
+            timestamp: now,
+            metadata,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    async fn record_log(&self, job: &Job, version: Version, log: &RunLog<'_>) -> Result<(), HandlerError> {
+        let db = &self.deps.db;
+        let file_name = log.key.rsplit('/').next().unwrap_or_default();
+        db.files()
+            .record(&self.file(job, version, FileType::Log, log.key, doc! { "file_name": file_name, "content_type": "text/plain" }))
+            .await?;
+        let now = Utc::now();
+        db.logs()
+            .record(&LogRecord {
+                project_id: job.project_id.clone(),
+                version,
+                s3_log_path: self.deps.store.uri(log.key),
+                log_summary: log.summary.clone(),
+                timestamp: now,
+                metadata: doc! {
+                    "processing_time": log.processing_time_s,
+                    "worker_id": log.worker_id,
+                    "exit_code": log.exit_code,
+                    "job_id": job.job_id.to_string(),
+                },
+                created_at: now,
+                updated_at: now,
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Completes a job whose outputs are all in S3: records, marker,
+    /// project, job. Safe to repeat.
+    async fn complete(
+        &self,
+        origin: &Origin<'_>,
+        job: &Job,
+        slug: &ProjectSlug,
+        version: Version,
+        outputs: &BTreeMap<ModelFormat, String>,
+        metrics: Option<&ModelMetrics>,
+    ) -> Result<(), HandlerError> {
+        let Deps { db, store, bus } = &self.deps;
+        let mut uris = Vec::new();
+        for (format, key) in outputs {
+            let info = store
+                .head(key)
+                .await?
+                .ok_or_else(|| HandlerError::transient(anyhow::anyhow!("output {key} is not in the bucket yet")))?;
+            let meta = doc! {
+                "file_name": key.rsplit('/').next().unwrap_or_default(),
+                "format": format.extension(),
+                "file_size": info.size as i64,
+                "content_type": info.content_type.unwrap_or_else(|| format.content_type().to_owned()),
+                "job_id": job.job_id.to_string(),
+            };
+            db.files().record(&self.file(job, version, FileType::Output, key, meta)).await?;
+            uris.push(store.uri(key));
+        }
+        let marker = S3Key::processed(slug, version).to_string();
+        let body = serde_json::json!({
+            "job_id": job.job_id,
+            "project_id": job.project_id,
+            "version": version,
+            "outputs": outputs,
+            "completed_at": Utc::now(),
+        });
+        let meta = [
+            ("project-id", job.project_id.to_string()),
+            ("version", version.to_string()),
+            ("job-id", job.job_id.to_string()),
+            ("service", NAME.to_owned()),
+        ];
+        store.put(&marker, body.to_string().into_bytes(), "application/json", &meta).await?;
+        db.files()
+            .record(&self.file(job, version, FileType::Processed, &marker, doc! { "file_name": S3Key::processed(slug, version).file_name() }))
+            .await?;
+        db.projects().mark_completed(&job.project_id, version, &uris).await?;
+
+        let mut set = doc! { "outputs": bson::to_bson(&outputs.iter().map(|(f, k)| (f.extension().to_owned(), k.clone())).collect::<BTreeMap<_, _>>()).map_err(HandlerError::permanent)? };
+        if let Some(m) = metrics {
+            set.insert("metrics", bson::to_bson(m).map_err(HandlerError::permanent)?);
+        }
+        let step = Advance::to(JobStage::Completed).version(version).set(set);
+        if let Transition::Moved(_) = jobs::advance(db, bus.as_ref(), origin, slug, step).await? {
+            tracing::info!(%version, "job completed");
+        }
+        Ok(())
+    }
+
+    async fn on_built(&self, raw: &RawEnvelope, msg: ModelBuilt) -> Result<(), HandlerError> {
+        let Some(job) = jobs::live_job(&self.deps.db, raw.job_id).await? else {
+            return Ok(());
+        };
+        let summary = format!(
+            "Model generated successfully: {:.1} mm³, {} solid(s), {}",
+            msg.metrics.volume,
+            msg.metrics.solids,
+            if msg.metrics.valid { "valid" } else { "INVALID shape" }
+        );
+        let log = RunLog {
+            key: &msg.log_key,
+            summary,
+            processing_time_s: msg.duration_ms as f64 / 1000.0,
+            worker_id: &msg.worker_id,
+            exit_code: msg.exit_code,
+        };
+        self.record_log(&job, msg.version, &log).await?;
+        self.complete(&Origin::of(raw), &job, &msg.slug, msg.version, &msg.outputs, Some(&msg.metrics)).await
+    }
+
+    async fn on_failed(&self, raw: &RawEnvelope, msg: ModelFailed) -> Result<(), HandlerError> {
+        let Deps { db, bus, .. } = &self.deps;
+        let Some(job) = jobs::live_job(db, raw.job_id).await? else {
+            return Ok(());
+        };
+        let origin = Origin::of(raw);
+        if let Some(key) = &msg.log_key {
+            let log = RunLog {
+                key,
+                summary: format!("{}: {}", msg.kind.as_str(), msg.error),
+                processing_time_s: msg.duration_ms as f64 / 1000.0,
+                worker_id: &msg.worker_id,
+                exit_code: 1,
+            };
+            self.record_log(&job, msg.version, &log).await?;
+        }
+        let reason = format!("{} ({})", msg.error, msg.kind.as_str());
+        if msg.source.is_repairable() && msg.repair_attempt < self.settings.max_repairs {
+            let next = msg.repair_attempt + 1;
+            let step = Advance::to(JobStage::Generating)
+                .version(msg.version)
+                .detail(format!("Repairing the script (attempt {next}): {reason}"))
+                .set(doc! { "repair_attempts": next });
+            if let Transition::Moved(_) = jobs::advance(db, bus.as_ref(), &origin, &msg.slug, step).await? {
+                let error = if msg.traceback_tail.is_empty() {
+                    msg.error.clone()
+                } else {
+                    format!("{}\n{}", msg.error, msg.traceback_tail)
+                };
+                let repair = GenerationRepair {
+                    slug: msg.slug,
+                    user_id: msg.user_id,
+                    prompt: msg.prompt,
+                    failed_version: msg.version,
+                    error,
+                    repair_attempt: next,
+                };
+                bus.publish(&origin.message(repair).into_raw()).await?;
+            }
+            return Ok(());
+        }
+        jobs::fail(db, bus.as_ref(), &origin, &msg.slug, &reason).await
+    }
+
+    /// One pass of reconciliation; returns (completed, timed out, republished).
+    pub async fn reconcile(&self) -> Result<(usize, usize, usize), HandlerError> {
+        let Deps { db, bus, .. } = &self.deps;
+        let republished = jobs::republish_unpublished(db, bus.as_ref(), Duration::from_secs(5)).await?;
+        let quiet_since = Utc::now() - chrono::Duration::seconds(30);
+        let live = [JobStage::Queued, JobStage::Generating, JobStage::Uploading, JobStage::Processing];
+        let (mut completed, mut timed_out) = (0, 0);
+        for job in db.jobs().stale(&live, quiet_since, 200).await? {
+            let origin = Origin::of_job(&job);
+            if let Some(version) = job.version {
+                if let Some(outputs) = self.outputs_in_s3(&job.slug, version).await? {
+                    self.complete(&origin, &job, &job.slug, version, &outputs, None).await?;
+                    completed += 1;
+                    continue;
+                }
+            }
+            let age = (Utc::now() - job.created_at).to_std().unwrap_or_default();
+            if age >= self.settings.job_timeout {
+                let detail = format!("no result after {} s", self.settings.job_timeout.as_secs());
+                let t = jobs::advance(db, bus.as_ref(), &origin, &job.slug, Advance::to(JobStage::Timeout).detail(detail)).await?;
+                if matches!(t, Transition::Moved(_)) {
+                    db.projects().set_status(&job.project_id, ProjectStatus::Timeout).await?;
+                    timed_out += 1;
+                }
+            }
+        }
+        Ok((completed, timed_out, republished))
+    }
+
+    /// All four outputs of a version, per-version layout first, then the
+    /// flat layout external workers write.
+    async fn outputs_in_s3(&self, slug: &ProjectSlug, version: Version) -> Result<Option<BTreeMap<ModelFormat, String>>, HandlerError> {
+        let store = &self.deps.store;
+        for layout in [Some(version), None] {
+            let mut found = BTreeMap::new();
+            for format in ModelFormat::ALL {
+                let key = match layout {
+                    Some(v) => S3Key::output(slug, v, format),
+                    None => S3Key::FlatOutput { slug: slug.clone(), format },
+                }
+                .to_string();
+                if store.head(&key).await?.is_some() {
+                    found.insert(format, key);
+                }
+            }
+            if found.len() == ModelFormat::ALL.len() {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+}
+
+#[async_trait]
+impl Handler for Watcher {
+    async fn handle(&self, raw: RawEnvelope) -> Result<(), HandlerError> {
+        match raw.message_type {
+            MessageType::ModelBuilt => {
+                let msg = raw.clone().decode::<ModelBuilt>().map_err(HandlerError::permanent)?.payload;
+                self.on_built(&raw, msg).await
+            }
+            MessageType::ModelFailed => {
+                let msg = raw.clone().decode::<ModelFailed>().map_err(HandlerError::permanent)?.payload;
+                self.on_failed(&raw, msg).await
+            }
+            other => Err(HandlerError::permanent(anyhow::anyhow!("output-watcher does not handle {other}"))),
+        }
+    }
+
+    async fn on_dead_letter(&self, raw: &RawEnvelope, reason: &DeadLetterReason) {
+        jobs::fail_dead_lettered(&self.deps.db, self.deps.bus.as_ref(), raw, &reason.to_string()).await;
+    }
+}
+
+pub struct Application {
+    app: WorkerApp,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let deps = Deps::connect(&settings.common, NAME).await?;
+        let every = settings.reconcile_every;
+        let watcher = Arc::new(Watcher::new(deps.clone(), settings.clone()));
+        let reconciler = watcher.clone();
+        let app = WorkerApp::new(ServiceInfo::new(NAME, env!("CARGO_PKG_VERSION")), &deps, settings.common.port)?
+            .consume(Subscription::work(NAME, &[MessageType::ModelBuilt, MessageType::ModelFailed]), watcher)
+            .spawn_loop(move |shutdown| async move {
+                loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep(every) => {}
+                        _ = shutdown.cancelled() => return,
+                    }
+                    match reconciler.reconcile().await {
+                        Ok((0, 0, 0)) => {}
+                        Ok((completed, timed_out, republished)) => {
+                            tracing::info!(completed, timed_out, republished, "reconciled")
+                        }
+                        Err(e) => tracing::warn!(error = %e, "reconciliation failed; trying again later"),
+                    }
+                }
+            });
+        Ok(Self { app })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.app.port()
+    }
+
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        self.app.run_until_stopped(shutdown).await
+    }
+}
