@@ -39,8 +39,16 @@ fn refuses_the_classic_escapes() {
 fn refuses_freecad_file_and_settings_facilities() {
     use ViolationKind::*;
     refused("import Part\nPart.export([], 'x.step')", Attribute, 2);
-    refused("import FreeCAD as App\nApp.openDocument('a.FCStd')", Attribute, 2);
-    refused("import FreeCAD as App\nApp.ActiveDocument.saveAs('a.FCStd')", Attribute, 2);
+    refused(
+        "import FreeCAD as App\nApp.openDocument('a.FCStd')",
+        Attribute,
+        2,
+    );
+    refused(
+        "import FreeCAD as App\nApp.ActiveDocument.saveAs('a.FCStd')",
+        Attribute,
+        2,
+    );
     refused("doc.save()", Attribute, 1);
     refused("shape.exportStep('a.step')", Attribute, 1);
     refused("shape.exportStl('a.stl')", Attribute, 1);
@@ -50,7 +58,11 @@ fn refuses_freecad_file_and_settings_facilities() {
     refused("import Part\nPart.insert('a.step', 'Doc')", Attribute, 2);
     refused("import Part\nPart.open('a.step')", Attribute, 2);
     refused("import FreeCAD\nFreeCAD.loadFile('a.step')", Attribute, 2);
-    refused("import FreeCAD as App\nApp.ParamGet('User parameter:BaseApp')", Attribute, 2);
+    refused(
+        "import FreeCAD as App\nApp.ParamGet('User parameter:BaseApp')",
+        Attribute,
+        2,
+    );
     refused("f.write('x')", Attribute, 1);
     refused("import Mesh\nm = Mesh.Mesh('a.stl')", Call, 2);
     refused("import FreeCAD as App\ng = App.Gui", Attribute, 2);
@@ -81,40 +93,61 @@ fn sees_into_every_corner_of_the_tree() {
     refused("g = lambda: __builtins__", Name, 1);
     refused("with open('x') as f:\n    pass", Name, 1);
     refused("match x:\n    case 1:\n        exec('')", Name, 3);
-    refused("class A:\n    def m(self):\n        return self.__class__", Attribute, 3);
+    refused(
+        "class A:\n    def m(self):\n        return self.__class__",
+        Attribute,
+        3,
+    );
 }
 
 #[test]
 fn reports_all_violations_in_line_order() {
-    let source = "import os\nimport Part\nx = eval('1')\nPart.export([], 'x.step')\nimport socket\n";
+    let source =
+        "import os\nimport Part\nx = eval('1')\nPart.export([], 'x.step')\nimport socket\n";
     let found = violations(source);
     let lines: Vec<usize> = found.iter().map(|v| v.line).collect();
     assert_eq!(lines, vec![1, 3, 4, 5], "{found:?}");
-    assert!(found[0].to_string().starts_with("line 1: importing `os` is not allowed"));
+    assert!(found[0]
+        .to_string()
+        .starts_with("line 1: importing `os` is not allowed"));
 }
 
 #[test]
 fn reports_syntax_errors_with_their_line() {
-    refused("import Part\n\ndef f(:\n    pass\n", ViolationKind::Syntax, 3);
+    refused(
+        "import Part\n\ndef f(:\n    pass\n",
+        ViolationKind::Syntax,
+        3,
+    );
     refused("x = (1,\n", ViolationKind::Syntax, 2);
     refused("print 'python 2'", ViolationKind::Syntax, 1);
 }
 
 #[test]
 fn refuses_oversized_nul_and_absurdly_nested_input() {
-    refused(&"#".repeat(cadgen::check::MAX_SCRIPT_BYTES + 1), ViolationKind::TooLarge, 1);
+    refused(
+        &"#".repeat(cadgen::check::MAX_SCRIPT_BYTES + 1),
+        ViolationKind::TooLarge,
+        1,
+    );
     refused("x = 1\ny = '\0'", ViolationKind::NulByte, 2);
     let deep = format!("x = {}1", "-".repeat(200_000));
     refused(&deep, ViolationKind::TooDeep, 1);
     let nested = format!("x = {}1{}", "[".repeat(5000), "]".repeat(5000));
     refused(&nested, ViolationKind::TooDeep, 1);
-    let blocks: String = (0..300).map(|i| format!("{}if x:\n", " ".repeat(i))).collect::<String>() + &" ".repeat(300) + "pass\n";
+    let blocks: String = (0..300)
+        .map(|i| format!("{}if x:\n", " ".repeat(i)))
+        .collect::<String>()
+        + &" ".repeat(300)
+        + "pass\n";
     refused(&blocks, ViolationKind::TooDeep, 201);
 }
 
 #[test]
 fn long_flat_point_tables_are_fine() {
-    let points: Vec<String> = (0..5000).map(|i| format!("Vector({i}.0, {}.5, 0)", i % 7)).collect();
+    let points: Vec<String> = (0..5000)
+        .map(|i| format!("Vector({i}.0, {}.5, 0)", i % 7))
+        .collect();
     let source = format!(
         "import FreeCAD as App\nimport Part\nfrom FreeCAD import Vector\npts = [{}]\nshape = Part.makePolygon(pts)\n",
         points.join(", ")

@@ -86,7 +86,8 @@ fn run_freecad(scripts: &[(String, String)]) -> BTreeMap<String, Result<Measured
     let runner = dir.join("runner.py");
     std::fs::write(&runner, RUNNER).expect("write runner");
 
-    let binary = std::env::var_os("FREECAD_CMD").map_or_else(|| PathBuf::from("freecadcmd"), PathBuf::from);
+    let binary =
+        std::env::var_os("FREECAD_CMD").map_or_else(|| PathBuf::from("freecadcmd"), PathBuf::from);
     let output = Command::new(&binary)
         .arg(&runner)
         .env("CADGEN_SCRIPTS_DIR", &scripts_dir)
@@ -102,7 +103,9 @@ fn run_freecad(scripts: &[(String, String)]) -> BTreeMap<String, Result<Measured
     let stdout = String::from_utf8_lossy(&output.stdout);
     let mut results = BTreeMap::new();
     // FreeCAD's progress output shares lines with ours: find the markers.
-    let markers = stdout.lines().filter_map(|l| l.find("CADGEN_").map(|i| &l[i..]));
+    let markers = stdout
+        .lines()
+        .filter_map(|l| l.find("CADGEN_").map(|i| &l[i..]));
     for line in markers {
         if let Some(rest) = line.strip_prefix("CADGEN_RESULT ") {
             let f: Vec<&str> = rest.split(' ').collect();
@@ -137,11 +140,17 @@ fn freecad_builds_every_example_with_the_expected_volume() {
             (format!("case_{i:02}_{}.py", g.part), prompt, *tolerance, g)
         })
         .collect();
-    let scripts: Vec<(String, String)> = generated.iter().map(|(n, _, _, g)| (n.clone(), g.script.clone())).collect();
+    let scripts: Vec<(String, String)> = generated
+        .iter()
+        .map(|(n, _, _, g)| (n.clone(), g.script.clone()))
+        .collect();
     let results = run_freecad(&scripts);
 
     let mut failures = Vec::new();
-    println!("{:<18} {:>14} {:>14} {:>10}  prompt", "part", "expected mm³", "FreeCAD mm³", "error");
+    println!(
+        "{:<18} {:>14} {:>14} {:>10}  prompt",
+        "part", "expected mm³", "FreeCAD mm³", "error"
+    );
     for (name, prompt, tolerance, g) in &generated {
         match results.get(name) {
             Some(Ok(m)) => {
@@ -153,7 +162,8 @@ fn freecad_builds_every_example_with_the_expected_volume() {
                     m.volume,
                     error * 100.0
                 );
-                let one_solid = m.valid && m.solids == 1 && m.features == 1 && m.shape_type == "Solid";
+                let one_solid =
+                    m.valid && m.solids == 1 && m.features == 1 && m.shape_type == "Solid";
                 if error > *tolerance || !one_solid {
                     failures.push(format!(
                         "{prompt:?}: volume {} vs expected {} (error {:.4} %), valid {}, solids {}, features {}, type {}",
@@ -171,5 +181,9 @@ fn freecad_builds_every_example_with_the_expected_volume() {
             None => failures.push(format!("{prompt:?}: no result from FreeCAD")),
         }
     }
-    assert!(failures.is_empty(), "FreeCAD disagreed:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "FreeCAD disagreed:\n{}",
+        failures.join("\n")
+    );
 }

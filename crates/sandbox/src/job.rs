@@ -106,6 +106,9 @@ impl JobDir {
             // Caches would otherwise be written next to FreeCAD's modules.
             ("PYTHONDONTWRITEBYTECODE".into(), "1".into()),
             ("PYTHONNOUSERSITE".into(), "1".into()),
+            // glibc reserves 64 MiB of address space per malloc arena, up to
+            // 8 per CPU; OpenCASCADE's threads would eat RLIMIT_AS with them.
+            ("MALLOC_ARENA_MAX".into(), "2".into()),
             (
                 "CADSCRIBE_JOB_DIR".into(),
                 self.path.clone().into_os_string(),

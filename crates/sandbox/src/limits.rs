@@ -24,7 +24,9 @@ pub struct Limits {
     pub file_size: u64,
     /// Processes and threads of the sandbox user (`RLIMIT_NPROC`). Only
     /// enforced when the run drops to an unprivileged user: the kernel
-    /// ignores it for root.
+    /// ignores it for root. The count is per user, so concurrent runs as the
+    /// same user share it, and OpenCASCADE starts about one meshing thread
+    /// per CPU: raise it on machines with many cores.
     pub processes: u64,
 }
 
@@ -42,8 +44,8 @@ impl Default for Limits {
             // An FCStd/STEP of a complex part is a few MiB; 256 MiB leaves room
             // for dense meshes.
             file_size: 256 * MIB,
-            // FreeCAD runs 1–3 threads; the rest is headroom for other jobs
-            // running as the same user at the same time.
+            // FreeCAD runs 1–3 threads here (2 CPUs); the rest is headroom
+            // for other runs as the same user at the same time.
             processes: 64,
         }
     }

@@ -41,9 +41,36 @@ const FORBIDDEN_NAMES: &[(&str, &str)] = &[
 /// Names of modules that reach the system. They cannot be imported, but a
 /// host namespace might already hold them, so referring to them is refused.
 const SYSTEM_MODULES: &[&str] = &[
-    "os", "sys", "subprocess", "socket", "shutil", "importlib", "builtins", "ctypes", "pathlib", "io",
-    "signal", "threading", "multiprocessing", "pickle", "marshal", "tempfile", "glob", "urllib", "http",
-    "requests", "posix", "nt", "code", "codeop", "runpy", "inspect", "gc", "platform", "pty", "select",
+    "os",
+    "sys",
+    "subprocess",
+    "socket",
+    "shutil",
+    "importlib",
+    "builtins",
+    "ctypes",
+    "pathlib",
+    "io",
+    "signal",
+    "threading",
+    "multiprocessing",
+    "pickle",
+    "marshal",
+    "tempfile",
+    "glob",
+    "urllib",
+    "http",
+    "requests",
+    "posix",
+    "nt",
+    "code",
+    "codeop",
+    "runpy",
+    "inspect",
+    "gc",
+    "platform",
+    "pty",
+    "select",
 ];
 
 /// Attribute calls that turn a literal string into an attribute access.
@@ -72,7 +99,9 @@ const FORBIDDEN_ATTRIBUTES: &[&str] = &[
 ];
 
 /// Attribute prefixes for the same, e.g. `exportStep`, `saveAs`, `readShape`.
-const FORBIDDEN_ATTRIBUTE_PREFIXES: &[&str] = &["export", "import", "save", "load", "read", "write", "restore"];
+const FORBIDDEN_ATTRIBUTE_PREFIXES: &[&str] = &[
+    "export", "import", "save", "load", "read", "write", "restore",
+];
 
 /// True for `__name__`-style identifiers.
 pub fn is_dunder(name: &str) -> bool {
@@ -85,11 +114,15 @@ pub fn forbidden_name(name: &str) -> Option<String> {
         return Some(format!("`{name}` is not allowed: it {why}"));
     }
     if SYSTEM_MODULES.contains(&name) {
-        return Some(format!("`{name}` is not allowed: system modules are off limits"));
+        return Some(format!(
+            "`{name}` is not allowed: system modules are off limits"
+        ));
     }
     // `__name__` is harmless and common in `if __name__ == "__main__"`.
     if is_dunder(name) && name != "__name__" {
-        return Some(format!("`{name}` is not allowed: dunder names reach interpreter internals"));
+        return Some(format!(
+            "`{name}` is not allowed: dunder names reach interpreter internals"
+        ));
     }
     None
 }
@@ -100,8 +133,12 @@ pub fn forbidden_attribute(attr: &str) -> Option<&'static str> {
         return Some("dunder attributes reach interpreter internals");
     }
     let exact = FORBIDDEN_ATTRIBUTES.contains(&attr);
-    let prefixed = FORBIDDEN_ATTRIBUTE_PREFIXES.iter().any(|p| attr.starts_with(p));
-    (exact || prefixed).then_some("it touches files, settings, the GUI or running code; exporting is the harness's job")
+    let prefixed = FORBIDDEN_ATTRIBUTE_PREFIXES
+        .iter()
+        .any(|p| attr.starts_with(p));
+    (exact || prefixed).then_some(
+        "it touches files, settings, the GUI or running code; exporting is the harness's job",
+    )
 }
 
 /// Whether `module` (possibly dotted) may be imported.

@@ -29,7 +29,9 @@ pub struct LineIndex {
 
 impl LineIndex {
     pub fn new(source: &str) -> Self {
-        let starts = std::iter::once(0).chain(source.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        let starts = std::iter::once(0)
+            .chain(source.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
         LineIndex { starts }
     }
 
@@ -83,7 +85,10 @@ pub fn too_deep(source: &str) -> Option<usize> {
             line_started = true;
         }
         match tok {
-            Tok::Lpar | Tok::Lsqb | Tok::Lbrace => stack.push(Group { start: at, ..Group::default() }),
+            Tok::Lpar | Tok::Lsqb | Tok::Lbrace => stack.push(Group {
+                start: at,
+                ..Group::default()
+            }),
             Tok::Rpar | Tok::Rsqb | Tok::Rbrace if stack.len() > 1 => {
                 let group = stack.pop()?;
                 let bound = group.bound();
@@ -108,13 +113,20 @@ pub fn too_deep(source: &str) -> Option<usize> {
             _ => stack.last_mut()?.len += 1,
         }
     }
-    let deepest = stack.iter().find(|g| g.bound() + 2 * indent > MAX_DEPTH_BOUND)?;
+    let deepest = stack
+        .iter()
+        .find(|g| g.bound() + 2 * indent > MAX_DEPTH_BOUND)?;
     Some(lines.line_of(deepest.start))
 }
 
 /// Walks the module and returns its violations (unsorted).
 pub fn walk(suite: ast::Suite, lines: &LineIndex) -> Vec<Violation> {
-    let mut walker = Walker { lines, violations: Vec::new(), approved: Vec::new(), depth: 0 };
+    let mut walker = Walker {
+        lines,
+        violations: Vec::new(),
+        approved: Vec::new(),
+        depth: 0,
+    };
     for stmt in suite {
         // The fold cannot fail: its error type is `Infallible`.
         let _ = walker.fold_stmt(stmt);
@@ -133,7 +145,11 @@ struct Walker<'a> {
 impl Walker<'_> {
     fn report(&mut self, range: TextRange, kind: ViolationKind, message: String) {
         let line = self.lines.line_of(usize::from(range.start()));
-        self.violations.push(Violation { line, kind, message });
+        self.violations.push(Violation {
+            line,
+            kind,
+            message,
+        });
     }
 
     fn check_stmt(&mut self, stmt: &ast::Stmt) {
@@ -141,7 +157,11 @@ impl Walker<'_> {
             ast::Stmt::Import(import) => {
                 for alias in &import.names {
                     if !policy::module_allowed(&alias.name) {
-                        self.report(import.range, ViolationKind::Import, not_allowed_import(&alias.name));
+                        self.report(
+                            import.range,
+                            ViolationKind::Import,
+                            not_allowed_import(&alias.name),
+                        );
                     }
                 }
             }
@@ -155,10 +175,16 @@ impl Walker<'_> {
         let relative = import.level.is_some_and(|level| level.to_u32() > 0);
         let module = import.module.as_ref().map(|m| m.as_str());
         match module {
-            _ if relative => {
-                self.report(range, ViolationKind::Import, "relative imports are not allowed".into())
-            }
-            None => self.report(range, ViolationKind::Import, "relative imports are not allowed".into()),
+            _ if relative => self.report(
+                range,
+                ViolationKind::Import,
+                "relative imports are not allowed".into(),
+            ),
+            None => self.report(
+                range,
+                ViolationKind::Import,
+                "relative imports are not allowed".into(),
+            ),
             Some(module) if !policy::module_allowed(module) => {
                 self.report(range, ViolationKind::Import, not_allowed_import(module))
             }
@@ -169,7 +195,11 @@ impl Walker<'_> {
                         let message = format!("`from {module} import *` hides which names are used; import them by name");
                         self.report(range, ViolationKind::Import, message);
                     } else if let Some(why) = policy::forbidden_attribute(name) {
-                        self.report(range, ViolationKind::Import, format!("importing `{module}.{name}` is not allowed: {why}"));
+                        self.report(
+                            range,
+                            ViolationKind::Import,
+                            format!("importing `{module}.{name}` is not allowed: {why}"),
+                        );
                     } else if let Some(why) = policy::forbidden_name(name) {
                         self.report(range, ViolationKind::Import, why);
                     }
@@ -186,7 +216,9 @@ impl Walker<'_> {
                 }
                 let id = name.id.as_str();
                 if policy::ATTRIBUTE_BUILTINS.contains(&id) {
-                    let message = format!("`{id}` is only allowed as a call with a literal, safe attribute name");
+                    let message = format!(
+                        "`{id}` is only allowed as a call with a literal, safe attribute name"
+                    );
                     self.report(name.range, ViolationKind::Call, message);
                 } else if let Some(why) = policy::forbidden_name(id) {
                     self.report(name.range, ViolationKind::Name, why);
@@ -210,10 +242,15 @@ impl Walker<'_> {
             // Name check, which refuses it.
             ast::Expr::Name(func) if policy::ATTRIBUTE_BUILTINS.contains(&func.id.as_str()) => {
                 match call.args.get(1).and_then(string_literal) {
-                    Some(attr) if policy::forbidden_attribute(attr).is_none() => self.approved.push(func.range),
+                    Some(attr) if policy::forbidden_attribute(attr).is_none() => {
+                        self.approved.push(func.range)
+                    }
                     Some(attr) => {
                         self.approved.push(func.range);
-                        let message = format!("`{}(…, \"{attr}\")` is not allowed: forbidden attribute", func.id);
+                        let message = format!(
+                            "`{}(…, \"{attr}\")` is not allowed: forbidden attribute",
+                            func.id
+                        );
                         self.report(call.range, ViolationKind::Call, message);
                     }
                     None => {}
@@ -225,7 +262,8 @@ impl Walker<'_> {
                     string_literal(arg).is_some() || matches!(arg, ast::Expr::JoinedStr(_))
                 });
                 if reads_file {
-                    let message = "`Mesh.Mesh(path)` reads a file; build meshes from shapes".to_string();
+                    let message =
+                        "`Mesh.Mesh(path)` reads a file; build meshes from shapes".to_string();
                     self.report(call.range, ViolationKind::Call, message);
                 }
             }
@@ -278,12 +316,18 @@ impl Fold<TextRange> for Walker<'_> {
 }
 
 fn not_allowed_import(module: &str) -> String {
-    format!("importing `{module}` is not allowed; allowed modules: {}", policy::ALLOWED_MODULES.join(", "))
+    format!(
+        "importing `{module}` is not allowed; allowed modules: {}",
+        policy::ALLOWED_MODULES.join(", ")
+    )
 }
 
 fn string_literal(expr: &ast::Expr) -> Option<&str> {
     match expr {
-        ast::Expr::Constant(ast::ExprConstant { value: ast::Constant::Str(s), .. }) => Some(s.as_str()),
+        ast::Expr::Constant(ast::ExprConstant {
+            value: ast::Constant::Str(s),
+            ..
+        }) => Some(s.as_str()),
         _ => None,
     }
 }

@@ -12,19 +12,33 @@ pub struct CatalogueEntry {
     pub example: &'static str,
 }
 
-const fn entry(name: &'static str, description: &'static str, example: &'static str) -> CatalogueEntry {
-    CatalogueEntry { name, description, example }
+const fn entry(
+    name: &'static str,
+    description: &'static str,
+    example: &'static str,
+) -> CatalogueEntry {
+    CatalogueEntry {
+        name,
+        description,
+        example,
+    }
 }
 
-pub(crate) const BOX: CatalogueEntry =
-    entry("box", "box, block, cube or plate (length × width × height)", "box 2 by 3 by 4 cm");
+pub(crate) const BOX: CatalogueEntry = entry(
+    "box",
+    "box, block, cube or plate (length × width × height)",
+    "box 2 by 3 by 4 cm",
+);
 pub(crate) const PLATE_WITH_HOLES: CatalogueEntry = entry(
     "plate_with_holes",
     "plate with N through holes in a row, at the corners or at given (x, y) points",
     "plate 100 x 50 x 5 mm with 4 holes 6 mm at the corners",
 );
-pub(crate) const CYLINDER: CatalogueEntry =
-    entry("cylinder", "cylinder, rod, shaft or disc", "cylinder diameter 20mm height 50mm");
+pub(crate) const CYLINDER: CatalogueEntry = entry(
+    "cylinder",
+    "cylinder, rod, shaft or disc",
+    "cylinder diameter 20mm height 50mm",
+);
 pub(crate) const TUBE: CatalogueEntry = entry(
     "tube",
     "tube or pipe (outer diameter with inner diameter or wall)",
@@ -36,8 +50,11 @@ pub(crate) const CONE: CatalogueEntry = entry(
     "cone or frustum (bottom and top diameter, height)",
     "cone bottom diameter 40 top diameter 10 height 30 mm",
 );
-pub(crate) const WASHER: CatalogueEntry =
-    entry("washer", "flat washer or ring (or an ISO 7089 size like M8)", "washer 20 mm outer 8.4 mm inner 2 mm thick");
+pub(crate) const WASHER: CatalogueEntry = entry(
+    "washer",
+    "flat washer or ring (or an ISO 7089 size like M8)",
+    "washer 20 mm outer 8.4 mm inner 2 mm thick",
+);
 pub(crate) const FLANGE: CatalogueEntry = entry(
     "flange",
     "round flange with bolt holes on a bolt circle and an optional centre bore",
@@ -53,8 +70,11 @@ pub(crate) const SPUR_GEAR: CatalogueEntry = entry(
     "involute spur gear (module, teeth, thickness, bore)",
     "spur gear module 2 with 20 teeth 10 mm thick bore 8 mm",
 );
-pub(crate) const HEX_NUT: CatalogueEntry =
-    entry("hex_nut", "hex nut (M size, or across flats, thickness and hole)", "M8 hex nut");
+pub(crate) const HEX_NUT: CatalogueEntry = entry(
+    "hex_nut",
+    "hex nut (M size, or across flats, thickness and hole)",
+    "M8 hex nut",
+);
 pub(crate) const STANDOFF: CatalogueEntry = entry(
     "standoff",
     "hex or round standoff with a through hole",
@@ -87,7 +107,10 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
 pub(crate) fn help() -> String {
     let mut text = String::from("I can make these parts (lengths in mm, cm, m or inches):");
     for e in CATALOGUE {
-        text.push_str(&format!("\n  - {}: {} — e.g. \"{}\"", e.name, e.description, e.example));
+        text.push_str(&format!(
+            "\n  - {}: {} — e.g. \"{}\"",
+            e.name, e.description, e.example
+        ));
     }
     text
 }

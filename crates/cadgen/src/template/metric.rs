@@ -51,6 +51,9 @@ pub(crate) fn lookup(size: f64) -> Option<Metric> {
 
 /// "M2, M2.5, …" for error messages.
 pub(crate) fn known_sizes() -> String {
-    let names: Vec<String> = TABLE.iter().map(|m| format!("M{}", super::script::human(m.size))).collect();
+    let names: Vec<String> = TABLE
+        .iter()
+        .map(|m| format!("M{}", super::script::human(m.size)))
+        .collect();
     names.join(", ")
 }

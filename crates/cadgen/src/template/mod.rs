@@ -16,8 +16,26 @@
 //!   "20 mm dia", "5 mm thick", "Ø6". "M6" is a metric thread size.
 //! - Counts: "4 holes", "six 8 mm holes", "4 x M6 holes", "20 teeth";
 //!   "a hole" is one hole.
-//! - Secondary dimensions that are missing take documented defaults, which
-//!   the summary lists after "defaults:".
+//! - The most specific part noun wins ("gear" over "disc"); a box or plate
+//!   with holes is a `plate_with_holes`, with walls (or "open") an
+//!   `enclosure`; a cylinder with an inner diameter or wall is a `tube`,
+//!   with a bolt circle a `flange`.
+//! - Every number must be used: a prompt with a dimension, count, M size or
+//!   "at the corners" the part has no use for is refused, not trimmed.
+//!
+//! Defaults for secondary dimensions (the summary lists each one used after
+//! "defaults:"):
+//! - hole diameter of plates, brackets and flanges: 5.5 mm (M5 clearance);
+//!   an M size gives its ISO 273 medium clearance hole instead;
+//! - corner holes: centres 1.5 hole diameters from the edges;
+//! - flange: 10 mm thick, 4 holes, bolt circle midway between bore (or
+//!   centre) and rim;
+//! - L-bracket: 3 mm thick; "with holes" means 2 (one per leg);
+//! - enclosure: 2 mm walls, floor as thick as the walls;
+//! - spur gear: face width 8 modules; 20° pressure angle, full-depth teeth;
+//! - from an M size: hex nuts per DIN 934 (hole = nominal size, thread not
+//!   modelled), washers per ISO 7089, standoffs with the tap-drill hole and
+//!   the nut's across-flats size.
 
 mod catalogue;
 mod lexer;
@@ -68,7 +86,10 @@ pub struct NotUnderstood {
 
 impl NotUnderstood {
     pub(crate) fn new(reason: impl Into<String>) -> Self {
-        NotUnderstood { reason: reason.into(), part: None }
+        NotUnderstood {
+            reason: reason.into(),
+            part: None,
+        }
     }
 }
 
@@ -98,7 +119,9 @@ pub fn generate(prompt: &str) -> Result<Generated, NotUnderstood> {
         )));
     }
     let Some(noun) = parts::detect(&facts) else {
-        return Err(NotUnderstood::new("I could not find a part I know how to make in the prompt."));
+        return Err(NotUnderstood::new(
+            "I could not find a part I know how to make in the prompt.",
+        ));
     };
     let (generated, entry) = parts::build(noun, &mut facts)?;
     let leftovers = facts.leftovers();

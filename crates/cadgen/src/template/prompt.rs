@@ -9,7 +9,9 @@
 //! height 30" both come out right.
 
 use super::lexer::{lex, Lexed, Token};
-use super::vocab::{is_unsupported_unit, lookup, Counted, Flag, Meaning, PartNoun, Role, Side, Unit};
+use super::vocab::{
+    is_unsupported_unit, lookup, Counted, Flag, Meaning, PartNoun, Role, Side, Unit,
+};
 
 /// A number as written, before unit resolution.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -25,7 +27,8 @@ impl Qty {
     /// A whole number with no unit: may be a count ("4 holes").
     fn as_count(&self) -> Option<u32> {
         let bare = self.unit.is_none() && !self.diameter_sign && self.integral;
-        (bare && self.value >= 1.0 && self.value <= f64::from(u32::MAX)).then_some(self.value as u32)
+        (bare && self.value >= 1.0 && self.value <= f64::from(u32::MAX))
+            .then_some(self.value as u32)
     }
 }
 
@@ -36,9 +39,15 @@ enum Item {
     Point(Qty, Qty),
     Key(Role, Side),
     /// A counted noun as written ("holes"), before its count is found.
-    Count { what: Counted, plural: bool },
+    Count {
+        what: Counted,
+        plural: bool,
+    },
     /// A counted noun with its count; hole nouns also key the hole diameter.
-    Counted { what: Counted, count: Option<u32> },
+    Counted {
+        what: Counted,
+        count: Option<u32>,
+    },
     NumberWord(u32),
     Part(PartNoun),
     /// Metric thread size, `M6`.
@@ -50,7 +59,7 @@ enum Item {
 
 /// What a single fact holds once units are resolved (all lengths in mm).
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Value {
+enum Value {
     Length { role: Option<Role>, mm: f64 },
     Chain(Vec<f64>),
     Point(f64, f64),
@@ -71,7 +80,8 @@ pub(crate) struct Facts {
     pub parts: Vec<PartNoun>,
     /// Units like "km" that were used but are not supported.
     pub unsupported_units: Vec<String>,
-    flags: Vec<Flag>,
+    /// Flags and whether a part generator used them.
+    flags: Vec<(Flag, bool)>,
     facts: Vec<Fact>,
 }
 
@@ -85,7 +95,11 @@ impl Facts {
         let default_unit = default_unit(&items);
         let mm = |q: &Qty| round_mm(q.unit.unwrap_or(default_unit).to_mm(q.value));
 
-        let mut facts = Facts { flags, ..Facts::default() };
+        let flags = flags.into_iter().map(|f| (f, false)).collect();
+        let mut facts = Facts {
+            flags,
+            ..Facts::default()
+        };
         let mut push = |value| facts.facts.push(Fact { value, used: false });
         for (i, item) in items.iter().enumerate() {
             match item {
@@ -101,11 +115,17 @@ impl Facts {
                 Item::Chain(qs) => {
                     // Bare members take the chain's own unit: "2 by 3 by 4 cm".
                     let unit = qs.iter().rev().find_map(|q| q.unit).unwrap_or(default_unit);
-                    let dims = qs.iter().map(|q| round_mm(q.unit.unwrap_or(unit).to_mm(q.value))).collect();
+                    let dims = qs
+                        .iter()
+                        .map(|q| round_mm(q.unit.unwrap_or(unit).to_mm(q.value)))
+                        .collect();
                     push(Value::Chain(dims));
                 }
                 Item::Point(x, y) => push(Value::Point(mm(x), mm(y))),
-                Item::Counted { what, count } => push(Value::Count { what: *what, count: *count }),
+                Item::Counted { what, count } => push(Value::Count {
+                    what: *what,
+                    count: *count,
+                }),
                 Item::Thread(d) => push(Value::Thread(*d)),
                 Item::Part(noun) => facts.parts.push(*noun),
                 Item::UnsupportedUnit(unit) => facts.unsupported_units.push(unit.clone()),
@@ -129,8 +149,19 @@ impl Facts {
         })
     }
 
+    /// Whether the prompt says `flag` (without using it up).
     pub fn has(&self, flag: Flag) -> bool {
-        self.flags.contains(&flag)
+        self.flags.iter().any(|(f, _)| *f == flag)
+    }
+
+    /// Whether the prompt says `flag`; marks it as used.
+    pub fn take_flag(&mut self, flag: Flag) -> bool {
+        let mut found = false;
+        for (_, used) in self.flags.iter_mut().filter(|(f, _)| *f == flag) {
+            *used = true;
+            found = true;
+        }
+        found
     }
 
     /// Takes the first unused length with one of `roles`.
@@ -143,7 +174,8 @@ impl Facts {
 
     /// A diameter given either as a diameter or as a radius.
     pub fn take_diameter(&mut self, diameters: &[Role], radii: &[Role]) -> Option<f64> {
-        self.take(diameters).or_else(|| self.take(radii).map(|r| 2.0 * r))
+        self.take(diameters)
+            .or_else(|| self.take(radii).map(|r| 2.0 * r))
     }
 
     /// Takes the first unused length that had no keyword.
@@ -163,7 +195,9 @@ impl Facts {
     }
 
     pub fn has_chain(&self) -> bool {
-        self.facts.iter().any(|f| !f.used && matches!(f.value, Value::Chain(_)))
+        self.facts
+            .iter()
+            .any(|f| !f.used && matches!(f.value, Value::Chain(_)))
     }
 
     pub fn take_points(&mut self) -> Vec<(f64, f64)> {
@@ -185,9 +219,9 @@ impl Facts {
 
     /// Whether the counted noun appears at all (unused), e.g. "holes".
     pub fn mentions(&self, what: Counted) -> bool {
-        self.facts.iter().any(|f| {
-            !f.used && matches!(f.value, Value::Count { what: w, .. } if w == what)
-        })
+        self.facts
+            .iter()
+            .any(|f| !f.used && matches!(f.value, Value::Count { what: w, .. } if w == what))
     }
 
     /// Takes every mention of a counted noun; returns the count if one was
@@ -214,7 +248,25 @@ impl Facts {
 
     /// Descriptions of everything not taken, for "did not understand" errors.
     pub fn leftovers(&self) -> Vec<String> {
-        self.facts.iter().filter(|f| !f.used).map(|f| describe(&f.value)).collect()
+        let values = self
+            .facts
+            .iter()
+            .filter(|f| !f.used)
+            .map(|f| describe(&f.value));
+        // "round" and "through" fit any part; these change what is built.
+        let flags =
+            self.flags
+                .iter()
+                .filter(|(_, used)| !used)
+                .filter_map(|(flag, _)| match flag {
+                    Flag::Corners => Some("at the corners".to_string()),
+                    Flag::Hex => Some("hex".to_string()),
+                    Flag::Open => Some("open / hollow".to_string()),
+                    Flag::Round | Flag::Through => None,
+                });
+        let mut all: Vec<String> = values.chain(flags).collect();
+        all.dedup();
+        all
     }
 
     fn take_where<T>(&mut self, mut pick: impl FnMut(&Value) -> Option<T>) -> Option<T> {
@@ -235,7 +287,10 @@ fn round_mm(mm: f64) -> f64 {
 fn describe(value: &Value) -> String {
     let len = super::script::human;
     match value {
-        Value::Length { role: Some(role), mm } => format!("{} mm ({})", len(*mm), role.describe()),
+        Value::Length {
+            role: Some(role),
+            mm,
+        } => format!("{} mm ({})", len(*mm), role.describe()),
         Value::Length { role: None, mm } => format!("{} mm", len(*mm)),
         Value::Chain(dims) => {
             let parts: Vec<String> = dims.iter().map(|d| len(*d)).collect();
@@ -304,7 +359,9 @@ fn items(lexed: &[Lexed], flags: &mut Vec<Flag>) -> Vec<Item> {
                     (None, Some((meaning, used))) => {
                         match meaning {
                             Meaning::Key(role, side) => out.push(Item::Key(role, side)),
-                            Meaning::Count { what, plural } => out.push(Item::Count { what, plural }),
+                            Meaning::Count { what, plural } => {
+                                out.push(Item::Count { what, plural })
+                            }
                             Meaning::NumberWord(n) => out.push(Item::NumberWord(n)),
                             Meaning::Part(noun) => out.push(Item::Part(noun)),
                             Meaning::Flag(flag) => flags.push(flag),
@@ -315,7 +372,8 @@ fn items(lexed: &[Lexed], flags: &mut Vec<Flag>) -> Vec<Item> {
                         i += used;
                     }
                     (None, None) => {
-                        let after_number = i > 0 && matches!(lexed[i - 1].token, Token::Number { .. });
+                        let after_number =
+                            i > 0 && matches!(lexed[i - 1].token, Token::Number { .. });
                         if after_number && is_unsupported_unit(words[0]) {
                             out.push(Item::UnsupportedUnit(words[0].to_string()));
                         }
@@ -347,7 +405,9 @@ fn word_run(lexed: &[Lexed], i: usize) -> Vec<&str> {
 
 /// `d=20`, `h: 50` — single letters only count as keywords before `=`/`:`.
 fn single_letter_key(lexed: &[Lexed], i: usize) -> Option<Role> {
-    let Token::Word(w) = &lexed[i].token else { return None };
+    let Token::Word(w) = &lexed[i].token else {
+        return None;
+    };
     if lexed.get(i + 1).map(|l| &l.token) != Some(&Token::Equals) {
         return None;
     }
@@ -378,7 +438,9 @@ fn quantity(lexed: &[Lexed], i: usize) -> Option<(Qty, usize)> {
         Token::DiameterSign => (true, i + 1),
         _ => (false, i),
     };
-    let Token::Number { value, integral } = lexed.get(at)?.token else { return None };
+    let Token::Number { value, integral } = lexed.get(at)?.token else {
+        return None;
+    };
     let (unit, used) = match lexed.get(at + 1).map(|l| &l.token) {
         Some(Token::InchMark) => (Some(Unit::In), 2),
         // `6m6` would be odd, but "m" glued to a number after it is a thread.
@@ -390,7 +452,12 @@ fn quantity(lexed: &[Lexed], i: usize) -> Option<(Qty, usize)> {
         }
         _ => (None, 1),
     };
-    let qty = Qty { value, unit, integral: integral && unit.is_none(), diameter_sign };
+    let qty = Qty {
+        value,
+        unit,
+        integral: integral && unit.is_none(),
+        diameter_sign,
+    };
     Some((qty, at - i + used))
 }
 
@@ -472,7 +539,12 @@ fn count_after(items: &mut Vec<Item>, i: usize, what: Counted) -> Option<(u32, u
 
 /// Looks back from the noun at `i` for its count; removes the count item and
 /// returns it with the noun's new index.
-fn count_before(items: &mut Vec<Item>, i: usize, what: Counted, plural: bool) -> Option<(u32, usize)> {
+fn count_before(
+    items: &mut Vec<Item>,
+    i: usize,
+    what: Counted,
+    plural: bool,
+) -> Option<(u32, usize)> {
     let count_of = |item: &Item| match item {
         Item::NumberWord(n) => Some(*n),
         Item::Qty(q) => q.as_count(),
@@ -516,7 +588,10 @@ fn pair_keywords(items: &[Item]) -> Vec<Option<Role>> {
     let n = items.len();
     let key = |item: &Item| match item {
         Item::Key(role, side) => Some((*role, *side)),
-        Item::Counted { what: Counted::Holes, .. } => Some((Role::Hole, Side::Either)),
+        Item::Counted {
+            what: Counted::Holes,
+            ..
+        } => Some((Role::Hole, Side::Either)),
         _ => None,
     };
     let edge = |i: usize| -> Option<(usize, Role)> {
@@ -545,4 +620,123 @@ fn pair_keywords(items: &[Item]) -> Vec<Option<Role>> {
         }
     }
     roles
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roles(prompt: &str) -> Vec<(Option<Role>, f64)> {
+        Facts::read(prompt)
+            .facts
+            .into_iter()
+            .filter_map(|f| match f.value {
+                Value::Length { role, mm } => Some((role, mm)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn keywords_pair_on_whichever_side_fits_the_whole_prompt() {
+        use Role::*;
+        assert_eq!(
+            roles("rod 10 mm dia 100 mm long"),
+            vec![(Some(Diameter), 10.0), (Some(Length), 100.0)]
+        );
+        assert_eq!(
+            roles("cylinder diameter 20 height 50"),
+            vec![(Some(Diameter), 20.0), (Some(Height), 50.0)]
+        );
+        assert_eq!(
+            roles("washer 20 mm outer 8.4 mm inner 2 mm thick"),
+            vec![
+                (Some(OuterDiameter), 20.0),
+                (Some(InnerDiameter), 8.4),
+                (Some(Thickness), 2.0)
+            ]
+        );
+        assert_eq!(
+            roles("pipe 1 in OD wall 2 mm 100 mm long"),
+            vec![
+                (Some(OuterDiameter), 25.4),
+                (Some(Wall), 2.0),
+                (Some(Length), 100.0)
+            ]
+        );
+        // Adjectives only follow their number; the comma ends a phrase.
+        assert_eq!(roles("thick 5 mm"), vec![(None, 5.0)]);
+        assert_eq!(roles("diameter, 20 mm"), vec![(None, 20.0)]);
+        assert_eq!(roles("Ø6"), vec![(Some(Diameter), 6.0)]);
+        assert_eq!(
+            roles("d=20 h=5"),
+            vec![(Some(Diameter), 20.0), (Some(Height), 5.0)]
+        );
+    }
+
+    #[test]
+    fn counts_attach_to_their_nouns() {
+        let mut f = Facts::read("flange with six 8 mm holes");
+        assert_eq!(f.take_count(Counted::Holes), Some(Some(6)));
+        assert_eq!(f.take(&[Role::Hole]), Some(8.0));
+
+        let mut f = Facts::read("plate with 4 x M6 holes");
+        assert_eq!(f.take_count(Counted::Holes), Some(Some(4)));
+        assert_eq!(f.take_thread(), Some(6.0));
+
+        let mut f = Facts::read("plate with a 6 hole");
+        assert_eq!(f.take_count(Counted::Holes), Some(Some(1)));
+        assert_eq!(f.take(&[Role::Hole]), Some(6.0));
+
+        let mut f = Facts::read("gear teeth 20 module 2");
+        assert_eq!(f.take_count(Counted::Teeth), Some(Some(20)));
+        assert_eq!(f.take(&[Role::Module]), Some(2.0));
+
+        let mut f = Facts::read("plate with holes");
+        assert_eq!(f.take_count(Counted::Holes), Some(None));
+    }
+
+    #[test]
+    fn bare_numbers_take_the_prompts_only_unit() {
+        let mut f = Facts::read("box 2 by 3 by 4 cm");
+        assert_eq!(f.take_chain(3), Some(vec![20.0, 30.0, 40.0]));
+        assert_eq!(
+            roles("cone top 1 height 2 in"),
+            vec![(Some(Role::TopDiameter), 25.4), (Some(Role::Height), 50.8)]
+        );
+        // Mixed units: bare numbers are millimetres; modules always are.
+        assert_eq!(
+            roles("pipe 1 in od 20 long 3 cm"),
+            vec![
+                (Some(Role::OuterDiameter), 25.4),
+                (Some(Role::Length), 20.0),
+                (None, 30.0)
+            ]
+        );
+        assert_eq!(
+            roles("gear module 2 20 mm thick 1 in bore")[0],
+            (Some(Role::Module), 2.0)
+        );
+    }
+
+    #[test]
+    fn tells_threads_from_metres_and_refuses_odd_units() {
+        let mut f = Facts::read("M6 nut");
+        assert_eq!(f.take_thread(), Some(6.0));
+        assert_eq!(roles("rod 2 m long"), vec![(Some(Role::Length), 2000.0)]);
+        assert_eq!(
+            Facts::read("cube 3 km").unsupported_units,
+            vec!["km".to_string()]
+        );
+    }
+
+    #[test]
+    fn reports_what_was_not_used() {
+        let mut f = Facts::read("sphere radius 15 mm 20 mm wide at the corners");
+        assert_eq!(f.take(&[Role::Radius]), Some(15.0));
+        assert_eq!(
+            f.leftovers(),
+            vec!["20 mm (width)".to_string(), "at the corners".to_string()]
+        );
+    }
 }

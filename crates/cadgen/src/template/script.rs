@@ -20,13 +20,22 @@ pub(crate) struct Script {
 
 impl Script {
     pub fn new(part: &'static str) -> Self {
-        Script { part, params: Vec::new(), values: BTreeMap::new(), body: Vec::new() }
+        Script {
+            part,
+            params: Vec::new(),
+            values: BTreeMap::new(),
+            body: Vec::new(),
+        }
     }
 
     /// A length constant in millimetres.
     pub fn length(&mut self, name: &'static str, mm: f64, what: &str) -> &mut Self {
         self.values.insert(name.to_lowercase(), mm);
-        let comment = if what.is_empty() { "mm".to_string() } else { format!("{what}, mm") };
+        let comment = if what.is_empty() {
+            "mm".to_string()
+        } else {
+            format!("{what}, mm")
+        };
         self.params.push((name, python_float(mm), comment));
         self
     }
@@ -41,7 +50,8 @@ impl Script {
     /// A dimensionless constant such as an angle in degrees.
     pub fn number(&mut self, name: &'static str, value: f64, what: &str) -> &mut Self {
         self.values.insert(name.to_lowercase(), value);
-        self.params.push((name, python_float(value), what.to_string()));
+        self.params
+            .push((name, python_float(value), what.to_string()));
         self
     }
 
@@ -72,7 +82,7 @@ impl Script {
 
         let mut imports = Vec::new();
         if uses("math.") {
-            imports.push("import math\n");
+            imports.push("import math\n\n");
         }
         imports.push("import FreeCAD as App\nimport Part");
         if uses("Vector(") {
@@ -118,13 +128,17 @@ fn object_name(part: &str) -> String {
     part.split('_')
         .map(|w| {
             let mut chars = w.chars();
-            chars.next().map_or(String::new(), |c| c.to_uppercase().chain(chars).collect())
+            chars
+                .next()
+                .map_or(String::new(), |c| c.to_uppercase().chain(chars).collect())
         })
         .collect()
 }
 
 fn one_line(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// A float literal Python reads back exactly (`8.0`, `25.4`).
@@ -136,7 +150,11 @@ pub(crate) fn python_float(value: f64) -> String {
 pub(crate) fn human(value: f64) -> String {
     let text = format!("{value:.3}");
     let text = text.trim_end_matches('0').trim_end_matches('.');
-    if text == "-0" { "0".to_string() } else { text.to_string() }
+    if text == "-0" {
+        "0".to_string()
+    } else {
+        text.to_string()
+    }
 }
 
 /// `[40, 20, 10]` → `40 × 20 × 10 mm`.
@@ -151,7 +169,9 @@ pub(crate) fn counted(n: u32, singular: &str, plural: &str) -> String {
         "no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
         "eleven", "twelve",
     ];
-    let number = WORDS.get(n as usize).map_or_else(|| n.to_string(), |w| (*w).to_string());
+    let number = WORDS
+        .get(n as usize)
+        .map_or_else(|| n.to_string(), |w| (*w).to_string());
     format!("{number} {}", if n == 1 { singular } else { plural })
 }
 

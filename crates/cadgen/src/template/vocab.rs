@@ -43,9 +43,27 @@ impl Unit {
 pub(crate) fn is_unsupported_unit(word: &str) -> bool {
     matches!(
         word,
-        "km" | "kilometer" | "kilometers" | "kilometre" | "kilometres" | "dm" | "um" | "µm" | "μm"
-            | "micron" | "microns" | "micrometer" | "micrometers" | "micrometre" | "micrometres" | "nm"
-            | "yd" | "yard" | "yards" | "mil" | "mils" | "thou"
+        "km" | "kilometer"
+            | "kilometers"
+            | "kilometre"
+            | "kilometres"
+            | "dm"
+            | "um"
+            | "µm"
+            | "μm"
+            | "micron"
+            | "microns"
+            | "micrometer"
+            | "micrometers"
+            | "micrometre"
+            | "micrometres"
+            | "nm"
+            | "yd"
+            | "yard"
+            | "yards"
+            | "mil"
+            | "mils"
+            | "thou"
     )
 }
 
@@ -172,7 +190,10 @@ pub(crate) enum Flag {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Meaning {
     Key(Role, Side),
-    Count { what: Counted, plural: bool },
+    Count {
+        what: Counted,
+        plural: bool,
+    },
     NumberWord(u32),
     Part(PartNoun),
     Flag(Flag),
@@ -444,18 +465,12 @@ mod tests {
 
     #[test]
     fn prefers_the_longest_phrase() {
-        assert_eq!(
-            lookup(&["center", "hole", "8"]),
-            Some((key(Role::Bore), 2))
-        );
+        assert_eq!(lookup(&["center", "hole", "8"]), Some((key(Role::Bore), 2)));
         assert_eq!(
             lookup(&["bolt", "circle"]),
             Some((key(Role::BoltCircle), 2))
         );
-        assert_eq!(
-            lookup(&["hole"]),
-            Some((count(Counted::Holes, false), 1))
-        );
+        assert_eq!(lookup(&["hole"]), Some((count(Counted::Holes, false), 1)));
         assert_eq!(lookup(&["dragon"]), None);
     }
 

@@ -22,22 +22,46 @@ pub(crate) fn l_bracket(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
     let f = &mut *cx.facts;
     let (l, h, w) = match f.take_chain(3) {
         Some(c) => (Some(c[0]), Some(c[1]), Some(c[2])),
-        None => (f.take(&[Role::Length]), f.take(&[Role::Height]), f.take(&[Role::Width, Role::Depth])),
+        None => (
+            f.take(&[Role::Length]),
+            f.take(&[Role::Height]),
+            f.take(&[Role::Width, Role::Depth]),
+        ),
     };
     let t = f.take(&[Role::Thickness, Role::Wall]);
-    let (l, h, w) = (cx.need(l, "length")?, cx.need(h, "height")?, cx.need(w, "width")?);
+    let (l, h, w) = (
+        cx.need(l, "length")?,
+        cx.need(h, "height")?,
+        cx.need(w, "width")?,
+    );
     let t = cx.or_default(t, DEFAULT_THICKNESS_MM, "thickness")?;
-    cx.ensure(t < l && t < h, || format!("A {} mm thickness leaves no leg on {}.", human(t), dims(&[l, h, w])))?;
+    cx.ensure(t < l && t < h, || {
+        format!(
+            "A {} mm thickness leaves no leg on {}.",
+            human(t),
+            dims(&[l, h, w])
+        )
+    })?;
     let count = cx.hole_count(DEFAULT_HOLE_COUNT, 20)?.unwrap_or(0);
     let d = if count > 0 { cx.hole_diameter()? } else { 0.0 };
     let (base_holes, upright_holes) = (count.div_ceil(2), count / 2);
 
     // Each leg's free area (beyond the other leg) as a width × span rectangle.
     let row = |n: u32, span: f64| -> Vec<(f64, f64)> {
-        (0..n).map(|i| ((f64::from(i) + 0.5) * w / f64::from(n), span / 2.0)).collect()
+        (0..n)
+            .map(|i| ((f64::from(i) + 0.5) * w / f64::from(n), span / 2.0))
+            .collect()
     };
-    let fits = holes_fit(&row(base_holes, l - t), d, w, l - t) && holes_fit(&row(upright_holes, h - t), d, w, h - t);
-    cx.ensure(fits, || format!("{} of Ø{} mm do not fit on the legs of {}.", counted(count, "hole", "holes"), human(d), dims(&[l, h, w])))?;
+    let fits = holes_fit(&row(base_holes, l - t), d, w, l - t)
+        && holes_fit(&row(upright_holes, h - t), d, w, h - t);
+    cx.ensure(fits, || {
+        format!(
+            "{} of Ø{} mm do not fit on the legs of {}.",
+            counted(count, "hole", "holes"),
+            human(d),
+            dims(&[l, h, w])
+        )
+    })?;
 
     let mut s = Script::new(catalogue::L_BRACKET.name);
     s.length("LENGTH", l, "base leg, along X")
@@ -69,7 +93,14 @@ pub(crate) fn l_bracket(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
     }
 
     let holes = if count > 0 {
-        format!(", with {}", counted(count, &format!("Ø{} mm hole", human(d)), &format!("Ø{} mm holes", human(d))))
+        format!(
+            ", with {}",
+            counted(
+                count,
+                &format!("Ø{} mm hole", human(d)),
+                &format!("Ø{} mm holes", human(d))
+            )
+        )
     } else {
         String::new()
     };

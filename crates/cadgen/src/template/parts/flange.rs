@@ -18,7 +18,10 @@ const DEFAULT_HOLE_COUNT: u32 = 4;
 pub(crate) fn flange(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
     let f = &mut *cx.facts;
     let outer = f
-        .take_diameter(&[Role::OuterDiameter, Role::Diameter], &[Role::OuterRadius, Role::Radius])
+        .take_diameter(
+            &[Role::OuterDiameter, Role::Diameter],
+            &[Role::OuterRadius, Role::Radius],
+        )
         .or_else(|| f.take_bare());
     let thickness = f.take(&[Role::Thickness, Role::Height, Role::Length]);
     let bore = f.take_diameter(&[Role::Bore, Role::InnerDiameter], &[Role::InnerRadius]);
@@ -39,18 +42,34 @@ pub(crate) fn flange(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
 
     let (r, hole_r) = (circle / 2.0, d / 2.0);
     cx.ensure(r + hole_r + MIN_WEB_MM <= outer / 2.0, || {
-        format!("Ø{} mm holes on a Ø{} mm bolt circle run off a Ø{} mm flange.", human(d), human(circle), human(outer))
+        format!(
+            "Ø{} mm holes on a Ø{} mm bolt circle run off a Ø{} mm flange.",
+            human(d),
+            human(circle),
+            human(outer)
+        )
     })?;
     cx.ensure(bore_d / 2.0 + MIN_WEB_MM <= r - hole_r, || {
-        format!("Ø{} mm holes on a Ø{} mm bolt circle cut into the Ø{} mm bore.", human(d), human(circle), human(bore_d))
+        format!(
+            "Ø{} mm holes on a Ø{} mm bolt circle cut into the Ø{} mm bore.",
+            human(d),
+            human(circle),
+            human(bore_d)
+        )
     })?;
     let chord = circle * (std::f64::consts::PI / f64::from(count)).sin();
     cx.ensure(count < 2 || chord >= d + MIN_WEB_MM, || {
-        format!("{} of Ø{} mm overlap on a Ø{} mm bolt circle.", counted(count, "hole", "holes"), human(d), human(circle))
+        format!(
+            "{} of Ø{} mm overlap on a Ø{} mm bolt circle.",
+            counted(count, "hole", "holes"),
+            human(d),
+            human(circle)
+        )
     })?;
 
     let mut s = Script::new(catalogue::FLANGE.name);
-    s.length("OUTER_DIAMETER", outer, "").length("THICKNESS", thickness, "along Z");
+    s.length("OUTER_DIAMETER", outer, "")
+        .length("THICKNESS", thickness, "along Z");
     match bore {
         Some(b) => {
             s.length("BORE_DIAMETER", b, "centre bore");
@@ -71,7 +90,11 @@ pub(crate) fn flange(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
     cut_holes_z(&mut s, "hole_centres", "HOLE_DIAMETER", "THICKNESS");
 
     let bore_text = bore.map_or(String::new(), |b| format!(" and a Ø{} mm bore", human(b)));
-    let holes = counted(count, &format!("Ø{} mm hole", human(d)), &format!("Ø{} mm holes", human(d)));
+    let holes = counted(
+        count,
+        &format!("Ø{} mm hole", human(d)),
+        &format!("Ø{} mm holes", human(d)),
+    );
     let summary = cx.summary(format!(
         "Flange Ø{} × {} mm with {holes} on a Ø{} mm bolt circle{bore_text}",
         human(outer),

@@ -95,7 +95,9 @@ fn outline(module: f64, teeth: u32) -> Option<Vec<(f64, f64)>> {
     let involute_radius = |t: f64| r.base * (1.0 + t * t).sqrt();
     let polar = |radius: f64, a: f64| (radius * a.cos(), radius * a.sin());
 
-    let t_start = ((r.root.max(r.base) / r.base).powi(2) - 1.0).max(0.0).sqrt();
+    let t_start = ((r.root.max(r.base) / r.base).powi(2) - 1.0)
+        .max(0.0)
+        .sqrt();
     let t_tip = ((r.tip / r.base).powi(2) - 1.0).sqrt();
     let rolls: Vec<f64> = (0..=FLANK_SEGMENTS)
         .map(|i| t_start + (t_tip - t_start) * f64::from(i) / f64::from(FLANK_SEGMENTS))
@@ -111,16 +113,31 @@ fn outline(module: f64, teeth: u32) -> Option<Vec<(f64, f64)>> {
         if r.root < r.base {
             points.push(polar(r.root, c - a_start));
         }
-        points.extend(rolls.iter().map(|&t| polar(involute_radius(t), c - half_angle(t))));
+        points.extend(
+            rolls
+                .iter()
+                .map(|&t| polar(involute_radius(t), c - half_angle(t))),
+        );
         points.extend((1..TIP_SEGMENTS).map(|i| {
-            polar(r.tip, c - a_tip + 2.0 * a_tip * f64::from(i) / f64::from(TIP_SEGMENTS))
+            polar(
+                r.tip,
+                c - a_tip + 2.0 * a_tip * f64::from(i) / f64::from(TIP_SEGMENTS),
+            )
         }));
-        points.extend(rolls.iter().rev().map(|&t| polar(involute_radius(t), c + half_angle(t))));
+        points.extend(
+            rolls
+                .iter()
+                .rev()
+                .map(|&t| polar(involute_radius(t), c + half_angle(t))),
+        );
         if r.root < r.base {
             points.push(polar(r.root, c + a_start));
         }
         points.extend((1..ROOT_SEGMENTS).map(|i| {
-            polar(r.root, c + a_start + gap * f64::from(i) / f64::from(ROOT_SEGMENTS))
+            polar(
+                r.root,
+                c + a_start + gap * f64::from(i) / f64::from(ROOT_SEGMENTS),
+            )
         }));
     }
     Some(points)
@@ -142,7 +159,8 @@ fn polygon_area(points: &[(f64, f64)]) -> f64 {
 /// an optional bore.
 pub(crate) fn spur_gear(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
     let teeth = cx.facts.take_count(Counted::Teeth).flatten();
-    let teeth = teeth.ok_or_else(|| cx.refuse("A spur gear needs its number of teeth, e.g. \"20 teeth\"."))?;
+    let teeth = teeth
+        .ok_or_else(|| cx.refuse("A spur gear needs its number of teeth, e.g. \"20 teeth\"."))?;
     cx.ensure((MIN_TEETH..=MAX_TEETH).contains(&teeth), || {
         format!("I make gears with {MIN_TEETH} to {MAX_TEETH} teeth, not {teeth}.")
     })?;
@@ -151,19 +169,30 @@ pub(crate) fn spur_gear(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
         .take(&[Role::Module])
         .or_else(|| f.take(&[Role::PitchDiameter]).map(|d| d / f64::from(teeth)));
     let thickness = f.take(&[Role::Thickness, Role::Height, Role::Length, Role::Width]);
-    let bore = f.take_diameter(&[Role::Bore, Role::Hole, Role::InnerDiameter], &[Role::InnerRadius]);
+    let bore = f.take_diameter(
+        &[Role::Bore, Role::Hole, Role::InnerDiameter],
+        &[Role::InnerRadius],
+    );
     cx.take_single_hole()?;
     let module = cx.need(module, "module (or pitch diameter)")?;
     let thickness = cx.or_default(thickness, DEFAULT_FACE_WIDTH_MODULES * module, "thickness")?;
     let bore = bore.map(|b| cx.need(Some(b), "bore")).transpose()?;
 
-    let points = outline(module, teeth)
-        .ok_or_else(|| cx.refuse(format!("{teeth} teeth of module {} do not make a valid gear.", human(module))))?;
+    let points = outline(module, teeth).ok_or_else(|| {
+        cx.refuse(format!(
+            "{teeth} teeth of module {} do not make a valid gear.",
+            human(module)
+        ))
+    })?;
     let root = radii(module, teeth).root;
     // Keep at least one module of rim between the bore and the tooth roots.
     let bore_d = bore.unwrap_or(0.0);
     cx.ensure(bore_d / 2.0 <= root - module, || {
-        format!("A Ø{} mm bore leaves no rim under teeth whose root circle is Ø{} mm.", human(bore_d), human(2.0 * root))
+        format!(
+            "A Ø{} mm bore leaves no rim under teeth whose root circle is Ø{} mm.",
+            human(bore_d),
+            human(2.0 * root)
+        )
     })?;
 
     let mut s = Script::new(catalogue::SPUR_GEAR.name);
@@ -201,7 +230,10 @@ mod tests {
             let points = outline(2.0, teeth).expect("valid gear");
             let r = radii(2.0, teeth);
             let area = polygon_area(&points);
-            assert!(area > PI * r.root * r.root && area < PI * r.tip * r.tip, "teeth {teeth}");
+            assert!(
+                area > PI * r.root * r.root && area < PI * r.tip * r.tip,
+                "teeth {teeth}"
+            );
         }
     }
 

@@ -14,7 +14,9 @@ use super::{Ctx, MIN_WEB_MM};
 /// The metric size named in the prompt ("M8"), if any.
 fn standard(cx: &mut Ctx) -> Result<Option<Metric>, NotUnderstood> {
     match cx.facts.take_thread() {
-        Some(size) => metric::lookup(size).map(Some).ok_or_else(|| cx.unknown_thread(size)),
+        Some(size) => metric::lookup(size)
+            .map(Some)
+            .ok_or_else(|| cx.unknown_thread(size)),
         None => Ok(None),
     }
 }
@@ -26,19 +28,31 @@ fn thread_name(m: Option<Metric>) -> String {
 /// Hex nut: DIN 934 sizes for "M8", each overridable; or across flats,
 /// thickness and hole given explicitly.
 pub(crate) fn hex_nut(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
+    cx.facts.take_flag(Flag::Hex);
     let std = standard(cx)?;
     let f = &mut *cx.facts;
-    let af = f.take(&[Role::AcrossFlats]).or(std.map(|m| m.nut_across_flats));
-    let thickness = f.take(&[Role::Thickness, Role::Height]).or(std.map(|m| m.nut_height));
+    let af = f
+        .take(&[Role::AcrossFlats])
+        .or(std.map(|m| m.nut_across_flats));
+    let thickness = f
+        .take(&[Role::Thickness, Role::Height])
+        .or(std.map(|m| m.nut_height));
     let hole = f
-        .take_diameter(&[Role::Hole, Role::Bore, Role::InnerDiameter, Role::Diameter], &[Role::InnerRadius])
+        .take_diameter(
+            &[Role::Hole, Role::Bore, Role::InnerDiameter, Role::Diameter],
+            &[Role::InnerRadius],
+        )
         .or(std.map(|m| m.size));
     cx.take_single_hole()?;
     let af = cx.need(af, "across-flats size (or an M size like M8)")?;
     let thickness = cx.need(thickness, "thickness")?;
     let hole = cx.need(hole, "hole diameter")?;
     cx.ensure(hole + 2.0 * MIN_WEB_MM <= af, || {
-        format!("A Ø{} mm hole does not fit in a {} mm across-flats hexagon.", human(hole), human(af))
+        format!(
+            "A Ø{} mm hole does not fit in a {} mm across-flats hexagon.",
+            human(hole),
+            human(af)
+        )
     })?;
 
     let mut s = Script::new(catalogue::HEX_NUT.name);
@@ -62,13 +76,27 @@ pub(crate) fn hex_nut(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
 pub(crate) fn standoff(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
     let std = standard(cx)?;
     let f = &mut *cx.facts;
-    let length = f.take(&[Role::Height, Role::Length]).or_else(|| f.take_bare());
+    let length = f
+        .take(&[Role::Height, Role::Length])
+        .or_else(|| f.take_bare());
     let hole = f
-        .take_diameter(&[Role::Hole, Role::Bore, Role::InnerDiameter], &[Role::InnerRadius])
+        .take_diameter(
+            &[Role::Hole, Role::Bore, Role::InnerDiameter],
+            &[Role::InnerRadius],
+        )
         .or(std.map(|m| m.tap_drill));
     let af = f.take(&[Role::AcrossFlats]);
-    let round = f.take_diameter(&[Role::Diameter, Role::OuterDiameter], &[Role::Radius, Role::OuterRadius]);
-    let is_round = af.is_none() && (round.is_some() || cx.facts.has(Flag::Round));
+    let round = f.take_diameter(
+        &[Role::Diameter, Role::OuterDiameter],
+        &[Role::Radius, Role::OuterRadius],
+    );
+    let said_hex = cx.facts.take_flag(Flag::Hex);
+    let said_round = cx.facts.take_flag(Flag::Round);
+    let both = (said_hex || af.is_some()) && (said_round || round.is_some());
+    cx.ensure(!both, || {
+        "A standoff is either hex (across flats) or round (diameter), not both.".into()
+    })?;
+    let is_round = !said_hex && af.is_none() && (round.is_some() || said_round);
     cx.take_single_hole()?;
     let length = cx.need(length, "length")?;
     let hole = cx.need(hole, "hole diameter (or an M size like M3)")?;
@@ -78,16 +106,36 @@ pub(crate) fn standoff(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
         let d = round.or(std.map(|m| m.nut_across_flats));
         let d = cx.need(d, "outer diameter")?;
         s.length("OUTER_DIAMETER", d, "");
-        (d, circle_area(d), format!("Round{} standoff Ø{}", thread_name(std), human(d)))
+        (
+            d,
+            circle_area(d),
+            format!("Round{} standoff Ø{} mm", thread_name(std), human(d)),
+        )
     } else {
-        let af = cx.need(af.or(std.map(|m| m.nut_across_flats)), "across-flats size (or an M size)")?;
+        let af = cx.need(
+            af.or(std.map(|m| m.nut_across_flats)),
+            "across-flats size (or an M size)",
+        )?;
         s.length("ACROSS_FLATS", af, "wrench size");
-        (af, hexagon_area(af), format!("Hex{} standoff {} mm across flats", thread_name(std), human(af)))
+        (
+            af,
+            hexagon_area(af),
+            format!(
+                "Hex{} standoff {} mm across flats",
+                thread_name(std),
+                human(af)
+            ),
+        )
     };
     cx.ensure(hole + 2.0 * MIN_WEB_MM <= outer, || {
-        format!("A Ø{} mm hole does not fit in a {} mm standoff.", human(hole), human(outer))
+        format!(
+            "A Ø{} mm hole does not fit in a {} mm standoff.",
+            human(hole),
+            human(outer)
+        )
     })?;
-    s.length("LENGTH", length, "along Z").length("HOLE_DIAMETER", hole, "through hole");
+    s.length("LENGTH", length, "along Z")
+        .length("HOLE_DIAMETER", hole, "through hole");
     if is_round {
         ring(&mut s, "OUTER_DIAMETER", "HOLE_DIAMETER", "LENGTH");
     } else {

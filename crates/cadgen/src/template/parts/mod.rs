@@ -81,7 +81,12 @@ pub(crate) fn build(
         Family::Standoff => &catalogue::STANDOFF,
         Family::Enclosure => &catalogue::ENCLOSURE,
     };
-    let mut cx = Ctx { facts, noun, entry, defaults: Vec::new() };
+    let mut cx = Ctx {
+        facts,
+        noun,
+        entry,
+        defaults: Vec::new(),
+    };
     let generated = match entry.name {
         "plate_with_holes" => prism::plate_with_holes(&mut cx),
         "box" => prism::block(&mut cx),
@@ -113,14 +118,19 @@ pub(crate) struct Ctx<'a> {
 impl Ctx<'_> {
     /// A refusal for this part with the given reason.
     pub fn refuse(&self, reason: impl Into<String>) -> NotUnderstood {
-        NotUnderstood { reason: reason.into(), part: Some(self.entry.name) }
+        NotUnderstood {
+            reason: reason.into(),
+            part: Some(self.entry.name),
+        }
     }
 
     /// A required dimension: must be present and positive.
     pub fn need(&self, value: Option<f64>, what: &str) -> Result<f64, NotUnderstood> {
         match value {
             Some(v) if v > 0.0 => Ok(v),
-            Some(v) => Err(self.refuse(format!("The {what} must be positive, not {} mm.", human(v)))),
+            Some(v) => {
+                Err(self.refuse(format!("The {what} must be positive, not {} mm.", human(v))))
+            }
             None => Err(self.refuse(format!(
                 "A {} needs its {what}; for example: \"{}\".",
                 self.entry.name.replace('_', " "),
@@ -130,7 +140,12 @@ impl Ctx<'_> {
     }
 
     /// An optional dimension with a documented default, recorded for the summary.
-    pub fn or_default(&mut self, value: Option<f64>, default: f64, what: &str) -> Result<f64, NotUnderstood> {
+    pub fn or_default(
+        &mut self,
+        value: Option<f64>,
+        default: f64,
+        what: &str,
+    ) -> Result<f64, NotUnderstood> {
         match value {
             Some(v) => self.need(Some(v), what),
             None => {
@@ -160,7 +175,9 @@ impl Ctx<'_> {
                 default
             }
         };
-        self.ensure(count <= max, || format!("At most {max} holes are supported, not {count}."))?;
+        self.ensure(count <= max, || {
+            format!("At most {max} holes are supported, not {count}.")
+        })?;
         Ok(Some(count))
     }
 

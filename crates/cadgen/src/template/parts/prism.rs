@@ -29,8 +29,16 @@ fn box_dims(cx: &mut Ctx) -> Result<[f64; 3], NotUnderstood> {
         let w = cx.facts.take(&[Role::Width]);
         (l, w, cx.facts.take(&z_roles))
     };
-    let z_name = if cx.noun.family == Family::Plate { "thickness" } else { "height" };
-    Ok([cx.need(l, "length")?, cx.need(w, "width")?, cx.need(h, z_name)?])
+    let z_name = if cx.noun.family == Family::Plate {
+        "thickness"
+    } else {
+        "height"
+    };
+    Ok([
+        cx.need(l, "length")?,
+        cx.need(w, "width")?,
+        cx.need(h, z_name)?,
+    ])
 }
 
 /// Box, block, plain plate — or a cube from a single side.
@@ -51,8 +59,14 @@ pub(crate) fn block(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
         return Ok(s.finish(summary, side.powi(3)));
     }
     let [l, w, h] = box_dims(cx)?;
-    let z_name = if cx.noun.family == Family::Plate { "THICKNESS" } else { "HEIGHT" };
-    s.length("LENGTH", l, "along X").length("WIDTH", w, "along Y").length(z_name, h, "along Z");
+    let z_name = if cx.noun.family == Family::Plate {
+        "THICKNESS"
+    } else {
+        "HEIGHT"
+    };
+    s.length("LENGTH", l, "along X")
+        .length("WIDTH", w, "along Y")
+        .length(z_name, h, "along Z");
     s.body(&format!("shape = Part.makeBox(LENGTH, WIDTH, {z_name})"));
     let summary = cx.summary(format!("{} {}", cx.noun.word, dims(&[l, w, h])));
     Ok(s.finish(summary, l * w * h))
@@ -76,19 +90,27 @@ pub(crate) fn plate_with_holes(cx: &mut Ctx) -> Result<Generated, NotUnderstood>
     let (count, layout) = if !points.is_empty() {
         let n = points.len() as u32;
         cx.ensure(given.is_none_or(|g| g == n), || {
-            format!("The prompt counts {} holes but gives {n} positions.", given.unwrap_or(0))
+            format!(
+                "The prompt counts {} holes but gives {n} positions.",
+                given.unwrap_or(0)
+            )
         })?;
         (n, Layout::Points(points))
-    } else if cx.facts.has(Flag::Corners) {
-        cx.ensure(given.is_none_or(|g| g == 4), || "Corner holes come in fours.".to_string())?;
+    } else if cx.facts.take_flag(Flag::Corners) {
+        cx.ensure(given.is_none_or(|g| g == 4), || {
+            "Corner holes come in fours.".to_string()
+        })?;
         let inset = cx.facts.take(&[Role::Inset]);
         let inset = cx.or_default(inset, CORNER_INSET_PER_DIAMETER * d, "hole inset")?;
         (4, Layout::Corners { inset })
     } else {
-        let n = given.ok_or_else(|| cx.refuse("How many holes? For example \"with 4 holes 6 mm\"."))?;
+        let n =
+            given.ok_or_else(|| cx.refuse("How many holes? For example \"with 4 holes 6 mm\"."))?;
         (n, Layout::Row)
     };
-    cx.ensure((1..=100).contains(&count), || format!("{count} holes is not a hole count I can lay out (1 to 100)."))?;
+    cx.ensure((1..=100).contains(&count), || {
+        format!("{count} holes is not a hole count I can lay out (1 to 100).")
+    })?;
 
     let centres: Vec<(f64, f64)> = match &layout {
         Layout::Points(p) => p.clone(),
@@ -96,12 +118,22 @@ pub(crate) fn plate_with_holes(cx: &mut Ctx) -> Result<Generated, NotUnderstood>
         Layout::Row => (0..count)
             .map(|k| {
                 let f = (f64::from(k) + 0.5) / f64::from(count);
-                if l >= w { (f * l, w / 2.0) } else { (l / 2.0, f * w) }
+                if l >= w {
+                    (f * l, w / 2.0)
+                } else {
+                    (l / 2.0, f * w)
+                }
             })
             .collect(),
     };
     cx.ensure(holes_fit(&centres, d, l, w), || {
-        format!("{} of Ø{} mm do not fit on a {} × {} mm plate.", counted(count, "hole", "holes"), human(d), human(l), human(w))
+        format!(
+            "{} of Ø{} mm do not fit on a {} × {} mm plate.",
+            counted(count, "hole", "holes"),
+            human(d),
+            human(l),
+            human(w)
+        )
     })?;
 
     let mut s = Script::new(catalogue::PLATE_WITH_HOLES.name);
@@ -114,8 +146,15 @@ pub(crate) fn plate_with_holes(cx: &mut Ctx) -> Result<Generated, NotUnderstood>
     let placement = match &layout {
         Layout::Points(p) => {
             let list: Vec<String> = p.iter().map(|(x, y)| format!("({x:?}, {y:?})")).collect();
-            s.expression("HOLE_CENTRES", format!("[{}]", list.join(", ")), "(x, y) from the plate corner, mm");
-            let at: Vec<String> = p.iter().map(|(x, y)| format!("({}, {})", human(*x), human(*y))).collect();
+            s.expression(
+                "HOLE_CENTRES",
+                format!("[{}]", list.join(", ")),
+                "(x, y) from the plate corner, mm",
+            );
+            let at: Vec<String> = p
+                .iter()
+                .map(|(x, y)| format!("({}, {})", human(*x), human(*y)))
+                .collect();
             format!(" at {} mm", at.join(", "))
         }
         Layout::Corners { inset } => {
@@ -127,34 +166,64 @@ pub(crate) fn plate_with_holes(cx: &mut Ctx) -> Result<Generated, NotUnderstood>
             " at the corners".to_string()
         }
         Layout::Row => {
-            let (along, across) = if l >= w { ("LENGTH", "WIDTH") } else { ("WIDTH", "LENGTH") };
+            let (along, across) = if l >= w {
+                ("LENGTH", "WIDTH")
+            } else {
+                ("WIDTH", "LENGTH")
+            };
             let centre = format!("(i + 0.5) * {along} / HOLE_COUNT");
-            let (x, y) = if l >= w { (centre, format!("{across} / 2")) } else { (format!("{across} / 2"), centre) };
+            let (x, y) = if l >= w {
+                (centre, format!("{across} / 2"))
+            } else {
+                (format!("{across} / 2"), centre)
+            };
             s.body(&format!(
                 "# Evenly spaced along the longer side, half a pitch from each end.\n\
                  hole_centres = [({x}, {y}) for i in range(HOLE_COUNT)]"
             ));
-            if count > 1 { " in a row".to_string() } else { String::new() }
+            if count > 1 {
+                " in a row".to_string()
+            } else {
+                String::new()
+            }
         }
     };
-    let centres_name = if matches!(layout, Layout::Points(_)) { "HOLE_CENTRES" } else { "hole_centres" };
+    let centres_name = if matches!(layout, Layout::Points(_)) {
+        "HOLE_CENTRES"
+    } else {
+        "hole_centres"
+    };
     cut_holes_z(&mut s, centres_name, "HOLE_DIAMETER", "THICKNESS");
 
-    let holes = counted(count, &format!("Ø{} mm through hole", human(d)), &format!("Ø{} mm through holes", human(d)));
-    let summary = cx.summary(format!("{} {} with {holes}{placement}", cx.noun.word, dims(&[l, w, t])));
+    let holes = counted(
+        count,
+        &format!("Ø{} mm through hole", human(d)),
+        &format!("Ø{} mm through holes", human(d)),
+    );
+    let summary = cx.summary(format!(
+        "{} {} with {holes}{placement}",
+        cx.noun.word,
+        dims(&[l, w, t])
+    ));
     let volume = l * w * t - f64::from(count) * circle_area(d) * t;
     Ok(s.finish(summary, volume))
 }
 
 /// An open-top box: outer length × width × height, walls and floor.
 pub(crate) fn enclosure(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
+    cx.facts.take_flag(Flag::Open);
     let [l, w, h] = box_dims(cx)?;
     let wall = cx.facts.take(&[Role::Wall, Role::Thickness]);
     let wall = cx.or_default(wall, DEFAULT_WALL_MM, "wall")?;
     let floor = cx.facts.take(&[Role::Floor]);
     let floor = cx.or_default(floor, wall, "floor")?;
     cx.ensure(2.0 * wall < l.min(w) && floor < h, || {
-        format!("Walls of {} mm and a {} mm floor leave no room inside {}.", human(wall), human(floor), dims(&[l, w, h]))
+        format!(
+            "Walls of {} mm and a {} mm floor leave no room inside {}.",
+            human(wall),
+            human(floor),
+            dims(&[l, w, h])
+        )
     })?;
 
     let mut s = Script::new(catalogue::ENCLOSURE.name);

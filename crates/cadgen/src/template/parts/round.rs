@@ -4,7 +4,7 @@
 use crate::template::catalogue;
 use crate::template::metric;
 use crate::template::script::{human, Script};
-use crate::template::vocab::Role;
+use crate::template::vocab::{Flag, Role};
 use crate::template::{Generated, NotUnderstood};
 
 use super::shapes::{circle_area, ring};
@@ -13,7 +13,9 @@ use super::Ctx;
 /// Name of the axial dimension in the way people say it for this noun.
 fn axis_name(word: &str) -> (&'static str, &'static str) {
     match word {
-        "Rod" | "Shaft" | "Dowel" | "Pin" | "Tube" | "Pipe" | "Sleeve" | "Bushing" => ("LENGTH", "length"),
+        "Rod" | "Shaft" | "Dowel" | "Pin" | "Tube" | "Pipe" | "Sleeve" | "Bushing" => {
+            ("LENGTH", "length")
+        }
         "Disc" | "Washer" | "Ring" => ("THICKNESS", "thickness"),
         _ => ("HEIGHT", "height"),
     }
@@ -24,7 +26,10 @@ fn axis_name(word: &str) -> (&'static str, &'static str) {
 /// the diameter, a second one the height.
 pub(crate) fn cylinder(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
     let f = &mut *cx.facts;
-    let mut d = f.take_diameter(&[Role::Diameter, Role::OuterDiameter], &[Role::Radius, Role::OuterRadius]);
+    let mut d = f.take_diameter(
+        &[Role::Diameter, Role::OuterDiameter],
+        &[Role::Radius, Role::OuterRadius],
+    );
     let mut h = f.take(&[Role::Height, Role::Length, Role::Thickness, Role::Depth]);
     if d.is_none() && h.is_none() {
         if let Some(c) = f.take_chain(2) {
@@ -46,10 +51,23 @@ pub(crate) fn cylinder(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
 /// Tube / pipe: outer diameter with inner diameter or wall, and length.
 pub(crate) fn tube(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
     let f = &mut *cx.facts;
-    let outer = f.take_diameter(&[Role::OuterDiameter, Role::Diameter], &[Role::OuterRadius, Role::Radius]);
-    let inner = f.take_diameter(&[Role::InnerDiameter, Role::Bore, Role::Hole], &[Role::InnerRadius]);
-    let wall = if inner.is_none() { f.take(&[Role::Wall]) } else { None };
-    let len = f.take(&[Role::Length, Role::Height, Role::Depth]).or_else(|| f.take_bare());
+    f.take_flag(Flag::Open);
+    let outer = f.take_diameter(
+        &[Role::OuterDiameter, Role::Diameter],
+        &[Role::OuterRadius, Role::Radius],
+    );
+    let inner = f.take_diameter(
+        &[Role::InnerDiameter, Role::Bore, Role::Hole],
+        &[Role::InnerRadius],
+    );
+    let wall = if inner.is_none() {
+        f.take(&[Role::Wall])
+    } else {
+        None
+    };
+    let len = f
+        .take(&[Role::Length, Role::Height, Role::Depth])
+        .or_else(|| f.take_bare());
     cx.take_single_hole()?;
     let (axis, axis_word) = axis_name(cx.noun.word);
     let outer = cx.need(outer, "outer diameter")?;
@@ -71,10 +89,17 @@ pub(crate) fn tube(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
         }
     };
     cx.ensure(inner > 0.0 && inner < outer, || {
-        format!("The inner diameter must lie between 0 and the outer Ø{} mm.", human(outer))
+        format!(
+            "The inner diameter must lie between 0 and the outer Ø{} mm.",
+            human(outer)
+        )
     })?;
     s.length(axis, len, "along Z");
-    let inner_name = if wall.is_some() { "inner_diameter" } else { "INNER_DIAMETER" };
+    let inner_name = if wall.is_some() {
+        "inner_diameter"
+    } else {
+        "INNER_DIAMETER"
+    };
     ring(&mut s, "OUTER_DIAMETER", inner_name, axis);
     let summary = cx.summary(format!(
         "{} Ø{} / Ø{} mm × {} mm long",
@@ -94,14 +119,29 @@ pub(crate) fn washer(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
         None => None,
     };
     let f = &mut *cx.facts;
-    let outer = f.take_diameter(&[Role::OuterDiameter, Role::Diameter], &[Role::OuterRadius, Role::Radius]);
-    let inner = f.take_diameter(&[Role::InnerDiameter, Role::Hole, Role::Bore], &[Role::InnerRadius]);
+    let outer = f.take_diameter(
+        &[Role::OuterDiameter, Role::Diameter],
+        &[Role::OuterRadius, Role::Radius],
+    );
+    let inner = f.take_diameter(
+        &[Role::InnerDiameter, Role::Hole, Role::Bore],
+        &[Role::InnerRadius],
+    );
     let thickness = f.take(&[Role::Thickness, Role::Height]);
     cx.take_single_hole()?;
     let outer = cx.need(outer.or(standard.map(|m| m.washer_outer)), "outer diameter")?;
     let inner = cx.need(inner.or(standard.map(|m| m.washer_inner)), "inner diameter")?;
-    let thickness = cx.need(thickness.or(standard.map(|m| m.washer_thickness)), "thickness")?;
-    cx.ensure(inner < outer, || format!("The hole Ø{} mm must be smaller than the washer Ø{} mm.", human(inner), human(outer)))?;
+    let thickness = cx.need(
+        thickness.or(standard.map(|m| m.washer_thickness)),
+        "thickness",
+    )?;
+    cx.ensure(inner < outer, || {
+        format!(
+            "The hole Ø{} mm must be smaller than the washer Ø{} mm.",
+            human(inner),
+            human(outer)
+        )
+    })?;
 
     let mut s = Script::new(catalogue::WASHER.name);
     s.length("OUTER_DIAMETER", outer, "")
@@ -116,14 +156,20 @@ pub(crate) fn washer(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
         human(inner),
         human(thickness)
     ));
-    Ok(s.finish(summary, (circle_area(outer) - circle_area(inner)) * thickness))
+    Ok(s.finish(
+        summary,
+        (circle_area(outer) - circle_area(inner)) * thickness,
+    ))
 }
 
 /// Sphere / ball: radius or diameter (a lone size is the diameter).
 pub(crate) fn sphere(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
     let f = &mut *cx.facts;
     let d = f
-        .take_diameter(&[Role::Diameter, Role::OuterDiameter], &[Role::Radius, Role::OuterRadius])
+        .take_diameter(
+            &[Role::Diameter, Role::OuterDiameter],
+            &[Role::Radius, Role::OuterRadius],
+        )
         .or_else(|| f.take_bare());
     let d = cx.need(d, "diameter or radius")?;
     let r = d / 2.0;
@@ -149,10 +195,14 @@ pub(crate) fn cone(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
     let top = match top {
         Some(t) if t >= 0.0 => t,
         Some(_) => return Err(cx.refuse("The top diameter cannot be negative.")),
-        None if cx.noun.word == "Frustum" => return Err(cx.refuse("A frustum needs its top diameter.")),
+        None if cx.noun.word == "Frustum" => {
+            return Err(cx.refuse("A frustum needs its top diameter."))
+        }
         None => 0.0,
     };
-    cx.ensure((top - bottom).abs() > 1e-6, || "With equal top and bottom diameters that is a cylinder; ask for a cylinder.".into())?;
+    cx.ensure((top - bottom).abs() > 1e-6, || {
+        "With equal top and bottom diameters that is a cylinder; ask for a cylinder.".into()
+    })?;
 
     let mut s = Script::new(catalogue::CONE.name);
     s.length("BOTTOM_DIAMETER", bottom, "at Z = 0")

@@ -57,7 +57,9 @@ pub(crate) fn holes_fit(centres: &[(f64, f64)], diameter: f64, width: f64, heigh
         .iter()
         .all(|&(x, y)| x - r >= 0.0 && x + r <= width && y - r >= 0.0 && y + r <= height);
     let apart = centres.iter().enumerate().all(|(i, a)| {
-        centres[i + 1..].iter().all(|b| (a.0 - b.0).hypot(a.1 - b.1) >= diameter + super::MIN_WEB_MM)
+        centres[i + 1..]
+            .iter()
+            .all(|b| (a.0 - b.0).hypot(a.1 - b.1) >= diameter + super::MIN_WEB_MM)
     });
     inside && apart
 }
