@@ -69,11 +69,13 @@ stop: services-down
 
 # The README's test command: the whole workspace against the local stack.
 test: stack-up
+	$(CARGO) build --workspace --bins
 	$(LOAD_ENV); $(CARGO) test --workspace --all-targets $(CARGO_TEST_ARGS)
 
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-bench-pipeline: stack-up
-	$(LOAD_ENV); $(CARGO) run -p ai-generator --release --bin bench-pipeline -- $(ARGS)
+# Needs the system running (make run); ARGS='--jobs 50 --projects 5'.
+bench-pipeline:
+	$(LOAD_ENV); $(CARGO) run -q -p e2e --bin bench-pipeline -- $(ARGS)

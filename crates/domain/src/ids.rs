@@ -246,7 +246,7 @@ prefixed_id!(
 
 /// A job's id: one generation or upload, followed from request to model.
 /// Always serialized as its hyphenated text, in JSON and in BSON alike.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema)]
 #[schemars(transparent)]
 pub struct JobId(uuid::Uuid);
 

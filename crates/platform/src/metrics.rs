@@ -5,7 +5,12 @@
 
 use std::sync::LazyLock;
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
 pub static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::new);
 
@@ -19,6 +24,12 @@ fn histogram(name: &str, help: &str, labels: &[&str], buckets: Vec<f64>) -> Hist
     let h = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels).expect("valid metric");
     REGISTRY.register(Box::new(h.clone())).expect("metric registered once");
     h
+}
+
+fn gauge(name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
+    REGISTRY.register(Box::new(g.clone())).expect("metric registered once");
+    g
 }
 
 static BUS_MESSAGES: LazyLock<IntCounterVec> = LazyLock::new(|| {
@@ -60,6 +71,14 @@ static DURATIONS: LazyLock<HistogramVec> = LazyLock::new(|| {
     )
 });
 
+static IN_FLIGHT: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    gauge("cadscribe_in_flight_messages", "Work messages being handled right now, by service.", &["service"])
+});
+
+static HEARTBEATS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter("cadscribe_heartbeats_total", "Heartbeats published by this instance, by outcome (sent, failed).", &["outcome"])
+});
+
 pub fn bus_message(queue: &str, outcome: &str) {
     BUS_MESSAGES.with_label_values(&[queue, outcome]).inc();
 }
@@ -80,6 +99,30 @@ pub fn operation(operation: &str, outcome: &str, seconds: f64) {
     DURATIONS.with_label_values(&[operation, outcome]).observe(seconds);
 }
 
+/// One more (`+1`) or one fewer (`-1`) message in hand for `service`.
+pub fn in_flight(service: &str, delta: i64) {
+    IN_FLIGHT.with_label_values(&[service]).add(delta);
+}
+
+pub fn heartbeat(outcome: &str) {
+    HEARTBEATS.with_label_values(&[outcome]).inc();
+}
+
+/// Actix middleware recording every request with `http_request`: the route
+/// is the matched pattern (`/api/projects/{slug}`), never the raw path, so
+/// the label set stays small; unmatched paths count as `unmatched`.
+pub async fn record_http(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = req.method().as_str().to_owned();
+    let res = next.call(req).await?;
+    let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+    http_request(&route, &method, res.status().as_u16(), started.elapsed().as_secs_f64());
+    Ok(res)
+}
+
 /// The registry in Prometheus text format.
 pub fn render() -> String {
     // Touch the families so they appear (with HELP/TYPE) before first use.
@@ -88,6 +131,8 @@ pub fn render() -> String {
     LazyLock::force(&HTTP_REQUESTS);
     LazyLock::force(&EVENTS);
     LazyLock::force(&DURATIONS);
+    LazyLock::force(&IN_FLIGHT);
+    LazyLock::force(&HEARTBEATS);
     let mut buf = Vec::new();
     TextEncoder::new().encode(&REGISTRY.gather(), &mut buf).expect("text encoding");
     String::from_utf8(buf).expect("prometheus text is UTF-8")

@@ -1,20 +1,41 @@
 //! What every service is made of: its common settings, its connected
 //! dependencies, and the worker application that runs consumers and
 //! background loops beside the health server until shutdown.
+//!
+//! Every `WorkerApp` also publishes a `service.heartbeat` every few seconds
+//! (`HEARTBEAT_INTERVAL_SECS`, 5 by default, 0 turns it off), which is how
+//! monitoring knows which services are alive. A heartbeat belongs to no job:
+//! its envelope carries a fresh job id and the reserved project id
+//! [`SYSTEM_PROJECT`].
 
 use std::future::Future;
 use std::net::TcpListener;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
+use actix_web::{middleware::from_fn, web, App, HttpServer};
 use anyhow::Context as _;
+use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-use crate::bus::{Bus, Handler, RabbitBus, Subscription};
+use domain::messages::ServiceHeartbeat;
+use domain::{Envelope, JobId, ProjectId, RawEnvelope};
+
+use crate::bus::{Bus, DeadLetterReason, Handler, HandlerError, RabbitBus, Subscription};
 use crate::config::{http_port, BusSettings, EnvReader, FromEnv, MongoSettings, S3Settings};
+use crate::metrics;
 use crate::mongo::Db;
 use crate::s3::ObjectStore;
-use crate::service::{serve_health, Check, ServiceInfo};
+use crate::service::{health_routes, Check, ServiceInfo};
+
+/// The project id of messages that belong to no project (heartbeats).
+pub const SYSTEM_PROJECT: &str = "project-system";
+
+/// How often a service says it is alive, unless `HEARTBEAT_INTERVAL_SECS`
+/// says otherwise.
+pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
 
 /// The settings all services share.
 #[derive(Debug, Clone)]
@@ -89,6 +110,47 @@ impl Deps {
 
 pub type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
 
+type Routes = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
+
+/// What an instance has done, for its heartbeats.
+#[derive(Default)]
+struct Counters {
+    handled: AtomicU64,
+    in_flight: AtomicU64,
+}
+
+/// Counts the work messages a handler takes (in flight, handled) for the
+/// heartbeat and the in-flight gauge.
+struct Counted {
+    service: &'static str,
+    inner: Arc<dyn Handler>,
+    counters: Arc<Counters>,
+}
+
+#[async_trait]
+impl Handler for Counted {
+    async fn handle(&self, envelope: RawEnvelope) -> Result<(), HandlerError> {
+        self.counters.in_flight.fetch_add(1, Ordering::Relaxed);
+        metrics::in_flight(self.service, 1);
+        // Decrements even if the handler's future is dropped mid-way.
+        struct Done<'a>(&'a Counted);
+        impl Drop for Done<'_> {
+            fn drop(&mut self) {
+                self.0.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
+                metrics::in_flight(self.0.service, -1);
+            }
+        }
+        let _done = Done(self);
+        let result = self.inner.handle(envelope).await;
+        self.counters.handled.fetch_add(1, Ordering::Relaxed);
+        result
+    }
+
+    async fn on_dead_letter(&self, envelope: &RawEnvelope, reason: &DeadLetterReason) {
+        self.inner.on_dead_letter(envelope, reason).await
+    }
+}
+
 /// A worker service: consumers and background loops next to its health
 /// server. Build it, read `port()`, then `run_until_stopped`.
 pub struct WorkerApp {
@@ -97,19 +159,65 @@ pub struct WorkerApp {
     bus: Arc<RabbitBus>,
     consumers: Vec<(Subscription, Arc<dyn Handler>)>,
     loops: Vec<Box<dyn FnOnce(CancellationToken) -> Task + Send>>,
+    routes: Vec<Routes>,
+    heartbeat_every: Option<Duration>,
+    counters: Arc<Counters>,
 }
 
 impl WorkerApp {
     pub fn new(info: ServiceInfo, deps: &Deps, port: u16) -> anyhow::Result<Self> {
+        let info = deps.checks().into_iter().fold(info, ServiceInfo::check);
+        Self::with_bus(info, deps.bus.clone(), port)
+    }
+
+    /// A worker application that needs only the bus (and whatever checks
+    /// `info` carries): for a service that must start while MongoDB or S3
+    /// are down, such as monitoring.
+    pub fn with_bus(info: ServiceInfo, bus: Arc<RabbitBus>, port: u16) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", port))
             .or_else(|_| TcpListener::bind(("0.0.0.0", port)))
             .with_context(|| format!("cannot listen on port {port} (PORT)"))?;
-        let info = deps.checks().into_iter().fold(info, ServiceInfo::check);
-        Ok(Self { listener, info, bus: deps.bus.clone(), consumers: Vec::new(), loops: Vec::new() })
+        let mut env = EnvReader::from_env();
+        let every = env.secs_or("HEARTBEAT_INTERVAL_SECS", DEFAULT_HEARTBEAT_INTERVAL);
+        env.finish()?;
+        Ok(Self {
+            listener,
+            info,
+            bus,
+            consumers: Vec::new(),
+            loops: Vec::new(),
+            routes: Vec::new(),
+            heartbeat_every: (!every.is_zero()).then_some(every),
+            counters: Arc::default(),
+        })
     }
 
     pub fn consume(mut self, subscription: Subscription, handler: Arc<dyn Handler>) -> Self {
+        let handler: Arc<dyn Handler> = match subscription {
+            Subscription::Work { .. } => {
+                Arc::new(Counted { service: self.info.name, inner: handler, counters: self.counters.clone() })
+            }
+            Subscription::Broadcast { .. } => handler,
+        };
         self.consumers.push((subscription, handler));
+        self
+    }
+
+    /// More routes on the service's HTTP server, beside `/healthz`,
+    /// `/readyz` and `/metrics`; every request is counted in the
+    /// `cadscribe_http_request_seconds` histogram.
+    pub fn routes<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&mut web::ServiceConfig) + Send + Sync + 'static,
+    {
+        self.routes.push(Arc::new(f));
+        self
+    }
+
+    /// How often to publish heartbeats (`None`: never), overriding
+    /// `HEARTBEAT_INTERVAL_SECS`.
+    pub fn heartbeat_every(mut self, every: Option<Duration>) -> Self {
+        self.heartbeat_every = every.filter(|d| !d.is_zero());
         self
     }
 
@@ -131,10 +239,34 @@ impl WorkerApp {
     /// the messages in hand.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let name = self.info.name;
-        let server = serve_health(self.info, self.listener)?;
+        let heartbeat = self.heartbeat_every.map(|every| Heartbeat {
+            bus: self.bus.clone(),
+            service: name,
+            version: self.info.version,
+            started: self.info.started,
+            instance: instance_name(&self.bus),
+            counters: self.counters.clone(),
+            every,
+        });
+        let data = web::Data::new(self.info);
+        let routes = self.routes;
+        let server = HttpServer::new(move || {
+            let mut app = App::new().app_data(data.clone()).wrap(from_fn(metrics::record_http)).configure(health_routes);
+            for r in &routes {
+                app = app.configure(|cfg| r(cfg));
+            }
+            app
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(self.listener)?
+        .run();
         let server_handle = server.handle();
         let server_task = tokio::spawn(server);
         let mut tasks = Vec::new();
+        if let Some(hb) = heartbeat {
+            tasks.push(tokio::spawn(hb.run(shutdown.clone())));
+        }
         for (sub, handler) in self.consumers {
             let bus = self.bus.clone();
             let token = shutdown.clone();
@@ -152,5 +284,67 @@ impl WorkerApp {
         let _ = server_task.await;
         tracing::info!(service = name, "stopped");
         Ok(())
+    }
+}
+
+/// The instance name the bus gives this process's connections.
+fn instance_name(bus: &RabbitBus) -> String {
+    let role = "heartbeat";
+    let full = bus.connection_name(role);
+    full.strip_suffix(&format!("/{role}")).unwrap_or(&full).to_owned()
+}
+
+/// Publishes `service.heartbeat` until shutdown.
+struct Heartbeat {
+    bus: Arc<RabbitBus>,
+    service: &'static str,
+    version: &'static str,
+    started: std::time::Instant,
+    instance: String,
+    counters: Arc<Counters>,
+    every: Duration,
+}
+
+impl Heartbeat {
+    fn message(&self) -> RawEnvelope {
+        let beat = ServiceHeartbeat {
+            service: self.service.to_owned(),
+            instance: self.instance.clone(),
+            version: self.version.to_owned(),
+            uptime_s: self.started.elapsed().as_secs(),
+            jobs_handled: self.counters.handled.load(Ordering::Relaxed),
+            in_flight: self.counters.in_flight.load(Ordering::Relaxed),
+        };
+        let system = ProjectId::parse(SYSTEM_PROJECT).expect("the system project id is valid");
+        Envelope::new(JobId::generate(), system, beat).into_raw()
+    }
+
+    async fn run(self, shutdown: CancellationToken) {
+        loop {
+            // Bounded, so a hanging broker never delays shutdown for long.
+            let sent = tokio::time::timeout(self.every.max(Duration::from_secs(1)), self.bus.publish(&self.message())).await;
+            match sent {
+                Ok(Ok(())) => metrics::heartbeat("sent"),
+                Ok(Err(e)) => {
+                    metrics::heartbeat("failed");
+                    tracing::debug!(error = %e, "heartbeat not sent");
+                }
+                Err(_) => metrics::heartbeat("failed"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.every) => {}
+                _ = shutdown.cancelled() => return,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_system_project_id_parses() {
+        assert!(ProjectId::parse(SYSTEM_PROJECT).is_ok());
     }
 }

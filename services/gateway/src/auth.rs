@@ -1,0 +1,242 @@
+//! Who is calling: JWTs and password hashes.
+//!
+//! Tokens are HS256 with `JWT_SECRET_KEY`, or RS256 checked with an identity
+//! provider's public key. Exactly one algorithm is accepted (a token signed
+//! with any other, `none` included, is refused), `exp` is required and
+//! enforced with a small leeway. Passwords are hashed with Argon2id on the
+//! blocking pool, never on the request's thread.
+
+use std::future::{ready, Ready};
+
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm as Argon2Algorithm, Argon2, Params, Version as Argon2Version};
+use chrono::Utc;
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use domain::documents::UserRole;
+use domain::UserId;
+
+use crate::error::ApiError;
+use crate::settings::{JwtKeySettings, JwtSettings};
+use crate::startup::AppState;
+
+/// What a token says about its bearer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user id.
+    pub sub: String,
+    #[serde(default)]
+    pub email: String,
+    /// `user` when an outside identity provider does not say.
+    #[serde(default = "default_role")]
+    pub role: UserRole,
+    pub exp: i64,
+    pub iat: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+}
+
+fn default_role() -> UserRole {
+    UserRole::User
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("JWT_PUBLIC_KEY_PEM is not an RSA public key: {0}")]
+    Public(jsonwebtoken::errors::Error),
+    #[error("JWT_PRIVATE_KEY_PEM is not an RSA private key: {0}")]
+    Private(jsonwebtoken::errors::Error),
+}
+
+/// The keys and rules to issue and check tokens.
+pub struct JwtKeys {
+    algorithm: Algorithm,
+    decoding: DecodingKey,
+    encoding: Option<EncodingKey>,
+    validation: Validation,
+    settings: JwtSettings,
+}
+
+impl JwtKeys {
+    pub fn new(settings: &JwtSettings) -> Result<Self, KeyError> {
+        let (algorithm, decoding, encoding) = match &settings.keys {
+            JwtKeySettings::Hs256 { secret } => {
+                let bytes = secret.expose().as_bytes();
+                (Algorithm::HS256, DecodingKey::from_secret(bytes), Some(EncodingKey::from_secret(bytes)))
+            }
+            JwtKeySettings::Rs256 { public_pem, private_pem } => {
+                let decoding = DecodingKey::from_rsa_pem(public_pem.as_bytes()).map_err(KeyError::Public)?;
+                let encoding = private_pem
+                    .as_ref()
+                    .map(|p| EncodingKey::from_rsa_pem(p.expose().as_bytes()).map_err(KeyError::Private))
+                    .transpose()?;
+                (Algorithm::RS256, decoding, encoding)
+            }
+        };
+        let mut validation = Validation::new(algorithm);
+        validation.algorithms = vec![algorithm];
+        validation.leeway = settings.leeway.as_secs();
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        if let Some(iss) = &settings.issuer {
+            validation.set_issuer(&[iss]);
+        }
+        match &settings.audience {
+            Some(aud) => validation.set_audience(&[aud]),
+            None => validation.validate_aud = false,
+        }
+        Ok(Self { algorithm, decoding, encoding, validation, settings: settings.clone() })
+    }
+
+    /// Whether this gateway can issue tokens (it cannot with only a public key).
+    pub fn can_issue(&self) -> bool {
+        self.encoding.is_some()
+    }
+
+    pub fn expiry_secs(&self) -> u64 {
+        self.settings.expiry.as_secs()
+    }
+
+    pub fn issue(&self, user: &UserId, email: &str, role: UserRole) -> Option<String> {
+        let key = self.encoding.as_ref()?;
+        let now = Utc::now().timestamp();
+        let claims = Claims {
+            sub: user.to_string(),
+            email: email.to_owned(),
+            role,
+            iat: now,
+            exp: now + self.settings.expiry.as_secs() as i64,
+            iss: self.settings.issuer.clone(),
+            aud: self.settings.audience.clone(),
+        };
+        encode(&Header::new(self.algorithm), &claims, key).ok()
+    }
+
+    /// Checks signature, algorithm and expiry; the reason is for the client.
+    pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+        use jsonwebtoken::errors::ErrorKind;
+        let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
+            let reason = match e.kind() {
+                ErrorKind::ExpiredSignature => "the token has expired",
+                ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => "the token's algorithm is not accepted",
+                ErrorKind::ImmatureSignature => "the token is not valid yet",
+                ErrorKind::InvalidIssuer | ErrorKind::InvalidAudience => "the token was issued for someone else",
+                _ => "the token is invalid",
+            };
+            ApiError::unauthorized(reason)
+        })?;
+        Ok(data.claims)
+    }
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub user_id: UserId,
+    pub email: String,
+    pub role: UserRole,
+}
+
+impl AuthUser {
+    fn from_claims(claims: Claims) -> Result<Self, ApiError> {
+        let user_id =
+            UserId::parse(&claims.sub).map_err(|_| ApiError::unauthorized("the token's subject is not a user id"))?;
+        Ok(Self { user_id, email: claims.email, role: claims.role })
+    }
+}
+
+fn bearer(req: &HttpRequest) -> Option<&str> {
+    let value = req.headers().get(actix_web::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The token of a live-stream request: the header, else `?access_token=`
+/// (browsers' EventSource cannot set headers). Only the events route uses it.
+fn query_token(req: &HttpRequest) -> Option<String> {
+    web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+        .ok()
+        .and_then(|q| q.get("access_token").cloned())
+}
+
+fn authenticate(req: &HttpRequest, token: Option<&str>) -> Result<AuthUser, ApiError> {
+    let state = req.app_data::<web::Data<AppState>>().ok_or_else(ApiError::internal)?;
+    let token = token.filter(|t| !t.is_empty()).ok_or_else(|| ApiError::unauthorized("a bearer token is required"))?;
+    let user = AuthUser::from_claims(state.jwt.verify(token)?)?;
+    state.limiter.check(user.user_id.as_str())?;
+    tracing::Span::current().record("user_id", user.user_id.as_str());
+    req.extensions_mut().insert(user.clone());
+    Ok(user)
+}
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req, bearer(req)))
+    }
+}
+
+/// The caller of a live stream: like [`AuthUser`], but the token may also
+/// come as `?access_token=`.
+#[derive(Debug, Clone)]
+pub struct StreamUser(pub AuthUser);
+
+impl FromRequest for StreamUser {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = bearer(req).map(str::to_owned).or_else(|| query_token(req));
+        ready(authenticate(req, token.as_deref()).map(StreamUser))
+    }
+}
+
+/// Argon2id with the configured cost.
+#[derive(Debug, Clone, Copy)]
+pub struct PasswordHashing {
+    memory_kib: u32,
+    iterations: u32,
+}
+
+impl PasswordHashing {
+    pub fn new(memory_kib: u32, iterations: u32) -> Self {
+        Self { memory_kib, iterations }
+    }
+
+    fn argon2(&self) -> Argon2<'static> {
+        let params = Params::new(self.memory_kib, self.iterations, 1, None).unwrap_or_default();
+        Argon2::new(Argon2Algorithm::Argon2id, Argon2Version::V0x13, params)
+    }
+
+    /// A PHC string (`$argon2id$v=19$m=…`), computed off the request thread.
+    pub async fn hash(&self, password: String) -> Result<String, ApiError> {
+        let argon2 = self.argon2();
+        web::block(move || {
+            let salt = SaltString::generate(&mut OsRng);
+            argon2.hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
+        })
+        .await?
+        .map_err(|e| {
+            tracing::error!(error = %e, "password hashing failed");
+            ApiError::internal()
+        })
+    }
+
+    /// Whether `password` matches the stored hash (its own parameters apply).
+    pub async fn verify(&self, password: String, hash: String) -> Result<bool, ApiError> {
+        let argon2 = self.argon2();
+        Ok(web::block(move || {
+            PasswordHash::new(&hash).is_ok_and(|parsed| argon2.verify_password(password.as_bytes(), &parsed).is_ok())
+        })
+        .await?)
+    }
+}
