@@ -34,16 +34,16 @@ impl FromStr for FileType {
             "output" => Ok(Self::Output),
             "log" => Ok(Self::Log),
             "processed" => Ok(Self::Processed),
-            other => Err(format!("unknown file type {other:?}; expected input, output, log or processed")),
+            other => Err(format!(
+                "unknown file type {other:?}; expected input, output, log or processed"
+            )),
         }
     }
 }
 
 /// An exported model format. The extension is exactly as it appears in the
 /// key (`MyHeadlessModel.FCStd`); parsing from the API is case-insensitive.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 pub enum ModelFormat {
     #[serde(rename = "FCStd")]
     FcStd,

@@ -121,9 +121,7 @@ impl<'de> Deserialize<'de> for ProjectSlug {
 }
 
 /// A script version: 1, 2, 3… assigned atomically per project.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, JsonSchema)]
 #[serde(transparent)]
 pub struct Version(#[schemars(range(min = 1))] u32);
 
@@ -157,8 +155,7 @@ impl FromStr for Version {
     type Err = IdError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         // Digits only: no sign, no whitespace, no leading zero.
-        if s.is_empty() || s.len() > 9 || !s.bytes().all(|b| b.is_ascii_digit()) || s.starts_with('0')
-        {
+        if s.is_empty() || s.len() > 9 || !s.bytes().all(|b| b.is_ascii_digit()) || s.starts_with('0') {
             return Err(IdError::BadVersion(s.to_owned()));
         }
         Self::new(s.parse().map_err(|_| IdError::BadVersion(s.to_owned()))?)
@@ -268,9 +265,10 @@ impl JobId {
         Self(uuid::Uuid::new_v4())
     }
     pub fn parse(s: &str) -> Result<Self, IdError> {
-        uuid::Uuid::parse_str(s)
-            .map(Self)
-            .map_err(|_| IdError::BadId { kind: "JobId", value: s.chars().take(80).collect() })
+        uuid::Uuid::parse_str(s).map(Self).map_err(|_| IdError::BadId {
+            kind: "JobId",
+            value: s.chars().take(80).collect(),
+        })
     }
     pub fn as_uuid(&self) -> uuid::Uuid {
         self.0
@@ -298,8 +296,18 @@ mod tests {
     #[test]
     fn slug_parse_rejects_traversal_and_tricks() {
         for bad in [
-            "", "../etc", "a/b", "A", "-lead", "_lead", "a b", "a.b", "ａｂｃ", "abc\u{200b}",
-            "café", "a\0b",
+            "",
+            "../etc",
+            "a/b",
+            "A",
+            "-lead",
+            "_lead",
+            "a b",
+            "a.b",
+            "ａｂｃ",
+            "abc\u{200b}",
+            "café",
+            "a\0b",
         ] {
             assert!(ProjectSlug::parse(bad).is_err(), "{bad:?} accepted");
         }

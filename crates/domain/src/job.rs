@@ -86,7 +86,10 @@ impl JobStage {
     /// Every stage from which `to` may be entered; adapters use it to make a
     /// stored transition atomic (update only where the stage is one of these).
     pub fn predecessors(to: JobStage) -> Vec<JobStage> {
-        Self::ALL.into_iter().filter(|from| from.can_transition_to(to)).collect()
+        Self::ALL
+            .into_iter()
+            .filter(|from| from.can_transition_to(to))
+            .collect()
     }
 
     /// What a person sees while the job is in this stage.
@@ -161,6 +164,9 @@ mod tests {
             assert!(live.can_transition_to(Cancelled));
         }
         assert!(Queued.can_transition_to(Uploading));
-        assert_eq!(JobStage::predecessors(Completed), vec![Queued, Generating, Uploading, Processing]);
+        assert_eq!(
+            JobStage::predecessors(Completed),
+            vec![Queued, Generating, Uploading, Processing]
+        );
     }
 }

@@ -21,30 +21,61 @@ const LOG_TS: &str = "%Y%m%d_%H%M%S";
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum S3Key {
-    Input { slug: ProjectSlug, version: Version },
-    Output { slug: ProjectSlug, version: Version, format: ModelFormat },
-    FlatOutput { slug: ProjectSlug, format: ModelFormat },
+    Input {
+        slug: ProjectSlug,
+        version: Version,
+    },
+    Output {
+        slug: ProjectSlug,
+        version: Version,
+        format: ModelFormat,
+    },
+    FlatOutput {
+        slug: ProjectSlug,
+        format: ModelFormat,
+    },
     /// A run log; the version suffix is ours (two runs of one project in the
     /// same second would otherwise share a key); logs without it parse too.
-    Log { slug: ProjectSlug, at: NaiveDateTime, version: Option<Version> },
-    Processed { slug: ProjectSlug, version: Version },
+    Log {
+        slug: ProjectSlug,
+        at: NaiveDateTime,
+        version: Option<Version>,
+    },
+    Processed {
+        slug: ProjectSlug,
+        version: Version,
+    },
 }
 
 impl S3Key {
     pub fn input(slug: &ProjectSlug, version: Version) -> Self {
-        Self::Input { slug: slug.clone(), version }
+        Self::Input {
+            slug: slug.clone(),
+            version,
+        }
     }
     pub fn output(slug: &ProjectSlug, version: Version, format: ModelFormat) -> Self {
-        Self::Output { slug: slug.clone(), version, format }
+        Self::Output {
+            slug: slug.clone(),
+            version,
+            format,
+        }
     }
     pub fn log(slug: &ProjectSlug, at: DateTime<Utc>, version: Version) -> Self {
         // Keys have second resolution; drop the rest so build/parse round-trips.
         let at = at.naive_utc().and_utc().timestamp();
         let at = DateTime::from_timestamp(at, 0).expect("in range").naive_utc();
-        Self::Log { slug: slug.clone(), at, version: Some(version) }
+        Self::Log {
+            slug: slug.clone(),
+            at,
+            version: Some(version),
+        }
     }
     pub fn processed(slug: &ProjectSlug, version: Version) -> Self {
-        Self::Processed { slug: slug.clone(), version }
+        Self::Processed {
+            slug: slug.clone(),
+            version,
+        }
     }
 
     /// The prefix under which all of a project's objects of one kind live.
@@ -108,7 +139,10 @@ impl S3Key {
             }
             ["output", slug, file] => {
                 let slug = ProjectSlug::parse(slug).ok()?;
-                Some(Self::FlatOutput { slug, format: model_file(file)? })
+                Some(Self::FlatOutput {
+                    slug,
+                    format: model_file(file)?,
+                })
             }
             ["logs", slug, file] => {
                 let slug = ProjectSlug::parse(slug).ok()?;
@@ -116,12 +150,14 @@ impl S3Key {
                 let rest = rest.strip_suffix(".log")?;
                 let (ts, version) = match rest.len() {
                     15 => (rest, None),
-                    n if n > 17 && rest.as_bytes()[15..17] == *b"_v" => {
-                        (&rest[..15], Some(rest[17..].parse().ok()?))
-                    }
+                    n if n > 17 && rest.as_bytes()[15..17] == *b"_v" => (&rest[..15], Some(rest[17..].parse().ok()?)),
                     _ => return None,
                 };
-                if !ts.bytes().enumerate().all(|(i, b)| if i == 8 { b == b'_' } else { b.is_ascii_digit() }) {
+                if !ts
+                    .bytes()
+                    .enumerate()
+                    .all(|(i, b)| if i == 8 { b == b'_' } else { b.is_ascii_digit() })
+                {
                     return None;
                 }
                 let at = NaiveDateTime::parse_from_str(ts, LOG_TS).ok()?;
@@ -133,7 +169,10 @@ impl S3Key {
 }
 
 fn strip_versioned(file: &str, slug: &ProjectSlug, suffix: &str) -> Option<Version> {
-    let n = file.strip_prefix(slug.as_str())?.strip_prefix("_v")?.strip_suffix(suffix)?;
+    let n = file
+        .strip_prefix(slug.as_str())?
+        .strip_prefix("_v")?
+        .strip_suffix(suffix)?;
     n.parse().ok()
 }
 
@@ -175,7 +214,10 @@ mod tests {
     fn layout_matches_architecture() {
         let s = slug("project_gearbox");
         let v = Version::new(3).unwrap();
-        assert_eq!(S3Key::input(&s, v).to_string(), "input/project_gearbox/project_gearbox_v3.py");
+        assert_eq!(
+            S3Key::input(&s, v).to_string(),
+            "input/project_gearbox/project_gearbox_v3.py"
+        );
         assert_eq!(
             S3Key::output(&s, v, ModelFormat::FcStd).to_string(),
             "output/project_gearbox/v3/MyHeadlessModel.FCStd"
@@ -184,7 +226,9 @@ mod tests {
             S3Key::processed(&s, v).to_string(),
             "processed/project_gearbox/project_gearbox_v3.py.done"
         );
-        let at = DateTime::parse_from_rfc3339("2025-10-11T12:24:35.789Z").unwrap().to_utc();
+        let at = DateTime::parse_from_rfc3339("2025-10-11T12:24:35.789Z")
+            .unwrap()
+            .to_utc();
         assert_eq!(
             S3Key::log(&s, at, v).to_string(),
             "logs/project_gearbox/project_gearbox_info_20251011_122435_v3.log"
@@ -218,7 +262,10 @@ mod tests {
     fn seed_formats_parse() {
         assert_eq!(
             S3Key::parse("output/gear/MyHeadlessModel.STEP"),
-            Some(S3Key::FlatOutput { slug: slug("gear"), format: ModelFormat::Step })
+            Some(S3Key::FlatOutput {
+                slug: slug("gear"),
+                format: ModelFormat::Step
+            })
         );
         let log = S3Key::parse("logs/gear/gear_info_20251011_122435.log").unwrap();
         assert_eq!(log.version(), None);
@@ -234,11 +281,17 @@ mod tests {
         let ts = (0i64..4_000_000_000).prop_map(|t| DateTime::from_timestamp(t, 0).unwrap().naive_utc());
         prop_oneof![
             (any_slug(), v.clone()).prop_map(|(slug, version)| S3Key::Input { slug, version }),
-            (any_slug(), v.clone(), f.clone())
-                .prop_map(|(slug, version, format)| S3Key::Output { slug, version, format }),
+            (any_slug(), v.clone(), f.clone()).prop_map(|(slug, version, format)| S3Key::Output {
+                slug,
+                version,
+                format
+            }),
             (any_slug(), f).prop_map(|(slug, format)| S3Key::FlatOutput { slug, format }),
-            (any_slug(), ts, prop::option::of(v.clone()))
-                .prop_map(|(slug, at, version)| S3Key::Log { slug, at, version }),
+            (any_slug(), ts, prop::option::of(v.clone())).prop_map(|(slug, at, version)| S3Key::Log {
+                slug,
+                at,
+                version
+            }),
             (any_slug(), v).prop_map(|(slug, version)| S3Key::Processed { slug, version }),
         ]
     }

@@ -167,7 +167,10 @@ impl<P: Payload> Envelope<P> {
 
     pub fn from_raw(raw: RawEnvelope) -> Result<Self, EnvelopeError> {
         if raw.message_type != P::TYPE {
-            return Err(EnvelopeError::WrongType { expected: P::TYPE, got: raw.message_type });
+            return Err(EnvelopeError::WrongType {
+                expected: P::TYPE,
+                got: raw.message_type,
+            });
         }
         Ok(Self {
             message_id: raw.message_id,
@@ -397,7 +400,13 @@ pub struct JobStatus {
 
 impl JobStatus {
     pub fn new(slug: ProjectSlug, stage: JobStage) -> Self {
-        Self { slug, stage, label: stage.label().to_owned(), version: None, detail: None }
+        Self {
+            slug,
+            stage,
+            label: stage.label().to_owned(),
+            version: None,
+            detail: None,
+        }
     }
 }
 
@@ -450,9 +459,15 @@ mod tests {
 
     #[test]
     fn only_llm_scripts_are_repairable() {
-        let gen = |p: &str| ScriptSource::Generated { provider: p.into(), model: "m".into() };
+        let gen = |p: &str| ScriptSource::Generated {
+            provider: p.into(),
+            model: "m".into(),
+        };
         assert!(gen("openai").is_repairable());
         assert!(!gen("template").is_repairable());
-        assert!(!ScriptSource::Uploaded { file_name: "a.py".into() }.is_repairable());
+        assert!(!ScriptSource::Uploaded {
+            file_name: "a.py".into()
+        }
+        .is_repairable());
     }
 }

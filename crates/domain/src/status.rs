@@ -44,9 +44,18 @@ mod tests {
 
     #[test]
     fn processing_status_follows_project() {
-        assert_eq!(ProcessingStatus::of(None, ProjectStatus::Completed), ProcessingStatus::NoScripts);
-        assert_eq!(ProcessingStatus::of(Some(2), ProjectStatus::Processing), ProcessingStatus::Processing);
-        assert_eq!(ProcessingStatus::of(Some(2), ProjectStatus::Error), ProcessingStatus::Error);
+        assert_eq!(
+            ProcessingStatus::of(None, ProjectStatus::Completed),
+            ProcessingStatus::NoScripts
+        );
+        assert_eq!(
+            ProcessingStatus::of(Some(2), ProjectStatus::Processing),
+            ProcessingStatus::Processing
+        );
+        assert_eq!(
+            ProcessingStatus::of(Some(2), ProjectStatus::Error),
+            ProcessingStatus::Error
+        );
         assert_eq!(
             serde_json::to_string(&ProcessingStatus::NoScripts).unwrap(),
             "\"no_scripts\""

@@ -52,8 +52,14 @@ fn envelope_schema() -> Value {
 fn message_schema<P: Payload>() -> Value {
     let mut schema = envelope_schema();
     let payload = serde_json::to_value(schemars::schema_for!(P)).expect("schemas serialize");
-    let Value::Object(mut payload) = payload else { panic!("payload schemas are objects") };
-    let name = payload.get("title").and_then(Value::as_str).expect("payload schemas have a title").to_owned();
+    let Value::Object(mut payload) = payload else {
+        panic!("payload schemas are objects")
+    };
+    let name = payload
+        .get("title")
+        .and_then(Value::as_str)
+        .expect("payload schemas have a title")
+        .to_owned();
     let payload_defs = match payload.remove("$defs") {
         Some(Value::Object(defs)) => defs,
         _ => Map::new(),
@@ -61,7 +67,11 @@ fn message_schema<P: Payload>() -> Value {
     payload.remove("$schema");
 
     let root = schema.as_object_mut().expect("an object schema");
-    let defs = root.entry("$defs").or_insert_with(|| json!({})).as_object_mut().expect("$defs is an object");
+    let defs = root
+        .entry("$defs")
+        .or_insert_with(|| json!({}))
+        .as_object_mut()
+        .expect("$defs is an object");
     for (key, def) in payload_defs {
         if let Some(existing) = defs.get(&key) {
             assert_eq!(existing, &def, "two different definitions named {key}");
@@ -79,7 +89,10 @@ fn message_schema<P: Payload>() -> Value {
             "A `{key}` message: the CADScribe envelope whose `type` is \"{key}\" and whose payload is a {name}."
         )),
     );
-    let props = root.get_mut("properties").and_then(Value::as_object_mut).expect("the envelope has properties");
+    let props = root
+        .get_mut("properties")
+        .and_then(Value::as_object_mut)
+        .expect("the envelope has properties");
     props.insert("type".into(), json!({ "$ref": "#/$defs/MessageType", "const": key }));
     props.insert("payload".into(), json!({ "$ref": format!("#/$defs/{name}") }));
     schema
@@ -102,7 +115,11 @@ fn message_schemas() -> Vec<(MessageType, Value)> {
         entry::<ServiceHeartbeat>(),
     ];
     let covered: Vec<MessageType> = all.iter().map(|(t, _)| *t).collect();
-    assert_eq!(covered, MessageType::ALL, "every message type has exactly one payload type here");
+    assert_eq!(
+        covered,
+        MessageType::ALL,
+        "every message type has exactly one payload type here"
+    );
     all
 }
 
@@ -136,11 +153,18 @@ fn read_json(path: &Path) -> Value {
 }
 
 fn validator(schema: &Value) -> jsonschema::Validator {
-    jsonschema::options().should_validate_formats(true).build(schema).expect("a valid JSON Schema")
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(schema)
+        .expect("a valid JSON Schema")
 }
 
 fn sample(message_type: MessageType) -> Value {
-    read_json(&schema_dir().join("samples").join(format!("{}.json", message_type.routing_key())))
+    read_json(
+        &schema_dir()
+            .join("samples")
+            .join(format!("{}.json", message_type.routing_key())),
+    )
 }
 
 #[test]
@@ -163,7 +187,11 @@ fn schema_files_match_the_domain_types() {
     // A schema file no type generates any more is stale too.
     let wanted: BTreeSet<&str> = expected.iter().map(|(n, _)| n.as_str()).collect();
     for entry in std::fs::read_dir(&dir).expect("proto-schemas/ exists") {
-        let name = entry.expect("a directory entry").file_name().to_string_lossy().into_owned();
+        let name = entry
+            .expect("a directory entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
         if name.ends_with(".schema.json") && !wanted.contains(name.as_str()) {
             if update {
                 std::fs::remove_file(dir.join(&name)).expect("stale schema removed");
@@ -182,7 +210,10 @@ fn schema_files_match_the_domain_types() {
 #[test]
 fn every_schema_is_a_valid_json_schema() {
     for (message_type, schema) in message_schemas() {
-        assert!(jsonschema::meta::is_valid(&schema), "{message_type}: not a valid JSON Schema");
+        assert!(
+            jsonschema::meta::is_valid(&schema),
+            "{message_type}: not a valid JSON Schema"
+        );
         validator(&schema);
     }
     assert!(jsonschema::meta::is_valid(&envelope_schema()));
@@ -193,19 +224,33 @@ fn every_sample_validates_against_its_schema_and_decodes_in_rust() {
     let envelope = validator(&envelope_schema());
     for (message_type, schema) in message_schemas() {
         let sample = sample(message_type);
-        let errors: Vec<String> =
-            validator(&schema).iter_errors(&sample).map(|e| format!("{} at {}", e, e.instance_path())).collect();
-        assert!(errors.is_empty(), "samples/{message_type}.json does not match its schema: {errors:#?}");
-        assert!(envelope.is_valid(&sample), "samples/{message_type}.json is not a valid envelope");
+        let errors: Vec<String> = validator(&schema)
+            .iter_errors(&sample)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "samples/{message_type}.json does not match its schema: {errors:#?}"
+        );
+        assert!(
+            envelope.is_valid(&sample),
+            "samples/{message_type}.json is not a valid envelope"
+        );
 
         let raw: RawEnvelope = serde_json::from_value(sample.clone())
             .unwrap_or_else(|e| panic!("samples/{message_type}.json is not an envelope: {e}"));
-        assert_eq!(raw.message_type, message_type, "samples/{message_type}.json has another type");
+        assert_eq!(
+            raw.message_type, message_type,
+            "samples/{message_type}.json has another type"
+        );
         decode_typed(message_type, raw.clone())
             .unwrap_or_else(|e| panic!("samples/{message_type}.json does not decode: {e}"));
         // What Rust writes back still matches the schema.
         let written = serde_json::to_value(&raw).expect("envelopes serialize");
-        assert!(validator(&schema).is_valid(&written), "{message_type}: Rust's own output does not validate");
+        assert!(
+            validator(&schema).is_valid(&written),
+            "{message_type}: Rust's own output does not validate"
+        );
     }
 }
 
@@ -216,7 +261,10 @@ fn every_sample_is_refused_by_every_other_schema() {
         let sample = sample(*sample_type);
         for (schema_type, schema) in &schemas {
             if schema_type != sample_type {
-                assert!(!validator(schema).is_valid(&sample), "a {sample_type} sample passes as {schema_type}");
+                assert!(
+                    !validator(schema).is_valid(&sample),
+                    "a {sample_type} sample passes as {schema_type}"
+                );
             }
         }
     }
@@ -224,7 +272,13 @@ fn every_sample_is_refused_by_every_other_schema() {
 
 #[test]
 fn schemas_refuse_what_rust_refuses() {
-    let schema = validator(&message_schemas().into_iter().find(|(t, _)| *t == MessageType::ScriptStored).unwrap().1);
+    let schema = validator(
+        &message_schemas()
+            .into_iter()
+            .find(|(t, _)| *t == MessageType::ScriptStored)
+            .unwrap()
+            .1,
+    );
     let good = sample(MessageType::ScriptStored);
     assert!(schema.is_valid(&good));
 
@@ -234,9 +288,13 @@ fn schemas_refuse_what_rust_refuses() {
         ("no input_key", |m| {
             m["payload"].as_object_mut().unwrap().remove("input_key");
         }),
-        ("an unknown script source", |m| m["payload"]["source"] = json!({ "kind": "copied" })),
+        ("an unknown script source", |m| {
+            m["payload"]["source"] = json!({ "kind": "copied" })
+        }),
         ("a job_id that is not a UUID", |m| m["job_id"] = json!("job-1")),
-        ("a created_at that is not a date", |m| m["created_at"] = json!("yesterday")),
+        ("a created_at that is not a date", |m| {
+            m["created_at"] = json!("yesterday")
+        }),
     ];
     for (what, breaks) in broken {
         let mut message = good.clone();

@@ -21,10 +21,16 @@ pub const PIPELINE: [&str; 4] = ["ai-generator", "script-store", "freecad-worker
 
 /// The built binary of a service (`cargo build --workspace --bins`).
 pub fn binary(name: &str) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"));
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"));
     let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
     let path = target.join(profile).join(name);
-    assert!(path.exists(), "{} is not built; run `cargo build --workspace --bins` (make test does)", path.display());
+    assert!(
+        path.exists(),
+        "{} is not built; run `cargo build --workspace --bins` (make test does)",
+        path.display()
+    );
     path
 }
 
@@ -54,7 +60,11 @@ impl Service {
             .stderr(file)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        Self { name: name.into(), child, log }
+        Self {
+            name: name.into(),
+            child,
+            log,
+        }
     }
 
     pub fn kill(&mut self) {
@@ -64,7 +74,9 @@ impl Service {
 
     /// Sends SIGTERM (graceful stop).
     pub fn terminate(&self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
     }
 
     pub fn log_text(&self) -> String {
@@ -93,8 +105,15 @@ impl Pipeline {
         let bus = env.bus("driver");
         // As every service does at start: no message is unroutable, even
         // one published before the consuming service is up.
-        platform::bus::Bus::declare_topology(&bus).await.expect("broker answers");
-        Self { env, db, bus, services: Vec::new() }
+        platform::bus::Bus::declare_topology(&bus)
+            .await
+            .expect("broker answers");
+        Self {
+            env,
+            db,
+            bus,
+            services: Vec::new(),
+        }
     }
 
     /// Starts services with this pipeline's settings plus `extra`.
@@ -151,8 +170,11 @@ impl Pipeline {
                 }
             }
             if start.elapsed() > within {
-                let logs: Vec<String> =
-                    self.services.iter().map(|s| format!("--- {} ---\n{}", s.name, tail(&s.log_text(), 40))).collect();
+                let logs: Vec<String> = self
+                    .services
+                    .iter()
+                    .map(|s| format!("--- {} ---\n{}", s.name, tail(&s.log_text(), 40)))
+                    .collect();
                 panic!("job {id} did not finish within {within:?}\n{}", logs.join("\n"));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

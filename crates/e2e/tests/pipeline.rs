@@ -19,20 +19,44 @@ const MINUTE: Duration = Duration::from_secs(60);
 fn catalogue() -> Vec<(&'static str, &'static str, f64)> {
     let hex = |across_flats: f64| 3f64.sqrt() / 2.0 * across_flats * across_flats;
     vec![
-        ("plate", "a 40 x 20 x 10 mm plate with a 6 mm through hole", 8000.0 - PI * 9.0 * 10.0),
+        (
+            "plate",
+            "a 40 x 20 x 10 mm plate with a 6 mm through hole",
+            8000.0 - PI * 9.0 * 10.0,
+        ),
         ("box", "box 2 by 3 by 4 cm", 24000.0),
         ("cylinder", "cylinder diameter 20mm height 50mm", PI * 100.0 * 50.0),
-        ("tube", "tube outer diameter 30 mm inner diameter 24 mm length 80 mm", PI * (225.0 - 144.0) * 80.0),
+        (
+            "tube",
+            "tube outer diameter 30 mm inner diameter 24 mm length 80 mm",
+            PI * (225.0 - 144.0) * 80.0,
+        ),
         ("sphere", "sphere radius 15 mm", 4.0 / 3.0 * PI * 15f64.powi(3)),
-        ("cone", "cone bottom diameter 40 top diameter 10 height 30 mm", PI * 30.0 / 3.0 * (400.0 + 100.0 + 25.0)),
-        ("washer", "washer 20 mm outer 8.4 mm inner 2 mm thick", PI * (100.0 - 4.2 * 4.2) * 2.0),
+        (
+            "cone",
+            "cone bottom diameter 40 top diameter 10 height 30 mm",
+            PI * 30.0 / 3.0 * (400.0 + 100.0 + 25.0),
+        ),
+        (
+            "washer",
+            "washer 20 mm outer 8.4 mm inner 2 mm thick",
+            PI * (100.0 - 4.2 * 4.2) * 2.0,
+        ),
         (
             "flange",
             "a flange 80 mm across and 10 mm thick with six 8 mm holes on a 60 mm bolt circle",
             PI * 1600.0 * 10.0 - 6.0 * PI * 16.0 * 10.0,
         ),
-        ("enclosure", "enclosure 100 x 60 x 40 mm wall 2 mm", 100.0 * 60.0 * 40.0 - 96.0 * 56.0 * 38.0),
-        ("nut", "hex nut 13 mm across flats 6.5 mm thick 8 mm hole", (hex(13.0) - PI * 16.0) * 6.5),
+        (
+            "enclosure",
+            "enclosure 100 x 60 x 40 mm wall 2 mm",
+            100.0 * 60.0 * 40.0 - 96.0 * 56.0 * 38.0,
+        ),
+        (
+            "nut",
+            "hex nut 13 mm across flats 6.5 mm thick 8 mm hole",
+            (hex(13.0) - PI * 16.0) * 6.5,
+        ),
     ]
 }
 
@@ -56,16 +80,32 @@ async fn catalogue_prompts_become_four_model_files_with_the_right_volume() {
         let stages: Vec<JobStage> = job.history.iter().map(|h| h.stage).collect();
         assert_eq!(
             stages,
-            [JobStage::Generating, JobStage::Uploading, JobStage::Processing, JobStage::Completed],
+            [
+                JobStage::Generating,
+                JobStage::Uploading,
+                JobStage::Processing,
+                JobStage::Completed
+            ],
             "{prompt}"
         );
 
         for format in ModelFormat::ALL {
             let key = S3Key::output(&project.slug, v1, format).to_string();
-            let head = store.head(&key).await.unwrap().unwrap_or_else(|| panic!("{prompt}: no {key}"));
+            let head = store
+                .head(&key)
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("{prompt}: no {key}"));
             assert!(head.size > 0, "{key} is empty");
         }
-        assert!(store.head(&S3Key::processed(&project.slug, v1).to_string()).await.unwrap().is_some(), "no .done marker");
+        assert!(
+            store
+                .head(&S3Key::processed(&project.slug, v1).to_string())
+                .await
+                .unwrap()
+                .is_some(),
+            "no .done marker"
+        );
         let logs = store.list(&format!("logs/{}/", project.slug)).await.unwrap();
         assert_eq!(logs.len(), 1, "{prompt}: one run log");
         assert!(S3Key::parse(&logs[0].key).is_some());
@@ -75,9 +115,17 @@ async fn catalogue_prompts_become_four_model_files_with_the_right_volume() {
         let bytes = http.get(url).send().await.unwrap().bytes().await.unwrap();
         let volume = stl::volume(&bytes).expect("a readable STL");
         let error = (volume - expected).abs() / expected;
-        assert!(error < 0.01, "{prompt}: STL volume {volume:.1} vs {expected:.1} ({:.2} %)", error * 100.0);
+        assert!(
+            error < 0.01,
+            "{prompt}: STL volume {volume:.1} vs {expected:.1} ({:.2} %)",
+            error * 100.0
+        );
         let measured = job.metrics.as_ref().expect("metrics recorded");
-        assert!((measured.volume - expected).abs() / expected < 0.01, "{prompt}: {}", measured.volume);
+        assert!(
+            (measured.volume - expected).abs() / expected < 0.01,
+            "{prompt}: {}",
+            measured.volume
+        );
         assert!(measured.valid && measured.solids == 1, "{prompt}: {measured:?}");
 
         let project_now = p.db.projects().get(&project.project_id).await.unwrap().unwrap();
@@ -85,16 +133,35 @@ async fn catalogue_prompts_become_four_model_files_with_the_right_volume() {
         assert_eq!(project_now.current_version, 1);
         assert_eq!(project_now.latest_s3_output.len(), 4);
         let files = p.db.files();
-        for (t, n) in [(FileType::Input, 1), (FileType::Output, 4), (FileType::Log, 1), (FileType::Processed, 1)] {
-            let listed = files.list(&project.project_id, Some(t), PageRequest::all()).await.unwrap();
+        for (t, n) in [
+            (FileType::Input, 1),
+            (FileType::Output, 4),
+            (FileType::Log, 1),
+            (FileType::Processed, 1),
+        ] {
+            let listed = files
+                .list(&project.project_id, Some(t), PageRequest::all())
+                .await
+                .unwrap();
             assert_eq!(listed.total, n, "{prompt}: {t:?} files");
         }
         let log = p.db.logs().list(&project.project_id, PageRequest::all()).await.unwrap();
         assert_eq!(log.total, 1);
         assert!(log.items[0].log_summary.contains("successfully"));
-        let messages = p.db.messages().list(&project.project_id, PageRequest::all()).await.unwrap();
+        let messages =
+            p.db.messages()
+                .list(&project.project_id, PageRequest::all())
+                .await
+                .unwrap();
         assert_eq!(messages.total, 1, "the assistant's message");
-        assert_eq!(messages.items[0].metadata.get_i64("version").ok().or(messages.items[0].metadata.get_i32("version").ok().map(i64::from)), Some(1));
+        assert_eq!(
+            messages.items[0].metadata.get_i64("version").ok().or(messages.items[0]
+                .metadata
+                .get_i32("version")
+                .ok()
+                .map(i64::from)),
+            Some(1)
+        );
     }
     let slugs: Vec<_> = jobs.iter().map(|(p, ..)| &p.slug).collect();
     p.clean(&slugs).await;
@@ -105,14 +172,30 @@ async fn an_unknown_prompt_fails_with_the_catalogue() {
     let mut p = Pipeline::new().await;
     p.start(&["ai-generator"], &[]);
     let project = p.project("dragon").await;
-    let job = p.finished(p.generate(&project, "a dragon breathing fire").await, MINUTE).await;
+    let job = p
+        .finished(p.generate(&project, "a dragon breathing fire").await, MINUTE)
+        .await;
     assert_eq!(job.stage, JobStage::Failed);
     let error = job.error.unwrap();
     for part in ["plate", "cylinder", "gear", "flange"] {
-        assert!(error.to_lowercase().contains(part), "the message lists what is understood: {error}");
+        assert!(
+            error.to_lowercase().contains(part),
+            "the message lists what is understood: {error}"
+        );
     }
-    assert_eq!(p.db.projects().get(&project.project_id).await.unwrap().unwrap().status, ProjectStatus::Error);
-    assert!(p.env.store().list(&format!("input/{}/", project.slug)).await.unwrap().is_empty(), "nothing stored");
+    assert_eq!(
+        p.db.projects().get(&project.project_id).await.unwrap().unwrap().status,
+        ProjectStatus::Error
+    );
+    assert!(
+        p.env
+            .store()
+            .list(&format!("input/{}/", project.slug))
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing stored"
+    );
     p.clean(&[&project.slug]).await;
 }
 
@@ -121,13 +204,21 @@ async fn hostile_scripts_are_contained_and_reported_and_the_worker_keeps_serving
     let mut p = Pipeline::new().await;
     p.start(
         &["script-store", "freecad-worker", "output-watcher"],
-        &[("FREECAD_TIMEOUT_SECS", "8"), ("FREECAD_CPU_SECS", "4"), ("FREECAD_CONCURRENCY", "2")],
+        &[
+            ("FREECAD_TIMEOUT_SECS", "8"),
+            ("FREECAD_CPU_SECS", "4"),
+            ("FREECAD_CONCURRENCY", "2"),
+        ],
     );
     let hostile = [
         ("loop", "while True:\n    pass\n", "timeout"),
         ("memory", "x = bytearray(10**11)\n", "memory_limit"),
         ("fork", "import os\nwhile True:\n    os.fork()\n", "sandbox_violation"),
-        ("socket", "import socket\nsocket.create_connection(('127.0.0.1', 5672))\n", "sandbox_violation"),
+        (
+            "socket",
+            "import socket\nsocket.create_connection(('127.0.0.1', 5672))\n",
+            "sandbox_violation",
+        ),
         ("passwd", "print(open('/etc/passwd').read())\n", "sandbox_violation"),
     ];
     let mut jobs = Vec::new();
@@ -206,25 +297,53 @@ async fn an_llm_script_that_fails_in_freecad_is_repaired_on_the_next_attempt() {
     let mut p = Pipeline::new().await;
     p.start(
         &PIPELINE,
-        &[("AI_PROVIDER", "openai"), ("AI_BASE_URL", &base_url), ("AI_MODEL", "local-coder"), ("MAX_REPAIRS", "2")],
+        &[
+            ("AI_PROVIDER", "openai"),
+            ("AI_BASE_URL", &base_url),
+            ("AI_MODEL", "local-coder"),
+            ("MAX_REPAIRS", "2"),
+        ],
     );
     let project = p.project("repair me").await;
-    let job = p.finished(p.generate(&project, "a box 10 by 10 by 5 mm").await, 2 * MINUTE).await;
+    let job = p
+        .finished(p.generate(&project, "a box 10 by 10 by 5 mm").await, 2 * MINUTE)
+        .await;
     assert_eq!(job.stage, JobStage::Completed, "{:?}", job.error);
     assert_eq!(job.repair_attempts, 1);
     assert_eq!(job.version, Some(Version::new(2).unwrap()), "the repair is version 2");
     assert!((job.metrics.unwrap().volume - 500.0).abs() < 1e-6);
     let stages: Vec<JobStage> = job.history.iter().map(|h| h.stage).collect();
-    assert!(stages.windows(2).any(|w| w == [JobStage::Processing, JobStage::Generating]), "{stages:?}");
+    assert!(
+        stages
+            .windows(2)
+            .any(|w| w == [JobStage::Processing, JobStage::Generating]),
+        "{stages:?}"
+    );
 
-    let requests = requests.lock().unwrap();
+    let requests = requests.lock().unwrap().clone();
     assert_eq!(requests.len(), 2);
     let repair_prompt = requests[1]["messages"].to_string();
-    assert!(repair_prompt.contains("failed"), "the error goes back to the model: {repair_prompt}");
-    assert!(requests[0]["messages"][0]["content"].as_str().unwrap().contains("millimetres"), "system prompt");
-    let messages = p.db.messages().list(&project.project_id, PageRequest::all()).await.unwrap();
+    assert!(
+        repair_prompt.contains("failed"),
+        "the error goes back to the model: {repair_prompt}"
+    );
+    assert!(
+        requests[0]["messages"][0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("millimetres"),
+        "system prompt"
+    );
+    let messages =
+        p.db.messages()
+            .list(&project.project_id, PageRequest::all())
+            .await
+            .unwrap();
     assert_eq!(messages.total, 2, "one assistant message per attempt");
-    assert_eq!(messages.items[0].metadata.get_str("source_model").unwrap(), "local-coder");
+    assert_eq!(
+        messages.items[0].metadata.get_str("source_model").unwrap(),
+        "local-coder"
+    );
     p.clean(&[&project.slug]).await;
 }
 
@@ -254,12 +373,22 @@ async fn a_worker_killed_mid_job_leaves_the_job_to_the_next_worker() {
 
 #[test]
 fn services_refuse_to_start_naming_what_is_missing_or_malformed() {
-    for service in ["gateway", "ai-generator", "script-store", "freecad-worker", "output-watcher", "monitoring"] {
+    for service in [
+        "gateway",
+        "ai-generator",
+        "script-store",
+        "freecad-worker",
+        "output-watcher",
+        "monitoring",
+    ] {
         let out = Command::new(binary(service)).env_clear().output().unwrap();
         assert!(!out.status.success(), "{service} started without configuration");
         let err = String::from_utf8_lossy(&out.stderr);
         for var in ["MONGODB_URI", "AWS_ACCESS_KEY_ID", "AWS_BUCKET_NAME", "AMQP_URL"] {
-            assert!(err.contains(&format!("{var} is not set")), "{service} does not name {var}: {err}");
+            assert!(
+                err.contains(&format!("{var} is not set")),
+                "{service} does not name {var}: {err}"
+            );
         }
         let out = Command::new(binary(service))
             .env_clear()
@@ -276,6 +405,9 @@ fn services_refuse_to_start_naming_what_is_missing_or_malformed() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("AMQP_URL is malformed"), "{service}: {err}");
         assert!(err.contains("AMQP_PREFETCH is malformed"), "{service}: {err}");
-        assert!(!err.contains("MONGODB_URI is"), "{service} blames a good variable: {err}");
+        assert!(
+            !err.contains("MONGODB_URI is"),
+            "{service} blames a good variable: {err}"
+        );
     }
 }

@@ -71,20 +71,33 @@ impl EnvReader {
     }
 
     pub fn from_map(vars: HashMap<String, String>) -> Self {
-        Self { vars, errors: Vec::new() }
+        Self {
+            vars,
+            errors: Vec::new(),
+        }
     }
 
     /// A non-empty value, or `None`.
     pub fn optional(&self, name: &str) -> Option<String> {
-        self.vars.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+        self.vars
+            .get(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
     }
 
     pub fn required(&mut self, name: &str, hint: &str) -> String {
         match self.optional(name) {
             Some(v) => v,
             None => {
-                let hint = if hint.is_empty() { String::new() } else { format!(" ({hint})") };
-                self.errors.push(ConfigError::Missing { name: name.to_owned(), hint });
+                let hint = if hint.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({hint})")
+                };
+                self.errors.push(ConfigError::Missing {
+                    name: name.to_owned(),
+                    hint,
+                });
                 String::new()
             }
         }
@@ -95,7 +108,10 @@ impl EnvReader {
     }
 
     pub fn malformed(&mut self, name: &str, reason: impl Into<String>) {
-        self.errors.push(ConfigError::Malformed { name: name.to_owned(), reason: reason.into() });
+        self.errors.push(ConfigError::Malformed {
+            name: name.to_owned(),
+            reason: reason.into(),
+        });
     }
 
     /// Parses an optional value, falling back to `default` when unset.
@@ -170,9 +186,17 @@ pub struct MongoSettings {
 
 impl FromEnv for MongoSettings {
     fn read(env: &mut EnvReader) -> Self {
-        let uri = env.url("MONGODB_URI", &["mongodb", "mongodb+srv"], "e.g. mongodb://127.0.0.1:27017");
+        let uri = env.url(
+            "MONGODB_URI",
+            &["mongodb", "mongodb+srv"],
+            "e.g. mongodb://127.0.0.1:27017",
+        );
         let database = env.optional("DATABASE_NAME").unwrap_or_else(|| "cadscribe".into());
-        if !database.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') || database.len() > 63 {
+        if !database
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            || database.len() > 63
+        {
             env.malformed("DATABASE_NAME", "use letters, digits, '_' or '-' (at most 63)");
         }
         Self { uri, database }
@@ -197,7 +221,9 @@ impl FromEnv for S3Settings {
         let bucket = env.required("AWS_BUCKET_NAME", "the bucket that holds input/, output/, logs/");
         let valid_bucket = bucket.len() >= 3
             && bucket.len() <= 63
-            && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
         if !bucket.is_empty() && !valid_bucket {
             env.malformed("AWS_BUCKET_NAME", "3 to 63 of a-z, 0-9, '-' and '.'");
         }
@@ -209,7 +235,14 @@ impl FromEnv for S3Settings {
             }
         }
         let presign_expiry = env.secs_or("PRESIGN_EXPIRY_SECS", Duration::from_secs(15 * 60));
-        Self { access_key_id, secret_access_key, bucket, region, endpoint_url, presign_expiry }
+        Self {
+            access_key_id,
+            secret_access_key,
+            bucket,
+            region,
+            endpoint_url,
+            presign_expiry,
+        }
     }
 }
 
@@ -230,7 +263,11 @@ pub struct BusSettings {
 
 impl FromEnv for BusSettings {
     fn read(env: &mut EnvReader) -> Self {
-        let amqp_url = Secret(env.url("AMQP_URL", &["amqp", "amqps"], "e.g. amqp://guest:guest@127.0.0.1:5672/%2f"));
+        let amqp_url = Secret(env.url(
+            "AMQP_URL",
+            &["amqp", "amqps"],
+            "e.g. amqp://guest:guest@127.0.0.1:5672/%2f",
+        ));
         let exchange = env.optional("AMQP_EXCHANGE").unwrap_or_else(|| "cadscribe".into());
         let queue_prefix = env.optional("AMQP_QUEUE_PREFIX").unwrap_or_default();
         let prefetch = env.parse_or("AMQP_PREFETCH", 8u16);
@@ -243,7 +280,15 @@ impl FromEnv for BusSettings {
         }
         let retry_base = env.secs_or("AMQP_RETRY_BASE_SECS", Duration::from_secs(1));
         let retry_max = env.secs_or("AMQP_RETRY_MAX_SECS", Duration::from_secs(60));
-        Self { amqp_url, queue_prefix, exchange, prefetch, max_attempts, retry_base, retry_max }
+        Self {
+            amqp_url,
+            queue_prefix,
+            exchange,
+            prefetch,
+            max_attempts,
+            retry_base,
+            retry_max,
+        }
     }
 }
 
@@ -270,11 +315,8 @@ mod tests {
 
     #[test]
     fn names_malformed_variables() {
-        let err = BusSettings::from_reader(reader(&[
-            ("AMQP_URL", "http://nope"),
-            ("AMQP_PREFETCH", "many"),
-        ]))
-        .unwrap_err();
+        let err =
+            BusSettings::from_reader(reader(&[("AMQP_URL", "http://nope"), ("AMQP_PREFETCH", "many")])).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("AMQP_URL is malformed"), "{text}");
         assert!(text.contains("AMQP_PREFETCH is malformed"), "{text}");

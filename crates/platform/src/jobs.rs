@@ -157,7 +157,12 @@ impl<'a> Origin<'a> {
     }
 
     pub fn of_job(job: &'a Job) -> Self {
-        Self { job_id: job.job_id, project_id: &job.project_id, request_id: job.request_id.as_deref(), traceparent: None }
+        Self {
+            job_id: job.job_id,
+            project_id: &job.project_id,
+            request_id: job.request_id.as_deref(),
+            traceparent: None,
+        }
     }
 
     /// A message of the same job, carrying its request id and trace.
@@ -179,7 +184,12 @@ pub struct Advance {
 
 impl Advance {
     pub fn to(stage: JobStage) -> Self {
-        Self { stage, version: None, detail: None, set: Document::new() }
+        Self {
+            stage,
+            version: None,
+            detail: None,
+            set: Document::new(),
+        }
     }
     pub fn version(mut self, v: Version) -> Self {
         self.version = Some(v);
@@ -197,8 +207,17 @@ impl Advance {
 
 /// Moves the job and, when it moved, tells everyone with `job.status` and
 /// records how long the previous stage took.
-pub async fn advance(db: &Db, bus: &dyn Bus, origin: &Origin<'_>, slug: &ProjectSlug, step: Advance) -> Result<Transition, HandlerError> {
-    let transition = db.jobs().transition(origin.job_id, step.stage, step.detail.clone(), step.set).await?;
+pub async fn advance(
+    db: &Db,
+    bus: &dyn Bus,
+    origin: &Origin<'_>,
+    slug: &ProjectSlug,
+    step: Advance,
+) -> Result<Transition, HandlerError> {
+    let transition = db
+        .jobs()
+        .transition(origin.job_id, step.stage, step.detail.clone(), step.set)
+        .await?;
     if let Transition::Moved(job) = &transition {
         let entered = job.history.iter().rev().nth(1).map(|h| (h.stage, h.at));
         let (prev, since) = entered.unwrap_or((JobStage::Queued, job.created_at));
@@ -220,17 +239,28 @@ pub async fn live_job(db: &Db, id: JobId) -> Result<Option<Job>, HandlerError> {
 
 /// Ends a job as failed with `reason` and marks its project in error; used
 /// when a message is dead-lettered or a stage fails for good.
-pub async fn fail(db: &Db, bus: &dyn Bus, origin: &Origin<'_>, slug: &ProjectSlug, reason: &str) -> Result<(), HandlerError> {
+pub async fn fail(
+    db: &Db,
+    bus: &dyn Bus,
+    origin: &Origin<'_>,
+    slug: &ProjectSlug,
+    reason: &str,
+) -> Result<(), HandlerError> {
     let t = advance(db, bus, origin, slug, Advance::to(JobStage::Failed).detail(reason)).await?;
     if matches!(t, Transition::Moved(_)) {
-        db.projects().set_status(origin.project_id, ProjectStatus::Error).await?;
+        db.projects()
+            .set_status(origin.project_id, ProjectStatus::Error)
+            .await?;
     }
     Ok(())
 }
 
 /// The slug a raw message is about, when its payload names one.
 pub fn slug_of(raw: &RawEnvelope) -> Option<ProjectSlug> {
-    raw.payload.get("slug").and_then(|s| s.as_str()).and_then(|s| ProjectSlug::parse(s).ok())
+    raw.payload
+        .get("slug")
+        .and_then(|s| s.as_str())
+        .and_then(|s| ProjectSlug::parse(s).ok())
 }
 
 /// The dead-letter hook every worker shares: the job fails with the reason.

@@ -4,11 +4,11 @@
 //! and the shell every service binary runs in (health, metrics, shutdown).
 
 pub mod bus;
-pub mod jobs;
-pub mod runtime;
 pub mod config;
+pub mod jobs;
 pub mod metrics;
 pub mod mongo;
+pub mod runtime;
 pub mod s3;
 pub mod service;
 pub mod telemetry;

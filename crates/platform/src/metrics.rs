@@ -59,7 +59,11 @@ static HTTP_REQUESTS: LazyLock<HistogramVec> = LazyLock::new(|| {
 });
 
 static EVENTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
-    counter("cadscribe_events_total", "Service-specific events by kind and outcome.", &["kind", "outcome"])
+    counter(
+        "cadscribe_events_total",
+        "Service-specific events by kind and outcome.",
+        &["kind", "outcome"],
+    )
 });
 
 static DURATIONS: LazyLock<HistogramVec> = LazyLock::new(|| {
@@ -72,11 +76,19 @@ static DURATIONS: LazyLock<HistogramVec> = LazyLock::new(|| {
 });
 
 static IN_FLIGHT: LazyLock<IntGaugeVec> = LazyLock::new(|| {
-    gauge("cadscribe_in_flight_messages", "Work messages being handled right now, by service.", &["service"])
+    gauge(
+        "cadscribe_in_flight_messages",
+        "Work messages being handled right now, by service.",
+        &["service"],
+    )
 });
 
 static HEARTBEATS: LazyLock<IntCounterVec> = LazyLock::new(|| {
-    counter("cadscribe_heartbeats_total", "Heartbeats published by this instance, by outcome (sent, failed).", &["outcome"])
+    counter(
+        "cadscribe_heartbeats_total",
+        "Heartbeats published by this instance, by outcome (sent, failed).",
+        &["outcome"],
+    )
 });
 
 pub fn bus_message(queue: &str, outcome: &str) {
@@ -88,7 +100,9 @@ pub fn stage_duration(stage: &str, seconds: f64) {
 }
 
 pub fn http_request(route: &str, method: &str, status: u16, seconds: f64) {
-    HTTP_REQUESTS.with_label_values(&[route, method, &status.to_string()]).observe(seconds);
+    HTTP_REQUESTS
+        .with_label_values(&[route, method, &status.to_string()])
+        .observe(seconds);
 }
 
 pub fn event(kind: &str, outcome: &str) {
@@ -134,6 +148,8 @@ pub fn render() -> String {
     LazyLock::force(&IN_FLIGHT);
     LazyLock::force(&HEARTBEATS);
     let mut buf = Vec::new();
-    TextEncoder::new().encode(&REGISTRY.gather(), &mut buf).expect("text encoding");
+    TextEncoder::new()
+        .encode(&REGISTRY.gather(), &mut buf)
+        .expect("text encoding");
     String::from_utf8(buf).expect("prometheus text is UTF-8")
 }

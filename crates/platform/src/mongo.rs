@@ -40,9 +40,10 @@ impl DbError {
         match e.kind.as_ref() {
             ErrorKind::Write(WriteFailure::WriteError(w)) => w.code == 11000,
             ErrorKind::Command(c) => c.code == 11000,
-            ErrorKind::InsertMany(m) => {
-                m.write_errors.as_ref().is_some_and(|ws| ws.iter().any(|w| w.code == 11000))
-            }
+            ErrorKind::InsertMany(m) => m
+                .write_errors
+                .as_ref()
+                .is_some_and(|ws| ws.iter().any(|w| w.code == 11000)),
             _ => e.to_string().contains("E11000"),
         }
     }
@@ -76,11 +77,17 @@ impl PageRequest {
     pub const MAX_LIMIT: u32 = 200;
 
     pub fn new(limit: u32, offset: u64) -> Self {
-        Self { limit: limit.clamp(1, Self::MAX_LIMIT), offset }
+        Self {
+            limit: limit.clamp(1, Self::MAX_LIMIT),
+            offset,
+        }
     }
 
     pub fn all() -> Self {
-        Self { limit: Self::MAX_LIMIT, offset: 0 }
+        Self {
+            limit: Self::MAX_LIMIT,
+            offset: 0,
+        }
     }
 }
 
@@ -112,7 +119,9 @@ impl Db {
         opts.server_selection_timeout.get_or_insert(Duration::from_secs(10));
         opts.connect_timeout.get_or_insert(Duration::from_secs(5));
         let client = Client::with_options(opts)?;
-        let db = Self { db: client.database(&settings.database) };
+        let db = Self {
+            db: client.database(&settings.database),
+        };
         db.ping().await?;
         Ok(db)
     }
@@ -157,7 +166,10 @@ impl Db {
                         .build()
                 })
                 .collect();
-            self.db.collection::<Document>(collection).create_indexes(models).await?;
+            self.db
+                .collection::<Document>(collection)
+                .create_indexes(models)
+                .await?;
         }
         Ok(())
     }
@@ -217,7 +229,10 @@ pub fn index_plan() -> Vec<(&'static str, Vec<(Document, bool)>)> {
                 (doc! { "user_id": 1, "created_at": -1 }, false),
             ],
         ),
-        ("users", vec![(doc! { "user_id": 1 }, true), (doc! { "email": 1 }, true)]),
+        (
+            "users",
+            vec![(doc! { "user_id": 1 }, true), (doc! { "email": 1 }, true)],
+        ),
     ]
 }
 
@@ -244,7 +259,12 @@ async fn collect<T: DeserializeOwned + Send + Sync>(
         .await?
         .try_collect()
         .await?;
-    Ok(Page { items, total, limit: page.limit, offset: page.offset })
+    Ok(Page {
+        items,
+        total,
+        limit: page.limit,
+        offset: page.offset,
+    })
 }
 
 async fn insert_unique<T: Serialize + Send + Sync>(coll: &Collection<T>, doc: &T, what: String) -> DbResult<()> {
@@ -288,7 +308,13 @@ impl Projects {
 
     /// A user's projects, newest activity first.
     pub async fn list_by_owner(&self, owner: &UserId, page: PageRequest) -> DbResult<Page<Project>> {
-        collect(&self.0, doc! { "created_by": owner.as_str() }, doc! { "updated_at": -1, "_id": -1 }, page).await
+        collect(
+            &self.0,
+            doc! { "created_by": owner.as_str() },
+            doc! { "updated_at": -1, "_id": -1 },
+            page,
+        )
+        .await
     }
 
     pub async fn all(&self, page: PageRequest) -> DbResult<Page<Project>> {
@@ -297,7 +323,9 @@ impl Projects {
 
     /// Hands out the next version number of a project, atomically.
     pub async fn next_version(&self, id: &ProjectId) -> DbResult<Version> {
-        let opts = FindOneAndUpdateOptions::builder().return_document(ReturnDocument::After).build();
+        let opts = FindOneAndUpdateOptions::builder()
+            .return_document(ReturnDocument::After)
+            .build();
         let updated = self
             .0
             .find_one_and_update(
@@ -307,8 +335,7 @@ impl Projects {
             .with_options(opts)
             .await?
             .ok_or_else(|| DbError::NotFound(format!("project {id}")))?;
-        Version::new(updated.version_counter)
-            .map_err(|_| DbError::NotFound(format!("version counter of project {id}")))
+        Version::new(updated.version_counter).map_err(|_| DbError::NotFound(format!("version counter of project {id}")))
     }
 
     /// Records a stored script: the project's current version only moves up.
@@ -324,7 +351,10 @@ impl Projects {
             set.insert("ai_model_used", m);
         }
         self.0
-            .update_one(doc! { "project_id": id.as_str() }, doc! { "$max": { "current_version": version.get() }, "$set": set })
+            .update_one(
+                doc! { "project_id": id.as_str() },
+                doc! { "$max": { "current_version": version.get() }, "$set": set },
+            )
             .await?;
         // The latest input follows the highest version only.
         self.0
@@ -365,12 +395,20 @@ impl Projects {
     /// Updates name, description or other plain fields.
     pub async fn update_fields(&self, id: &ProjectId, mut set: Document) -> DbResult<bool> {
         set.insert("updated_at", now());
-        let r = self.0.update_one(doc! { "project_id": id.as_str() }, doc! { "$set": set }).await?;
+        let r = self
+            .0
+            .update_one(doc! { "project_id": id.as_str() }, doc! { "$set": set })
+            .await?;
         Ok(r.matched_count == 1)
     }
 
     pub async fn delete(&self, id: &ProjectId) -> DbResult<bool> {
-        Ok(self.0.delete_one(doc! { "project_id": id.as_str() }).await?.deleted_count == 1)
+        Ok(self
+            .0
+            .delete_one(doc! { "project_id": id.as_str() })
+            .await?
+            .deleted_count
+            == 1)
     }
 }
 
@@ -399,7 +437,13 @@ impl Messages {
 
     /// A project's conversation, oldest first.
     pub async fn list(&self, project: &ProjectId, page: PageRequest) -> DbResult<Page<Message>> {
-        collect(&self.0, doc! { "project_id": project.as_str() }, doc! { "timestamp": 1, "_id": 1 }, page).await
+        collect(
+            &self.0,
+            doc! { "project_id": project.as_str() },
+            doc! { "timestamp": 1, "_id": 1 },
+            page,
+        )
+        .await
     }
 
     pub async fn count(&self, project: &ProjectId) -> DbResult<u64> {
@@ -407,7 +451,11 @@ impl Messages {
     }
 
     pub async fn delete_by_project(&self, project: &ProjectId) -> DbResult<u64> {
-        Ok(self.0.delete_many(doc! { "project_id": project.as_str() }).await?.deleted_count)
+        Ok(self
+            .0
+            .delete_many(doc! { "project_id": project.as_str() })
+            .await?
+            .deleted_count)
     }
 }
 
@@ -430,7 +478,12 @@ impl Files {
     }
 
     /// A project's files, newest version first, optionally of one type.
-    pub async fn list(&self, project: &ProjectId, file_type: Option<FileType>, page: PageRequest) -> DbResult<Page<FileRecord>> {
+    pub async fn list(
+        &self,
+        project: &ProjectId,
+        file_type: Option<FileType>,
+        page: PageRequest,
+    ) -> DbResult<Page<FileRecord>> {
         let mut filter = doc! { "project_id": project.as_str() };
         if let Some(t) = file_type {
             filter.insert("file_type", t.as_str());
@@ -446,7 +499,12 @@ impl Files {
             .await?)
     }
 
-    pub async fn of_version(&self, project: &ProjectId, version: Version, file_type: FileType) -> DbResult<Vec<FileRecord>> {
+    pub async fn of_version(
+        &self,
+        project: &ProjectId,
+        version: Version,
+        file_type: FileType,
+    ) -> DbResult<Vec<FileRecord>> {
         Ok(self
             .0
             .find(doc! { "project_id": project.as_str(), "version": version.get(), "file_type": file_type.as_str() })
@@ -461,7 +519,11 @@ impl Files {
     }
 
     pub async fn delete_by_project(&self, project: &ProjectId) -> DbResult<u64> {
-        Ok(self.0.delete_many(doc! { "project_id": project.as_str() }).await?.deleted_count)
+        Ok(self
+            .0
+            .delete_many(doc! { "project_id": project.as_str() })
+            .await?
+            .deleted_count)
     }
 }
 
@@ -485,7 +547,13 @@ impl Logs {
 
     /// Newest first.
     pub async fn list(&self, project: &ProjectId, page: PageRequest) -> DbResult<Page<LogRecord>> {
-        collect(&self.0, doc! { "project_id": project.as_str() }, doc! { "timestamp": -1, "_id": -1 }, page).await
+        collect(
+            &self.0,
+            doc! { "project_id": project.as_str() },
+            doc! { "timestamp": -1, "_id": -1 },
+            page,
+        )
+        .await
     }
 
     pub async fn count(&self, project: &ProjectId) -> DbResult<u64> {
@@ -493,7 +561,11 @@ impl Logs {
     }
 
     pub async fn delete_by_project(&self, project: &ProjectId) -> DbResult<u64> {
-        Ok(self.0.delete_many(doc! { "project_id": project.as_str() }).await?.deleted_count)
+        Ok(self
+            .0
+            .delete_many(doc! { "project_id": project.as_str() })
+            .await?
+            .deleted_count)
     }
 }
 
@@ -520,8 +592,17 @@ impl Jobs {
 
     /// Moves a job to `to` if that is a legal transition from where it is,
     /// atomically: the update matches only a legal predecessor stage.
-    pub async fn transition(&self, id: JobId, to: JobStage, detail: Option<String>, mut set: Document) -> DbResult<Transition> {
-        let from: Vec<Bson> = JobStage::predecessors(to).iter().map(to_bson).collect::<DbResult<_>>()?;
+    pub async fn transition(
+        &self,
+        id: JobId,
+        to: JobStage,
+        detail: Option<String>,
+        mut set: Document,
+    ) -> DbResult<Transition> {
+        let from: Vec<Bson> = JobStage::predecessors(to)
+            .iter()
+            .map(to_bson)
+            .collect::<DbResult<_>>()?;
         let at = now();
         set.insert("stage", to_bson(&to)?);
         set.insert("updated_at", at);
@@ -534,7 +615,9 @@ impl Jobs {
             }
         }
         let entry = doc! { "stage": to_bson(&to)?, "at": at, "detail": detail.clone() };
-        let opts = FindOneAndUpdateOptions::builder().return_document(ReturnDocument::After).build();
+        let opts = FindOneAndUpdateOptions::builder()
+            .return_document(ReturnDocument::After)
+            .build();
         let moved = self
             .0
             .find_one_and_update(
@@ -556,7 +639,9 @@ impl Jobs {
     /// Sets plain fields without a stage change.
     pub async fn set(&self, id: JobId, mut set: Document) -> DbResult<()> {
         set.insert("updated_at", now());
-        self.0.update_one(doc! { "job_id": id.to_string() }, doc! { "$set": set }).await?;
+        self.0
+            .update_one(doc! { "job_id": id.to_string() }, doc! { "$set": set })
+            .await?;
         Ok(())
     }
 
@@ -564,7 +649,9 @@ impl Jobs {
     /// that attempt already has one; returns the attempt's version either way.
     pub async fn claim_version(&self, id: JobId, slot: u32, candidate: Version) -> DbResult<Version> {
         let field = format!("versions.{slot}");
-        let opts = FindOneAndUpdateOptions::builder().return_document(ReturnDocument::After).build();
+        let opts = FindOneAndUpdateOptions::builder()
+            .return_document(ReturnDocument::After)
+            .build();
         let claimed = self
             .0
             .find_one_and_update(
@@ -583,7 +670,13 @@ impl Jobs {
     }
 
     pub async fn list_by_project(&self, project: &ProjectId, page: PageRequest) -> DbResult<Page<Job>> {
-        collect(&self.0, doc! { "project_id": project.as_str() }, doc! { "created_at": -1, "_id": -1 }, page).await
+        collect(
+            &self.0,
+            doc! { "project_id": project.as_str() },
+            doc! { "created_at": -1, "_id": -1 },
+            page,
+        )
+        .await
     }
 
     /// Jobs in one of `stages` not updated since `before` (reconciliation).
@@ -616,7 +709,11 @@ impl Jobs {
     }
 
     pub async fn delete_by_project(&self, project: &ProjectId) -> DbResult<u64> {
-        Ok(self.0.delete_many(doc! { "project_id": project.as_str() }).await?.deleted_count)
+        Ok(self
+            .0
+            .delete_many(doc! { "project_id": project.as_str() })
+            .await?
+            .deleted_count)
     }
 }
 

@@ -73,16 +73,23 @@ impl Deps {
     /// broker (and declares the topology); fails naming the one that did not
     /// answer.
     pub async fn connect(settings: &CommonSettings, client_name: &str) -> anyhow::Result<Self> {
-        let db = Db::connect(&settings.mongo).await.context("MongoDB (MONGODB_URI) does not answer")?;
+        let db = Db::connect(&settings.mongo)
+            .await
+            .context("MongoDB (MONGODB_URI) does not answer")?;
         db.ensure_indexes().await.context("creating MongoDB indexes")?;
         let store = ObjectStore::new(&settings.s3);
         if settings.create_bucket {
             store.ensure_bucket().await.context("creating the bucket")?;
         }
-        store.ping().await.context("the S3 bucket (AWS_ENDPOINT_URL, AWS_BUCKET_NAME) does not answer")?;
+        store
+            .ping()
+            .await
+            .context("the S3 bucket (AWS_ENDPOINT_URL, AWS_BUCKET_NAME) does not answer")?;
         let instance = format!("{client_name}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let bus = Arc::new(RabbitBus::new(settings.bus.clone(), instance));
-        bus.declare_topology().await.context("the message broker (AMQP_URL) does not answer")?;
+        bus.declare_topology()
+            .await
+            .context("the message broker (AMQP_URL) does not answer")?;
         Ok(Self { db, store, bus })
     }
 
@@ -194,9 +201,11 @@ impl WorkerApp {
 
     pub fn consume(mut self, subscription: Subscription, handler: Arc<dyn Handler>) -> Self {
         let handler: Arc<dyn Handler> = match subscription {
-            Subscription::Work { .. } => {
-                Arc::new(Counted { service: self.info.name, inner: handler, counters: self.counters.clone() })
-            }
+            Subscription::Work { .. } => Arc::new(Counted {
+                service: self.info.name,
+                inner: handler,
+                counters: self.counters.clone(),
+            }),
             Subscription::Broadcast { .. } => handler,
         };
         self.consumers.push((subscription, handler));
@@ -251,7 +260,10 @@ impl WorkerApp {
         let data = web::Data::new(self.info);
         let routes = self.routes;
         let server = HttpServer::new(move || {
-            let mut app = App::new().app_data(data.clone()).wrap(from_fn(metrics::record_http)).configure(health_routes);
+            let mut app = App::new()
+                .app_data(data.clone())
+                .wrap(from_fn(metrics::record_http))
+                .configure(health_routes);
             for r in &routes {
                 app = app.configure(|cfg| r(cfg));
             }
@@ -322,7 +334,11 @@ impl Heartbeat {
     async fn run(self, shutdown: CancellationToken) {
         loop {
             // Bounded, so a hanging broker never delays shutdown for long.
-            let sent = tokio::time::timeout(self.every.max(Duration::from_secs(1)), self.bus.publish(&self.message())).await;
+            let sent = tokio::time::timeout(
+                self.every.max(Duration::from_secs(1)),
+                self.bus.publish(&self.message()),
+            )
+            .await;
             match sent {
                 Ok(Ok(())) => metrics::heartbeat("sent"),
                 Ok(Err(e)) => {

@@ -18,7 +18,11 @@ use crate::config::S3Settings;
 #[derive(Debug, thiserror::Error)]
 pub enum S3Error {
     #[error("S3 {op} of {key:?} failed: {message}")]
-    Request { op: &'static str, key: String, message: String },
+    Request {
+        op: &'static str,
+        key: String,
+        message: String,
+    },
     #[error("S3 presign of {key:?} failed: {message}")]
     Presign { key: String, message: String },
 }
@@ -37,7 +41,11 @@ fn request_error<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
         SdkError::TimeoutError(_) => "timed out".into(),
         other => format!("{other:?}"),
     };
-    S3Error::Request { op, key: key.to_owned(), message }
+    S3Error::Request {
+        op,
+        key: key.to_owned(),
+        message,
+    }
 }
 
 /// What HEAD and LIST tell about an object.
@@ -81,7 +89,10 @@ impl ObjectStore {
         if let Some(endpoint) = &settings.endpoint_url {
             conf = conf.endpoint_url(endpoint).force_path_style(true);
         }
-        Self { client: Client::from_conf(conf.build()), bucket: settings.bucket.clone() }
+        Self {
+            client: Client::from_conf(conf.build()),
+            bucket: settings.bucket.clone(),
+        }
     }
 
     pub fn bucket(&self) -> &str {
@@ -95,7 +106,9 @@ impl ObjectStore {
 
     /// The key inside our bucket of an `s3://` URI, if it is ours.
     pub fn key_of_uri<'a>(&self, uri: &'a str) -> Option<&'a str> {
-        uri.strip_prefix("s3://")?.strip_prefix(self.bucket.as_str())?.strip_prefix('/')
+        uri.strip_prefix("s3://")?
+            .strip_prefix(self.bucket.as_str())?
+            .strip_prefix('/')
     }
 
     /// Creates the bucket unless it exists (local stacks and tests).
@@ -158,7 +171,10 @@ impl ObjectStore {
             key: key.to_owned(),
             message: format!("reading the body: {e}"),
         })?;
-        Ok(Some(Object { info, bytes: body.into_bytes().to_vec() }))
+        Ok(Some(Object {
+            info,
+            bytes: body.into_bytes().to_vec(),
+        }))
     }
 
     pub async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, S3Error> {
@@ -239,7 +255,10 @@ impl ObjectStore {
 
     /// A pre-signed GET URL valid for `expires_in`.
     pub async fn presign_get(&self, key: &str, expires_in: Duration) -> Result<String, S3Error> {
-        let presign = |message: String| S3Error::Presign { key: key.to_owned(), message };
+        let presign = |message: String| S3Error::Presign {
+            key: key.to_owned(),
+            message,
+        };
         let conf = PresigningConfig::expires_in(expires_in).map_err(|e| presign(e.to_string()))?;
         let req = self
             .client

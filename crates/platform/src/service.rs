@@ -30,7 +30,10 @@ impl Check {
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), String>> + Send + 'static,
     {
-        Self { name, run: Arc::new(move || Box::pin(f())) }
+        Self {
+            name,
+            run: Arc::new(move || Box::pin(f())),
+        }
     }
 
     /// Runs the check with a bound, so a hanging dependency cannot hang
@@ -53,7 +56,12 @@ pub struct ServiceInfo {
 
 impl ServiceInfo {
     pub fn new(name: &'static str, version: &'static str) -> Self {
-        Self { name, version, started: Instant::now(), checks: Vec::new() }
+        Self {
+            name,
+            version,
+            started: Instant::now(),
+            checks: Vec::new(),
+        }
     }
 
     pub fn check(mut self, check: Check) -> Self {
@@ -72,9 +80,11 @@ async fn healthz(info: web::Data<ServiceInfo>) -> HttpResponse {
 }
 
 async fn readyz(info: web::Data<ServiceInfo>) -> HttpResponse {
-    let results = futures::future::join_all(info.checks.iter().map(|c| async move {
-        (c.name, c.run(Duration::from_secs(3)).await)
-    }))
+    let results = futures::future::join_all(
+        info.checks
+            .iter()
+            .map(|c| async move { (c.name, c.run(Duration::from_secs(3)).await) }),
+    )
     .await;
     let ready = results.iter().all(|(_, r)| r.is_ok());
     let checks: serde_json::Map<_, _> = results
@@ -96,7 +106,9 @@ async fn readyz(info: web::Data<ServiceInfo>) -> HttpResponse {
 }
 
 async fn metrics_text() -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(metrics::render())
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(metrics::render())
 }
 
 /// The health routes, for services that add their own on the same server.
@@ -109,11 +121,13 @@ pub fn health_routes(cfg: &mut web::ServiceConfig) {
 /// Binds the health server of a worker service; port 0 picks a free port.
 pub fn serve_health(info: ServiceInfo, listener: TcpListener) -> std::io::Result<Server> {
     let data = web::Data::new(info);
-    Ok(HttpServer::new(move || App::new().app_data(data.clone()).configure(health_routes))
-        .workers(1)
-        .disable_signals()
-        .listen(listener)?
-        .run())
+    Ok(
+        HttpServer::new(move || App::new().app_data(data.clone()).configure(health_routes))
+            .workers(1)
+            .disable_signals()
+            .listen(listener)?
+            .run(),
+    )
 }
 
 /// Cancelled on SIGTERM or Ctrl-C.
@@ -123,8 +137,8 @@ pub fn shutdown_token() -> CancellationToken {
     tokio::spawn(async move {
         #[cfg(unix)]
         {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("SIGTERM handler");
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
             tokio::select! {
                 _ = term.recv() => {}
                 _ = tokio::signal::ctrl_c() => {}

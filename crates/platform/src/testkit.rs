@@ -23,7 +23,11 @@ pub fn stack_vars() -> HashMap<String, String> {
     let mut vars = HashMap::new();
     let file = repo_root().join(".local/stack.env");
     if let Ok(text) = std::fs::read_to_string(&file) {
-        for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        for line in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
             if let Some((k, v)) = line.split_once('=') {
                 vars.insert(k.trim().to_owned(), v.trim().trim_matches('"').to_owned());
             }
@@ -56,7 +60,13 @@ impl TestEnv {
         let mongo = settings(&vars);
         let s3 = settings(&vars);
         let bus = settings(&vars);
-        Self { id, vars, mongo, s3, bus }
+        Self {
+            id,
+            vars,
+            mongo,
+            s3,
+            bus,
+        }
     }
 
     /// The variables a service process of this test should get.
@@ -73,7 +83,9 @@ impl TestEnv {
     }
 
     pub async fn db(&self) -> Db {
-        let db = Db::connect(&self.mongo).await.expect("MongoDB answers (run `make stack-up`)");
+        let db = Db::connect(&self.mongo)
+            .await
+            .expect("MongoDB answers (run `make stack-up`)");
         db.ensure_indexes().await.expect("indexes");
         db
     }

@@ -45,7 +45,11 @@ impl Handler for Flaky {
         self.seen.send((detail(&env), env.attempt)).unwrap();
         if n <= self.failures {
             let e = anyhow::anyhow!("failure {n}");
-            return Err(if self.permanent { HandlerError::permanent(e) } else { HandlerError::transient(e) });
+            return Err(if self.permanent {
+                HandlerError::permanent(e)
+            } else {
+                HandlerError::transient(e)
+            });
         }
         Ok(())
     }
@@ -68,7 +72,11 @@ impl Harness {
         env.bus.retry_base = Duration::from_millis(100);
         env.bus.retry_max = Duration::from_millis(400);
         let bus = Arc::new(env.bus("bus"));
-        Self { env, bus, shutdown: CancellationToken::new() }
+        Self {
+            env,
+            bus,
+            shutdown: CancellationToken::new(),
+        }
     }
 
     fn start(&self, handler: Arc<dyn Handler>) -> tokio::task::JoinHandle<()> {
@@ -107,7 +115,10 @@ impl Harness {
 
     async fn finish(self, task: tokio::task::JoinHandle<()>) {
         self.shutdown.cancel();
-        tokio::time::timeout(Duration::from_secs(10), task).await.expect("consumer stops").unwrap();
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("consumer stops")
+            .unwrap();
         self.bus.delete_topology(&[(SERVICE, KEYS)]).await.unwrap();
         let _ = self.env.id;
     }
@@ -115,11 +126,23 @@ impl Harness {
 
 fn flaky(failures: u32, permanent: bool) -> (Flaky, mpsc::UnboundedReceiver<(String, u32)>) {
     let (tx, rx) = mpsc::unbounded_channel();
-    (Flaky { failures, permanent, calls: AtomicU32::new(0), seen: tx, dead: Mutex::new(vec![]) }, rx)
+    (
+        Flaky {
+            failures,
+            permanent,
+            calls: AtomicU32::new(0),
+            seen: tx,
+            dead: Mutex::new(vec![]),
+        },
+        rx,
+    )
 }
 
 async fn next(rx: &mut mpsc::UnboundedReceiver<(String, u32)>) -> (String, u32) {
-    tokio::time::timeout(Duration::from_secs(20), rx.recv()).await.expect("a delivery in time").unwrap()
+    tokio::time::timeout(Duration::from_secs(20), rx.recv())
+        .await
+        .expect("a delivery in time")
+        .unwrap()
 }
 
 #[tokio::test]
@@ -134,7 +157,10 @@ async fn a_handler_failing_twice_is_retried_with_backoff_and_acked_once() {
     let attempts: Vec<u32> = vec![next(&mut rx).await.1, next(&mut rx).await.1, next(&mut rx).await.1];
     assert_eq!(attempts, [1, 2, 3], "each retry carries the next attempt number");
     // Acked once: no fourth delivery, nothing dead-lettered.
-    assert!(tokio::time::timeout(Duration::from_secs(2), rx.recv()).await.is_err(), "delivered again after success");
+    assert!(
+        tokio::time::timeout(Duration::from_secs(2), rx.recv()).await.is_err(),
+        "delivered again after success"
+    );
     assert_eq!(handler.calls.load(Ordering::SeqCst), 3);
     assert!(h.dlq().await.is_empty());
     assert!(handler.dead.lock().unwrap().is_empty());
@@ -169,7 +195,10 @@ async fn permanent_failures_and_exhausted_retries_are_dead_lettered_with_the_rea
     for expected in 1..=3 {
         assert_eq!(next(&mut rx).await.1, expected);
     }
-    assert!(tokio::time::timeout(Duration::from_secs(2), rx.recv()).await.is_err(), "no fourth attempt");
+    assert!(
+        tokio::time::timeout(Duration::from_secs(2), rx.recv()).await.is_err(),
+        "no fourth attempt"
+    );
     let dead = h.dlq().await;
     assert_eq!(dead.len(), 1);
     assert!(dead[0].1.contains("gave up after 3 attempts"), "{}", dead[0].1);
@@ -183,7 +212,10 @@ async fn permanent_failures_and_exhausted_retries_are_dead_lettered_with_the_rea
     tokio::time::sleep(Duration::from_millis(300)).await;
     h.bus.publish(&envelope("bad-payload")).await.unwrap();
     assert_eq!(next(&mut rx).await.1, 1);
-    assert!(tokio::time::timeout(Duration::from_secs(2), rx.recv()).await.is_err(), "permanent is not retried");
+    assert!(
+        tokio::time::timeout(Duration::from_secs(2), rx.recv()).await.is_err(),
+        "permanent is not retried"
+    );
     assert_eq!(h.dlq().await.len(), 1);
     assert!(handler.dead.lock().unwrap()[0].contains("failure 1"));
     h.finish(task).await;
@@ -203,7 +235,10 @@ fn drop_connections(name: &str) -> usize {
         .filter_map(|l| l.split_whitespace().next())
         .collect();
     for pid in &pids {
-        let st = Command::new("rabbitmqctl").args(["-q", "close_connection", pid, "test drop"]).status().unwrap();
+        let st = Command::new("rabbitmqctl")
+            .args(["-q", "close_connection", pid, "test drop"])
+            .status()
+            .unwrap();
         assert!(st.success());
     }
     pids.len()
@@ -215,7 +250,10 @@ async fn messages_survive_a_dropped_connection_and_consumers_reconnect() {
     h.declare().await;
     h.bus.publish(&envelope("before-drop")).await.unwrap();
     let name = format!("test-{}-bus", h.env.id);
-    assert!(drop_connections(&name) >= 1, "the publisher's connection was found and dropped");
+    assert!(
+        drop_connections(&name) >= 1,
+        "the publisher's connection was found and dropped"
+    );
     // The publisher reconnects by itself.
     h.bus.publish(&envelope("after-drop")).await.unwrap();
 

@@ -90,7 +90,11 @@ async fn two_hundred_concurrent_next_versions_are_all_distinct_and_contiguous() 
     let env = TestEnv::new();
     let db = env.db().await;
     let owner = UserId::generate();
-    let p = db.projects().create(project("Concurrent Versions", &owner)).await.unwrap();
+    let p = db
+        .projects()
+        .create(project("Concurrent Versions", &owner))
+        .await
+        .unwrap();
     let tasks: Vec<_> = (0..200)
         .map(|_| {
             let projects = db.projects();
@@ -118,16 +122,34 @@ async fn slugs_are_unique_and_lists_are_paged_newest_first() {
     assert_eq!(a.slug.as_str(), "gear-box");
     assert_eq!(b.slug.as_str(), "gear-box-2");
     for i in 0..5 {
-        db.projects().create(project(&format!("part {i}"), &owner)).await.unwrap();
+        db.projects()
+            .create(project(&format!("part {i}"), &owner))
+            .await
+            .unwrap();
     }
-    db.projects().update_fields(&a.project_id, doc! { "project_name": "touched" }).await.unwrap();
-    let page = db.projects().list_by_owner(&owner, PageRequest::new(3, 0)).await.unwrap();
+    db.projects()
+        .update_fields(&a.project_id, doc! { "project_name": "touched" })
+        .await
+        .unwrap();
+    let page = db
+        .projects()
+        .list_by_owner(&owner, PageRequest::new(3, 0))
+        .await
+        .unwrap();
     assert_eq!(page.total, 7);
     assert_eq!(page.items.len(), 3);
     assert_eq!(page.items[0].project_id, a.project_id, "most recently updated first");
-    let rest = db.projects().list_by_owner(&owner, PageRequest::new(10, 3)).await.unwrap();
+    let rest = db
+        .projects()
+        .list_by_owner(&owner, PageRequest::new(10, 3))
+        .await
+        .unwrap();
     assert_eq!(rest.items.len(), 4);
-    let other = db.projects().list_by_owner(&UserId::generate(), PageRequest::default()).await.unwrap();
+    let other = db
+        .projects()
+        .list_by_owner(&UserId::generate(), PageRequest::default())
+        .await
+        .unwrap();
     assert_eq!(other.total, 0);
     env.drop_db().await;
 }
@@ -136,22 +158,47 @@ async fn slugs_are_unique_and_lists_are_paged_newest_first() {
 async fn job_transitions_are_atomic_and_legal_only() {
     let env = TestEnv::new();
     let db = env.db().await;
-    let p = db.projects().create(project("jobs", &UserId::generate())).await.unwrap();
+    let p = db
+        .projects()
+        .create(project("jobs", &UserId::generate()))
+        .await
+        .unwrap();
     let j = job(&p);
     db.jobs().insert(&j).await.unwrap();
     assert!(matches!(db.jobs().insert(&j).await, Err(DbError::Duplicate(_))));
 
-    let moved = db.jobs().transition(j.job_id, JobStage::Generating, None, doc! {}).await.unwrap();
+    let moved = db
+        .jobs()
+        .transition(j.job_id, JobStage::Generating, None, doc! {})
+        .await
+        .unwrap();
     assert!(matches!(moved, Transition::Moved(ref job) if job.stage == JobStage::Generating));
     // A redelivery asking again changes nothing.
-    let again = db.jobs().transition(j.job_id, JobStage::Generating, None, doc! {}).await.unwrap();
+    let again = db
+        .jobs()
+        .transition(j.job_id, JobStage::Generating, None, doc! {})
+        .await
+        .unwrap();
     assert!(matches!(again, Transition::Unchanged(_)));
-    db.jobs().transition(j.job_id, JobStage::Processing, None, doc! {}).await.unwrap();
+    db.jobs()
+        .transition(j.job_id, JobStage::Processing, None, doc! {})
+        .await
+        .unwrap();
     // Backwards is refused.
-    let back = db.jobs().transition(j.job_id, JobStage::Uploading, None, doc! {}).await.unwrap();
+    let back = db
+        .jobs()
+        .transition(j.job_id, JobStage::Uploading, None, doc! {})
+        .await
+        .unwrap();
     assert!(matches!(back, Transition::Unchanged(ref job) if job.stage == JobStage::Processing));
-    let done = db.jobs().transition(j.job_id, JobStage::Failed, Some("boom".into()), doc! {}).await.unwrap();
-    let Transition::Moved(done) = done else { panic!("not moved") };
+    let done = db
+        .jobs()
+        .transition(j.job_id, JobStage::Failed, Some("boom".into()), doc! {})
+        .await
+        .unwrap();
+    let Transition::Moved(done) = done else {
+        panic!("not moved")
+    };
     assert_eq!(done.error.as_deref(), Some("boom"));
     assert!(done.finished_at.is_some());
     assert_eq!(
@@ -165,13 +212,21 @@ async fn job_transitions_are_atomic_and_legal_only() {
 async fn version_claims_are_idempotent_per_job() {
     let env = TestEnv::new();
     let db = env.db().await;
-    let p = db.projects().create(project("claims", &UserId::generate())).await.unwrap();
+    let p = db
+        .projects()
+        .create(project("claims", &UserId::generate()))
+        .await
+        .unwrap();
     let j = job(&p);
     db.jobs().insert(&j).await.unwrap();
     let v1 = Version::new(1).unwrap();
     let v2 = Version::new(2).unwrap();
     assert_eq!(db.jobs().claim_version(j.job_id, 0, v1).await.unwrap(), v1);
-    assert_eq!(db.jobs().claim_version(j.job_id, 0, v2).await.unwrap(), v1, "a second claim keeps the first");
+    assert_eq!(
+        db.jobs().claim_version(j.job_id, 0, v2).await.unwrap(),
+        v1,
+        "a second claim keeps the first"
+    );
     // A repair attempt is a new slot with its own version.
     assert_eq!(db.jobs().claim_version(j.job_id, 1, v2).await.unwrap(), v2);
     let stored = db.jobs().get(j.job_id).await.unwrap().unwrap();
@@ -192,8 +247,14 @@ async fn users_are_unique_by_email() {
         created_at: Utc::now(),
     };
     db.users().create(&user).await.unwrap();
-    let twin = User { user_id: UserId::generate(), ..user.clone() };
+    let twin = User {
+        user_id: UserId::generate(),
+        ..user.clone()
+    };
     assert!(matches!(db.users().create(&twin).await, Err(DbError::Duplicate(_))));
-    assert_eq!(db.users().by_email("ada@example.com").await.unwrap().unwrap().user_id, user.user_id);
+    assert_eq!(
+        db.users().by_email("ada@example.com").await.unwrap().unwrap().user_id,
+        user.user_id
+    );
     env.drop_db().await;
 }

@@ -1,15 +1,32 @@
 //! Run one script file in the sandbox and print the report:
-//! `cargo run -p sandbox --example run -- part.py [--log]`.
+//! `cargo run -p sandbox --example run -- part.py [--log] [--memory-mib N] [--cpu-s N] [--wall-s N]`.
+//!
+//! Handy for measuring what a model needs: lower `--memory-mib` until it fails.
 
-use sandbox::{Outcome, Sandbox};
+use std::time::Duration;
+
+use sandbox::{Limits, Outcome, Sandbox};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let path = args.next().ok_or("usage: run SCRIPT.py [--log]")?;
-    let show_log = args.any(|a| a == "--log");
+    let mut path = None;
+    let mut show_log = false;
+    let mut limits = Limits::default();
+    while let Some(arg) = args.next() {
+        let mut number =
+            || -> Result<u64, Box<dyn std::error::Error>> { Ok(args.next().ok_or("a number must follow")?.parse()?) };
+        match arg.as_str() {
+            "--log" => show_log = true,
+            "--memory-mib" => limits.address_space = number()? << 20,
+            "--cpu-s" => limits.cpu_time = Duration::from_secs(number()?),
+            "--wall-s" => limits.wall_time = Duration::from_secs(number()?),
+            _ => path = Some(arg),
+        }
+    }
+    let path = path.ok_or("usage: run SCRIPT.py [--log] [--memory-mib N] [--cpu-s N] [--wall-s N]")?;
     let script = std::fs::read_to_string(&path)?;
-    let report = Sandbox::from_env()?.run(&script).await?;
+    let report = Sandbox::from_env()?.with_limits(limits).run(&script).await?;
     println!("containment: {}", report.containment.describe());
     println!(
         "took {:.2} s, exit code {:?}, signal {:?}",

@@ -48,15 +48,12 @@ impl LogCapture {
     pub fn finish(self, job_dir: &Path) -> String {
         let mut bytes = self.head;
         if self.dropped > 0 {
-            bytes.extend_from_slice(
-                format!("\n[… {} bytes of output omitted …]\n", self.dropped).as_bytes(),
-            );
+            bytes.extend_from_slice(format!("\n[… {} bytes of output omitted …]\n", self.dropped).as_bytes());
         }
         bytes.extend(self.tail);
         let text = strip_ansi(&String::from_utf8_lossy(&bytes));
         let dir = job_dir.to_string_lossy();
-        text.replace(&format!("{dir}/"), "")
-            .replace(dir.as_ref(), ".")
+        text.replace(&format!("{dir}/"), "").replace(dir.as_ref(), ".")
     }
 }
 
@@ -80,16 +77,50 @@ fn strip_ansi(text: &str) -> String {
     out
 }
 
+/// What FreeCAD prints when it cannot start a thread (the address-space or
+/// process limit). Its mesh export then waits forever for that thread's work,
+/// so the run is stopped at once instead of at the wall-clock limit.
+pub const STALL_MARKER: &[u8] = b"QThread::start: Thread creation error";
+
+/// Watches the output for [`STALL_MARKER`], across chunk boundaries.
+struct StallWatch {
+    stalled: Option<oneshot::Sender<()>>,
+    window: Vec<u8>,
+}
+
+impl StallWatch {
+    fn scan(&mut self, chunk: &[u8]) {
+        if self.stalled.is_none() {
+            return;
+        }
+        self.window.extend_from_slice(chunk);
+        if self.window.windows(STALL_MARKER.len()).any(|w| w == STALL_MARKER) {
+            if let Some(stalled) = self.stalled.take() {
+                let _ = stalled.send(());
+            }
+        }
+        let keep = STALL_MARKER.len() - 1;
+        let excess = self.window.len().saturating_sub(keep);
+        self.window.drain(..excess);
+    }
+}
+
 /// Read both pipes until they close. Once `exited` fires, wait at most
 /// `grace` more: a descendant that escaped the process group could keep a
-/// pipe open forever.
+/// pipe open forever. `stalled` fires when FreeCAD reports a thread it
+/// could not start.
 pub async fn capture(
     stdout: impl AsyncRead + Unpin,
     stderr: impl AsyncRead + Unpin,
     exited: oneshot::Receiver<()>,
     grace: Duration,
+    stalled: oneshot::Sender<()>,
 ) -> LogCapture {
     let mut log = LogCapture::default();
+    let mut watch = StallWatch {
+        stalled: Some(stalled),
+        window: Vec::new(),
+    };
     let (mut out, mut err) = (Some(stdout), Some(stderr));
     let (mut out_buf, mut err_buf) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
     let mut exited = exited;
@@ -99,11 +130,17 @@ pub async fn capture(
     while out.is_some() || err.is_some() {
         tokio::select! {
             r = read_some(&mut out, &mut out_buf) => match r {
-                Some(n) => log.push(&out_buf[..n]),
+                Some(n) => {
+                    watch.scan(&out_buf[..n]);
+                    log.push(&out_buf[..n]);
+                }
                 None => out = None,
             },
             r = read_some(&mut err, &mut err_buf) => match r {
-                Some(n) => log.push(&err_buf[..n]),
+                Some(n) => {
+                    watch.scan(&err_buf[..n]);
+                    log.push(&err_buf[..n]);
+                }
                 None => err = None,
             },
             _ = &mut exited, if !exit_seen => {
@@ -133,6 +170,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn spots_a_stall_split_across_reads() {
+        let (tx, mut rx) = oneshot::channel();
+        let mut watch = StallWatch {
+            stalled: Some(tx),
+            window: Vec::new(),
+        };
+        watch.scan(b"Recompute... QThread::start: Thread cre");
+        assert!(rx.try_recv().is_err());
+        watch.scan(b"ation error (Resource temporarily unavailable)\n");
+        assert!(rx.try_recv().is_ok());
+        watch.scan(b"more output");
+    }
+
+    #[test]
     fn keeps_head_and_tail_of_a_flood() {
         let mut log = LogCapture::default();
         let chunk = vec![b'x'; 100_000];
@@ -141,11 +192,7 @@ mod tests {
         }
         log.push(b"Traceback: the end");
         let text = log.finish(Path::new("/nowhere"));
-        assert!(
-            text.len() <= HEAD_BYTES + TAIL_BYTES + 100,
-            "{}",
-            text.len()
-        );
+        assert!(text.len() <= HEAD_BYTES + TAIL_BYTES + 100, "{}", text.len());
         assert!(text.ends_with("Traceback: the end"));
         assert!(text.contains("bytes of output omitted"));
     }
@@ -164,8 +211,9 @@ mod tests {
         let (_keep_open, reader) = tokio::io::duplex(64);
         let (tx, rx) = oneshot::channel();
         tx.send(()).unwrap();
+        let (stall_tx, _stall_rx) = oneshot::channel();
         let started = std::time::Instant::now();
-        let log = capture(reader, tokio::io::empty(), rx, Duration::from_millis(50)).await;
+        let log = capture(reader, tokio::io::empty(), rx, Duration::from_millis(50), stall_tx).await;
         assert!(started.elapsed() < Duration::from_secs(5));
         assert_eq!(log.finish(Path::new("/x")), "");
     }

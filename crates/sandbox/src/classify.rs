@@ -15,7 +15,7 @@ use domain::messages::{FailureKind, ModelMetrics};
 use domain::ModelFormat;
 use serde::Deserialize;
 
-use crate::executor::Execution;
+use crate::executor::{Ending, Execution};
 use crate::job::JobDir;
 use crate::{Limits, Outcome};
 
@@ -40,15 +40,32 @@ struct HarnessResult {
 }
 
 pub(crate) fn outcome(job: &JobDir, exec: &Execution, limits: &Limits) -> Outcome {
-    if exec.timed_out {
-        return failed(
-            FailureKind::Timeout,
-            format!(
-                "the script ran longer than the wall-clock limit of {}",
-                secs(limits.wall_time)
-            ),
-            log_tail(&exec.log),
-        );
+    match exec.ending {
+        Ending::Exited => {}
+        Ending::WallTime => {
+            return failed(
+                FailureKind::Timeout,
+                format!(
+                    "the script ran longer than the wall-clock limit of {}",
+                    secs(limits.wall_time)
+                ),
+                log_tail(&exec.log),
+            )
+        }
+        // pthread_create fails with EAGAIN for want of address space (the
+        // usual case: a thread stack is 8 MiB) or of processes.
+        Ending::Stalled => {
+            return failed(
+                FailureKind::MemoryLimit,
+                format!(
+                    "FreeCAD could not start a thread and stalled: the model needs more than \
+                     the memory limit of {} MiB (or more than {} processes)",
+                    limits.address_space >> 20,
+                    limits.processes
+                ),
+                log_tail(&exec.log),
+            )
+        }
     }
     match read_result(&job.result_file()) {
         Ok(Some(result)) => from_result(job, result, limits),
@@ -67,17 +84,21 @@ fn failed(kind: FailureKind, error: String, traceback_tail: String) -> Outcome {
 
 /// `Ok(None)` when there is no result file.
 fn read_result(path: &Path) -> Result<Option<HarnessResult>, String> {
-    // O_NOFOLLOW: the script owns the out dir and could plant a symlink to a
-    // file only the worker may read.
+    // The script owns the out dir: O_NOFOLLOW refuses a symlink to a file
+    // only the worker may read, O_NONBLOCK and the type check a FIFO that
+    // would block the worker forever.
     let file = match fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)
     {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("cannot read the harness's result: {e}")),
     };
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return Err("the harness's result is not a plain file".into());
+    }
     let mut text = String::new();
     file.take(RESULT_MAX)
         .read_to_string(&mut text)
@@ -133,8 +154,7 @@ fn outputs(out_dir: &Path) -> Result<BTreeMap<ModelFormat, PathBuf>, String> {
         .map(|format| {
             let name = format!("{MODEL_BASENAME}.{}", format.extension());
             let path = out_dir.join(&name);
-            let meta = fs::symlink_metadata(&path)
-                .map_err(|e| format!("the export {name} is missing: {e}"))?;
+            let meta = fs::symlink_metadata(&path).map_err(|e| format!("the export {name} is missing: {e}"))?;
             if !meta.file_type().is_file() || meta.nlink() != 1 {
                 return Err(format!("the export {name} is not a plain file"));
             }
@@ -149,8 +169,7 @@ fn outputs(out_dir: &Path) -> Result<BTreeMap<ModelFormat, PathBuf>, String> {
 /// No result file: the process was killed or crashed.
 fn from_exit(exec: &Execution, limits: &Limits) -> Outcome {
     let tail = log_tail(&exec.log);
-    let end =
-        &exec.log[floor_char_boundary(&exec.log, exec.log.len().saturating_sub(SCAN_BYTES))..];
+    let end = &exec.log[floor_char_boundary(&exec.log, exec.log.len().saturating_sub(SCAN_BYTES))..];
     let mentions = |needles: &[&str]| needles.iter().any(|n| end.contains(n));
     let memory = [
         "MemoryError",
@@ -251,7 +270,7 @@ mod tests {
         Execution {
             exit_code: code,
             signal,
-            timed_out: false,
+            ending: Ending::Exited,
             log: log.into(),
             duration: Duration::from_secs(1),
         }
@@ -317,28 +336,33 @@ mod tests {
     fn outputs_must_be_plain_files() {
         let dir = tempfile::tempdir().unwrap();
         for format in ModelFormat::ALL {
-            fs::write(
-                dir.path()
-                    .join(format!("{MODEL_BASENAME}.{}", format.extension())),
-                "x",
-            )
-            .unwrap();
+            fs::write(dir.path().join(format!("{MODEL_BASENAME}.{}", format.extension())), "x").unwrap();
         }
         assert_eq!(outputs(dir.path()).unwrap().len(), 4);
 
         let stl = dir.path().join(format!("{MODEL_BASENAME}.STL"));
         fs::remove_file(&stl).unwrap();
         std::os::unix::fs::symlink("/etc/hostname", &stl).unwrap();
-        assert!(outputs(dir.path())
-            .unwrap_err()
-            .contains("not a plain file"));
+        assert!(outputs(dir.path()).unwrap_err().contains("not a plain file"));
 
         fs::remove_file(&stl).unwrap();
         fs::write(dir.path().join("other"), "x").unwrap();
         fs::hard_link(dir.path().join("other"), &stl).unwrap();
-        assert!(outputs(dir.path())
-            .unwrap_err()
-            .contains("not a plain file"));
+        assert!(outputs(dir.path()).unwrap_err().contains("not a plain file"));
+    }
+
+    #[test]
+    fn a_planted_result_cannot_block_or_leak() {
+        let dir = tempfile::tempdir().unwrap();
+        let result = dir.path().join("result.json");
+        assert!(read_result(&result).unwrap().is_none());
+        std::os::unix::fs::symlink("/etc/hostname", &result).unwrap();
+        assert!(read_result(&result).is_err());
+        fs::remove_file(&result).unwrap();
+        let fifo = std::ffi::CString::new(result.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo reads a valid C string.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        assert!(read_result(&result).unwrap_err().contains("not a plain file"));
     }
 
     #[test]
@@ -350,10 +374,9 @@ mod tests {
         )
         .unwrap();
         assert!(ok.ok && ok.metrics.is_some());
-        let bad: HarnessResult = serde_json::from_str(
-            r#"{"ok": false, "kind": "sandbox_violation", "error": "no", "traceback_tail": "t"}"#,
-        )
-        .unwrap();
+        let bad: HarnessResult =
+            serde_json::from_str(r#"{"ok": false, "kind": "sandbox_violation", "error": "no", "traceback_tail": "t"}"#)
+                .unwrap();
         assert_eq!(bad.kind, Some(FailureKind::SandboxViolation));
     }
 }

@@ -8,7 +8,7 @@ use tokio::process::Command;
 use tokio::sync::oneshot;
 
 use crate::capture::capture;
-use crate::executor::{Execution, Job};
+use crate::executor::{Ending, Execution, Job};
 use crate::SandboxError;
 
 /// How long to keep reading output after the process is gone.
@@ -49,20 +49,27 @@ pub(crate) async fn execute(job: Job<'_>) -> Result<Execution, SandboxError> {
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
     let (exited_tx, exited_rx) = oneshot::channel();
+    let (stalled_tx, mut stalled_rx) = oneshot::channel();
 
     let wall_time = job.limits.wall_time;
     // Owns the child and its group: if `run` is cancelled, dropping this
     // future kills both.
     let wait = async move {
-        let result = match tokio::time::timeout(wall_time, child.wait()).await {
-            Ok(status) => status.map(|s| (s, false)),
-            Err(_elapsed) => {
+        let (exited, ending) = tokio::select! {
+            status = child.wait() => (Some(status), Ending::Exited),
+            () = tokio::time::sleep(wall_time) => (None, Ending::WallTime),
+            Ok(()) = &mut stalled_rx => (None, Ending::Stalled),
+        };
+        let status = match exited {
+            Some(status) => status,
+            None => {
                 if let Some(group) = &group {
                     group.kill();
                 }
-                child.wait().await.map(|s| (s, true))
+                child.wait().await
             }
         };
+        let result = status.map(|status| (status, ending));
         // Whatever the script left behind in its group goes too.
         if let Some(group) = &mut group {
             group.kill();
@@ -71,12 +78,12 @@ pub(crate) async fn execute(job: Job<'_>) -> Result<Execution, SandboxError> {
         let _ = exited_tx.send(());
         result
     };
-    let (status, log) = tokio::join!(wait, capture(stdout, stderr, exited_rx, OUTPUT_GRACE));
-    let (status, timed_out) = status.map_err(SandboxError::Wait)?;
+    let (status, log) = tokio::join!(wait, capture(stdout, stderr, exited_rx, OUTPUT_GRACE, stalled_tx));
+    let (status, ending) = status.map_err(SandboxError::Wait)?;
     Ok(Execution {
         exit_code: status.code(),
         signal: status.signal(),
-        timed_out,
+        ending,
         log: log.finish(job.dir.path()),
         duration: started.elapsed(),
     })

@@ -86,11 +86,7 @@ fn can_unshare_network() -> bool {
         unsafe {
             match libc::fork() {
                 -1 => false,
-                0 => libc::_exit(if libc::unshare(libc::CLONE_NEWNET) == 0 {
-                    0
-                } else {
-                    1
-                }),
+                0 => libc::_exit(if libc::unshare(libc::CLONE_NEWNET) == 0 { 0 } else { 1 }),
                 pid => {
                     let mut status = 0;
                     while libc::waitpid(pid, &mut status, 0) == -1 {
@@ -142,13 +138,7 @@ const READ_FILES: &[&str] = &[
 impl ChildSetup {
     /// `freecad` is the resolved FreeCAD binary, `job_dir` the only writable
     /// place, `extra_read` more read-only trees (e.g. a FreeCAD under /opt).
-    pub fn new(
-        limits: &Limits,
-        layers: &Containment,
-        freecad: &Path,
-        job_dir: &Path,
-        extra_read: &[PathBuf],
-    ) -> Self {
+    pub fn new(limits: &Limits, layers: &Containment, freecad: &Path, job_dir: &Path, extra_read: &[PathBuf]) -> Self {
         // RLIMIT_CPU counts whole seconds.
         let cpu = limits.cpu_time.as_secs_f64().ceil().max(1.0) as u64;
         let nproc = match layers.user {
@@ -313,17 +303,9 @@ mod tests {
             seccomp: false,
         };
         let setup = ChildSetup::new(&limits, &layers, Path::new("/bin/sh"), Path::new("/"), &[]);
-        let cpu = setup
-            .rlimits
-            .iter()
-            .find(|r| r.0 == libc::RLIMIT_CPU)
-            .unwrap();
+        let cpu = setup.rlimits.iter().find(|r| r.0 == libc::RLIMIT_CPU).unwrap();
         assert_eq!((cpu.1, cpu.2), (5, 7));
-        let nproc = setup
-            .rlimits
-            .iter()
-            .find(|r| r.0 == libc::RLIMIT_NPROC)
-            .unwrap();
+        let nproc = setup.rlimits.iter().find(|r| r.0 == libc::RLIMIT_NPROC).unwrap();
         assert_eq!(nproc.1, limits.processes);
     }
 }

@@ -32,13 +32,24 @@ pub(crate) struct Job<'a> {
     pub setup: ChildSetup,
 }
 
+/// Why the process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// It exited or was killed by the kernel (a signal, a limit).
+    Exited,
+    /// The worker killed it at the wall-clock limit.
+    WallTime,
+    /// The worker killed it after FreeCAD reported a thread it could not
+    /// start, which leaves it waiting forever.
+    Stalled,
+}
+
 /// How the process ended.
 #[derive(Debug)]
 pub(crate) struct Execution {
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
-    /// Killed by the worker at the wall-clock limit.
-    pub timed_out: bool,
+    pub ending: Ending,
     /// Combined stdout and stderr, capped.
     pub log: String,
     pub duration: Duration,

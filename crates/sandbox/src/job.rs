@@ -33,11 +33,7 @@ pub struct JobDir {
 impl JobDir {
     /// Create the directory under `work_root` and hand it to `owner`, the
     /// user the run will switch to.
-    pub fn create(
-        work_root: &Path,
-        script: &str,
-        owner: Option<(u32, u32)>,
-    ) -> Result<Self, SandboxError> {
+    pub fn create(work_root: &Path, script: &str, owner: Option<(u32, u32)>) -> Result<Self, SandboxError> {
         let err = |source| SandboxError::JobDir {
             path: work_root.to_owned(),
             source,
@@ -61,6 +57,8 @@ impl JobDir {
     }
 
     fn populate(&self, script: &str, owner: Option<(u32, u32)>) -> io::Result<()> {
+        // Private to the sandbox user (and root): other runs, other users.
+        fs::set_permissions(&self.path, fs::Permissions::from_mode(0o700))?;
         fs::write(self.path.join(HARNESS_FILE), HARNESS)?;
         fs::write(self.path.join(SCRIPT_FILE), script)?;
         fs::create_dir(self.out_dir())?;
@@ -109,10 +107,7 @@ impl JobDir {
             // glibc reserves 64 MiB of address space per malloc arena, up to
             // 8 per CPU; OpenCASCADE's threads would eat RLIMIT_AS with them.
             ("MALLOC_ARENA_MAX".into(), "2".into()),
-            (
-                "CADSCRIBE_JOB_DIR".into(),
-                self.path.clone().into_os_string(),
-            ),
+            ("CADSCRIBE_JOB_DIR".into(), self.path.clone().into_os_string()),
             ("CADSCRIBE_SCRIPT".into(), p(SCRIPT_FILE)),
             ("CADSCRIBE_OUT".into(), p(OUT_DIR)),
             ("CADSCRIBE_LOG".into(), p(LOG_FILE)),
@@ -160,14 +155,12 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let job = JobDir::create(&root.path().join("jobs"), "print(1)\n", None).unwrap();
         let path = job.path().to_owned();
-        assert_eq!(
-            fs::read_to_string(path.join(SCRIPT_FILE)).unwrap(),
-            "print(1)\n"
-        );
+        assert_eq!(fs::read_to_string(path.join(SCRIPT_FILE)).unwrap(), "print(1)\n");
         assert!(fs::read_to_string(path.join(HARNESS_FILE))
             .unwrap()
             .contains("addaudithook"));
         assert!(job.out_dir().is_dir());
+        assert_eq!(fs::metadata(&path).unwrap().mode() & 0o777, 0o700);
         let env = job.env();
         assert!(env.iter().any(|(k, v)| k == "HOME" && Path::new(v) == path));
         drop(job);
@@ -184,9 +177,6 @@ mod tests {
         let me = unsafe { libc::getuid() };
         let stranger = if me == 65534 { 65533 } else { 65534 };
         let err = JobDir::create(&locked.join("jobs"), "", Some((stranger, stranger))).unwrap_err();
-        assert!(
-            matches!(err, SandboxError::WorkRootNotReachable { .. }),
-            "{err}"
-        );
+        assert!(matches!(err, SandboxError::WorkRootNotReachable { .. }), "{err}");
     }
 }

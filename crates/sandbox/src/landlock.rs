@@ -248,9 +248,6 @@ mod tests {
         assert_eq!(rules.rules[0].access, READ_FILE);
         assert_eq!(rules.rules[1].access, READ_FILE | READ_DIR);
         assert_eq!(rules.attr.handled_access_net, 0);
-        assert_eq!(
-            Ruleset::new(4).attr.handled_access_net,
-            NET_BIND_TCP | NET_CONNECT_TCP
-        );
+        assert_eq!(Ruleset::new(4).attr.handled_access_net, NET_BIND_TCP | NET_CONNECT_TCP);
     }
 }

@@ -29,6 +29,18 @@
 //! code can reach around an audit hook, and FreeCAD's C++ file functions
 //! never raise audit events. [`RunReport::containment`] says which layers
 //! a run had.
+//!
+//! Deployment notes:
+//! - The network namespace needs CAP_SYS_ADMIN (root on a host, or a
+//!   container granted it); plain Docker root lacks it, and runs fall back
+//!   to Landlock's TCP rules and the hook. The switch to an unprivileged user
+//!   needs root (CAP_SETUID/CAP_SETGID).
+//! - Landlock and seccomp must not be filtered by the container runtime's
+//!   own seccomp profile; `Containment` reports what actually applied.
+//! - Concurrent runs share the sandbox user, and with it the process budget
+//!   of [`Limits::processes`].
+//! - A run's orphans are re-parented to PID 1: run the worker under an init
+//!   (`docker run --init`, tini) so they are reaped.
 
 mod capture;
 mod classify;
@@ -79,9 +91,7 @@ impl Sandbox {
     /// temporary directory, and runs as "nobody" when the worker is root.
     pub fn new(freecad_cmd: impl AsRef<Path>) -> Result<Self, SandboxError> {
         let wanted = freecad_cmd.as_ref();
-        let found = find_program(wanted).ok_or_else(|| SandboxError::FreeCadNotFound {
-            cmd: wanted.to_owned(),
-        })?;
+        let found = find_program(wanted).ok_or_else(|| SandboxError::FreeCadNotFound { cmd: wanted.to_owned() })?;
         Ok(Self {
             freecad_cmd: found,
             limits: Limits::default(),
@@ -245,10 +255,7 @@ mod tests {
 
     #[test]
     fn installation_outside_usr_is_readable() {
-        assert_eq!(
-            install_tree(Path::new("/usr/lib/freecad/bin/freecadcmd")),
-            None
-        );
+        assert_eq!(install_tree(Path::new("/usr/lib/freecad/bin/freecadcmd")), None);
         assert_eq!(
             install_tree(Path::new("/opt/freecad/bin/freecadcmd")),
             Some(PathBuf::from("/opt/freecad"))

@@ -1,12 +1,14 @@
 //! Resource limits of one FreeCAD run.
 //!
-//! The defaults come from measuring FreeCAD 0.20 (Debian, Python 3.11):
-//! `freecadcmd` needs about 230 MiB of address space just to load its
-//! libraries (below ~250 MiB the imports fail with "failed to map segment"),
-//! a plate with a hole peaks at ~250 MiB, and a 60-hole disc with fillets,
-//! ten fused spheres and an 80 000-triangle mesh peaks at ~380 MiB (~200 MiB
-//! resident). 2 GiB leaves five times that for heavy booleans while keeping a
-//! runaway script far from the worker's memory.
+//! The defaults come from measuring FreeCAD 0.20 (Debian, Python 3.11) in
+//! this sandbox: below ~210 MiB of address space its libraries fail to load
+//! ("failed to map segment"), around 220 MiB the mesh export cannot start its
+//! thread, a plate with a hole builds in 225 MiB, and a disc with 60 holes,
+//! fillets and ten fused spheres, with all four exports, in 250 MiB (given
+//! `MALLOC_ARENA_MAX=2`, which the sandbox sets: glibc's per-thread arenas
+//! otherwise reserve 64 MiB each). 2 GiB is eight times a typical part, room
+//! for heavy booleans, while a runaway script stays far from the worker's
+//! memory.
 
 use std::time::Duration;
 

@@ -75,10 +75,7 @@ impl Filter {
             prog[at] = jump(BPF_JMP | BPF_JEQ | BPF_K, *nr as u32, to(at, deny), 0);
         }
         prog[allow] = stmt(BPF_RET | BPF_K, libc::SECCOMP_RET_ALLOW);
-        prog[deny] = stmt(
-            BPF_RET | BPF_K,
-            libc::SECCOMP_RET_ERRNO | libc::EPERM as u32,
-        );
+        prog[deny] = stmt(BPF_RET | BPF_K, libc::SECCOMP_RET_ERRNO | libc::EPERM as u32);
         Some(Self(prog))
     }
 
@@ -136,10 +133,7 @@ mod tests {
                 );
             }
         }
-        assert_eq!(
-            prog[LEN - 1].k,
-            libc::SECCOMP_RET_ERRNO | libc::EPERM as u32
-        );
+        assert_eq!(prog[LEN - 1].k, libc::SECCOMP_RET_ERRNO | libc::EPERM as u32);
     }
 
     #[test]
@@ -154,11 +148,7 @@ mod tests {
                 0 => {
                     let code = match filter.apply() {
                         Err(_) => 2,
-                        Ok(())
-                            if libc::setsid() == -1 && *libc::__errno_location() == libc::EPERM =>
-                        {
-                            0
-                        }
+                        Ok(()) if libc::setsid() == -1 && *libc::__errno_location() == libc::EPERM => 0,
                         Ok(()) => 1,
                     };
                     libc::_exit(code)

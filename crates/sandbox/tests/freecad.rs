@@ -112,24 +112,15 @@ async fn builds_a_plate_with_a_hole() {
         metrics.surface_area
     );
 
-    assert_eq!(
-        files.keys().copied().collect::<Vec<_>>(),
-        ModelFormat::ALL.to_vec()
-    );
+    assert_eq!(files.keys().copied().collect::<Vec<_>>(), ModelFormat::ALL.to_vec());
     for (format, path) in files {
         let name = path.file_name().unwrap().to_string_lossy();
         assert_eq!(name, format!("MyHeadlessModel.{}", format.extension()));
         assert!(path.starts_with(report.job_dir()));
-        assert!(
-            std::fs::metadata(path).unwrap().len() > 0,
-            "{format} is empty"
-        );
+        assert!(std::fs::metadata(path).unwrap().len() > 0, "{format} is empty");
     }
     let stl = stl_volume(&std::fs::read(&files[&ModelFormat::Stl]).unwrap());
-    assert!(
-        (stl - PLATE_VOLUME).abs() / PLATE_VOLUME < 0.01,
-        "STL volume {stl}"
-    );
+    assert!((stl - PLATE_VOLUME).abs() / PLATE_VOLUME < 0.01, "STL volume {stl}");
     let step = std::fs::read_to_string(&files[&ModelFormat::Step]).unwrap();
     assert!(step.starts_with("ISO-10303-21"));
     let fcstd = std::fs::read(&files[&ModelFormat::FcStd]).unwrap();
@@ -138,11 +129,7 @@ async fn builds_a_plate_with_a_hole() {
         .unwrap()
         .contains("\nf "));
 
-    assert!(
-        report.log.contains("cadscribe: built 1 solid"),
-        "{}",
-        report.log
-    );
+    assert!(report.log.contains("cadscribe: built 1 solid"), "{}", report.log);
     assert_eq!(report.exit_code, Some(0));
     assert!(report.duration < Duration::from_secs(60));
 
@@ -175,8 +162,7 @@ sketchy = doc.addObject("Part::Line", "ConstructionLine")
 
 #[tokio::test]
 async fn result_variable_is_the_model() {
-    let script =
-        "import Part\nPart.show(Part.makeBox(50, 50, 50))\nresult = Part.makeBox(1, 2, 3)\n";
+    let script = "import Part\nPart.show(Part.makeBox(50, 50, 50))\nresult = Part.makeBox(1, 2, 3)\n";
     let report = run(&sandbox(Limits::default()), script).await;
     let Outcome::Built { metrics, .. } = &report.outcome else {
         panic!("not built: {:?}\n{}", report.outcome, report.log);
@@ -194,19 +180,14 @@ async fn syntax_error_is_a_script_error() {
 
 #[tokio::test]
 async fn exception_is_a_script_error_with_its_traceback() {
-    let script = "import Part\n\ndef shaft(r):\n    raise ValueError('radius must be positive, got %s' % r)\n\nshaft(-2)\n";
+    let script =
+        "import Part\n\ndef shaft(r):\n    raise ValueError('radius must be positive, got %s' % r)\n\nshaft(-2)\n";
     let report = run(&sandbox(strict()), script).await;
     let (error, tail) = expect_failure(&report, FailureKind::ScriptError);
     assert_eq!(error, "ValueError: radius must be positive, got -2");
     assert!(tail.contains("radius must be positive, got -2"), "{tail}");
-    assert!(
-        tail.contains("File \"script.py\", line 4, in shaft"),
-        "{tail}"
-    );
-    assert!(
-        !tail.contains("harness.py"),
-        "harness frames are hidden: {tail}"
-    );
+    assert!(tail.contains("File \"script.py\", line 4, in shaft"), "{tail}");
+    assert!(!tail.contains("harness.py"), "harness frames are hidden: {tail}");
 }
 
 #[tokio::test]
@@ -243,6 +224,25 @@ async fn sleeping_script_hits_the_wall_clock_limit() {
     assert!(error.contains("wall-clock"), "{error}");
     assert_eq!(report.signal, Some(libc::SIGKILL));
     assert!(report.duration < Duration::from_secs(8));
+    still_builds(&sandbox).await;
+}
+
+/// When FreeCAD cannot start a thread (memory or process limit) its mesh
+/// export waits forever; the run is stopped as soon as FreeCAD says so.
+/// (Reproduced here by printing FreeCAD's message: a real stall needs an
+/// address-space limit tuned to one FreeCAD build.)
+#[tokio::test]
+async fn a_stalled_freecad_is_stopped_early() {
+    let limits = Limits {
+        wall_time: Duration::from_secs(60),
+        ..strict()
+    };
+    let sandbox = sandbox(limits);
+    let script = "import sys, time\nsys.stderr.write('QThread::start: Thread creation error (Resource temporarily unavailable)\\n')\nsys.stderr.flush()\ntime.sleep(600)\n";
+    let report = run(&sandbox, script).await;
+    let (error, _) = expect_failure(&report, FailureKind::MemoryLimit);
+    assert!(error.contains("could not start a thread"), "{error}");
+    assert!(report.duration < Duration::from_secs(20), "{:?}", report.duration);
     still_builds(&sandbox).await;
 }
 
@@ -303,10 +303,7 @@ async fn reading_etc_passwd_is_a_sandbox_violation() {
     let report = run(&sandbox, "print(open('/etc/passwd').read())\n").await;
     let (error, _) = expect_failure(&report, FailureKind::SandboxViolation);
     assert!(error.contains("/etc/passwd"), "{error}");
-    assert!(
-        !report.log.contains("root:x:0:0"),
-        "the file's content leaked"
-    );
+    assert!(!report.log.contains("root:x:0:0"), "the file's content leaked");
     still_builds(&sandbox).await;
 }
 
@@ -369,11 +366,7 @@ result = Part.makeBox(1, 1, 1)
     let report = run(&sandbox, script).await;
     let escaped = report.job_dir().join("pwned.txt").exists();
     if report.containment.landlock_abi.is_some() {
-        assert!(
-            !escaped,
-            "a shell ran inside the sandbox; log:\n{}",
-            report.log
-        );
+        assert!(!escaped, "a shell ran inside the sandbox; log:\n{}", report.log);
         assert!(
             report.log.contains("OSError:d:"),
             "exec was not refused with EACCES (0xd): {}",
@@ -436,18 +429,15 @@ result = Part.makeBox(1, 1, 1)
     }
     if report.containment.seccomp {
         // Nothing held the output open, so the run did not wait for it.
-        assert!(
-            report.duration < Duration::from_secs(8),
-            "{:?}",
-            report.duration
-        );
+        assert!(report.duration < Duration::from_secs(8), "{:?}", report.duration);
     }
     still_builds(&sandbox).await;
 }
 
 #[tokio::test]
 async fn a_caught_denial_does_not_spoil_a_good_model() {
-    let script = format!("try:\n    open('/etc/passwd')\nexcept PermissionError as e:\n    print('caught:', e)\n{PLATE}");
+    let script =
+        format!("try:\n    open('/etc/passwd')\nexcept PermissionError as e:\n    print('caught:', e)\n{PLATE}");
     let report = run(&sandbox(strict()), &script).await;
     assert!(report.is_built(), "{:?}", report.outcome);
     assert!(
@@ -460,7 +450,8 @@ async fn a_caught_denial_does_not_spoil_a_good_model() {
 #[tokio::test]
 async fn file_size_bomb_hits_the_file_size_limit() {
     let sandbox = sandbox(strict());
-    let script = "chunk = b'\\0' * 2**20\nwith open('big.bin', 'wb') as f:\n    for _ in range(1024):\n        f.write(chunk)\n";
+    let script =
+        "chunk = b'\\0' * 2**20\nwith open('big.bin', 'wb') as f:\n    for _ in range(1024):\n        f.write(chunk)\n";
     let report = run(&sandbox, script).await;
     expect_failure(&report, FailureKind::FileSizeLimit);
     still_builds(&sandbox).await;
@@ -472,16 +463,10 @@ async fn printing_100_mb_keeps_the_log_bounded() {
         wall_time: Duration::from_secs(60),
         ..strict()
     });
-    let script = format!(
-        "line = 'x' * 99\nfor _ in range(10**6):\n    print(line)\nprint('done printing')\n{PLATE}"
-    );
+    let script = format!("line = 'x' * 99\nfor _ in range(10**6):\n    print(line)\nprint('done printing')\n{PLATE}");
     let report = run(&sandbox, &script).await;
     assert!(report.is_built(), "{:?}", report.outcome);
-    assert!(
-        report.log.len() < 2 * 1024 * 1024,
-        "log of {} bytes",
-        report.log.len()
-    );
+    assert!(report.log.len() < 2 * 1024 * 1024, "log of {} bytes", report.log.len());
     assert!(report.log.contains("bytes of output omitted"));
     assert!(report.log.contains("done printing"));
     still_builds(&sandbox).await;
@@ -503,37 +488,31 @@ async fn the_run_reports_its_containment() {
 
 /// Signed volume of the tetrahedra between the origin and each facet.
 fn stl_volume(data: &[u8]) -> f64 {
-    let facets: Vec<[[f64; 3]; 3]> = if data.len() >= 84
-        && data.len() == 84 + 50 * u32::from_le_bytes(data[80..84].try_into().unwrap()) as usize
-    {
-        data[84..]
-            .chunks_exact(50)
-            .map(|f| {
-                let v = |i: usize| {
-                    let o = 12 + 12 * i;
-                    let c = |k: usize| {
-                        f32::from_le_bytes(f[o + 4 * k..o + 4 * k + 4].try_into().unwrap()) as f64
+    let facets: Vec<[[f64; 3]; 3]> =
+        if data.len() >= 84 && data.len() == 84 + 50 * u32::from_le_bytes(data[80..84].try_into().unwrap()) as usize {
+            data[84..]
+                .chunks_exact(50)
+                .map(|f| {
+                    let v = |i: usize| {
+                        let o = 12 + 12 * i;
+                        let c = |k: usize| f32::from_le_bytes(f[o + 4 * k..o + 4 * k + 4].try_into().unwrap()) as f64;
+                        [c(0), c(1), c(2)]
                     };
-                    [c(0), c(1), c(2)]
-                };
-                [v(0), v(1), v(2)]
-            })
-            .collect()
-    } else {
-        let text = String::from_utf8_lossy(data);
-        let vertices: Vec<[f64; 3]> = text
-            .lines()
-            .filter_map(|l| l.trim().strip_prefix("vertex "))
-            .map(|l| {
-                let c: Vec<f64> = l.split_whitespace().map(|x| x.parse().unwrap()).collect();
-                [c[0], c[1], c[2]]
-            })
-            .collect();
-        vertices
-            .chunks_exact(3)
-            .map(|t| [t[0], t[1], t[2]])
-            .collect()
-    };
+                    [v(0), v(1), v(2)]
+                })
+                .collect()
+        } else {
+            let text = String::from_utf8_lossy(data);
+            let vertices: Vec<[f64; 3]> = text
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix("vertex "))
+                .map(|l| {
+                    let c: Vec<f64> = l.split_whitespace().map(|x| x.parse().unwrap()).collect();
+                    [c[0], c[1], c[2]]
+                })
+                .collect();
+            vertices.chunks_exact(3).map(|t| [t[0], t[1], t[2]]).collect()
+        };
     assert!(!facets.is_empty(), "no facets in the STL");
     facets
         .iter()

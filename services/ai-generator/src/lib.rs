@@ -77,17 +77,32 @@ impl Generator {
             Some(chat) => Box::new(OpenAiCompatible::new(chat)),
             None => Box::new(Template),
         };
-        Self { deps, provider, max_check_retries: settings.max_check_retries, history_turns: settings.history_turns }
+        Self {
+            deps,
+            provider,
+            max_check_retries: settings.max_check_retries,
+            history_turns: settings.history_turns,
+        }
     }
 
     async fn script_of(&self, slug: &ProjectSlug, version: Version) -> Result<Option<String>, HandlerError> {
         let key = S3Key::input(slug, version).to_string();
-        Ok(self.deps.store.get(&key).await?.map(|o| String::from_utf8_lossy(&o.bytes).into_owned()))
+        Ok(self
+            .deps
+            .store
+            .get(&key)
+            .await?
+            .map(|o| String::from_utf8_lossy(&o.bytes).into_owned()))
     }
 
     /// The request for the provider: the conversation so far, the script to
     /// iterate on, the failure to repair.
-    async fn request(&self, raw: &RawEnvelope, task: &Task, base_version: Option<Version>) -> Result<Request, HandlerError> {
+    async fn request(
+        &self,
+        raw: &RawEnvelope,
+        task: &Task,
+        base_version: Option<Version>,
+    ) -> Result<Request, HandlerError> {
         let db = &self.deps.db;
         let history = db
             .messages()
@@ -96,7 +111,10 @@ impl Generator {
             .items
             .into_iter()
             .filter(|m| m.job_id != Some(raw.job_id) && m.role != Role::System)
-            .map(|m| Turn { from_user: m.role == Role::User, content: m.content })
+            .map(|m| Turn {
+                from_user: m.role == Role::User,
+                content: m.content,
+            })
             .collect();
         let project = db.projects().get(&raw.project_id).await?;
         let current = project.and_then(|p| Version::new(p.current_version).ok());
@@ -108,7 +126,12 @@ impl Generator {
             Some((v, error)) => Some((self.script_of(&task.slug, *v).await?.unwrap_or_default(), error.clone())),
             None => None,
         };
-        Ok(Request { prompt: task.prompt.clone(), history, base_script, failed })
+        Ok(Request {
+            prompt: task.prompt.clone(),
+            history,
+            base_script,
+            failed,
+        })
     }
 
     async fn generate(&self, raw: &RawEnvelope, task: Task, base_version: Option<Version>) -> Result<(), HandlerError> {
@@ -148,7 +171,10 @@ impl Generator {
                         return jobs::fail(db, bus.as_ref(), &origin, &task.slug, &reason).await;
                     }
                     tracing::info!(checks, "script rejected by the checker; asking the model again");
-                    request.failed = Some((draft.script, format!("It was rejected by the safety check:\n{findings}")));
+                    request.failed = Some((
+                        draft.script,
+                        format!("It was rejected by the safety check:\n{findings}"),
+                    ));
                 }
             }
         };
@@ -184,7 +210,10 @@ impl Generator {
             user_id: task.user_id,
             prompt: task.prompt,
             script: draft.script,
-            source: ScriptSource::Generated { provider, model: draft.model },
+            source: ScriptSource::Generated {
+                provider,
+                model: draft.model,
+            },
             repair_attempt: task.repair_attempt,
         };
         bus.publish(&origin.message(generated).into_raw()).await?;
@@ -197,12 +226,26 @@ impl Handler for Generator {
     async fn handle(&self, raw: RawEnvelope) -> Result<(), HandlerError> {
         match raw.message_type {
             MessageType::GenerationRequested => {
-                let m = raw.clone().decode::<GenerationRequested>().map_err(HandlerError::permanent)?.payload;
-                let task = Task { slug: m.slug, user_id: m.user_id, prompt: m.prompt, repair_attempt: 0, failed: None };
+                let m = raw
+                    .clone()
+                    .decode::<GenerationRequested>()
+                    .map_err(HandlerError::permanent)?
+                    .payload;
+                let task = Task {
+                    slug: m.slug,
+                    user_id: m.user_id,
+                    prompt: m.prompt,
+                    repair_attempt: 0,
+                    failed: None,
+                };
                 self.generate(&raw, task, m.base_version).await
             }
             MessageType::GenerationRepair => {
-                let m = raw.clone().decode::<GenerationRepair>().map_err(HandlerError::permanent)?.payload;
+                let m = raw
+                    .clone()
+                    .decode::<GenerationRepair>()
+                    .map_err(HandlerError::permanent)?
+                    .payload;
                 let task = Task {
                     slug: m.slug,
                     user_id: m.user_id,
@@ -212,7 +255,9 @@ impl Handler for Generator {
                 };
                 self.generate(&raw, task, None).await
             }
-            other => Err(HandlerError::permanent(anyhow::anyhow!("ai-generator does not handle {other}"))),
+            other => Err(HandlerError::permanent(anyhow::anyhow!(
+                "ai-generator does not handle {other}"
+            ))),
         }
     }
 
@@ -229,9 +274,20 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let deps = Deps::connect(&settings.common, NAME).await?;
         let generator = Arc::new(Generator::new(deps.clone(), &settings));
-        tracing::info!(provider = generator.provider.name(), model = generator.provider.model(), "AI provider");
-        let app = WorkerApp::new(ServiceInfo::new(NAME, env!("CARGO_PKG_VERSION")), &deps, settings.common.port)?
-            .consume(Subscription::work(NAME, &[MessageType::GenerationRequested, MessageType::GenerationRepair]), generator);
+        tracing::info!(
+            provider = generator.provider.name(),
+            model = generator.provider.model(),
+            "AI provider"
+        );
+        let app = WorkerApp::new(
+            ServiceInfo::new(NAME, env!("CARGO_PKG_VERSION")),
+            &deps,
+            settings.common.port,
+        )?
+        .consume(
+            Subscription::work(NAME, &[MessageType::GenerationRequested, MessageType::GenerationRepair]),
+            generator,
+        );
         Ok(Self { app })
     }
 

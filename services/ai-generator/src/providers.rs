@@ -120,11 +120,18 @@ impl ChatSettings {
     /// Reads `AI_PROVIDER`, `AI_MODEL`, `AI_BASE_URL` and the provider's key;
     /// `None` for the template provider.
     pub fn read(env: &mut EnvReader) -> Option<Self> {
-        let provider = env.optional("AI_PROVIDER").unwrap_or_else(|| "template".into()).to_ascii_lowercase();
+        let provider = env
+            .optional("AI_PROVIDER")
+            .unwrap_or_else(|| "template".into())
+            .to_ascii_lowercase();
         let (base, key_var, model): (&str, Option<&str>, &str) = match provider.as_str() {
             "template" => return None,
             "openai" => ("https://api.openai.com/v1", Some("OPENAI_API_KEY"), "gpt-4o-mini"),
-            "openrouter" => ("https://openrouter.ai/api/v1", Some("OPENROUTER_API_KEY"), "openai/gpt-4o-mini"),
+            "openrouter" => (
+                "https://openrouter.ai/api/v1",
+                Some("OPENROUTER_API_KEY"),
+                "openai/gpt-4o-mini",
+            ),
             "gemini" => (
                 "https://generativelanguage.googleapis.com/v1beta/openai",
                 Some("GEMINI_API_KEY"),
@@ -151,12 +158,20 @@ impl ChatSettings {
         };
         // A custom base URL (a local server) may need no key.
         let api_key = match key_var {
-            Some(var) if env.optional("AI_BASE_URL").is_none() => Some(env.secret(var, &format!("needed by AI_PROVIDER={provider}"))),
+            Some(var) if env.optional("AI_BASE_URL").is_none() => {
+                Some(env.secret(var, &format!("needed by AI_PROVIDER={provider}")))
+            }
             Some(var) => env.optional(var).map(Secret::new),
             None => None,
         };
         let timeout = env.secs_or("AI_TIMEOUT_SECS", Duration::from_secs(120));
-        Some(Self { provider, base_url, model, api_key, timeout })
+        Some(Self {
+            provider,
+            base_url,
+            model,
+            api_key,
+            timeout,
+        })
     }
 }
 
@@ -164,17 +179,29 @@ impl OpenAiCompatible {
     pub fn new(s: &ChatSettings) -> Self {
         let mut config = OpenAIConfig::new().with_api_base(s.base_url.trim_end_matches('/'));
         config = config.with_api_key(s.api_key.as_ref().map(|k| k.expose().to_owned()).unwrap_or_default());
-        Self { name: s.provider.clone(), model: s.model.clone(), client: Client::with_config(config) }
+        Self {
+            name: s.provider.clone(),
+            model: s.model.clone(),
+            client: Client::with_config(config),
+        }
     }
 
     fn messages(request: &Request) -> Result<Vec<ChatCompletionRequestMessage>, async_openai::error::OpenAIError> {
-        let mut out: Vec<ChatCompletionRequestMessage> =
-            vec![ChatCompletionRequestSystemMessageArgs::default().content(SYSTEM_PROMPT).build()?.into()];
+        let mut out: Vec<ChatCompletionRequestMessage> = vec![ChatCompletionRequestSystemMessageArgs::default()
+            .content(SYSTEM_PROMPT)
+            .build()?
+            .into()];
         for turn in &request.history {
             out.push(if turn.from_user {
-                ChatCompletionRequestUserMessageArgs::default().content(turn.content.as_str()).build()?.into()
+                ChatCompletionRequestUserMessageArgs::default()
+                    .content(turn.content.as_str())
+                    .build()?
+                    .into()
             } else {
-                ChatCompletionRequestAssistantMessageArgs::default().content(turn.content.as_str()).build()?.into()
+                ChatCompletionRequestAssistantMessageArgs::default()
+                    .content(turn.content.as_str())
+                    .build()?
+                    .into()
             });
         }
         let mut ask = String::new();
@@ -187,7 +214,12 @@ impl OpenAiCompatible {
                 "\n\nThis script failed:\n```python\n{script}\n```\nThe error was:\n{error}\n\nFix it and answer with the whole corrected script."
             ));
         }
-        out.push(ChatCompletionRequestUserMessageArgs::default().content(ask).build()?.into());
+        out.push(
+            ChatCompletionRequestUserMessageArgs::default()
+                .content(ask)
+                .build()?
+                .into(),
+        );
         Ok(out)
     }
 }
@@ -253,9 +285,15 @@ mod tests {
 
     #[test]
     fn code_is_taken_from_fenced_or_plain_replies() {
-        assert_eq!(extract_code("Here:\n```python\nimport Part\nx = 1\n```\nDone."), "import Part\nx = 1\n");
+        assert_eq!(
+            extract_code("Here:\n```python\nimport Part\nx = 1\n```\nDone."),
+            "import Part\nx = 1\n"
+        );
         assert_eq!(extract_code("```\nimport Part\n```"), "import Part\n");
-        assert_eq!(extract_code("```text\nnote\n```\n```py\nimport Part\n```"), "import Part\n");
+        assert_eq!(
+            extract_code("```text\nnote\n```\n```py\nimport Part\n```"),
+            "import Part\n"
+        );
         assert_eq!(extract_code("import Part\n"), "import Part\n");
     }
 
@@ -272,7 +310,11 @@ mod tests {
 
         let mut env = reader(&[("AI_PROVIDER", "gpt-9")]);
         ChatSettings::read(&mut env);
-        assert!(env.finish().unwrap_err().to_string().contains("AI_PROVIDER is malformed"));
+        assert!(env
+            .finish()
+            .unwrap_err()
+            .to_string()
+            .contains("AI_PROVIDER is malformed"));
 
         let mut env = reader(&[("AI_PROVIDER", "template")]);
         assert!(ChatSettings::read(&mut env).is_none());

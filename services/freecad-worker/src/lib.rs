@@ -82,8 +82,14 @@ impl Worker {
             tracing::info!("job is finished or unknown; not running it");
             return Ok(());
         }
-        jobs::advance(db, bus.as_ref(), &origin, &msg.slug, Advance::to(JobStage::Processing).version(msg.version))
-            .await?;
+        jobs::advance(
+            db,
+            bus.as_ref(),
+            &origin,
+            &msg.slug,
+            Advance::to(JobStage::Processing).version(msg.version),
+        )
+        .await?;
         let script = store
             .get(&msg.input_key)
             .await?
@@ -128,7 +134,14 @@ impl Worker {
             reason,
             report.log
         );
-        store.put(&log_key, log_text.into_bytes(), "text/plain; charset=utf-8", &meta(vec![])).await?;
+        store
+            .put(
+                &log_key,
+                log_text.into_bytes(),
+                "text/plain; charset=utf-8",
+                &meta(vec![]),
+            )
+            .await?;
         let duration_ms = report.duration.as_millis() as u64;
 
         match &report.outcome {
@@ -140,7 +153,14 @@ impl Worker {
                         .with_context(|| format!("reading the exported {format}"))
                         .map_err(HandlerError::transient)?;
                     let key = S3Key::output(&msg.slug, msg.version, *format).to_string();
-                    store.put(&key, bytes, format.content_type(), &meta(vec![("format", format.to_string())])).await?;
+                    store
+                        .put(
+                            &key,
+                            bytes,
+                            format.content_type(),
+                            &meta(vec![("format", format.to_string())]),
+                        )
+                        .await?;
                     outputs.insert(*format, key);
                 }
                 let built = ModelBuilt {
@@ -158,7 +178,11 @@ impl Worker {
                 bus.publish(&origin.message(built).into_raw()).await?;
                 tracing::info!(volume = m.volume, ms = duration_ms, "model built");
             }
-            Outcome::Failed { kind, error, traceback_tail } => {
+            Outcome::Failed {
+                kind,
+                error,
+                traceback_tail,
+            } => {
                 let failed = ModelFailed {
                     slug: msg.slug.clone(),
                     user_id: msg.user_id.clone(),
@@ -184,7 +208,11 @@ impl Worker {
 #[async_trait]
 impl Handler for Worker {
     async fn handle(&self, raw: RawEnvelope) -> Result<(), HandlerError> {
-        let msg = raw.clone().decode::<ScriptStored>().map_err(HandlerError::permanent)?.payload;
+        let msg = raw
+            .clone()
+            .decode::<ScriptStored>()
+            .map_err(HandlerError::permanent)?
+            .payload;
         self.run(&raw, msg).await
     }
 
@@ -203,9 +231,17 @@ impl Application {
             .context("FreeCAD is required (FREECAD_CMD); install freecad-python3 or run `make stack-up`")?
             .with_limits(settings.limits);
         let deps = Deps::connect(&settings.common, NAME).await?;
-        let worker = Arc::new(Worker { deps: deps.clone(), sandbox, worker_id: settings.worker_id.clone() });
-        let app = WorkerApp::new(ServiceInfo::new(NAME, env!("CARGO_PKG_VERSION")), &deps, settings.common.port)?
-            .consume(Subscription::work(NAME, &[MessageType::ScriptStored]), worker);
+        let worker = Arc::new(Worker {
+            deps: deps.clone(),
+            sandbox,
+            worker_id: settings.worker_id.clone(),
+        });
+        let app = WorkerApp::new(
+            ServiceInfo::new(NAME, env!("CARGO_PKG_VERSION")),
+            &deps,
+            settings.common.port,
+        )?
+        .consume(Subscription::work(NAME, &[MessageType::ScriptStored]), worker);
         Ok(Self { app })
     }
 

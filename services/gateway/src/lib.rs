@@ -1,49 +1,33 @@
-//! gateway: the only door for web clients (actix-web, JWT).
+//! gateway: the public API and the only door for web clients.
 //!
-//! For now it checks its configuration, connects to its dependencies and
-//! serves `/healthz`, `/readyz` and `/metrics`; the public API lands here.
+//! An actix-web server under `/api`: accounts and JWTs, projects and their
+//! data, scripts and model downloads, generation jobs, and the live status
+//! of jobs as Server-Sent Events. It answers from MongoDB and S3 and starts
+//! work by publishing on the bus (`platform::jobs::submit`); it never waits
+//! on FreeCAD or a language model inside a request.
+//!
+//! - `settings`: configuration from the environment.
+//! - `startup`: builds the application (`Application::build`, `port`,
+//!   `run_until_stopped`) and the state handlers share.
+//! - `auth`: JWTs and password hashes; the `AuthUser` extractor.
+//! - `error`: the API's one error shape.
+//! - `telemetry`: request ids, spans and metrics per request.
+//! - `ratelimit`: the per-user token buckets.
+//! - `events`: `job.status` from the bus, fanned out to live streams.
+//! - `views`: the JSON the API answers.
+//! - `routes`: the handlers, and the OpenAPI document.
 
-use platform::config::{EnvReader, FromEnv, Secret};
-use platform::runtime::{CommonSettings, Deps, WorkerApp};
-use platform::service::ServiceInfo;
-use platform::CancellationToken;
+pub mod auth;
+pub mod error;
+pub mod events;
+pub mod ratelimit;
+pub mod routes;
+pub mod settings;
+pub mod startup;
+pub mod telemetry;
+pub mod views;
+
+pub use settings::{Settings, DEFAULT_PORT};
+pub use startup::Application;
 
 pub const NAME: &str = "gateway";
-pub const DEFAULT_PORT: u16 = 8080;
-
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub common: CommonSettings,
-    pub jwt_secret: Secret,
-}
-
-impl FromEnv for Settings {
-    fn read(env: &mut EnvReader) -> Self {
-        let common = CommonSettings::read(env, DEFAULT_PORT);
-        let jwt_secret = env.secret("JWT_SECRET_KEY", "at least 32 characters");
-        if !jwt_secret.expose().is_empty() && jwt_secret.expose().len() < 32 {
-            env.malformed("JWT_SECRET_KEY", "must be at least 32 characters");
-        }
-        Self { common, jwt_secret }
-    }
-}
-
-pub struct Application {
-    app: WorkerApp,
-}
-
-impl Application {
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let deps = Deps::connect(&settings.common, NAME).await?;
-        let app = WorkerApp::new(ServiceInfo::new(NAME, env!("CARGO_PKG_VERSION")), &deps, settings.common.port)?;
-        Ok(Self { app })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.app.port()
-    }
-
-    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        self.app.run_until_stopped(shutdown).await
-    }
-}

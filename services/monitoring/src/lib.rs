@@ -1,26 +1,129 @@
-//! monitoring: one view of the whole system's health.
+//! monitoring: one view of the whole system for administrators.
 //!
-//! For now it checks its configuration, connects to MongoDB, S3 and the
-//! broker and serves `/healthz`, `/readyz` (every dependency) and
-//! `/metrics`; the `/api/monitoring/*` views land here.
+//! It starts even when MongoDB, S3 or the broker are down (reporting on
+//! them is its job), listens to every service's heartbeat, and answers under
+//! `/api/monitoring/*` (the gateway forwards that prefix unchanged):
+//! system health, S3 status and a write probe, AI provider metrics, a
+//! project's processing status, queue depths and configuration checks.
+//! Everything but `/live` needs an administrator's JWT. Every dependency
+//! call is bounded, so a hanging dependency never hangs an answer.
 
-use platform::config::{EnvReader, FromEnv};
-use platform::runtime::{CommonSettings, Deps, WorkerApp};
+pub mod auth;
+pub mod config_check;
+pub mod error;
+pub mod health;
+pub mod heartbeats;
+pub mod views;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web;
+use anyhow::Context as _;
+use mongodb::options::ClientOptions;
+
+use domain::MessageType;
+use platform::bus::{RabbitBus, Subscription};
+use platform::config::{EnvReader, FromEnv, MongoSettings, Secret};
+use platform::runtime::{CommonSettings, WorkerApp};
+use platform::s3::ObjectStore;
 use platform::service::ServiceInfo;
 use platform::CancellationToken;
+
+use crate::error::ApiError;
+use crate::heartbeats::Tracker;
 
 pub const NAME: &str = "monitoring";
 pub const DEFAULT_PORT: u16 = 8090;
 
+/// The services expected to send heartbeats unless `MONITORED_SERVICES`
+/// names others.
+pub const DEFAULT_SERVICES: [&str; 5] = ["gateway", "ai-generator", "script-store", "freecad-worker", "output-watcher"];
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub common: CommonSettings,
+    /// The gateway's signing secret: monitoring checks admin tokens itself.
+    pub jwt_secret: Secret,
+    /// A service not heard from for this long is `down`.
+    pub heartbeat_timeout: Duration,
+    /// Bound of every dependency check and query.
+    pub check_timeout: Duration,
+    pub services: Vec<String>,
+    /// Objects counted per prefix at most, in the S3 status.
+    pub s3_count_cap: usize,
+    /// A live job in one stage for longer than this is reported stuck.
+    pub stuck_after: Duration,
 }
 
 impl FromEnv for Settings {
     fn read(env: &mut EnvReader) -> Self {
-        Self { common: CommonSettings::read(env, DEFAULT_PORT) }
+        let common = CommonSettings::read(env, DEFAULT_PORT);
+        let jwt_secret = env.secret("JWT_SECRET_KEY", "the gateway's token signing secret, at least 32 characters");
+        if !jwt_secret.expose().is_empty() && jwt_secret.expose().len() < 32 {
+            env.malformed("JWT_SECRET_KEY", "must be at least 32 characters");
+        }
+        let heartbeat_timeout = env.secs_or("HEARTBEAT_TIMEOUT_SECS", Duration::from_secs(30));
+        if heartbeat_timeout.is_zero() {
+            env.malformed("HEARTBEAT_TIMEOUT_SECS", "must be more than 0");
+        }
+        let check_timeout = env.secs_or("CHECK_TIMEOUT_SECS", Duration::from_secs(3));
+        if check_timeout.is_zero() {
+            env.malformed("CHECK_TIMEOUT_SECS", "must be more than 0");
+        }
+        let services = match env.optional("MONITORED_SERVICES") {
+            Some(list) => list.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
+            None => DEFAULT_SERVICES.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        Self {
+            common,
+            jwt_secret,
+            heartbeat_timeout,
+            check_timeout,
+            services,
+            s3_count_cap: env.parse_or("S3_COUNT_CAP", 10_000usize).max(1),
+            stuck_after: env.secs_or("STUCK_AFTER_SECS", Duration::from_secs(120)),
+        }
     }
+}
+
+/// What every handler works with.
+pub struct State {
+    pub settings: Settings,
+    /// Not pinged at start: the driver connects when asked and every use is
+    /// bounded by `check_timeout`.
+    pub db: mongodb::Database,
+    pub store: ObjectStore,
+    pub bus: Arc<RabbitBus>,
+    pub tracker: Arc<Tracker>,
+    /// The environment the configuration views read.
+    pub config_env: HashMap<String, String>,
+}
+
+impl State {
+    /// Runs `f` with the check timeout; `Err` names `what` when it did not
+    /// answer in time or failed.
+    pub async fn bounded<T, E, F>(&self, what: &str, f: F) -> Result<T, ApiError>
+    where
+        F: std::future::Future<Output = Result<T, E>>,
+        E: std::fmt::Display,
+    {
+        match tokio::time::timeout(self.settings.check_timeout, f).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(ApiError::unavailable(what, e)),
+            Err(_) => Err(ApiError::unavailable(what, format!("no answer within {:?}", self.settings.check_timeout))),
+        }
+    }
+}
+
+/// A client for `settings` that does not need the server to answer yet.
+async fn lazy_database(settings: &MongoSettings, timeout: Duration) -> anyhow::Result<mongodb::Database> {
+    let mut opts = ClientOptions::parse(&settings.uri).await.context("MONGODB_URI cannot be used")?;
+    opts.app_name.get_or_insert_with(|| "cadscribe-monitoring".into());
+    opts.server_selection_timeout.get_or_insert(timeout);
+    opts.connect_timeout.get_or_insert(timeout.min(Duration::from_secs(2)));
+    Ok(mongodb::Client::with_options(opts)?.database(&settings.database))
 }
 
 pub struct Application {
@@ -28,9 +131,28 @@ pub struct Application {
 }
 
 impl Application {
+    /// Builds monitoring; the configuration views read this process's
+    /// environment.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let deps = Deps::connect(&settings.common, NAME).await?;
-        let app = WorkerApp::new(ServiceInfo::new(NAME, env!("CARGO_PKG_VERSION")), &deps, settings.common.port)?;
+        Self::build_with_env(settings, std::env::vars().collect()).await
+    }
+
+    /// Builds monitoring with the environment its configuration views read.
+    pub async fn build_with_env(settings: Settings, config_env: HashMap<String, String>) -> anyhow::Result<Self> {
+        let db = lazy_database(&settings.common.mongo, settings.check_timeout).await?;
+        let store = ObjectStore::new(&settings.common.s3);
+        let instance = format!("{NAME}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let bus = Arc::new(RabbitBus::new(settings.common.bus.clone(), instance));
+        let tracker = Arc::new(Tracker::new(settings.heartbeat_timeout, settings.services.clone()));
+        let verifier = web::Data::new(auth::Verifier::new(settings.jwt_secret.expose()));
+        let port = settings.common.port;
+        let state = web::Data::new(State { settings, db, store, bus: bus.clone(), tracker: tracker.clone(), config_env });
+        let app = WorkerApp::with_bus(ServiceInfo::new(NAME, env!("CARGO_PKG_VERSION")), bus, port)?
+            .consume(Subscription::broadcast(NAME, &[MessageType::ServiceHeartbeat]), tracker)
+            .routes(move |cfg| {
+                cfg.app_data(state.clone()).app_data(verifier.clone());
+                routes(cfg);
+            });
         Ok(Self { app })
     }
 
@@ -41,4 +163,35 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         self.app.run_until_stopped(shutdown).await
     }
+}
+
+/// `/api/monitoring/*`, and JSON errors for everything else.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    error::json_config(cfg);
+    let get = |path: &str, r: web::Route| web::resource(path).route(r).default_service(web::to(method_not_allowed));
+    cfg.service(
+        web::scope("/api/monitoring")
+            .service(get("/live", web::get().to(views::live)))
+            .service(get("/health", web::get().to(health::health)))
+            .service(get("/s3/status", web::get().to(views::s3_status)))
+            .service(get("/test/s3-upload", web::post().to(views::s3_probe)))
+            .service(get("/ai/metrics", web::get().to(views::ai_metrics)))
+            .service(get("/projects/{slug}/processing-status", web::get().to(views::processing_status)))
+            .service(get("/config/validate", web::get().to(config_check::validate)))
+            .service(get("/config/summary", web::get().to(config_check::summary)))
+            .service(get("/queues", web::get().to(views::queues))),
+    )
+    .default_service(web::to(not_found));
+}
+
+async fn not_found(req: actix_web::HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::not_found(format!("no such endpoint: {} {}", req.method(), req.path())))
+}
+
+async fn method_not_allowed(req: actix_web::HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::new(
+        actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} is not allowed on {}", req.method(), req.path()),
+    ))
 }

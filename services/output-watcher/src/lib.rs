@@ -72,7 +72,14 @@ impl Watcher {
         Self { deps, settings }
     }
 
-    fn file(&self, job: &Job, version: Version, file_type: FileType, key: &str, metadata: bson::Document) -> FileRecord {
+    fn file(
+        &self,
+        job: &Job,
+        version: Version,
+        file_type: FileType,
+        key: &str,
+        metadata: bson::Document,
+    ) -> FileRecord {
         let now = Utc::now();
         FileRecord {
             project_id: job.project_id.clone(),
@@ -91,7 +98,13 @@ impl Watcher {
         let db = &self.deps.db;
         let file_name = log.key.rsplit('/').next().unwrap_or_default();
         db.files()
-            .record(&self.file(job, version, FileType::Log, log.key, doc! { "file_name": file_name, "content_type": "text/plain" }))
+            .record(&self.file(
+                job,
+                version,
+                FileType::Log,
+                log.key,
+                doc! { "file_name": file_name, "content_type": "text/plain" },
+            ))
             .await?;
         let now = Utc::now();
         db.logs()
@@ -139,7 +152,9 @@ impl Watcher {
                 "content_type": info.content_type.unwrap_or_else(|| format.content_type().to_owned()),
                 "job_id": job.job_id.to_string(),
             };
-            db.files().record(&self.file(job, version, FileType::Output, key, meta)).await?;
+            db.files()
+                .record(&self.file(job, version, FileType::Output, key, meta))
+                .await?;
             uris.push(store.uri(key));
         }
         let marker = S3Key::processed(slug, version).to_string();
@@ -156,9 +171,17 @@ impl Watcher {
             ("job-id", job.job_id.to_string()),
             ("service", NAME.to_owned()),
         ];
-        store.put(&marker, body.to_string().into_bytes(), "application/json", &meta).await?;
+        store
+            .put(&marker, body.to_string().into_bytes(), "application/json", &meta)
+            .await?;
         db.files()
-            .record(&self.file(job, version, FileType::Processed, &marker, doc! { "file_name": S3Key::processed(slug, version).file_name() }))
+            .record(&self.file(
+                job,
+                version,
+                FileType::Processed,
+                &marker,
+                doc! { "file_name": S3Key::processed(slug, version).file_name() },
+            ))
             .await?;
         db.projects().mark_completed(&job.project_id, version, &uris).await?;
 
@@ -191,7 +214,15 @@ impl Watcher {
             exit_code: msg.exit_code,
         };
         self.record_log(&job, msg.version, &log).await?;
-        self.complete(&Origin::of(raw), &job, &msg.slug, msg.version, &msg.outputs, Some(&msg.metrics)).await
+        self.complete(
+            &Origin::of(raw),
+            &job,
+            &msg.slug,
+            msg.version,
+            &msg.outputs,
+            Some(&msg.metrics),
+        )
+        .await
     }
 
     async fn on_failed(&self, raw: &RawEnvelope, msg: ModelFailed) -> Result<(), HandlerError> {
@@ -243,7 +274,12 @@ impl Watcher {
         let Deps { db, bus, .. } = &self.deps;
         let republished = jobs::republish_unpublished(db, bus.as_ref(), Duration::from_secs(5)).await?;
         let quiet_since = Utc::now() - chrono::Duration::seconds(30);
-        let live = [JobStage::Queued, JobStage::Generating, JobStage::Uploading, JobStage::Processing];
+        let live = [
+            JobStage::Queued,
+            JobStage::Generating,
+            JobStage::Uploading,
+            JobStage::Processing,
+        ];
         let (mut completed, mut timed_out) = (0, 0);
         for job in db.jobs().stale(&live, quiet_since, 200).await? {
             let origin = Origin::of_job(&job);
@@ -257,9 +293,18 @@ impl Watcher {
             let age = (Utc::now() - job.created_at).to_std().unwrap_or_default();
             if age >= self.settings.job_timeout {
                 let detail = format!("no result after {} s", self.settings.job_timeout.as_secs());
-                let t = jobs::advance(db, bus.as_ref(), &origin, &job.slug, Advance::to(JobStage::Timeout).detail(detail)).await?;
+                let t = jobs::advance(
+                    db,
+                    bus.as_ref(),
+                    &origin,
+                    &job.slug,
+                    Advance::to(JobStage::Timeout).detail(detail),
+                )
+                .await?;
                 if matches!(t, Transition::Moved(_)) {
-                    db.projects().set_status(&job.project_id, ProjectStatus::Timeout).await?;
+                    db.projects()
+                        .set_status(&job.project_id, ProjectStatus::Timeout)
+                        .await?;
                     timed_out += 1;
                 }
             }
@@ -269,14 +314,21 @@ impl Watcher {
 
     /// All four outputs of a version, per-version layout first, then the
     /// flat layout external workers write.
-    async fn outputs_in_s3(&self, slug: &ProjectSlug, version: Version) -> Result<Option<BTreeMap<ModelFormat, String>>, HandlerError> {
+    async fn outputs_in_s3(
+        &self,
+        slug: &ProjectSlug,
+        version: Version,
+    ) -> Result<Option<BTreeMap<ModelFormat, String>>, HandlerError> {
         let store = &self.deps.store;
         for layout in [Some(version), None] {
             let mut found = BTreeMap::new();
             for format in ModelFormat::ALL {
                 let key = match layout {
                     Some(v) => S3Key::output(slug, v, format),
-                    None => S3Key::FlatOutput { slug: slug.clone(), format },
+                    None => S3Key::FlatOutput {
+                        slug: slug.clone(),
+                        format,
+                    },
                 }
                 .to_string();
                 if store.head(&key).await?.is_some() {
@@ -296,14 +348,24 @@ impl Handler for Watcher {
     async fn handle(&self, raw: RawEnvelope) -> Result<(), HandlerError> {
         match raw.message_type {
             MessageType::ModelBuilt => {
-                let msg = raw.clone().decode::<ModelBuilt>().map_err(HandlerError::permanent)?.payload;
+                let msg = raw
+                    .clone()
+                    .decode::<ModelBuilt>()
+                    .map_err(HandlerError::permanent)?
+                    .payload;
                 self.on_built(&raw, msg).await
             }
             MessageType::ModelFailed => {
-                let msg = raw.clone().decode::<ModelFailed>().map_err(HandlerError::permanent)?.payload;
+                let msg = raw
+                    .clone()
+                    .decode::<ModelFailed>()
+                    .map_err(HandlerError::permanent)?
+                    .payload;
                 self.on_failed(&raw, msg).await
             }
-            other => Err(HandlerError::permanent(anyhow::anyhow!("output-watcher does not handle {other}"))),
+            other => Err(HandlerError::permanent(anyhow::anyhow!(
+                "output-watcher does not handle {other}"
+            ))),
         }
     }
 
@@ -322,23 +384,30 @@ impl Application {
         let every = settings.reconcile_every;
         let watcher = Arc::new(Watcher::new(deps.clone(), settings.clone()));
         let reconciler = watcher.clone();
-        let app = WorkerApp::new(ServiceInfo::new(NAME, env!("CARGO_PKG_VERSION")), &deps, settings.common.port)?
-            .consume(Subscription::work(NAME, &[MessageType::ModelBuilt, MessageType::ModelFailed]), watcher)
-            .spawn_loop(move |shutdown| async move {
-                loop {
-                    tokio::select! {
-                        _ = tokio::time::sleep(every) => {}
-                        _ = shutdown.cancelled() => return,
-                    }
-                    match reconciler.reconcile().await {
-                        Ok((0, 0, 0)) => {}
-                        Ok((completed, timed_out, republished)) => {
-                            tracing::info!(completed, timed_out, republished, "reconciled")
-                        }
-                        Err(e) => tracing::warn!(error = %e, "reconciliation failed; trying again later"),
-                    }
+        let app = WorkerApp::new(
+            ServiceInfo::new(NAME, env!("CARGO_PKG_VERSION")),
+            &deps,
+            settings.common.port,
+        )?
+        .consume(
+            Subscription::work(NAME, &[MessageType::ModelBuilt, MessageType::ModelFailed]),
+            watcher,
+        )
+        .spawn_loop(move |shutdown| async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = shutdown.cancelled() => return,
                 }
-            });
+                match reconciler.reconcile().await {
+                    Ok((0, 0, 0)) => {}
+                    Ok((completed, timed_out, republished)) => {
+                        tracing::info!(completed, timed_out, republished, "reconciled")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "reconciliation failed; trying again later"),
+                }
+            }
+        });
         Ok(Self { app })
     }
 

@@ -31,7 +31,9 @@ pub struct Settings {
 
 impl FromEnv for Settings {
     fn read(env: &mut EnvReader) -> Self {
-        Self { common: CommonSettings::read(env, DEFAULT_PORT) }
+        Self {
+            common: CommonSettings::read(env, DEFAULT_PORT),
+        }
     }
 }
 
@@ -49,7 +51,10 @@ impl Incoming {
     fn from_raw(raw: RawEnvelope) -> Result<Self, HandlerError> {
         match raw.message_type {
             MessageType::ScriptGenerated => {
-                let m = raw.decode::<ScriptGenerated>().map_err(HandlerError::permanent)?.payload;
+                let m = raw
+                    .decode::<ScriptGenerated>()
+                    .map_err(HandlerError::permanent)?
+                    .payload;
                 Ok(Self {
                     slug: m.slug,
                     user_id: m.user_id,
@@ -70,7 +75,9 @@ impl Incoming {
                     repair_attempt: 0,
                 })
             }
-            other => Err(HandlerError::permanent(anyhow::anyhow!("script-store does not handle {other}"))),
+            other => Err(HandlerError::permanent(anyhow::anyhow!(
+                "script-store does not handle {other}"
+            ))),
         }
     }
 }
@@ -98,10 +105,19 @@ impl ScriptStore {
                     platform::mongo::DbError::NotFound(_) => HandlerError::permanent(e),
                     e => e.into(),
                 })?;
-                db.jobs().claim_version(raw.job_id, inc.repair_attempt, candidate).await?
+                db.jobs()
+                    .claim_version(raw.job_id, inc.repair_attempt, candidate)
+                    .await?
             }
         };
-        jobs::advance(db, bus.as_ref(), &origin, &inc.slug, Advance::to(JobStage::Uploading).version(version)).await?;
+        jobs::advance(
+            db,
+            bus.as_ref(),
+            &origin,
+            &inc.slug,
+            Advance::to(JobStage::Uploading).version(version),
+        )
+        .await?;
 
         let key = S3Key::input(&inc.slug, version).to_string();
         let now = Utc::now();
@@ -149,7 +165,9 @@ impl ScriptStore {
                 updated_at: now,
             })
             .await?;
-        db.projects().record_script(&raw.project_id, version, &uri, model.as_deref()).await?;
+        db.projects()
+            .record_script(&raw.project_id, version, &uri, model.as_deref())
+            .await?;
         // The assistant message that wrote this script learns its version.
         let message_id = format!("{}-{}", raw.job_id, inc.repair_attempt);
         db.messages().attach_version(&message_id, version, &uri).await?;
@@ -189,8 +207,15 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let deps = Deps::connect(&settings.common, NAME).await?;
         let handler = Arc::new(ScriptStore::new(deps.clone()));
-        let app = WorkerApp::new(ServiceInfo::new(NAME, env!("CARGO_PKG_VERSION")), &deps, settings.common.port)?
-            .consume(Subscription::work(NAME, &[MessageType::ScriptGenerated, MessageType::ScriptUploaded]), handler);
+        let app = WorkerApp::new(
+            ServiceInfo::new(NAME, env!("CARGO_PKG_VERSION")),
+            &deps,
+            settings.common.port,
+        )?
+        .consume(
+            Subscription::work(NAME, &[MessageType::ScriptGenerated, MessageType::ScriptUploaded]),
+            handler,
+        );
         Ok(Self { app })
     }
 

@@ -19,13 +19,18 @@ fn generated(slug: &domain::ProjectSlug, user: &domain::UserId, n: usize) -> Scr
         user_id: user.clone(),
         prompt: format!("box {n} x 1 x 1 mm"),
         script: format!("# script {n}\nimport FreeCAD as App\n"),
-        source: ScriptSource::Generated { provider: "template".into(), model: "catalogue".into() },
+        source: ScriptSource::Generated {
+            provider: "template".into(),
+            model: "catalogue".into(),
+        },
         repair_attempt: 0,
     }
 }
 
 async fn start(env: &TestEnv) -> CancellationToken {
-    let app = Application::build(env.service_settings::<Settings>(&[])).await.expect("service starts");
+    let app = Application::build(env.service_settings::<Settings>(&[]))
+        .await
+        .expect("service starts");
     let token = CancellationToken::new();
     let t = token.clone();
     tokio::spawn(async move { app.run_until_stopped(t).await.unwrap() });
@@ -52,7 +57,11 @@ async fn a_redelivered_script_generated_does_not_create_a_second_version() {
     let bus = env.bus("driver");
     let stop = start(&env).await;
     let project = env.project(&db, "redelivery").await;
-    let env0 = Envelope::new(JobId::generate(), project.project_id.clone(), generated(&project.slug, &project.created_by, 1));
+    let env0 = Envelope::new(
+        JobId::generate(),
+        project.project_id.clone(),
+        generated(&project.slug, &project.created_by, 1),
+    );
     let job = jobs::new_job(&project, &project.created_by, JobKind::Generate, &env0);
     db.jobs().insert(&job).await.unwrap();
 
@@ -66,8 +75,16 @@ async fn a_redelivered_script_generated_does_not_create_a_second_version() {
     assert_eq!((first.len(), second.len()), (1, 1));
     assert_eq!((v(&first[0]), v(&second[0])), (1, 1));
     let p = db.projects().get(&project.project_id).await.unwrap().unwrap();
-    assert_eq!((p.version_counter, p.current_version), (1, 1), "no second version was taken");
-    let files = db.files().list(&project.project_id, Some(FileType::Input), PageRequest::all()).await.unwrap();
+    assert_eq!(
+        (p.version_counter, p.current_version),
+        (1, 1),
+        "no second version was taken"
+    );
+    let files = db
+        .files()
+        .list(&project.project_id, Some(FileType::Input), PageRequest::all())
+        .await
+        .unwrap();
     assert_eq!(files.total, 1);
     let store = env.store();
     let listed = store.list(&format!("input/{}/", project.slug)).await.unwrap();
@@ -76,7 +93,10 @@ async fn a_redelivered_script_generated_does_not_create_a_second_version() {
     assert_eq!(obj.info.metadata.get("version").map(String::as_str), Some("1"));
     assert_eq!(obj.info.metadata.get("job-id"), Some(&job.job_id.to_string()));
     assert!(obj.info.content_type.unwrap().starts_with("text/x-python"));
-    assert!(p.latest_s3_input.unwrap().ends_with(&format!("input/{0}/{0}_v1.py", project.slug)));
+    assert!(p
+        .latest_s3_input
+        .unwrap()
+        .ends_with(&format!("input/{0}/{0}_v1.py", project.slug)));
 
     stop.cancel();
     store.delete_prefix(&format!("input/{}/", project.slug)).await.unwrap();
@@ -92,14 +112,25 @@ async fn fifty_jobs_at_once_get_versions_one_to_fifty() {
     let project = env.project(&db, "fifty at once").await;
     let mut raws = Vec::new();
     for n in 0..50 {
-        let e = Envelope::new(JobId::generate(), project.project_id.clone(), generated(&project.slug, &project.created_by, n));
-        db.jobs().insert(&jobs::new_job(&project, &project.created_by, JobKind::Generate, &e)).await.unwrap();
+        let e = Envelope::new(
+            JobId::generate(),
+            project.project_id.clone(),
+            generated(&project.slug, &project.created_by, n),
+        );
+        db.jobs()
+            .insert(&jobs::new_job(&project, &project.created_by, JobKind::Generate, &e))
+            .await
+            .unwrap();
         raws.push(e.into_raw());
     }
-    futures::future::try_join_all(raws.iter().map(|r| bus.publish(r))).await.unwrap();
+    futures::future::try_join_all(raws.iter().map(|r| bus.publish(r)))
+        .await
+        .unwrap();
     let stored = collect(&env, &bus, "freecad-worker.script.stored", 50).await;
-    let mut versions: Vec<u32> =
-        stored.iter().map(|m| m.clone().decode::<ScriptStored>().unwrap().payload.version.get()).collect();
+    let mut versions: Vec<u32> = stored
+        .iter()
+        .map(|m| m.clone().decode::<ScriptStored>().unwrap().payload.version.get())
+        .collect();
     versions.sort();
     assert_eq!(versions, (1..=50).collect::<Vec<_>>());
     let p = db.projects().get(&project.project_id).await.unwrap().unwrap();
@@ -107,6 +138,9 @@ async fn fifty_jobs_at_once_get_versions_one_to_fifty() {
     let inputs = env.store().list(&format!("input/{}/", project.slug)).await.unwrap();
     assert_eq!(inputs.len(), 50);
     stop.cancel();
-    env.store().delete_prefix(&format!("input/{}/", project.slug)).await.unwrap();
+    env.store()
+        .delete_prefix(&format!("input/{}/", project.slug))
+        .await
+        .unwrap();
     env.drop_db().await;
 }

@@ -62,11 +62,17 @@ fn stage_times(job: &Job) -> Vec<(String, f64)> {
     let mut out = Vec::new();
     let mut prev = ("queued".to_owned(), job.created_at);
     for h in &job.history {
-        out.push((prev.0.clone(), (h.at - prev.1).num_microseconds().unwrap_or(0) as f64 / 1e6));
+        out.push((
+            prev.0.clone(),
+            (h.at - prev.1).num_microseconds().unwrap_or(0) as f64 / 1e6,
+        ));
         prev = (h.stage.as_str().to_owned(), h.at);
     }
     if let Some(end) = job.finished_at {
-        out.push(("total".into(), (end - job.created_at).num_microseconds().unwrap_or(0) as f64 / 1e6));
+        out.push((
+            "total".into(),
+            (end - job.created_at).num_microseconds().unwrap_or(0) as f64 / 1e6,
+        ));
     }
     out
 }
@@ -77,10 +83,19 @@ async fn main() -> anyhow::Result<()> {
     let vars = stack_vars();
     let mongo = MongoSettings::from_reader(EnvReader::from_map(vars.clone()))?;
     let bus_settings = BusSettings::from_reader(EnvReader::from_map(vars))?;
-    let db = Db::connect(&mongo).await.context("MongoDB does not answer: start the system with `make run`")?;
+    let db = Db::connect(&mongo)
+        .await
+        .context("MongoDB does not answer: start the system with `make run`")?;
     let bus = RabbitBus::new(bus_settings, "bench-pipeline");
-    let stats = bus.queue_stats().await.context("the broker does not answer: start the system with `make run`")?;
-    for (queue, consumers) in stats.iter().filter(|s| !s.queue.ends_with(".dlq")).map(|s| (&s.queue, s.consumers)) {
+    let stats = bus
+        .queue_stats()
+        .await
+        .context("the broker does not answer: start the system with `make run`")?;
+    for (queue, consumers) in stats
+        .iter()
+        .filter(|s| !s.queue.ends_with(".dlq"))
+        .map(|s| (&s.queue, s.consumers))
+    {
         if consumers == 0 {
             bail!("nobody consumes {queue}: start the system with `make run`");
         }
@@ -92,7 +107,10 @@ async fn main() -> anyhow::Result<()> {
         let p = jobs::new_project(&format!("bench {} {i}", &owner.as_str()[5..13]), &owner)?;
         projects.push(db.projects().create(p).await?);
     }
-    println!("submitting {} jobs over {} projects: {:?}", a.jobs, a.projects, a.prompt);
+    println!(
+        "submitting {} jobs over {} projects: {:?}",
+        a.jobs, a.projects, a.prompt
+    );
     let started = Instant::now();
     let mut ids: Vec<JobId> = Vec::new();
     for i in 0..a.jobs {
@@ -129,14 +147,21 @@ async fn main() -> anyhow::Result<()> {
     eprintln!();
 
     let completed = done.values().filter(|j| j.stage == JobStage::Completed).count();
-    println!("{completed} completed, {} failed, in {wall:.2} s: {:.2} jobs/s", ids.len() - completed, ids.len() as f64 / wall);
+    println!(
+        "{completed} completed, {} failed, in {wall:.2} s: {:.2} jobs/s",
+        ids.len() - completed,
+        ids.len() as f64 / wall
+    );
     let mut per_stage: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for job in done.values().filter(|j| j.stage == JobStage::Completed) {
         for (stage, secs) in stage_times(job) {
             per_stage.entry(stage).or_default().push(secs);
         }
     }
-    println!("{:<12} {:>6} {:>9} {:>9} {:>9}", "stage", "n", "p50 s", "p95 s", "max s");
+    println!(
+        "{:<12} {:>6} {:>9} {:>9} {:>9}",
+        "stage", "n", "p50 s", "p95 s", "max s"
+    );
     for stage in ["queued", "generating", "uploading", "processing", "total"] {
         if let Some(v) = per_stage.get_mut(stage) {
             v.sort_by(f64::total_cmp);

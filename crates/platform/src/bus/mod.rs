@@ -87,10 +87,16 @@ pub enum Subscription {
 
 impl Subscription {
     pub fn work(service: impl Into<String>, keys: &[MessageType]) -> Self {
-        Self::Work { service: service.into(), keys: keys.to_vec() }
+        Self::Work {
+            service: service.into(),
+            keys: keys.to_vec(),
+        }
     }
     pub fn broadcast(name: impl Into<String>, keys: &[MessageType]) -> Self {
-        Self::Broadcast { name: name.into(), keys: keys.to_vec() }
+        Self::Broadcast {
+            name: name.into(),
+            keys: keys.to_vec(),
+        }
     }
 }
 
@@ -123,8 +129,14 @@ pub trait Bus: Send + Sync + 'static {
 /// Who consumes what: one work queue per service and routing key
 /// (ARCHITECTURE.md, "Services and stages").
 pub const TOPOLOGY: &[(&str, &[MessageType])] = &[
-    ("ai-generator", &[MessageType::GenerationRequested, MessageType::GenerationRepair]),
-    ("script-store", &[MessageType::ScriptGenerated, MessageType::ScriptUploaded]),
+    (
+        "ai-generator",
+        &[MessageType::GenerationRequested, MessageType::GenerationRepair],
+    ),
+    (
+        "script-store",
+        &[MessageType::ScriptGenerated, MessageType::ScriptUploaded],
+    ),
     ("freecad-worker", &[MessageType::ScriptStored]),
     ("output-watcher", &[MessageType::ModelBuilt, MessageType::ModelFailed]),
 ];

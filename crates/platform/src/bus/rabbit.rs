@@ -49,7 +49,12 @@ pub struct RabbitBus {
 
 impl RabbitBus {
     pub fn new(settings: BusSettings, client_name: impl Into<String>) -> Self {
-        Self { queue_prefix: settings.queue_prefix.clone(), settings, client_name: client_name.into(), publisher: Mutex::new(None) }
+        Self {
+            queue_prefix: settings.queue_prefix.clone(),
+            settings,
+            client_name: client_name.into(),
+            publisher: Mutex::new(None),
+        }
     }
 
     pub fn with_queue_prefix(mut self, prefix: impl Into<String>) -> Self {
@@ -87,7 +92,10 @@ impl RabbitBus {
             .exchange_declare(
                 self.settings.exchange.as_str().into(),
                 ExchangeKind::Topic,
-                ExchangeDeclareOptions { durable: true, ..Default::default() },
+                ExchangeDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
                 FieldTable::default(),
             )
             .await
@@ -95,14 +103,31 @@ impl RabbitBus {
 
     async fn declare_durable(&self, channel: &Channel, queue: &str, args: FieldTable) -> Result<(), lapin::Error> {
         channel
-            .queue_declare(queue.into(), QueueDeclareOptions { durable: true, ..Default::default() }, args)
+            .queue_declare(
+                queue.into(),
+                QueueDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                args,
+            )
             .await
             .map(|_| ())
     }
 
     /// Declares the work queues and the dead-letter queue of one service.
-    async fn declare_service(&self, channel: &Channel, service: &str, keys: &[MessageType]) -> Result<(), lapin::Error> {
-        self.declare_durable(channel, &self.queue_name(&dead_letter_queue(service)), FieldTable::default()).await?;
+    async fn declare_service(
+        &self,
+        channel: &Channel,
+        service: &str,
+        keys: &[MessageType],
+    ) -> Result<(), lapin::Error> {
+        self.declare_durable(
+            channel,
+            &self.queue_name(&dead_letter_queue(service)),
+            FieldTable::default(),
+        )
+        .await?;
         for key in keys {
             let queue = self.queue_name(&work_queue(service, *key));
             self.declare_durable(channel, &queue, FieldTable::default()).await?;
@@ -134,7 +159,10 @@ impl RabbitBus {
     pub async fn take_one(&self, queue: &str) -> Result<Option<(Vec<u8>, FieldTable)>, BusError> {
         let channel = self.publisher_channel().await.map_err(unavailable)?;
         let got = channel
-            .basic_get(self.queue_name(queue).as_str().into(), lapin::options::BasicGetOptions { no_ack: true })
+            .basic_get(
+                self.queue_name(queue).as_str().into(),
+                lapin::options::BasicGetOptions { no_ack: true },
+            )
             .await
             .map_err(unavailable)?;
         Ok(got.map(|m| {
@@ -148,7 +176,10 @@ impl RabbitBus {
     pub async fn delete_topology(&self, services: &[(&str, &[MessageType])]) -> Result<(), BusError> {
         let channel = self.publisher_channel().await.map_err(unavailable)?;
         for (service, keys) in services {
-            let names = keys.iter().map(|k| work_queue(service, *k)).chain([dead_letter_queue(service)]);
+            let names = keys
+                .iter()
+                .map(|k| work_queue(service, *k))
+                .chain([dead_letter_queue(service)]);
             for name in names {
                 channel
                     .queue_delete(self.queue_name(&name).as_str().into(), Default::default())
@@ -192,11 +223,19 @@ impl RabbitBus {
         properties: BasicProperties,
     ) -> Result<Result<(), BusError>, lapin::Error> {
         let confirm = channel
-            .basic_publish(exchange.into(), routing_key.into(), BasicPublishOptions::default(), body, properties)
+            .basic_publish(
+                exchange.into(),
+                routing_key.into(),
+                BasicPublishOptions::default(),
+                body,
+                properties,
+            )
             .await?
             .await?;
         Ok(if confirm.is_nack() {
-            Err(BusError::Rejected(format!("broker nacked the message to {routing_key:?}")))
+            Err(BusError::Rejected(format!(
+                "broker nacked the message to {routing_key:?}"
+            )))
         } else {
             Ok(())
         })
@@ -221,7 +260,10 @@ impl RabbitBus {
         args.insert("x-dead-letter-exchange".into(), AMQPValue::LongString("".into()));
         args.insert("x-dead-letter-routing-key".into(), AMQPValue::LongString(queue.into()));
         // Unused delay queues go away; messages expire long before that.
-        args.insert("x-expires".into(), AMQPValue::LongUInt(ms.saturating_mul(2).saturating_add(60_000)));
+        args.insert(
+            "x-expires".into(),
+            AMQPValue::LongUInt(ms.saturating_mul(2).saturating_add(60_000)),
+        );
         self.declare_durable(channel, &retry_queue, args).await?;
         let mut next = envelope.clone();
         next.attempt += 1;
@@ -240,13 +282,21 @@ impl RabbitBus {
         reason: &DeadLetterReason,
     ) -> Result<(), lapin::Error> {
         let mut headers = FieldTable::default();
-        headers.insert("x-cadscribe-reason".into(), AMQPValue::LongString(LongString::from(reason.to_string())));
-        headers.insert("x-cadscribe-queue".into(), AMQPValue::LongString(LongString::from(queue)));
+        headers.insert(
+            "x-cadscribe-reason".into(),
+            AMQPValue::LongString(LongString::from(reason.to_string())),
+        );
+        headers.insert(
+            "x-cadscribe-queue".into(),
+            AMQPValue::LongString(LongString::from(queue)),
+        );
         headers.insert(
             "x-cadscribe-failed-at".into(),
             AMQPValue::LongString(LongString::from(chrono::Utc::now().to_rfc3339())),
         );
-        let props = BasicProperties::default().with_delivery_mode(PERSISTENT).with_headers(headers);
+        let props = BasicProperties::default()
+            .with_delivery_mode(PERSISTENT)
+            .with_headers(headers);
         let dlq = self.queue_name(&dead_letter_queue(service));
         match Self::publish_confirmed(channel, "", &dlq, body, props).await? {
             Ok(()) => Ok(()),
@@ -270,8 +320,14 @@ impl RabbitBus {
                 tracing::warn!(error = %e, %queue, "unparseable message");
                 if let Subscription::Work { service, .. } = subscription {
                     metrics::bus_message(&queue, "dead_lettered");
-                    self.dead_letter(channel, service, &queue, &delivery.data, &DeadLetterReason::Unparseable(e.to_string()))
-                        .await?;
+                    self.dead_letter(
+                        channel,
+                        service,
+                        &queue,
+                        &delivery.data,
+                        &DeadLetterReason::Unparseable(e.to_string()),
+                    )
+                    .await?;
                 }
                 delivery.ack(BasicAckOptions::default()).await?;
                 return Ok(());
@@ -308,13 +364,15 @@ impl RabbitBus {
                 metrics::bus_message(&queue, "retried");
                 return Ok(());
             }
-            Err(HandlerError::Transient(e)) => {
-                DeadLetterReason::AttemptsExhausted { attempts: raw.attempt, last_error: format!("{e:#}") }
-            }
+            Err(HandlerError::Transient(e)) => DeadLetterReason::AttemptsExhausted {
+                attempts: raw.attempt,
+                last_error: format!("{e:#}"),
+            },
             Err(HandlerError::Permanent(e)) => DeadLetterReason::Permanent(format!("{e:#}")),
         };
         tracing::error!(%reason, "dead-lettering message");
-        self.dead_letter(channel, service, &queue, &delivery.data, &reason).await?;
+        self.dead_letter(channel, service, &queue, &delivery.data, &reason)
+            .await?;
         handler.on_dead_letter(&raw, &reason).await;
         delivery.ack(BasicAckOptions::default()).await?;
         metrics::bus_message(&queue, "dead_lettered");
@@ -335,7 +393,9 @@ impl RabbitBus {
         };
         let conn = self.connect(&role).await?;
         let channel = Self::confirming_channel(&conn).await?;
-        channel.basic_qos(self.settings.prefetch, BasicQosOptions::default()).await?;
+        channel
+            .basic_qos(self.settings.prefetch, BasicQosOptions::default())
+            .await?;
         self.declare_exchange(&channel).await?;
 
         let queues: Vec<String> = match subscription {
@@ -347,7 +407,11 @@ impl RabbitBus {
                 let q = channel
                     .queue_declare(
                         "".into(),
-                        QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() },
+                        QueueDeclareOptions {
+                            exclusive: true,
+                            auto_delete: true,
+                            ..Default::default()
+                        },
                         FieldTable::default(),
                     )
                     .await?;
@@ -369,7 +433,12 @@ impl RabbitBus {
         for q in &queues {
             let tag: ShortString = format!("{}-{}", self.client_name, uuid::Uuid::new_v4().simple()).into();
             let consumer = channel
-                .basic_consume(q.as_str().into(), tag, BasicConsumeOptions::default(), FieldTable::default())
+                .basic_consume(
+                    q.as_str().into(),
+                    tag,
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
                 .await?;
             let q = q.clone();
             consumers.push(consumer.map_ok(move |d| (q.clone(), d)));
@@ -409,7 +478,15 @@ impl Bus for RabbitBus {
                 }
             };
             let key = envelope.message_type.routing_key();
-            match Self::publish_confirmed(&channel, &self.settings.exchange, key, &body, Self::properties(envelope)).await {
+            match Self::publish_confirmed(
+                &channel,
+                &self.settings.exchange,
+                key,
+                &body,
+                Self::properties(envelope),
+            )
+            .await
+            {
                 Ok(result) => return result,
                 Err(e) => {
                     tracing::warn!(error = %e, "publish failed; reconnecting");
@@ -441,7 +518,9 @@ impl Bus for RabbitBus {
     async fn declare_topology(&self) -> Result<(), BusError> {
         let channel = self.publisher_channel().await.map_err(unavailable)?;
         for (service, keys) in TOPOLOGY {
-            self.declare_service(&channel, service, keys).await.map_err(unavailable)?;
+            self.declare_service(&channel, service, keys)
+                .await
+                .map_err(unavailable)?;
         }
         Ok(())
     }
@@ -451,13 +530,19 @@ impl Bus for RabbitBus {
         let channel = conn.create_channel().await.map_err(unavailable)?;
         let mut stats = Vec::new();
         for (service, keys) in TOPOLOGY {
-            let names = keys.iter().map(|k| work_queue(service, *k)).chain([dead_letter_queue(service)]);
+            let names = keys
+                .iter()
+                .map(|k| work_queue(service, *k))
+                .chain([dead_letter_queue(service)]);
             for name in names {
                 let name = self.queue_name(&name);
                 let q = channel
                     .queue_declare(
                         name.as_str().into(),
-                        QueueDeclareOptions { passive: true, ..Default::default() },
+                        QueueDeclareOptions {
+                            passive: true,
+                            ..Default::default()
+                        },
                         FieldTable::default(),
                     )
                     .await

@@ -1,0 +1,156 @@
+//! Jobs: list, look at, cancel, retry.
+
+use std::collections::HashMap;
+
+use actix_web::{web, HttpResponse};
+
+use domain::documents::{Job, JobKind, Project};
+use domain::messages::{GenerationRequested, ScriptUploaded};
+use domain::{Envelope, JobId, JobStage, MessageType, ProjectStatus, RawEnvelope};
+use platform::jobs::{self, Advance, Origin};
+use platform::mongo::{PageRequest, Transition};
+
+use super::scripts::accepted;
+use super::{owned_project, page};
+use crate::auth::AuthUser;
+use crate::error::{ApiError, ApiResult};
+use crate::startup::AppState;
+use crate::telemetry::RequestId;
+use crate::views::{JobView, PageView};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/jobs", web::get().to(list))
+        .route("/jobs/{job_id}", web::get().to(get))
+        .route("/jobs/{job_id}/cancel", web::post().to(cancel))
+        .route("/jobs/{job_id}/retry", web::post().to(retry));
+}
+
+/// The caller's job, or 404 (another user's job looks missing).
+async fn owned_job(state: &AppState, user: &AuthUser, id: &str) -> ApiResult<Job> {
+    let id = JobId::parse(id).map_err(|_| ApiError::bad_request("job_id", "expected a UUID"))?;
+    state
+        .db
+        .jobs()
+        .get(id)
+        .await?
+        .filter(|j| j.user_id == user.user_id)
+        .ok_or_else(|| ApiError::not_found(format!("job {id}")))
+}
+
+/// The caller's jobs, newest first; `?project=` (id or slug) narrows to one project.
+async fn list(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<HashMap<String, String>>,
+) -> ApiResult<HttpResponse> {
+    let page = page(&query)?;
+    let found = match query.get("project").filter(|p| !p.is_empty()) {
+        Some(key) => {
+            let project = owned_project(&state, &user, key).await?;
+            state.db.jobs().list_by_project(&project.project_id, page).await?
+        }
+        None => state.db.jobs().list_by_user(&user.user_id, page).await?,
+    };
+    Ok(HttpResponse::Ok().json(PageView::of(found, JobView::from)))
+}
+
+async fn get(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let job = owned_job(&state, &user, &path).await?;
+    Ok(HttpResponse::Ok().json(JobView::from(&job)))
+}
+
+fn finished(job: &Job) -> ApiError {
+    ApiError::conflict(format!("the job is already {}", job.stage))
+}
+
+async fn cancel(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let job = owned_job(&state, &user, &path).await?;
+    if job.stage.is_terminal() {
+        return Err(finished(&job));
+    }
+    let step = Advance::to(JobStage::Cancelled).detail("cancelled by the user");
+    let moved = jobs::advance(&state.db, state.bus.as_ref(), &Origin::of_job(&job), &job.slug, step)
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "cancelling a job failed");
+            ApiError::unavailable("the job store or the broker")
+        })?;
+    let job = match moved {
+        Transition::Moved(job) => *job,
+        Transition::Unchanged(job) => return Err(finished(&job)),
+    };
+    settle_project(&state, &job).await?;
+    Ok(HttpResponse::Ok().json(JobView::from(&job)))
+}
+
+/// After a cancel, a project with no other live job stops showing
+/// `processing`: completed if an earlier version has a model, else draft
+/// (nothing stored yet) or error (a script without a model).
+async fn settle_project(state: &AppState, job: &Job) -> ApiResult<()> {
+    let live = state.db.jobs().list_by_project(&job.project_id, PageRequest::new(50, 0)).await?;
+    if live.items.iter().any(|j| !j.stage.is_terminal()) {
+        return Ok(());
+    }
+    let Some(project) = state.db.projects().get(&job.project_id).await? else { return Ok(()) };
+    if project.status != ProjectStatus::Processing && project.status != ProjectStatus::Draft {
+        return Ok(());
+    }
+    let status = if !project.latest_s3_output.is_empty() {
+        ProjectStatus::Completed
+    } else if project.current_version == 0 {
+        ProjectStatus::Draft
+    } else {
+        ProjectStatus::Error
+    };
+    state.db.projects().set_status(&project.project_id, status).await?;
+    Ok(())
+}
+
+/// A new job with the same request as a finished one.
+async fn retry(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    request_id: RequestId,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let old = owned_job(&state, &user, &path).await?;
+    if !old.stage.is_terminal() {
+        return Err(ApiError::conflict(format!("the job is still {}; cancel it first", old.stage)));
+    }
+    let project: Project = state
+        .db
+        .projects()
+        .get(&old.project_id)
+        .await?
+        .filter(|p| p.created_by == user.user_id)
+        .ok_or_else(|| ApiError::not_found("the job's project"))?;
+    let raw: RawEnvelope = bson::from_document(old.request.clone()).map_err(|e| {
+        tracing::error!(job_id = %old.job_id, error = %e, "stored request is not an envelope");
+        ApiError::internal()
+    })?;
+    let new_id = JobId::generate();
+    let rid = Some(request_id.0);
+    let undecodable = |e: domain::messages::EnvelopeError| {
+        tracing::error!(error = %e, "stored request does not decode");
+        ApiError::internal()
+    };
+    let job = match raw.message_type {
+        MessageType::GenerationRequested => {
+            let payload = raw.decode::<GenerationRequested>().map_err(undecodable)?.payload;
+            let env = Envelope::new(new_id, project.project_id.clone(), payload).with_request_id(rid);
+            jobs::new_job(&project, &user.user_id, JobKind::Generate, &env)
+        }
+        MessageType::ScriptUploaded => {
+            let payload = raw.decode::<ScriptUploaded>().map_err(undecodable)?.payload;
+            let env = Envelope::new(new_id, project.project_id.clone(), payload).with_request_id(rid);
+            jobs::new_job(&project, &user.user_id, JobKind::Upload, &env)
+        }
+        other => {
+            tracing::error!(message_type = %other, "a job started by an unexpected message");
+            return Err(ApiError::internal());
+        }
+    };
+    let submitted = jobs::submit(&state.db, state.bus.as_ref(), &job).await?;
+    tracing::info!(job_id = %new_id, retry_of = %old.job_id, "job retried");
+    Ok(accepted(new_id, &project, submitted))
+}

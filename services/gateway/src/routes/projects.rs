@@ -1,0 +1,350 @@
+//! Projects and their data: CRUD, messages, files, logs, the complete view
+//! and the summary.
+
+use std::collections::{BTreeMap, HashMap};
+
+use actix_web::{web, HttpResponse};
+use bson::doc;
+use serde::{Deserialize, Serialize};
+
+use domain::documents::{Job, Project};
+use domain::{FileType, JobStage, ProcessingStatus, ProjectSlug, ProjectStatus, S3Key};
+use platform::jobs::{self, Advance, Origin};
+use platform::mongo::PageRequest;
+
+use super::{owned_project, page};
+use crate::auth::AuthUser;
+use crate::error::{ApiError, ApiResult};
+use crate::startup::AppState;
+use crate::views::{FileView, LogView, MessageView, PageView, ProjectView};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/projects", web::get().to(list))
+        .route("/projects", web::post().to(create))
+        .route("/projects/", web::get().to(list))
+        .route("/projects/", web::post().to(create))
+        .route("/projects/{project}", web::get().to(get))
+        .route("/projects/{project}", web::put().to(update))
+        .route("/projects/{project}", web::delete().to(delete))
+        .route("/projects/{project}/messages", web::get().to(messages))
+        .route("/projects/{project}/files", web::get().to(files))
+        .route("/projects/{project}/logs", web::get().to(logs))
+        .route("/projects/{project}/complete", web::get().to(complete))
+        .route("/projects/{project}/summary", web::get().to(summary));
+}
+
+type Query = web::Query<HashMap<String, String>>;
+
+const MAX_NAME: usize = 200;
+const MAX_DESCRIPTION: usize = 2000;
+
+pub fn check_name(raw: &str) -> ApiResult<String> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
+        return Err(ApiError::bad_request("project_name", format!("must be 1 to {MAX_NAME} printable characters")));
+    }
+    Ok(name.to_owned())
+}
+
+fn check_description(raw: &str) -> ApiResult<String> {
+    if raw.chars().count() > MAX_DESCRIPTION {
+        return Err(ApiError::bad_request("description", format!("must be at most {MAX_DESCRIPTION} characters")));
+    }
+    Ok(raw.trim().to_owned())
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewProject {
+    pub project_name: String,
+    pub description: Option<String>,
+    /// The S3-safe name; derived from the name when absent (and then made
+    /// unique with a suffix). A slug given here must be free (409 if not).
+    pub slug: Option<String>,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectUpdate {
+    /// The slug stays as it is: S3 keys are built from it.
+    pub project_name: Option<String>,
+    pub description: Option<String>,
+}
+
+async fn list(state: web::Data<AppState>, user: AuthUser, query: Query) -> ApiResult<HttpResponse> {
+    let page = page(&query)?;
+    let found = state.db.projects().list_by_owner(&user.user_id, page).await?;
+    Ok(HttpResponse::Ok().json(PageView::of(found, ProjectView::from)))
+}
+
+/// Creates and stores a project of `owner`.
+pub async fn create_project(
+    state: &AppState,
+    user: &AuthUser,
+    name: &str,
+    description: Option<String>,
+    slug: Option<ProjectSlug>,
+) -> ApiResult<Project> {
+    let mut project = jobs::new_project(name, &user.user_id)
+        .or_else(|_| jobs::new_project(&format!("project {name}"), &user.user_id))
+        .or_else(|_| jobs::new_project("untitled", &user.user_id))
+        .map_err(|e| ApiError::bad_request("project_name", e))?;
+    project.project_name = name.to_owned();
+    if let Some(d) = description.filter(|d| !d.is_empty()) {
+        project.metadata.insert("description", d);
+    }
+    if let Some(slug) = slug {
+        if state.db.projects().get_by_slug(&slug).await?.is_some() {
+            return Err(ApiError::conflict(format!("the slug {slug} is taken")));
+        }
+        project.slug = slug;
+    }
+    Ok(state.db.projects().create(project).await?)
+}
+
+async fn create(state: web::Data<AppState>, user: AuthUser, body: web::Json<NewProject>) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    let name = check_name(&body.project_name)?;
+    let description = body.description.as_deref().map(check_description).transpose()?;
+    let slug = body.slug.as_deref().map(|s| ProjectSlug::parse(s).map_err(|e| ApiError::bad_request("slug", e))).transpose()?;
+    let project = create_project(&state, &user, &name, description, slug).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/projects/{}", project.project_id)))
+        .json(ProjectView::from(&project)))
+}
+
+async fn get(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let project = owned_project(&state, &user, &path).await?;
+    Ok(HttpResponse::Ok().json(ProjectView::from(&project)))
+}
+
+async fn update(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+    body: web::Json<ProjectUpdate>,
+) -> ApiResult<HttpResponse> {
+    let project = owned_project(&state, &user, &path).await?;
+    let body = body.into_inner();
+    let mut set = doc! {};
+    if let Some(name) = &body.project_name {
+        set.insert("project_name", check_name(name)?);
+    }
+    if let Some(d) = &body.description {
+        set.insert("metadata.description", check_description(d)?);
+    }
+    if set.is_empty() {
+        return Err(ApiError::bad_request("body", "nothing to update; give project_name or description"));
+    }
+    state.db.projects().update_fields(&project.project_id, set).await?;
+    let updated = state.db.projects().get(&project.project_id).await?.ok_or_else(|| ApiError::not_found("project"))?;
+    Ok(HttpResponse::Ok().json(ProjectView::from(&updated)))
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct DeletedView {
+    pub project_id: domain::ProjectId,
+    pub slug: ProjectSlug,
+    pub cancelled_jobs: u64,
+    pub messages: u64,
+    pub files: u64,
+    pub logs: u64,
+    pub jobs: u64,
+    pub s3_objects: u64,
+}
+
+async fn delete(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let project = owned_project(&state, &user, &path).await?;
+    let db = &state.db;
+    // Live jobs are cancelled first, so workers drop their late messages
+    // instead of writing into a project that is going away.
+    let mut cancelled = 0;
+    for job in all_jobs(&state, &project).await?.iter().filter(|j| !j.stage.is_terminal()) {
+        let step = Advance::to(JobStage::Cancelled).detail("the project was deleted");
+        let moved = jobs::advance(db, state.bus.as_ref(), &Origin::of_job(job), &project.slug, step).await;
+        match moved {
+            Ok(platform::mongo::Transition::Moved(_)) => cancelled += 1,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(job_id = %job.job_id, error = %e, "could not cancel a job of a deleted project"),
+        }
+    }
+    let mut s3_objects = 0;
+    for prefix in S3Key::project_prefixes(&project.slug) {
+        s3_objects += state.store.delete_prefix(&prefix).await? as u64;
+    }
+    let id = &project.project_id;
+    let view = DeletedView {
+        project_id: id.clone(),
+        slug: project.slug.clone(),
+        cancelled_jobs: cancelled,
+        messages: db.messages().delete_by_project(id).await?,
+        files: db.files().delete_by_project(id).await?,
+        logs: db.logs().delete_by_project(id).await?,
+        jobs: db.jobs().delete_by_project(id).await?,
+        s3_objects,
+    };
+    db.projects().delete(id).await?;
+    tracing::info!(project_id = %id, "project deleted");
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Every job of a project, page by page.
+async fn all_jobs(state: &AppState, project: &Project) -> ApiResult<Vec<Job>> {
+    let mut out = Vec::new();
+    loop {
+        let page = state.db.jobs().list_by_project(&project.project_id, PageRequest::new(200, out.len() as u64)).await?;
+        let done = page.items.len() < 200;
+        out.extend(page.items);
+        if done {
+            return Ok(out);
+        }
+    }
+}
+
+async fn messages(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>, query: Query) -> ApiResult<HttpResponse> {
+    let page = page(&query)?;
+    let project = owned_project(&state, &user, &path).await?;
+    let found = state.db.messages().list(&project.project_id, page).await?;
+    Ok(HttpResponse::Ok().json(PageView::of(found, MessageView::from)))
+}
+
+pub fn file_type(query: &HashMap<String, String>) -> ApiResult<Option<FileType>> {
+    query
+        .get("file_type")
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<FileType>().map_err(|e| ApiError::bad_request("file_type", e)))
+        .transpose()
+}
+
+async fn files(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>, query: Query) -> ApiResult<HttpResponse> {
+    let page = page(&query)?;
+    let file_type = file_type(&query)?;
+    let project = owned_project(&state, &user, &path).await?;
+    let found = state.db.files().list(&project.project_id, file_type, page).await?;
+    Ok(HttpResponse::Ok().json(PageView::of(found, FileView::from)))
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct LogFileView {
+    pub key: String,
+    pub file_name: String,
+    pub size: u64,
+    pub version: Option<domain::Version>,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct LogsView {
+    pub project_id: domain::ProjectId,
+    pub slug: ProjectSlug,
+    /// The `logs` records (newest first, paged).
+    pub items: Vec<LogView>,
+    pub total: u64,
+    pub limit: u32,
+    pub offset: u64,
+    /// The run-log files under `logs/{slug}/` in S3.
+    pub log_files: Vec<LogFileView>,
+}
+
+/// The processing logs: the records in MongoDB and the log files in S3.
+async fn logs(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>, query: Query) -> ApiResult<HttpResponse> {
+    let page = page(&query)?;
+    let project = owned_project(&state, &user, &path).await?;
+    let found = state.db.logs().list(&project.project_id, page).await?;
+    let mut log_files: Vec<LogFileView> = state
+        .store
+        .list(&format!("logs/{}/", project.slug))
+        .await?
+        .into_iter()
+        .filter_map(|o| {
+            let key = S3Key::parse(&o.key)?;
+            Some(LogFileView { file_name: key.file_name(), version: key.version(), key: o.key, size: o.size })
+        })
+        .collect();
+    log_files.sort_by(|a, b| b.key.cmp(&a.key));
+    Ok(HttpResponse::Ok().json(LogsView {
+        project_id: project.project_id.clone(),
+        slug: project.slug.clone(),
+        items: found.items.iter().map(LogView::from).collect(),
+        total: found.total,
+        limit: found.limit,
+        offset: found.offset,
+        log_files,
+    }))
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct CompleteView {
+    pub project: ProjectView,
+    /// Oldest first (at most 200).
+    pub messages: Vec<MessageView>,
+    /// Newest version first (at most 200).
+    pub files: Vec<FileView>,
+    /// The same files by `file_type`: `input`, `output`, `log`, `processed`.
+    pub files_by_type: BTreeMap<String, Vec<FileView>>,
+    /// Newest first (at most 200).
+    pub logs: Vec<LogView>,
+}
+
+async fn complete(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let project = owned_project(&state, &user, &path).await?;
+    let id = &project.project_id;
+    let all = PageRequest::all();
+    let messages = state.db.messages().list(id, all).await?;
+    let files = state.db.files().list(id, None, all).await?;
+    let logs = state.db.logs().list(id, all).await?;
+    let mut files_by_type: BTreeMap<String, Vec<FileView>> =
+        [FileType::Input, FileType::Output, FileType::Log, FileType::Processed].iter().map(|t| (t.as_str().to_owned(), Vec::new())).collect();
+    for f in &files.items {
+        files_by_type.entry(f.file_type.as_str().to_owned()).or_default().push(FileView::from(f));
+    }
+    Ok(HttpResponse::Ok().json(CompleteView {
+        project: ProjectView::from(&project),
+        messages: messages.items.iter().map(MessageView::from).collect(),
+        files: files.items.iter().map(FileView::from).collect(),
+        files_by_type,
+        logs: logs.items.iter().map(LogView::from).collect(),
+    }))
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct SummaryView {
+    pub project: ProjectView,
+    pub status: ProjectStatus,
+    pub processing_status: ProcessingStatus,
+    pub current_version: u32,
+    pub counts: Counts,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Counts {
+    pub messages: u64,
+    pub files: u64,
+    /// Files by `file_type`.
+    pub files_by_type: BTreeMap<String, u64>,
+    pub logs: u64,
+    pub jobs: u64,
+}
+
+async fn summary(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let project = owned_project(&state, &user, &path).await?;
+    let id = &project.project_id;
+    let one = PageRequest::new(1, 0);
+    let mut files_by_type = BTreeMap::new();
+    for t in [FileType::Input, FileType::Output, FileType::Log, FileType::Processed] {
+        files_by_type.insert(t.as_str().to_owned(), state.db.files().list(id, Some(t), one).await?.total);
+    }
+    let counts = Counts {
+        messages: state.db.messages().count(id).await?,
+        files: state.db.files().count(id).await?,
+        files_by_type,
+        logs: state.db.logs().count(id).await?,
+        jobs: state.db.jobs().list_by_project(id, one).await?.total,
+    };
+    Ok(HttpResponse::Ok().json(SummaryView {
+        status: project.status,
+        processing_status: ProcessingStatus::of(Some(project.current_version), project.status),
+        current_version: project.current_version,
+        project: ProjectView::from(&project),
+        counts,
+    }))
+}

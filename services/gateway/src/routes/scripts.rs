@@ -1,0 +1,369 @@
+//! Scripts and model outputs of a project: versions, raw scripts, uploads
+//! of a user's own script, output files, time-limited download links and
+//! the processing status.
+
+use std::collections::{BTreeMap, HashMap};
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use domain::documents::{FileRecord, JobKind};
+use domain::messages::ScriptUploaded;
+use domain::{Envelope, FileType, JobId, JobStage, ModelFormat, ProcessingStatus, ProjectSlug, ProjectStatus, S3Key, Version};
+use platform::jobs::{self, Submitted};
+use platform::mongo::PageRequest;
+
+use super::owned_project;
+use crate::auth::AuthUser;
+use crate::error::{payload_error, ApiError, ApiResult};
+use crate::startup::AppState;
+use crate::telemetry::RequestId;
+use crate::views::{AcceptedView, JobLinks};
+
+/// Largest upload body: a 256 KiB script, JSON-escaped.
+pub const UPLOAD_BODY_LIMIT: usize = 3 * cadgen::check::MAX_SCRIPT_BYTES;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/projects/{project}/scripts", web::get().to(scripts))
+        .route("/projects/{project}/script/{version}", web::get().to(script))
+        .route("/projects/{project}/upload-script", web::post().to(upload))
+        .route("/projects/{project}/outputs", web::get().to(outputs))
+        .route("/projects/{project}/download/{format}", web::get().to(download))
+        .route("/projects/{project}/status", web::get().to(status));
+}
+
+fn parse_version(s: &str, field: &str) -> ApiResult<Version> {
+    s.parse::<Version>().map_err(|e| ApiError::bad_request(field, e))
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ScriptVersionView {
+    pub version: Version,
+    pub file_name: String,
+    pub s3_key: String,
+    pub size: Option<i64>,
+    /// `user` for uploads, `cadscribe-ai/{provider}` for generated scripts.
+    pub generated_by: Option<String>,
+    pub job_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// `GET`: the raw script.
+    pub url: String,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ScriptsView {
+    pub project_id: domain::ProjectId,
+    pub slug: ProjectSlug,
+    pub current_version: u32,
+    /// Newest first.
+    pub versions: Vec<ScriptVersionView>,
+}
+
+fn meta_str(f: &FileRecord, k: &str) -> Option<String> {
+    f.metadata.get_str(k).ok().map(str::to_owned)
+}
+
+fn meta_i64(f: &FileRecord, k: &str) -> Option<i64> {
+    f.metadata.get_i64(k).ok().or_else(|| f.metadata.get_i32(k).ok().map(i64::from))
+}
+
+async fn scripts(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let project = owned_project(&state, &user, &path).await?;
+    let inputs = state.db.files().list(&project.project_id, Some(FileType::Input), PageRequest::all()).await?;
+    let versions = inputs
+        .items
+        .iter()
+        .map(|f| ScriptVersionView {
+            version: f.version,
+            file_name: S3Key::input(&project.slug, f.version).file_name(),
+            s3_key: f.s3_key.clone(),
+            size: meta_i64(f, "file_size"),
+            generated_by: meta_str(f, "generated_by"),
+            job_id: meta_str(f, "job_id"),
+            created_at: f.created_at,
+            url: format!("/api/projects/{}/script/{}", project.slug, f.version),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(ScriptsView {
+        project_id: project.project_id.clone(),
+        slug: project.slug.clone(),
+        current_version: project.current_version,
+        versions,
+    }))
+}
+
+async fn script(state: web::Data<AppState>, user: AuthUser, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
+    let (key, version) = path.into_inner();
+    let version = parse_version(&version, "version")?;
+    let project = owned_project(&state, &user, &key).await?;
+    let s3_key = S3Key::input(&project.slug, version).to_string();
+    let object = state.store.get(&s3_key).await?.ok_or_else(|| ApiError::not_found(format!("script version {version}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/x-python; charset=utf-8")
+        .insert_header(("X-Script-Version", version.to_string()))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("inline; filename=\"{}\"", S3Key::input(&project.slug, version).file_name()),
+        ))
+        .body(object.bytes))
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptUpload {
+    /// The FreeCAD Python script (at most 256 KiB).
+    pub script: String,
+    /// A name to remember it by (`[A-Za-z0-9._-]`, ending in `.py`).
+    pub file_name: Option<String>,
+}
+
+fn check_file_name(name: Option<&str>) -> ApiResult<String> {
+    let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else {
+        return Ok("script.py".into());
+    };
+    let ok = name.len() <= 100
+        && name.ends_with(".py")
+        && name.len() > 3
+        && !name.starts_with('.')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(name.to_owned())
+    } else {
+        Err(ApiError::bad_request("file_name", "use up to 100 of A-Z, a-z, 0-9, '.', '_', '-', ending in .py"))
+    }
+}
+
+/// A user's own script: checked here (422 with every violation), then
+/// versioned by the script-store through a `script.uploaded` job.
+async fn upload(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    request_id: RequestId,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let mime = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let mime = mime.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let is_json = mime == "application/json";
+    let is_text = matches!(mime.as_str(), "text/x-python" | "text/plain" | "application/x-python" | "text/x-script.python");
+    if !is_json && !is_text {
+        return Err(ApiError::unsupported_media_type(
+            "send the script as application/json ({\"script\": …}) or as text/x-python",
+        ));
+    }
+    let bytes = body.to_bytes_limited(UPLOAD_BODY_LIMIT).await.map_err(|_| too_big())?.map_err(payload_error)?;
+    let (script, file_name) = if is_json {
+        let upload: ScriptUpload = serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request("body", e))?;
+        (upload.script, upload.file_name)
+    } else {
+        let query = web::Query::<HashMap<String, String>>::from_query(req.query_string()).map(|q| q.into_inner()).unwrap_or_default();
+        let text = String::from_utf8(bytes.to_vec()).map_err(|_| ApiError::bad_request("body", "the script is not UTF-8"))?;
+        (text, query.get("file_name").cloned())
+    };
+    let file_name = check_file_name(file_name.as_deref())?;
+    if script.len() > cadgen::check::MAX_SCRIPT_BYTES {
+        return Err(too_big());
+    }
+    if script.trim().is_empty() {
+        return Err(ApiError::bad_request("script", "must not be empty"));
+    }
+    let project = owned_project(&state, &user, &path).await?;
+    let checked = {
+        let script = script.clone();
+        web::block(move || cadgen::check_script(&script)).await?
+    };
+    if let Err(violations) = checked {
+        let details: Vec<serde_json::Value> = violations
+            .iter()
+            .map(|v| serde_json::json!({ "line": v.line, "kind": format!("{:?}", v.kind), "message": v.message }))
+            .collect();
+        return Err(ApiError::unprocessable(format!("the script breaks {} rule(s) of the script contract", violations.len()))
+            .with_details(serde_json::json!({ "violations": details })));
+    }
+    let message = ScriptUploaded { slug: project.slug.clone(), user_id: user.user_id.clone(), file_name, script };
+    let env = Envelope::new(JobId::generate(), project.project_id.clone(), message).with_request_id(Some(request_id.0));
+    let job = jobs::new_job(&project, &user.user_id, JobKind::Upload, &env);
+    let submitted = jobs::submit(&state.db, state.bus.as_ref(), &job).await?;
+    Ok(accepted(job.job_id, &project, submitted))
+}
+
+fn too_big() -> ApiError {
+    ApiError::too_large(format!("the script is larger than {} KiB", cadgen::check::MAX_SCRIPT_BYTES / 1024))
+}
+
+/// `202 Accepted` for a started job, with where to follow it.
+pub fn accepted(job_id: JobId, project: &domain::documents::Project, submitted: Submitted) -> HttpResponse {
+    let links = JobLinks::new(job_id, &project.project_id, &project.slug);
+    HttpResponse::Accepted().insert_header((header::LOCATION, links.job.clone())).json(AcceptedView {
+        job_id,
+        project_id: project.project_id.clone(),
+        slug: project.slug.clone(),
+        stage: JobStage::Queued,
+        published: submitted == Submitted::Published,
+        links,
+    })
+}
+
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct OutputView {
+    pub version: Version,
+    pub format: ModelFormat,
+    pub file_name: String,
+    pub s3_key: String,
+    pub size: Option<i64>,
+    pub content_type: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// `GET`: a pre-signed download link for this file.
+    pub download: String,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct OutputsView {
+    pub project_id: domain::ProjectId,
+    pub slug: ProjectSlug,
+    /// The newest version with outputs.
+    pub latest_version: Option<Version>,
+    /// Newest version first.
+    pub outputs: Vec<OutputView>,
+    /// The same, by version.
+    pub by_version: BTreeMap<String, Vec<OutputView>>,
+}
+
+/// The recorded model files of a project, newest version first.
+async fn output_files(state: &AppState, project: &domain::documents::Project) -> ApiResult<Vec<OutputView>> {
+    let files = state.db.files().list(&project.project_id, Some(FileType::Output), PageRequest::all()).await?;
+    let mut out: Vec<OutputView> = files
+        .items
+        .iter()
+        .filter_map(|f| {
+            let format = match S3Key::parse(&f.s3_key)? {
+                S3Key::Output { format, .. } | S3Key::FlatOutput { format, .. } => format,
+                _ => return None,
+            };
+            Some(OutputView {
+                version: f.version,
+                format,
+                file_name: f.s3_key.rsplit('/').next().unwrap_or_default().to_owned(),
+                s3_key: f.s3_key.clone(),
+                size: meta_i64(f, "file_size"),
+                content_type: meta_str(f, "content_type"),
+                created_at: f.created_at,
+                download: format!("/api/projects/{}/download/{}?version={}", project.slug, format, f.version),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| b.version.cmp(&a.version).then(a.format.cmp(&b.format)));
+    Ok(out)
+}
+
+async fn outputs(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let project = owned_project(&state, &user, &path).await?;
+    let outputs = output_files(&state, &project).await?;
+    let mut by_version: BTreeMap<String, Vec<OutputView>> = BTreeMap::new();
+    for o in &outputs {
+        by_version.entry(o.version.to_string()).or_default().push(o.clone());
+    }
+    Ok(HttpResponse::Ok().json(OutputsView {
+        project_id: project.project_id.clone(),
+        slug: project.slug.clone(),
+        latest_version: outputs.first().map(|o| o.version),
+        outputs,
+        by_version,
+    }))
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct DownloadView {
+    /// Pre-signed GET URL; fetch it with any HTTP client, no token needed.
+    pub url: String,
+    pub expires_in: u64,
+    pub expires_at: DateTime<Utc>,
+    pub format: ModelFormat,
+    pub version: Version,
+    pub file_name: String,
+    pub size: Option<i64>,
+}
+
+async fn download(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(String, String)>,
+    query: web::Query<HashMap<String, String>>,
+) -> ApiResult<HttpResponse> {
+    let (key, format) = path.into_inner();
+    let format: ModelFormat = format.parse().map_err(|e: String| ApiError::bad_request("format", e))?;
+    let version = query.get("version").filter(|v| !v.is_empty()).map(|v| parse_version(v, "version")).transpose()?;
+    let redirect = match query.get("redirect").map(String::as_str) {
+        None | Some("" | "false" | "0") => false,
+        Some("true" | "1") => true,
+        Some(_) => return Err(ApiError::bad_request("redirect", "expected true or false")),
+    };
+    let project = owned_project(&state, &user, &key).await?;
+    let file = output_files(&state, &project)
+        .await?
+        .into_iter()
+        .find(|o| o.format == format && version.is_none_or(|v| o.version == v))
+        .ok_or_else(|| match version {
+            Some(v) => ApiError::not_found(format!("{format} output of version {v}")),
+            None => ApiError::not_found(format!("{format} output")),
+        })?;
+    let expires_in = state.presign_expiry;
+    let url = state.store.presign_get(&file.s3_key, expires_in).await?;
+    if redirect {
+        return Ok(HttpResponse::TemporaryRedirect().insert_header((header::LOCATION, url)).finish());
+    }
+    Ok(HttpResponse::Ok().json(DownloadView {
+        url,
+        expires_in: expires_in.as_secs(),
+        expires_at: Utc::now() + chrono::Duration::from_std(expires_in).unwrap_or_default(),
+        format,
+        version: file.version,
+        file_name: file.file_name,
+        size: file.size,
+    }))
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct LatestJobView {
+    pub job_id: JobId,
+    pub stage: JobStage,
+    pub label: String,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct StatusView {
+    pub project_id: domain::ProjectId,
+    pub slug: ProjectSlug,
+    /// `no_scripts`, `processing`, `completed`, `timeout` or `error`.
+    pub status: ProcessingStatus,
+    pub project_status: ProjectStatus,
+    pub current_version: u32,
+    pub latest_job: Option<LatestJobView>,
+}
+
+async fn status(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let project = owned_project(&state, &user, &path).await?;
+    let latest = state.db.jobs().list_by_project(&project.project_id, PageRequest::new(1, 0)).await?;
+    let latest_job = latest.items.first().map(|j| LatestJobView {
+        job_id: j.job_id,
+        stage: j.stage,
+        label: j.stage.label().to_owned(),
+        error: j.error.clone(),
+    });
+    Ok(HttpResponse::Ok().json(StatusView {
+        project_id: project.project_id.clone(),
+        slug: project.slug.clone(),
+        // A job under way is processing, even before its first script exists.
+        status: match latest_job.as_ref() {
+            Some(j) if !j.stage.is_terminal() => ProcessingStatus::Processing,
+            _ => ProcessingStatus::of(Some(project.current_version), project.status),
+        },
+        project_status: project.status,
+        current_version: project.current_version,
+        latest_job,
+    }))
+}

@@ -1,0 +1,284 @@
+//! What the API answers: JSON views of the stored documents.
+//!
+//! Stored documents keep BSON dates and free-form BSON metadata; views carry
+//! RFC 3339 times and plain JSON, and add what a client needs next (the
+//! processing status, the links to follow a job). Each view describes its
+//! own schema for the OpenAPI document.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use domain::documents::{FileRecord, Job, LogRecord, Message, Project, User};
+use domain::messages::ModelMetrics;
+use domain::{FileType, JobId, JobStage, ProcessingStatus, ProjectId, ProjectSlug, ProjectStatus, UserId, Version};
+
+/// Free-form stored metadata as plain JSON.
+pub fn metadata_json(doc: &bson::Document) -> serde_json::Value {
+    bson::Bson::Document(doc.clone()).into_relaxed_extjson()
+}
+
+fn snake<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PageView<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+    pub limit: u32,
+    pub offset: u64,
+}
+
+impl<T> PageView<T> {
+    pub fn of<D>(page: platform::mongo::Page<D>, f: impl Fn(&D) -> T) -> Self {
+        Self { items: page.items.iter().map(f).collect(), total: page.total, limit: page.limit, offset: page.offset }
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct UserView {
+    pub user_id: UserId,
+    pub email: String,
+    /// `user` or `admin`.
+    pub role: String,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+impl From<&User> for UserView {
+    fn from(u: &User) -> Self {
+        Self { user_id: u.user_id.clone(), email: u.email.clone(), role: snake(&u.role), created_at: Some(u.created_at) }
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TokenView {
+    pub access_token: String,
+    /// Always `bearer`.
+    pub token_type: String,
+    /// Seconds until the token expires.
+    pub expires_in: u64,
+    pub user: UserView,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ProjectView {
+    pub project_id: ProjectId,
+    pub project_name: String,
+    /// The S3-safe name used in keys and in the scripts API.
+    pub slug: ProjectSlug,
+    pub description: Option<String>,
+    pub created_by: UserId,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Latest stored script version; 0 while there is none.
+    pub current_version: u32,
+    pub status: ProjectStatus,
+    pub processing_status: ProcessingStatus,
+    pub ai_model_used: Option<String>,
+    pub latest_s3_input: Option<String>,
+    pub latest_s3_output: Vec<String>,
+    pub metadata: serde_json::Value,
+}
+
+impl From<&Project> for ProjectView {
+    fn from(p: &Project) -> Self {
+        Self {
+            project_id: p.project_id.clone(),
+            project_name: p.project_name.clone(),
+            slug: p.slug.clone(),
+            description: p.metadata.get_str("description").ok().map(str::to_owned),
+            created_by: p.created_by.clone(),
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+            current_version: p.current_version,
+            status: p.status,
+            processing_status: ProcessingStatus::of(Some(p.current_version), p.status),
+            ai_model_used: p.ai_model_used.clone(),
+            latest_s3_input: p.latest_s3_input.clone(),
+            latest_s3_output: p.latest_s3_output.clone(),
+            metadata: metadata_json(&p.metadata),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct MessageView {
+    pub message_id: String,
+    pub project_id: ProjectId,
+    pub user_id: UserId,
+    /// `user`, `assistant` or `system`.
+    pub role: String,
+    pub content: String,
+    pub timestamp: DateTime<Utc>,
+    pub job_id: Option<JobId>,
+    pub metadata: serde_json::Value,
+}
+
+impl From<&Message> for MessageView {
+    fn from(m: &Message) -> Self {
+        Self {
+            message_id: m.message_id.clone(),
+            project_id: m.project_id.clone(),
+            user_id: m.user_id.clone(),
+            role: snake(&m.role),
+            content: m.content.clone(),
+            timestamp: m.timestamp,
+            job_id: m.job_id,
+            metadata: metadata_json(&m.metadata),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct FileView {
+    pub project_id: ProjectId,
+    pub version: Version,
+    pub file_type: FileType,
+    pub file_name: String,
+    pub s3_path: String,
+    pub s3_key: String,
+    pub size: Option<i64>,
+    pub content_type: Option<String>,
+    pub timestamp: DateTime<Utc>,
+    pub metadata: serde_json::Value,
+}
+
+impl From<&FileRecord> for FileView {
+    fn from(f: &FileRecord) -> Self {
+        let size = f.metadata.get_i64("file_size").ok().or_else(|| f.metadata.get_i32("file_size").ok().map(i64::from));
+        Self {
+            project_id: f.project_id.clone(),
+            version: f.version,
+            file_type: f.file_type,
+            file_name: f.s3_key.rsplit('/').next().unwrap_or_default().to_owned(),
+            s3_path: f.s3_path.clone(),
+            s3_key: f.s3_key.clone(),
+            size,
+            content_type: f.metadata.get_str("content_type").ok().map(str::to_owned),
+            timestamp: f.timestamp,
+            metadata: metadata_json(&f.metadata),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct LogView {
+    pub project_id: ProjectId,
+    pub version: Version,
+    pub s3_log_path: String,
+    pub log_summary: String,
+    pub timestamp: DateTime<Utc>,
+    pub metadata: serde_json::Value,
+}
+
+impl From<&LogRecord> for LogView {
+    fn from(l: &LogRecord) -> Self {
+        Self {
+            project_id: l.project_id.clone(),
+            version: l.version,
+            s3_log_path: l.s3_log_path.clone(),
+            log_summary: l.log_summary.clone(),
+            timestamp: l.timestamp,
+            metadata: metadata_json(&l.metadata),
+        }
+    }
+}
+
+/// Where to follow a job.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct JobLinks {
+    /// `GET`: the job.
+    pub job: String,
+    /// `GET`: Server-Sent Events of the project's jobs.
+    pub events: String,
+    /// `GET`: the project's processing status.
+    pub status: String,
+}
+
+impl JobLinks {
+    pub fn new(job: JobId, project: &ProjectId, slug: &ProjectSlug) -> Self {
+        Self {
+            job: format!("/api/jobs/{job}"),
+            events: format!("/api/projects/{project}/events"),
+            status: format!("/api/projects/{slug}/status"),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct StageView {
+    pub stage: JobStage,
+    pub label: String,
+    pub at: DateTime<Utc>,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct JobView {
+    pub job_id: JobId,
+    pub project_id: ProjectId,
+    pub slug: ProjectSlug,
+    /// `generate` or `upload`.
+    pub kind: String,
+    pub stage: JobStage,
+    /// What a person sees: "Generating script…", "Model ready"…
+    pub label: String,
+    pub terminal: bool,
+    pub version: Option<Version>,
+    pub error: Option<String>,
+    pub history: Vec<StageView>,
+    pub repair_attempts: u32,
+    pub metrics: Option<ModelMetrics>,
+    /// Format → S3 key of each model file.
+    pub outputs: BTreeMap<String, String>,
+    pub request_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub links: JobLinks,
+}
+
+impl From<&Job> for JobView {
+    fn from(j: &Job) -> Self {
+        Self {
+            job_id: j.job_id,
+            project_id: j.project_id.clone(),
+            slug: j.slug.clone(),
+            kind: snake(&j.kind),
+            stage: j.stage,
+            label: j.stage.label().to_owned(),
+            terminal: j.stage.is_terminal(),
+            version: j.version,
+            error: j.error.clone(),
+            history: j
+                .history
+                .iter()
+                .map(|h| StageView { stage: h.stage, label: h.stage.label().to_owned(), at: h.at, detail: h.detail.clone() })
+                .collect(),
+            repair_attempts: j.repair_attempts,
+            metrics: j.metrics.clone(),
+            outputs: j.outputs.clone(),
+            request_id: j.request_id.clone(),
+            created_at: j.created_at,
+            updated_at: j.updated_at,
+            finished_at: j.finished_at,
+            links: JobLinks::new(j.job_id, &j.project_id, &j.slug),
+        }
+    }
+}
+
+/// The answer to a request that started a job (`202 Accepted`).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct AcceptedView {
+    pub job_id: JobId,
+    pub project_id: ProjectId,
+    pub slug: ProjectSlug,
+    pub stage: JobStage,
+    /// Whether the request reached the broker now; when false, the job is
+    /// stored and will be published as soon as the broker is back.
+    pub published: bool,
+    pub links: JobLinks,
+}
