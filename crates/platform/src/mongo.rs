@@ -734,3 +734,10 @@ impl Users {
         Ok(self.0.find_one(doc! { "user_id": id.as_str() }).await?)
     }
 }
+
+impl Jobs {
+    /// A user's jobs across projects, newest first (the API's job list).
+    pub async fn list_by_user(&self, user: &UserId, page: PageRequest) -> DbResult<Page<Job>> {
+        collect(&self.0, doc! { "user_id": user.as_str() }, doc! { "created_at": -1, "_id": -1 }, page).await
+    }
+}

@@ -248,6 +248,7 @@ impl WorkerApp {
     /// the messages in hand.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let name = self.info.name;
+        let port = self.port();
         let heartbeat = self.heartbeat_every.map(|every| Heartbeat {
             bus: self.bus.clone(),
             service: name,
@@ -287,7 +288,7 @@ impl WorkerApp {
         for f in self.loops {
             tasks.push(tokio::spawn(f(shutdown.clone())));
         }
-        tracing::info!(service = name, "started");
+        tracing::info!(service = name, port, "started");
         shutdown.cancelled().await;
         for t in tasks {
             let _ = t.await;

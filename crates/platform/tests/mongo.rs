@@ -258,3 +258,28 @@ async fn users_are_unique_by_email() {
     );
     env.drop_db().await;
 }
+
+#[tokio::test]
+async fn a_users_jobs_are_listed_across_projects_newest_first_and_only_theirs() {
+    let env = TestEnv::new();
+    let db = env.db().await;
+    let (alice, bob) = (UserId::generate(), UserId::generate());
+    let mut ids = Vec::new();
+    for (i, owner) in [&alice, &alice, &bob, &alice].into_iter().enumerate() {
+        let p = db.projects().create(project(&format!("jobs of {i}"), owner)).await.unwrap();
+        let mut j = job(&p);
+        j.created_at = Utc::now() + chrono::Duration::seconds(i as i64);
+        db.jobs().insert(&j).await.unwrap();
+        if owner == &alice {
+            ids.push(j.job_id);
+        }
+    }
+    let page = db.jobs().list_by_user(&alice, PageRequest::new(2, 0)).await.unwrap();
+    assert_eq!(page.total, 3);
+    let got: Vec<JobId> = page.items.iter().map(|j| j.job_id).collect();
+    assert_eq!(got, [ids[2], ids[1]], "newest first, paged");
+    let rest = db.jobs().list_by_user(&alice, PageRequest::new(2, 2)).await.unwrap();
+    assert_eq!(rest.items.iter().map(|j| j.job_id).collect::<Vec<_>>(), [ids[0]]);
+    assert_eq!(db.jobs().list_by_user(&bob, PageRequest::all()).await.unwrap().total, 1);
+    env.drop_db().await;
+}

@@ -137,7 +137,7 @@ mod tests {
     }
 
     #[test]
-    fn a_filtered_child_cannot_leave_its_session() {
+    fn a_filtered_child_cannot_call_setsid() {
         let Some(filter) = Filter::new() else { return };
         if !Filter::supported() {
             return;

@@ -230,6 +230,12 @@ impl Application {
         let sandbox = Sandbox::new(&settings.freecad_cmd)
             .context("FreeCAD is required (FREECAD_CMD); install freecad-python3 or run `make stack-up`")?
             .with_limits(settings.limits);
+        // A worker killed mid-run leaves its job directory behind; sweep
+        // those no run can still own.
+        let swept = sweep_stale(sandbox.work_root(), settings.limits.wall_time * 2 + Duration::from_secs(60));
+        if swept > 0 {
+            tracing::info!(swept, "removed job directories left by stopped workers");
+        }
         let deps = Deps::connect(&settings.common, NAME).await?;
         let worker = Arc::new(Worker {
             deps: deps.clone(),
@@ -257,4 +263,22 @@ impl Application {
 /// How long a graceful stop may take: the longest run plus the upload.
 pub fn grace_period(settings: &Settings) -> Duration {
     settings.limits.wall_time + Duration::from_secs(30)
+}
+
+/// Removes `job-*` directories under `root` untouched for longer than
+/// `older_than`; returns how many went.
+fn sweep_stale(root: &std::path::Path, older_than: Duration) -> usize {
+    let Ok(entries) = std::fs::read_dir(root) else { return 0 };
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("job-"))
+        .filter(|e| {
+            e.metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > older_than)
+        })
+        .filter(|e| std::fs::remove_dir_all(e.path()).is_ok())
+        .count()
 }

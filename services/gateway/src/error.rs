@@ -198,14 +198,6 @@ pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Err
     ApiError::bad_request("query", message).into()
 }
 
-/// Raw-body errors (script uploads): 413 above the limit.
-pub fn payload_error(err: PayloadError) -> ApiError {
-    match err {
-        PayloadError::Overflow => ApiError::too_large("the body is larger than the limit"),
-        _ => ApiError::bad_request("body", "could not read the body"),
-    }
-}
-
 /// Turns any error response that is not already JSON (an unknown route, a
 /// method a resource does not have, an error actix wrote as text) into the
 /// API's error shape, keeping its status.

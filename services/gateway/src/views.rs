@@ -33,8 +33,11 @@ pub struct PageView<T> {
 }
 
 impl<T> PageView<T> {
-    pub fn of<D>(page: platform::mongo::Page<D>, f: impl Fn(&D) -> T) -> Self {
-        Self { items: page.items.iter().map(f).collect(), total: page.total, limit: page.limit, offset: page.offset }
+    pub fn of<D>(page: platform::mongo::Page<D>) -> Self
+    where
+        T: for<'a> From<&'a D>,
+    {
+        Self { items: page.items.iter().map(T::from).collect(), total: page.total, limit: page.limit, offset: page.offset }
     }
 }
 

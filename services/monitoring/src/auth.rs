@@ -34,7 +34,10 @@ impl Verifier {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_required_spec_claims(&["exp", "sub"]);
         validation.leeway = 5;
-        Self { key: DecodingKey::from_secret(secret.as_bytes()), validation }
+        Self {
+            key: DecodingKey::from_secret(secret.as_bytes()),
+            validation,
+        }
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {

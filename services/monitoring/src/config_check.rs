@@ -25,11 +25,19 @@ pub struct Var {
 }
 
 const fn var(name: &'static str, default: Option<&'static str>) -> Var {
-    Var { name, secret: false, default }
+    Var {
+        name,
+        secret: false,
+        default,
+    }
 }
 
 const fn secret(name: &'static str) -> Var {
-    Var { name, secret: true, default: None }
+    Var {
+        name,
+        secret: true,
+        default: None,
+    }
 }
 
 /// What every service reads (`CommonSettings`, telemetry, heartbeats).
@@ -55,6 +63,49 @@ pub const COMMON: &[Var] = &[
     var("DEBUG", Some("false")),
     var("LOG_FORMAT", None),
     var("RUST_LOG", None),
+];
+
+const GATEWAY_VARS: &[Var] = &[
+    secret("JWT_SECRET_KEY"),
+    var("MONITORING_URL", Some("http://127.0.0.1:8090")),
+];
+const AI_GENERATOR_VARS: &[Var] = &[
+    var("AI_PROVIDER", Some("template")),
+    var("AI_MODEL", None),
+    var("AI_BASE_URL", None),
+    secret("OPENAI_API_KEY"),
+    secret("OPENROUTER_API_KEY"),
+    secret("GEMINI_API_KEY"),
+    var("AI_TIMEOUT_SECS", Some("120")),
+    var("AI_MAX_CHECK_RETRIES", Some("2")),
+    var("AI_HISTORY_TURNS", Some("20")),
+];
+const FREECAD_WORKER_VARS: &[Var] = &[
+    var("FREECAD_CMD", Some("freecadcmd")),
+    var("FREECAD_TIMEOUT_SECS", None),
+    var("FREECAD_CPU_SECS", None),
+    var("FREECAD_MEMORY_MB", None),
+    var("FREECAD_FILE_SIZE_MB", None),
+    var("FREECAD_MAX_PROCESSES", None),
+    var("FREECAD_CONCURRENCY", Some("1")),
+    var("WORKER_ID", None),
+];
+const OUTPUT_WATCHER_VARS: &[Var] = &[
+    var("JOB_TIMEOUT_SECS", Some("600")),
+    var("RECONCILE_INTERVAL_SECS", Some("15")),
+    var("MAX_REPAIRS", Some("2")),
+    var("RECONCILE_QUIET_SECS", Some("30")),
+];
+const MONITORING_VARS: &[Var] = &[
+    secret("JWT_SECRET_KEY"),
+    var("HEARTBEAT_TIMEOUT_SECS", Some("30")),
+    var("CHECK_TIMEOUT_SECS", Some("3")),
+    var(
+        "MONITORED_SERVICES",
+        Some("gateway,ai-generator,script-store,freecad-worker,output-watcher"),
+    ),
+    var("S3_COUNT_CAP", Some("10000")),
+    var("STUCK_AFTER_SECS", Some("120")),
 ];
 
 pub struct ServiceConfig {
@@ -87,58 +138,32 @@ pub fn services() -> Vec<ServiceConfig> {
         ServiceConfig {
             name: "gateway",
             check: check::<GatewaySettings>,
-            vars: &[secret("JWT_SECRET_KEY"), var("MONITORING_URL", Some("http://127.0.0.1:8090"))],
+            vars: GATEWAY_VARS,
         },
         ServiceConfig {
             name: ai_generator::NAME,
             check: check::<ai_generator::Settings>,
-            vars: &[
-                var("AI_PROVIDER", Some("template")),
-                var("AI_MODEL", None),
-                var("AI_BASE_URL", None),
-                secret("OPENAI_API_KEY"),
-                secret("OPENROUTER_API_KEY"),
-                secret("GEMINI_API_KEY"),
-                var("AI_TIMEOUT_SECS", Some("120")),
-                var("AI_MAX_CHECK_RETRIES", Some("2")),
-                var("AI_HISTORY_TURNS", Some("20")),
-            ],
+            vars: AI_GENERATOR_VARS,
         },
-        ServiceConfig { name: script_store::NAME, check: check::<script_store::Settings>, vars: &[] },
+        ServiceConfig {
+            name: script_store::NAME,
+            check: check::<script_store::Settings>,
+            vars: &[],
+        },
         ServiceConfig {
             name: freecad_worker::NAME,
             check: check::<freecad_worker::Settings>,
-            vars: &[
-                var("FREECAD_CMD", Some("freecadcmd")),
-                var("FREECAD_TIMEOUT_SECS", None),
-                var("FREECAD_CPU_SECS", None),
-                var("FREECAD_MEMORY_MB", None),
-                var("FREECAD_FILE_SIZE_MB", None),
-                var("FREECAD_MAX_PROCESSES", None),
-                var("FREECAD_CONCURRENCY", Some("1")),
-                var("WORKER_ID", None),
-            ],
+            vars: FREECAD_WORKER_VARS,
         },
         ServiceConfig {
             name: output_watcher::NAME,
             check: check::<output_watcher::Settings>,
-            vars: &[
-                var("JOB_TIMEOUT_SECS", Some("600")),
-                var("RECONCILE_INTERVAL_SECS", Some("15")),
-                var("MAX_REPAIRS", Some("2")),
-            ],
+            vars: OUTPUT_WATCHER_VARS,
         },
         ServiceConfig {
             name: crate::NAME,
             check: check::<crate::Settings>,
-            vars: &[
-                secret("JWT_SECRET_KEY"),
-                var("HEARTBEAT_TIMEOUT_SECS", Some("30")),
-                var("CHECK_TIMEOUT_SECS", Some("3")),
-                var("MONITORED_SERVICES", Some("gateway,ai-generator,script-store,freecad-worker,output-watcher")),
-                var("S3_COUNT_CAP", Some("10000")),
-                var("STUCK_AFTER_SECS", Some("120")),
-            ],
+            vars: MONITORING_VARS,
         },
     ]
 }
@@ -159,7 +184,10 @@ pub fn validate_all(env: &HashMap<String, String>) -> Vec<(&'static str, Vec<Pro
                 Err(errors) => errors
                     .0
                     .iter()
-                    .map(|e| Problem { variable: e.name().to_owned(), problem: e.to_string() })
+                    .map(|e| Problem {
+                        variable: e.name().to_owned(),
+                        problem: e.to_string(),
+                    })
                     .collect(),
             };
             (s.name, problems)
@@ -169,7 +197,9 @@ pub fn validate_all(env: &HashMap<String, String>) -> Vec<(&'static str, Vec<Pro
 
 /// A URL with its password replaced by `***`.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
     let (authority, tail) = match rest.find(['/', '?', '#']) {
         Some(i) => rest.split_at(i),
         None => (rest, ""),
@@ -177,7 +207,11 @@ pub fn redact_url(url: &str) -> String {
     match authority.rsplit_once('@') {
         Some((userinfo, host)) => {
             let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-            let hidden = if userinfo.contains(':') { format!("{user}:***") } else { user.to_owned() };
+            let hidden = if userinfo.contains(':') {
+                format!("{user}:***")
+            } else {
+                user.to_owned()
+            };
             format!("{scheme}://{hidden}@{host}{tail}")
         }
         None => url.to_owned(),
@@ -189,7 +223,11 @@ fn shown(var: &Var, env: &HashMap<String, String>) -> serde_json::Value {
     let mut v = json!({ "name": var.name, "set": value.is_some(), "secret": var.secret });
     if !var.secret {
         if let Some(value) = value {
-            v["value"] = json!(if value.contains("://") { redact_url(value) } else { value.to_owned() });
+            v["value"] = json!(if value.contains("://") {
+                redact_url(value)
+            } else {
+                value.to_owned()
+            });
         } else if let Some(d) = var.default {
             v["default"] = json!(d);
         }
@@ -237,8 +275,14 @@ mod tests {
 
     #[test]
     fn urls_lose_their_password() {
-        assert_eq!(redact_url("amqp://guest:guest@127.0.0.1:5672/%2f"), "amqp://guest:***@127.0.0.1:5672/%2f");
-        assert_eq!(redact_url("mongodb://127.0.0.1:27017/?x=1"), "mongodb://127.0.0.1:27017/?x=1");
+        assert_eq!(
+            redact_url("amqp://guest:guest@127.0.0.1:5672/%2f"),
+            "amqp://guest:***@127.0.0.1:5672/%2f"
+        );
+        assert_eq!(
+            redact_url("mongodb://127.0.0.1:27017/?x=1"),
+            "mongodb://127.0.0.1:27017/?x=1"
+        );
         assert_eq!(redact_url("mongodb://u:p@w@h/db"), "mongodb://u:***@h/db");
     }
 

@@ -14,7 +14,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn unauthorized(message: impl Into<String>) -> Self {
@@ -36,7 +40,11 @@ impl ApiError {
     /// A dependency did not answer; the message names it, not its error text.
     pub fn unavailable(what: &str, detail: impl std::fmt::Display) -> Self {
         tracing::warn!(dependency = what, error = %detail, "dependency unavailable");
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", format!("{what} does not answer right now"))
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            format!("{what} does not answer right now"),
+        )
     }
 }
 
@@ -56,10 +64,12 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 /// JSON errors for requests actix rejects before a handler runs.
 pub fn json_config(cfg: &mut actix_web::web::ServiceConfig) {
-    cfg.app_data(actix_web::web::PathConfig::default().error_handler(|e, _| {
-        ApiError::bad_request("bad_path", e.to_string()).into()
-    }))
-    .app_data(actix_web::web::QueryConfig::default().error_handler(|e, _| {
-        ApiError::bad_request("bad_query", e.to_string()).into()
-    }));
+    cfg.app_data(
+        actix_web::web::PathConfig::default()
+            .error_handler(|e, _| ApiError::bad_request("bad_path", e.to_string()).into()),
+    )
+    .app_data(
+        actix_web::web::QueryConfig::default()
+            .error_handler(|e, _| ApiError::bad_request("bad_query", e.to_string()).into()),
+    );
 }

@@ -37,7 +37,12 @@ fn dependency_checks(state: &State) -> Vec<Check> {
     vec![
         Check::new("mongodb", move || {
             let db = db.clone();
-            async move { db.run_command(doc! { "ping": 1 }).await.map(|_| ()).map_err(|e| e.to_string()) }
+            async move {
+                db.run_command(doc! { "ping": 1 })
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
         }),
         Check::new("broker", move || {
             let bus = bus.clone();

@@ -59,7 +59,12 @@ pub struct ServiceView {
 
 impl Tracker {
     pub fn new(timeout: Duration, expected: Vec<String>) -> Self {
-        Self { started: Instant::now(), timeout, expected, seen: Mutex::new(HashMap::new()) }
+        Self {
+            started: Instant::now(),
+            timeout,
+            expected,
+            seen: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn timeout(&self) -> Duration {
@@ -74,15 +79,21 @@ impl Tracker {
         for instances in seen.values_mut() {
             instances.retain(|_, s| now.duration_since(s.at) < forget);
         }
-        seen.entry(beat.service.clone()).or_default().insert(beat.instance.clone(), Seen { at: now, beat });
+        seen.entry(beat.service.clone())
+            .or_default()
+            .insert(beat.instance.clone(), Seen { at: now, beat });
     }
 
     /// Every expected service, and any other that spoke, by name.
     pub fn services(&self) -> Vec<ServiceView> {
         let seen = self.seen.lock().expect("tracker lock");
         let now = Instant::now();
-        let names: BTreeSet<&str> =
-            self.expected.iter().map(String::as_str).chain(seen.keys().map(String::as_str)).collect();
+        let names: BTreeSet<&str> = self
+            .expected
+            .iter()
+            .map(String::as_str)
+            .chain(seen.keys().map(String::as_str))
+            .collect();
         names
             .into_iter()
             .map(|name| {
@@ -110,9 +121,15 @@ impl Tracker {
                 let (status, reason) = if alive > 0 {
                     (ServiceState::Up, format!("{alive} instance(s) alive"))
                 } else if let Some(last) = instances.iter().map(|i| i.last_seen_s).reduce(f64::min) {
-                    (ServiceState::Down, format!("no heartbeat for {last:.0} s (timeout {} s)", self.timeout.as_secs()))
+                    (
+                        ServiceState::Down,
+                        format!("no heartbeat for {last:.0} s (timeout {} s)", self.timeout.as_secs()),
+                    )
                 } else if now.duration_since(self.started) < self.timeout {
-                    (ServiceState::Unknown, "no heartbeat yet; monitoring started recently".to_owned())
+                    (
+                        ServiceState::Unknown,
+                        "no heartbeat yet; monitoring started recently".to_owned(),
+                    )
                 } else {
                     (
                         ServiceState::Down,
@@ -132,7 +149,10 @@ impl Tracker {
 
     /// Alive state per service name, for other views.
     pub fn states(&self) -> BTreeMap<String, (ServiceState, String)> {
-        self.services().into_iter().map(|s| (s.service, (s.status, s.reason))).collect()
+        self.services()
+            .into_iter()
+            .map(|s| (s.service, (s.status, s.reason)))
+            .collect()
     }
 }
 
@@ -143,7 +163,10 @@ fn round1(x: f64) -> f64 {
 #[async_trait]
 impl Handler for Tracker {
     async fn handle(&self, raw: RawEnvelope) -> Result<(), HandlerError> {
-        let beat = raw.decode::<ServiceHeartbeat>().map_err(HandlerError::permanent)?.payload;
+        let beat = raw
+            .decode::<ServiceHeartbeat>()
+            .map_err(HandlerError::permanent)?
+            .payload;
         self.record(beat);
         Ok(())
     }

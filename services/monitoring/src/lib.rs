@@ -39,7 +39,13 @@ pub const DEFAULT_PORT: u16 = 8090;
 
 /// The services expected to send heartbeats unless `MONITORED_SERVICES`
 /// names others.
-pub const DEFAULT_SERVICES: [&str; 5] = ["gateway", "ai-generator", "script-store", "freecad-worker", "output-watcher"];
+pub const DEFAULT_SERVICES: [&str; 5] = [
+    "gateway",
+    "ai-generator",
+    "script-store",
+    "freecad-worker",
+    "output-watcher",
+];
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -60,7 +66,10 @@ pub struct Settings {
 impl FromEnv for Settings {
     fn read(env: &mut EnvReader) -> Self {
         let common = CommonSettings::read(env, DEFAULT_PORT);
-        let jwt_secret = env.secret("JWT_SECRET_KEY", "the gateway's token signing secret, at least 32 characters");
+        let jwt_secret = env.secret(
+            "JWT_SECRET_KEY",
+            "the gateway's token signing secret, at least 32 characters",
+        );
         if !jwt_secret.expose().is_empty() && jwt_secret.expose().len() < 32 {
             env.malformed("JWT_SECRET_KEY", "must be at least 32 characters");
         }
@@ -73,7 +82,11 @@ impl FromEnv for Settings {
             env.malformed("CHECK_TIMEOUT_SECS", "must be more than 0");
         }
         let services = match env.optional("MONITORED_SERVICES") {
-            Some(list) => list.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
+            Some(list) => list
+                .split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect(),
             None => DEFAULT_SERVICES.iter().map(|s| (*s).to_owned()).collect(),
         };
         Self {
@@ -112,14 +125,19 @@ impl State {
         match tokio::time::timeout(self.settings.check_timeout, f).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(ApiError::unavailable(what, e)),
-            Err(_) => Err(ApiError::unavailable(what, format!("no answer within {:?}", self.settings.check_timeout))),
+            Err(_) => Err(ApiError::unavailable(
+                what,
+                format!("no answer within {:?}", self.settings.check_timeout),
+            )),
         }
     }
 }
 
 /// A client for `settings` that does not need the server to answer yet.
 async fn lazy_database(settings: &MongoSettings, timeout: Duration) -> anyhow::Result<mongodb::Database> {
-    let mut opts = ClientOptions::parse(&settings.uri).await.context("MONGODB_URI cannot be used")?;
+    let mut opts = ClientOptions::parse(&settings.uri)
+        .await
+        .context("MONGODB_URI cannot be used")?;
     opts.app_name.get_or_insert_with(|| "cadscribe-monitoring".into());
     opts.server_selection_timeout.get_or_insert(timeout);
     opts.connect_timeout.get_or_insert(timeout.min(Duration::from_secs(2)));
@@ -146,7 +164,14 @@ impl Application {
         let tracker = Arc::new(Tracker::new(settings.heartbeat_timeout, settings.services.clone()));
         let verifier = web::Data::new(auth::Verifier::new(settings.jwt_secret.expose()));
         let port = settings.common.port;
-        let state = web::Data::new(State { settings, db, store, bus: bus.clone(), tracker: tracker.clone(), config_env });
+        let state = web::Data::new(State {
+            settings,
+            db,
+            store,
+            bus: bus.clone(),
+            tracker: tracker.clone(),
+            config_env,
+        });
         let app = WorkerApp::with_bus(ServiceInfo::new(NAME, env!("CARGO_PKG_VERSION")), bus, port)?
             .consume(Subscription::broadcast(NAME, &[MessageType::ServiceHeartbeat]), tracker)
             .routes(move |cfg| {
@@ -168,7 +193,11 @@ impl Application {
 /// `/api/monitoring/*`, and JSON errors for everything else.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     error::json_config(cfg);
-    let get = |path: &str, r: web::Route| web::resource(path).route(r).default_service(web::to(method_not_allowed));
+    let get = |path: &str, r: actix_web::Route| {
+        web::resource(path)
+            .route(r)
+            .default_service(web::to(method_not_allowed))
+    };
     cfg.service(
         web::scope("/api/monitoring")
             .service(get("/live", web::get().to(views::live)))
@@ -176,7 +205,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(get("/s3/status", web::get().to(views::s3_status)))
             .service(get("/test/s3-upload", web::post().to(views::s3_probe)))
             .service(get("/ai/metrics", web::get().to(views::ai_metrics)))
-            .service(get("/projects/{slug}/processing-status", web::get().to(views::processing_status)))
+            .service(get(
+                "/projects/{slug}/processing-status",
+                web::get().to(views::processing_status),
+            ))
             .service(get("/config/validate", web::get().to(config_check::validate)))
             .service(get("/config/summary", web::get().to(config_check::summary)))
             .service(get("/queues", web::get().to(views::queues))),
@@ -185,7 +217,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 async fn not_found(req: actix_web::HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::not_found(format!("no such endpoint: {} {}", req.method(), req.path())))
+    Err(ApiError::not_found(format!(
+        "no such endpoint: {} {}",
+        req.method(),
+        req.path()
+    )))
 }
 
 async fn method_not_allowed(req: actix_web::HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {

@@ -1,5 +1,5 @@
-use platform::config::FromEnv;
 use monitoring::{Application, Settings, NAME};
+use platform::config::FromEnv;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

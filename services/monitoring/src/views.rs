@@ -111,8 +111,17 @@ pub async fn s3_probe(_: Admin, state: web::Data<State>) -> HttpResponse {
     }
 
     let meta = [("service", crate::NAME.to_owned()), ("purpose", "probe".to_owned())];
-    let (took, written) = timed(timeout, store.put(&key, body.clone(), "text/plain; charset=utf-8", &meta)).await;
-    steps.push(Step { step: "write", ok: written.is_ok(), ms: ms(took), error: written.as_ref().err().cloned() });
+    let (took, written) = timed(
+        timeout,
+        store.put(&key, body.clone(), "text/plain; charset=utf-8", &meta),
+    )
+    .await;
+    steps.push(Step {
+        step: "write",
+        ok: written.is_ok(),
+        ms: ms(took),
+        error: written.as_ref().err().cloned(),
+    });
     if written.is_ok() {
         let (took, read) = timed(timeout, store.get(&key)).await;
         let read = read.and_then(|o| match o {
@@ -120,15 +129,36 @@ pub async fn s3_probe(_: Admin, state: web::Data<State>) -> HttpResponse {
             Some(_) => Err("the object read back differs from the one written".to_owned()),
             None => Err("the object written is not there".to_owned()),
         });
-        steps.push(Step { step: "read", ok: read.is_ok(), ms: ms(took), error: read.err() });
+        steps.push(Step {
+            step: "read",
+            ok: read.is_ok(),
+            ms: ms(took),
+            error: read.err(),
+        });
     }
     // Always try to remove the probe, even after a failed read.
     let (took, deleted) = timed(timeout, store.delete(&key)).await;
-    steps.push(Step { step: "delete", ok: deleted.is_ok(), ms: ms(took), error: deleted.err() });
+    steps.push(Step {
+        step: "delete",
+        ok: deleted.is_ok(),
+        ms: ms(took),
+        error: deleted.err(),
+    });
     if steps.iter().all(|s| s.ok) {
         let (took, gone) = timed(timeout, store.head(&key)).await;
-        let gone = gone.and_then(|h| if h.is_none() { Ok(()) } else { Err("the probe is still there".to_owned()) });
-        steps.push(Step { step: "verify_deleted", ok: gone.is_ok(), ms: ms(took), error: gone.err() });
+        let gone = gone.and_then(|h| {
+            if h.is_none() {
+                Ok(())
+            } else {
+                Err("the probe is still there".to_owned())
+            }
+        });
+        steps.push(Step {
+            step: "verify_deleted",
+            ok: gone.is_ok(),
+            ms: ms(took),
+            error: gone.err(),
+        });
     }
     let ok = steps.iter().all(|s| s.ok);
     HttpResponse::Ok().json(json!({
@@ -288,9 +318,10 @@ async fn scan_ai(state: &State, since: Option<DateTime<Utc>>) -> Result<(Groups,
         .await?;
     let mut unattributed = 0;
     while let Some(j) = jobs.try_next().await? {
-        let from_source = j.get_document("source").ok().and_then(|s| {
-            Some((text(s, "provider")?.to_owned(), text(s, "model")?.to_owned()))
-        });
+        let from_source = j
+            .get_document("source")
+            .ok()
+            .and_then(|s| Some((text(s, "provider")?.to_owned(), text(s, "model")?.to_owned())));
         let key = from_source.or_else(|| text(&j, "job_id").and_then(|id| by_job.get(id).cloned()));
         match key {
             Some(k) => groups.entry(k).or_default().failures += 1,
@@ -339,7 +370,13 @@ fn stage_spans(job: &Job, now: DateTime<Utc>) -> Vec<StageSpan> {
             None => now,
         };
         let seconds = round3((end - *at).num_milliseconds().max(0) as f64 / 1000.0);
-        spans.push(StageSpan { stage: *stage, entered_at: *at, left_at: left, seconds, detail: detail.clone() });
+        spans.push(StageSpan {
+            stage: *stage,
+            entered_at: *at,
+            left_at: left,
+            seconds,
+            detail: detail.clone(),
+        });
     }
     spans
 }
@@ -348,7 +385,13 @@ fn stage_spans(job: &Job, now: DateTime<Utc>) -> Vec<StageSpan> {
 pub async fn processing_status(_: Admin, state: web::Data<State>, slug: web::Path<String>) -> ApiResult<HttpResponse> {
     let slug = ProjectSlug::parse(&slug).map_err(|e| ApiError::bad_request("bad_slug", e.to_string()))?;
     let project = state
-        .bounded("MongoDB", state.db.collection::<Project>("projects").find_one(doc! { "slug": slug.as_str() }))
+        .bounded("MongoDB", async {
+            state
+                .db
+                .collection::<Project>("projects")
+                .find_one(doc! { "slug": slug.as_str() })
+                .await
+        })
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no project {slug}")))?;
     let jobs: Vec<Job> = state

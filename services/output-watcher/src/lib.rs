@@ -40,6 +40,8 @@ pub struct Settings {
     pub reconcile_every: Duration,
     /// Repairs of a failing LLM script before the job fails.
     pub max_repairs: u32,
+    /// A job not updated for this long is checked against S3.
+    pub quiet_after: Duration,
 }
 
 impl FromEnv for Settings {
@@ -49,6 +51,7 @@ impl FromEnv for Settings {
             job_timeout: env.secs_or("JOB_TIMEOUT_SECS", Duration::from_secs(600)),
             reconcile_every: env.secs_or("RECONCILE_INTERVAL_SECS", Duration::from_secs(15)),
             max_repairs: env.parse_or("MAX_REPAIRS", 2u32),
+            quiet_after: env.secs_or("RECONCILE_QUIET_SECS", Duration::from_secs(30)),
         }
     }
 }
@@ -272,8 +275,8 @@ impl Watcher {
     /// One pass of reconciliation; returns (completed, timed out, republished).
     pub async fn reconcile(&self) -> Result<(usize, usize, usize), HandlerError> {
         let Deps { db, bus, .. } = &self.deps;
-        let republished = jobs::republish_unpublished(db, bus.as_ref(), Duration::from_secs(5)).await?;
-        let quiet_since = Utc::now() - chrono::Duration::seconds(30);
+        let republished = jobs::republish_unpublished(db, bus.as_ref(), self.settings.quiet_after).await?;
+        let quiet_since = Utc::now() - chrono::Duration::from_std(self.settings.quiet_after).unwrap_or_default();
         let live = [
             JobStage::Queued,
             JobStage::Generating,

@@ -263,6 +263,10 @@ pub fn openapi() -> Value {
     let mut schemas = b.requests.take_definitions(true);
     schemas.extend(b.responses.take_definitions(true));
     schemas.entry("ErrorBody".to_owned()).or_insert(error);
+    let tags: Vec<Value> = ["auth", "projects", "project data", "scripts", "ai", "jobs", "live status", "monitoring", "health", "docs"]
+        .iter()
+        .map(|t| json!({"name": t}))
+        .collect();
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -271,7 +275,7 @@ pub fn openapi() -> Value {
             "description": "Turn a sentence into a CAD model. Every error is `{\"error\": {\"code\", \"message\"}}`. Requests carry `X-Request-Id` (sent back, generated when absent).",
         },
         "servers": [{"url": "/"}],
-        "tags": ["auth", "projects", "project data", "scripts", "ai", "jobs", "live status", "monitoring", "health", "docs"].iter().map(|t| json!({"name": t})).collect::<Vec<_>>(),
+        "tags": tags,
         "paths": b.paths,
         "components": {
             "schemas": schemas,

@@ -51,7 +51,7 @@ async fn list(
         }
         None => state.db.jobs().list_by_user(&user.user_id, page).await?,
     };
-    Ok(HttpResponse::Ok().json(PageView::of(found, JobView::from)))
+    Ok(HttpResponse::Ok().json(PageView::<JobView>::of(found)))
 }
 
 async fn get(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>) -> ApiResult<HttpResponse> {

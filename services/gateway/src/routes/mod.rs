@@ -42,7 +42,7 @@ pub fn api(cfg: &mut web::ServiceConfig) {
             .configure(jobs::routes)
             .configure(monitoring::routes)
             .configure(docs::routes)
-            .default_service(web::to(|| async { ApiError::not_found("route") })),
+            .default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::not_found("route")) })),
     );
 }
 
@@ -55,7 +55,7 @@ pub fn web_client(root: &Path) -> actix_files::Files {
             let index = index.clone();
             async move {
                 let (req, _) = req.into_parts();
-                let res = match actix_files::NamedFile::open_async(&index).await {
+                let res = match actix_files::NamedFile::open(&index) {
                     Ok(file) => file.into_response(&req),
                     Err(_) => HttpResponse::NotFound().finish(),
                 };

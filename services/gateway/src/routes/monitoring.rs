@@ -27,7 +27,7 @@ async fn forward(
         .to_bytes_limited(BODY_LIMIT)
         .await
         .map_err(|_| ApiError::too_large("the body is larger than 1 MiB"))?
-        .map_err(crate::error::payload_error)?;
+        .map_err(|_| ApiError::bad_request("body", "could not read the body"))?;
     let mut url = format!("{}{}", state.monitoring_url, req.path());
     if !req.query_string().is_empty() {
         url.push('?');

@@ -74,7 +74,7 @@ pub struct ProjectUpdate {
 async fn list(state: web::Data<AppState>, user: AuthUser, query: Query) -> ApiResult<HttpResponse> {
     let page = page(&query)?;
     let found = state.db.projects().list_by_owner(&user.user_id, page).await?;
-    Ok(HttpResponse::Ok().json(PageView::of(found, ProjectView::from)))
+    Ok(HttpResponse::Ok().json(PageView::<ProjectView>::of(found)))
 }
 
 /// Creates and stores a project of `owner`.
@@ -205,7 +205,7 @@ async fn messages(state: web::Data<AppState>, user: AuthUser, path: web::Path<St
     let page = page(&query)?;
     let project = owned_project(&state, &user, &path).await?;
     let found = state.db.messages().list(&project.project_id, page).await?;
-    Ok(HttpResponse::Ok().json(PageView::of(found, MessageView::from)))
+    Ok(HttpResponse::Ok().json(PageView::<MessageView>::of(found)))
 }
 
 pub fn file_type(query: &HashMap<String, String>) -> ApiResult<Option<FileType>> {
@@ -221,7 +221,7 @@ async fn files(state: web::Data<AppState>, user: AuthUser, path: web::Path<Strin
     let file_type = file_type(&query)?;
     let project = owned_project(&state, &user, &path).await?;
     let found = state.db.files().list(&project.project_id, file_type, page).await?;
-    Ok(HttpResponse::Ok().json(PageView::of(found, FileView::from)))
+    Ok(HttpResponse::Ok().json(PageView::<FileView>::of(found)))
 }
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]

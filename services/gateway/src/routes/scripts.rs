@@ -17,7 +17,7 @@ use platform::mongo::PageRequest;
 
 use super::owned_project;
 use crate::auth::AuthUser;
-use crate::error::{payload_error, ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult};
 use crate::startup::AppState;
 use crate::telemetry::RequestId;
 use crate::views::{AcceptedView, JobLinks};
@@ -154,7 +154,7 @@ async fn upload(
             "send the script as application/json ({\"script\": …}) or as text/x-python",
         ));
     }
-    let bytes = body.to_bytes_limited(UPLOAD_BODY_LIMIT).await.map_err(|_| too_big())?.map_err(payload_error)?;
+    let bytes = body.to_bytes_limited(UPLOAD_BODY_LIMIT).await.map_err(|_| too_big())?.map_err(|_| unreadable())?;
     let (script, file_name) = if is_json {
         let upload: ScriptUpload = serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request("body", e))?;
         (upload.script, upload.file_name)
@@ -188,6 +188,10 @@ async fn upload(
     let job = jobs::new_job(&project, &user.user_id, JobKind::Upload, &env);
     let submitted = jobs::submit(&state.db, state.bus.as_ref(), &job).await?;
     Ok(accepted(job.job_id, &project, submitted))
+}
+
+fn unreadable() -> ApiError {
+    ApiError::bad_request("body", "could not read the body")
 }
 
 fn too_big() -> ApiError {

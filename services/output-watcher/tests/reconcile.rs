@@ -1,0 +1,116 @@
+//! The output-watcher's reconciliation on the real stack: jobs accepted
+//! while the broker was down are published, quiet jobs whose outputs are in
+//! S3 (flat layout of external workers included) are completed, and jobs
+//! that went nowhere time out.
+
+use std::time::Duration;
+
+use bson::doc;
+use domain::documents::{Job, JobKind};
+use domain::messages::GenerationRequested;
+use domain::{Envelope, JobId, JobStage, ModelFormat, ProjectStatus, S3Key, Version};
+use output_watcher::{Application, Settings};
+use platform::jobs;
+use platform::mongo::Db;
+use platform::testkit::TestEnv;
+use platform::CancellationToken;
+
+async fn start(env: &TestEnv) -> CancellationToken {
+    let settings: Settings = env.service_settings(&[
+        ("RECONCILE_INTERVAL_SECS", "0.5"),
+        ("RECONCILE_QUIET_SECS", "0.5"),
+        ("JOB_TIMEOUT_SECS", "3"),
+    ]);
+    let app = Application::build(settings).await.expect("service starts");
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move { app.run_until_stopped(t).await.unwrap() });
+    token
+}
+
+async fn job(env: &TestEnv, db: &Db, name: &str) -> (domain::documents::Project, Job) {
+    let project = env.project(db, name).await;
+    let msg = GenerationRequested {
+        slug: project.slug.clone(),
+        user_id: project.created_by.clone(),
+        prompt: "box 1 x 1 x 1 mm".into(),
+        base_version: None,
+    };
+    let e = Envelope::new(JobId::generate(), project.project_id.clone(), msg);
+    let job = jobs::new_job(&project, &project.created_by, JobKind::Generate, &e);
+    (project, job)
+}
+
+async fn until(db: &Db, id: JobId, what: impl Fn(&Job) -> bool) -> Job {
+    for _ in 0..200 {
+        let j = db.jobs().get(id).await.unwrap().unwrap();
+        if what(&j) {
+            return j;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("job {id} never got there: {:?}", db.jobs().get(id).await.unwrap());
+}
+
+#[tokio::test]
+async fn jobs_accepted_while_the_broker_was_down_are_published_later() {
+    let env = TestEnv::new();
+    let db = env.db().await;
+    let bus = env.bus("driver");
+    platform::bus::Bus::declare_topology(&bus).await.unwrap();
+    let (_, job) = job(&env, &db, "broker was down").await;
+    // What `submit` leaves behind when publishing failed: stored, unpublished.
+    db.jobs().insert(&job).await.unwrap();
+    let stop = start(&env).await;
+    until(&db, job.job_id, |j| j.published).await;
+    let waiting = env.drain(&bus, "ai-generator.generation.requested").await;
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0].job_id, job.job_id);
+    stop.cancel();
+    env.drop_db().await;
+}
+
+#[tokio::test]
+async fn quiet_jobs_with_outputs_in_s3_complete_and_jobs_that_went_nowhere_time_out() {
+    let env = TestEnv::new();
+    let db = env.db().await;
+    let store = env.store();
+
+    // An external worker wrote the flat layout; no message ever came.
+    let (found, found_job) = job(&env, &db, "external worker").await;
+    db.jobs().insert(&found_job).await.unwrap();
+    let v1 = Version::new(1).unwrap();
+    db.jobs()
+        .transition(found_job.job_id, JobStage::Processing, None, doc! { "version": 1, "published": true })
+        .await
+        .unwrap();
+    for format in ModelFormat::ALL {
+        let key = S3Key::FlatOutput { slug: found.slug.clone(), format }.to_string();
+        store.put(&key, b"model".to_vec(), format.content_type(), &[]).await.unwrap();
+    }
+
+    // Nobody ever picks this one up.
+    let (lost, lost_job) = job(&env, &db, "went nowhere").await;
+    db.jobs().insert(&lost_job).await.unwrap();
+    db.jobs().set(lost_job.job_id, doc! { "published": true }).await.unwrap();
+
+    let stop = start(&env).await;
+    let done = until(&db, found_job.job_id, |j| j.stage.is_terminal()).await;
+    assert_eq!(done.stage, JobStage::Completed);
+    assert_eq!(done.outputs.len(), 4);
+    assert!(store.head(&S3Key::processed(&found.slug, v1).to_string()).await.unwrap().is_some());
+    assert_eq!(db.projects().get(&found.project_id).await.unwrap().unwrap().status, ProjectStatus::Completed);
+
+    let timed_out = until(&db, lost_job.job_id, |j| j.stage.is_terminal()).await;
+    assert_eq!(timed_out.stage, JobStage::Timeout);
+    assert!(timed_out.error.unwrap().contains("no result"));
+    assert_eq!(db.projects().get(&lost.project_id).await.unwrap().unwrap().status, ProjectStatus::Timeout);
+
+    stop.cancel();
+    for slug in [&found.slug, &lost.slug] {
+        for prefix in S3Key::project_prefixes(slug) {
+            store.delete_prefix(&prefix).await.unwrap();
+        }
+    }
+    env.drop_db().await;
+}
