@@ -79,3 +79,9 @@ lint:
 # Needs the system running (make run); ARGS='--jobs 50 --projects 5'.
 bench-pipeline:
 	$(LOAD_ENV); $(CARGO) run -q -p e2e --bin bench-pipeline -- $(ARGS)
+
+# Deployment files (compose, Dockerfile, Kubernetes, message schemas),
+# checked without Docker or a cluster; see deploy/validate.sh.
+.PHONY: validate
+validate:
+	bash deploy/validate.sh

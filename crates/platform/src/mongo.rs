@@ -267,6 +267,17 @@ async fn collect<T: DeserializeOwned + Send + Sync>(
     })
 }
 
+async fn count_of<T: Send + Sync>(coll: &Collection<T>, project: &ProjectId) -> DbResult<u64> {
+    Ok(coll.count_documents(doc! { "project_id": project.as_str() }).await?)
+}
+
+async fn delete_of<T: Send + Sync>(coll: &Collection<T>, project: &ProjectId) -> DbResult<u64> {
+    Ok(coll
+        .delete_many(doc! { "project_id": project.as_str() })
+        .await?
+        .deleted_count)
+}
+
 async fn insert_unique<T: Serialize + Send + Sync>(coll: &Collection<T>, doc: &T, what: String) -> DbResult<()> {
     match coll.insert_one(doc).await {
         Ok(_) => Ok(()),
@@ -447,15 +458,11 @@ impl Messages {
     }
 
     pub async fn count(&self, project: &ProjectId) -> DbResult<u64> {
-        Ok(self.0.count_documents(doc! { "project_id": project.as_str() }).await?)
+        count_of(&self.0, project).await
     }
 
     pub async fn delete_by_project(&self, project: &ProjectId) -> DbResult<u64> {
-        Ok(self
-            .0
-            .delete_many(doc! { "project_id": project.as_str() })
-            .await?
-            .deleted_count)
+        delete_of(&self.0, project).await
     }
 }
 
@@ -515,15 +522,11 @@ impl Files {
     }
 
     pub async fn count(&self, project: &ProjectId) -> DbResult<u64> {
-        Ok(self.0.count_documents(doc! { "project_id": project.as_str() }).await?)
+        count_of(&self.0, project).await
     }
 
     pub async fn delete_by_project(&self, project: &ProjectId) -> DbResult<u64> {
-        Ok(self
-            .0
-            .delete_many(doc! { "project_id": project.as_str() })
-            .await?
-            .deleted_count)
+        delete_of(&self.0, project).await
     }
 }
 
@@ -557,15 +560,11 @@ impl Logs {
     }
 
     pub async fn count(&self, project: &ProjectId) -> DbResult<u64> {
-        Ok(self.0.count_documents(doc! { "project_id": project.as_str() }).await?)
+        count_of(&self.0, project).await
     }
 
     pub async fn delete_by_project(&self, project: &ProjectId) -> DbResult<u64> {
-        Ok(self
-            .0
-            .delete_many(doc! { "project_id": project.as_str() })
-            .await?
-            .deleted_count)
+        delete_of(&self.0, project).await
     }
 }
 
@@ -709,11 +708,7 @@ impl Jobs {
     }
 
     pub async fn delete_by_project(&self, project: &ProjectId) -> DbResult<u64> {
-        Ok(self
-            .0
-            .delete_many(doc! { "project_id": project.as_str() })
-            .await?
-            .deleted_count)
+        delete_of(&self.0, project).await
     }
 }
 
@@ -738,6 +733,12 @@ impl Users {
 impl Jobs {
     /// A user's jobs across projects, newest first (the API's job list).
     pub async fn list_by_user(&self, user: &UserId, page: PageRequest) -> DbResult<Page<Job>> {
-        collect(&self.0, doc! { "user_id": user.as_str() }, doc! { "created_at": -1, "_id": -1 }, page).await
+        collect(
+            &self.0,
+            doc! { "user_id": user.as_str() },
+            doc! { "created_at": -1, "_id": -1 },
+            page,
+        )
+        .await
     }
 }

@@ -185,7 +185,7 @@ impl WorkerApp {
             .or_else(|_| TcpListener::bind(("0.0.0.0", port)))
             .with_context(|| format!("cannot listen on port {port} (PORT)"))?;
         let mut env = EnvReader::from_env();
-        let every = env.secs_or("HEARTBEAT_INTERVAL_SECS", DEFAULT_HEARTBEAT_INTERVAL);
+        let heartbeat_every = heartbeat_interval(&mut env);
         env.finish()?;
         Ok(Self {
             listener,
@@ -194,7 +194,7 @@ impl WorkerApp {
             consumers: Vec::new(),
             loops: Vec::new(),
             routes: Vec::new(),
-            heartbeat_every: (!every.is_zero()).then_some(every),
+            heartbeat_every,
             counters: Arc::default(),
         })
     }
@@ -307,6 +307,36 @@ fn instance_name(bus: &RabbitBus) -> String {
     full.strip_suffix(&format!("/{role}")).unwrap_or(&full).to_owned()
 }
 
+/// Publishes `service.heartbeat` every `every` until `shutdown`, for a
+/// service that does not run in a [`WorkerApp`] (which does this itself):
+/// `tokio::spawn(publish_heartbeats(bus, NAME, env!("CARGO_PKG_VERSION"), every, token))`.
+/// Its instance name is the bus's client name; it reports no jobs.
+pub async fn publish_heartbeats(
+    bus: Arc<RabbitBus>,
+    service: &'static str,
+    version: &'static str,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
+    let instance = instance_name(&bus);
+    let hb = Heartbeat {
+        bus,
+        service,
+        version,
+        started: std::time::Instant::now(),
+        instance,
+        counters: Arc::default(),
+        every,
+    };
+    hb.run(shutdown).await
+}
+
+/// `HEARTBEAT_INTERVAL_SECS` (5 s by default); `None` when set to 0.
+pub fn heartbeat_interval(env: &mut EnvReader) -> Option<Duration> {
+    let every = env.secs_or("HEARTBEAT_INTERVAL_SECS", DEFAULT_HEARTBEAT_INTERVAL);
+    (!every.is_zero()).then_some(every)
+}
+
 /// Publishes `service.heartbeat` until shutdown.
 struct Heartbeat {
     bus: Arc<RabbitBus>,
@@ -335,11 +365,12 @@ impl Heartbeat {
     async fn run(self, shutdown: CancellationToken) {
         loop {
             // Bounded, so a hanging broker never delays shutdown for long.
-            let sent = tokio::time::timeout(
-                self.every.max(Duration::from_secs(1)),
-                self.bus.publish(&self.message()),
-            )
-            .await;
+            let bound = self.every.max(Duration::from_secs(1));
+            let beat = self.message();
+            let sent = tokio::select! {
+                r = tokio::time::timeout(bound, self.bus.publish(&beat)) => r,
+                _ = shutdown.cancelled() => return,
+            };
             match sent {
                 Ok(Ok(())) => metrics::heartbeat("sent"),
                 Ok(Err(e)) => {

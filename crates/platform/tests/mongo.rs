@@ -266,7 +266,11 @@ async fn a_users_jobs_are_listed_across_projects_newest_first_and_only_theirs() 
     let (alice, bob) = (UserId::generate(), UserId::generate());
     let mut ids = Vec::new();
     for (i, owner) in [&alice, &alice, &bob, &alice].into_iter().enumerate() {
-        let p = db.projects().create(project(&format!("jobs of {i}"), owner)).await.unwrap();
+        let p = db
+            .projects()
+            .create(project(&format!("jobs of {i}"), owner))
+            .await
+            .unwrap();
         let mut j = job(&p);
         j.created_at = Utc::now() + chrono::Duration::seconds(i as i64);
         db.jobs().insert(&j).await.unwrap();

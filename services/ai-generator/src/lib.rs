@@ -25,7 +25,7 @@ use platform::jobs::{self, Advance, Origin};
 use platform::mongo::PageRequest;
 use platform::runtime::{CommonSettings, Deps, WorkerApp};
 use platform::service::ServiceInfo;
-use platform::{metrics, CancellationToken};
+use platform::metrics;
 
 use providers::{ChatSettings, OpenAiCompatible, Provider, ProviderError, Request, Template, Turn};
 
@@ -266,36 +266,24 @@ impl Handler for Generator {
     }
 }
 
-pub struct Application {
-    app: WorkerApp,
-}
-
-impl Application {
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let deps = Deps::connect(&settings.common, NAME).await?;
-        let generator = Arc::new(Generator::new(deps.clone(), &settings));
-        tracing::info!(
-            provider = generator.provider.name(),
-            model = generator.provider.model(),
-            "AI provider"
-        );
-        let app = WorkerApp::new(
-            ServiceInfo::new(NAME, env!("CARGO_PKG_VERSION")),
-            &deps,
-            settings.common.port,
-        )?
-        .consume(
-            Subscription::work(NAME, &[MessageType::GenerationRequested, MessageType::GenerationRepair]),
-            generator,
-        );
-        Ok(Self { app })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.app.port()
-    }
-
-    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        self.app.run_until_stopped(shutdown).await
-    }
+/// Builds the service: connects its dependencies and binds its port; run it
+/// with `run_until_stopped`.
+pub async fn build(settings: Settings) -> anyhow::Result<WorkerApp> {
+    let deps = Deps::connect(&settings.common, NAME).await?;
+    let generator = Arc::new(Generator::new(deps.clone(), &settings));
+    tracing::info!(
+        provider = generator.provider.name(),
+        model = generator.provider.model(),
+        "AI provider"
+    );
+    let app = WorkerApp::new(
+        ServiceInfo::new(NAME, env!("CARGO_PKG_VERSION")),
+        &deps,
+        settings.common.port,
+    )?
+    .consume(
+        Subscription::work(NAME, &[MessageType::GenerationRequested, MessageType::GenerationRepair]),
+        generator,
+    );
+    Ok(app)
 }

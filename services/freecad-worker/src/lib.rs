@@ -22,7 +22,7 @@ use platform::config::{EnvReader, FromEnv};
 use platform::jobs::{self, Advance, Origin};
 use platform::runtime::{CommonSettings, Deps, WorkerApp};
 use platform::service::ServiceInfo;
-use platform::{metrics, CancellationToken};
+use platform::metrics;
 use sandbox::{Limits, Outcome, Sandbox};
 
 pub const NAME: &str = "freecad-worker";
@@ -221,43 +221,34 @@ impl Handler for Worker {
     }
 }
 
-pub struct Application {
-    app: WorkerApp,
-}
-
-impl Application {
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let sandbox = Sandbox::new(&settings.freecad_cmd)
-            .context("FreeCAD is required (FREECAD_CMD); install freecad-python3 or run `make stack-up`")?
-            .with_limits(settings.limits);
-        // A worker killed mid-run leaves its job directory behind; sweep
-        // those no run can still own.
-        let swept = sweep_stale(sandbox.work_root(), settings.limits.wall_time * 2 + Duration::from_secs(60));
-        if swept > 0 {
-            tracing::info!(swept, "removed job directories left by stopped workers");
-        }
-        let deps = Deps::connect(&settings.common, NAME).await?;
-        let worker = Arc::new(Worker {
-            deps: deps.clone(),
-            sandbox,
-            worker_id: settings.worker_id.clone(),
-        });
-        let app = WorkerApp::new(
-            ServiceInfo::new(NAME, env!("CARGO_PKG_VERSION")),
-            &deps,
-            settings.common.port,
-        )?
-        .consume(Subscription::work(NAME, &[MessageType::ScriptStored]), worker);
-        Ok(Self { app })
+/// Builds the service: connects its dependencies and binds its port; run it
+/// with `run_until_stopped`.
+pub async fn build(settings: Settings) -> anyhow::Result<WorkerApp> {
+    let sandbox = Sandbox::new(&settings.freecad_cmd)
+        .context("FreeCAD is required (FREECAD_CMD); install freecad-python3 or run `make stack-up`")?
+        .with_limits(settings.limits);
+    // A worker killed mid-run leaves its job directory behind; sweep
+    // those no run can still own.
+    let swept = sweep_stale(
+        sandbox.work_root(),
+        settings.limits.wall_time * 2 + Duration::from_secs(60),
+    );
+    if swept > 0 {
+        tracing::info!(swept, "removed job directories left by stopped workers");
     }
-
-    pub fn port(&self) -> u16 {
-        self.app.port()
-    }
-
-    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        self.app.run_until_stopped(shutdown).await
-    }
+    let deps = Deps::connect(&settings.common, NAME).await?;
+    let worker = Arc::new(Worker {
+        deps: deps.clone(),
+        sandbox,
+        worker_id: settings.worker_id.clone(),
+    });
+    let app = WorkerApp::new(
+        ServiceInfo::new(NAME, env!("CARGO_PKG_VERSION")),
+        &deps,
+        settings.common.port,
+    )?
+    .consume(Subscription::work(NAME, &[MessageType::ScriptStored]), worker);
+    Ok(app)
 }
 
 /// How long a graceful stop may take: the longest run plus the upload.

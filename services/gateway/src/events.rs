@@ -216,5 +216,23 @@ where
             current.push(StatusEvent::from_job(&job));
         }
     }
-    current.iter().filter_map(|e| send(e, seen)).collect()
+    // The store is never behind the events (a stage is stored before it is
+    // announced), but the stream may be ahead of a read: only move forward.
+    let mut frames = Vec::new();
+    for event in &current {
+        if seen.get(&event.job_id).is_none_or(|s| rank(event.stage) > rank(*s)) {
+            frames.extend(send(event, seen));
+        }
+    }
+    frames
+}
+
+fn rank(stage: JobStage) -> u8 {
+    match stage {
+        JobStage::Queued => 0,
+        JobStage::Generating => 1,
+        JobStage::Uploading => 2,
+        JobStage::Processing => 3,
+        _ => 4,
+    }
 }

@@ -26,7 +26,6 @@ use platform::jobs::{self, Advance, Origin};
 use platform::mongo::Transition;
 use platform::runtime::{CommonSettings, Deps, WorkerApp};
 use platform::service::ServiceInfo;
-use platform::CancellationToken;
 
 pub const NAME: &str = "output-watcher";
 pub const DEFAULT_PORT: u16 = 8084;
@@ -377,48 +376,36 @@ impl Handler for Watcher {
     }
 }
 
-pub struct Application {
-    app: WorkerApp,
-}
-
-impl Application {
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let deps = Deps::connect(&settings.common, NAME).await?;
-        let every = settings.reconcile_every;
-        let watcher = Arc::new(Watcher::new(deps.clone(), settings.clone()));
-        let reconciler = watcher.clone();
-        let app = WorkerApp::new(
-            ServiceInfo::new(NAME, env!("CARGO_PKG_VERSION")),
-            &deps,
-            settings.common.port,
-        )?
-        .consume(
-            Subscription::work(NAME, &[MessageType::ModelBuilt, MessageType::ModelFailed]),
-            watcher,
-        )
-        .spawn_loop(move |shutdown| async move {
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep(every) => {}
-                    _ = shutdown.cancelled() => return,
-                }
-                match reconciler.reconcile().await {
-                    Ok((0, 0, 0)) => {}
-                    Ok((completed, timed_out, republished)) => {
-                        tracing::info!(completed, timed_out, republished, "reconciled")
-                    }
-                    Err(e) => tracing::warn!(error = %e, "reconciliation failed; trying again later"),
-                }
+/// Builds the service: connects its dependencies and binds its port; run it
+/// with `run_until_stopped`.
+pub async fn build(settings: Settings) -> anyhow::Result<WorkerApp> {
+    let deps = Deps::connect(&settings.common, NAME).await?;
+    let every = settings.reconcile_every;
+    let watcher = Arc::new(Watcher::new(deps.clone(), settings.clone()));
+    let reconciler = watcher.clone();
+    let app = WorkerApp::new(
+        ServiceInfo::new(NAME, env!("CARGO_PKG_VERSION")),
+        &deps,
+        settings.common.port,
+    )?
+    .consume(
+        Subscription::work(NAME, &[MessageType::ModelBuilt, MessageType::ModelFailed]),
+        watcher,
+    )
+    .spawn_loop(move |shutdown| async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = shutdown.cancelled() => return,
             }
-        });
-        Ok(Self { app })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.app.port()
-    }
-
-    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        self.app.run_until_stopped(shutdown).await
-    }
+            match reconciler.reconcile().await {
+                Ok((0, 0, 0)) => {}
+                Ok((completed, timed_out, republished)) => {
+                    tracing::info!(completed, timed_out, republished, "reconciled")
+                }
+                Err(e) => tracing::warn!(error = %e, "reconciliation failed; trying again later"),
+            }
+        }
+    });
+    Ok(app)
 }

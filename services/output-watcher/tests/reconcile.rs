@@ -9,7 +9,7 @@ use bson::doc;
 use domain::documents::{Job, JobKind};
 use domain::messages::GenerationRequested;
 use domain::{Envelope, JobId, JobStage, ModelFormat, ProjectStatus, S3Key, Version};
-use output_watcher::{Application, Settings};
+use output_watcher::{build, Settings};
 use platform::jobs;
 use platform::mongo::Db;
 use platform::testkit::TestEnv;
@@ -21,7 +21,7 @@ async fn start(env: &TestEnv) -> CancellationToken {
         ("RECONCILE_QUIET_SECS", "0.5"),
         ("JOB_TIMEOUT_SECS", "3"),
     ]);
-    let app = Application::build(settings).await.expect("service starts");
+    let app = build(settings).await.expect("service starts");
     let token = CancellationToken::new();
     let t = token.clone();
     tokio::spawn(async move { app.run_until_stopped(t).await.unwrap() });
@@ -81,30 +81,55 @@ async fn quiet_jobs_with_outputs_in_s3_complete_and_jobs_that_went_nowhere_time_
     db.jobs().insert(&found_job).await.unwrap();
     let v1 = Version::new(1).unwrap();
     db.jobs()
-        .transition(found_job.job_id, JobStage::Processing, None, doc! { "version": 1, "published": true })
+        .transition(
+            found_job.job_id,
+            JobStage::Processing,
+            None,
+            doc! { "version": 1, "published": true },
+        )
         .await
         .unwrap();
     for format in ModelFormat::ALL {
-        let key = S3Key::FlatOutput { slug: found.slug.clone(), format }.to_string();
-        store.put(&key, b"model".to_vec(), format.content_type(), &[]).await.unwrap();
+        let key = S3Key::FlatOutput {
+            slug: found.slug.clone(),
+            format,
+        }
+        .to_string();
+        store
+            .put(&key, b"model".to_vec(), format.content_type(), &[])
+            .await
+            .unwrap();
     }
 
     // Nobody ever picks this one up.
     let (lost, lost_job) = job(&env, &db, "went nowhere").await;
     db.jobs().insert(&lost_job).await.unwrap();
-    db.jobs().set(lost_job.job_id, doc! { "published": true }).await.unwrap();
+    db.jobs()
+        .set(lost_job.job_id, doc! { "published": true })
+        .await
+        .unwrap();
 
     let stop = start(&env).await;
     let done = until(&db, found_job.job_id, |j| j.stage.is_terminal()).await;
     assert_eq!(done.stage, JobStage::Completed);
     assert_eq!(done.outputs.len(), 4);
-    assert!(store.head(&S3Key::processed(&found.slug, v1).to_string()).await.unwrap().is_some());
-    assert_eq!(db.projects().get(&found.project_id).await.unwrap().unwrap().status, ProjectStatus::Completed);
+    assert!(store
+        .head(&S3Key::processed(&found.slug, v1).to_string())
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        db.projects().get(&found.project_id).await.unwrap().unwrap().status,
+        ProjectStatus::Completed
+    );
 
     let timed_out = until(&db, lost_job.job_id, |j| j.stage.is_terminal()).await;
     assert_eq!(timed_out.stage, JobStage::Timeout);
     assert!(timed_out.error.unwrap().contains("no result"));
-    assert_eq!(db.projects().get(&lost.project_id).await.unwrap().unwrap().status, ProjectStatus::Timeout);
+    assert_eq!(
+        db.projects().get(&lost.project_id).await.unwrap().unwrap().status,
+        ProjectStatus::Timeout
+    );
 
     stop.cancel();
     for slug in [&found.slug, &lost.slug] {

@@ -199,31 +199,19 @@ impl Handler for ScriptStore {
     }
 }
 
-pub struct Application {
-    app: WorkerApp,
-}
-
-impl Application {
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let deps = Deps::connect(&settings.common, NAME).await?;
-        let handler = Arc::new(ScriptStore::new(deps.clone()));
-        let app = WorkerApp::new(
-            ServiceInfo::new(NAME, env!("CARGO_PKG_VERSION")),
-            &deps,
-            settings.common.port,
-        )?
-        .consume(
-            Subscription::work(NAME, &[MessageType::ScriptGenerated, MessageType::ScriptUploaded]),
-            handler,
-        );
-        Ok(Self { app })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.app.port()
-    }
-
-    pub async fn run_until_stopped(self, shutdown: platform::CancellationToken) -> anyhow::Result<()> {
-        self.app.run_until_stopped(shutdown).await
-    }
+/// Builds the service: connects its dependencies and binds its port; run it
+/// with `run_until_stopped`.
+pub async fn build(settings: Settings) -> anyhow::Result<WorkerApp> {
+    let deps = Deps::connect(&settings.common, NAME).await?;
+    let handler = Arc::new(ScriptStore::new(deps.clone()));
+    let app = WorkerApp::new(
+        ServiceInfo::new(NAME, env!("CARGO_PKG_VERSION")),
+        &deps,
+        settings.common.port,
+    )?
+    .consume(
+        Subscription::work(NAME, &[MessageType::ScriptGenerated, MessageType::ScriptUploaded]),
+        handler,
+    );
+    Ok(app)
 }

@@ -11,7 +11,7 @@ use platform::jobs;
 use platform::mongo::PageRequest;
 use platform::testkit::TestEnv;
 use platform::CancellationToken;
-use script_store::{Application, Settings};
+use script_store::{build, Settings};
 
 fn generated(slug: &domain::ProjectSlug, user: &domain::UserId, n: usize) -> ScriptGenerated {
     ScriptGenerated {
@@ -28,7 +28,7 @@ fn generated(slug: &domain::ProjectSlug, user: &domain::UserId, n: usize) -> Scr
 }
 
 async fn start(env: &TestEnv) -> CancellationToken {
-    let app = Application::build(env.service_settings::<Settings>(&[]))
+    let app = build(env.service_settings::<Settings>(&[]))
         .await
         .expect("service starts");
     let token = CancellationToken::new();

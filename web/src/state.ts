@@ -1,0 +1,195 @@
+// Client state: a tiny observable store and the pure rules the views follow
+// (how live status events update a job, which steps of the pipeline a job
+// has passed, which version's model to show, how projects are ordered).
+
+import type { Job, JobStage, ModelMetrics, Output, Project, StatusEvent } from './types';
+
+/** A value with subscribers. */
+export class Store<T> {
+  private value: T;
+  private readonly listeners = new Set<(value: T) => void>();
+
+  constructor(initial: T) {
+    this.value = initial;
+  }
+
+  get(): T {
+    return this.value;
+  }
+
+  set(value: T): void {
+    if (Object.is(value, this.value)) return;
+    this.value = value;
+    for (const fn of [...this.listeners]) fn(value);
+  }
+
+  update(fn: (value: T) => T): void {
+    this.set(fn(this.value));
+  }
+
+  subscribe(fn: (value: T) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+}
+
+export const TERMINAL: readonly JobStage[] = ['completed', 'failed', 'timeout', 'cancelled'];
+
+const RANK: Record<JobStage, number> = {
+  queued: 0,
+  generating: 1,
+  uploading: 2,
+  processing: 3,
+  completed: 4,
+  failed: 4,
+  timeout: 4,
+  cancelled: 4,
+};
+
+export const LABELS: Record<JobStage, string> = {
+  queued: 'Queued…',
+  generating: 'Generating script…',
+  uploading: 'Uploading to S3…',
+  processing: 'FreeCAD processing…',
+  completed: 'Model ready',
+  failed: 'Failed',
+  timeout: 'Timed out',
+  cancelled: 'Cancelled',
+};
+
+export function isTerminal(stage: JobStage): boolean {
+  return TERMINAL.includes(stage);
+}
+
+/** What the client knows of one job. */
+export interface JobState {
+  job_id: string;
+  stage: JobStage;
+  label: string;
+  /** The furthest working stage reached (where a failure happened). */
+  reached: JobStage;
+  detail: string | null;
+  version: number | null;
+  terminal: boolean;
+  at: string;
+}
+
+export type Jobs = Readonly<Record<string, JobState>>;
+
+/**
+ * Applies one status event. Stages never move backwards: a late or repeated
+ * event is ignored (the same object is returned, so nothing re-renders).
+ */
+export function applyStatus(jobs: Jobs, ev: StatusEvent): Jobs {
+  const known = jobs[ev.job_id];
+  if (known) {
+    if (known.terminal) return jobs;
+    if (RANK[ev.stage] < RANK[known.stage]) return jobs;
+    if (ev.stage === known.stage && (ev.detail ?? null) === known.detail && (ev.version ?? null) === known.version) {
+      return jobs;
+    }
+  }
+  const working = !isTerminal(ev.stage) && ev.stage !== 'queued';
+  const reached = working ? ev.stage : (known?.reached ?? (ev.stage === 'completed' ? 'processing' : 'queued'));
+  const next: JobState = {
+    job_id: ev.job_id,
+    stage: ev.stage,
+    label: ev.label || LABELS[ev.stage] || ev.stage,
+    reached,
+    detail: ev.detail ?? null,
+    version: ev.version ?? known?.version ?? null,
+    terminal: isTerminal(ev.stage),
+    at: ev.at,
+  };
+  return { ...jobs, [ev.job_id]: next };
+}
+
+/** A job as the API describes it, as client state. */
+export function jobState(job: Job): JobState {
+  const working = job.history.map((h) => h.stage).filter((s) => !isTerminal(s) && s !== 'queued');
+  const reached = working.length ? working[working.length - 1] : job.stage === 'completed' ? 'processing' : 'queued';
+  const last = job.history[job.history.length - 1];
+  return {
+    job_id: job.job_id,
+    stage: job.stage,
+    label: job.label || LABELS[job.stage],
+    reached,
+    detail: job.error ?? last?.detail ?? null,
+    version: job.version ?? null,
+    terminal: isTerminal(job.stage),
+    at: last?.at ?? job.updated_at,
+  };
+}
+
+/** The newest job (by the time of its last event) among `jobs`. */
+export function latestJob(jobs: Jobs): JobState | null {
+  let best: JobState | null = null;
+  for (const job of Object.values(jobs)) {
+    if (!best || job.at > best.at) best = job;
+  }
+  return best;
+}
+
+export type StepState = 'done' | 'active' | 'pending' | 'failed';
+
+export interface Step {
+  stage: JobStage;
+  label: string;
+  state: StepState;
+}
+
+/** The four steps a person watches, and where a job is among them. */
+export const STEPS: readonly JobStage[] = ['generating', 'uploading', 'processing', 'completed'];
+
+export function timeline(job: Pick<JobState, 'stage' | 'reached'>): Step[] {
+  const failed = job.stage === 'failed' || job.stage === 'timeout' || job.stage === 'cancelled';
+  const at = failed ? RANK[job.reached] : RANK[job.stage];
+  return STEPS.map((stage) => {
+    const rank = RANK[stage];
+    let state: StepState;
+    if (failed) {
+      state = rank < at ? 'done' : rank === at ? 'failed' : 'pending';
+      if (at === 0 && rank === 1) state = 'failed';
+    } else if (job.stage === 'completed') {
+      state = 'done';
+    } else {
+      state = rank < at ? 'done' : rank === at ? 'active' : 'pending';
+    }
+    return { stage, label: LABELS[stage], state };
+  });
+}
+
+/** Projects, most recently changed first. */
+export function sortProjects(projects: Project[]): Project[] {
+  return [...projects].sort((a, b) => (b.updated_at > a.updated_at ? 1 : b.updated_at < a.updated_at ? -1 : 0));
+}
+
+/** Versions that have model files, newest first. */
+export function modelVersions(outputs: Output[]): number[] {
+  return [...new Set(outputs.map((o) => o.version))].sort((a, b) => b - a);
+}
+
+/** The version whose model to show: the one asked for if it has files, else the newest. */
+export function pickModelVersion(outputs: Output[], wanted?: number | null): number | null {
+  const versions = modelVersions(outputs);
+  if (wanted != null && versions.includes(wanted)) return wanted;
+  return versions[0] ?? null;
+}
+
+/** The metrics of each version, from the project's completed jobs (newest wins). */
+export function metricsByVersion(jobs: Job[]): Map<number, ModelMetrics> {
+  const out = new Map<number, ModelMetrics>();
+  const done = jobs
+    .filter((j) => j.stage === 'completed' && j.version != null && j.metrics)
+    .sort((a, b) => (a.updated_at < b.updated_at ? -1 : 1));
+  for (const j of done) out.set(j.version as number, j.metrics as ModelMetrics);
+  return out;
+}
+
+/** The file to draw in the viewer: STL first, OBJ otherwise. */
+export function viewerFormat(outputs: Output[], version: number): 'STL' | 'OBJ' | null {
+  const formats = outputs.filter((o) => o.version === version).map((o) => o.format);
+  if (formats.includes('STL')) return 'STL';
+  if (formats.includes('OBJ')) return 'OBJ';
+  return null;
+}

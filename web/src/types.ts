@@ -1,0 +1,208 @@
+// The JSON the CADScribe API answers (see docs/API.md), as the client uses it.
+
+export type JobStage =
+  | 'queued'
+  | 'generating'
+  | 'uploading'
+  | 'processing'
+  | 'completed'
+  | 'failed'
+  | 'timeout'
+  | 'cancelled';
+
+export type ProjectStatus = 'draft' | 'processing' | 'completed' | 'error' | 'timeout';
+export type ProcessingStatus = 'no_scripts' | 'processing' | 'completed' | 'timeout' | 'error';
+export type ModelFormat = 'FCStd' | 'STEP' | 'STL' | 'OBJ';
+export const MODEL_FORMATS: readonly ModelFormat[] = ['FCStd', 'STEP', 'STL', 'OBJ'];
+
+export interface ErrorBody {
+  error: { code: string; message: string; details?: unknown };
+}
+
+export interface User {
+  user_id: string;
+  email: string;
+  role: string;
+  created_at?: string | null;
+}
+
+export interface Token {
+  access_token: string;
+  token_type: string;
+  expires_in: number;
+  user: User;
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+export interface Project {
+  project_id: string;
+  project_name: string;
+  slug: string;
+  description?: string | null;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+  current_version: number;
+  status: ProjectStatus;
+  processing_status: ProcessingStatus;
+  ai_model_used?: string | null;
+}
+
+export interface Message {
+  message_id: string;
+  project_id: string;
+  role: 'user' | 'assistant' | 'system' | string;
+  content: string;
+  timestamp: string;
+  job_id?: string | null;
+}
+
+export interface ModelMetrics {
+  /** mm³ */
+  volume: number;
+  /** mm² */
+  surface_area: number;
+  /** [xmin, ymin, zmin, xmax, ymax, zmax] in mm */
+  bounding_box: [number, number, number, number, number, number];
+  solids: number;
+  valid: boolean;
+}
+
+export interface StageEntry {
+  stage: JobStage;
+  label: string;
+  at: string;
+  detail?: string | null;
+}
+
+export interface Job {
+  job_id: string;
+  project_id: string;
+  slug: string;
+  kind: string;
+  stage: JobStage;
+  label: string;
+  terminal: boolean;
+  version?: number | null;
+  error?: string | null;
+  history: StageEntry[];
+  metrics?: ModelMetrics | null;
+  outputs: Record<string, string>;
+  created_at: string;
+  updated_at: string;
+  finished_at?: string | null;
+}
+
+export interface JobLinks {
+  job: string;
+  events: string;
+  status: string;
+}
+
+export interface Accepted {
+  job_id: string;
+  project_id: string;
+  slug: string;
+  stage: JobStage;
+  published: boolean;
+  links: JobLinks;
+}
+
+/** One `event: status` frame of `GET /api/projects/{id}/events`. */
+export interface StatusEvent {
+  job_id: string;
+  project_id: string;
+  slug: string;
+  stage: JobStage;
+  label: string;
+  version?: number | null;
+  detail?: string | null;
+  terminal: boolean;
+  at: string;
+}
+
+export interface ScriptVersion {
+  version: number;
+  file_name: string;
+  s3_key: string;
+  size?: number | null;
+  generated_by?: string | null;
+  job_id?: string | null;
+  created_at: string;
+  url: string;
+}
+
+export interface Scripts {
+  project_id: string;
+  slug: string;
+  current_version: number;
+  /** Newest first. */
+  versions: ScriptVersion[];
+}
+
+export interface Output {
+  version: number;
+  format: ModelFormat;
+  file_name: string;
+  s3_key: string;
+  size?: number | null;
+  created_at: string;
+  download: string;
+}
+
+export interface Outputs {
+  project_id: string;
+  slug: string;
+  latest_version?: number | null;
+  outputs: Output[];
+  by_version: Record<string, Output[]>;
+}
+
+export interface Download {
+  url: string;
+  expires_in: number;
+  expires_at: string;
+  format: ModelFormat;
+  version: number;
+  file_name: string;
+  size?: number | null;
+}
+
+export interface LogRecord {
+  project_id: string;
+  version: number;
+  s3_log_path: string;
+  log_summary: string;
+  timestamp: string;
+  metadata?: Record<string, unknown>;
+}
+
+export interface LogFile {
+  key: string;
+  file_name: string;
+  size: number;
+  version?: number | null;
+}
+
+export interface Logs {
+  project_id: string;
+  slug: string;
+  items: LogRecord[];
+  total: number;
+  log_files: LogFile[];
+}
+
+export interface ProjectStatusView {
+  project_id: string;
+  slug: string;
+  status: ProcessingStatus;
+  project_status: ProjectStatus;
+  current_version: number;
+  latest_job?: { job_id: string; stage: JobStage; label: string; error?: string | null } | null;
+}
