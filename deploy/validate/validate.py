@@ -96,14 +96,38 @@ def env_example_names() -> set[str]:
     return set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", ENV_EXAMPLE.read_text(), re.M))
 
 
+def service_source_dirs() -> list[Path]:
+    """The services and the workspace crates they depend on, transitively:
+    the code whose environment variables are deployment configuration (a
+    client tool or a test driver in crates/ is not)."""
+    cargo = (ROOT / "Cargo.toml").read_text()
+    path_deps = dict(re.findall(r'^([a-z0-9_-]+)\s*=\s*\{[^}]*path\s*=\s*"([^"]+)"', cargo, re.M))
+    todo = [ROOT / "services" / s for s in sorted(workspace_services())]
+    seen: list[Path] = []
+    while todo:
+        crate = todo.pop()
+        if crate in seen:
+            continue
+        seen.append(crate)
+        manifest = (crate / "Cargo.toml").read_text().split("[dev-dependencies]")[0]
+        for dep, path in path_deps.items():
+            if re.search(rf"^{re.escape(dep)}(\.workspace|\s*=)", manifest, re.M):
+                todo.append(ROOT / path)
+    return seen
+
+
 def variables_read_by_code() -> dict[str, str]:
     """Every environment variable the services read -> the first file reading it."""
     found: dict[str, str] = {}
-    sources = [p for d in ("services", "crates") for p in (ROOT / d).glob("*/src/**/*.rs")]
+    sources = [
+        path
+        for crate in service_source_dirs()
+        for path in (crate / "src").glob("**/*.rs")
+        # Test helpers and side tools (src/bin), not the services.
+        if path.name != "testkit.rs" and "bin" not in path.relative_to(crate / "src").parts[:-1]
+    ]
     for path in sorted(sources):
         rel = path.relative_to(ROOT)
-        if rel.parts[1] == "e2e" or path.name == "testkit.rs":
-            continue  # test drivers, not services
         text = path.read_text()
         # Drop unit tests: their fixtures are not configuration.
         text = text.split("#[cfg(test)]")[0]

@@ -89,6 +89,7 @@ export class StatusStream {
       this.opts.onConnection?.('live');
     };
     source.addEventListener('status', (msg: MessageEvent) => {
+      if (this.stopped || this.source !== source) return;
       const ev = parseStatus(String(msg.data));
       if (ev) this.opts.onStatus(ev);
     });

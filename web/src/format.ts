@@ -16,15 +16,15 @@ export function boxSize(box: ModelMetrics['bounding_box']): string {
   return `${num(x1 - x0, 2)} × ${num(y1 - y0, 2)} × ${num(z1 - z0, 2)} mm`;
 }
 
-/** A volume: mm³ below a litre-ish size, cm³ above 100 000 mm³. */
+/** A volume in mm³ (cm³ from 1 000 000 mm³ up). */
 export function volume(mm3: number): string {
-  if (Math.abs(mm3) >= 100_000) return `${num(mm3 / 1000, 1)} cm³`;
+  if (Math.abs(mm3) >= 1_000_000) return `${num(mm3 / 1000, 1)} cm³`;
   return `${num(mm3, 1)} mm³`;
 }
 
-/** An area: mm², or cm² above 10 000 mm². */
+/** An area in mm² (cm² from 1 000 000 mm² up). */
 export function area(mm2: number): string {
-  if (Math.abs(mm2) >= 10_000) return `${num(mm2 / 100, 1)} cm²`;
+  if (Math.abs(mm2) >= 1_000_000) return `${num(mm2 / 100, 1)} cm²`;
   return `${num(mm2, 1)} mm²`;
 }
 

@@ -104,6 +104,17 @@ export function applyStatus(jobs: Jobs, ev: StatusEvent): Jobs {
   return { ...jobs, [ev.job_id]: next };
 }
 
+/**
+ * Merges what the API says of a job into the live state: the API's view
+ * replaces an older stage, never a newer one (the stream may be ahead).
+ */
+export function mergeJob(jobs: Jobs, state: JobState): Jobs {
+  const known = jobs[state.job_id];
+  if (known && (known.terminal || RANK[state.stage] < RANK[known.stage])) return jobs;
+  if (known && known.stage === state.stage && known.detail === state.detail && known.version === state.version) return jobs;
+  return { ...jobs, [state.job_id]: state };
+}
+
 /** A job as the API describes it, as client state. */
 export function jobState(job: Job): JobState {
   const working = job.history.map((h) => h.stage).filter((s) => !isTerminal(s) && s !== 'queued');

@@ -39,11 +39,7 @@ fn refuses_the_classic_escapes() {
 fn refuses_freecad_file_and_settings_facilities() {
     use ViolationKind::*;
     refused("import Part\nPart.export([], 'x.step')", Attribute, 2);
-    refused(
-        "import FreeCAD as App\nApp.openDocument('a.FCStd')",
-        Attribute,
-        2,
-    );
+    refused("import FreeCAD as App\nApp.openDocument('a.FCStd')", Attribute, 2);
     refused(
         "import FreeCAD as App\nApp.ActiveDocument.saveAs('a.FCStd')",
         Attribute,
@@ -102,8 +98,7 @@ fn sees_into_every_corner_of_the_tree() {
 
 #[test]
 fn reports_all_violations_in_line_order() {
-    let source =
-        "import os\nimport Part\nx = eval('1')\nPart.export([], 'x.step')\nimport socket\n";
+    let source = "import os\nimport Part\nx = eval('1')\nPart.export([], 'x.step')\nimport socket\n";
     let found = violations(source);
     let lines: Vec<usize> = found.iter().map(|v| v.line).collect();
     assert_eq!(lines, vec![1, 3, 4, 5], "{found:?}");
@@ -114,11 +109,7 @@ fn reports_all_violations_in_line_order() {
 
 #[test]
 fn reports_syntax_errors_with_their_line() {
-    refused(
-        "import Part\n\ndef f(:\n    pass\n",
-        ViolationKind::Syntax,
-        3,
-    );
+    refused("import Part\n\ndef f(:\n    pass\n", ViolationKind::Syntax, 3);
     refused("x = (1,\n", ViolationKind::Syntax, 2);
     refused("print 'python 2'", ViolationKind::Syntax, 1);
 }
@@ -145,9 +136,7 @@ fn refuses_oversized_nul_and_absurdly_nested_input() {
 
 #[test]
 fn long_flat_point_tables_are_fine() {
-    let points: Vec<String> = (0..5000)
-        .map(|i| format!("Vector({i}.0, {}.5, 0)", i % 7))
-        .collect();
+    let points: Vec<String> = (0..5000).map(|i| format!("Vector({i}.0, {}.5, 0)", i % 7)).collect();
     let source = format!(
         "import FreeCAD as App\nimport Part\nfrom FreeCAD import Vector\npts = [{}]\nshape = Part.makePolygon(pts)\n",
         points.join(", ")

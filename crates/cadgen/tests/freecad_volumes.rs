@@ -26,7 +26,10 @@ const CASES: &[(&str, f64)] = &[
     ("washer 20 mm outer 8.4 mm inner 2 mm thick", 1e-3),
     ("M8 washer", 1e-3),
     ("a flange 80 mm across with six 8 mm holes on a 60 mm bolt circle", 1e-3),
-    ("flange 120 mm diameter 12 mm thick with 8 M10 holes on a 95 mm bolt circle and a 40 mm bore", 1e-3),
+    (
+        "flange 120 mm diameter 12 mm thick with 8 M10 holes on a 95 mm bolt circle and a 40 mm bore",
+        1e-3,
+    ),
     ("L-bracket 50 x 40 x 30 mm 5 mm thick with 2 holes 5 mm", 1e-3),
     ("L-bracket 60 x 60 x 40 mm 4 mm thick with 4 M4 holes", 1e-3),
     ("spur gear module 2 with 20 teeth 10 mm thick bore 8 mm", 1e-2),
@@ -39,7 +42,10 @@ const CASES: &[(&str, f64)] = &[
     ("enclosure 100 x 60 x 40 mm wall 2 mm", 1e-3),
     ("plate 100 x 50 x 5 mm with 4 holes 6 mm at the corners", 1e-3),
     ("plate 120 x 40 x 6 mm with 5 holes 8 mm", 1e-3),
-    ("plate 60 x 40 x 3 mm with holes 4 mm at (10, 10), (50, 10) and (30, 30)", 1e-3),
+    (
+        "plate 60 x 40 x 3 mm with holes 4 mm at (10, 10), (50, 10) and (30, 30)",
+        1e-3,
+    ),
 ];
 
 /// Executes each script in a fresh document the way the worker's harness
@@ -86,8 +92,7 @@ fn run_freecad(scripts: &[(String, String)]) -> BTreeMap<String, Result<Measured
     let runner = dir.join("runner.py");
     std::fs::write(&runner, RUNNER).expect("write runner");
 
-    let binary =
-        std::env::var_os("FREECAD_CMD").map_or_else(|| PathBuf::from("freecadcmd"), PathBuf::from);
+    let binary = std::env::var_os("FREECAD_CMD").map_or_else(|| PathBuf::from("freecadcmd"), PathBuf::from);
     let output = Command::new(&binary)
         .arg(&runner)
         .env("CADGEN_SCRIPTS_DIR", &scripts_dir)
@@ -103,9 +108,7 @@ fn run_freecad(scripts: &[(String, String)]) -> BTreeMap<String, Result<Measured
     let stdout = String::from_utf8_lossy(&output.stdout);
     let mut results = BTreeMap::new();
     // FreeCAD's progress output shares lines with ours: find the markers.
-    let markers = stdout
-        .lines()
-        .filter_map(|l| l.find("CADGEN_").map(|i| &l[i..]));
+    let markers = stdout.lines().filter_map(|l| l.find("CADGEN_").map(|i| &l[i..]));
     for line in markers {
         if let Some(rest) = line.strip_prefix("CADGEN_RESULT ") {
             let f: Vec<&str> = rest.split(' ').collect();
@@ -162,8 +165,7 @@ fn freecad_builds_every_example_with_the_expected_volume() {
                     m.volume,
                     error * 100.0
                 );
-                let one_solid =
-                    m.valid && m.solids == 1 && m.features == 1 && m.shape_type == "Solid";
+                let one_solid = m.valid && m.solids == 1 && m.features == 1 && m.shape_type == "Solid";
                 if error > *tolerance || !one_solid {
                     failures.push(format!(
                         "{prompt:?}: volume {} vs expected {} (error {:.4} %), valid {}, solids {}, features {}, type {}",
@@ -181,9 +183,5 @@ fn freecad_builds_every_example_with_the_expected_volume() {
             None => failures.push(format!("{prompt:?}: no result from FreeCAD")),
         }
     }
-    assert!(
-        failures.is_empty(),
-        "FreeCAD disagreed:\n{}",
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "FreeCAD disagreed:\n{}", failures.join("\n"));
 }

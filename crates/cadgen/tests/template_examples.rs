@@ -54,10 +54,7 @@ fn plate_with_one_hole() {
         8000.0 - PI * 9.0 * 10.0,
     );
     assert!((g.expected_volume_mm3 - 7717.3).abs() < 0.05);
-    assert_eq!(
-        g.summary,
-        "Plate 40 × 20 × 10 mm with one Ø6 mm through hole"
-    );
+    assert_eq!(g.summary, "Plate 40 × 20 × 10 mm with one Ø6 mm through hole");
 }
 
 #[test]
@@ -76,12 +73,7 @@ fn cubes_blocks_and_plain_plates() {
     expect("cube 25 mm", "box", &[("side", 25.0)], 15625.0);
     expect("a 1 inch cube", "box", &[("side", 25.4)], 25.4f64.powi(3));
     expect("Block 10x20x30", "box", &[("height", 30.0)], 6000.0);
-    expect(
-        "plate 100 x 50 mm 5 mm thick",
-        "box",
-        &[("thickness", 5.0)],
-        25000.0,
-    );
+    expect("plate 100 x 50 mm 5 mm thick", "box", &[("thickness", 5.0)], 25000.0);
     expect(
         "box 40 mm long 30 mm wide 20 mm high",
         "box",
@@ -136,11 +128,7 @@ fn tubes_and_pipes() {
     expect(
         "tube outer diameter 30 mm inner diameter 24 mm length 80 mm",
         "tube",
-        &[
-            ("outer_diameter", 30.0),
-            ("inner_diameter", 24.0),
-            ("length", 80.0),
-        ],
+        &[("outer_diameter", 30.0), ("inner_diameter", 24.0), ("length", 80.0)],
         (disc(30.0) - disc(24.0)) * 80.0,
     );
     expect(
@@ -165,12 +153,7 @@ fn spheres() {
         &[("radius", 15.0)],
         4.0 / 3.0 * PI * 15f64.powi(3),
     );
-    expect(
-        "a 2 cm ball",
-        "sphere",
-        &[("radius", 10.0)],
-        4.0 / 3.0 * PI * 1000.0,
-    );
+    expect("a 2 cm ball", "sphere", &[("radius", 10.0)], 4.0 / 3.0 * PI * 1000.0);
 }
 
 #[test]
@@ -179,11 +162,7 @@ fn cones_and_frustums() {
     expect(
         "cone bottom diameter 40 top diameter 10 height 30 mm",
         "cone",
-        &[
-            ("bottom_diameter", 40.0),
-            ("top_diameter", 10.0),
-            ("height", 30.0),
-        ],
+        &[("bottom_diameter", 40.0), ("top_diameter", 10.0), ("height", 30.0)],
         frustum,
     );
     expect(
@@ -203,22 +182,14 @@ fn washers() {
     let g = expect(
         "washer 20 mm outer 8.4 mm inner 2 mm thick",
         "washer",
-        &[
-            ("outer_diameter", 20.0),
-            ("inner_diameter", 8.4),
-            ("thickness", 2.0),
-        ],
+        &[("outer_diameter", 20.0), ("inner_diameter", 8.4), ("thickness", 2.0)],
         (disc(20.0) - disc(8.4)) * 2.0,
     );
     assert_eq!(g.summary, "Washer Ø20 / Ø8.4 mm, 2 mm thick");
     expect(
         "M8 washer",
         "washer",
-        &[
-            ("outer_diameter", 16.0),
-            ("inner_diameter", 8.4),
-            ("thickness", 1.6),
-        ],
+        &[("outer_diameter", 16.0), ("inner_diameter", 8.4), ("thickness", 1.6)],
         (disc(16.0) - disc(8.4)) * 1.6,
     );
 }
@@ -237,11 +208,7 @@ fn flanges() {
         ],
         (disc(80.0) - 6.0 * disc(8.0)) * 10.0,
     );
-    assert!(
-        g.summary.contains("defaults: thickness 10 mm"),
-        "{}",
-        g.summary
-    );
+    assert!(g.summary.contains("defaults: thickness 10 mm"), "{}", g.summary);
     expect(
         "flange 120 mm diameter 12 mm thick with 8 M10 holes on a 95 mm bolt circle and a 40 mm bore",
         "flange",
@@ -286,10 +253,7 @@ fn spur_gears() {
         gen("spur gear module 2 with 20 teeth 10 mm thick bore 8 mm").expected_volume_mm3,
     );
     // The involute profile lies between the root (Ø35) and tip (Ø44) discs.
-    let (lo, hi) = (
-        (disc(35.0) - disc(8.0)) * 10.0,
-        (disc(44.0) - disc(8.0)) * 10.0,
-    );
+    let (lo, hi) = ((disc(35.0) - disc(8.0)) * 10.0, (disc(44.0) - disc(8.0)) * 10.0);
     assert!(g.expected_volume_mm3 > lo && g.expected_volume_mm3 < hi);
     assert!(
         g.script.contains("Part.makePolygon(outline)"),
@@ -310,21 +274,13 @@ fn hex_nuts() {
     expect(
         "M8 hex nut",
         "hex_nut",
-        &[
-            ("across_flats", 13.0),
-            ("thickness", 6.5),
-            ("hole_diameter", 8.0),
-        ],
+        &[("across_flats", 13.0), ("thickness", 6.5), ("hole_diameter", 8.0)],
         nut,
     );
     expect(
         "hex nut 13 mm across flats 6.5 mm thick 8 mm hole",
         "hex_nut",
-        &[
-            ("across_flats", 13.0),
-            ("thickness", 6.5),
-            ("hole_diameter", 8.0),
-        ],
+        &[("across_flats", 13.0), ("thickness", 6.5), ("hole_diameter", 8.0)],
         nut,
     );
     assert!(generate("M7 nut").is_err(), "M7 is not a standard size");
@@ -335,11 +291,7 @@ fn standoffs() {
     expect(
         "standoff 20 mm tall 6 mm diameter M3",
         "standoff",
-        &[
-            ("length", 20.0),
-            ("outer_diameter", 6.0),
-            ("hole_diameter", 2.5),
-        ],
+        &[("length", 20.0), ("outer_diameter", 6.0), ("hole_diameter", 2.5)],
         (disc(6.0) - disc(2.5)) * 20.0,
     );
     let hexagon = 3f64.sqrt() / 2.0 * 49.0;
@@ -378,11 +330,7 @@ fn plates_with_hole_patterns() {
     let g = expect(
         "plate 100 x 50 x 5 mm with 4 holes 6 mm at the corners",
         "plate_with_holes",
-        &[
-            ("hole_count", 4.0),
-            ("hole_diameter", 6.0),
-            ("hole_inset", 9.0),
-        ],
+        &[("hole_count", 4.0), ("hole_diameter", 6.0), ("hole_inset", 9.0)],
         25000.0 - 4.0 * disc(6.0) * 5.0,
     );
     assert!(g.summary.contains("at the corners"));
@@ -408,11 +356,7 @@ fn plates_with_hole_patterns() {
         12800.0 - 4.0 * disc(5.5) * 4.0,
     );
     let g = gen("plate 80 x 40 x 4 mm with 3 holes");
-    assert!(
-        g.summary.contains("defaults: hole diameter 5.5 mm"),
-        "{}",
-        g.summary
-    );
+    assert!(g.summary.contains("defaults: hole diameter 5.5 mm"), "{}", g.summary);
 }
 
 #[test]
@@ -444,10 +388,7 @@ fn refuses_what_it_does_not_understand() {
     );
     assert!(generate("tube outer diameter 20 inner diameter 30 length 10").is_err());
     assert!(generate("cube 20 km").is_err(), "unsupported unit");
-    assert!(
-        generate("box 20 x 30 x 40 m x 9999999999").is_err(),
-        "out of range"
-    );
+    assert!(generate("box 20 x 30 x 40 m x 9999999999").is_err(), "out of range");
 }
 
 #[test]
@@ -467,18 +408,14 @@ fn scripts_have_the_contract_shape_and_pass_the_checker() {
         if let Err(violations) = check_script(&g.script) {
             panic!("{prompt:?}: generated script fails the checker: {violations:?}");
         }
-        assert!(g.script.starts_with(&format!(
-            "# CADScribe part template: {}\n# {}\n",
-            g.part, g.summary
-        )));
+        assert!(g
+            .script
+            .starts_with(&format!("# CADScribe part template: {}\n# {}\n", g.part, g.summary)));
         assert!(g
             .script
             .contains("doc = App.ActiveDocument or App.newDocument(\"Model\")"));
         assert!(g.script.contains("doc.recompute()"));
-        assert_eq!(
-            g.script.matches("doc.addObject(\"Part::Feature\"").count(),
-            1
-        );
+        assert_eq!(g.script.matches("doc.addObject(\"Part::Feature\"").count(), 1);
         for name in g.parameters.keys() {
             assert!(
                 g.script.contains(&format!("\n{} = ", name.to_uppercase())),

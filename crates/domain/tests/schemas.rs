@@ -270,6 +270,9 @@ fn every_sample_is_refused_by_every_other_schema() {
     }
 }
 
+/// What a broken message lacks, and how to break a good one that way.
+type Breakage = (&'static str, fn(&mut Value));
+
 #[test]
 fn schemas_refuse_what_rust_refuses() {
     let schema = validator(
@@ -282,7 +285,7 @@ fn schemas_refuse_what_rust_refuses() {
     let good = sample(MessageType::ScriptStored);
     assert!(schema.is_valid(&good));
 
-    let broken: [(&str, fn(&mut Value)); 6] = [
+    let broken: [Breakage; 6] = [
         ("a slug with capitals", |m| m["payload"]["slug"] = json!("Not-A-Slug")),
         ("version 0", |m| m["payload"]["version"] = json!(0)),
         ("no input_key", |m| {

@@ -54,7 +54,11 @@ fn scaled_objects() -> Vec<ScaledObject> {
                 .and_then(|i| lines[i + 1..].iter().find_map(|l| value_of(l, "name")))
                 .unwrap_or_else(|| panic!("{}: a ScaledObject without scaleTargetRef.name", file.display()));
             let queues = lines.iter().filter_map(|l| value_of(l, "queueName")).collect();
-            found.push(ScaledObject { file: file.clone(), target, queues });
+            found.push(ScaledObject {
+                file: file.clone(),
+                target,
+                queues,
+            });
         }
     }
     found
@@ -92,7 +96,11 @@ fn no_deployment_renames_the_queues() {
     yaml_files(&repo_root().join("k8s"), &mut files);
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
-        assert!(!text.contains("AMQP_QUEUE_PREFIX"), "{}: sets AMQP_QUEUE_PREFIX", file.display());
+        assert!(
+            !text.contains("AMQP_QUEUE_PREFIX"),
+            "{}: sets AMQP_QUEUE_PREFIX",
+            file.display()
+        );
     }
 }
 
@@ -102,7 +110,10 @@ fn the_operator_guide_and_the_schema_readme_name_every_queue() {
         let text = std::fs::read_to_string(repo_root().join(doc)).unwrap_or_else(|e| panic!("{doc}: {e}"));
         for (service, queues) in expected_queues() {
             for queue in queues.iter().cloned().chain([dead_letter_queue(service)]) {
-                assert!(text.contains(&format!("`{queue}`")), "{doc} does not describe `{queue}`");
+                assert!(
+                    text.contains(&format!("`{queue}`")),
+                    "{doc} does not describe `{queue}`"
+                );
             }
         }
     }

@@ -22,15 +22,20 @@ doc.addObject('Part::Feature', 'Box').Shape = Part.makeBox(3, 4, 5)\ndoc.recompu
 
 /// The processes whose parent is `pid` (a worker's FreeCAD runs).
 fn children(pid: u32) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|child| {
-            std::fs::read_to_string(format!("/proc/{child}/stat")).ok().is_some_and(|stat| {
-                // pid (comm) state ppid …; comm may hold spaces, so split after ')'.
-                stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
-                    == Some(pid)
-            })
+            std::fs::read_to_string(format!("/proc/{child}/stat"))
+                .ok()
+                .is_some_and(|stat| {
+                    // pid (comm) state ppid …; comm may hold spaces, so split after ')'.
+                    stat.rsplit_once(')')
+                        .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
+                        == Some(pid)
+                })
         })
         .collect()
 }
@@ -55,7 +60,12 @@ async fn a_worker_stopped_mid_run_finishes_the_job_and_exits_cleanly() {
     // Wait until one worker runs FreeCAD for the job.
     let start = Instant::now();
     let busy = loop {
-        let processing = p.db.jobs().get(id).await.unwrap().is_some_and(|j| j.stage == JobStage::Processing);
+        let processing =
+            p.db.jobs()
+                .get(id)
+                .await
+                .unwrap()
+                .is_some_and(|j| j.stage == JobStage::Processing);
         if processing {
             if let Some(i) = workers.iter().position(|w| !children(w.child.id()).is_empty()) {
                 break i;
@@ -82,7 +92,10 @@ async fn a_worker_stopped_mid_run_finishes_the_job_and_exits_cleanly() {
     };
     let log = workers[busy].log_text();
     assert!(status.success(), "the stopped worker exited with {status}:\n{log}");
-    assert!(log.contains("shutdown requested"), "the worker did not see SIGTERM:\n{log}");
+    assert!(
+        log.contains("shutdown requested"),
+        "the worker did not see SIGTERM:\n{log}"
+    );
 
     let job = p.finished(id, 2 * MINUTE).await;
     assert_eq!(job.stage, JobStage::Completed, "{:?}", job.error);
@@ -91,15 +104,23 @@ async fn a_worker_stopped_mid_run_finishes_the_job_and_exits_cleanly() {
     // WorkerApp finishes the message in hand, so the stopped worker built
     // the model itself (a requeue to the other worker would also keep the
     // job, but it is not what the service does, and it costs a second run).
-    assert!(log.contains("model built"), "the stopped worker did not finish its run:\n{log}");
+    assert!(
+        log.contains("model built"),
+        "the stopped worker did not finish its run:\n{log}"
+    );
     let other_log = workers[other].log_text();
     assert!(!other_log.contains("model built"), "the job ran twice:\n{other_log}");
     let logs = p.db.logs().list(&project.project_id, PageRequest::all()).await.unwrap();
     assert_eq!(logs.total, 1, "one FreeCAD run log");
 
     // The other worker still serves.
-    assert!(workers[other].child.try_wait().unwrap().is_none(), "the other worker stopped too");
-    let next = p.upload(&project, SLOW_BOX.replace("time.sleep(3)", "pass").as_str()).await;
+    assert!(
+        workers[other].child.try_wait().unwrap().is_none(),
+        "the other worker stopped too"
+    );
+    let next = p
+        .upload(&project, SLOW_BOX.replace("time.sleep(3)", "pass").as_str())
+        .await;
     let job = p.finished(next, 2 * MINUTE).await;
     assert_eq!(job.stage, JobStage::Completed, "{:?}", job.error);
 

@@ -181,12 +181,13 @@ impl WorkerApp {
     /// `info` carries): for a service that must start while MongoDB or S3
     /// are down, such as monitoring.
     pub fn with_bus(info: ServiceInfo, bus: Arc<RabbitBus>, port: u16) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(("127.0.0.1", port))
-            .or_else(|_| TcpListener::bind(("0.0.0.0", port)))
-            .with_context(|| format!("cannot listen on port {port} (PORT)"))?;
         let mut env = EnvReader::from_env();
         let heartbeat_every = heartbeat_interval(&mut env);
+        // Loopback by default; containers set HOST=0.0.0.0 to be probed.
+        let host = env.optional("HOST").unwrap_or_else(|| "127.0.0.1".into());
         env.finish()?;
+        let listener = TcpListener::bind((host.as_str(), port))
+            .with_context(|| format!("cannot listen on {host}:{port} (HOST, PORT)"))?;
         Ok(Self {
             listener,
             info,

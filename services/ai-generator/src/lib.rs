@@ -22,10 +22,10 @@ use domain::{JobStage, MessageType, ProjectSlug, RawEnvelope, S3Key, UserId, Ver
 use platform::bus::{Bus, DeadLetterReason, Handler, HandlerError, Subscription};
 use platform::config::{EnvReader, FromEnv};
 use platform::jobs::{self, Advance, Origin};
+use platform::metrics;
 use platform::mongo::PageRequest;
 use platform::runtime::{CommonSettings, Deps, WorkerApp};
 use platform::service::ServiceInfo;
-use platform::metrics;
 
 use providers::{ChatSettings, OpenAiCompatible, Provider, ProviderError, Request, Template, Turn};
 

@@ -20,9 +20,9 @@ use domain::{JobStage, MessageType, RawEnvelope, S3Key};
 use platform::bus::{Bus, DeadLetterReason, Handler, HandlerError, Subscription};
 use platform::config::{EnvReader, FromEnv};
 use platform::jobs::{self, Advance, Origin};
+use platform::metrics;
 use platform::runtime::{CommonSettings, Deps, WorkerApp};
 use platform::service::ServiceInfo;
-use platform::metrics;
 use sandbox::{Limits, Outcome, Sandbox};
 
 pub const NAME: &str = "freecad-worker";

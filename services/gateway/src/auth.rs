@@ -67,9 +67,16 @@ impl JwtKeys {
         let (algorithm, decoding, encoding) = match &settings.keys {
             JwtKeySettings::Hs256 { secret } => {
                 let bytes = secret.expose().as_bytes();
-                (Algorithm::HS256, DecodingKey::from_secret(bytes), Some(EncodingKey::from_secret(bytes)))
+                (
+                    Algorithm::HS256,
+                    DecodingKey::from_secret(bytes),
+                    Some(EncodingKey::from_secret(bytes)),
+                )
             }
-            JwtKeySettings::Rs256 { public_pem, private_pem } => {
+            JwtKeySettings::Rs256 {
+                public_pem,
+                private_pem,
+            } => {
                 let decoding = DecodingKey::from_rsa_pem(public_pem.as_bytes()).map_err(KeyError::Public)?;
                 let encoding = private_pem
                     .as_ref()
@@ -91,7 +98,13 @@ impl JwtKeys {
             Some(aud) => validation.set_audience(&[aud]),
             None => validation.validate_aud = false,
         }
-        Ok(Self { algorithm, decoding, encoding, validation, settings: settings.clone() })
+        Ok(Self {
+            algorithm,
+            decoding,
+            encoding,
+            validation,
+            settings: settings.clone(),
+        })
     }
 
     /// Whether this gateway can issue tokens (it cannot with only a public key).
@@ -124,7 +137,9 @@ impl JwtKeys {
         let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
             let reason = match e.kind() {
                 ErrorKind::ExpiredSignature => "the token has expired",
-                ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => "the token's algorithm is not accepted",
+                ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+                    "the token's algorithm is not accepted"
+                }
                 ErrorKind::ImmatureSignature => "the token is not valid yet",
                 ErrorKind::InvalidIssuer | ErrorKind::InvalidAudience => "the token was issued for someone else",
                 _ => "the token is invalid",
@@ -147,12 +162,20 @@ impl AuthUser {
     fn from_claims(claims: Claims) -> Result<Self, ApiError> {
         let user_id =
             UserId::parse(&claims.sub).map_err(|_| ApiError::unauthorized("the token's subject is not a user id"))?;
-        Ok(Self { user_id, email: claims.email, role: claims.role })
+        Ok(Self {
+            user_id,
+            email: claims.email,
+            role: claims.role,
+        })
     }
 }
 
 fn bearer(req: &HttpRequest) -> Option<&str> {
-    let value = req.headers().get(actix_web::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let value = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
@@ -167,7 +190,9 @@ fn query_token(req: &HttpRequest) -> Option<String> {
 
 fn authenticate(req: &HttpRequest, token: Option<&str>) -> Result<AuthUser, ApiError> {
     let state = req.app_data::<web::Data<AppState>>().ok_or_else(ApiError::internal)?;
-    let token = token.filter(|t| !t.is_empty()).ok_or_else(|| ApiError::unauthorized("a bearer token is required"))?;
+    let token = token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::unauthorized("a bearer token is required"))?;
     let user = AuthUser::from_claims(state.jwt.verify(token)?)?;
     state.limiter.check(user.user_id.as_str())?;
     tracing::Span::current().record("user_id", user.user_id.as_str());

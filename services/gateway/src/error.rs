@@ -39,7 +39,7 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
-    pub details: Option<serde_json::Value>,
+    pub details: Option<Box<serde_json::Value>>,
     /// Seconds, for 429 and 503.
     pub retry_after: Option<u64>,
 }
@@ -48,11 +48,17 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), details: None, retry_after: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            details: None,
+            retry_after: None,
+        }
     }
 
     pub fn with_details(mut self, details: serde_json::Value) -> Self {
-        self.details = Some(details);
+        self.details = Some(Box::new(details));
         self
     }
 
@@ -111,7 +117,11 @@ impl ApiError {
 
     pub fn body(&self) -> ErrorBody {
         ErrorBody {
-            error: ErrorDetail { code: self.code.to_owned(), message: self.message.clone(), details: self.details.clone() },
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message.clone(),
+                details: self.details.as_deref().cloned(),
+            },
         }
     }
 }
@@ -136,7 +146,7 @@ impl ResponseError for ApiError {
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
         match e {
-            DbError::Duplicate(what) => Self::conflict(format!("{what}")),
+            DbError::Duplicate(what) => Self::conflict(what),
             DbError::NotFound(what) => Self::not_found(what),
             e if e.is_transient() => {
                 tracing::warn!(error = %e, "database unavailable");
@@ -218,13 +228,19 @@ pub fn render_plain_errors<B: MessageBody + 'static>(
         StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "method not allowed on this route".to_owned()),
         StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the body is too large".to_owned()),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "unsupported content type".to_owned()),
-        s if s.is_client_error() => ("bad_request", s.canonical_reason().unwrap_or("bad request").to_lowercase()),
+        s if s.is_client_error() => (
+            "bad_request",
+            s.canonical_reason().unwrap_or("bad request").to_lowercase(),
+        ),
         _ => ("internal", "internal error".to_owned()),
     };
     let body = ApiError::new(status, code, message).body();
     let (req, mut res) = res.into_parts();
-    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     let res = res.set_body(serde_json::to_string(&body).unwrap_or_default());
-    let res = ServiceResponse::new(req, res).map_into_boxed_body().map_into_right_body::<B>();
+    let res = ServiceResponse::new(req, res)
+        .map_into_boxed_body()
+        .map_into_right_body::<B>();
     Ok(ErrorHandlerResponse::Response(res))
 }

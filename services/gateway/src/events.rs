@@ -79,7 +79,10 @@ impl StatusEvent {
 
     fn frame(&self) -> Bytes {
         let data = serde_json::to_string(self).unwrap_or_default();
-        Bytes::from(format!("id: {}:{}\nevent: status\ndata: {data}\n\n", self.job_id, self.stage))
+        Bytes::from(format!(
+            "id: {}:{}\nevent: status\ndata: {data}\n\n",
+            self.job_id, self.stage
+        ))
     }
 }
 
@@ -96,7 +99,10 @@ impl Hub {
     pub fn subscribe(&self, project: &ProjectId) -> broadcast::Receiver<Arc<StatusEvent>> {
         let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
         channels.retain(|_, tx| tx.receiver_count() > 0);
-        channels.entry(project.clone()).or_insert_with(|| broadcast::channel(Self::CAPACITY).0).subscribe()
+        channels
+            .entry(project.clone())
+            .or_insert_with(|| broadcast::channel(Self::CAPACITY).0)
+            .subscribe()
     }
 
     pub fn publish(&self, event: StatusEvent) {
@@ -111,7 +117,12 @@ impl Hub {
 
     /// Number of projects with listeners (for tests and metrics).
     pub fn projects_listened(&self) -> usize {
-        self.channels.lock().unwrap_or_else(|p| p.into_inner()).values().filter(|t| t.receiver_count() > 0).count()
+        self.channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .filter(|t| t.receiver_count() > 0)
+            .count()
     }
 
     /// Ends every stream (shutdown).
@@ -126,7 +137,11 @@ pub struct HubFeed(pub Arc<Hub>);
 #[async_trait]
 impl Handler for HubFeed {
     async fn handle(&self, raw: RawEnvelope) -> Result<(), HandlerError> {
-        let status = raw.clone().decode::<JobStatus>().map_err(HandlerError::permanent)?.payload;
+        let status = raw
+            .clone()
+            .decode::<JobStatus>()
+            .map_err(HandlerError::permanent)?
+            .payload;
         self.0.publish(StatusEvent::from_message(&raw, status));
         Ok(())
     }
@@ -141,8 +156,12 @@ async fn snapshot(db: &Db, project: &ProjectId) -> Vec<Job> {
             return Vec::new();
         }
     };
-    let mut picked: Vec<Job> =
-        jobs.iter().enumerate().filter(|(i, j)| *i == 0 || !j.stage.is_terminal()).map(|(_, j)| j.clone()).collect();
+    let mut picked: Vec<Job> = jobs
+        .iter()
+        .enumerate()
+        .filter(|(i, j)| *i == 0 || !j.stage.is_terminal())
+        .map(|(_, j)| j.clone())
+        .collect();
     picked.reverse(); // oldest first, as they happened
     picked
 }
@@ -161,7 +180,11 @@ pub fn stream(db: Db, hub: Arc<Hub>, project: ProjectId, keepalive: Duration) ->
             let changed = seen.insert(event.job_id, event.stage) != Some(event.stage);
             changed.then(|| event.frame())
         };
-        if tx.send(Bytes::from_static(b"retry: 3000\n: connected\n\n")).await.is_err() {
+        if tx
+            .send(Bytes::from_static(b"retry: 3000\n: connected\n\n"))
+            .await
+            .is_err()
+        {
             return;
         }
         for job in snapshot(&db, &project).await {
@@ -205,7 +228,11 @@ where
     F: Fn(&StatusEvent, &mut HashMap<JobId, JobStage>) -> Option<Bytes>,
 {
     let mut current = Vec::new();
-    let followed: Vec<JobId> = seen.iter().filter(|(_, s)| !s.is_terminal()).map(|(id, _)| *id).collect();
+    let followed: Vec<JobId> = seen
+        .iter()
+        .filter(|(_, s)| !s.is_terminal())
+        .map(|(id, _)| *id)
+        .collect();
     for id in followed {
         if let Ok(Some(job)) = db.jobs().get(id).await {
             current.push(StatusEvent::from_job(&job));

@@ -25,7 +25,10 @@ impl RateLimiter {
     const FORGET_AFTER: Duration = Duration::from_secs(600);
 
     pub fn new(settings: RateLimitSettings) -> Self {
-        Self { settings, buckets: Mutex::new(HashMap::new()) }
+        Self {
+            settings,
+            buckets: Mutex::new(HashMap::new()),
+        }
     }
 
     fn capacity(&self) -> f64 {
@@ -48,7 +51,10 @@ impl RateLimiter {
         }
         let capacity = self.capacity();
         let rate = self.per_second();
-        let bucket = buckets.entry(key.to_owned()).or_insert(Bucket { tokens: capacity, refilled: now });
+        let bucket = buckets.entry(key.to_owned()).or_insert(Bucket {
+            tokens: capacity,
+            refilled: now,
+        });
         let elapsed = now.duration_since(bucket.refilled).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * rate).min(capacity);
         bucket.refilled = now;
@@ -68,7 +74,10 @@ mod tests {
 
     #[test]
     fn burst_then_refuse_then_refill() {
-        let limiter = RateLimiter::new(RateLimitSettings { per_minute: 60, burst: 3 });
+        let limiter = RateLimiter::new(RateLimitSettings {
+            per_minute: 60,
+            burst: 3,
+        });
         for _ in 0..3 {
             limiter.check("a").unwrap();
         }
@@ -82,7 +91,10 @@ mod tests {
 
     #[test]
     fn zero_turns_it_off() {
-        let limiter = RateLimiter::new(RateLimitSettings { per_minute: 0, burst: 0 });
+        let limiter = RateLimiter::new(RateLimitSettings {
+            per_minute: 0,
+            burst: 0,
+        });
         for _ in 0..1000 {
             limiter.check("a").unwrap();
         }

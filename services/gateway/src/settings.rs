@@ -19,7 +19,10 @@ pub enum JwtKeySettings {
     Hs256 { secret: Secret },
     /// RS256 verified with an identity provider's public key (PEM). The
     /// gateway issues tokens only when it also has the private key.
-    Rs256 { public_pem: String, private_pem: Option<Secret> },
+    Rs256 {
+        public_pem: String,
+        private_pem: Option<Secret>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -87,10 +90,16 @@ impl FromEnv for Settings {
         let keys = match pem(env, "JWT_PUBLIC_KEY_PEM") {
             Some(public_pem) => {
                 let private_pem = pem(env, "JWT_PRIVATE_KEY_PEM").map(Secret::new);
-                JwtKeySettings::Rs256 { public_pem, private_pem }
+                JwtKeySettings::Rs256 {
+                    public_pem,
+                    private_pem,
+                }
             }
             None => {
-                let secret = env.secret("JWT_SECRET_KEY", "at least 32 characters, or set JWT_PUBLIC_KEY_PEM for RS256");
+                let secret = env.secret(
+                    "JWT_SECRET_KEY",
+                    "at least 32 characters, or set JWT_PUBLIC_KEY_PEM for RS256",
+                );
                 if !secret.expose().is_empty() && secret.expose().len() < 32 {
                     env.malformed("JWT_SECRET_KEY", "must be at least 32 characters");
                 }
@@ -123,7 +132,10 @@ impl FromEnv for Settings {
             .trim_end_matches('/')
             .to_owned();
         if !(monitoring_url.starts_with("http://") || monitoring_url.starts_with("https://")) {
-            env.malformed("MONITORING_URL", format!("expected an http(s) URL (got {monitoring_url:?})"));
+            env.malformed(
+                "MONITORING_URL",
+                format!("expected an http(s) URL (got {monitoring_url:?})"),
+            );
         }
         let web_root = env.optional("WEB_ROOT").map(PathBuf::from);
         if let Some(root) = &web_root {

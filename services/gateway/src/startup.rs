@@ -56,8 +56,12 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let jwt = JwtKeys::new(&settings.jwt)?;
         let deps = Deps::connect(&settings.common, NAME).await?;
-        let listener = TcpListener::bind((settings.host.as_str(), settings.common.port))
-            .with_context(|| format!("cannot listen on {}:{} (HOST, PORT)", settings.host, settings.common.port))?;
+        let listener = TcpListener::bind((settings.host.as_str(), settings.common.port)).with_context(|| {
+            format!(
+                "cannot listen on {}:{} (HOST, PORT)",
+                settings.host, settings.common.port
+            )
+        })?;
         let port = listener.local_addr()?.port();
         let hub = Arc::new(Hub::default());
         let http = reqwest::Client::builder()
@@ -78,7 +82,10 @@ impl Application {
             monitoring_url: settings.monitoring_url.clone(),
             http,
         });
-        let info = deps.checks().into_iter().fold(ServiceInfo::new(NAME, env!("CARGO_PKG_VERSION")), ServiceInfo::check);
+        let info = deps
+            .checks()
+            .into_iter()
+            .fold(ServiceInfo::new(NAME, env!("CARGO_PKG_VERSION")), ServiceInfo::check);
         let info = web::Data::new(info);
         let web_root = settings.web_root.clone();
         let server = HttpServer::new(move || {
@@ -101,7 +108,12 @@ impl Application {
         .shutdown_timeout(10)
         .listen(listener)?
         .run();
-        Ok(Self { server, port, bus: deps.bus, hub })
+        Ok(Self {
+            server,
+            port,
+            bus: deps.bus,
+            hub,
+        })
     }
 
     pub fn port(&self) -> u16 {

@@ -28,9 +28,14 @@ impl RequestId {
         let given = value.and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| {
             !v.is_empty()
                 && v.len() <= 128
-                && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
         });
-        Self(given.map(str::to_owned).unwrap_or_else(|| uuid::Uuid::new_v4().to_string()))
+        Self(
+            given
+                .map(str::to_owned)
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        )
     }
 }
 

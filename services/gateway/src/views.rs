@@ -21,7 +21,10 @@ pub fn metadata_json(doc: &bson::Document) -> serde_json::Value {
 }
 
 fn snake<T: Serialize>(v: &T) -> String {
-    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -37,7 +40,12 @@ impl<T> PageView<T> {
     where
         T: for<'a> From<&'a D>,
     {
-        Self { items: page.items.iter().map(T::from).collect(), total: page.total, limit: page.limit, offset: page.offset }
+        Self {
+            items: page.items.iter().map(T::from).collect(),
+            total: page.total,
+            limit: page.limit,
+            offset: page.offset,
+        }
     }
 }
 
@@ -52,7 +60,12 @@ pub struct UserView {
 
 impl From<&User> for UserView {
     fn from(u: &User) -> Self {
-        Self { user_id: u.user_id.clone(), email: u.email.clone(), role: snake(&u.role), created_at: Some(u.created_at) }
+        Self {
+            user_id: u.user_id.clone(),
+            email: u.email.clone(),
+            role: snake(&u.role),
+            created_at: Some(u.created_at),
+        }
     }
 }
 
@@ -151,7 +164,11 @@ pub struct FileView {
 
 impl From<&FileRecord> for FileView {
     fn from(f: &FileRecord) -> Self {
-        let size = f.metadata.get_i64("file_size").ok().or_else(|| f.metadata.get_i32("file_size").ok().map(i64::from));
+        let size = f
+            .metadata
+            .get_i64("file_size")
+            .ok()
+            .or_else(|| f.metadata.get_i32("file_size").ok().map(i64::from));
         Self {
             project_id: f.project_id.clone(),
             version: f.version,
@@ -259,7 +276,12 @@ impl From<&Job> for JobView {
             history: j
                 .history
                 .iter()
-                .map(|h| StageView { stage: h.stage, label: h.stage.label().to_owned(), at: h.at, detail: h.detail.clone() })
+                .map(|h| StageView {
+                    stage: h.stage,
+                    label: h.stage.label().to_owned(),
+                    at: h.at,
+                    detail: h.detail.clone(),
+                })
                 .collect(),
             repair_attempts: j.repair_attempts,
             metrics: j.metrics.clone(),

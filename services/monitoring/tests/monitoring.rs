@@ -22,8 +22,14 @@ const SECRET: &str = "monitoring-tests-secret-0123456789abcdef";
 
 fn token(role: &str, secret: &str, exp_in: i64) -> String {
     let now = Utc::now().timestamp();
-    let claims = json!({ "sub": "user-admin", "email": "a@example.com", "role": role, "iat": now, "exp": now + exp_in });
-    encode(&Header::default(), &claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+    let claims =
+        json!({ "sub": "user-admin", "email": "a@example.com", "role": role, "iat": now, "exp": now + exp_in });
+    encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
 }
 
 fn admin() -> String {
@@ -52,12 +58,17 @@ impl Monitor {
         for (k, v) in &vars {
             config_env.insert((*k).into(), (*v).into());
         }
-        let app = Application::build_with_env(settings, config_env).await.expect("monitoring starts");
+        let app = Application::build_with_env(settings, config_env)
+            .await
+            .expect("monitoring starts");
         let base = format!("http://127.0.0.1:{}", app.port());
         let stop = CancellationToken::new();
         let t = stop.clone();
         tokio::spawn(async move { app.run_until_stopped(t).await.unwrap() });
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
         Self { base, stop, http }
     }
 
@@ -83,25 +94,39 @@ impl Monitor {
             if want(&body) {
                 return (start.elapsed(), body);
             }
-            assert!(start.elapsed() < within, "health never reached the wanted state within {within:?}: {body:#}");
+            assert!(
+                start.elapsed() < within,
+                "health never reached the wanted state within {within:?}: {body:#}"
+            );
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
 }
 
 fn service<'a>(health: &'a Value, name: &str) -> &'a Value {
-    health["services"].as_array().unwrap().iter().find(|s| s["service"] == name).unwrap_or(&Value::Null)
+    health["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service"] == name)
+        .unwrap_or(&Value::Null)
 }
 
 #[tokio::test]
 async fn health_turns_degraded_when_a_worker_stops() {
     let mut p = Pipeline::new().await;
     p.start(&["script-store"], &[("HEARTBEAT_INTERVAL_SECS", "1")]);
-    let m = Monitor::start(&p.env, &[("HEARTBEAT_TIMEOUT_SECS", "3"), ("MONITORED_SERVICES", "script-store")]).await;
+    let m = Monitor::start(
+        &p.env,
+        &[("HEARTBEAT_TIMEOUT_SECS", "3"), ("MONITORED_SERVICES", "script-store")],
+    )
+    .await;
 
     // Healthy, and monitoring has heard its own heartbeat too.
     let (_, healthy) = m
-        .health_until(Duration::from_secs(30), |b| b["status"] == "healthy" && service(b, "monitoring")["status"] == "up")
+        .health_until(Duration::from_secs(30), |b| {
+            b["status"] == "healthy" && service(b, "monitoring")["status"] == "up"
+        })
         .await;
     for dep in ["mongodb", "broker", "s3"] {
         assert_eq!(healthy["dependencies"][dep]["status"], "up", "{healthy:#}");
@@ -109,14 +134,22 @@ async fn health_turns_degraded_when_a_worker_stops() {
     let store = service(&healthy, "script-store");
     assert_eq!(store["status"], "up");
     let instance = &store["instances"][0];
-    assert!(instance["instance"].as_str().unwrap().starts_with("script-store-"), "{instance}");
+    assert!(
+        instance["instance"].as_str().unwrap().starts_with("script-store-"),
+        "{instance}"
+    );
     assert!(instance["version"].is_string() && instance["jobs_handled"].is_u64() && instance["in_flight"].is_u64());
 
     p.services[0].kill();
     let stopped = Instant::now();
-    let (_, degraded) = m.health_until(Duration::from_secs(15), |b| b["status"] == "degraded").await;
+    let (_, degraded) = m
+        .health_until(Duration::from_secs(15), |b| b["status"] == "degraded")
+        .await;
     let took = stopped.elapsed();
-    assert!(took <= Duration::from_secs(3 + 1 + 2), "degraded after {took:?}, timeout is 3 s");
+    assert!(
+        took <= Duration::from_secs(3 + 1 + 2),
+        "degraded after {took:?}, timeout is 3 s"
+    );
     assert_eq!(service(&degraded, "script-store")["status"], "down");
     let reasons = degraded["reasons"].to_string();
     assert!(reasons.contains("script-store is down: no heartbeat for"), "{reasons}");
@@ -136,7 +169,10 @@ async fn health_turns_unhealthy_within_the_check_timeout_when_mongodb_does_not_a
     let hanging = TcpListener::bind("127.0.0.1:0").unwrap();
     let uris = [
         format!("mongodb://127.0.0.1:{}/?directConnection=true", closed_port()),
-        format!("mongodb://127.0.0.1:{}/?directConnection=true", hanging.local_addr().unwrap().port()),
+        format!(
+            "mongodb://127.0.0.1:{}/?directConnection=true",
+            hanging.local_addr().unwrap().port()
+        ),
     ];
     for uri in uris {
         let m = Monitor::start(&env, &[("MONGODB_URI", &uri), ("CHECK_TIMEOUT_SECS", "2")]).await;
@@ -148,8 +184,14 @@ async fn health_turns_unhealthy_within_the_check_timeout_when_mongodb_does_not_a
         assert_eq!(body["dependencies"]["mongodb"]["status"], "down");
         assert_eq!(body["dependencies"]["s3"]["status"], "up");
         assert_eq!(body["dependencies"]["broker"]["status"], "up");
-        assert!(body["reasons"][0].as_str().unwrap().starts_with("mongodb is down"), "{body:#}");
-        assert!(took < Duration::from_secs(4), "answered after {took:?} with a 2 s check timeout");
+        assert!(
+            body["reasons"][0].as_str().unwrap().starts_with("mongodb is down"),
+            "{body:#}"
+        );
+        assert!(
+            took < Duration::from_secs(4),
+            "answered after {took:?} with a 2 s check timeout"
+        );
 
         // Views that need MongoDB say so, in the error shape, in bounded time.
         let started = Instant::now();
@@ -181,7 +223,11 @@ async fn every_view_but_liveness_needs_an_admin_token() {
         (None, 401, "unauthorized"),
         (Some("not-a-jwt".to_owned()), 401, "unauthorized"),
         (Some(token("user", SECRET, 600)), 403, "forbidden"),
-        (Some(token("admin", "another-secret-0123456789abcdef-xyz", 600)), 401, "unauthorized"),
+        (
+            Some(token("admin", "another-secret-0123456789abcdef-xyz", 600)),
+            401,
+            "unauthorized",
+        ),
         (Some(token("admin", SECRET, -600)), 401, "unauthorized"),
         (Some(unsigned), 401, "unauthorized"),
     ];
@@ -200,10 +246,20 @@ async fn every_view_but_liveness_needs_an_admin_token() {
     }
     let (status, body) = m.get("/api/monitoring/nope").await;
     assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")));
-    let res = m.http.get(format!("{}/api/monitoring/test/s3-upload", m.base)).bearer_auth(admin()).send().await.unwrap();
+    let res = m
+        .http
+        .get(format!("{}/api/monitoring/test/s3-upload", m.base))
+        .bearer_auth(admin())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status().as_u16(), 405);
     let (status, body) = m.get("/api/monitoring/projects/..%2Fetc/processing-status").await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("bad_slug")), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("bad_slug")),
+        "{body}"
+    );
 }
 
 /// Just enough base64url for an unsigned token.
@@ -213,7 +269,10 @@ mod base64_like {
         let bytes = v.to_string().into_bytes();
         let mut out = String::new();
         for chunk in bytes.chunks(3) {
-            let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
             for i in 0..=chunk.len() {
                 out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
             }
@@ -237,13 +296,28 @@ async fn s3_status_counts_prefixes_and_the_probe_times_each_step() {
         assert!(c["capped"].as_bool().unwrap() == (n >= 5), "{prefix}: {c}");
     }
 
-    let res = m.http.post(format!("{}/api/monitoring/test/s3-upload", m.base)).bearer_auth(admin()).send().await.unwrap();
+    let res = m
+        .http
+        .post(format!("{}/api/monitoring/test/s3-upload", m.base))
+        .bearer_auth(admin())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status().as_u16(), 200);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["status"], "ok", "{body:#}");
-    let steps: Vec<&str> = body["steps"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap()).collect();
+    let steps: Vec<&str> = body["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
     assert_eq!(steps, ["write", "read", "delete", "verify_deleted"]);
-    assert!(body["steps"].as_array().unwrap().iter().all(|s| s["ms"].as_f64().is_some()));
+    assert!(body["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["ms"].as_f64().is_some()));
     let key = body["key"].as_str().unwrap();
     assert!(env.store().head(key).await.unwrap().is_none(), "the probe is removed");
 }
@@ -268,16 +342,38 @@ async fn queues_show_depth_consumers_and_dead_letters() {
         );
         platform::bus::Bus::publish(&p.bus, &env.into_raw()).await.unwrap();
     }
-    p.bus.publish_bytes("script.generated", b"not an envelope").await.unwrap();
+    p.bus
+        .publish_bytes("script.generated", b"not an envelope")
+        .await
+        .unwrap();
 
     let start = Instant::now();
     let body = loop {
         let (status, body) = m.get("/api/monitoring/queues").await;
         assert_eq!(status, 200, "{body:#}");
-        let of = |s: &str| body["services"].as_array().unwrap().iter().find(|x| x["service"] == s).cloned().unwrap();
+        let of = |s: &str| {
+            body["services"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|x| x["service"] == s)
+                .cloned()
+                .unwrap()
+        };
         let ai = of("ai-generator");
         let store = of("script-store");
-        let requested = ai["queues"].as_array().unwrap().iter().find(|q| q["queue"].as_str().unwrap().ends_with("ai-generator.generation.requested")).cloned().unwrap();
+        let requested = ai["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| {
+                q["queue"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("ai-generator.generation.requested")
+            })
+            .cloned()
+            .unwrap();
         let consumers = store["queues"][0]["consumers"].as_u64().unwrap();
         if requested["depth"] == 2 && store["dead_lettered"] == 1 && consumers >= 1 {
             assert_eq!(requested["consumers"], 0);
@@ -292,7 +388,11 @@ async fn queues_show_depth_consumers_and_dead_letters() {
 }
 
 fn stage(stage: JobStage, at: chrono::DateTime<Utc>) -> StageEntry {
-    StageEntry { stage, at, detail: None }
+    StageEntry {
+        stage,
+        at,
+        detail: None,
+    }
 }
 
 #[tokio::test]
@@ -325,8 +425,10 @@ async fn ai_metrics_per_provider_and_model_and_a_stuck_job_is_located() {
         .await
         .unwrap();
     messages
-        .insert_one(doc! { "message_id": "u-1", "project_id": project.project_id.as_str(), "role": "user", "content": "x",
-                           "timestamp": bson::DateTime::from_chrono(now) })
+        .insert_one(
+            doc! { "message_id": "u-1", "project_id": project.project_id.as_str(), "role": "user", "content": "x",
+            "timestamp": bson::DateTime::from_chrono(now) },
+        )
         .await
         .unwrap();
 
@@ -342,7 +444,10 @@ async fn ai_metrics_per_provider_and_model_and_a_stuck_job_is_located() {
         published: true,
         version: None,
         versions: Default::default(),
-        source: Some(domain::messages::ScriptSource::Generated { provider: "openai".into(), model: "gpt-4o-mini".into() }),
+        source: Some(domain::messages::ScriptSource::Generated {
+            provider: "openai".into(),
+            model: "gpt-4o-mini".into(),
+        }),
         repair_attempts: 0,
         error: None,
         metrics: None,
@@ -354,21 +459,36 @@ async fn ai_metrics_per_provider_and_model_and_a_stuck_job_is_located() {
     };
     let t0 = now - chrono::Duration::seconds(600);
     let s = chrono::Duration::seconds;
-    let mut failed = job(JobStage::Failed, vec![stage(JobStage::Generating, t0 + s(1)), stage(JobStage::Failed, t0 + s(4))], t0);
+    let mut failed = job(
+        JobStage::Failed,
+        vec![
+            stage(JobStage::Generating, t0 + s(1)),
+            stage(JobStage::Failed, t0 + s(4)),
+        ],
+        t0,
+    );
     failed.finished_at = Some(t0 + s(4));
     failed.error = Some("FreeCAD said no".into());
     let mut unattributed = job(JobStage::Failed, vec![stage(JobStage::Failed, t0 + s(2))], t0 + s(1));
     unattributed.source = None;
     let stuck = job(
         JobStage::Processing,
-        vec![stage(JobStage::Generating, t0 + s(2)), stage(JobStage::Uploading, t0 + s(5)), stage(JobStage::Processing, t0 + s(6))],
+        vec![
+            stage(JobStage::Generating, t0 + s(2)),
+            stage(JobStage::Uploading, t0 + s(5)),
+            stage(JobStage::Processing, t0 + s(6)),
+        ],
         t0 + s(2),
     );
     for j in [&failed, &unattributed, &stuck] {
         db.jobs().insert(j).await.unwrap();
     }
 
-    let m = Monitor::start(&env, &[("STUCK_AFTER_SECS", "60"), ("MONITORED_SERVICES", "freecad-worker")]).await;
+    let m = Monitor::start(
+        &env,
+        &[("STUCK_AFTER_SECS", "60"), ("MONITORED_SERVICES", "freecad-worker")],
+    )
+    .await;
     let (status, body) = m.get("/api/monitoring/ai/metrics").await;
     assert_eq!(status, 200, "{body:#}");
     let providers = body["providers"].as_array().unwrap();
@@ -382,15 +502,25 @@ async fn ai_metrics_per_provider_and_model_and_a_stuck_job_is_located() {
     assert_eq!(openai["tokens"]["prompt"], 2000);
     assert_eq!(openai["tokens"]["completion"], 1000);
     let template = providers.iter().find(|p| p["provider"] == "template").unwrap();
-    assert_eq!((template["requests"].as_u64(), template["failures"].as_u64()), (Some(1), Some(0)));
+    assert_eq!(
+        (template["requests"].as_u64(), template["failures"].as_u64()),
+        (Some(1), Some(0))
+    );
     assert_eq!(body["unattributed_failures"], 1);
     assert_eq!(body["totals"]["requests"], 21);
-    let (_, later) = m.get(&format!("/api/monitoring/ai/metrics?since={}", (now + s(60)).to_rfc3339().replace('+', "%2B"))).await;
+    let (_, later) = m
+        .get(&format!(
+            "/api/monitoring/ai/metrics?since={}",
+            (now + s(60)).to_rfc3339().replace('+', "%2B")
+        ))
+        .await;
     assert_eq!(later["totals"]["requests"], 0, "{later:#}");
     let (status, bad) = m.get("/api/monitoring/ai/metrics?since=yesterday").await;
     assert_eq!((status, bad["error"]["code"].as_str()), (400, Some("bad_since")));
 
-    let (status, body) = m.get(&format!("/api/monitoring/projects/{}/processing-status", project.slug)).await;
+    let (status, body) = m
+        .get(&format!("/api/monitoring/projects/{}/processing-status", project.slug))
+        .await;
     assert_eq!(status, 200, "{body:#}");
     let current = &body["current"];
     assert_eq!(current["job_id"], stuck.job_id.to_string());
@@ -398,14 +528,23 @@ async fn ai_metrics_per_provider_and_model_and_a_stuck_job_is_located() {
     assert_eq!(current["stuck"], true);
     assert!(current["in_stage_s"].as_f64().unwrap() > 500.0);
     assert_eq!(current["waiting_on"]["service"], "freecad-worker");
-    assert!(current["waiting_on"]["queue"].as_str().unwrap().ends_with("freecad-worker.script.stored"));
+    assert!(current["waiting_on"]["queue"]
+        .as_str()
+        .unwrap()
+        .ends_with("freecad-worker.script.stored"));
     let jobs = body["jobs"].as_array().unwrap();
     let f = jobs.iter().find(|j| j["job_id"] == failed.job_id.to_string()).unwrap();
-    let spans: Vec<(&str, f64)> =
-        f["stages"].as_array().unwrap().iter().map(|s| (s["stage"].as_str().unwrap(), s["seconds"].as_f64().unwrap())).collect();
+    let spans: Vec<(&str, f64)> = f["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["stage"].as_str().unwrap(), s["seconds"].as_f64().unwrap()))
+        .collect();
     assert_eq!(spans, [("queued", 1.0), ("generating", 3.0), ("failed", 0.0)]);
     assert_eq!(f["total_s"], 4.0);
-    let (status, _) = m.get("/api/monitoring/projects/no-such-project/processing-status").await;
+    let (status, _) = m
+        .get("/api/monitoring/projects/no-such-project/processing-status")
+        .await;
     assert_eq!(status, 404);
     env.drop_db().await;
 }
@@ -422,7 +561,14 @@ async fn configuration_is_validated_per_service_and_secrets_never_shown() {
         .iter()
         .map(|s| (s["service"].as_str().unwrap().to_owned(), s.clone()))
         .collect();
-    for name in ["gateway", "ai-generator", "script-store", "freecad-worker", "output-watcher", "monitoring"] {
+    for name in [
+        "gateway",
+        "ai-generator",
+        "script-store",
+        "freecad-worker",
+        "output-watcher",
+        "monitoring",
+    ] {
         assert_eq!(services[name]["valid"], true, "{name}: {:#}", services[name]);
     }
 
@@ -445,7 +591,13 @@ async fn configuration_is_validated_per_service_and_secrets_never_shown() {
     let (_, body) = broken.get("/api/monitoring/config/validate").await;
     assert_eq!(body["valid"], false);
     let problems = |s: &str| {
-        body["services"].as_array().unwrap().iter().find(|x| x["service"] == s).unwrap()["problems"].to_string()
+        body["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["service"] == s)
+            .unwrap()["problems"]
+            .to_string()
     };
     assert!(problems("ai-generator").contains("OPENAI_API_KEY"), "{body:#}");
     assert!(problems("freecad-worker").contains("FREECAD_CONCURRENCY"), "{body:#}");

@@ -5,8 +5,8 @@ const TEXT: Record<string, string> = {
   no_scripts: 'No model yet',
   processing: 'Processing',
   completed: 'Ready',
-  timeout: 'Timed out',
-  error: 'Failed',
+  timeout: 'Last run timed out',
+  error: 'Last run failed',
 };
 
 export function statusBadge(status: ProcessingStatus | string): HTMLElement {

@@ -68,9 +68,7 @@ pub fn check_script(source: &str) -> Result<(), Vec<Violation>> {
             .stack_size(CHECK_STACK_BYTES)
             .spawn_scoped(scope, || check_on_this_thread(source));
         match worker {
-            Ok(handle) => handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
             // No thread to be had: the depth limits still fit ordinary stacks.
             Err(_) => check_on_this_thread(source),
         }
@@ -78,33 +76,21 @@ pub fn check_script(source: &str) -> Result<(), Vec<Violation>> {
 }
 
 fn check_on_this_thread(source: &str) -> Result<(), Vec<Violation>> {
-    let violation = |line, kind, message: String| Violation {
-        line,
-        kind,
-        message,
-    };
+    let violation = |line, kind, message: String| Violation { line, kind, message };
     if source.len() > MAX_SCRIPT_BYTES {
         return Err(vec![violation(
             1,
             ViolationKind::TooLarge,
-            format!(
-                "the script is {} bytes; the limit is {MAX_SCRIPT_BYTES}",
-                source.len()
-            ),
+            format!("the script is {} bytes; the limit is {MAX_SCRIPT_BYTES}", source.len()),
         )]);
     }
     let lines = walk::LineIndex::new(source);
     if let Some(at) = source.find('\0') {
         let message = "the script contains a NUL byte".to_string();
-        return Err(vec![violation(
-            lines.line_of(at),
-            ViolationKind::NulByte,
-            message,
-        )]);
+        return Err(vec![violation(lines.line_of(at), ViolationKind::NulByte, message)]);
     }
     if let Some(line) = walk::too_deep(source) {
-        let message =
-            "this statement is too long or nested too deeply to check; split it up".to_string();
+        let message = "this statement is too long or nested too deeply to check; split it up".to_string();
         return Err(vec![violation(line, ViolationKind::TooDeep, message)]);
     }
     let suite = match ast::Suite::parse(source, "<script>") {

@@ -99,9 +99,7 @@ const FORBIDDEN_ATTRIBUTES: &[&str] = &[
 ];
 
 /// Attribute prefixes for the same, e.g. `exportStep`, `saveAs`, `readShape`.
-const FORBIDDEN_ATTRIBUTE_PREFIXES: &[&str] = &[
-    "export", "import", "save", "load", "read", "write", "restore",
-];
+const FORBIDDEN_ATTRIBUTE_PREFIXES: &[&str] = &["export", "import", "save", "load", "read", "write", "restore"];
 
 /// True for `__name__`-style identifiers.
 pub fn is_dunder(name: &str) -> bool {
@@ -114,9 +112,7 @@ pub fn forbidden_name(name: &str) -> Option<String> {
         return Some(format!("`{name}` is not allowed: it {why}"));
     }
     if SYSTEM_MODULES.contains(&name) {
-        return Some(format!(
-            "`{name}` is not allowed: system modules are off limits"
-        ));
+        return Some(format!("`{name}` is not allowed: system modules are off limits"));
     }
     // `__name__` is harmless and common in `if __name__ == "__main__"`.
     if is_dunder(name) && name != "__name__" {
@@ -133,12 +129,8 @@ pub fn forbidden_attribute(attr: &str) -> Option<&'static str> {
         return Some("dunder attributes reach interpreter internals");
     }
     let exact = FORBIDDEN_ATTRIBUTES.contains(&attr);
-    let prefixed = FORBIDDEN_ATTRIBUTE_PREFIXES
-        .iter()
-        .any(|p| attr.starts_with(p));
-    (exact || prefixed).then_some(
-        "it touches files, settings, the GUI or running code; exporting is the harness's job",
-    )
+    let prefixed = FORBIDDEN_ATTRIBUTE_PREFIXES.iter().any(|p| attr.starts_with(p));
+    (exact || prefixed).then_some("it touches files, settings, the GUI or running code; exporting is the harness's job")
 }
 
 /// Whether `module` (possibly dotted) may be imported.

@@ -113,9 +113,7 @@ pub fn too_deep(source: &str) -> Option<usize> {
             _ => stack.last_mut()?.len += 1,
         }
     }
-    let deepest = stack
-        .iter()
-        .find(|g| g.bound() + 2 * indent > MAX_DEPTH_BOUND)?;
+    let deepest = stack.iter().find(|g| g.bound() + 2 * indent > MAX_DEPTH_BOUND)?;
     Some(lines.line_of(deepest.start))
 }
 
@@ -145,11 +143,7 @@ struct Walker<'a> {
 impl Walker<'_> {
     fn report(&mut self, range: TextRange, kind: ViolationKind, message: String) {
         let line = self.lines.line_of(usize::from(range.start()));
-        self.violations.push(Violation {
-            line,
-            kind,
-            message,
-        });
+        self.violations.push(Violation { line, kind, message });
     }
 
     fn check_stmt(&mut self, stmt: &ast::Stmt) {
@@ -157,11 +151,7 @@ impl Walker<'_> {
             ast::Stmt::Import(import) => {
                 for alias in &import.names {
                     if !policy::module_allowed(&alias.name) {
-                        self.report(
-                            import.range,
-                            ViolationKind::Import,
-                            not_allowed_import(&alias.name),
-                        );
+                        self.report(import.range, ViolationKind::Import, not_allowed_import(&alias.name));
                     }
                 }
             }
@@ -175,16 +165,8 @@ impl Walker<'_> {
         let relative = import.level.is_some_and(|level| level.to_u32() > 0);
         let module = import.module.as_ref().map(|m| m.as_str());
         match module {
-            _ if relative => self.report(
-                range,
-                ViolationKind::Import,
-                "relative imports are not allowed".into(),
-            ),
-            None => self.report(
-                range,
-                ViolationKind::Import,
-                "relative imports are not allowed".into(),
-            ),
+            _ if relative => self.report(range, ViolationKind::Import, "relative imports are not allowed".into()),
+            None => self.report(range, ViolationKind::Import, "relative imports are not allowed".into()),
             Some(module) if !policy::module_allowed(module) => {
                 self.report(range, ViolationKind::Import, not_allowed_import(module))
             }
@@ -192,7 +174,8 @@ impl Walker<'_> {
                 for alias in &import.names {
                     let name = alias.name.as_str();
                     if name == "*" {
-                        let message = format!("`from {module} import *` hides which names are used; import them by name");
+                        let message =
+                            format!("`from {module} import *` hides which names are used; import them by name");
                         self.report(range, ViolationKind::Import, message);
                     } else if let Some(why) = policy::forbidden_attribute(name) {
                         self.report(
@@ -216,9 +199,7 @@ impl Walker<'_> {
                 }
                 let id = name.id.as_str();
                 if policy::ATTRIBUTE_BUILTINS.contains(&id) {
-                    let message = format!(
-                        "`{id}` is only allowed as a call with a literal, safe attribute name"
-                    );
+                    let message = format!("`{id}` is only allowed as a call with a literal, safe attribute name");
                     self.report(name.range, ViolationKind::Call, message);
                 } else if let Some(why) = policy::forbidden_name(id) {
                     self.report(name.range, ViolationKind::Name, why);
@@ -242,15 +223,10 @@ impl Walker<'_> {
             // Name check, which refuses it.
             ast::Expr::Name(func) if policy::ATTRIBUTE_BUILTINS.contains(&func.id.as_str()) => {
                 match call.args.get(1).and_then(string_literal) {
-                    Some(attr) if policy::forbidden_attribute(attr).is_none() => {
-                        self.approved.push(func.range)
-                    }
+                    Some(attr) if policy::forbidden_attribute(attr).is_none() => self.approved.push(func.range),
                     Some(attr) => {
                         self.approved.push(func.range);
-                        let message = format!(
-                            "`{}(…, \"{attr}\")` is not allowed: forbidden attribute",
-                            func.id
-                        );
+                        let message = format!("`{}(…, \"{attr}\")` is not allowed: forbidden attribute", func.id);
                         self.report(call.range, ViolationKind::Call, message);
                     }
                     None => {}
@@ -258,12 +234,12 @@ impl Walker<'_> {
             }
             // Mesh.Mesh("file.stl") reads a file.
             func if dotted(func) == "Mesh.Mesh" => {
-                let reads_file = call.args.first().is_some_and(|arg| {
-                    string_literal(arg).is_some() || matches!(arg, ast::Expr::JoinedStr(_))
-                });
+                let reads_file = call
+                    .args
+                    .first()
+                    .is_some_and(|arg| string_literal(arg).is_some() || matches!(arg, ast::Expr::JoinedStr(_)));
                 if reads_file {
-                    let message =
-                        "`Mesh.Mesh(path)` reads a file; build meshes from shapes".to_string();
+                    let message = "`Mesh.Mesh(path)` reads a file; build meshes from shapes".to_string();
                     self.report(call.range, ViolationKind::Call, message);
                 }
             }

@@ -12,11 +12,7 @@ pub struct CatalogueEntry {
     pub example: &'static str,
 }
 
-const fn entry(
-    name: &'static str,
-    description: &'static str,
-    example: &'static str,
-) -> CatalogueEntry {
+const fn entry(name: &'static str, description: &'static str, example: &'static str) -> CatalogueEntry {
     CatalogueEntry {
         name,
         description,
@@ -107,10 +103,7 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
 pub(crate) fn help() -> String {
     let mut text = String::from("I can make these parts (lengths in mm, cm, m or inches):");
     for e in CATALOGUE {
-        text.push_str(&format!(
-            "\n  - {}: {} — e.g. \"{}\"",
-            e.name, e.description, e.example
-        ));
+        text.push_str(&format!("\n  - {}: {} — e.g. \"{}\"", e.name, e.description, e.example));
     }
     text
 }

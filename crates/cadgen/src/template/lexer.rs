@@ -52,30 +52,18 @@ pub(crate) fn lex(prompt: &str) -> Vec<Lexed> {
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
-        let starts_number =
-            c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit));
+        let starts_number = c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit));
         if starts_number {
             let (value, integral, end) = lex_number(&chars, i);
             let token = Token::Number { value, integral };
-            push_number(
-                &mut out,
-                &chars,
-                Lexed {
-                    token,
-                    start: i,
-                    end,
-                },
-            );
+            push_number(&mut out, &chars, Lexed { token, start: i, end });
             i = end;
         } else if c.is_alphabetic() && !is_diameter_sign(c) {
             let start = i;
             while i < chars.len() && chars[i].is_alphabetic() && !is_diameter_sign(chars[i]) {
                 i += 1;
             }
-            let word: String = chars[start..i]
-                .iter()
-                .flat_map(|c| c.to_lowercase())
-                .collect();
+            let word: String = chars[start..i].iter().flat_map(|c| c.to_lowercase()).collect();
             out.push(Lexed {
                 token: Token::Word(word),
                 start,
@@ -131,8 +119,7 @@ fn lex_decimal(chars: &[char], start: usize) -> (f64, usize) {
     let mut end = start;
     let mut seen_point = false;
     while let Some(&c) = chars.get(end) {
-        let is_point =
-            c == '.' && !seen_point && chars.get(end + 1).is_some_and(char::is_ascii_digit);
+        let is_point = c == '.' && !seen_point && chars.get(end + 1).is_some_and(char::is_ascii_digit);
         if c.is_ascii_digit() || is_point {
             seen_point |= is_point;
             end += 1;
@@ -158,15 +145,10 @@ fn push_number(out: &mut Vec<Lexed>, chars: &[char], number: Lexed) {
             Token::Number { value: part, .. },
         ) = (&last.token, &number.token)
         {
-            let only_space_between = chars[last.end..number.start]
-                .iter()
-                .all(|c| c.is_whitespace());
+            let only_space_between = chars[last.end..number.start].iter().all(|c| c.is_whitespace());
             if *part < 1.0 && only_space_between && !chars[last.start..last.end].contains(&'/') {
                 let value = whole + part;
-                last.token = Token::Number {
-                    value,
-                    integral: false,
-                };
+                last.token = Token::Number { value, integral: false };
                 last.end = number.end;
                 return;
             }
@@ -207,10 +189,7 @@ mod tests {
         assert_eq!(tokens("6.5"), vec![num(6.5, false)]);
         assert_eq!(tokens(".5"), vec![num(0.5, false)]);
         assert_eq!(tokens("1/4\""), vec![num(0.25, false), Token::InchMark]);
-        assert_eq!(
-            tokens("1 1/2 in"),
-            vec![num(1.5, false), Token::Word("in".into())]
-        );
+        assert_eq!(tokens("1 1/2 in"), vec![num(1.5, false), Token::Word("in".into())]);
         assert_eq!(tokens("4/2"), vec![num(2.0, true)]);
         // A zero denominator is no fraction: the slash just separates.
         assert_eq!(tokens("3/0"), vec![num(3.0, true), num(0.0, true)]);

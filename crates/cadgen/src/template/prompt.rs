@@ -9,9 +9,7 @@
 //! height 30" both come out right.
 
 use super::lexer::{lex, Lexed, Token};
-use super::vocab::{
-    is_unsupported_unit, lookup, Counted, Flag, Meaning, PartNoun, Role, Side, Unit,
-};
+use super::vocab::{is_unsupported_unit, lookup, Counted, Flag, Meaning, PartNoun, Role, Side, Unit};
 
 /// A number as written, before unit resolution.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -27,8 +25,7 @@ impl Qty {
     /// A whole number with no unit: may be a count ("4 holes").
     fn as_count(&self) -> Option<u32> {
         let bare = self.unit.is_none() && !self.diameter_sign && self.integral;
-        (bare && self.value >= 1.0 && self.value <= f64::from(u32::MAX))
-            .then_some(self.value as u32)
+        (bare && self.value >= 1.0 && self.value <= f64::from(u32::MAX)).then_some(self.value as u32)
     }
 }
 
@@ -174,8 +171,7 @@ impl Facts {
 
     /// A diameter given either as a diameter or as a radius.
     pub fn take_diameter(&mut self, diameters: &[Role], radii: &[Role]) -> Option<f64> {
-        self.take(diameters)
-            .or_else(|| self.take(radii).map(|r| 2.0 * r))
+        self.take(diameters).or_else(|| self.take(radii).map(|r| 2.0 * r))
     }
 
     /// Takes the first unused length that had no keyword.
@@ -195,9 +191,7 @@ impl Facts {
     }
 
     pub fn has_chain(&self) -> bool {
-        self.facts
-            .iter()
-            .any(|f| !f.used && matches!(f.value, Value::Chain(_)))
+        self.facts.iter().any(|f| !f.used && matches!(f.value, Value::Chain(_)))
     }
 
     pub fn take_points(&mut self) -> Vec<(f64, f64)> {
@@ -241,29 +235,25 @@ impl Facts {
 
     /// Whether a length with this role is still unused.
     pub fn has_role(&self, roles: &[Role]) -> bool {
-        self.facts.iter().any(|f| {
-            !f.used && matches!(f.value, Value::Length { role: Some(r), .. } if roles.contains(&r))
-        })
+        self.facts
+            .iter()
+            .any(|f| !f.used && matches!(f.value, Value::Length { role: Some(r), .. } if roles.contains(&r)))
     }
 
     /// Descriptions of everything not taken, for "did not understand" errors.
     pub fn leftovers(&self) -> Vec<String> {
-        let values = self
-            .facts
-            .iter()
-            .filter(|f| !f.used)
-            .map(|f| describe(&f.value));
+        let values = self.facts.iter().filter(|f| !f.used).map(|f| describe(&f.value));
         // "round" and "through" fit any part; these change what is built.
-        let flags =
-            self.flags
-                .iter()
-                .filter(|(_, used)| !used)
-                .filter_map(|(flag, _)| match flag {
-                    Flag::Corners => Some("at the corners".to_string()),
-                    Flag::Hex => Some("hex".to_string()),
-                    Flag::Open => Some("open / hollow".to_string()),
-                    Flag::Round | Flag::Through => None,
-                });
+        let flags = self
+            .flags
+            .iter()
+            .filter(|(_, used)| !used)
+            .filter_map(|(flag, _)| match flag {
+                Flag::Corners => Some("at the corners".to_string()),
+                Flag::Hex => Some("hex".to_string()),
+                Flag::Open => Some("open / hollow".to_string()),
+                Flag::Round | Flag::Through => None,
+            });
         let mut all: Vec<String> = values.chain(flags).collect();
         all.dedup();
         all
@@ -287,10 +277,7 @@ fn round_mm(mm: f64) -> f64 {
 fn describe(value: &Value) -> String {
     let len = super::script::human;
     match value {
-        Value::Length {
-            role: Some(role),
-            mm,
-        } => format!("{} mm ({})", len(*mm), role.describe()),
+        Value::Length { role: Some(role), mm } => format!("{} mm ({})", len(*mm), role.describe()),
         Value::Length { role: None, mm } => format!("{} mm", len(*mm)),
         Value::Chain(dims) => {
             let parts: Vec<String> = dims.iter().map(|d| len(*d)).collect();
@@ -359,9 +346,7 @@ fn items(lexed: &[Lexed], flags: &mut Vec<Flag>) -> Vec<Item> {
                     (None, Some((meaning, used))) => {
                         match meaning {
                             Meaning::Key(role, side) => out.push(Item::Key(role, side)),
-                            Meaning::Count { what, plural } => {
-                                out.push(Item::Count { what, plural })
-                            }
+                            Meaning::Count { what, plural } => out.push(Item::Count { what, plural }),
                             Meaning::NumberWord(n) => out.push(Item::NumberWord(n)),
                             Meaning::Part(noun) => out.push(Item::Part(noun)),
                             Meaning::Flag(flag) => flags.push(flag),
@@ -372,8 +357,7 @@ fn items(lexed: &[Lexed], flags: &mut Vec<Flag>) -> Vec<Item> {
                         i += used;
                     }
                     (None, None) => {
-                        let after_number =
-                            i > 0 && matches!(lexed[i - 1].token, Token::Number { .. });
+                        let after_number = i > 0 && matches!(lexed[i - 1].token, Token::Number { .. });
                         if after_number && is_unsupported_unit(words[0]) {
                             out.push(Item::UnsupportedUnit(words[0].to_string()));
                         }
@@ -444,12 +428,10 @@ fn quantity(lexed: &[Lexed], i: usize) -> Option<(Qty, usize)> {
     let (unit, used) = match lexed.get(at + 1).map(|l| &l.token) {
         Some(Token::InchMark) => (Some(Unit::In), 2),
         // `6m6` would be odd, but "m" glued to a number after it is a thread.
-        Some(Token::Word(w)) if !(w == "m" && thread_after(lexed, at + 1).is_some()) => {
-            match Unit::from_word(w) {
-                Some(unit) => (Some(unit), 2),
-                None => (None, 1),
-            }
-        }
+        Some(Token::Word(w)) if !(w == "m" && thread_after(lexed, at + 1).is_some()) => match Unit::from_word(w) {
+            Some(unit) => (Some(unit), 2),
+            None => (None, 1),
+        },
         _ => (None, 1),
     };
     let qty = Qty {
@@ -508,8 +490,7 @@ fn extract_counts(mut items: Vec<Item>) -> Vec<Item> {
     let mut i = 0;
     while i < items.len() {
         if let Item::Count { what, plural } = items[i] {
-            let found = count_before(&mut items, i, what, plural)
-                .or_else(|| count_after(&mut items, i, what));
+            let found = count_before(&mut items, i, what, plural).or_else(|| count_after(&mut items, i, what));
             let (count, at) = match found {
                 Some((n, at)) => (Some(n), at),
                 // "a hole" is one hole; bare "holes" leaves the count open.
@@ -539,12 +520,7 @@ fn count_after(items: &mut Vec<Item>, i: usize, what: Counted) -> Option<(u32, u
 
 /// Looks back from the noun at `i` for its count; removes the count item and
 /// returns it with the noun's new index.
-fn count_before(
-    items: &mut Vec<Item>,
-    i: usize,
-    what: Counted,
-    plural: bool,
-) -> Option<(u32, usize)> {
+fn count_before(items: &mut Vec<Item>, i: usize, what: Counted, plural: bool) -> Option<(u32, usize)> {
     let count_of = |item: &Item| match item {
         Item::NumberWord(n) => Some(*n),
         Item::Qty(q) => q.as_count(),
@@ -589,8 +565,7 @@ fn pair_keywords(items: &[Item]) -> Vec<Option<Role>> {
     let key = |item: &Item| match item {
         Item::Key(role, side) => Some((*role, *side)),
         Item::Counted {
-            what: Counted::Holes,
-            ..
+            what: Counted::Holes, ..
         } => Some((Role::Hole, Side::Either)),
         _ => None,
     };
@@ -658,20 +633,13 @@ mod tests {
         );
         assert_eq!(
             roles("pipe 1 in OD wall 2 mm 100 mm long"),
-            vec![
-                (Some(OuterDiameter), 25.4),
-                (Some(Wall), 2.0),
-                (Some(Length), 100.0)
-            ]
+            vec![(Some(OuterDiameter), 25.4), (Some(Wall), 2.0), (Some(Length), 100.0)]
         );
         // Adjectives only follow their number; the comma ends a phrase.
         assert_eq!(roles("thick 5 mm"), vec![(None, 5.0)]);
         assert_eq!(roles("diameter, 20 mm"), vec![(None, 20.0)]);
         assert_eq!(roles("Ø6"), vec![(Some(Diameter), 6.0)]);
-        assert_eq!(
-            roles("d=20 h=5"),
-            vec![(Some(Diameter), 20.0), (Some(Height), 5.0)]
-        );
+        assert_eq!(roles("d=20 h=5"), vec![(Some(Diameter), 20.0), (Some(Height), 5.0)]);
     }
 
     #[test]
@@ -724,10 +692,7 @@ mod tests {
         let mut f = Facts::read("M6 nut");
         assert_eq!(f.take_thread(), Some(6.0));
         assert_eq!(roles("rod 2 m long"), vec![(Some(Role::Length), 2000.0)]);
-        assert_eq!(
-            Facts::read("cube 3 km").unsupported_units,
-            vec!["km".to_string()]
-        );
+        assert_eq!(Facts::read("cube 3 km").unsupported_units, vec!["km".to_string()]);
     }
 
     #[test]

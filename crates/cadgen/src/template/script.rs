@@ -50,8 +50,7 @@ impl Script {
     /// A dimensionless constant such as an angle in degrees.
     pub fn number(&mut self, name: &'static str, value: f64, what: &str) -> &mut Self {
         self.values.insert(name.to_lowercase(), value);
-        self.params
-            .push((name, python_float(value), what.to_string()));
+        self.params.push((name, python_float(value), what.to_string()));
         self
     }
 
@@ -136,9 +135,7 @@ fn object_name(part: &str) -> String {
 }
 
 fn one_line(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
 /// A float literal Python reads back exactly (`8.0`, `25.4`).
@@ -166,8 +163,7 @@ pub(crate) fn dims(values: &[f64]) -> String {
 /// `3, "hole"` → `three holes`; numbers above twelve stay digits.
 pub(crate) fn counted(n: u32, singular: &str, plural: &str) -> String {
     const WORDS: [&str; 13] = [
-        "no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-        "eleven", "twelve",
+        "no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
     ];
     let number = WORDS
         .get(n as usize)

@@ -466,10 +466,7 @@ mod tests {
     #[test]
     fn prefers_the_longest_phrase() {
         assert_eq!(lookup(&["center", "hole", "8"]), Some((key(Role::Bore), 2)));
-        assert_eq!(
-            lookup(&["bolt", "circle"]),
-            Some((key(Role::BoltCircle), 2))
-        );
+        assert_eq!(lookup(&["bolt", "circle"]), Some((key(Role::BoltCircle), 2)));
         assert_eq!(lookup(&["hole"]), Some((count(Counted::Holes, false), 1)));
         assert_eq!(lookup(&["dragon"]), None);
     }

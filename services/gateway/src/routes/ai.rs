@@ -24,7 +24,8 @@ use crate::startup::AppState;
 use crate::telemetry::RequestId;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/ai/generate-code", web::post().to(generate_code)).route("/ai/chat", web::post().to(chat));
+    cfg.route("/ai/generate-code", web::post().to(generate_code))
+        .route("/ai/chat", web::post().to(chat));
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -60,7 +61,17 @@ async fn generate_code(
     body: web::Json<GenerateCode>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
-    start(&state, &user, request_id, "prompt", b.prompt, b.project_id, b.project_name, b.base_version).await
+    start(
+        &state,
+        &user,
+        request_id,
+        "prompt",
+        b.prompt,
+        b.project_id,
+        b.project_name,
+        b.base_version,
+    )
+    .await
 }
 
 async fn chat(
@@ -70,7 +81,17 @@ async fn chat(
     body: web::Json<Chat>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
-    start(&state, &user, request_id, "message", b.message, b.project_id, b.project_name, b.base_version).await
+    start(
+        &state,
+        &user,
+        request_id,
+        "message",
+        b.message,
+        b.project_id,
+        b.project_name,
+        b.base_version,
+    )
+    .await
 }
 
 /// A project name from the first words of a prompt.
@@ -132,7 +153,10 @@ async fn start(
     };
     if let Some(v) = base_version {
         if v.get() > project.current_version {
-            return Err(ApiError::bad_request("base_version", format!("the project has no version {v}")));
+            return Err(ApiError::bad_request(
+                "base_version",
+                format!("the project has no version {v}"),
+            ));
         }
     }
 
@@ -154,7 +178,12 @@ async fn start(
             updated_at: now,
         })
         .await?;
-    let message = GenerationRequested { slug: project.slug.clone(), user_id: user.user_id.clone(), prompt, base_version };
+    let message = GenerationRequested {
+        slug: project.slug.clone(),
+        user_id: user.user_id.clone(),
+        prompt,
+        base_version,
+    };
     let env = Envelope::new(job_id, project.project_id.clone(), message).with_request_id(Some(request_id.0));
     let job = jobs::new_job(&project, &user.user_id, JobKind::Generate, &env);
     let submitted = jobs::submit(&state.db, state.bus.as_ref(), &job).await?;

@@ -37,7 +37,11 @@ fn parse_email(raw: &str) -> ApiResult<String> {
     let ok = email.len() <= 254
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
         && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && !domain.contains('@') && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
         });
     if ok {
         Ok(email)
@@ -49,7 +53,10 @@ fn parse_email(raw: &str) -> ApiResult<String> {
 fn check_password(password: &str) -> ApiResult<()> {
     let n = password.chars().count();
     if !(MIN_PASSWORD..=MAX_PASSWORD).contains(&n) {
-        return Err(ApiError::bad_request("password", format!("must be {MIN_PASSWORD} to {MAX_PASSWORD} characters")));
+        return Err(ApiError::bad_request(
+            "password",
+            format!("must be {MIN_PASSWORD} to {MAX_PASSWORD} characters"),
+        ));
     }
     Ok(())
 }
@@ -61,7 +68,10 @@ fn limit_by_address(state: &AppState, req: &HttpRequest) -> ApiResult<()> {
 }
 
 fn token(state: &AppState, user: &User) -> ApiResult<TokenView> {
-    let access_token = state.jwt.issue(&user.user_id, &user.email, user.role).ok_or_else(external_accounts)?;
+    let access_token = state
+        .jwt
+        .issue(&user.user_id, &user.email, user.role)
+        .ok_or_else(external_accounts)?;
     Ok(TokenView {
         access_token,
         token_type: "bearer".into(),
@@ -78,7 +88,11 @@ fn external_accounts() -> ApiError {
     )
 }
 
-async fn register(state: web::Data<AppState>, req: HttpRequest, body: web::Json<Credentials>) -> ApiResult<HttpResponse> {
+async fn register(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<Credentials>,
+) -> ApiResult<HttpResponse> {
     limit_by_address(&state, &req)?;
     if !state.jwt.can_issue() {
         return Err(external_accounts());
@@ -90,7 +104,13 @@ async fn register(state: web::Data<AppState>, req: HttpRequest, body: web::Json<
         return Err(ApiError::conflict("an account with this email already exists"));
     }
     let password_hash = state.passwords.hash(password).await?;
-    let user = User { user_id: UserId::generate(), email, password_hash, role: UserRole::User, created_at: Utc::now() };
+    let user = User {
+        user_id: UserId::generate(),
+        email,
+        password_hash,
+        role: UserRole::User,
+        created_at: Utc::now(),
+    };
     state.db.users().create(&user).await.map_err(|e| match e {
         platform::mongo::DbError::Duplicate(_) => ApiError::conflict("an account with this email already exists"),
         e => e.into(),

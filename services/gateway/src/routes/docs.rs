@@ -23,8 +23,14 @@ use crate::views::{AcceptedView, FileView, JobView, MessageView, PageView, Proje
 const PAGE: &str = include_str!("docs.html");
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/openapi.json", web::get().to(|| async { HttpResponse::Ok().json(openapi()) }))
-        .route("/docs", web::get().to(|| async { HttpResponse::Ok().content_type("text/html; charset=utf-8").body(PAGE) }));
+    cfg.route(
+        "/openapi.json",
+        web::get().to(|| async { HttpResponse::Ok().json(openapi()) }),
+    )
+    .route(
+        "/docs",
+        web::get().to(|| async { HttpResponse::Ok().content_type("text/html; charset=utf-8").body(PAGE) }),
+    );
 }
 
 struct Builder {
@@ -32,6 +38,9 @@ struct Builder {
     responses: SchemaGenerator,
     paths: Map<String, Value>,
 }
+
+/// A response: status, description, and the content type with its schema.
+type Answer = (u16, &'static str, Option<(&'static str, Value)>);
 
 /// One operation of the document.
 struct Op {
@@ -43,12 +52,22 @@ struct Op {
     auth: bool,
     params: Vec<Value>,
     body: Option<(&'static str, Value)>,
-    responses: Vec<(u16, &'static str, Option<(&'static str, Value)>)>,
+    responses: Vec<Answer>,
 }
 
 impl Op {
     fn new(method: &'static str, path: &'static str, tag: &'static str, summary: &'static str) -> Self {
-        Self { method, path, tag, summary, description: "", auth: true, params: Vec::new(), body: None, responses: Vec::new() }
+        Self {
+            method,
+            path,
+            tag,
+            summary,
+            description: "",
+            auth: true,
+            params: Vec::new(),
+            body: None,
+            responses: Vec::new(),
+        }
     }
     fn describe(mut self, d: &'static str) -> Self {
         self.description = d;
@@ -63,15 +82,24 @@ impl Op {
         self
     }
     fn paged(self) -> Self {
-        self.param(query("limit", "Page size, 1 to 200 (default 50).", json!({"type": "integer", "minimum": 1, "maximum": 200})))
-            .param(query("offset", "Items to skip (default 0).", json!({"type": "integer", "minimum": 0})))
+        self.param(query(
+            "limit",
+            "Page size, 1 to 200 (default 50).",
+            json!({"type": "integer", "minimum": 1, "maximum": 200}),
+        ))
+        .param(query(
+            "offset",
+            "Items to skip (default 0).",
+            json!({"type": "integer", "minimum": 0}),
+        ))
     }
     fn body(mut self, content_type: &'static str, schema: Value) -> Self {
         self.body = Some((content_type, schema));
         self
     }
     fn ok(mut self, status: u16, description: &'static str, schema: Value) -> Self {
-        self.responses.push((status, description, Some(("application/json", schema))));
+        self.responses
+            .push((status, description, Some(("application/json", schema))));
         self
     }
     fn ok_as(mut self, status: u16, description: &'static str, content_type: &'static str, schema: Value) -> Self {
@@ -79,7 +107,11 @@ impl Op {
         self
     }
     fn fails(mut self, status: u16, description: &'static str) -> Self {
-        self.responses.push((status, description, Some(("application/json", json!({"$ref": "#/components/schemas/ErrorBody"})))));
+        self.responses.push((
+            status,
+            description,
+            Some(("application/json", json!({"$ref": "#/components/schemas/ErrorBody"}))),
+        ));
         self
     }
 }
@@ -124,7 +156,11 @@ impl Builder {
             all.push((401, "No valid bearer token.", None));
             all.push((429, "Over the per-user rate limit; see `Retry-After`.", None));
         }
-        all.push((503, "A dependency (database, object store, broker) is unavailable.", None));
+        all.push((
+            503,
+            "A dependency (database, object store, broker) is unavailable.",
+            None,
+        ));
         for (status, description, content) in all {
             let content = content.unwrap_or(("application/json", json!({"$ref": "#/components/schemas/ErrorBody"})));
             responses.insert(
@@ -156,15 +192,35 @@ pub fn openapi() -> Value {
     let mut b = Builder::new();
     let bad = "Bad input; the message names the field.";
     let missing = "No such project (or not yours).";
-    let job_param = || path_param("job_id", "The job's id (a UUID).", json!({"type": "string", "format": "uuid"}));
+    let job_param = || {
+        path_param(
+            "job_id",
+            "The job's id (a UUID).",
+            json!({"type": "string", "format": "uuid"}),
+        )
+    };
 
     // auth
     let creds = b.req::<Credentials>();
     let token = b.res::<TokenView>();
-    b.add(Op::new("post", "/api/auth/register", "auth", "Create an account").public().body("application/json", creds.clone())
-        .ok(201, "The account and a token.", token.clone()).fails(400, bad).fails(409, "The email is taken.").fails(415, "Not JSON.").fails(429, "Too many attempts from this address."));
-    b.add(Op::new("post", "/api/auth/login", "auth", "Log in").public().body("application/json", creds)
-        .ok(200, "A token.", token).fails(401, "Wrong email or password.").fails(429, "Too many attempts from this address."));
+    b.add(
+        Op::new("post", "/api/auth/register", "auth", "Create an account")
+            .public()
+            .body("application/json", creds.clone())
+            .ok(201, "The account and a token.", token.clone())
+            .fails(400, bad)
+            .fails(409, "The email is taken.")
+            .fails(415, "Not JSON.")
+            .fails(429, "Too many attempts from this address."),
+    );
+    b.add(
+        Op::new("post", "/api/auth/login", "auth", "Log in")
+            .public()
+            .body("application/json", creds)
+            .ok(200, "A token.", token)
+            .fails(401, "Wrong email or password.")
+            .fails(429, "Too many attempts from this address."),
+    );
     let user = b.res::<UserView>();
     b.add(Op::new("get", "/api/auth/me", "auth", "The caller").ok(200, "The caller's account.", user));
 
@@ -173,28 +229,116 @@ pub fn openapi() -> Value {
     let projects = b.res::<PageView<ProjectView>>();
     let new_project = b.req::<NewProject>();
     let update = b.req::<ProjectUpdate>();
-    b.add(Op::new("get", "/api/projects/", "projects", "The caller's projects, newest activity first").paged().ok(200, "A page of projects.", projects).fails(400, bad));
-    b.add(Op::new("post", "/api/projects/", "projects", "Create a project").body("application/json", new_project)
-        .ok(201, "The project.", project.clone()).fails(400, bad).fails(409, "The slug is taken."));
-    b.add(Op::new("get", "/api/projects/{project}", "projects", "A project").param(project_param()).ok(200, "The project.", project.clone()).fails(404, missing));
-    b.add(Op::new("put", "/api/projects/{project}", "projects", "Rename or describe a project").param(project_param()).body("application/json", update)
-        .ok(200, "The updated project.", project).fails(400, bad).fails(404, missing));
+    b.add(
+        Op::new(
+            "get",
+            "/api/projects/",
+            "projects",
+            "The caller's projects, newest activity first",
+        )
+        .paged()
+        .ok(200, "A page of projects.", projects)
+        .fails(400, bad),
+    );
+    b.add(
+        Op::new("post", "/api/projects/", "projects", "Create a project")
+            .body("application/json", new_project)
+            .ok(201, "The project.", project.clone())
+            .fails(400, bad)
+            .fails(409, "The slug is taken."),
+    );
+    b.add(
+        Op::new("get", "/api/projects/{project}", "projects", "A project")
+            .param(project_param())
+            .ok(200, "The project.", project.clone())
+            .fails(404, missing),
+    );
+    b.add(
+        Op::new(
+            "put",
+            "/api/projects/{project}",
+            "projects",
+            "Rename or describe a project",
+        )
+        .param(project_param())
+        .body("application/json", update)
+        .ok(200, "The updated project.", project)
+        .fails(400, bad)
+        .fails(404, missing),
+    );
     let deleted = b.res::<DeletedView>();
     b.add(Op::new("delete", "/api/projects/{project}", "projects", "Delete a project with everything it has")
         .describe("Cancels its live jobs, then removes its messages, files, logs, jobs and every S3 object under its prefixes.")
         .param(project_param()).ok(200, "What was removed.", deleted).fails(404, missing));
     let messages = b.res::<PageView<MessageView>>();
-    b.add(Op::new("get", "/api/projects/{project}/messages", "project data", "The conversation, oldest first").param(project_param()).paged().ok(200, "A page of messages.", messages).fails(404, missing));
+    b.add(
+        Op::new(
+            "get",
+            "/api/projects/{project}/messages",
+            "project data",
+            "The conversation, oldest first",
+        )
+        .param(project_param())
+        .paged()
+        .ok(200, "A page of messages.", messages)
+        .fails(404, missing),
+    );
     let files = b.res::<PageView<FileView>>();
-    b.add(Op::new("get", "/api/projects/{project}/files", "project data", "The project's files, newest version first").param(project_param()).paged()
-        .param(query("file_type", "Only files of this type.", json!({"type": "string", "enum": ["input", "output", "log", "processed"]})))
-        .ok(200, "A page of files.", files).fails(400, bad).fails(404, missing));
+    b.add(
+        Op::new(
+            "get",
+            "/api/projects/{project}/files",
+            "project data",
+            "The project's files, newest version first",
+        )
+        .param(project_param())
+        .paged()
+        .param(query(
+            "file_type",
+            "Only files of this type.",
+            json!({"type": "string", "enum": ["input", "output", "log", "processed"]}),
+        ))
+        .ok(200, "A page of files.", files)
+        .fails(400, bad)
+        .fails(404, missing),
+    );
     let logs = b.res::<LogsView>();
-    b.add(Op::new("get", "/api/projects/{project}/logs", "project data", "Processing logs: the records and the run-log files in S3").param(project_param()).paged().ok(200, "Log records and log files.", logs).fails(404, missing));
+    b.add(
+        Op::new(
+            "get",
+            "/api/projects/{project}/logs",
+            "project data",
+            "Processing logs: the records and the run-log files in S3",
+        )
+        .param(project_param())
+        .paged()
+        .ok(200, "Log records and log files.", logs)
+        .fails(404, missing),
+    );
     let complete = b.res::<CompleteView>();
-    b.add(Op::new("get", "/api/projects/{project}/complete", "project data", "The project with its messages, files (also by type) and logs").param(project_param()).ok(200, "Everything.", complete).fails(404, missing));
+    b.add(
+        Op::new(
+            "get",
+            "/api/projects/{project}/complete",
+            "project data",
+            "The project with its messages, files (also by type) and logs",
+        )
+        .param(project_param())
+        .ok(200, "Everything.", complete)
+        .fails(404, missing),
+    );
     let summary = b.res::<SummaryView>();
-    b.add(Op::new("get", "/api/projects/{project}/summary", "project data", "Counts of the project's data").param(project_param()).ok(200, "The summary.", summary).fails(404, missing));
+    b.add(
+        Op::new(
+            "get",
+            "/api/projects/{project}/summary",
+            "project data",
+            "Counts of the project's data",
+        )
+        .param(project_param())
+        .ok(200, "The summary.", summary)
+        .fails(404, missing),
+    );
     let event = b.res::<StatusEvent>();
     b.add(Op::new("get", "/api/projects/{project}/events", "live status", "Job status as Server-Sent Events")
         .describe("`event: status` frames whose data is a StatusEvent: first the current state of the project's live jobs and of its latest job, then every change as it happens. Comment lines keep the connection alive. The token may be given as `?access_token=` (EventSource cannot set headers); only this route accepts it there.")
@@ -203,10 +347,34 @@ pub fn openapi() -> Value {
 
     // scripts and outputs
     let scripts = b.res::<ScriptsView>();
-    b.add(Op::new("get", "/api/projects/{project}/scripts", "scripts", "Every script version").param(project_param()).ok(200, "The versions, newest first.", scripts).fails(404, missing));
-    b.add(Op::new("get", "/api/projects/{project}/script/{version}", "scripts", "The raw script of a version").param(project_param())
-        .param(path_param("version", "1, 2, 3…", json!({"type": "integer", "minimum": 1})))
-        .ok_as(200, "The script.", "text/x-python", json!({"type": "string"})).fails(400, bad).fails(404, "No such project or version."));
+    b.add(
+        Op::new(
+            "get",
+            "/api/projects/{project}/scripts",
+            "scripts",
+            "Every script version",
+        )
+        .param(project_param())
+        .ok(200, "The versions, newest first.", scripts)
+        .fails(404, missing),
+    );
+    b.add(
+        Op::new(
+            "get",
+            "/api/projects/{project}/script/{version}",
+            "scripts",
+            "The raw script of a version",
+        )
+        .param(project_param())
+        .param(path_param(
+            "version",
+            "1, 2, 3…",
+            json!({"type": "integer", "minimum": 1}),
+        ))
+        .ok_as(200, "The script.", "text/x-python", json!({"type": "string"}))
+        .fails(400, bad)
+        .fails(404, "No such project or version."),
+    );
     let upload = b.req::<ScriptUpload>();
     let accepted = b.res::<AcceptedView>();
     b.add(Op::new("post", "/api/projects/{project}/upload-script", "scripts", "Upload your own script as the next version")
@@ -215,16 +383,57 @@ pub fn openapi() -> Value {
         .body("application/json", upload)
         .ok(202, "The job started.", accepted.clone()).fails(400, bad).fails(404, missing).fails(413, "Over 256 KiB.").fails(415, "Neither JSON nor Python text.").fails(422, "The script breaks the script contract; `details.violations` lists why."));
     let outputs = b.res::<OutputsView>();
-    b.add(Op::new("get", "/api/projects/{project}/outputs", "scripts", "The model files of every version").param(project_param()).ok(200, "Output files.", outputs).fails(404, missing));
-    let download = b.res::<DownloadView>();
-    b.add(Op::new("get", "/api/projects/{project}/download/{format}", "scripts", "A time-limited download link for a model file")
+    b.add(
+        Op::new(
+            "get",
+            "/api/projects/{project}/outputs",
+            "scripts",
+            "The model files of every version",
+        )
         .param(project_param())
-        .param(path_param("format", "Case-insensitive.", json!({"type": "string", "enum": ["FCStd", "STEP", "STL", "OBJ"]})))
-        .param(query("version", "A version; the latest with this format by default.", json!({"type": "integer", "minimum": 1})))
-        .param(query("redirect", "`true`: answer 307 to the link instead of JSON.", json!({"type": "boolean"})))
-        .ok(200, "A pre-signed URL.", download).fails(400, bad).fails(404, "No such project or output."));
+        .ok(200, "Output files.", outputs)
+        .fails(404, missing),
+    );
+    let download = b.res::<DownloadView>();
+    b.add(
+        Op::new(
+            "get",
+            "/api/projects/{project}/download/{format}",
+            "scripts",
+            "A time-limited download link for a model file",
+        )
+        .param(project_param())
+        .param(path_param(
+            "format",
+            "Case-insensitive.",
+            json!({"type": "string", "enum": ["FCStd", "STEP", "STL", "OBJ"]}),
+        ))
+        .param(query(
+            "version",
+            "A version; the latest with this format by default.",
+            json!({"type": "integer", "minimum": 1}),
+        ))
+        .param(query(
+            "redirect",
+            "`true`: answer 307 to the link instead of JSON.",
+            json!({"type": "boolean"}),
+        ))
+        .ok(200, "A pre-signed URL.", download)
+        .fails(400, bad)
+        .fails(404, "No such project or output."),
+    );
     let status = b.res::<StatusView>();
-    b.add(Op::new("get", "/api/projects/{project}/status", "scripts", "Processing status: no_scripts, processing, completed, timeout or error").param(project_param()).ok(200, "The status.", status).fails(404, missing));
+    b.add(
+        Op::new(
+            "get",
+            "/api/projects/{project}/status",
+            "scripts",
+            "Processing status: no_scripts, processing, completed, timeout or error",
+        )
+        .param(project_param())
+        .ok(200, "The status.", status)
+        .fails(404, missing),
+    );
 
     // ai
     let generate = b.req::<GenerateCode>();
@@ -232,18 +441,61 @@ pub fn openapi() -> Value {
     b.add(Op::new("post", "/api/ai/generate-code", "ai", "Start a generation from a prompt")
         .describe("Answers 202 at once. Without `project_id`, a project named after the prompt is created. The prompt is stored as the user's message.")
         .body("application/json", generate).ok(202, "The job started.", accepted.clone()).fails(400, bad).fails(404, missing).fails(415, "Not JSON."));
-    b.add(Op::new("post", "/api/ai/chat", "ai", "Chat: the message becomes the next generation of the project")
-        .body("application/json", chat).ok(202, "The job started.", accepted.clone()).fails(400, bad).fails(404, missing).fails(415, "Not JSON."));
+    b.add(
+        Op::new(
+            "post",
+            "/api/ai/chat",
+            "ai",
+            "Chat: the message becomes the next generation of the project",
+        )
+        .body("application/json", chat)
+        .ok(202, "The job started.", accepted.clone())
+        .fails(400, bad)
+        .fails(404, missing)
+        .fails(415, "Not JSON."),
+    );
 
     // jobs
     let job = b.res::<JobView>();
     let jobs = b.res::<PageView<JobView>>();
-    b.add(Op::new("get", "/api/jobs", "jobs", "The caller's jobs, newest first").paged()
-        .param(query("project", "Only this project's (id or slug).", json!({"type": "string"})))
-        .ok(200, "A page of jobs.", jobs).fails(400, bad).fails(404, missing));
-    b.add(Op::new("get", "/api/jobs/{job_id}", "jobs", "A job with its history").param(job_param()).ok(200, "The job.", job.clone()).fails(400, bad).fails(404, "No such job (or not yours)."));
-    b.add(Op::new("post", "/api/jobs/{job_id}/cancel", "jobs", "Cancel a job").param(job_param()).ok(200, "The cancelled job.", job).fails(404, "No such job.").fails(409, "The job is already over."));
-    b.add(Op::new("post", "/api/jobs/{job_id}/retry", "jobs", "Start a new job with the same request").param(job_param()).ok(202, "The new job.", accepted).fails(404, "No such job.").fails(409, "The job is still running."));
+    b.add(
+        Op::new("get", "/api/jobs", "jobs", "The caller's jobs, newest first")
+            .paged()
+            .param(query(
+                "project",
+                "Only this project's (id or slug).",
+                json!({"type": "string"}),
+            ))
+            .ok(200, "A page of jobs.", jobs)
+            .fails(400, bad)
+            .fails(404, missing),
+    );
+    b.add(
+        Op::new("get", "/api/jobs/{job_id}", "jobs", "A job with its history")
+            .param(job_param())
+            .ok(200, "The job.", job.clone())
+            .fails(400, bad)
+            .fails(404, "No such job (or not yours)."),
+    );
+    b.add(
+        Op::new("post", "/api/jobs/{job_id}/cancel", "jobs", "Cancel a job")
+            .param(job_param())
+            .ok(200, "The cancelled job.", job)
+            .fails(404, "No such job.")
+            .fails(409, "The job is already over."),
+    );
+    b.add(
+        Op::new(
+            "post",
+            "/api/jobs/{job_id}/retry",
+            "jobs",
+            "Start a new job with the same request",
+        )
+        .param(job_param())
+        .ok(202, "The new job.", accepted)
+        .fails(404, "No such job.")
+        .fails(409, "The job is still running."),
+    );
 
     // monitoring
     b.add(Op::new("get", "/api/monitoring/{path}", "monitoring", "Forwarded to the monitoring service")
@@ -252,21 +504,51 @@ pub fn openapi() -> Value {
         .ok(200, "Whatever monitoring answers.", json!({})));
 
     // health
-    for (path, summary) in [("/healthz", "Alive"), ("/readyz", "Dependencies answer (503 when one does not)")] {
-        b.add(Op::new("get", path, "health", summary).public().ok(200, "Status.", json!({"type": "object"})));
+    for (path, summary) in [
+        ("/healthz", "Alive"),
+        ("/readyz", "Dependencies answer (503 when one does not)"),
+    ] {
+        b.add(
+            Op::new("get", path, "health", summary)
+                .public()
+                .ok(200, "Status.", json!({"type": "object"})),
+        );
     }
-    b.add(Op::new("get", "/metrics", "health", "Prometheus metrics").public().ok_as(200, "Text exposition format.", "text/plain", json!({"type": "string"})));
-    b.add(Op::new("get", "/api/openapi.json", "docs", "This document").public().ok(200, "OpenAPI 3.0.", json!({"type": "object"})));
-    b.add(Op::new("get", "/api/docs", "docs", "This document, readable").public().ok_as(200, "A page.", "text/html", json!({"type": "string"})));
+    b.add(
+        Op::new("get", "/metrics", "health", "Prometheus metrics")
+            .public()
+            .ok_as(200, "Text exposition format.", "text/plain", json!({"type": "string"})),
+    );
+    b.add(
+        Op::new("get", "/api/openapi.json", "docs", "This document")
+            .public()
+            .ok(200, "OpenAPI 3.0.", json!({"type": "object"})),
+    );
+    b.add(
+        Op::new("get", "/api/docs", "docs", "This document, readable")
+            .public()
+            .ok_as(200, "A page.", "text/html", json!({"type": "string"})),
+    );
 
     let error = b.res::<ErrorBody>();
     let mut schemas = b.requests.take_definitions(true);
     schemas.extend(b.responses.take_definitions(true));
     schemas.entry("ErrorBody".to_owned()).or_insert(error);
-    let tags: Vec<Value> = ["auth", "projects", "project data", "scripts", "ai", "jobs", "live status", "monitoring", "health", "docs"]
-        .iter()
-        .map(|t| json!({"name": t}))
-        .collect();
+    let tags: Vec<Value> = [
+        "auth",
+        "projects",
+        "project data",
+        "scripts",
+        "ai",
+        "jobs",
+        "live status",
+        "monitoring",
+        "health",
+        "docs",
+    ]
+    .iter()
+    .map(|t| json!({"name": t}))
+    .collect();
     json!({
         "openapi": "3.0.3",
         "info": {

@@ -17,7 +17,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 async fn stream(state: web::Data<AppState>, user: StreamUser, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let project = owned_project(&state, &user.0, &path).await?;
-    let frames = events::stream(state.db.clone(), state.hub.clone(), project.project_id, state.sse_keepalive);
+    let frames = events::stream(
+        state.db.clone(),
+        state.hub.clone(),
+        project.project_id,
+        state.sse_keepalive,
+    );
     let body = futures::stream::unfold(frames, |mut rx| async move {
         rx.recv().await.map(|frame| (Ok::<_, actix_web::Error>(frame), rx))
     });

@@ -87,11 +87,17 @@ async fn cancel(state: web::Data<AppState>, user: AuthUser, path: web::Path<Stri
 /// `processing`: completed if an earlier version has a model, else draft
 /// (nothing stored yet) or error (a script without a model).
 async fn settle_project(state: &AppState, job: &Job) -> ApiResult<()> {
-    let live = state.db.jobs().list_by_project(&job.project_id, PageRequest::new(50, 0)).await?;
+    let live = state
+        .db
+        .jobs()
+        .list_by_project(&job.project_id, PageRequest::new(50, 0))
+        .await?;
     if live.items.iter().any(|j| !j.stage.is_terminal()) {
         return Ok(());
     }
-    let Some(project) = state.db.projects().get(&job.project_id).await? else { return Ok(()) };
+    let Some(project) = state.db.projects().get(&job.project_id).await? else {
+        return Ok(());
+    };
     if project.status != ProjectStatus::Processing && project.status != ProjectStatus::Draft {
         return Ok(());
     }
@@ -115,7 +121,10 @@ async fn retry(
 ) -> ApiResult<HttpResponse> {
     let old = owned_job(&state, &user, &path).await?;
     if !old.stage.is_terminal() {
-        return Err(ApiError::conflict(format!("the job is still {}; cancel it first", old.stage)));
+        return Err(ApiError::conflict(format!(
+            "the job is still {}; cancel it first",
+            old.stage
+        )));
     }
     let project: Project = state
         .db

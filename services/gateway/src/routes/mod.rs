@@ -42,7 +42,9 @@ pub fn api(cfg: &mut web::ServiceConfig) {
             .configure(jobs::routes)
             .configure(monitoring::routes)
             .configure(docs::routes)
-            .default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::not_found("route")) })),
+            .default_service(web::to(|| async {
+                Err::<HttpResponse, _>(ApiError::not_found("route"))
+            })),
     );
 }
 
@@ -50,8 +52,9 @@ pub fn api(cfg: &mut web::ServiceConfig) {
 /// client-side routes survive a reload.
 pub fn web_client(root: &Path) -> actix_files::Files {
     let index = root.join("index.html");
-    actix_files::Files::new("/", root).index_file("index.html").default_handler(fn_service(
-        move |req: ServiceRequest| {
+    actix_files::Files::new("/", root)
+        .index_file("index.html")
+        .default_handler(fn_service(move |req: ServiceRequest| {
             let index = index.clone();
             async move {
                 let (req, _) = req.into_parts();
@@ -61,8 +64,7 @@ pub fn web_client(root: &Path) -> actix_files::Files {
                 };
                 Ok(ServiceResponse::new(req, res))
             }
-        },
-    ))
+        }))
 }
 
 /// `?limit=&offset=`, checked: limit 1..=200 (50 by default), offset ≥ 0.
@@ -71,12 +73,19 @@ pub fn page(query: &HashMap<String, String>) -> ApiResult<PageRequest> {
         None | Some("") => 50,
         Some(s) => match s.parse::<u32>() {
             Ok(n) if (1..=PageRequest::MAX_LIMIT).contains(&n) => n,
-            _ => return Err(ApiError::bad_request("limit", format!("must be a whole number from 1 to {}", PageRequest::MAX_LIMIT))),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "limit",
+                    format!("must be a whole number from 1 to {}", PageRequest::MAX_LIMIT),
+                ))
+            }
         },
     };
     let offset = match query.get("offset").map(String::as_str) {
         None | Some("") => 0,
-        Some(s) => s.parse::<u64>().map_err(|_| ApiError::bad_request("offset", "must be a whole number from 0"))?,
+        Some(s) => s
+            .parse::<u64>()
+            .map_err(|_| ApiError::bad_request("offset", "must be a whole number from 0"))?,
     };
     Ok(PageRequest::new(limit, offset))
 }
@@ -87,7 +96,10 @@ pub async fn owned_project(state: &AppState, user: &AuthUser, key: &str) -> ApiR
     let as_id = ProjectId::parse(key).ok();
     let as_slug = ProjectSlug::parse(key).ok();
     if as_id.is_none() && as_slug.is_none() {
-        return Err(ApiError::bad_request("project", "expected a project id (project-…) or a slug (a-z, 0-9, '-', '_')"));
+        return Err(ApiError::bad_request(
+            "project",
+            "expected a project id (project-…) or a slug (a-z, 0-9, '-', '_')",
+        ));
     }
     if let Some(id) = &as_id {
         if let Some(p) = projects.get(id).await?.filter(|p| p.created_by == user.user_id) {
@@ -95,7 +107,11 @@ pub async fn owned_project(state: &AppState, user: &AuthUser, key: &str) -> ApiR
         }
     }
     if let Some(slug) = &as_slug {
-        if let Some(p) = projects.get_by_slug(slug).await?.filter(|p| p.created_by == user.user_id) {
+        if let Some(p) = projects
+            .get_by_slug(slug)
+            .await?
+            .filter(|p| p.created_by == user.user_id)
+        {
             return Ok(p);
         }
     }

@@ -14,7 +14,8 @@ use crate::startup::AppState;
 const BODY_LIMIT: usize = 1024 * 1024;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/monitoring", web::route().to(forward)).route("/monitoring/{tail:.*}", web::route().to(forward));
+    cfg.route("/monitoring", web::route().to(forward))
+        .route("/monitoring/{tail:.*}", web::route().to(forward));
 }
 
 async fn forward(
@@ -50,8 +51,15 @@ async fn forward(
     })?;
     let status = actix_web::http::StatusCode::from_u16(response.status().as_u16())
         .map_err(|_| ApiError::unavailable("the monitoring service"))?;
-    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let bytes = response.bytes().await.map_err(|_| ApiError::unavailable("the monitoring service"))?;
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|_| ApiError::unavailable("the monitoring service"))?;
     let mut out = HttpResponse::build(status);
     if let Some(ct) = content_type {
         out.insert_header((header::CONTENT_TYPE, ct));

@@ -41,14 +41,20 @@ const MAX_DESCRIPTION: usize = 2000;
 pub fn check_name(raw: &str) -> ApiResult<String> {
     let name = raw.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request("project_name", format!("must be 1 to {MAX_NAME} printable characters")));
+        return Err(ApiError::bad_request(
+            "project_name",
+            format!("must be 1 to {MAX_NAME} printable characters"),
+        ));
     }
     Ok(name.to_owned())
 }
 
 fn check_description(raw: &str) -> ApiResult<String> {
     if raw.chars().count() > MAX_DESCRIPTION {
-        return Err(ApiError::bad_request("description", format!("must be at most {MAX_DESCRIPTION} characters")));
+        return Err(ApiError::bad_request(
+            "description",
+            format!("must be at most {MAX_DESCRIPTION} characters"),
+        ));
     }
     Ok(raw.trim().to_owned())
 }
@@ -106,7 +112,11 @@ async fn create(state: web::Data<AppState>, user: AuthUser, body: web::Json<NewP
     let body = body.into_inner();
     let name = check_name(&body.project_name)?;
     let description = body.description.as_deref().map(check_description).transpose()?;
-    let slug = body.slug.as_deref().map(|s| ProjectSlug::parse(s).map_err(|e| ApiError::bad_request("slug", e))).transpose()?;
+    let slug = body
+        .slug
+        .as_deref()
+        .map(|s| ProjectSlug::parse(s).map_err(|e| ApiError::bad_request("slug", e)))
+        .transpose()?;
     let project = create_project(&state, &user, &name, description, slug).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/projects/{}", project.project_id)))
@@ -134,10 +144,18 @@ async fn update(
         set.insert("metadata.description", check_description(d)?);
     }
     if set.is_empty() {
-        return Err(ApiError::bad_request("body", "nothing to update; give project_name or description"));
+        return Err(ApiError::bad_request(
+            "body",
+            "nothing to update; give project_name or description",
+        ));
     }
     state.db.projects().update_fields(&project.project_id, set).await?;
-    let updated = state.db.projects().get(&project.project_id).await?.ok_or_else(|| ApiError::not_found("project"))?;
+    let updated = state
+        .db
+        .projects()
+        .get(&project.project_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("project"))?;
     Ok(HttpResponse::Ok().json(ProjectView::from(&updated)))
 }
 
@@ -159,7 +177,11 @@ async fn delete(state: web::Data<AppState>, user: AuthUser, path: web::Path<Stri
     // Live jobs are cancelled first, so workers drop their late messages
     // instead of writing into a project that is going away.
     let mut cancelled = 0;
-    for job in all_jobs(&state, &project).await?.iter().filter(|j| !j.stage.is_terminal()) {
+    for job in all_jobs(&state, &project)
+        .await?
+        .iter()
+        .filter(|j| !j.stage.is_terminal())
+    {
         let step = Advance::to(JobStage::Cancelled).detail("the project was deleted");
         let moved = jobs::advance(db, state.bus.as_ref(), &Origin::of_job(job), &project.slug, step).await;
         match moved {
@@ -192,7 +214,11 @@ async fn delete(state: web::Data<AppState>, user: AuthUser, path: web::Path<Stri
 async fn all_jobs(state: &AppState, project: &Project) -> ApiResult<Vec<Job>> {
     let mut out = Vec::new();
     loop {
-        let page = state.db.jobs().list_by_project(&project.project_id, PageRequest::new(200, out.len() as u64)).await?;
+        let page = state
+            .db
+            .jobs()
+            .list_by_project(&project.project_id, PageRequest::new(200, out.len() as u64))
+            .await?;
         let done = page.items.len() < 200;
         out.extend(page.items);
         if done {
@@ -201,7 +227,12 @@ async fn all_jobs(state: &AppState, project: &Project) -> ApiResult<Vec<Job>> {
     }
 }
 
-async fn messages(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>, query: Query) -> ApiResult<HttpResponse> {
+async fn messages(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+    query: Query,
+) -> ApiResult<HttpResponse> {
     let page = page(&query)?;
     let project = owned_project(&state, &user, &path).await?;
     let found = state.db.messages().list(&project.project_id, page).await?;
@@ -216,7 +247,12 @@ pub fn file_type(query: &HashMap<String, String>) -> ApiResult<Option<FileType>>
         .transpose()
 }
 
-async fn files(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>, query: Query) -> ApiResult<HttpResponse> {
+async fn files(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+    query: Query,
+) -> ApiResult<HttpResponse> {
     let page = page(&query)?;
     let file_type = file_type(&query)?;
     let project = owned_project(&state, &user, &path).await?;
@@ -246,7 +282,12 @@ pub struct LogsView {
 }
 
 /// The processing logs: the records in MongoDB and the log files in S3.
-async fn logs(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>, query: Query) -> ApiResult<HttpResponse> {
+async fn logs(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+    query: Query,
+) -> ApiResult<HttpResponse> {
     let page = page(&query)?;
     let project = owned_project(&state, &user, &path).await?;
     let found = state.db.logs().list(&project.project_id, page).await?;
@@ -257,7 +298,12 @@ async fn logs(state: web::Data<AppState>, user: AuthUser, path: web::Path<String
         .into_iter()
         .filter_map(|o| {
             let key = S3Key::parse(&o.key)?;
-            Some(LogFileView { file_name: key.file_name(), version: key.version(), key: o.key, size: o.size })
+            Some(LogFileView {
+                file_name: key.file_name(),
+                version: key.version(),
+                key: o.key,
+                size: o.size,
+            })
         })
         .collect();
     log_files.sort_by(|a, b| b.key.cmp(&a.key));
@@ -293,9 +339,15 @@ async fn complete(state: web::Data<AppState>, user: AuthUser, path: web::Path<St
     let files = state.db.files().list(id, None, all).await?;
     let logs = state.db.logs().list(id, all).await?;
     let mut files_by_type: BTreeMap<String, Vec<FileView>> =
-        [FileType::Input, FileType::Output, FileType::Log, FileType::Processed].iter().map(|t| (t.as_str().to_owned(), Vec::new())).collect();
+        [FileType::Input, FileType::Output, FileType::Log, FileType::Processed]
+            .iter()
+            .map(|t| (t.as_str().to_owned(), Vec::new()))
+            .collect();
     for f in &files.items {
-        files_by_type.entry(f.file_type.as_str().to_owned()).or_default().push(FileView::from(f));
+        files_by_type
+            .entry(f.file_type.as_str().to_owned())
+            .or_default()
+            .push(FileView::from(f));
     }
     Ok(HttpResponse::Ok().json(CompleteView {
         project: ProjectView::from(&project),
@@ -331,7 +383,10 @@ async fn summary(state: web::Data<AppState>, user: AuthUser, path: web::Path<Str
     let one = PageRequest::new(1, 0);
     let mut files_by_type = BTreeMap::new();
     for t in [FileType::Input, FileType::Output, FileType::Log, FileType::Processed] {
-        files_by_type.insert(t.as_str().to_owned(), state.db.files().list(id, Some(t), one).await?.total);
+        files_by_type.insert(
+            t.as_str().to_owned(),
+            state.db.files().list(id, Some(t), one).await?.total,
+        );
     }
     let counts = Counts {
         messages: state.db.messages().count(id).await?,

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use domain::documents::{FileRecord, JobKind};
 use domain::messages::ScriptUploaded;
-use domain::{Envelope, FileType, JobId, JobStage, ModelFormat, ProcessingStatus, ProjectSlug, ProjectStatus, S3Key, Version};
+use domain::{
+    Envelope, FileType, JobId, JobStage, ModelFormat, ProcessingStatus, ProjectSlug, ProjectStatus, S3Key, Version,
+};
 use platform::jobs::{self, Submitted};
 use platform::mongo::PageRequest;
 
@@ -66,12 +68,19 @@ fn meta_str(f: &FileRecord, k: &str) -> Option<String> {
 }
 
 fn meta_i64(f: &FileRecord, k: &str) -> Option<i64> {
-    f.metadata.get_i64(k).ok().or_else(|| f.metadata.get_i32(k).ok().map(i64::from))
+    f.metadata
+        .get_i64(k)
+        .ok()
+        .or_else(|| f.metadata.get_i32(k).ok().map(i64::from))
 }
 
 async fn scripts(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let project = owned_project(&state, &user, &path).await?;
-    let inputs = state.db.files().list(&project.project_id, Some(FileType::Input), PageRequest::all()).await?;
+    let inputs = state
+        .db
+        .files()
+        .list(&project.project_id, Some(FileType::Input), PageRequest::all())
+        .await?;
     let versions = inputs
         .items
         .iter()
@@ -94,18 +103,29 @@ async fn scripts(state: web::Data<AppState>, user: AuthUser, path: web::Path<Str
     }))
 }
 
-async fn script(state: web::Data<AppState>, user: AuthUser, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
+async fn script(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
     let (key, version) = path.into_inner();
     let version = parse_version(&version, "version")?;
     let project = owned_project(&state, &user, &key).await?;
     let s3_key = S3Key::input(&project.slug, version).to_string();
-    let object = state.store.get(&s3_key).await?.ok_or_else(|| ApiError::not_found(format!("script version {version}")))?;
+    let object = state
+        .store
+        .get(&s3_key)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("script version {version}")))?;
     Ok(HttpResponse::Ok()
         .content_type("text/x-python; charset=utf-8")
         .insert_header(("X-Script-Version", version.to_string()))
         .insert_header((
             header::CONTENT_DISPOSITION,
-            format!("inline; filename=\"{}\"", S3Key::input(&project.slug, version).file_name()),
+            format!(
+                "inline; filename=\"{}\"",
+                S3Key::input(&project.slug, version).file_name()
+            ),
         ))
         .body(object.bytes))
 }
@@ -127,11 +147,16 @@ fn check_file_name(name: Option<&str>) -> ApiResult<String> {
         && name.ends_with(".py")
         && name.len() > 3
         && !name.starts_with('.')
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
     if ok {
         Ok(name.to_owned())
     } else {
-        Err(ApiError::bad_request("file_name", "use up to 100 of A-Z, a-z, 0-9, '.', '_', '-', ending in .py"))
+        Err(ApiError::bad_request(
+            "file_name",
+            "use up to 100 of A-Z, a-z, 0-9, '.', '_', '-', ending in .py",
+        ))
     }
 }
 
@@ -145,22 +170,36 @@ async fn upload(
     path: web::Path<String>,
     body: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let mime = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let mime = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let mime = mime.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     let is_json = mime == "application/json";
-    let is_text = matches!(mime.as_str(), "text/x-python" | "text/plain" | "application/x-python" | "text/x-script.python");
+    let is_text = matches!(
+        mime.as_str(),
+        "text/x-python" | "text/plain" | "application/x-python" | "text/x-script.python"
+    );
     if !is_json && !is_text {
         return Err(ApiError::unsupported_media_type(
             "send the script as application/json ({\"script\": …}) or as text/x-python",
         ));
     }
-    let bytes = body.to_bytes_limited(UPLOAD_BODY_LIMIT).await.map_err(|_| too_big())?.map_err(|_| unreadable())?;
+    let bytes = body
+        .to_bytes_limited(UPLOAD_BODY_LIMIT)
+        .await
+        .map_err(|_| too_big())?
+        .map_err(|_| unreadable())?;
     let (script, file_name) = if is_json {
         let upload: ScriptUpload = serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request("body", e))?;
         (upload.script, upload.file_name)
     } else {
-        let query = web::Query::<HashMap<String, String>>::from_query(req.query_string()).map(|q| q.into_inner()).unwrap_or_default();
-        let text = String::from_utf8(bytes.to_vec()).map_err(|_| ApiError::bad_request("body", "the script is not UTF-8"))?;
+        let query = web::Query::<HashMap<String, String>>::from_query(req.query_string())
+            .map(|q| q.into_inner())
+            .unwrap_or_default();
+        let text =
+            String::from_utf8(bytes.to_vec()).map_err(|_| ApiError::bad_request("body", "the script is not UTF-8"))?;
         (text, query.get("file_name").cloned())
     };
     let file_name = check_file_name(file_name.as_deref())?;
@@ -180,10 +219,18 @@ async fn upload(
             .iter()
             .map(|v| serde_json::json!({ "line": v.line, "kind": format!("{:?}", v.kind), "message": v.message }))
             .collect();
-        return Err(ApiError::unprocessable(format!("the script breaks {} rule(s) of the script contract", violations.len()))
-            .with_details(serde_json::json!({ "violations": details })));
+        return Err(ApiError::unprocessable(format!(
+            "the script breaks {} rule(s) of the script contract",
+            violations.len()
+        ))
+        .with_details(serde_json::json!({ "violations": details })));
     }
-    let message = ScriptUploaded { slug: project.slug.clone(), user_id: user.user_id.clone(), file_name, script };
+    let message = ScriptUploaded {
+        slug: project.slug.clone(),
+        user_id: user.user_id.clone(),
+        file_name,
+        script,
+    };
     let env = Envelope::new(JobId::generate(), project.project_id.clone(), message).with_request_id(Some(request_id.0));
     let job = jobs::new_job(&project, &user.user_id, JobKind::Upload, &env);
     let submitted = jobs::submit(&state.db, state.bus.as_ref(), &job).await?;
@@ -195,20 +242,25 @@ fn unreadable() -> ApiError {
 }
 
 fn too_big() -> ApiError {
-    ApiError::too_large(format!("the script is larger than {} KiB", cadgen::check::MAX_SCRIPT_BYTES / 1024))
+    ApiError::too_large(format!(
+        "the script is larger than {} KiB",
+        cadgen::check::MAX_SCRIPT_BYTES / 1024
+    ))
 }
 
 /// `202 Accepted` for a started job, with where to follow it.
 pub fn accepted(job_id: JobId, project: &domain::documents::Project, submitted: Submitted) -> HttpResponse {
     let links = JobLinks::new(job_id, &project.project_id, &project.slug);
-    HttpResponse::Accepted().insert_header((header::LOCATION, links.job.clone())).json(AcceptedView {
-        job_id,
-        project_id: project.project_id.clone(),
-        slug: project.slug.clone(),
-        stage: JobStage::Queued,
-        published: submitted == Submitted::Published,
-        links,
-    })
+    HttpResponse::Accepted()
+        .insert_header((header::LOCATION, links.job.clone()))
+        .json(AcceptedView {
+            job_id,
+            project_id: project.project_id.clone(),
+            slug: project.slug.clone(),
+            stage: JobStage::Queued,
+            published: submitted == Submitted::Published,
+            links,
+        })
 }
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -238,7 +290,11 @@ pub struct OutputsView {
 
 /// The recorded model files of a project, newest version first.
 async fn output_files(state: &AppState, project: &domain::documents::Project) -> ApiResult<Vec<OutputView>> {
-    let files = state.db.files().list(&project.project_id, Some(FileType::Output), PageRequest::all()).await?;
+    let files = state
+        .db
+        .files()
+        .list(&project.project_id, Some(FileType::Output), PageRequest::all())
+        .await?;
     let mut out: Vec<OutputView> = files
         .items
         .iter()
@@ -255,7 +311,10 @@ async fn output_files(state: &AppState, project: &domain::documents::Project) ->
                 size: meta_i64(f, "file_size"),
                 content_type: meta_str(f, "content_type"),
                 created_at: f.created_at,
-                download: format!("/api/projects/{}/download/{}?version={}", project.slug, format, f.version),
+                download: format!(
+                    "/api/projects/{}/download/{}?version={}",
+                    project.slug, format, f.version
+                ),
             })
         })
         .collect();
@@ -299,7 +358,11 @@ async fn download(
 ) -> ApiResult<HttpResponse> {
     let (key, format) = path.into_inner();
     let format: ModelFormat = format.parse().map_err(|e: String| ApiError::bad_request("format", e))?;
-    let version = query.get("version").filter(|v| !v.is_empty()).map(|v| parse_version(v, "version")).transpose()?;
+    let version = query
+        .get("version")
+        .filter(|v| !v.is_empty())
+        .map(|v| parse_version(v, "version"))
+        .transpose()?;
     let redirect = match query.get("redirect").map(String::as_str) {
         None | Some("" | "false" | "0") => false,
         Some("true" | "1") => true,
@@ -317,7 +380,9 @@ async fn download(
     let expires_in = state.presign_expiry;
     let url = state.store.presign_get(&file.s3_key, expires_in).await?;
     if redirect {
-        return Ok(HttpResponse::TemporaryRedirect().insert_header((header::LOCATION, url)).finish());
+        return Ok(HttpResponse::TemporaryRedirect()
+            .insert_header((header::LOCATION, url))
+            .finish());
     }
     Ok(HttpResponse::Ok().json(DownloadView {
         url,
@@ -351,7 +416,11 @@ pub struct StatusView {
 
 async fn status(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let project = owned_project(&state, &user, &path).await?;
-    let latest = state.db.jobs().list_by_project(&project.project_id, PageRequest::new(1, 0)).await?;
+    let latest = state
+        .db
+        .jobs()
+        .list_by_project(&project.project_id, PageRequest::new(1, 0))
+        .await?;
     let latest_job = latest.items.first().map(|j| LatestJobView {
         job_id: j.job_id,
         stage: j.stage,

@@ -24,7 +24,10 @@ async fn generate_code_creates_a_project_stores_the_prompt_and_publishes() {
     let job_url = res.headers()["location"].to_str().unwrap().to_owned();
     let accepted: Value = res.json().await.unwrap();
     let slug = accepted["slug"].as_str().unwrap().to_owned();
-    assert!(slug.starts_with("a-40-x-20-x-10-mm-plate-with-a-6-mm-through-hole"), "{slug}");
+    assert!(
+        slug.starts_with("a-40-x-20-x-10-mm-plate-with-a-6-mm-through-hole"),
+        "{slug}"
+    );
     assert_eq!(job_url, accepted["links"]["job"].as_str().unwrap());
 
     let project_id = ProjectId::parse(accepted["project_id"].as_str().unwrap()).unwrap();
@@ -64,7 +67,10 @@ async fn generate_code_creates_a_project_stores_the_prompt_and_publishes() {
     assert_eq!(app.db.messages().count(&project_id).await.unwrap(), 2);
     let sent = app.env.drain(&app.bus, "ai-generator.generation.requested").await;
     assert_eq!(sent.len(), 1);
-    assert!(!sent[0].request_id.as_deref().unwrap_or_default().is_empty(), "a generated request id");
+    assert!(
+        !sent[0].request_id.as_deref().unwrap_or_default().is_empty(),
+        "a generated request id"
+    );
     app.cleanup(&[&slug]).await;
 }
 
@@ -74,25 +80,94 @@ async fn generation_input_is_checked_at_the_edge() {
     let user = app.register().await;
     let post = |path: &'static str, body: Value| app.post(path, &user).json(&body).send();
 
-    let msg = error(post("/api/ai/generate-code", json!({ "prompt": "x".repeat(2001) })).await.unwrap(), 400, "bad_request").await;
+    let msg = error(
+        post("/api/ai/generate-code", json!({ "prompt": "x".repeat(2001) }))
+            .await
+            .unwrap(),
+        400,
+        "bad_request",
+    )
+    .await;
     assert!(msg.starts_with("prompt"), "{msg}");
-    assert_eq!(post("/api/ai/generate-code", json!({ "prompt": "é".repeat(2000) })).await.unwrap().status(), 202, "2000 characters are fine");
-    let msg = error(post("/api/ai/chat", json!({ "message": "   " })).await.unwrap(), 400, "bad_request").await;
+    assert_eq!(
+        post("/api/ai/generate-code", json!({ "prompt": "é".repeat(2000) }))
+            .await
+            .unwrap()
+            .status(),
+        202,
+        "2000 characters are fine"
+    );
+    let msg = error(
+        post("/api/ai/chat", json!({ "message": "   " })).await.unwrap(),
+        400,
+        "bad_request",
+    )
+    .await;
     assert!(msg.starts_with("message"), "{msg}");
-    let msg = error(post("/api/ai/generate-code", json!({ "promt": "typo" })).await.unwrap(), 400, "bad_request").await;
+    let msg = error(
+        post("/api/ai/generate-code", json!({ "promt": "typo" })).await.unwrap(),
+        400,
+        "bad_request",
+    )
+    .await;
     assert!(msg.contains("promt"), "{msg}");
-    let msg = error(post("/api/ai/generate-code", json!({ "prompt": 5 })).await.unwrap(), 400, "bad_request").await;
+    let msg = error(
+        post("/api/ai/generate-code", json!({ "prompt": 5 })).await.unwrap(),
+        400,
+        "bad_request",
+    )
+    .await;
     assert!(msg.starts_with("body"), "{msg}");
-    error(post("/api/ai/generate-code", json!({ "prompt": "box", "project_id": "no-such" })).await.unwrap(), 404, "not_found").await;
-    let msg = error(post("/api/ai/generate-code", json!({ "prompt": "box", "base_version": 1 })).await.unwrap(), 400, "bad_request").await;
+    error(
+        post(
+            "/api/ai/generate-code",
+            json!({ "prompt": "box", "project_id": "no-such" }),
+        )
+        .await
+        .unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
+    let msg = error(
+        post("/api/ai/generate-code", json!({ "prompt": "box", "base_version": 1 }))
+            .await
+            .unwrap(),
+        400,
+        "bad_request",
+    )
+    .await;
     assert!(msg.starts_with("base_version"), "{msg}");
-    let res = app.post("/api/ai/generate-code", &user).header("content-type", "application/json").body("{not json").send().await.unwrap();
+    let res = app
+        .post("/api/ai/generate-code", &user)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
     error(res, 400, "bad_request").await;
-    let res = app.post("/api/ai/generate-code", &user).header("content-type", "text/plain").body("box").send().await.unwrap();
+    let res = app
+        .post("/api/ai/generate-code", &user)
+        .header("content-type", "text/plain")
+        .body("box")
+        .send()
+        .await
+        .unwrap();
     error(res, 415, "unsupported_media_type").await;
     let big = json!({ "prompt": "x".repeat(70 * 1024) });
-    error(post("/api/ai/generate-code", big).await.unwrap(), 413, "payload_too_large").await;
-    let unauthenticated = app.http.post(app.url("/api/ai/generate-code")).json(&json!({ "prompt": "box" })).send().await.unwrap();
+    error(
+        post("/api/ai/generate-code", big).await.unwrap(),
+        413,
+        "payload_too_large",
+    )
+    .await;
+    let unauthenticated = app
+        .http
+        .post(app.url("/api/ai/generate-code"))
+        .json(&json!({ "prompt": "box" }))
+        .send()
+        .await
+        .unwrap();
     error(unauthenticated, 401, "unauthorized").await;
     let slugs: Vec<String> = app
         .db

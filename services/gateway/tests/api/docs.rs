@@ -7,7 +7,15 @@ use crate::helpers::spawn_app;
 #[tokio::test]
 async fn the_document_and_the_routes_agree() {
     let app = spawn_app().await;
-    let spec: Value = app.http.get(app.url("/api/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let spec: Value = app
+        .http
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(spec["openapi"], "3.0.3");
     let paths = spec["paths"].as_object().unwrap();
     for wanted in [
@@ -53,7 +61,9 @@ async fn the_document_and_the_routes_agree() {
                 .replace("{format}", "STL")
                 .replace("{job_id}", "00000000-0000-4000-8000-000000000000")
                 .replace("{path}", "health");
-            let req = app.http.request(method.to_uppercase().parse().unwrap(), app.url(&concrete));
+            let req = app
+                .http
+                .request(method.to_uppercase().parse().unwrap(), app.url(&concrete));
             let res = req.send().await.unwrap();
             let status = res.status().as_u16();
             let protected = !op["security"].as_array().unwrap().is_empty();
@@ -63,11 +73,23 @@ async fn the_document_and_the_routes_agree() {
                 assert_ne!(status, 404, "{method} {path} is routed");
             }
         }
-        assert!(item.as_object().unwrap().values().all(|op| op["responses"].as_object().is_some_and(|r| !r.is_empty())));
+        assert!(item
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|op| op["responses"].as_object().is_some_and(|r| !r.is_empty())));
     }
     // Schemas are referenced and defined.
     let schemas = spec["components"]["schemas"].as_object().unwrap();
-    for name in ["ProjectView", "JobView", "AcceptedView", "StatusEvent", "ErrorBody", "GenerateCode", "Credentials"] {
+    for name in [
+        "ProjectView",
+        "JobView",
+        "AcceptedView",
+        "StatusEvent",
+        "ErrorBody",
+        "GenerateCode",
+        "Credentials",
+    ] {
         assert!(schemas.contains_key(name), "{name} in components");
     }
     let text = spec.to_string();
@@ -77,7 +99,10 @@ async fn the_document_and_the_routes_agree() {
     }
 
     let page = app.http.get(app.url("/api/docs")).send().await.unwrap();
-    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     let html = page.text().await.unwrap();
     assert!(html.contains("openapi.json"));
     assert!(!html.contains("https://"), "self-contained: nothing from a CDN");

@@ -10,10 +10,25 @@ use crate::helpers::{error, spawn_app, spawn_app_with};
 async fn unknown_routes_and_methods_answer_in_the_error_shape() {
     let app = spawn_app().await;
     let user = app.register().await;
-    let msg = error(app.get("/api/nothing-here", &user).send().await.unwrap(), 404, "not_found").await;
+    let msg = error(
+        app.get("/api/nothing-here", &user).send().await.unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
     assert!(msg.contains("route"), "{msg}");
-    error(app.http.get(app.url("/nothing-here")).send().await.unwrap(), 404, "not_found").await;
-    error(app.http.patch(app.url("/api/auth/me")).send().await.unwrap(), 404, "not_found").await;
+    error(
+        app.http.get(app.url("/nothing-here")).send().await.unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
+    error(
+        app.http.patch(app.url("/api/auth/me")).send().await.unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
     let res = app.http.delete(app.url("/api/auth/login")).send().await.unwrap();
     assert!(matches!(res.status().as_u16(), 404 | 405), "{}", res.status());
     app.cleanup(&[]).await;
@@ -23,12 +38,22 @@ async fn unknown_routes_and_methods_answer_in_the_error_shape() {
 async fn request_ids_go_back_and_are_generated_when_absent() {
     let app = spawn_app().await;
     let user = app.register().await;
-    let res = app.get("/api/auth/me", &user).header("x-request-id", "abc-123").send().await.unwrap();
+    let res = app
+        .get("/api/auth/me", &user)
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.headers()["x-request-id"], "abc-123");
     let res = app.get("/api/auth/me", &user).send().await.unwrap();
     let generated = res.headers()["x-request-id"].to_str().unwrap().to_owned();
     assert!(uuid::Uuid::parse_str(&generated).is_ok(), "{generated}");
-    let res = app.get("/api/auth/me", &user).header("x-request-id", "spaces are not kept").send().await.unwrap();
+    let res = app
+        .get("/api/auth/me", &user)
+        .header("x-request-id", "spaces are not kept")
+        .send()
+        .await
+        .unwrap();
     assert_ne!(res.headers()["x-request-id"], "spaces are not kept");
     let res = app.http.get(app.url("/api/nope")).send().await.unwrap();
     assert!(res.headers().contains_key("x-request-id"), "errors carry it too");
@@ -47,14 +72,26 @@ async fn over_the_rate_limit_is_429_with_retry_after() {
     let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=10).contains(&retry), "{retry}");
     error(res, 429, "rate_limited").await;
-    assert_eq!(app.get("/api/auth/me", &other).send().await.unwrap().status(), 200, "per user");
+    assert_eq!(
+        app.get("/api/auth/me", &other).send().await.unwrap().status(),
+        200,
+        "per user"
+    );
     app.cleanup(&[]).await;
 }
 
 #[tokio::test]
 async fn health_readiness_and_metrics() {
     let app = spawn_app().await;
-    let health: Value = app.http.get(app.url("/healthz")).send().await.unwrap().json().await.unwrap();
+    let health: Value = app
+        .http
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(health["service"], "gateway");
     let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
@@ -64,7 +101,15 @@ async fn health_readiness_and_metrics() {
     }
     let user = app.register().await;
     app.get("/api/projects/?limit=5", &user).send().await.unwrap();
-    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(
         metrics.contains(r#"route="/api/projects/",status="200""#) || metrics.contains(r#"route="/api/projects/""#),
         "the route pattern is the label"
@@ -85,7 +130,10 @@ async fn a_web_root_serves_the_client_with_an_index_fallback() {
     assert_eq!(get("/app.js").await.unwrap().text().await.unwrap(), "console.log('hi')");
     let res = get("/projects/some/client/route").await.unwrap();
     assert_eq!(res.status(), 200);
-    assert!(res.text().await.unwrap().contains("client"), "client-side routes get index.html");
+    assert!(
+        res.text().await.unwrap().contains("client"),
+        "client-side routes get index.html"
+    );
     error(get("/api/nothing").await.unwrap(), 404, "not_found").await;
     assert_eq!(get("/healthz").await.unwrap().status(), 200);
     app.cleanup(&[]).await;

@@ -31,7 +31,11 @@ pub struct TestUser {
 }
 
 /// Cheap password hashing: the tests exercise the code, not the cost.
-pub const FAST: &[(&str, &str)] = &[("ARGON2_MEMORY_KIB", "64"), ("ARGON2_ITERATIONS", "1"), ("SSE_KEEPALIVE_SECS", "1")];
+pub const FAST: &[(&str, &str)] = &[
+    ("ARGON2_MEMORY_KIB", "64"),
+    ("ARGON2_ITERATIONS", "1"),
+    ("SSE_KEEPALIVE_SECS", "1"),
+];
 
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
@@ -53,8 +57,19 @@ pub async fn spawn_on(env: TestEnv, extra: &[(&str, &str)]) -> TestApp {
     let done = tokio::spawn(async move { app.run_until_stopped(token).await.expect("the gateway runs") });
     let db = env.db().await;
     let bus = env.bus("api-tests");
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    TestApp { address, env, db, bus, http, stop, done }
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    TestApp {
+        address,
+        env,
+        db,
+        bus,
+        http,
+        stop,
+        done,
+    }
 }
 
 impl TestApp {
@@ -132,7 +147,12 @@ impl TestApp {
 /// Asserts the API's error shape and code; returns the message.
 pub async fn error(res: reqwest::Response, status: u16, code: &str) -> String {
     assert_eq!(res.status().as_u16(), status, "status of {}", res.url());
-    let ct = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let ct = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     assert!(ct.starts_with("application/json"), "JSON error, got {ct:?}");
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], code, "{body}");
@@ -159,7 +179,10 @@ pub enum Frame {
 
 impl Sse {
     pub fn new(res: reqwest::Response) -> Self {
-        Self { res, buf: String::new() }
+        Self {
+            res,
+            buf: String::new(),
+        }
     }
 
     /// The next frame, or `None` when nothing came within `within`.
@@ -216,5 +239,11 @@ pub async fn another_instance(app: &TestApp) -> (String, CancellationToken) {
 
 /// A copy of a test environment (its settings are plain values).
 pub fn same_env(env: &TestEnv) -> TestEnv {
-    TestEnv { id: env.id.clone(), vars: env.vars.clone(), mongo: env.mongo.clone(), s3: env.s3.clone(), bus: env.bus.clone() }
+    TestEnv {
+        id: env.id.clone(),
+        vars: env.vars.clone(),
+        mongo: env.mongo.clone(),
+        s3: env.s3.clone(),
+        bus: env.bus.clone(),
+    }
 }

@@ -36,15 +36,35 @@ async fn requests_are_forwarded_as_they_came() {
     let monitoring = echo_server();
     let app = spawn_app_with(&[("MONITORING_URL", &monitoring)]).await;
     let user = app.register().await;
-    let got: Value = app.get("/api/monitoring/health?deep=1", &user).send().await.unwrap().json().await.unwrap();
+    let got: Value = app
+        .get("/api/monitoring/health?deep=1", &user)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(got["method"], "GET");
     assert_eq!(got["path"], "/api/monitoring/health");
     assert_eq!(got["query"], "deep=1");
     assert_eq!(got["authorization"], format!("Bearer {}", user.token));
-    let got: Value = app.post("/api/monitoring/test/s3-upload", &user).body("payload").send().await.unwrap().json().await.unwrap();
+    let got: Value = app
+        .post("/api/monitoring/test/s3-upload", &user)
+        .body("payload")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(got["method"], "POST");
     assert_eq!(got["body"], "payload");
-    error(app.http.get(app.url("/api/monitoring/health")).send().await.unwrap(), 401, "unauthorized").await;
+    error(
+        app.http.get(app.url("/api/monitoring/health")).send().await.unwrap(),
+        401,
+        "unauthorized",
+    )
+    .await;
     app.cleanup(&[]).await;
 }
 

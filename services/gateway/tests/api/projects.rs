@@ -32,35 +32,88 @@ async fn create_read_update_list_and_delete() {
     assert_eq!(p["created_by"], user.user_id.as_str());
 
     for key in [&id, &slug] {
-        let got: Value = app.get(&format!("/api/projects/{key}"), &user).send().await.unwrap().json().await.unwrap();
+        let got: Value = app
+            .get(&format!("/api/projects/{key}"), &user)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(got["project_id"], id.as_str());
     }
 
-    let res = app.put(&format!("/api/projects/{slug}"), &user).json(&json!({ "project_name": "Gearbox v2" })).send().await.unwrap();
+    let res = app
+        .put(&format!("/api/projects/{slug}"), &user)
+        .json(&json!({ "project_name": "Gearbox v2" }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     let updated: Value = res.json().await.unwrap();
     assert_eq!(updated["project_name"], "Gearbox v2");
     assert_eq!(updated["slug"], slug.as_str(), "the slug stays");
     assert_eq!(updated["description"], "two stages");
-    let res = app.put(&format!("/api/projects/{id}"), &user).json(&json!({})).send().await.unwrap();
+    let res = app
+        .put(&format!("/api/projects/{id}"), &user)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
     error(res, 400, "bad_request").await;
-    let res = app.put(&format!("/api/projects/{id}"), &user).json(&json!({ "project_name": " " })).send().await.unwrap();
+    let res = app
+        .put(&format!("/api/projects/{id}"), &user)
+        .json(&json!({ "project_name": " " }))
+        .send()
+        .await
+        .unwrap();
     let msg = error(res, 400, "bad_request").await;
     assert!(msg.starts_with("project_name"), "{msg}");
 
     // Newest activity first, paged.
     let second = app.project(&user, "second").await;
-    let page: Value = app.get("/api/projects/?limit=1", &user).send().await.unwrap().json().await.unwrap();
+    let page: Value = app
+        .get("/api/projects/?limit=1", &user)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(page["total"], 2);
     assert_eq!(page["limit"], 1);
     assert_eq!(page["items"][0]["project_id"], second["project_id"]);
-    let page: Value = app.get("/api/projects?limit=1&offset=1", &user).send().await.unwrap().json().await.unwrap();
+    let page: Value = app
+        .get("/api/projects?limit=1&offset=1", &user)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(page["items"][0]["project_id"], id.as_str());
 
-    let deleted: Value = app.delete(&format!("/api/projects/{id}"), &user).send().await.unwrap().json().await.unwrap();
+    let deleted: Value = app
+        .delete(&format!("/api/projects/{id}"), &user)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(deleted["project_id"], id.as_str());
-    error(app.get(&format!("/api/projects/{id}"), &user).send().await.unwrap(), 404, "not_found").await;
-    error(app.delete(&format!("/api/projects/{id}"), &user).send().await.unwrap(), 404, "not_found").await;
+    error(
+        app.get(&format!("/api/projects/{id}"), &user).send().await.unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
+    error(
+        app.delete(&format!("/api/projects/{id}"), &user).send().await.unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
     app.cleanup(&[&slug, second["slug"].as_str().unwrap()]).await;
 }
 
@@ -68,19 +121,61 @@ async fn create_read_update_list_and_delete() {
 async fn paging_and_keys_are_checked_at_the_edge() {
     let app = spawn_app().await;
     let user = app.register().await;
-    for (q, field) in [("limit=0", "limit"), ("limit=201", "limit"), ("limit=abc", "limit"), ("offset=-1", "offset")] {
-        let msg = error(app.get(&format!("/api/projects/?{q}"), &user).send().await.unwrap(), 400, "bad_request").await;
+    for (q, field) in [
+        ("limit=0", "limit"),
+        ("limit=201", "limit"),
+        ("limit=abc", "limit"),
+        ("offset=-1", "offset"),
+    ] {
+        let msg = error(
+            app.get(&format!("/api/projects/?{q}"), &user).send().await.unwrap(),
+            400,
+            "bad_request",
+        )
+        .await;
         assert!(msg.starts_with(field), "{q}: {msg}");
     }
-    assert_eq!(app.get("/api/projects/?limit=200", &user).send().await.unwrap().status(), 200);
-    let msg = error(app.get("/api/projects/Not%20A%20Slug", &user).send().await.unwrap(), 400, "bad_request").await;
+    assert_eq!(
+        app.get("/api/projects/?limit=200", &user)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let msg = error(
+        app.get("/api/projects/Not%20A%20Slug", &user).send().await.unwrap(),
+        400,
+        "bad_request",
+    )
+    .await;
     assert!(msg.starts_with("project"), "{msg}");
-    error(app.get("/api/projects/no-such-project", &user).send().await.unwrap(), 404, "not_found").await;
-    error(app.get("/api/projects/project-0000", &user).send().await.unwrap(), 404, "not_found").await;
-    let res = app.post("/api/projects/", &user).json(&json!({ "project_name": "x", "slug": "Bad Slug" })).send().await.unwrap();
+    error(
+        app.get("/api/projects/no-such-project", &user).send().await.unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
+    error(
+        app.get("/api/projects/project-0000", &user).send().await.unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
+    let res = app
+        .post("/api/projects/", &user)
+        .json(&json!({ "project_name": "x", "slug": "Bad Slug" }))
+        .send()
+        .await
+        .unwrap();
     let msg = error(res, 400, "bad_request").await;
     assert!(msg.starts_with("slug"), "{msg}");
-    let res = app.post("/api/projects/", &user).json(&json!({ "name": "wrong field" })).send().await.unwrap();
+    let res = app
+        .post("/api/projects/", &user)
+        .json(&json!({ "name": "wrong field" }))
+        .send()
+        .await
+        .unwrap();
     error(res, 400, "bad_request").await;
     app.cleanup(&[]).await;
 }
@@ -90,16 +185,40 @@ async fn a_slug_that_looks_like_an_id_still_resolves() {
     let app = spawn_app().await;
     let user = app.register().await;
     let slug = format!("project-foo-{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
-    let res = app.post("/api/projects/", &user).json(&json!({ "project_name": "Foo", "slug": slug })).send().await.unwrap();
+    let res = app
+        .post("/api/projects/", &user)
+        .json(&json!({ "project_name": "Foo", "slug": slug }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 201);
     let p: Value = res.json().await.unwrap();
     assert_eq!(p["slug"], slug.as_str());
-    let got: Value = app.get(&format!("/api/projects/{slug}"), &user).send().await.unwrap().json().await.unwrap();
+    let got: Value = app
+        .get(&format!("/api/projects/{slug}"), &user)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(got["project_id"], p["project_id"]);
-    let status: Value = app.get(&format!("/api/projects/{slug}/status"), &user).send().await.unwrap().json().await.unwrap();
+    let status: Value = app
+        .get(&format!("/api/projects/{slug}/status"), &user)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(status["status"], "no_scripts");
     // The slug is taken now.
-    let res = app.post("/api/projects/", &user).json(&json!({ "project_name": "Foo", "slug": slug })).send().await.unwrap();
+    let res = app
+        .post("/api/projects/", &user)
+        .json(&json!({ "project_name": "Foo", "slug": slug }))
+        .send()
+        .await
+        .unwrap();
     error(res, 409, "conflict").await;
     app.cleanup(&[&slug]).await;
 }
@@ -131,7 +250,10 @@ async fn seed(app: &TestApp, user: &TestUser, project: &Value) {
     let v1 = Version::FIRST;
     let keys = [
         (FileType::Input, S3Key::input(&slug, v1).to_string()),
-        (FileType::Output, S3Key::output(&slug, v1, domain::ModelFormat::Stl).to_string()),
+        (
+            FileType::Output,
+            S3Key::output(&slug, v1, domain::ModelFormat::Stl).to_string(),
+        ),
         (FileType::Log, S3Key::log(&slug, now, v1).to_string()),
         (FileType::Processed, S3Key::processed(&slug, v1).to_string()),
     ];
@@ -152,7 +274,11 @@ async fn seed(app: &TestApp, user: &TestUser, project: &Value) {
             .await
             .unwrap();
     }
-    app.env.store().put(&keys[2].1, b"run log".to_vec(), "text/plain", &[]).await.unwrap();
+    app.env
+        .store()
+        .put(&keys[2].1, b"run log".to_vec(), "text/plain", &[])
+        .await
+        .unwrap();
     app.db
         .logs()
         .record(&LogRecord {
@@ -177,15 +303,22 @@ async fn messages_files_logs_complete_and_summary() {
     seed(&app, &user, &project).await;
     let id = project["project_id"].as_str().unwrap();
     let slug = project["slug"].as_str().unwrap();
-    let get = |path: String| async { app.get(&path, &user).send().await.unwrap().json::<Value>().await.unwrap() };
+    let (a, u) = (&app, &user);
+    let get = move |path: String| async move { a.get(&path, u).send().await.unwrap().json::<Value>().await.unwrap() };
 
     let messages = get(format!("/api/projects/{id}/messages")).await;
     assert_eq!(messages["total"], 2);
     assert_eq!(messages["items"][0]["role"], "user", "oldest first");
     assert_eq!(messages["items"][1]["role"], "assistant");
     assert_eq!(messages["items"][0]["metadata"]["n"], 0, "metadata as plain JSON");
-    assert!(messages["items"][0]["timestamp"].as_str().unwrap().contains('T'), "RFC 3339 times");
-    assert_eq!(get(format!("/api/projects/{id}/messages?limit=1&offset=1")).await["items"][0]["role"], "assistant");
+    assert!(
+        messages["items"][0]["timestamp"].as_str().unwrap().contains('T'),
+        "RFC 3339 times"
+    );
+    assert_eq!(
+        get(format!("/api/projects/{id}/messages?limit=1&offset=1")).await["items"][0]["role"],
+        "assistant"
+    );
 
     let files = get(format!("/api/projects/{id}/files")).await;
     assert_eq!(files["total"], 4);
@@ -193,7 +326,15 @@ async fn messages_files_logs_complete_and_summary() {
     assert_eq!(outputs["total"], 1);
     assert_eq!(outputs["items"][0]["file_name"], "MyHeadlessModel.STL");
     assert_eq!(outputs["items"][0]["size"], 12);
-    let msg = error(app.get(&format!("/api/projects/{id}/files?file_type=pdf"), &user).send().await.unwrap(), 400, "bad_request").await;
+    let msg = error(
+        app.get(&format!("/api/projects/{id}/files?file_type=pdf"), &user)
+            .send()
+            .await
+            .unwrap(),
+        400,
+        "bad_request",
+    )
+    .await;
     assert!(msg.starts_with("file_type"), "{msg}");
 
     // The same logs by id and by slug: records and the files in S3.

@@ -30,13 +30,37 @@ async fn seed_version(app: &TestApp, project: &Value, version: u32) {
         updated_at: now,
     };
     let input = S3Key::input(&slug, v).to_string();
-    store.put(&input, format!("# v{version}\n{SCRIPT}").into_bytes(), "text/x-python", &[]).await.unwrap();
-    app.db.files().record(&record(FileType::Input, input.clone())).await.unwrap();
+    store
+        .put(
+            &input,
+            format!("# v{version}\n{SCRIPT}").into_bytes(),
+            "text/x-python",
+            &[],
+        )
+        .await
+        .unwrap();
+    app.db
+        .files()
+        .record(&record(FileType::Input, input.clone()))
+        .await
+        .unwrap();
     let mut outputs = Vec::new();
     for format in ModelFormat::ALL {
         let key = S3Key::output(&slug, v, format).to_string();
-        store.put(&key, format!("{format} v{version}").into_bytes(), format.content_type(), &[]).await.unwrap();
-        app.db.files().record(&record(FileType::Output, key.clone())).await.unwrap();
+        store
+            .put(
+                &key,
+                format!("{format} v{version}").into_bytes(),
+                format.content_type(),
+                &[],
+            )
+            .await
+            .unwrap();
+        app.db
+            .files()
+            .record(&record(FileType::Output, key.clone()))
+            .await
+            .unwrap();
         outputs.push(store.uri(&key));
     }
     let projects = app.db.projects();
@@ -53,32 +77,75 @@ async fn versions_scripts_outputs_downloads_and_status() {
     let slug = project["slug"].as_str().unwrap().to_owned();
     let get = |path: String| app.get(&path, &user).send();
 
-    let status: Value = get(format!("/api/projects/{slug}/status")).await.unwrap().json().await.unwrap();
+    let status: Value = get(format!("/api/projects/{slug}/status"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(status["status"], "no_scripts");
-    let outputs: Value = get(format!("/api/projects/{slug}/outputs")).await.unwrap().json().await.unwrap();
+    let outputs: Value = get(format!("/api/projects/{slug}/outputs"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(outputs["outputs"].as_array().unwrap().len(), 0);
-    error(get(format!("/api/projects/{slug}/download/STL")).await.unwrap(), 404, "not_found").await;
+    error(
+        get(format!("/api/projects/{slug}/download/STL")).await.unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
 
     seed_version(&app, &project, 1).await;
     seed_version(&app, &project, 2).await;
 
-    let scripts: Value = get(format!("/api/projects/{slug}/scripts")).await.unwrap().json().await.unwrap();
+    let scripts: Value = get(format!("/api/projects/{slug}/scripts"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(scripts["current_version"], 2);
-    let versions: Vec<u64> = scripts["versions"].as_array().unwrap().iter().map(|v| v["version"].as_u64().unwrap()).collect();
+    let versions: Vec<u64> = scripts["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_u64().unwrap())
+        .collect();
     assert_eq!(versions, [2, 1]);
     assert_eq!(scripts["versions"][1]["file_name"], format!("{slug}_v1.py"));
 
     let res = get(format!("/api/projects/{slug}/script/1")).await.unwrap();
     assert_eq!(res.status(), 200);
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/x-python"));
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/x-python"));
     assert_eq!(res.text().await.unwrap(), format!("# v1\n{SCRIPT}"));
     for bad in ["0", "01", "x", "-1"] {
-        let msg = error(get(format!("/api/projects/{slug}/script/{bad}")).await.unwrap(), 400, "bad_request").await;
+        let msg = error(
+            get(format!("/api/projects/{slug}/script/{bad}")).await.unwrap(),
+            400,
+            "bad_request",
+        )
+        .await;
         assert!(msg.starts_with("version"), "{msg}");
     }
-    error(get(format!("/api/projects/{slug}/script/9")).await.unwrap(), 404, "not_found").await;
+    error(
+        get(format!("/api/projects/{slug}/script/9")).await.unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
 
-    let outputs: Value = get(format!("/api/projects/{slug}/outputs")).await.unwrap().json().await.unwrap();
+    let outputs: Value = get(format!("/api/projects/{slug}/outputs"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(outputs["latest_version"], 2);
     assert_eq!(outputs["outputs"].as_array().unwrap().len(), 8);
     assert_eq!(outputs["by_version"]["1"].as_array().unwrap().len(), 4);
@@ -94,24 +161,66 @@ async fn versions_scripts_outputs_downloads_and_status() {
         let url = d["url"].as_str().unwrap();
         assert!(url.contains("X-Amz-Expires=900"), "{url}");
         let bytes = reqwest::get(url).await.unwrap().bytes().await.unwrap();
-        assert_eq!(&bytes[..], format!("STL v{version}").as_bytes(), "a plain client downloads it");
+        assert_eq!(
+            &bytes[..],
+            format!("STL v{version}").as_bytes(),
+            "a plain client downloads it"
+        );
     }
-    let res = get(format!("/api/projects/{slug}/download/FCStd?redirect=true")).await.unwrap();
+    let res = get(format!("/api/projects/{slug}/download/FCStd?redirect=true"))
+        .await
+        .unwrap();
     assert_eq!(res.status(), 307);
-    assert!(res.headers()["location"].to_str().unwrap().contains("MyHeadlessModel.FCStd"));
-    let msg = error(get(format!("/api/projects/{slug}/download/PDF")).await.unwrap(), 400, "bad_request").await;
+    assert!(res.headers()["location"]
+        .to_str()
+        .unwrap()
+        .contains("MyHeadlessModel.FCStd"));
+    let msg = error(
+        get(format!("/api/projects/{slug}/download/PDF")).await.unwrap(),
+        400,
+        "bad_request",
+    )
+    .await;
     assert!(msg.starts_with("format"), "{msg}");
-    let msg = error(get(format!("/api/projects/{slug}/download/STL?version=0")).await.unwrap(), 400, "bad_request").await;
+    let msg = error(
+        get(format!("/api/projects/{slug}/download/STL?version=0"))
+            .await
+            .unwrap(),
+        400,
+        "bad_request",
+    )
+    .await;
     assert!(msg.starts_with("version"), "{msg}");
-    error(get(format!("/api/projects/{slug}/download/STL?version=3")).await.unwrap(), 404, "not_found").await;
+    error(
+        get(format!("/api/projects/{slug}/download/STL?version=3"))
+            .await
+            .unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
 
-    let status: Value = get(format!("/api/projects/{slug}/status")).await.unwrap().json().await.unwrap();
+    let status: Value = get(format!("/api/projects/{slug}/status"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(status["status"], "completed");
     assert_eq!(status["current_version"], 2);
     let id = ProjectId::parse(project["project_id"].as_str().unwrap()).unwrap();
-    for (stored, shown) in [(ProjectStatus::Error, "error"), (ProjectStatus::Timeout, "timeout"), (ProjectStatus::Processing, "processing")] {
+    for (stored, shown) in [
+        (ProjectStatus::Error, "error"),
+        (ProjectStatus::Timeout, "timeout"),
+        (ProjectStatus::Processing, "processing"),
+    ] {
         app.db.projects().set_status(&id, stored).await.unwrap();
-        let status: Value = get(format!("/api/projects/{slug}/status")).await.unwrap().json().await.unwrap();
+        let status: Value = get(format!("/api/projects/{slug}/status"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(status["status"], shown);
     }
     app.cleanup(&[&slug]).await;
@@ -140,10 +249,19 @@ async fn uploads_are_checked_then_versioned_through_a_job() {
     assert_eq!(accepted["slug"], slug.as_str());
     let job_id = accepted["job_id"].as_str().unwrap();
     assert_eq!(accepted["links"]["job"], format!("/api/jobs/{job_id}"));
-    assert_eq!(accepted["links"]["events"], format!("/api/projects/{}/events", project["project_id"].as_str().unwrap()));
+    assert_eq!(
+        accepted["links"]["events"],
+        format!("/api/projects/{}/events", project["project_id"].as_str().unwrap())
+    );
     assert_eq!(accepted["links"]["status"], format!("/api/projects/{slug}/status"));
 
-    let job = app.db.jobs().get(domain::JobId::parse(job_id).unwrap()).await.unwrap().unwrap();
+    let job = app
+        .db
+        .jobs()
+        .get(domain::JobId::parse(job_id).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(job.kind, domain::documents::JobKind::Upload);
     assert_eq!(job.request_id.as_deref(), Some("upload-req-1"));
     assert!(job.published);
@@ -162,29 +280,71 @@ async fn uploads_are_checked_then_versioned_through_a_job() {
         .await
         .unwrap();
     assert_eq!(res.status(), 202);
-    assert_eq!(app.env.drain(&app.bus, "script-store.script.uploaded").await[0].payload["file_name"], "raw.py");
+    assert_eq!(
+        app.env.drain(&app.bus, "script-store.script.uploaded").await[0].payload["file_name"],
+        "raw.py"
+    );
 
     // Every violation, with its line.
     let hostile = "import os\nimport FreeCAD as App\nos.system('rm -rf /')\nopen('/etc/passwd').read()\n";
-    let res = app.post(&path, &user).json(&json!({ "script": hostile })).send().await.unwrap();
+    let res = app
+        .post(&path, &user)
+        .json(&json!({ "script": hostile }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 422);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], "unprocessable");
     let violations = body["error"]["details"]["violations"].as_array().unwrap();
     assert!(violations.len() >= 2, "{body}");
     assert!(violations.iter().any(|v| v["line"] == 1), "{body}");
-    assert!(app.env.drain(&app.bus, "script-store.script.uploaded").await.is_empty(), "nothing published");
+    assert!(
+        app.env.drain(&app.bus, "script-store.script.uploaded").await.is_empty(),
+        "nothing published"
+    );
 
     let big = format!("{SCRIPT}#{}\n", "x".repeat(256 * 1024));
-    error(app.post(&path, &user).json(&json!({ "script": big })).send().await.unwrap(), 413, "payload_too_large").await;
-    let res = app.post(&path, &user).header("content-type", "text/x-python").body(big.clone()).send().await.unwrap();
+    error(
+        app.post(&path, &user)
+            .json(&json!({ "script": big }))
+            .send()
+            .await
+            .unwrap(),
+        413,
+        "payload_too_large",
+    )
+    .await;
+    let res = app
+        .post(&path, &user)
+        .header("content-type", "text/x-python")
+        .body(big.clone())
+        .send()
+        .await
+        .unwrap();
     error(res, 413, "payload_too_large").await;
-    let res = app.post(&path, &user).header("content-type", "application/zip").body("PK").send().await.unwrap();
+    let res = app
+        .post(&path, &user)
+        .header("content-type", "application/zip")
+        .body("PK")
+        .send()
+        .await
+        .unwrap();
     error(res, 415, "unsupported_media_type").await;
-    let res = app.post(&path, &user).json(&json!({ "script": SCRIPT, "file_name": "../x.py" })).send().await.unwrap();
+    let res = app
+        .post(&path, &user)
+        .json(&json!({ "script": SCRIPT, "file_name": "../x.py" }))
+        .send()
+        .await
+        .unwrap();
     let msg = error(res, 400, "bad_request").await;
     assert!(msg.starts_with("file_name"), "{msg}");
-    let res = app.post(&path, &user).json(&json!({ "code": SCRIPT })).send().await.unwrap();
+    let res = app
+        .post(&path, &user)
+        .json(&json!({ "code": SCRIPT }))
+        .send()
+        .await
+        .unwrap();
     error(res, 400, "bad_request").await;
     app.cleanup(&[&slug]).await;
 }

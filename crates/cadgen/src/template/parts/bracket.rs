@@ -29,18 +29,10 @@ pub(crate) fn l_bracket(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
         ),
     };
     let t = f.take(&[Role::Thickness, Role::Wall]);
-    let (l, h, w) = (
-        cx.need(l, "length")?,
-        cx.need(h, "height")?,
-        cx.need(w, "width")?,
-    );
+    let (l, h, w) = (cx.need(l, "length")?, cx.need(h, "height")?, cx.need(w, "width")?);
     let t = cx.or_default(t, DEFAULT_THICKNESS_MM, "thickness")?;
     cx.ensure(t < l && t < h, || {
-        format!(
-            "A {} mm thickness leaves no leg on {}.",
-            human(t),
-            dims(&[l, h, w])
-        )
+        format!("A {} mm thickness leaves no leg on {}.", human(t), dims(&[l, h, w]))
     })?;
     let count = cx.hole_count(DEFAULT_HOLE_COUNT, 20)?.unwrap_or(0);
     let d = if count > 0 { cx.hole_diameter()? } else { 0.0 };
@@ -52,8 +44,7 @@ pub(crate) fn l_bracket(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
             .map(|i| ((f64::from(i) + 0.5) * w / f64::from(n), span / 2.0))
             .collect()
     };
-    let fits = holes_fit(&row(base_holes, l - t), d, w, l - t)
-        && holes_fit(&row(upright_holes, h - t), d, w, h - t);
+    let fits = holes_fit(&row(base_holes, l - t), d, w, l - t) && holes_fit(&row(upright_holes, h - t), d, w, h - t);
     cx.ensure(fits, || {
         format!(
             "{} of Ø{} mm do not fit on the legs of {}.",

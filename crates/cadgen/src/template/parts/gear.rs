@@ -95,9 +95,7 @@ fn outline(module: f64, teeth: u32) -> Option<Vec<(f64, f64)>> {
     let involute_radius = |t: f64| r.base * (1.0 + t * t).sqrt();
     let polar = |radius: f64, a: f64| (radius * a.cos(), radius * a.sin());
 
-    let t_start = ((r.root.max(r.base) / r.base).powi(2) - 1.0)
-        .max(0.0)
-        .sqrt();
+    let t_start = ((r.root.max(r.base) / r.base).powi(2) - 1.0).max(0.0).sqrt();
     let t_tip = ((r.tip / r.base).powi(2) - 1.0).sqrt();
     let rolls: Vec<f64> = (0..=FLANK_SEGMENTS)
         .map(|i| t_start + (t_tip - t_start) * f64::from(i) / f64::from(FLANK_SEGMENTS))
@@ -113,17 +111,10 @@ fn outline(module: f64, teeth: u32) -> Option<Vec<(f64, f64)>> {
         if r.root < r.base {
             points.push(polar(r.root, c - a_start));
         }
+        points.extend(rolls.iter().map(|&t| polar(involute_radius(t), c - half_angle(t))));
         points.extend(
-            rolls
-                .iter()
-                .map(|&t| polar(involute_radius(t), c - half_angle(t))),
+            (1..TIP_SEGMENTS).map(|i| polar(r.tip, c - a_tip + 2.0 * a_tip * f64::from(i) / f64::from(TIP_SEGMENTS))),
         );
-        points.extend((1..TIP_SEGMENTS).map(|i| {
-            polar(
-                r.tip,
-                c - a_tip + 2.0 * a_tip * f64::from(i) / f64::from(TIP_SEGMENTS),
-            )
-        }));
         points.extend(
             rolls
                 .iter()
@@ -133,12 +124,9 @@ fn outline(module: f64, teeth: u32) -> Option<Vec<(f64, f64)>> {
         if r.root < r.base {
             points.push(polar(r.root, c + a_start));
         }
-        points.extend((1..ROOT_SEGMENTS).map(|i| {
-            polar(
-                r.root,
-                c + a_start + gap * f64::from(i) / f64::from(ROOT_SEGMENTS),
-            )
-        }));
+        points.extend(
+            (1..ROOT_SEGMENTS).map(|i| polar(r.root, c + a_start + gap * f64::from(i) / f64::from(ROOT_SEGMENTS))),
+        );
     }
     Some(points)
 }
@@ -159,8 +147,7 @@ fn polygon_area(points: &[(f64, f64)]) -> f64 {
 /// an optional bore.
 pub(crate) fn spur_gear(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
     let teeth = cx.facts.take_count(Counted::Teeth).flatten();
-    let teeth = teeth
-        .ok_or_else(|| cx.refuse("A spur gear needs its number of teeth, e.g. \"20 teeth\"."))?;
+    let teeth = teeth.ok_or_else(|| cx.refuse("A spur gear needs its number of teeth, e.g. \"20 teeth\"."))?;
     cx.ensure((MIN_TEETH..=MAX_TEETH).contains(&teeth), || {
         format!("I make gears with {MIN_TEETH} to {MAX_TEETH} teeth, not {teeth}.")
     })?;
@@ -169,10 +156,7 @@ pub(crate) fn spur_gear(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
         .take(&[Role::Module])
         .or_else(|| f.take(&[Role::PitchDiameter]).map(|d| d / f64::from(teeth)));
     let thickness = f.take(&[Role::Thickness, Role::Height, Role::Length, Role::Width]);
-    let bore = f.take_diameter(
-        &[Role::Bore, Role::Hole, Role::InnerDiameter],
-        &[Role::InnerRadius],
-    );
+    let bore = f.take_diameter(&[Role::Bore, Role::Hole, Role::InnerDiameter], &[Role::InnerRadius]);
     cx.take_single_hole()?;
     let module = cx.need(module, "module (or pitch diameter)")?;
     let thickness = cx.or_default(thickness, DEFAULT_FACE_WIDTH_MODULES * module, "thickness")?;
@@ -239,7 +223,8 @@ mod tests {
 
     #[test]
     fn python_twin_uses_the_same_sampling() {
-        let line = format!("flank_segments, tip_segments, root_segments = {FLANK_SEGMENTS}, {TIP_SEGMENTS}, {ROOT_SEGMENTS}");
+        let line =
+            format!("flank_segments, tip_segments, root_segments = {FLANK_SEGMENTS}, {TIP_SEGMENTS}, {ROOT_SEGMENTS}");
         assert!(PYTHON_OUTLINE.contains(&line));
     }
 }

@@ -14,9 +14,7 @@ use super::{Ctx, MIN_WEB_MM};
 /// The metric size named in the prompt ("M8"), if any.
 fn standard(cx: &mut Ctx) -> Result<Option<Metric>, NotUnderstood> {
     match cx.facts.take_thread() {
-        Some(size) => metric::lookup(size)
-            .map(Some)
-            .ok_or_else(|| cx.unknown_thread(size)),
+        Some(size) => metric::lookup(size).map(Some).ok_or_else(|| cx.unknown_thread(size)),
         None => Ok(None),
     }
 }
@@ -31,12 +29,8 @@ pub(crate) fn hex_nut(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
     cx.facts.take_flag(Flag::Hex);
     let std = standard(cx)?;
     let f = &mut *cx.facts;
-    let af = f
-        .take(&[Role::AcrossFlats])
-        .or(std.map(|m| m.nut_across_flats));
-    let thickness = f
-        .take(&[Role::Thickness, Role::Height])
-        .or(std.map(|m| m.nut_height));
+    let af = f.take(&[Role::AcrossFlats]).or(std.map(|m| m.nut_across_flats));
+    let thickness = f.take(&[Role::Thickness, Role::Height]).or(std.map(|m| m.nut_height));
     let hole = f
         .take_diameter(
             &[Role::Hole, Role::Bore, Role::InnerDiameter, Role::Diameter],
@@ -76,14 +70,9 @@ pub(crate) fn hex_nut(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
 pub(crate) fn standoff(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
     let std = standard(cx)?;
     let f = &mut *cx.facts;
-    let length = f
-        .take(&[Role::Height, Role::Length])
-        .or_else(|| f.take_bare());
+    let length = f.take(&[Role::Height, Role::Length]).or_else(|| f.take_bare());
     let hole = f
-        .take_diameter(
-            &[Role::Hole, Role::Bore, Role::InnerDiameter],
-            &[Role::InnerRadius],
-        )
+        .take_diameter(&[Role::Hole, Role::Bore, Role::InnerDiameter], &[Role::InnerRadius])
         .or(std.map(|m| m.tap_drill));
     let af = f.take(&[Role::AcrossFlats]);
     let round = f.take_diameter(
@@ -120,11 +109,7 @@ pub(crate) fn standoff(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
         (
             af,
             hexagon_area(af),
-            format!(
-                "Hex{} standoff {} mm across flats",
-                thread_name(std),
-                human(af)
-            ),
+            format!("Hex{} standoff {} mm across flats", thread_name(std), human(af)),
         )
     };
     cx.ensure(hole + 2.0 * MIN_WEB_MM <= outer, || {

@@ -52,19 +52,14 @@ pub(crate) fn detect(facts: &Facts) -> Option<PartNoun> {
     let family = match noun.family {
         Family::Box | Family::Plate | Family::Cube if walls => Family::Enclosure,
         Family::Cylinder if facts.has_role(&[Role::BoltCircle]) => Family::Flange,
-        Family::Cylinder if walls || facts.has_role(&[Role::InnerDiameter, Role::InnerRadius]) => {
-            Family::Tube
-        }
+        Family::Cylinder if walls || facts.has_role(&[Role::InnerDiameter, Role::InnerRadius]) => Family::Tube,
         other => other,
     };
     Some(PartNoun { family, ..noun })
 }
 
 /// Runs the generator for `noun`; returns its output and catalogue entry.
-pub(crate) fn build(
-    noun: PartNoun,
-    facts: &mut Facts,
-) -> Result<(Generated, &'static CatalogueEntry), NotUnderstood> {
+pub(crate) fn build(noun: PartNoun, facts: &mut Facts) -> Result<(Generated, &'static CatalogueEntry), NotUnderstood> {
     let holes = facts.mentions(Counted::Holes) || facts.has(Flag::Corners);
     let entry: &'static CatalogueEntry = match noun.family {
         Family::Box | Family::Plate | Family::Cube if holes => &catalogue::PLATE_WITH_HOLES,
@@ -128,9 +123,7 @@ impl Ctx<'_> {
     pub fn need(&self, value: Option<f64>, what: &str) -> Result<f64, NotUnderstood> {
         match value {
             Some(v) if v > 0.0 => Ok(v),
-            Some(v) => {
-                Err(self.refuse(format!("The {what} must be positive, not {} mm.", human(v))))
-            }
+            Some(v) => Err(self.refuse(format!("The {what} must be positive, not {} mm.", human(v)))),
             None => Err(self.refuse(format!(
                 "A {} needs its {what}; for example: \"{}\".",
                 self.entry.name.replace('_', " "),
@@ -140,12 +133,7 @@ impl Ctx<'_> {
     }
 
     /// An optional dimension with a documented default, recorded for the summary.
-    pub fn or_default(
-        &mut self,
-        value: Option<f64>,
-        default: f64,
-        what: &str,
-    ) -> Result<f64, NotUnderstood> {
+    pub fn or_default(&mut self, value: Option<f64>, default: f64, what: &str) -> Result<f64, NotUnderstood> {
         match value {
             Some(v) => self.need(Some(v), what),
             None => {

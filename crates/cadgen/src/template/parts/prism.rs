@@ -34,11 +34,7 @@ fn box_dims(cx: &mut Ctx) -> Result<[f64; 3], NotUnderstood> {
     } else {
         "height"
     };
-    Ok([
-        cx.need(l, "length")?,
-        cx.need(w, "width")?,
-        cx.need(h, z_name)?,
-    ])
+    Ok([cx.need(l, "length")?, cx.need(w, "width")?, cx.need(h, z_name)?])
 }
 
 /// Box, block, plain plate — or a cube from a single side.
@@ -104,8 +100,7 @@ pub(crate) fn plate_with_holes(cx: &mut Ctx) -> Result<Generated, NotUnderstood>
         let inset = cx.or_default(inset, CORNER_INSET_PER_DIAMETER * d, "hole inset")?;
         (4, Layout::Corners { inset })
     } else {
-        let n =
-            given.ok_or_else(|| cx.refuse("How many holes? For example \"with 4 holes 6 mm\"."))?;
+        let n = given.ok_or_else(|| cx.refuse("How many holes? For example \"with 4 holes 6 mm\"."))?;
         (n, Layout::Row)
     };
     cx.ensure((1..=100).contains(&count), || {
@@ -200,11 +195,7 @@ pub(crate) fn plate_with_holes(cx: &mut Ctx) -> Result<Generated, NotUnderstood>
         &format!("Ø{} mm through hole", human(d)),
         &format!("Ø{} mm through holes", human(d)),
     );
-    let summary = cx.summary(format!(
-        "{} {} with {holes}{placement}",
-        cx.noun.word,
-        dims(&[l, w, t])
-    ));
+    let summary = cx.summary(format!("{} {} with {holes}{placement}", cx.noun.word, dims(&[l, w, t])));
     let volume = l * w * t - f64::from(count) * circle_area(d) * t;
     Ok(s.finish(summary, volume))
 }

@@ -13,9 +13,7 @@ use super::Ctx;
 /// Name of the axial dimension in the way people say it for this noun.
 fn axis_name(word: &str) -> (&'static str, &'static str) {
     match word {
-        "Rod" | "Shaft" | "Dowel" | "Pin" | "Tube" | "Pipe" | "Sleeve" | "Bushing" => {
-            ("LENGTH", "length")
-        }
+        "Rod" | "Shaft" | "Dowel" | "Pin" | "Tube" | "Pipe" | "Sleeve" | "Bushing" => ("LENGTH", "length"),
         "Disc" | "Washer" | "Ring" => ("THICKNESS", "thickness"),
         _ => ("HEIGHT", "height"),
     }
@@ -56,15 +54,8 @@ pub(crate) fn tube(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
         &[Role::OuterDiameter, Role::Diameter],
         &[Role::OuterRadius, Role::Radius],
     );
-    let inner = f.take_diameter(
-        &[Role::InnerDiameter, Role::Bore, Role::Hole],
-        &[Role::InnerRadius],
-    );
-    let wall = if inner.is_none() {
-        f.take(&[Role::Wall])
-    } else {
-        None
-    };
+    let inner = f.take_diameter(&[Role::InnerDiameter, Role::Bore, Role::Hole], &[Role::InnerRadius]);
+    let wall = if inner.is_none() { f.take(&[Role::Wall]) } else { None };
     let len = f
         .take(&[Role::Length, Role::Height, Role::Depth])
         .or_else(|| f.take_bare());
@@ -123,18 +114,12 @@ pub(crate) fn washer(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
         &[Role::OuterDiameter, Role::Diameter],
         &[Role::OuterRadius, Role::Radius],
     );
-    let inner = f.take_diameter(
-        &[Role::InnerDiameter, Role::Hole, Role::Bore],
-        &[Role::InnerRadius],
-    );
+    let inner = f.take_diameter(&[Role::InnerDiameter, Role::Hole, Role::Bore], &[Role::InnerRadius]);
     let thickness = f.take(&[Role::Thickness, Role::Height]);
     cx.take_single_hole()?;
     let outer = cx.need(outer.or(standard.map(|m| m.washer_outer)), "outer diameter")?;
     let inner = cx.need(inner.or(standard.map(|m| m.washer_inner)), "inner diameter")?;
-    let thickness = cx.need(
-        thickness.or(standard.map(|m| m.washer_thickness)),
-        "thickness",
-    )?;
+    let thickness = cx.need(thickness.or(standard.map(|m| m.washer_thickness)), "thickness")?;
     cx.ensure(inner < outer, || {
         format!(
             "The hole Ø{} mm must be smaller than the washer Ø{} mm.",
@@ -156,10 +141,7 @@ pub(crate) fn washer(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
         human(inner),
         human(thickness)
     ));
-    Ok(s.finish(
-        summary,
-        (circle_area(outer) - circle_area(inner)) * thickness,
-    ))
+    Ok(s.finish(summary, (circle_area(outer) - circle_area(inner)) * thickness))
 }
 
 /// Sphere / ball: radius or diameter (a lone size is the diameter).
@@ -195,9 +177,7 @@ pub(crate) fn cone(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
     let top = match top {
         Some(t) if t >= 0.0 => t,
         Some(_) => return Err(cx.refuse("The top diameter cannot be negative.")),
-        None if cx.noun.word == "Frustum" => {
-            return Err(cx.refuse("A frustum needs its top diameter."))
-        }
+        None if cx.noun.word == "Frustum" => return Err(cx.refuse("A frustum needs its top diameter.")),
         None => 0.0,
     };
     cx.ensure((top - bottom).abs() > 1e-6, || {

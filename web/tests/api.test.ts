@@ -1,0 +1,136 @@
+import { describe, expect, it, vi } from 'vitest';
+import { Api, ApiError, memoryTokens, storageTokens, TOKEN_KEY } from '../src/api';
+
+type Call = { url: string; init: RequestInit };
+
+function fakeFetch(responses: Array<Response | Error>) {
+  const calls: Call[] = [];
+  const fn = vi.fn(async (url: RequestInfo | URL, init?: RequestInit) => {
+    calls.push({ url: String(url), init: init ?? {} });
+    const next = responses.shift();
+    if (!next) throw new Error('no more responses');
+    if (next instanceof Error) throw next;
+    return next;
+  });
+  return { fn: fn as unknown as typeof fetch, calls };
+}
+
+const json = (status: number, body: unknown) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+
+const user = { user_id: 'user-1', email: 'ada@example.com', role: 'user' };
+
+describe('Api', () => {
+  it('signs in, keeps the token and sends it as a bearer token', async () => {
+    const tokens = memoryTokens();
+    const { fn, calls } = fakeFetch([
+      json(200, { access_token: 'tok-123', token_type: 'bearer', expires_in: 3600, user }),
+      json(200, { items: [], total: 0, limit: 200, offset: 0 }),
+    ]);
+    const api = new Api({ tokens, fetch: fn });
+    await api.login('ada@example.com', 'correct horse');
+    expect(tokens.token()).toBe('tok-123');
+    expect(tokens.user()?.email).toBe('ada@example.com');
+    expect(calls[0].url).toBe('/api/auth/login');
+    expect(calls[0].init.method).toBe('POST');
+    expect(JSON.parse(String(calls[0].init.body))).toEqual({ email: 'ada@example.com', password: 'correct horse' });
+    expect((calls[0].init.headers as Record<string, string>)['content-type']).toBe('application/json');
+
+    await api.projects();
+    expect(calls[1].url).toBe('/api/projects?limit=200&offset=0');
+    expect((calls[1].init.headers as Record<string, string>).authorization).toBe('Bearer tok-123');
+  });
+
+  it('turns the error shape into an ApiError', async () => {
+    const { fn } = fakeFetch([json(400, { error: { code: 'bad_request', message: 'email: is not a valid email address' } })]);
+    const api = new Api({ tokens: memoryTokens(), fetch: fn });
+    const err = await api.register('nope', 'password1').catch((e) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err.status).toBe(400);
+    expect(err.code).toBe('bad_request');
+    expect(err.message).toBe('email: is not a valid email address');
+  });
+
+  it('keeps the details of a rejected script', async () => {
+    const details = { violations: [{ line: 3, kind: 'Import', message: 'import of os is not allowed' }] };
+    const { fn } = fakeFetch([json(422, { error: { code: 'unprocessable', message: 'the script breaks 1 rule(s)', details } })]);
+    const api = new Api({ tokens: memoryTokens(), fetch: fn });
+    const err = await api.uploadScript('my-part', 'import os').catch((e) => e);
+    expect(err.status).toBe(422);
+    expect(err.details).toEqual(details);
+  });
+
+  it('clears the token and reports a 401 outside signing in', async () => {
+    const tokens = memoryTokens();
+    tokens.save('expired', user);
+    const onUnauthorized = vi.fn();
+    const { fn } = fakeFetch([json(401, { error: { code: 'unauthorized', message: 'token expired' } })]);
+    const api = new Api({ tokens, fetch: fn, onUnauthorized });
+    await expect(api.me()).rejects.toMatchObject({ status: 401 });
+    expect(tokens.token()).toBeNull();
+    expect(onUnauthorized).toHaveBeenCalledOnce();
+  });
+
+  it('does not treat a wrong password as an expired token', async () => {
+    const tokens = memoryTokens();
+    const onUnauthorized = vi.fn();
+    const { fn } = fakeFetch([json(401, { error: { code: 'unauthorized', message: 'wrong email or password' } })]);
+    const api = new Api({ tokens, fetch: fn, onUnauthorized });
+    await expect(api.login('ada@example.com', 'wrong-password')).rejects.toMatchObject({ status: 401 });
+    expect(onUnauthorized).not.toHaveBeenCalled();
+  });
+
+  it('reports a network failure as status 0', async () => {
+    const { fn } = fakeFetch([new TypeError('Failed to fetch')]);
+    const api = new Api({ tokens: memoryTokens(), fetch: fn });
+    await expect(api.projects()).rejects.toMatchObject({ status: 0, code: 'network' });
+  });
+
+  it('gives an error for a non-JSON failure', async () => {
+    const { fn } = fakeFetch([new Response('bad gateway', { status: 502 })]);
+    const api = new Api({ tokens: memoryTokens(), fetch: fn });
+    await expect(api.projects()).rejects.toMatchObject({ status: 502, message: expect.stringContaining('unavailable') });
+  });
+
+  it('builds the paths of the scripts, downloads and jobs', async () => {
+    const { fn, calls } = fakeFetch([
+      new Response('import Part\n', { status: 200, headers: { 'content-type': 'text/x-python' } }),
+      json(200, { url: 'http://s3/x', expires_in: 900, expires_at: '', format: 'STL', version: 2, file_name: 'x' }),
+      json(202, { job_id: 'j1', project_id: 'project-1', slug: 's', stage: 'queued', published: true, links: {} }),
+      json(200, {}),
+      json(202, {}),
+    ]);
+    const api = new Api({ tokens: memoryTokens(), fetch: fn });
+    expect(await api.script('my-part', 3)).toBe('import Part\n');
+    expect(calls[0].url).toBe('/api/projects/my-part/script/3');
+    expect((await api.download('my-part', 'STL', 2)).url).toBe('http://s3/x');
+    expect(calls[1].url).toBe('/api/projects/my-part/download/STL?version=2');
+    await api.chat('a washer M8', 'project-1');
+    expect(calls[2].url).toBe('/api/ai/chat');
+    expect(JSON.parse(String(calls[2].init.body))).toEqual({ message: 'a washer M8', project_id: 'project-1' });
+    await api.cancelJob('j1');
+    expect(calls[3]).toMatchObject({ url: '/api/jobs/j1/cancel', init: { method: 'POST' } });
+    await api.retryJob('j1');
+    expect(calls[4].url).toBe('/api/jobs/j1/retry');
+  });
+
+  it('puts the token in the query of the event stream', () => {
+    const tokens = memoryTokens();
+    tokens.save('a b+c', user);
+    const api = new Api({ tokens, base: 'http://gw/' });
+    expect(api.eventsUrl('project-9')).toBe('http://gw/api/projects/project-9/events?access_token=a%20b%2Bc');
+  });
+});
+
+describe('storageTokens', () => {
+  it('keeps the token and user in localStorage', () => {
+    localStorage.clear();
+    const tokens = storageTokens(localStorage);
+    tokens.save('tok', user);
+    expect(localStorage.getItem(TOKEN_KEY)).toBe('tok');
+    expect(storageTokens(localStorage).user()).toEqual(user);
+    tokens.clear();
+    expect(localStorage.getItem(TOKEN_KEY)).toBeNull();
+    expect(tokens.user()).toBeNull();
+  });
+});

@@ -1,0 +1,168 @@
+import { describe, expect, it, vi } from 'vitest';
+import {
+  applyStatus,
+  jobState,
+  latestJob,
+  mergeJob,
+  metricsByVersion,
+  modelVersions,
+  pickModelVersion,
+  sortProjects,
+  Store,
+  timeline,
+  viewerFormat,
+} from '../src/state';
+import type { Jobs } from '../src/state';
+import type { Job, JobStage, Output, Project, StatusEvent } from '../src/types';
+
+const ev = (stage: JobStage, over: Partial<StatusEvent> = {}): StatusEvent => ({
+  job_id: 'job-1',
+  project_id: 'project-1',
+  slug: 'part',
+  stage,
+  label: '',
+  terminal: ['completed', 'failed', 'timeout', 'cancelled'].includes(stage),
+  at: '2026-01-01T00:00:0' + ['queued', 'generating', 'uploading', 'processing', 'completed', 'failed'].indexOf(stage) + 'Z',
+  ...over,
+});
+
+describe('Store', () => {
+  it('tells subscribers about changes only', () => {
+    const store = new Store(1);
+    const seen = vi.fn();
+    const off = store.subscribe(seen);
+    store.set(1);
+    store.set(2);
+    store.update((n) => n + 1);
+    off();
+    store.set(9);
+    expect(seen.mock.calls).toEqual([[2], [3]]);
+  });
+});
+
+describe('applyStatus', () => {
+  it('follows a job through its stages with the labels a person sees', () => {
+    let jobs: Jobs = {};
+    const labels: string[] = [];
+    for (const stage of ['queued', 'generating', 'uploading', 'processing', 'completed'] as JobStage[]) {
+      jobs = applyStatus(jobs, ev(stage, stage === 'completed' ? { version: 1 } : {}));
+      labels.push(jobs['job-1'].label);
+    }
+    expect(labels).toEqual(['Queued…', 'Generating script…', 'Uploading to S3…', 'FreeCAD processing…', 'Model ready']);
+    expect(jobs['job-1']).toMatchObject({ stage: 'completed', terminal: true, version: 1, reached: 'processing' });
+  });
+
+  it('never moves a job backwards and ignores repeats', () => {
+    let jobs = applyStatus({}, ev('processing'));
+    const same = applyStatus(jobs, ev('generating'));
+    expect(same).toBe(jobs);
+    expect(applyStatus(jobs, ev('processing'))).toBe(jobs);
+    jobs = applyStatus(jobs, ev('completed', { version: 3 }));
+    expect(applyStatus(jobs, ev('failed'))).toBe(jobs);
+  });
+
+  it('remembers where a failure happened and its reason', () => {
+    let jobs = applyStatus({}, ev('generating'));
+    jobs = applyStatus(jobs, ev('uploading'));
+    jobs = applyStatus(jobs, ev('failed', { detail: 'the broker is down', label: 'Failed' }));
+    expect(jobs['job-1']).toMatchObject({ stage: 'failed', reached: 'uploading', detail: 'the broker is down', terminal: true });
+  });
+
+  it('keeps each job apart and finds the latest', () => {
+    let jobs = applyStatus({}, ev('completed', { job_id: 'a', at: '2026-01-01T00:00:01Z' }));
+    jobs = applyStatus(jobs, ev('generating', { job_id: 'b', at: '2026-01-01T00:00:05Z' }));
+    expect(Object.keys(jobs)).toEqual(['a', 'b']);
+    expect(latestJob(jobs)?.job_id).toBe('b');
+    expect(latestJob({})).toBeNull();
+  });
+});
+
+const job = (over: Partial<Job>): Job => ({
+  job_id: 'job-1',
+  project_id: 'project-1',
+  slug: 'part',
+  kind: 'generate',
+  stage: 'completed',
+  label: 'Model ready',
+  terminal: true,
+  version: 1,
+  error: null,
+  history: [
+    { stage: 'generating', label: '', at: '2026-01-01T00:00:01Z' },
+    { stage: 'uploading', label: '', at: '2026-01-01T00:00:02Z' },
+    { stage: 'failed', label: '', at: '2026-01-01T00:00:03Z', detail: 'no space' },
+  ],
+  metrics: null,
+  outputs: {},
+  created_at: '2026-01-01T00:00:00Z',
+  updated_at: '2026-01-01T00:00:03Z',
+  ...over,
+});
+
+describe('jobState and mergeJob', () => {
+  it('reads where a stored job stopped', () => {
+    const s = jobState(job({ stage: 'failed', label: 'Failed', error: 'the upload failed', version: null }));
+    expect(s).toMatchObject({ stage: 'failed', reached: 'uploading', detail: 'the upload failed', at: '2026-01-01T00:00:03Z' });
+  });
+
+  it('lets the stream stay ahead of an older API answer', () => {
+    const live = applyStatus({}, ev('processing'));
+    const stale = jobState(job({ stage: 'generating', terminal: false, history: [{ stage: 'generating', label: '', at: 'x' }] }));
+    expect(mergeJob(live, stale)).toBe(live);
+    const done = jobState(job({ stage: 'completed', history: [{ stage: 'completed', label: '', at: 'y' }] }));
+    expect(mergeJob(live, done)['job-1'].stage).toBe('completed');
+  });
+});
+
+describe('timeline', () => {
+  const states = (stage: JobStage, reached: JobStage = stage) => timeline({ stage, reached }).map((s) => s.state);
+  it('marks the steps done, active and pending', () => {
+    expect(timeline({ stage: 'queued', reached: 'queued' }).map((s) => s.label)).toEqual([
+      'Generating script…',
+      'Uploading to S3…',
+      'FreeCAD processing…',
+      'Model ready',
+    ]);
+    expect(states('queued')).toEqual(['pending', 'pending', 'pending', 'pending']);
+    expect(states('uploading')).toEqual(['done', 'active', 'pending', 'pending']);
+    expect(states('completed', 'processing')).toEqual(['done', 'done', 'done', 'done']);
+  });
+  it('marks the step that failed', () => {
+    expect(states('failed', 'processing')).toEqual(['done', 'done', 'failed', 'pending']);
+    expect(states('failed', 'queued')).toEqual(['failed', 'pending', 'pending', 'pending']);
+    expect(states('timeout', 'generating')).toEqual(['failed', 'pending', 'pending', 'pending']);
+  });
+});
+
+describe('projects and versions', () => {
+  it('orders projects most recently changed first', () => {
+    const p = (id: string, updated_at: string) => ({ project_id: id, updated_at }) as Project;
+    expect(sortProjects([p('a', '2026-01-01T00:00:00Z'), p('b', '2026-03-01T00:00:00Z'), p('c', '2026-02-01T00:00:00Z')]).map((x) => x.project_id)).toEqual(['b', 'c', 'a']);
+  });
+
+  const out = (version: number, format: Output['format']) => ({ version, format }) as Output;
+  const outputs = [out(1, 'STL'), out(1, 'OBJ'), out(3, 'OBJ'), out(3, 'STEP')];
+
+  it('picks the version to show and the file to draw', () => {
+    expect(modelVersions(outputs)).toEqual([3, 1]);
+    expect(pickModelVersion(outputs)).toBe(3);
+    expect(pickModelVersion(outputs, 1)).toBe(1);
+    expect(pickModelVersion(outputs, 2)).toBe(3);
+    expect(pickModelVersion([], 2)).toBeNull();
+    expect(viewerFormat(outputs, 1)).toBe('STL');
+    expect(viewerFormat(outputs, 3)).toBe('OBJ');
+    expect(viewerFormat(outputs, 2)).toBeNull();
+  });
+
+  it('finds the metrics of each version', () => {
+    const m = (volume: number) => ({ volume, surface_area: 1, bounding_box: [0, 0, 0, 1, 1, 1] as [number, number, number, number, number, number], solids: 1, valid: true });
+    const map = metricsByVersion([
+      job({ version: 1, metrics: m(10), updated_at: '2026-01-01T00:00:01Z' }),
+      job({ version: 1, metrics: m(11), updated_at: '2026-01-01T00:00:05Z' }),
+      job({ version: 2, stage: 'failed', metrics: m(99) }),
+      job({ version: 3, metrics: null }),
+    ]);
+    expect([...map.keys()]).toEqual([1]);
+    expect(map.get(1)?.volume).toBe(11);
+  });
+});
