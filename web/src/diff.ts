@@ -35,7 +35,11 @@ export function lineDiff(oldText: string, newText: string): LineDiff {
   let newNo = 1;
   let added = 0;
   let removed = 0;
-  const norm = (s: string) => s.replace(/\r\n?/g, '\n');
+  // Line endings and a missing final newline are not changes a person cares about.
+  const norm = (s: string) => {
+    const lf = s.replace(/\r\n?/g, '\n');
+    return lf && !lf.endsWith('\n') ? lf + '\n' : lf;
+  };
   for (const part of diffLines(norm(oldText), norm(newText))) {
     for (const text of splitLines(part.value)) {
       if (part.added) {

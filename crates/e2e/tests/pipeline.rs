@@ -293,7 +293,7 @@ async fn flaky_model() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
 
 #[tokio::test]
 async fn an_llm_script_that_fails_in_freecad_is_repaired_on_the_next_attempt() {
-    let (base_url, requests) = flaky_model().await;
+    let (base_url, requests_handle) = flaky_model().await;
     let mut p = Pipeline::new().await;
     p.start(
         &PIPELINE,
@@ -320,7 +320,7 @@ async fn an_llm_script_that_fails_in_freecad_is_repaired_on_the_next_attempt() {
         "{stages:?}"
     );
 
-    let requests = requests.lock().unwrap().clone();
+    let requests = requests_handle.lock().unwrap().clone();
     assert_eq!(requests.len(), 2);
     let repair_prompt = requests[1]["messages"].to_string();
     assert!(
@@ -344,6 +344,18 @@ async fn an_llm_script_that_fails_in_freecad_is_repaired_on_the_next_attempt() {
         messages.items[0].metadata.get_str("source_model").unwrap(),
         "local-coder"
     );
+
+    // A follow-up iterates on the last version: the model sees the
+    // conversation and the current script.
+    let next = p.finished(p.generate(&project, "make it taller").await, 2 * MINUTE).await;
+    assert_eq!(next.stage, JobStage::Completed, "{:?}", next.error);
+    assert_eq!(next.version, Some(Version::new(3).unwrap()));
+    let requests = requests_handle.lock().unwrap().clone();
+    let turns = requests[2]["messages"].as_array().unwrap().clone();
+    assert!(turns.iter().any(|m| m["role"] == "assistant"), "history is sent: {turns:?}");
+    let ask = turns.last().unwrap()["content"].to_string();
+    assert!(ask.contains("The current script is") && ask.contains("makeBox(10, 10, 5)"), "{ask}");
+    assert!(ask.contains("make it taller"));
     p.clean(&[&project.slug]).await;
 }
 

@@ -1,0 +1,172 @@
+//! The web client end to end, in a real headless Chromium: the gateway (which
+//! serves the built client from `web/dist`) and the pipeline services run as
+//! their own processes on an isolated slice of the local stack, and the
+//! browser script `web/e2e/run.mjs` walks a person's path through them:
+//! register, describe a part, watch "Model ready" arrive live, check that the
+//! 3D view draws the part, download the STL, read and diff scripts, read the
+//! logs, retry a failure, rename and delete the project.
+//!
+//! Needs the client built and its packages installed (`make web`) and
+//! Chromium (`web/scripts/ensure-chromium.sh`); `make test` does both.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use e2e::{binary, Pipeline, Service, PIPELINE};
+use platform::testkit::repo_root;
+
+fn web_dir() -> PathBuf {
+    repo_root().join("web")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("address")
+        .port()
+}
+
+/// Runs a helper script of the web client; its last line of output is the answer.
+fn script(name: &str, vars: &HashMap<String, String>) -> String {
+    let out = Command::new("bash")
+        .arg(web_dir().join("scripts").join(name))
+        .envs(vars)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {name}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{name} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout.lines().last().unwrap_or_default().trim().to_owned()
+}
+
+/// The gateway on `port`, serving `web_root`, with the pipeline's settings.
+fn start_gateway(vars: &HashMap<String, String>, tag: &str, port: u16, web_root: &Path) -> Service {
+    let logs = repo_root().join(".local/logs/tests");
+    std::fs::create_dir_all(&logs).expect("log dir");
+    let log = logs.join(format!("{tag}-gateway.log"));
+    let file = std::fs::File::create(&log).expect("log file");
+    let child = Command::new(binary("gateway"))
+        .env_clear()
+        .envs(vars)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PORT", port.to_string())
+        .env("HOST", "127.0.0.1")
+        .env("WEB_ROOT", web_root)
+        .env("LOG_FORMAT", "pretty")
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().expect("log file"))
+        .stderr(file)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start the gateway: {e}"));
+    Service {
+        name: "gateway".into(),
+        child,
+        log,
+    }
+}
+
+async fn wait_healthy(base: &str, gateway: &mut Service) {
+    let client = reqwest::Client::new();
+    let start = Instant::now();
+    loop {
+        if let Ok(res) = client.get(format!("{base}/healthz")).send().await {
+            if res.status().is_success() {
+                return;
+            }
+        }
+        if let Ok(Some(status)) = gateway.child.try_wait() {
+            panic!("the gateway exited ({status}):\n{}", gateway.log_text());
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the gateway did not answer within a minute:\n{}",
+            gateway.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_person_describes_a_part_sees_it_in_3d_and_downloads_the_stl_in_a_real_browser() {
+    let web = web_dir();
+    let dist = web.join("dist");
+    assert!(
+        dist.join("index.html").is_file(),
+        "the web client is not built ({} is missing); run `make web`",
+        dist.join("index.html").display()
+    );
+    assert!(
+        web.join("node_modules/playwright-core").is_dir(),
+        "the web client's packages are not installed; run `make web`"
+    );
+
+    let mut pipeline = Pipeline::new().await;
+    let vars = pipeline.env.service_env();
+    let chromium = script("ensure-chromium.sh", &vars);
+    // The browser fetches models from S3 through pre-signed URLs.
+    script("ensure-s3-cors.sh", &vars);
+
+    pipeline.start(&PIPELINE, &[]);
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut gateway = start_gateway(&vars, &pipeline.env.id, port, &dist);
+    wait_healthy(&base, &mut gateway).await;
+
+    let artifacts = repo_root().join("target/web-e2e");
+    let run = tokio::task::spawn_blocking({
+        let web = web.clone();
+        let base = base.clone();
+        let artifacts = artifacts.clone();
+        move || {
+            Command::new("node")
+                .current_dir(&web)
+                .arg("e2e/run.mjs")
+                .args(["--base-url", &base, "--chromium", &chromium, "--timeout", "120"])
+                .arg("--artifacts")
+                .arg(&artifacts)
+                .stdin(Stdio::null())
+                .output()
+        }
+    });
+    let out = tokio::time::timeout(Duration::from_secs(600), run)
+        .await
+        .expect("the browser test finished within 10 minutes")
+        .expect("the browser test thread")
+        .expect("node runs (is Node.js installed?)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+
+    if !out.status.success() {
+        let logs: Vec<String> = pipeline
+            .services
+            .iter()
+            .chain(std::iter::once(&gateway))
+            .map(|s| format!("--- {} ---\n{}", s.name, tail(&s.log_text(), 30)))
+            .collect();
+        panic!(
+            "the browser test failed ({}); screenshots in {}\n{stdout}\n{stderr}\n{}",
+            out.status,
+            artifacts.display(),
+            logs.join("\n")
+        );
+    }
+    assert!(stdout.contains(" 0 failed"), "{stdout}");
+
+    drop(gateway);
+    pipeline.clean(&[]).await;
+}
