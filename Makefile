@@ -28,11 +28,11 @@ ARGS ?=
 LOAD_ENV := set -a; . ./$(ENV_FILE); set +a
 
 .PHONY: help stack-up stack-down stack-status stack-clean build run services-up \
-	services-down stop test lint bench-pipeline
+	services-down stop test lint bench-pipeline web web-test
 
 help:
 	@sed -n '3,6p' Makefile | sed 's/^# *//'
-	@echo "other targets: build lint stack-status stack-down stack-clean services-up services-down bench-pipeline"
+	@echo "other targets: build web web-test lint stack-status stack-down stack-clean services-up services-down bench-pipeline"
 
 stack-up:
 	bash $(STACK) up
@@ -46,17 +46,36 @@ stack-status:
 stack-clean:
 	SERVICES="$(SERVICES)" bash $(STACK) clean
 
-build:
+build: web
 	$(CARGO) build --workspace --bins
+
+# The web client (web/): its npm packages from the lock file, then the bundle
+# in web/dist that the gateway serves at / (WEB_ROOT).
+WEB_STAMP := web/node_modules/.installed
+
+$(WEB_STAMP): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $@
+
+web: $(WEB_STAMP)
+	cd web && npm run build
+
+# The client's unit tests (Vitest), and Chromium for its browser test
+# (crates/e2e/tests/web.rs, which cargo test runs).
+web-test: $(WEB_STAMP)
+	bash web/scripts/ensure-chromium.sh
+	cd web && npm test
 
 # Prerequisites run left to right without -j; the recipe keeps services last.
 run: stack-up build
 	@$(MAKE) --no-print-directory services-up
 
 services-up:
-	SERVICES="$(SERVICES)" bash $(STACK) services-up
+	bash web/scripts/ensure-s3-cors.sh
+	SERVICES="$(SERVICES)" WEB_ROOT="$(if $(wildcard web/dist/index.html),$(CURDIR)/web/dist)" bash $(STACK) services-up
 	@echo
-	@echo "gateway     http://127.0.0.1:8080"
+	@echo "web client  http://127.0.0.1:8080/   (open it in a browser)"
+	@echo "gateway     http://127.0.0.1:8080/api"
 	@echo "monitoring  http://127.0.0.1:8090"
 	@echo "health      ai-generator :8081  script-store :8082  freecad-worker :8083  output-watcher :8084"
 	@echo "logs        .local/logs/<service>.log   stop with: make stop"
@@ -68,7 +87,7 @@ stop: services-down
 	bash $(STACK) down
 
 # The README's test command: the whole workspace against the local stack.
-test: stack-up
+test: stack-up web web-test
 	$(CARGO) build --workspace --bins
 	$(LOAD_ENV); $(CARGO) test --workspace --all-targets $(CARGO_TEST_ARGS)
 

@@ -190,8 +190,14 @@ try {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByText('Wrong email or password.').waitFor();
     allow401 = false;
-    await page.getByLabel('Password').fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    // From the keyboard alone: the email field has focus, Tab, Enter.
+    await page.getByLabel('Email').focus();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type(email);
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type(password);
+    await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Describe a part', exact: true }).waitFor();
   });
 
@@ -210,6 +216,8 @@ try {
     await page.getByLabel('Message').fill(PROMPT);
     await page.getByLabel('Message').press('Enter');
     await page.locator('.message.user', { hasText: PROMPT }).first().waitFor();
+    await page.locator('.job-status').first().waitFor();
+    await shot('02-progress-laptop');
     await page.locator('.job-status[data-stage="completed"]').waitFor({ timeout: T });
     const seen = await labels();
     console.log(`     status labels seen: ${seen.join(' → ')}`);
@@ -217,9 +225,10 @@ try {
     const ranks = seen.map((l) => ORDER.indexOf(l));
     assert(ranks.every((r) => r >= 0), `only known labels (saw ${seen.join(', ')})`);
     assert(ranks.every((r, i) => i === 0 || r > ranks[i - 1]), `labels in order (saw ${seen.join(', ')})`);
-    for (const label of ['Generating script…', 'Uploading to S3…', 'FreeCAD processing…']) {
-      assert(seen.includes(label), `saw "${label}" (saw ${seen.join(', ')})`);
-    }
+    // The stream was open before the message was sent, so the steps show
+    // one by one (two of three at least, should two events share a frame).
+    const working = ['Generating script…', 'Uploading to S3…', 'FreeCAD processing…'].filter((l) => seen.includes(l));
+    assert(working.length >= 2, `the working steps show as they happen (saw ${seen.join(', ')})`);
     await page.locator('.message.assistant').first().waitFor();
   });
 
@@ -240,7 +249,7 @@ try {
     await page.waitForTimeout(300);
     const after = await pixelStats(await viewer.screenshot());
     assert(after.blue > 0.02, 'the part is still in view after fit');
-    await shot('02-project-laptop');
+    await shot('03-project-laptop');
   });
 
   await step('the measurements are shown', async () => {
@@ -265,13 +274,17 @@ try {
 
   let script = '';
   await step('read the script with syntax highlighting', async () => {
-    await page.getByRole('tab', { name: 'Scripts' }).click();
+    // Tabs follow the arrow keys.
+    await page.getByRole('tab', { name: 'Model' }).focus();
+    await page.keyboard.press('ArrowRight');
+    assert((await page.getByRole('tab', { name: 'Scripts' }).getAttribute('aria-selected')) === 'true', 'ArrowRight selects Scripts');
     await page.waitForURL(/\/scripts/);
     const code = page.locator('.code .source code');
     await code.waitFor();
     await page.locator('.code .hljs-keyword').first().waitFor();
     script = await code.textContent();
     assert(script.includes('import'), 'the script imports FreeCAD modules');
+    await shot('04-script-laptop');
   });
 
   await step('upload a changed script and see what changed', async () => {
@@ -284,7 +297,7 @@ try {
     await page.getByRole('button', { name: 'Changes' }).click();
     await page.locator('.diff-row.add', { hasText: 'a note added by the end-to-end test' }).waitFor();
     await page.getByText('Changes from version 1 to version 2').waitFor();
-    await shot('04-diff-laptop');
+    await shot('05-diff-laptop');
     await page.getByRole('button', { name: 'Code' }).click();
   });
 
@@ -292,7 +305,7 @@ try {
     await page.getByRole('tab', { name: 'Logs' }).click();
     await page.locator('.log-record', { hasText: 'Model generated successfully' }).first().waitFor({ timeout: T });
     await page.locator('.history').first().waitFor();
-    await shot('05-logs-laptop');
+    await shot('06-logs-laptop');
   });
 
   await step('a failure shows its reason and can be retried', async () => {
@@ -305,7 +318,7 @@ try {
     const detail = await status.locator('.status-detail').textContent();
     assert(/flange/i.test(detail ?? ''), `the reason lists what is understood (${detail})`);
     const first = await status.getAttribute('data-job');
-    await shot('06-failure-laptop');
+    await shot('07-failure-laptop');
     await status.getByRole('button', { name: 'Retry' }).click();
     await page.waitForFunction((id) => {
       const el = document.querySelector('.job-status');
@@ -319,20 +332,33 @@ try {
     await page.locator('.viewer[data-state="ready"]').waitFor({ timeout: T });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert(overflow <= 1, `no sideways scrolling on a phone (${overflow}px too wide)`);
-    await shot('07-project-phone');
+    await shot('08-project-phone');
   });
 
   await step('rename and delete the project from the list', async () => {
     await page.goto(opts.baseUrl + '/', { waitUntil: 'load' });
-    await shot('08-projects-phone');
+    await shot('09-projects-phone');
     await page.setViewportSize({ width: 1366, height: 860 });
     await page.getByRole('button', { name: 'Rename E2E flange' }).click();
     await page.getByLabel('Project name').fill('E2E flange, renamed');
     await page.getByRole('button', { name: 'Rename', exact: true }).click();
     await page.getByRole('link', { name: 'E2E flange, renamed' }).waitFor();
-    await shot('09-projects-laptop');
+    await shot('10-projects-laptop');
     await page.getByRole('button', { name: 'Delete E2E flange, renamed' }).click();
     await page.getByRole('button', { name: 'Delete project' }).click();
+    await page.getByText('No projects yet').waitFor();
+  });
+
+  await step('describe a part from the home page, then delete its project', async () => {
+    await page.getByRole('button', { name: 'a 40 x 20 x 10 mm plate with a 6 mm through hole' }).click();
+    await page.getByRole('button', { name: 'Generate model' }).click();
+    await page.waitForURL(/\/projects\/project-/);
+    await page.locator('.job-status[data-stage="completed"]').waitFor({ timeout: T });
+    await page.locator('.viewer[data-state="ready"]').waitFor({ timeout: T });
+    await page.locator('.metrics').getByText('40 × 20 × 10 mm').waitFor();
+    await page.getByRole('button', { name: 'Delete', exact: true }).click();
+    await page.getByRole('button', { name: 'Delete project' }).click();
+    await page.waitForURL((url) => url.pathname === '/');
     await page.getByText('No projects yet').waitFor();
   });
 
@@ -343,6 +369,9 @@ try {
     await page.waitForURL(/\/signin/);
     await page.getByText('Please sign in again').waitFor();
     assert((await page.evaluate(() => localStorage.getItem('cadscribe.token'))) === null, 'the bad token is gone');
+    allow401 = false;
+    await page.setViewportSize({ width: 390, height: 844 });
+    await shot('11-signin-phone');
   });
 
   await step('no console errors', async () => {

@@ -72,6 +72,8 @@ export interface JobState {
   version: number | null;
   terminal: boolean;
   at: string;
+  /** `generate` or `upload` when known (an upload has no generating step). */
+  kind?: string;
 }
 
 export type Jobs = Readonly<Record<string, JobState>>;
@@ -100,6 +102,7 @@ export function applyStatus(jobs: Jobs, ev: StatusEvent): Jobs {
     version: ev.version ?? known?.version ?? null,
     terminal: isTerminal(ev.stage),
     at: ev.at,
+    ...(known?.kind && { kind: known.kind }),
   };
   return { ...jobs, [ev.job_id]: next };
 }
@@ -110,9 +113,13 @@ export function applyStatus(jobs: Jobs, ev: StatusEvent): Jobs {
  */
 export function mergeJob(jobs: Jobs, state: JobState): Jobs {
   const known = jobs[state.job_id];
-  if (known && (known.terminal || RANK[state.stage] < RANK[known.stage])) return jobs;
-  if (known && known.stage === state.stage && known.detail === state.detail && known.version === state.version) return jobs;
-  return { ...jobs, [state.job_id]: state };
+  const kind = known?.kind ?? state.kind;
+  const stale = known && (known.terminal || RANK[state.stage] < RANK[known.stage]);
+  const same = known && known.stage === state.stage && known.detail === state.detail && known.version === state.version;
+  if (known && (stale || same)) {
+    return known.kind === kind ? jobs : { ...jobs, [state.job_id]: { ...known, kind } };
+  }
+  return { ...jobs, [state.job_id]: { ...state, kind } };
 }
 
 /** A job as the API describes it, as client state. */
@@ -129,6 +136,7 @@ export function jobState(job: Job): JobState {
     version: job.version ?? null,
     terminal: isTerminal(job.stage),
     at: last?.at ?? job.updated_at,
+    kind: job.kind,
   };
 }
 
@@ -152,15 +160,16 @@ export interface Step {
 /** The four steps a person watches, and where a job is among them. */
 export const STEPS: readonly JobStage[] = ['generating', 'uploading', 'processing', 'completed'];
 
-export function timeline(job: Pick<JobState, 'stage' | 'reached'>): Step[] {
+export function timeline(job: Pick<JobState, 'stage' | 'reached' | 'kind'>): Step[] {
   const failed = job.stage === 'failed' || job.stage === 'timeout' || job.stage === 'cancelled';
   const at = failed ? RANK[job.reached] : RANK[job.stage];
-  return STEPS.map((stage) => {
+  const steps = job.kind === 'upload' ? STEPS.filter((s) => s !== 'generating') : STEPS;
+  return steps.map((stage) => {
     const rank = RANK[stage];
     let state: StepState;
     if (failed) {
       state = rank < at ? 'done' : rank === at ? 'failed' : 'pending';
-      if (at === 0 && rank === 1) state = 'failed';
+      if (at === 0 && stage === steps[0]) state = 'failed';
     } else if (job.stage === 'completed') {
       state = 'done';
     } else {

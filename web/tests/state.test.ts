@@ -108,7 +108,9 @@ describe('jobState and mergeJob', () => {
   it('lets the stream stay ahead of an older API answer', () => {
     const live = applyStatus({}, ev('processing'));
     const stale = jobState(job({ stage: 'generating', terminal: false, history: [{ stage: 'generating', label: '', at: 'x' }] }));
-    expect(mergeJob(live, stale)).toBe(live);
+    const merged = mergeJob(live, stale);
+    expect(merged['job-1']).toMatchObject({ stage: 'processing', kind: 'generate' });
+    expect(mergeJob(merged, stale)).toBe(merged);
     const done = jobState(job({ stage: 'completed', history: [{ stage: 'completed', label: '', at: 'y' }] }));
     expect(mergeJob(live, done)['job-1'].stage).toBe('completed');
   });
@@ -164,5 +166,25 @@ describe('projects and versions', () => {
     ]);
     expect([...map.keys()]).toEqual([1]);
     expect(map.get(1)?.volume).toBe(11);
+  });
+});
+
+describe('upload jobs', () => {
+  it('have no generating step and keep their kind through events', () => {
+    let jobs: Jobs = { u: { job_id: 'u', stage: 'queued', label: 'Queued…', reached: 'queued', detail: null, version: null, terminal: false, at: 'a', kind: 'upload' } };
+    jobs = applyStatus(jobs, ev('uploading', { job_id: 'u' }));
+    expect(jobs.u.kind).toBe('upload');
+    expect(timeline(jobs.u).map((s) => [s.stage, s.state])).toEqual([
+      ['uploading', 'active'],
+      ['processing', 'pending'],
+      ['completed', 'pending'],
+    ]);
+    expect(timeline({ stage: 'failed', reached: 'queued', kind: 'upload' }).map((s) => s.state)).toEqual(['failed', 'pending', 'pending']);
+  });
+
+  it('learn their kind from the API even when the stream is ahead', () => {
+    const live = applyStatus({}, ev('processing'));
+    const merged = mergeJob(live, { ...jobState(job({ stage: 'uploading', terminal: false, history: [] })), kind: 'upload' });
+    expect(merged['job-1']).toMatchObject({ stage: 'processing', kind: 'upload' });
   });
 });

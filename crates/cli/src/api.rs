@@ -145,11 +145,14 @@ impl Api {
         }
         let text = res.text().await.unwrap_or_default();
         Err(match serde_json::from_str::<ErrorBody>(&text) {
-            Ok(b) => CliError::Api {
-                status: status.as_u16(),
-                code: b.error.code,
-                message: one_line(&b.error.message),
-            },
+            Ok(b) => {
+                let mut message = one_line(&b.error.message);
+                // A stored token that expired or was revoked: say what to do.
+                if status == StatusCode::UNAUTHORIZED && !message.contains("password") {
+                    message.push_str("; run `cadscribe login` again");
+                }
+                CliError::Api { status: status.as_u16(), code: b.error.code, message }
+            }
             Err(_) => CliError::Api {
                 status: status.as_u16(),
                 code: "http_error".into(),

@@ -185,6 +185,16 @@ async fn follow(
     }
 }
 
+/// At most `max` characters, with `…` when cut.
+fn short(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -276,7 +286,7 @@ pub async fn status(api: &Api, project: Option<&str>) -> Result<(), CliError> {
             }
             for j in page.items {
                 let version = j.version.map(|v| format!("v{v}")).unwrap_or_else(|| "-".into());
-                let error = j.error.map(|e| format!("  {}", one_line(&e))).unwrap_or_default();
+                let error = j.error.map(|e| format!("  {}", short(&one_line(&e), 80))).unwrap_or_default();
                 println!(
                     "{}  {:<28} {:<5} {:<20} {}{error}",
                     &j.created_at[..19.min(j.created_at.len())],

@@ -78,13 +78,8 @@ impl Live {
         }
         let prev = self.current.lock().expect("live lock").take();
         let mark = if ok { "✓" } else { "✗" };
-        match prev {
-            Some(p) if p.label != label => {
-                if std::io::stderr().is_terminal() {
-                    eprintln!("\r\x1b[2K✓ {}  {:.1}s", p.label, p.since.elapsed().as_secs_f64());
-                }
-            }
-            _ => {}
+        if let Some(p) = prev.filter(|p| p.label != label && std::io::stderr().is_terminal()) {
+            eprintln!("\r\x1b[2K✓ {}  {:.1}s", p.label, p.since.elapsed().as_secs_f64());
         }
         if std::io::stderr().is_terminal() {
             eprintln!(

@@ -33,11 +33,7 @@ impl Progress {
         if self.quiet {
             return;
         }
-        let pct = if self.total == 0 {
-            100
-        } else {
-            (self.done * 100 / self.total).min(100)
-        };
+        let pct = (self.done * 100).checked_div(self.total).unwrap_or(100).min(100);
         if self.terminal {
             if self.last_draw.is_none_or(|t| t.elapsed() >= Duration::from_millis(100)) {
                 self.last_draw = Some(Instant::now());

@@ -27,7 +27,11 @@ fn cadscribe(env: &TestEnv, args: &[&str]) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 type Snapshot = BTreeMap<&'static str, Vec<Document>>;
@@ -35,8 +39,15 @@ type Snapshot = BTreeMap<&'static str, Vec<Document>>;
 async fn snapshot(db: &mongodb::Database) -> Snapshot {
     let mut out = BTreeMap::new();
     for c in COLLECTIONS {
-        let docs: Vec<Document> =
-            db.collection::<Document>(c).find(doc! {}).sort(doc! { "_id": 1 }).await.unwrap().try_collect().await.unwrap();
+        let docs: Vec<Document> = db
+            .collection::<Document>(c)
+            .find(doc! {})
+            .sort(doc! { "_id": 1 })
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
         out.insert(c, docs);
     }
     out
@@ -53,7 +64,7 @@ struct Fixture {
 
 fn user_of(i: usize) -> String {
     // Seed-style ids and ObjectId-style ids (mapped to user-…).
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         format!("user-{i}")
     } else {
         format!("65f0c0ffee0000000000000{i}")
@@ -83,13 +94,13 @@ async fn fixture(db: &mongodb::Database) -> Fixture {
         let slug = format!("legacy-gear-{p}");
         let user = user_of(p % 6);
         let mut k = 0;
-        for i in 0..30 {
+        for i in 0..30usize {
             let ts = at();
             let mut d = doc! { "_id": ObjectId::new(), "user_id": &user, "project_id": legacy_project(p) };
-            if i % 2 == 0 {
+            if i.is_multiple_of(2) {
                 d.insert("role", "user");
                 d.insert("content", format!("make gear {p} with {} teeth please", 10 + i));
-                if i == 0 && p % 5 == 0 {
+                if i == 0 && p.is_multiple_of(5) {
                     d.insert("metadata", doc! { "project_name": format!("Gearbox Assembly {p}") });
                 }
             } else {
@@ -107,7 +118,10 @@ async fn fixture(db: &mongodb::Database) -> Fixture {
                         meta.insert("version", 3i64);
                     }
                     9 => {
-                        meta.insert("s3_url", format!("s3://cadscribe/output/{slug}/v3/MyHeadlessModel.STEP"));
+                        meta.insert(
+                            "s3_url",
+                            format!("s3://cadscribe/output/{slug}/v3/MyHeadlessModel.STEP"),
+                        );
                     }
                     _ => {}
                 }
@@ -125,8 +139,8 @@ async fn fixture(db: &mongodb::Database) -> Fixture {
     // 120 orphans of 4 users: no project_id, null, or "".
     let orphan_users: Vec<String> = (0..4).map(|u| user_of(u + 10)).collect();
     for i in 0..120 {
-        let mut d = doc! { "_id": ObjectId::new(), "user_id": &orphan_users[i % 4], "role": if i % 2 == 0 { "user" } else { "assistant" },
-                           "content": format!("loose message {i}"), "timestamp": bson::DateTime::from_chrono(at()) };
+        let mut d = doc! { "_id": ObjectId::new(), "user_id": &orphan_users[i % 4], "role": if i.is_multiple_of(2) { "user" } else { "assistant" },
+        "content": format!("loose message {i}"), "timestamp": bson::DateTime::from_chrono(at()) };
         match i % 3 {
             0 => {}
             1 => {
@@ -142,7 +156,7 @@ async fn fixture(db: &mongodb::Database) -> Fixture {
     let mut malformed = Vec::new();
     let base = |at: chrono::DateTime<Utc>| {
         doc! { "_id": ObjectId::new(), "user_id": "user-1", "project_id": "project-0", "role": "user", "content": "x",
-               "timestamp": bson::DateTime::from_chrono(at) }
+        "timestamp": bson::DateTime::from_chrono(at) }
     };
     type Breaker = fn(&mut Document);
     let breakers: [(usize, Breaker); 7] = [
@@ -193,7 +207,13 @@ async fn fixture(db: &mongodb::Database) -> Fixture {
     }
     let total = docs.len();
     legacy.insert_many(docs).await.unwrap();
-    Fixture { total, valid: total - malformed.len(), malformed, orphan_users, bad_s3: 6 }
+    Fixture {
+        total,
+        valid: total - malformed.len(),
+        malformed,
+        orphan_users,
+        bad_s3: 6,
+    }
 }
 
 #[tokio::test]
@@ -205,7 +225,10 @@ async fn migrate_dry_run_verify_rerun_and_rollback_on_a_legacy_fixture() {
     // an unrelated project with a message and a file.
     let existing = env.project(&platform_db, "already here").await;
     db.collection::<Document>("projects")
-        .update_one(doc! { "project_id": existing.project_id.as_str() }, doc! { "$set": { "project_id": "project-6" } })
+        .update_one(
+            doc! { "project_id": existing.project_id.as_str() },
+            doc! { "$set": { "project_id": "project-6" } },
+        )
         .await
         .unwrap();
     let other = env.project(&platform_db, "unrelated").await;
@@ -229,12 +252,27 @@ async fn migrate_dry_run_verify_rerun_and_rollback_on_a_legacy_fixture() {
     let t = text(&out);
     println!("{t}");
     assert!(out.status.success(), "{t}");
-    assert!(t.contains(&format!("1 analyse: {} legacy messages: {} valid, {} malformed (skipped), {} unusable S3 references", f.total, f.valid, f.malformed.len(), f.bad_s3)), "{t}");
+    assert!(
+        t.contains(&format!(
+            "1 analyse: {} legacy messages: {} valid, {} malformed (skipped), {} unusable S3 references",
+            f.total,
+            f.valid,
+            f.malformed.len(),
+            f.bad_s3
+        )),
+        "{t}"
+    );
     assert!(t.contains("3 projects: 33 to create, 1 already exist"), "{t}");
-    assert!(t.contains(&format!("4 messages: {} to copy, 0 already migrated", f.valid)), "{t}");
+    assert!(
+        t.contains(&format!("4 messages: {} to copy, 0 already migrated", f.valid)),
+        "{t}"
+    );
     assert!(t.contains("5 files: 150 to record, 0 already recorded"), "{t}");
     for id in &f.malformed {
-        assert!(t.contains(&format!("chat_messages {id}: skipped:")), "{id} not reported:\n{t}");
+        assert!(
+            t.contains(&format!("chat_messages {id}: skipped:")),
+            "{id} not reported:\n{t}"
+        );
     }
     assert_eq!(snapshot(&db).await, before, "a dry run writes nothing");
 
@@ -244,10 +282,18 @@ async fn migrate_dry_run_verify_rerun_and_rollback_on_a_legacy_fixture() {
     println!("{t}");
     assert!(out.status.success(), "{t}");
     assert!(t.contains("3 projects: 33 created, 1 already exist"), "{t}");
-    assert!(t.contains(&format!("4 messages: {} copied, 0 already migrated", f.valid)), "{t}");
+    assert!(
+        t.contains(&format!("4 messages: {} copied, 0 already migrated", f.valid)),
+        "{t}"
+    );
     assert!(t.contains("5 files: 150 recorded"), "{t}");
     assert!(t.contains(": ok ("), "{t}");
-    let record = db.collection::<Document>("migrations").find_one(doc! {}).await.unwrap().expect("a migration record");
+    let record = db
+        .collection::<Document>("migrations")
+        .find_one(doc! {})
+        .await
+        .unwrap()
+        .expect("a migration record");
     let id = record.get_str("migration_id").unwrap().to_owned();
     assert_eq!(record.get_str("status").unwrap(), "applied");
 
@@ -260,59 +306,150 @@ async fn migrate_dry_run_verify_rerun_and_rollback_on_a_legacy_fixture() {
         .map(|s| s.as_document().unwrap().get_str("legacy_id").unwrap().to_owned())
         .collect();
     let messages = db.collection::<Document>("messages");
-    let legacy: Vec<Document> = db.collection::<Document>("chat_messages").find(doc! {}).await.unwrap().try_collect().await.unwrap();
+    let legacy: Vec<Document> = db
+        .collection::<Document>("chat_messages")
+        .find(doc! {})
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
     for d in &legacy {
         let lid = d.get_object_id("_id").unwrap().to_hex();
-        let migrated = messages.find_one(doc! { "message_id": message_id_of(&lid) }).await.unwrap();
-        assert!(migrated.is_some() != skipped.contains(&lid), "{lid}: migrated {} skipped {}", migrated.is_some(), skipped.contains(&lid));
+        let migrated = messages
+            .find_one(doc! { "message_id": message_id_of(&lid) })
+            .await
+            .unwrap();
+        assert!(
+            migrated.is_some() != skipped.contains(&lid),
+            "{lid}: migrated {} skipped {}",
+            migrated.is_some(),
+            skipped.contains(&lid)
+        );
     }
     assert_eq!(skipped.len(), f.malformed.len());
 
     // Projects carry what their messages said.
     let projects = db.collection::<Document>("projects");
-    let p0 = projects.find_one(doc! { "project_id": "project-0" }).await.unwrap().unwrap();
+    let p0 = projects
+        .find_one(doc! { "project_id": "project-0" })
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(p0.get_str("project_name").unwrap(), "Gearbox Assembly 0");
     assert_eq!(p0.get_str("slug").unwrap(), "legacy-gear-0");
     assert_eq!(p0.get_str("created_by").unwrap(), "user-0");
-    assert_eq!(p0.get_i64("current_version").or_else(|_| p0.get_i32("current_version").map(i64::from)).unwrap(), 3);
-    assert_eq!(p0.get_str("latest_s3_input").unwrap(), "s3://cadscribe/input/legacy-gear-0/legacy-gear-0_v3.py");
+    assert_eq!(
+        p0.get_i64("current_version")
+            .or_else(|_| p0.get_i32("current_version").map(i64::from))
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        p0.get_str("latest_s3_input").unwrap(),
+        "s3://cadscribe/input/legacy-gear-0/legacy-gear-0_v3.py"
+    );
     assert_eq!(p0.get_array("latest_s3_output").unwrap().len(), 2);
     assert_eq!(p0.get_str("ai_model_used").unwrap(), "gpt-4o");
     assert_eq!(p0.get_str("status").unwrap(), "completed");
-    assert_eq!(p0.get_datetime("created_at").unwrap().to_chrono(), Utc.with_ymd_and_hms(2025, 3, 1, 9, 0, 7).unwrap());
-    let p1 = projects.find_one(doc! { "project_id": "project-gearbox_1" }).await.unwrap().unwrap();
+    assert_eq!(
+        p0.get_datetime("created_at").unwrap().to_chrono(),
+        Utc.with_ymd_and_hms(2025, 3, 1, 9, 0, 7).unwrap()
+    );
+    let p1 = projects
+        .find_one(doc! { "project_id": "project-gearbox_1" })
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(p1.get_str("project_name").unwrap(), "make gear 1 with 10 teeth please");
     assert_eq!(p1.get_str("created_by").unwrap(), format!("user-{}", user_of(1)));
-    assert_eq!(p1.get_document("metadata").unwrap().get_str("legacy_project_id").unwrap(), "gearbox_1");
-    let p2 = projects.find_one(doc! { "metadata.legacy_project_id": "Legacy Project #2" }).await.unwrap().unwrap();
+    assert_eq!(
+        p1.get_document("metadata")
+            .unwrap()
+            .get_str("legacy_project_id")
+            .unwrap(),
+        "gearbox_1"
+    );
+    let p2 = projects
+        .find_one(doc! { "metadata.legacy_project_id": "Legacy Project #2" })
+        .await
+        .unwrap()
+        .unwrap();
     assert!(p2.get_str("project_id").unwrap().starts_with("project-legacy-"));
     // Orphans: one default project per user, holding all their messages.
     for u in &f.orphan_users {
         let user = cadscribe_cli::migrate::legacy::map_user(u).0;
         let default = default_project_of(&user);
-        let p = projects.find_one(doc! { "project_id": default.as_str() }).await.unwrap().expect("a default project");
+        let p = projects
+            .find_one(doc! { "project_id": default.as_str() })
+            .await
+            .unwrap()
+            .expect("a default project");
         assert_eq!(p.get_str("project_name").unwrap(), "Legacy chats");
         assert_eq!(p.get_str("created_by").unwrap(), user.as_str());
-        assert_eq!(messages.count_documents(doc! { "project_id": default.as_str() }).await.unwrap(), 30);
+        assert_eq!(
+            messages
+                .count_documents(doc! { "project_id": default.as_str() })
+                .await
+                .unwrap(),
+            30
+        );
     }
     // The project that already existed is untouched and holds its messages.
-    let p6 = projects.find_one(doc! { "project_id": "project-6" }).await.unwrap().unwrap();
+    let p6 = projects
+        .find_one(doc! { "project_id": "project-6" })
+        .await
+        .unwrap()
+        .unwrap();
     assert!(p6.get("migration_id").is_none());
     assert_eq!(p6.get_str("project_name").unwrap(), "already here");
-    assert_eq!(messages.count_documents(doc! { "project_id": "project-6" }).await.unwrap(), 30);
+    assert_eq!(
+        messages
+            .count_documents(doc! { "project_id": "project-6" })
+            .await
+            .unwrap(),
+        30
+    );
     // Files: three inputs and two outputs per project, linked.
     let files = db.collection::<Document>("files");
     assert_eq!(files.count_documents(doc! { "migration_id": &id }).await.unwrap(), 150);
-    let flat = files.find_one(doc! { "s3_key": "output/legacy-gear-4/MyHeadlessModel.STL" }).await.unwrap().unwrap();
+    let flat = files
+        .find_one(doc! { "s3_key": "output/legacy-gear-4/MyHeadlessModel.STL" })
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(flat.get_str("file_type").unwrap(), "output");
     assert_eq!(flat.get_str("project_id").unwrap(), "project-gearbox_4");
     // The stored documents read back as the domain types.
-    let typed = platform_db.messages().list(&domain::ProjectId::parse("project-0").unwrap(), platform::mongo::PageRequest::all()).await.unwrap();
-    assert_eq!(typed.total, 30 + 6, "its conversation and the six messages with unusable S3 references");
-    let _: Vec<domain::documents::Project> =
-        db.collection("projects").find(doc! {}).await.unwrap().try_collect().await.expect("projects decode");
-    let _: Vec<domain::documents::FileRecord> =
-        db.collection("files").find(doc! {}).await.unwrap().try_collect().await.expect("files decode");
+    let typed = platform_db
+        .messages()
+        .list(
+            &domain::ProjectId::parse("project-0").unwrap(),
+            platform::mongo::PageRequest::all(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        typed.total,
+        30 + 6,
+        "its conversation and the six messages with unusable S3 references"
+    );
+    let _: Vec<domain::documents::Project> = db
+        .collection("projects")
+        .find(doc! {})
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .expect("projects decode");
+    let _: Vec<domain::documents::FileRecord> = db
+        .collection("files")
+        .find(doc! {})
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .expect("files decode");
 
     // Verify passes; a second run adds nothing.
     let out = cadscribe(&env, &["migrate", "--verify"]);
@@ -322,22 +459,32 @@ async fn migrate_dry_run_verify_rerun_and_rollback_on_a_legacy_fixture() {
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(t.contains("nothing to migrate"), "{t}");
-    assert!(t.contains(&format!("4 messages: 0 copied, {} already migrated", f.valid)), "{t}");
+    assert!(
+        t.contains(&format!("4 messages: 0 copied, {} already migrated", f.valid)),
+        "{t}"
+    );
     assert_eq!(snapshot(&db).await, migrated, "a second run changes nothing");
 
     // Verify finds a lost message and exits non-zero.
-    let victim = messages.find_one_and_delete(doc! { "migration_id": &id }).await.unwrap().unwrap();
+    let victim = messages
+        .find_one_and_delete(doc! { "migration_id": &id })
+        .await
+        .unwrap()
+        .unwrap();
     let out = cadscribe(&env, &["migrate", "--verify", &id]);
     let t = text(&out);
     assert!(!out.status.success(), "{t}");
-    assert!(t.contains(&format!("message {} (legacy", victim.get_str("message_id").unwrap())), "{t}");
+    assert!(
+        t.contains(&format!("message {} (legacy", victim.get_str("message_id").unwrap())),
+        "{t}"
+    );
     assert!(t.contains("is missing"), "{t}");
     messages.insert_one(victim).await.unwrap();
     assert!(cadscribe(&env, &["migrate", "--verify", &id]).status.success());
 
     // Rollback refuses to orphan documents created since, unless forced.
     let later = doc! { "message_id": "new-2", "project_id": "project-0", "user_id": "user-0", "role": "user", "content": "later",
-                       "timestamp": bson::DateTime::now(), "created_at": bson::DateTime::now(), "updated_at": bson::DateTime::now(), "metadata": {} };
+    "timestamp": bson::DateTime::now(), "created_at": bson::DateTime::now(), "updated_at": bson::DateTime::now(), "metadata": {} };
     messages.insert_one(later).await.unwrap();
     let out = cadscribe(&env, &["migrate", "--rollback", &id]);
     let t = text(&out);
@@ -351,7 +498,11 @@ async fn migrate_dry_run_verify_rerun_and_rollback_on_a_legacy_fixture() {
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(t.contains(&format!("messages: {} removed", f.valid)), "{t}");
-    assert_eq!(snapshot(&db).await, before, "the rollback restores the pre-migration state");
+    assert_eq!(
+        snapshot(&db).await,
+        before,
+        "the rollback restores the pre-migration state"
+    );
     let out = cadscribe(&env, &["migrate", "--verify"]);
     assert!(!out.status.success(), "nothing left to verify");
     env.drop_db().await;

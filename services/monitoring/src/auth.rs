@@ -2,15 +2,65 @@
 //! again so monitoring never trusts the network in front of it.
 //!
 //! Claims: `sub` (user id), `email`, `role` (`user` | `admin`), `exp`, `iat`.
-//! Only HS256 is accepted, so an `alg: none` token never passes.
+//! The gateway's keys are read from the same variables: HS256 with
+//! `JWT_SECRET_KEY`, or RS256 with `JWT_PUBLIC_KEY_PEM`; `JWT_ISSUER` and
+//! `JWT_AUDIENCE` are checked when set. Only that one algorithm is
+//! accepted, so an `alg: none` token never passes.
 
 use std::future::{ready, Ready};
+use std::time::Duration;
 
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
+use anyhow::Context as _;
 use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
+use platform::config::{EnvReader, Secret};
+
 use crate::error::ApiError;
+
+#[derive(Debug, Clone)]
+pub enum JwtKey {
+    Hs256(Secret),
+    /// The public key, PEM.
+    Rs256(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct JwtSettings {
+    pub key: JwtKey,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    pub leeway: Duration,
+}
+
+impl JwtSettings {
+    pub fn read(env: &mut EnvReader) -> Self {
+        let key = match env.optional("JWT_PUBLIC_KEY_PEM") {
+            Some(v) if v.contains("-----BEGIN") => JwtKey::Rs256(v.replace("\\n", "\n")),
+            Some(path) => match std::fs::read_to_string(&path) {
+                Ok(text) if text.contains("-----BEGIN") => JwtKey::Rs256(text),
+                _ => {
+                    env.malformed("JWT_PUBLIC_KEY_PEM", "expected a PEM or the path of a file holding one");
+                    JwtKey::Rs256(String::new())
+                }
+            },
+            None => {
+                let secret = env.secret("JWT_SECRET_KEY", "the gateway's token secret, at least 32 characters");
+                if !secret.expose().is_empty() && secret.expose().len() < 32 {
+                    env.malformed("JWT_SECRET_KEY", "must be at least 32 characters");
+                }
+                JwtKey::Hs256(secret)
+            }
+        };
+        Self {
+            key,
+            issuer: env.optional("JWT_ISSUER"),
+            audience: env.optional("JWT_AUDIENCE"),
+            leeway: env.secs_or("JWT_LEEWAY_SECS", Duration::from_secs(30)),
+        }
+    }
+}
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Claims {
@@ -30,14 +80,25 @@ pub struct Verifier {
 }
 
 impl Verifier {
-    pub fn new(secret: &str) -> Self {
-        let mut validation = Validation::new(Algorithm::HS256);
+    pub fn new(settings: &JwtSettings) -> anyhow::Result<Self> {
+        let (key, alg) = match &settings.key {
+            JwtKey::Hs256(secret) => (DecodingKey::from_secret(secret.expose().as_bytes()), Algorithm::HS256),
+            JwtKey::Rs256(pem) => (
+                DecodingKey::from_rsa_pem(pem.as_bytes()).context("JWT_PUBLIC_KEY_PEM is not an RSA public key")?,
+                Algorithm::RS256,
+            ),
+        };
+        let mut validation = Validation::new(alg);
         validation.set_required_spec_claims(&["exp", "sub"]);
-        validation.leeway = 5;
-        Self {
-            key: DecodingKey::from_secret(secret.as_bytes()),
-            validation,
+        validation.leeway = settings.leeway.as_secs();
+        if let Some(iss) = &settings.issuer {
+            validation.set_issuer(&[iss]);
         }
+        match &settings.audience {
+            Some(aud) => validation.set_audience(&[aud]),
+            None => validation.validate_aud = false,
+        }
+        Ok(Self { key, validation })
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {

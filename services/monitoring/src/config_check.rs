@@ -58,6 +58,7 @@ pub const COMMON: &[Var] = &[
     var("AMQP_MAX_ATTEMPTS", Some("5")),
     var("AMQP_RETRY_BASE_SECS", Some("1")),
     var("AMQP_RETRY_MAX_SECS", Some("60")),
+    var("HOST", Some("127.0.0.1")),
     var("PORT", None),
     var("HEARTBEAT_INTERVAL_SECS", Some("5")),
     var("DEBUG", Some("false")),
@@ -67,7 +68,19 @@ pub const COMMON: &[Var] = &[
 
 const GATEWAY_VARS: &[Var] = &[
     secret("JWT_SECRET_KEY"),
+    var("JWT_PUBLIC_KEY_PEM", None),
+    secret("JWT_PRIVATE_KEY_PEM"),
+    var("JWT_EXPIRY_SECS", Some("3600")),
+    var("JWT_LEEWAY_SECS", Some("30")),
+    var("JWT_ISSUER", None),
+    var("JWT_AUDIENCE", None),
+    var("RATE_LIMIT_PER_MINUTE", Some("300")),
+    var("RATE_LIMIT_BURST", Some("60")),
+    var("SSE_KEEPALIVE_SECS", Some("15")),
     var("MONITORING_URL", Some("http://127.0.0.1:8090")),
+    var("WEB_ROOT", None),
+    var("ARGON2_MEMORY_KIB", Some("19456")),
+    var("ARGON2_ITERATIONS", Some("2")),
 ];
 const AI_GENERATOR_VARS: &[Var] = &[
     var("AI_PROVIDER", Some("template")),
@@ -98,6 +111,10 @@ const OUTPUT_WATCHER_VARS: &[Var] = &[
 ];
 const MONITORING_VARS: &[Var] = &[
     secret("JWT_SECRET_KEY"),
+    var("JWT_PUBLIC_KEY_PEM", None),
+    var("JWT_ISSUER", None),
+    var("JWT_AUDIENCE", None),
+    var("JWT_LEEWAY_SECS", Some("30")),
     var("HEARTBEAT_TIMEOUT_SECS", Some("30")),
     var("CHECK_TIMEOUT_SECS", Some("3")),
     var(
@@ -118,26 +135,12 @@ fn check<T: FromEnv>(env: EnvReader) -> Result<(), ConfigErrors> {
     T::from_reader(env).map(|_| ())
 }
 
-/// TEMPORARY stand-in for `gateway::Settings` while the gateway is built.
-struct GatewaySettings;
-
-impl FromEnv for GatewaySettings {
-    fn read(env: &mut EnvReader) -> Self {
-        platform::runtime::CommonSettings::read(env, 8080);
-        let jwt_secret = env.secret("JWT_SECRET_KEY", "at least 32 characters");
-        if !jwt_secret.expose().is_empty() && jwt_secret.expose().len() < 32 {
-            env.malformed("JWT_SECRET_KEY", "must be at least 32 characters");
-        }
-        Self
-    }
-}
-
 /// Every service, with its own rules and its own variables.
 pub fn services() -> Vec<ServiceConfig> {
     vec![
         ServiceConfig {
-            name: "gateway",
-            check: check::<GatewaySettings>,
+            name: gateway::NAME,
+            check: check::<gateway::Settings>,
             vars: GATEWAY_VARS,
         },
         ServiceConfig {

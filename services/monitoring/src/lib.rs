@@ -25,7 +25,7 @@ use mongodb::options::ClientOptions;
 
 use domain::MessageType;
 use platform::bus::{RabbitBus, Subscription};
-use platform::config::{EnvReader, FromEnv, MongoSettings, Secret};
+use platform::config::{EnvReader, FromEnv, MongoSettings};
 use platform::runtime::{CommonSettings, WorkerApp};
 use platform::s3::ObjectStore;
 use platform::service::ServiceInfo;
@@ -50,8 +50,8 @@ pub const DEFAULT_SERVICES: [&str; 5] = [
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub common: CommonSettings,
-    /// The gateway's signing secret: monitoring checks admin tokens itself.
-    pub jwt_secret: Secret,
+    /// How the gateway signs tokens: monitoring checks admin tokens itself.
+    pub jwt: auth::JwtSettings,
     /// A service not heard from for this long is `down`.
     pub heartbeat_timeout: Duration,
     /// Bound of every dependency check and query.
@@ -66,13 +66,7 @@ pub struct Settings {
 impl FromEnv for Settings {
     fn read(env: &mut EnvReader) -> Self {
         let common = CommonSettings::read(env, DEFAULT_PORT);
-        let jwt_secret = env.secret(
-            "JWT_SECRET_KEY",
-            "the gateway's token signing secret, at least 32 characters",
-        );
-        if !jwt_secret.expose().is_empty() && jwt_secret.expose().len() < 32 {
-            env.malformed("JWT_SECRET_KEY", "must be at least 32 characters");
-        }
+        let jwt = auth::JwtSettings::read(env);
         let heartbeat_timeout = env.secs_or("HEARTBEAT_TIMEOUT_SECS", Duration::from_secs(30));
         if heartbeat_timeout.is_zero() {
             env.malformed("HEARTBEAT_TIMEOUT_SECS", "must be more than 0");
@@ -91,7 +85,7 @@ impl FromEnv for Settings {
         };
         Self {
             common,
-            jwt_secret,
+            jwt,
             heartbeat_timeout,
             check_timeout,
             services,
@@ -162,7 +156,7 @@ impl Application {
         let instance = format!("{NAME}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let bus = Arc::new(RabbitBus::new(settings.common.bus.clone(), instance));
         let tracker = Arc::new(Tracker::new(settings.heartbeat_timeout, settings.services.clone()));
-        let verifier = web::Data::new(auth::Verifier::new(settings.jwt_secret.expose()));
+        let verifier = web::Data::new(auth::Verifier::new(&settings.jwt)?);
         let port = settings.common.port;
         let state = web::Data::new(State {
             settings,

@@ -84,7 +84,15 @@ export function modelPanel(ctx: ProjectCtx, panel: HTMLElement): Cleanup {
     stage.dataset.state = state;
     overlay.textContent = text;
     overlay.hidden = !text;
+    toolbar.hidden = state !== 'ready';
   }
+
+  /** While nothing is drawn, says whether a model is on its way. */
+  const emptyText = (version: number | null) => {
+    const live = Object.values(ctx.jobs.get()).some((j) => !j.terminal);
+    if (live) return 'The model is being built…';
+    return version == null ? 'No model yet. Describe a part in the chat.' : `Version ${version} has no model. Its logs say why.`;
+  };
 
   async function ensureViewer(): Promise<Viewer | null> {
     if (viewer) return viewer;
@@ -105,8 +113,7 @@ export function modelPanel(ctx: ProjectCtx, panel: HTMLElement): Cleanup {
     const seq = ++loadSeq;
     if (!format) {
       viewer?.clear();
-      const live = Object.values(ctx.jobs.get()).some((j) => !j.terminal);
-      setOverlay('empty', live ? 'The model is being built…' : `Version ${version} has no model. Its logs say why.`);
+      setOverlay('empty', emptyText(version));
       return;
     }
     setOverlay('loading', 'Loading the model…');
@@ -206,13 +213,20 @@ export function modelPanel(ctx: ProjectCtx, panel: HTMLElement): Cleanup {
     drawMetrics(version);
     drawDownloads(version);
     if (version == null) {
-      const live = Object.values(ctx.jobs.get()).some((j) => !j.terminal);
-      setOverlay('empty', live ? 'The model is being built…' : 'No model yet. Describe a part in the chat.');
+      shown = '';
+      setOverlay('empty', emptyText(null));
       return;
     }
     void show(version);
   };
-  cleanups.push(ctx.version.subscribe(draw), ctx.outputs.subscribe(draw), ctx.jobList.subscribe(draw));
+  cleanups.push(
+    ctx.version.subscribe(draw),
+    ctx.outputs.subscribe(draw),
+    ctx.jobList.subscribe(draw),
+    ctx.jobs.subscribe(() => {
+      if (stage.dataset.state === 'empty') setOverlay('empty', emptyText(ctx.version.get()));
+    }),
+  );
   draw();
 
   return () => {
@@ -289,6 +303,7 @@ export function scriptsPanel(ctx: ProjectCtx, panel: HTMLElement): Cleanup {
               version: null,
               terminal: false,
               at: new Date().toISOString(),
+              kind: 'upload',
             },
           }));
         } catch (e) {

@@ -337,6 +337,10 @@ function render(ctx: ProjectCtx, main: HTMLElement, firstTab: Tab, wanted: numbe
 
   void ctx.reload(['messages', 'jobs', 'outputs', 'scripts', 'logs']).then(() => {
     previous = ctx.jobs.get();
+    // A new project: ready to type (not on small screens, where a keyboard would pop up).
+    if (!ctx.messages.get().length && window.matchMedia('(min-width: 900px)').matches) {
+      chat.querySelector('textarea')?.focus();
+    }
     if (!ctx.scripts.get().length && !ctx.outputs.get().length) drawVersions();
   });
 
@@ -543,7 +547,7 @@ function statusCard(ctx: ProjectCtx, job: JobState): HTMLElement {
     ),
     h(
       'ol',
-      { class: 'steps', 'aria-label': 'Progress' },
+      { class: `steps steps-${steps.length}`, 'aria-label': 'Progress' },
       steps.map((s) => h('li', { class: `step ${s.state}`, dataset: { stage: s.stage } }, h('span', { class: 'dot', 'aria-hidden': 'true' }), h('span', null, s.label), h('span', { class: 'sr-only' }, ` (${s.state})`))),
     ),
     failed && job.detail ? h('pre', { class: 'status-detail' }, job.detail) : null,
