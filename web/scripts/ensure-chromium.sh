@@ -33,6 +33,6 @@ fi
 echo "ensure-chromium: installing Debian's chromium (one time)" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q >&2
-$SUDO apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core >&2
+$SUDO apt-get install -y -q chromium fonts-dejavu-core >&2
 [[ -x /usr/bin/chromium ]] || { echo "ensure-chromium: chromium installed but /usr/bin/chromium is missing" >&2; exit 1; }
 echo /usr/bin/chromium

@@ -135,7 +135,16 @@ export async function errorOf(res: Response): Promise<ApiError> {
   return new ApiError(res.status, 'http_' + res.status, fallback[res.status] ?? `The server answered ${res.status}.`);
 }
 
+/** Milliseconds to wait after a 429: its Retry-After (1 to 10 s), else 1 s. */
+export function retryDelay(header: string | null): number {
+  const secs = Number(header);
+  return Number.isFinite(secs) && secs > 0 ? Math.min(secs, 10) * 1000 : 1000;
+}
+
 export class Api {
+  /** How often a rate-limited read is tried again. */
+  retries = 3;
+  sleep: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   private readonly base: string;
   private readonly fetchFn: typeof fetch;
   readonly tokens: TokenStore;
@@ -171,11 +180,16 @@ export class Api {
       }
     }
     let res: Response;
-    try {
-      res = await this.fetchFn(this.url(path, opts.query), { method, headers, body, signal: opts.signal });
-    } catch (e) {
-      if ((e as Error)?.name === 'AbortError') throw e;
-      throw new ApiError(0, 'network', 'Cannot reach the CADScribe server. Check your connection and try again.');
+    for (let attempt = 1; ; attempt++) {
+      try {
+        res = await this.fetchFn(this.url(path, opts.query), { method, headers, body, signal: opts.signal });
+      } catch (e) {
+        if ((e as Error)?.name === 'AbortError') throw e;
+        throw new ApiError(0, 'network', 'Cannot reach the CADScribe server. Check your connection and try again.');
+      }
+      // Reads are safe to repeat: wait as long as a rate limit says, a few times.
+      if (res.status !== 429 || method !== 'GET' || attempt > this.retries) break;
+      await this.sleep(retryDelay(res.headers.get('retry-after')));
     }
     if (!res.ok) {
       const err = await errorOf(res);

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { Api, ApiError, memoryTokens, storageTokens, TOKEN_KEY } from '../src/api';
+import { Api, ApiError, memoryTokens, retryDelay, storageTokens, TOKEN_KEY } from '../src/api';
 
 type Call = { url: string; init: RequestInit };
 
@@ -92,6 +92,30 @@ describe('Api', () => {
     await expect(api.projects()).rejects.toMatchObject({ status: 502, message: expect.stringContaining('unavailable') });
   });
 
+  it('waits out a rate limit on reads, not on writes', async () => {
+    const limited = () => new Response(JSON.stringify({ error: { code: 'rate_limited', message: 'too many requests; try again in 2 s' } }), { status: 429, headers: { 'retry-after': '2' } });
+    const { fn, calls } = fakeFetch([limited(), limited(), json(200, { items: [], total: 0, limit: 200, offset: 0 }), limited()]);
+    const api = new Api({ tokens: memoryTokens(), fetch: fn });
+    const waits: number[] = [];
+    api.sleep = async (ms) => {
+      waits.push(ms);
+    };
+    expect((await api.projects()).total).toBe(0);
+    expect(calls).toHaveLength(3);
+    expect(waits).toEqual([2000, 2000]);
+    await expect(api.chat('a cube 10 mm')).rejects.toMatchObject({ status: 429, code: 'rate_limited' });
+    expect(calls).toHaveLength(4);
+  });
+
+  it('gives up on a read after a few rate-limited tries', async () => {
+    const limited = () => new Response('{}', { status: 429 });
+    const { fn, calls } = fakeFetch([limited(), limited(), limited(), limited()]);
+    const api = new Api({ tokens: memoryTokens(), fetch: fn });
+    api.sleep = async () => {};
+    await expect(api.me()).rejects.toMatchObject({ status: 429 });
+    expect(calls).toHaveLength(4);
+  });
+
   it('builds the paths of the scripts, downloads and jobs', async () => {
     const { fn, calls } = fakeFetch([
       new Response('import Part\n', { status: 200, headers: { 'content-type': 'text/x-python' } }),
@@ -132,5 +156,14 @@ describe('storageTokens', () => {
     tokens.clear();
     expect(localStorage.getItem(TOKEN_KEY)).toBeNull();
     expect(tokens.user()).toBeNull();
+  });
+});
+
+describe('retryDelay', () => {
+  it('follows Retry-After within bounds', () => {
+    expect(retryDelay('3')).toBe(3000);
+    expect(retryDelay('120')).toBe(10000);
+    expect(retryDelay(null)).toBe(1000);
+    expect(retryDelay('soon')).toBe(1000);
   });
 });

@@ -151,7 +151,11 @@ impl Api {
                 if status == StatusCode::UNAUTHORIZED && !message.contains("password") {
                     message.push_str("; run `cadscribe login` again");
                 }
-                CliError::Api { status: status.as_u16(), code: b.error.code, message }
+                CliError::Api {
+                    status: status.as_u16(),
+                    code: b.error.code,
+                    message,
+                }
             }
             Err(_) => CliError::Api {
                 status: status.as_u16(),

@@ -286,7 +286,10 @@ pub async fn status(api: &Api, project: Option<&str>) -> Result<(), CliError> {
             }
             for j in page.items {
                 let version = j.version.map(|v| format!("v{v}")).unwrap_or_else(|| "-".into());
-                let error = j.error.map(|e| format!("  {}", short(&one_line(&e), 80))).unwrap_or_default();
+                let error = j
+                    .error
+                    .map(|e| format!("  {}", short(&one_line(&e), 80)))
+                    .unwrap_or_default();
                 println!(
                     "{}  {:<28} {:<5} {:<20} {}{error}",
                     &j.created_at[..19.min(j.created_at.len())],

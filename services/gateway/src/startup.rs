@@ -135,6 +135,18 @@ impl Application {
                 bus.consume(sub, Arc::new(HubFeed(hub)), token).await
             })
         };
+        // Monitoring counts the gateway among the services it expects.
+        let mut env = platform::EnvReader::from_env();
+        if let Some(every) = platform::runtime::heartbeat_interval(&mut env) {
+            let beat = platform::runtime::publish_heartbeats(
+                self.bus.clone(),
+                NAME,
+                env!("CARGO_PKG_VERSION"),
+                every,
+                shutdown.clone(),
+            );
+            tokio::spawn(beat);
+        }
         tracing::info!(service = NAME, port = self.port, "started");
         shutdown.cancelled().await;
         self.hub.close();

@@ -137,6 +137,9 @@ export function modelPanel(ctx: ProjectCtx, panel: HTMLElement): Cleanup {
       shown = '';
       const msg = (e as ApiError).message || String(e);
       setOverlay('error', `The 3D view could not load the model (${msg}). The downloads below still work.`);
+      overlay.append(
+        h('button', { type: 'button', class: 'secondary small', onclick: () => void show(version) }, icon(ICONS.retry), 'Try again'),
+      );
     }
   }
 

@@ -89,42 +89,58 @@ function createCtx(app: App, project: Project, alive: () => boolean): ProjectCtx
     logs: new Store<Logs | null>(null),
     version: new Store<number | null>(null),
     alive,
-    async reload(what) {
-      const p = ctx.project.get();
-      const tasks = what.map(async (w) => {
-        try {
-          switch (w) {
-            case 'project':
-              ctx.project.set(await app.api.project(p.project_id));
-              break;
-            case 'messages':
-              ctx.messages.set((await app.api.messages(p.project_id)).items);
-              break;
-            case 'jobs': {
-              const list = (await app.api.jobs(p.project_id)).items;
-              ctx.jobList.set(list);
-              // The API's view wins over older live state, never over newer.
-              ctx.jobs.set(list.reduce((jobs, job) => mergeJob(jobs, jobState(job)), ctx.jobs.get()));
-              break;
-            }
-            case 'outputs':
-              ctx.outputs.set((await app.api.outputs(p.slug)).outputs);
-              break;
-            case 'scripts':
-              ctx.scripts.set((await app.api.scripts(p.slug)).versions);
-              break;
-            case 'logs':
-              ctx.logs.set(await app.api.logs(p.slug));
-              break;
-          }
-        } catch (e) {
-          const err = e as ApiError;
-          if (alive() && err.status !== 401) console.warn(`reloading ${w}: ${err.message}`);
-        }
+    reload(what) {
+      // Changes that come close together (a burst of status events) share one
+      // round of requests.
+      what.forEach((w) => pending.add(w));
+      flush ??= new Promise<void>((resolve) => {
+        setTimeout(() => {
+          const batch = [...pending];
+          pending.clear();
+          flush = null;
+          void fetchAll(batch).then(resolve);
+        }, 60);
       });
-      await Promise.all(tasks);
+      return flush;
     },
   };
+  const pending = new Set<Reload>();
+  let flush: Promise<void> | null = null;
+  async function fetchAll(what: Reload[]): Promise<void> {
+    const p = ctx.project.get();
+    const tasks = what.map(async (w) => {
+      try {
+        switch (w) {
+          case 'project':
+            ctx.project.set(await app.api.project(p.project_id));
+            break;
+          case 'messages':
+            ctx.messages.set((await app.api.messages(p.project_id)).items);
+            break;
+          case 'jobs': {
+            const list = (await app.api.jobs(p.project_id)).items;
+            ctx.jobList.set(list);
+            // The API's view wins over older live state, never over newer.
+            ctx.jobs.set(list.reduce((jobs, job) => mergeJob(jobs, jobState(job)), ctx.jobs.get()));
+            break;
+          }
+          case 'outputs':
+            ctx.outputs.set((await app.api.outputs(p.slug)).outputs);
+            break;
+          case 'scripts':
+            ctx.scripts.set((await app.api.scripts(p.slug)).versions);
+            break;
+          case 'logs':
+            ctx.logs.set(await app.api.logs(p.slug));
+            break;
+        }
+      } catch (e) {
+        const err = e as ApiError;
+        if (alive() && err.status !== 401) console.warn(`reloading ${w}: ${err.message}`);
+      }
+    });
+    await Promise.all(tasks);
+  }
   return ctx;
 }
 
@@ -319,7 +335,9 @@ function render(ctx: ProjectCtx, main: HTMLElement, firstTab: Tab, wanted: numbe
         const before = previous[job.job_id];
         if (before && before.stage === job.stage) continue;
         if (!before && job.terminal) continue; // known from the start
-        reload.add('messages');
+        // The assistant's reply is stored when generation ends; a new
+        // version exists once processing starts; a finished job has logs.
+        if (job.stage === 'uploading' || job.terminal) reload.add('messages');
         if (job.stage === 'processing' || job.terminal) reload.add('scripts').add('project');
         if (job.terminal) reload.add('jobs').add('logs');
         if (job.stage === 'completed') {
