@@ -347,14 +347,22 @@ async fn an_llm_script_that_fails_in_freecad_is_repaired_on_the_next_attempt() {
 
     // A follow-up iterates on the last version: the model sees the
     // conversation and the current script.
-    let next = p.finished(p.generate(&project, "make it taller").await, 2 * MINUTE).await;
+    let next = p
+        .finished(p.generate(&project, "make it taller").await, 2 * MINUTE)
+        .await;
     assert_eq!(next.stage, JobStage::Completed, "{:?}", next.error);
     assert_eq!(next.version, Some(Version::new(3).unwrap()));
     let requests = requests_handle.lock().unwrap().clone();
     let turns = requests[2]["messages"].as_array().unwrap().clone();
-    assert!(turns.iter().any(|m| m["role"] == "assistant"), "history is sent: {turns:?}");
+    assert!(
+        turns.iter().any(|m| m["role"] == "assistant"),
+        "history is sent: {turns:?}"
+    );
     let ask = turns.last().unwrap()["content"].to_string();
-    assert!(ask.contains("The current script is") && ask.contains("makeBox(10, 10, 5)"), "{ask}");
+    assert!(
+        ask.contains("The current script is") && ask.contains("makeBox(10, 10, 5)"),
+        "{ask}"
+    );
     assert!(ask.contains("make it taller"));
     p.clean(&[&project.slug]).await;
 }
