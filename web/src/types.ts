@@ -188,6 +188,8 @@ export interface LogFile {
   file_name: string;
   size: number;
   version?: number | null;
+  /** Pre-signed GET of the whole log. */
+  url?: string;
 }
 
 export interface Logs {

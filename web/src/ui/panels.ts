@@ -562,7 +562,7 @@ export function logsPanel(ctx: ProjectCtx, panel: HTMLElement): Cleanup {
             'ul',
             { class: 'log-files' },
             files.map((f) => {
-              const url = (f as { url?: string }).url;
+              const url = f.url;
               return h('li', null, url ? h('a', { href: url, target: '_blank', rel: 'noopener' }, f.file_name) : h('code', null, f.file_name), ' ', h('span', { class: 'muted' }, bytes(f.size)));
             }),
           ),

@@ -266,6 +266,8 @@ pub struct LogFileView {
     pub file_name: String,
     pub size: u64,
     pub version: Option<domain::Version>,
+    /// A pre-signed GET of the whole log, valid as long as download links.
+    pub url: String,
 }
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -291,21 +293,18 @@ async fn logs(
     let page = page(&query)?;
     let project = owned_project(&state, &user, &path).await?;
     let found = state.db.logs().list(&project.project_id, page).await?;
-    let mut log_files: Vec<LogFileView> = state
-        .store
-        .list(&format!("logs/{}/", project.slug))
-        .await?
-        .into_iter()
-        .filter_map(|o| {
-            let key = S3Key::parse(&o.key)?;
-            Some(LogFileView {
-                file_name: key.file_name(),
-                version: key.version(),
-                key: o.key,
-                size: o.size,
-            })
-        })
-        .collect();
+    let expires_in = state.presign_expiry;
+    let mut log_files = Vec::new();
+    for object in state.store.list(&format!("logs/{}/", project.slug)).await? {
+        let Some(key) = S3Key::parse(&object.key) else { continue };
+        log_files.push(LogFileView {
+            file_name: key.file_name(),
+            version: key.version(),
+            url: state.store.presign_get(&object.key, expires_in).await?,
+            key: object.key,
+            size: object.size,
+        });
+    }
     log_files.sort_by(|a, b| b.key.cmp(&a.key));
     Ok(HttpResponse::Ok().json(LogsView {
         project_id: project.project_id.clone(),

@@ -344,6 +344,9 @@ async fn messages_files_logs_complete_and_summary() {
         assert_eq!(logs["items"][0]["log_summary"], "Model generated successfully.");
         assert_eq!(logs["log_files"].as_array().unwrap().len(), 1);
         assert_eq!(logs["log_files"][0]["version"], 1);
+        let url = logs["log_files"][0]["url"].as_str().expect("a pre-signed log URL");
+        let fetched = reqwest::get(url).await.unwrap();
+        assert_eq!(fetched.status(), 200, "the whole log can be read");
     }
 
     let complete = get(format!("/api/projects/{slug}/complete")).await;
