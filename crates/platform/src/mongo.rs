@@ -267,6 +267,26 @@ async fn collect<T: DeserializeOwned + Send + Sync>(
     })
 }
 
+/// Inserts or replaces the document whose `field` is `value`, keeping the
+/// first `created_at`: records that a redelivered message writes again.
+async fn upsert_by<T: Serialize + Send + Sync>(
+    coll: &Collection<T>,
+    field: &str,
+    value: &str,
+    document: &T,
+    created_at: DateTime<Utc>,
+) -> DbResult<()> {
+    let mut set = bson::to_document(document)?;
+    set.remove("created_at");
+    coll.update_one(
+        doc! { field: value },
+        doc! { "$set": set, "$setOnInsert": { "created_at": bson::DateTime::from_chrono(created_at) } },
+    )
+    .upsert(true)
+    .await?;
+    Ok(())
+}
+
 async fn count_of<T: Send + Sync>(coll: &Collection<T>, project: &ProjectId) -> DbResult<u64> {
     Ok(coll.count_documents(doc! { "project_id": project.as_str() }).await?)
 }
@@ -472,16 +492,7 @@ pub struct Files(Collection<FileRecord>);
 impl Files {
     /// Records a file; recording the same key again replaces the record.
     pub async fn record(&self, file: &FileRecord) -> DbResult<()> {
-        let mut set = bson::to_document(file)?;
-        set.remove("created_at");
-        self.0
-            .update_one(
-                doc! { "s3_key": &file.s3_key },
-                doc! { "$set": set, "$setOnInsert": { "created_at": bson::DateTime::from_chrono(file.created_at) } },
-            )
-            .upsert(true)
-            .await?;
-        Ok(())
+        upsert_by(&self.0, "s3_key", &file.s3_key, file, file.created_at).await
     }
 
     /// A project's files, newest version first, optionally of one type.
@@ -536,16 +547,7 @@ pub struct Logs(Collection<LogRecord>);
 impl Logs {
     /// Idempotent on the log's S3 path.
     pub async fn record(&self, log: &LogRecord) -> DbResult<()> {
-        let mut set = bson::to_document(log)?;
-        set.remove("created_at");
-        self.0
-            .update_one(
-                doc! { "s3_log_path": &log.s3_log_path },
-                doc! { "$set": set, "$setOnInsert": { "created_at": bson::DateTime::from_chrono(log.created_at) } },
-            )
-            .upsert(true)
-            .await?;
-        Ok(())
+        upsert_by(&self.0, "s3_log_path", &log.s3_log_path, log, log.created_at).await
     }
 
     /// Newest first.
