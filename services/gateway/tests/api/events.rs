@@ -31,7 +31,7 @@ async fn a_stream_starts_with_the_current_state_then_follows_every_instance() {
     let user = app.register().await;
     let res = app
         .post("/api/ai/generate-code", &user)
-        .json(&json!({ "prompt": "box 1 x 2 x 3 mm" }))
+        .json(&json!({ "prompt": "box 1 x 2 x 5 mm" }))
         .send()
         .await
         .unwrap();

@@ -12,7 +12,7 @@ async fn cancel_and_retry() {
     let user = app.register().await;
     let res = app
         .post("/api/ai/generate-code", &user)
-        .json(&json!({ "prompt": "box 1 x 2 x 3 mm" }))
+        .json(&json!({ "prompt": "box 1 x 2 x 4 mm" }))
         .send()
         .await
         .unwrap();
