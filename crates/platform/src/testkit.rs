@@ -2,7 +2,9 @@
 //!
 //! Each `TestEnv` owns a database name, an S3 key prefix, an exchange and a
 //! queue prefix of its own, so tests run in parallel and see nothing of each
-//! other. Settings come from the process environment, completed by the
+//! other. The bucket is shared and slugs are unique per database only, so
+//! tests that run at the same time (one test binary) give their projects
+//! distinct names: two projects with one slug would share S3 prefixes. Settings come from the process environment, completed by the
 //! stack's env file (`.local/stack.env`, written by `make stack-up`).
 
 use std::collections::HashMap;
