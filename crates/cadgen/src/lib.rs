@@ -1,6 +1,14 @@
-//! CADScribe's CAD generation library: a deterministic prompt → FreeCAD
-//! script generator ([`template`]) and a checker for untrusted FreeCAD
-//! scripts ([`check`]). Pure functions: no I/O, no async.
+//! CADScribe's CAD generation library. Pure functions: no I/O, no async.
+//!
+//! - [`read`]: the offline prompt reader, prompt → [`PartSpec`], clause by
+//!   clause (a base and any number of features), refusing what it cannot
+//!   read with a precise [`NotUnderstood`];
+//! - [`follow`]: follow-up messages ("make it 15 mm thick", "undo")
+//!   applied to the previous version's spec;
+//! - [`compile()`](compile::compile): the one path from a spec to a FreeCAD
+//!   script and the [`Expectations`](domain::Expectations) the built model
+//!   must meet;
+//! - [`check`]: the checker for untrusted FreeCAD scripts.
 //!
 //! # The script contract
 //!
@@ -24,10 +32,55 @@
 //! - The script never exports, saves, opens or prints files, and imports
 //!   nothing else: exporting FCStd/STEP/STL/OBJ is the harness's job.
 //! - Generated scripts start with a comment header repeating the part
-//!   summary, then the parameters as named constants a person can edit.
+//!   summary; their named dimensions are in a `Parameters` spreadsheet.
+
+use std::collections::BTreeMap;
 
 pub mod check;
-pub mod template;
+pub mod compile;
+pub mod follow;
+pub mod read;
 
 pub use check::{check_script, Violation, ViolationKind};
-pub use template::{generate, CatalogueEntry, Generated, NotUnderstood, CATALOGUE};
+pub use compile::compile;
+pub use domain::spec::PartSpec;
+pub use follow::follow_up;
+pub use read::{generate, CatalogueEntry, CATALOGUE, MAX_PROMPT_CHARS};
+
+/// A part made from a prompt, a follow-up or a spec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Generated {
+    /// What the part is; it compiles to `script`.
+    pub spec: PartSpec,
+    /// The FreeCAD Python script (see the crate docs for its contract).
+    pub script: String,
+    /// What the built model must measure.
+    pub expected: domain::Expectations,
+    /// For people: what was made, the defaults used, how bare numbers were
+    /// read, and for follow-ups every change, old → new.
+    pub reply: String,
+    /// The part's family, e.g. `"plate"`, `"flange"`.
+    pub part: String,
+    /// The spec's named dimensions (mm, counts, degrees) by name.
+    pub parameters: BTreeMap<String, f64>,
+}
+
+/// A prompt, follow-up or spec that could not be turned into a part. Its
+/// `Display` gives the reason, then what the generator understands.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{reason}\n\n{help}", help = read::help())]
+pub struct NotUnderstood {
+    /// Why it was refused, in one or two sentences.
+    pub reason: String,
+    /// The part family it was recognised as, if any.
+    pub part: Option<String>,
+}
+
+impl NotUnderstood {
+    pub(crate) fn new(reason: impl Into<String>) -> Self {
+        NotUnderstood {
+            reason: reason.into(),
+            part: None,
+        }
+    }
+}

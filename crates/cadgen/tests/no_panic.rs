@@ -194,7 +194,7 @@ proptest! {
     #[test]
     fn accepted_prompts_make_sane_checked_parts(prompt in joined(PROMPT_PIECES, 16)) {
         if let Ok(g) = cadgen::generate(&prompt) {
-            prop_assert!(g.expected_volume_mm3.is_finite() && g.expected_volume_mm3 > 0.0, "{:?}", g);
+            prop_assert!(g.expected.volume_mm3.is_some_and(|v| v.is_finite() && v > 0.0), "{:?}", g);
             prop_assert!(g.parameters.values().all(|v| v.is_finite()));
             prop_assert_eq!(cadgen::check_script(&g.script), Ok(()));
         }

@@ -11,6 +11,7 @@ pub mod ids;
 pub mod job;
 pub mod keys;
 pub mod messages;
+pub mod spec;
 pub mod status;
 
 pub use files::{FileType, ModelFormat};

@@ -131,10 +131,10 @@ async fn start(
     if prompt.is_empty() {
         return Err(ApiError::bad_request(field, "must not be empty"));
     }
-    if prompt.chars().count() > cadgen::template::MAX_PROMPT_CHARS {
+    if prompt.chars().count() > cadgen::MAX_PROMPT_CHARS {
         return Err(ApiError::bad_request(
             field,
-            format!("must be at most {} characters", cadgen::template::MAX_PROMPT_CHARS),
+            format!("must be at most {} characters", cadgen::MAX_PROMPT_CHARS),
         ));
     }
     let base_version = base_version

@@ -1,10 +1,10 @@
-//! The catalogue of parts the template generator can make, with one example
-//! prompt each; shown to users when a prompt is not understood.
+//! The parts the prompt reader knows by name, with one example prompt each;
+//! shown to users when a prompt is not understood.
 
 /// One catalogue part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CatalogueEntry {
-    /// Value of [`Generated::part`](super::Generated::part).
+    /// Value of [`Generated::part`](crate::Generated::part).
     pub name: &'static str,
     /// What the part is and which words select it.
     pub description: &'static str,
@@ -26,8 +26,8 @@ pub(crate) const BOX: CatalogueEntry = entry(
     "box 2 by 3 by 4 cm",
 );
 pub(crate) const PLATE_WITH_HOLES: CatalogueEntry = entry(
-    "plate_with_holes",
-    "plate with N through holes in a row, at the corners or at given (x, y) points",
+    "plate",
+    "plate with holes in a row, at the corners, at the centre or at given (x, y) points",
     "plate 100 x 50 x 5 mm with 4 holes 6 mm at the corners",
 );
 pub(crate) const CYLINDER: CatalogueEntry = entry(
@@ -58,7 +58,7 @@ pub(crate) const FLANGE: CatalogueEntry = entry(
 );
 pub(crate) const L_BRACKET: CatalogueEntry = entry(
     "l_bracket",
-    "L-bracket (length × height × width, thickness) with holes in its legs",
+    "L-bracket (length × height × width, or legs, width and thickness) with holes in its legs",
     "L-bracket 50 x 40 x 30 mm 5 mm thick with 2 holes 5 mm",
 );
 pub(crate) const SPUR_GEAR: CatalogueEntry = entry(
@@ -82,7 +82,23 @@ pub(crate) const ENCLOSURE: CatalogueEntry = entry(
     "enclosure 100 x 60 x 40 mm wall 2 mm",
 );
 
-/// Every part [`generate`](super::generate) can make.
+pub(crate) const TORUS: CatalogueEntry = entry(
+    "torus",
+    "torus (ring diameter through the tube's centre, tube diameter)",
+    "torus ring diameter 60 mm tube diameter 10 mm",
+);
+pub(crate) const PRISM: CatalogueEntry = entry(
+    "prism",
+    "regular prism (hexagonal, pentagonal, octagonal, square) by across flats and length",
+    "hexagonal prism 20 mm across flats 40 mm long",
+);
+pub(crate) const PROFILE: CatalogueEntry = entry(
+    "u_channel",
+    "triangular, trapezoidal, L, T or U (channel) profile: width × height × length, thickness",
+    "u channel 40 x 30 x 200 mm 3 mm thick",
+);
+
+/// Every part [`generate`](super::generate) knows by name.
 pub const CATALOGUE: &[CatalogueEntry] = &[
     BOX,
     PLATE_WITH_HOLES,
@@ -97,7 +113,18 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
     HEX_NUT,
     STANDOFF,
     ENCLOSURE,
+    TORUS,
+    PRISM,
+    PROFILE,
 ];
+
+/// The example prompt of a part, for "needs its …" messages.
+pub(crate) fn example_for(part: &str) -> &'static str {
+    CATALOGUE
+        .iter()
+        .find(|e| e.name == part)
+        .map_or(BOX.example, |e| e.example)
+}
 
 /// The catalogue as a short list for error messages.
 pub(crate) fn help() -> String {
@@ -105,5 +132,13 @@ pub(crate) fn help() -> String {
     for e in CATALOGUE {
         text.push_str(&format!("\n  - {}: {} — e.g. \"{}\"", e.name, e.description, e.example));
     }
+    text.push_str(
+        "\nwith features: holes (through, blind \"8 mm deep\", counterbored) in a row, at the corners, \
+         at the centre, on a bolt circle or at (x, y) points; fillets and chamfers on the vertical, top, \
+         bottom or all edges; hollow with a wall — e.g. \"a 40 x 20 x 10 mm block with a 6 mm hole \
+         through its centre and its vertical edges rounded 2 mm\". Sketch-and-extrude steps work too: \
+         \"sketch a rectangle 75 by 50 mm, extrude it 20 mm, cut a circle of diameter 12 mm at the centre \
+         through the block\".",
+    );
     text
 }

@@ -8,8 +8,8 @@
 /// One lexical token.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Token {
-    /// A non-negative number; fractions (`1/4`) and mixed numbers (`1 1/4`)
-    /// are already resolved.
+    /// A number; fractions (`1/4`) and mixed numbers (`1 1/4`) are already
+    /// resolved. Negative only when written with a leading minus.
     Number {
         value: f64,
         integral: bool,
@@ -53,7 +53,20 @@ pub(crate) fn lex(prompt: &str) -> Vec<Lexed> {
     while i < chars.len() {
         let c = chars[i];
         let starts_number = c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit));
-        if starts_number {
+        // A minus sign right before a number, not inside a word or range
+        // ("-5", "= -5", "(-5"): a negative number, refused later by name.
+        let negative = c == '-'
+            && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit() || *d == '.')
+            && (i == 0 || chars[i - 1].is_whitespace() || matches!(chars[i - 1], '=' | ':' | '(' | ','));
+        if negative {
+            let (value, integral, end) = lex_number(&chars, i + 1);
+            let token = Token::Number {
+                value: -value,
+                integral,
+            };
+            out.push(Lexed { token, start: i, end });
+            i = end;
+        } else if starts_number {
             let (value, integral, end) = lex_number(&chars, i);
             let token = Token::Number { value, integral };
             push_number(&mut out, &chars, Lexed { token, start: i, end });
@@ -191,6 +204,11 @@ mod tests {
         assert_eq!(tokens("1/4\""), vec![num(0.25, false), Token::InchMark]);
         assert_eq!(tokens("1 1/2 in"), vec![num(1.5, false), Token::Word("in".into())]);
         assert_eq!(tokens("4/2"), vec![num(2.0, true)]);
+        assert_eq!(tokens("side -5"), vec![Token::Word("side".into()), num(-5.0, true)]);
+        assert_eq!(
+            tokens("M6-1"),
+            vec![Token::Word("m".into()), num(6.0, true), num(1.0, true)]
+        );
         // A zero denominator is no fraction: the slash just separates.
         assert_eq!(tokens("3/0"), vec![num(3.0, true), num(0.0, true)]);
     }

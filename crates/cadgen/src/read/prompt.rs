@@ -10,6 +10,7 @@
 
 use super::lexer::{lex, Lexed, Token};
 use super::vocab::{is_unsupported_unit, lookup, Counted, Flag, Meaning, PartNoun, Role, Side, Unit};
+use crate::compile::human;
 
 /// A number as written, before unit resolution.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -46,6 +47,9 @@ enum Item {
         count: Option<u32>,
     },
     NumberWord(u32),
+    Factor(f64),
+    /// `A = factor × B`: "height is half its diameter".
+    Relation(Role, f64, Role),
     Part(PartNoun),
     /// Metric thread size, `M6`.
     Thread(f64),
@@ -77,6 +81,14 @@ pub(crate) struct Facts {
     pub parts: Vec<PartNoun>,
     /// Units like "km" that were used but are not supported.
     pub unsupported_units: Vec<String>,
+    /// Whether some length had no unit and was read in the default one.
+    pub bare_numbers: Option<Unit>,
+    /// Relations whose other dimension the prompt does not give.
+    pub unresolved: Vec<String>,
+    /// Factors ("twice", "half") not part of a relation: follow-ups scale by them.
+    pub factors: Vec<(f64, Option<Role>)>,
+    /// Every keyword mentioned, with or without a number ("remove the fillet").
+    pub keys: Vec<Role>,
     /// Flags and whether a part generator used them.
     flags: Vec<(Flag, bool)>,
     facts: Vec<Fact>,
@@ -88,6 +100,7 @@ impl Facts {
         let mut flags = Vec::new();
         let items = items(&lexed, &mut flags);
         let items = extract_counts(items);
+        let (items, factors) = relations(items);
         let pairs = pair_keywords(&items);
         let default_unit = default_unit(&items);
         let mm = |q: &Qty| round_mm(q.unit.unwrap_or(default_unit).to_mm(q.value));
@@ -95,8 +108,20 @@ impl Facts {
         let flags = flags.into_iter().map(|f| (f, false)).collect();
         let mut facts = Facts {
             flags,
+            factors,
             ..Facts::default()
         };
+        let bare = items.iter().any(|item| match item {
+            Item::Qty(q) => q.unit.is_none() && q.as_count().is_none(),
+            Item::Chain(qs) => qs.iter().all(|q| q.unit.is_none()),
+            Item::Point(x, y) => x.unit.is_none() || y.unit.is_none(),
+            _ => false,
+        });
+        if bare {
+            facts.bare_numbers = Some(default_unit);
+        }
+        let mut relations_found = Vec::new();
+        let mut keys = Vec::new();
         let mut push = |value| facts.facts.push(Fact { value, used: false });
         for (i, item) in items.iter().enumerate() {
             match item {
@@ -126,10 +151,81 @@ impl Facts {
                 Item::Thread(d) => push(Value::Thread(*d)),
                 Item::Part(noun) => facts.parts.push(*noun),
                 Item::UnsupportedUnit(unit) => facts.unsupported_units.push(unit.clone()),
-                Item::Key(..) | Item::Count { .. } | Item::NumberWord(_) | Item::Block => {}
+                Item::Relation(a, f, b) => relations_found.push((*a, *f, *b)),
+                Item::Key(role, _) => keys.push(*role),
+                Item::Count { .. } | Item::NumberWord(_) | Item::Factor(_) | Item::Block => {}
+            }
+        }
+        facts.keys = keys;
+        for (a, f, b) in relations_found {
+            match facts.known(b) {
+                Some(v) => facts.facts.push(Fact {
+                    value: Value::Length {
+                        role: Some(a),
+                        mm: round_mm(f * v),
+                    },
+                    used: false,
+                }),
+                None => facts.unresolved.push(format!(
+                    "the {} as {} the {}",
+                    a.describe(),
+                    factor_words(f),
+                    b.describe()
+                )),
             }
         }
         facts
+    }
+
+    /// The value of a dimension the prompt gives, without using it: a
+    /// length with this role, or its place in an `l × w × h` chain.
+    fn known(&self, role: Role) -> Option<f64> {
+        let direct = self.facts.iter().find_map(|f| match f.value {
+            Value::Length { role: Some(r), mm } if r == role => Some(mm),
+            _ => None,
+        });
+        let synonyms = |r: Role| match r {
+            Role::Diameter | Role::OuterDiameter => Some(Role::Diameter),
+            Role::Height | Role::Thickness | Role::Depth => Some(Role::Height),
+            _ => None,
+        };
+        let via_synonym = || {
+            let want = synonyms(role)?;
+            self.facts.iter().find_map(|f| match f.value {
+                Value::Length { role: Some(r), mm } if synonyms(r) == Some(want) => Some(mm),
+                _ => None,
+            })
+        };
+        let chain = || {
+            let index = match role {
+                Role::Length => 0,
+                Role::Width => 1,
+                Role::Height | Role::Thickness | Role::Depth => 2,
+                _ => return None,
+            };
+            self.facts.iter().find_map(|f| match &f.value {
+                Value::Chain(dims) => dims.get(index).copied(),
+                _ => None,
+            })
+        };
+        direct.or_else(via_synonym).or_else(chain)
+    }
+
+    /// The first negative length, described with its role.
+    pub fn negative(&self) -> Option<String> {
+        self.facts.iter().find_map(|f| {
+            let negative = match &f.value {
+                Value::Length { mm, .. } | Value::Thread(mm) => *mm < 0.0,
+                Value::Chain(dims) => dims.iter().any(|d| *d < 0.0),
+                Value::Point(..) | Value::Count { .. } => false,
+            };
+            negative.then(|| match &f.value {
+                Value::Length { role: Some(role), mm } => {
+                    format!("The {} must be positive, not {} mm.", role.describe(), human(*mm))
+                }
+                other => format!("Dimensions must be positive, not {}.", describe(other)),
+            })
+        })
     }
 
     /// The first length that is not finite or exceeds `max_mm`, described.
@@ -146,15 +242,15 @@ impl Facts {
         })
     }
 
-    /// Whether the prompt says `flag` (without using it up).
+    /// Whether the prompt says `flag` and it is not used yet.
     pub fn has(&self, flag: Flag) -> bool {
-        self.flags.iter().any(|(f, _)| *f == flag)
+        self.flags.iter().any(|(f, used)| *f == flag && !used)
     }
 
     /// Whether the prompt says `flag`; marks it as used.
     pub fn take_flag(&mut self, flag: Flag) -> bool {
         let mut found = false;
-        for (_, used) in self.flags.iter_mut().filter(|(f, _)| *f == flag) {
+        for (_, used) in self.flags.iter_mut().filter(|(f, used)| *f == flag && !*used) {
             *used = true;
             found = true;
         }
@@ -204,18 +300,19 @@ impl Facts {
         .collect()
     }
 
+    /// The first unused thread size, left unused.
+    pub fn peek_thread(&self) -> Option<f64> {
+        self.facts.iter().filter(|f| !f.used).find_map(|f| match f.value {
+            Value::Thread(d) => Some(d),
+            _ => None,
+        })
+    }
+
     pub fn take_thread(&mut self) -> Option<f64> {
         self.take_where(|v| match v {
             Value::Thread(d) => Some(*d),
             _ => None,
         })
-    }
-
-    /// Whether the counted noun appears at all (unused), e.g. "holes".
-    pub fn mentions(&self, what: Counted) -> bool {
-        self.facts
-            .iter()
-            .any(|f| !f.used && matches!(f.value, Value::Count { what: w, .. } if w == what))
     }
 
     /// Takes every mention of a counted noun; returns the count if one was
@@ -252,7 +349,17 @@ impl Facts {
                 Flag::Corners => Some("at the corners".to_string()),
                 Flag::Hex => Some("hex".to_string()),
                 Flag::Open => Some("open / hollow".to_string()),
-                Flag::Round | Flag::Through => None,
+                Flag::Centre => Some("at the centre".to_string()),
+                Flag::VerticalEdges => Some("the vertical edges".to_string()),
+                Flag::TopEdges => Some("the top edges".to_string()),
+                Flag::BottomEdges => Some("the bottom edges".to_string()),
+                Flag::AllEdges | Flag::Edges => Some("the edges".to_string()),
+                Flag::Counterbored => Some("counterbored".to_string()),
+                Flag::More => Some("more".to_string()),
+                Flag::Remove => Some("remove".to_string()),
+                Flag::Undo => Some("undo".to_string()),
+                Flag::Left | Flag::Right | Flag::Up | Flag::Down => Some("a direction".to_string()),
+                Flag::Round | Flag::Through | Flag::Add => None,
             });
         let mut all: Vec<String> = values.chain(flags).collect();
         all.dedup();
@@ -274,8 +381,72 @@ fn round_mm(mm: f64) -> f64 {
     (mm * 1e6).round() / 1e6
 }
 
+fn factor_words(f: f64) -> String {
+    match f {
+        f if (f - 0.5).abs() < 1e-12 => "half".into(),
+        f if (f - 0.25).abs() < 1e-12 => "a quarter of".into(),
+        f if (f - 1.0 / 3.0).abs() < 1e-12 => "a third of".into(),
+        f if (f - 2.0).abs() < 1e-12 => "twice".into(),
+        f => format!("{} times", human(f)),
+    }
+}
+
+/// Folds "A is <factor> B", "<factor> as A as B" and "holes <factor> of
+/// the B" into relations; returns the other factors on their own, with the
+/// dimension they stand next to ("twice as long").
+fn relations(items: Vec<Item>) -> (Vec<Item>, Vec<(f64, Option<Role>)>) {
+    let mut out: Vec<Item> = Vec::new();
+    let mut factors = Vec::new();
+    let mut i = 0;
+    let key = |item: Option<&Item>| match item {
+        Some(Item::Key(r, _)) => Some(*r),
+        Some(Item::Counted {
+            what: Counted::Holes, ..
+        }) => Some(Role::Hole),
+        _ => None,
+    };
+    while i < items.len() {
+        if let Item::Factor(f) = items[i] {
+            let (next, after) = (key(items.get(i + 1)), key(items.get(i + 2)));
+            match (out.last(), next) {
+                // "a hole a quarter of the width": the holes keep their noun.
+                (
+                    Some(Item::Counted {
+                        what: Counted::Holes, ..
+                    }),
+                    Some(b),
+                ) => {
+                    out.push(Item::Relation(Role::Hole, f, b));
+                    i += 2;
+                    continue;
+                }
+                // "height is half its diameter"
+                (Some(Item::Key(a, _)), Some(b)) => {
+                    let a = *a;
+                    out.pop();
+                    out.push(Item::Relation(a, f, b));
+                    i += 2;
+                    continue;
+                }
+                _ => {}
+            }
+            // "twice as long as wide"
+            if let (Some(a), Some(b)) = (next, after) {
+                out.push(Item::Relation(a, f, b));
+                i += 3;
+                continue;
+            }
+            factors.push((f, next));
+        }
+        out.push(items[i].clone());
+        i += 1;
+    }
+    out.retain(|item| !matches!(item, Item::Factor(_)));
+    (out, factors)
+}
+
 fn describe(value: &Value) -> String {
-    let len = super::script::human;
+    let len = human;
     match value {
         Value::Length { role: Some(role), mm } => format!("{} mm ({})", len(*mm), role.describe()),
         Value::Length { role: None, mm } => format!("{} mm", len(*mm)),
@@ -347,7 +518,31 @@ fn items(lexed: &[Lexed], flags: &mut Vec<Flag>) -> Vec<Item> {
                         match meaning {
                             Meaning::Key(role, side) => out.push(Item::Key(role, side)),
                             Meaning::Count { what, plural } => out.push(Item::Count { what, plural }),
-                            Meaning::NumberWord(n) => out.push(Item::NumberWord(n)),
+                            Meaning::NumberWord(n) => match word_unit(lexed, i + used) {
+                                Some(unit) => {
+                                    out.push(Item::Qty(Qty {
+                                        value: f64::from(n),
+                                        unit: Some(unit),
+                                        integral: false,
+                                        diameter_sign: false,
+                                    }));
+                                    i += 1;
+                                }
+                                None => out.push(Item::NumberWord(n)),
+                            },
+                            Meaning::Factor(f) => match word_unit(lexed, i + used) {
+                                // "half-inch", "a quarter inch"
+                                Some(unit) => {
+                                    out.push(Item::Qty(Qty {
+                                        value: f,
+                                        unit: Some(unit),
+                                        integral: false,
+                                        diameter_sign: false,
+                                    }));
+                                    i += 1;
+                                }
+                                None => out.push(Item::Factor(f)),
+                            },
                             Meaning::Part(noun) => out.push(Item::Part(noun)),
                             Meaning::Flag(flag) => flags.push(flag),
                             Meaning::Block => out.push(Item::Block),
@@ -373,6 +568,16 @@ fn items(lexed: &[Lexed], flags: &mut Vec<Flag>) -> Vec<Item> {
         }
     }
     out
+}
+
+/// The unit named by the word at `i`, if it is one (after a number word).
+fn word_unit(lexed: &[Lexed], i: usize) -> Option<Unit> {
+    match lexed.get(i).map(|l| &l.token) {
+        Some(Token::Word(w)) if w == "m" && thread_after(lexed, i).is_some() => None,
+        Some(Token::Word(w)) => Unit::from_word(w),
+        Some(Token::InchMark) => Some(Unit::In),
+        _ => None,
+    }
 }
 
 /// Up to four consecutive words starting at `i`, for phrase lookup.

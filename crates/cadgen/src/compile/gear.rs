@@ -1,31 +1,24 @@
 //! Involute spur gear. The tooth outline is computed twice from the same
-//! recipe: here, to get the expected volume (polygon area × thickness), and
-//! in the emitted Python, to build the FreeCAD face. Both sample the
-//! involute flanks as polylines, so the two agree to rounding.
+//! recipe: here, to get the expected volume (polygon area × thickness) and
+//! the bounding box, and in the emitted Python, to build the FreeCAD face.
+//! Both sample the involute flanks as polylines, so the two agree to
+//! rounding; the gear is one polygon extruded once, never tooth by tooth.
 
 use std::f64::consts::PI;
 
-use crate::template::catalogue;
-use crate::template::script::{human, Script};
-use crate::template::vocab::{Counted, Role};
-use crate::template::{Generated, NotUnderstood};
-
-use super::shapes::circle_area;
-use super::Ctx;
-
 /// Standard pressure angle, degrees.
-const PRESSURE_ANGLE_DEG: f64 = 20.0;
+pub const PRESSURE_ANGLE_DEG: f64 = 20.0;
 /// Face width when none is given, in modules (common range is 8–12).
-const DEFAULT_FACE_WIDTH_MODULES: f64 = 8.0;
+pub const DEFAULT_FACE_WIDTH_MODULES: f64 = 8.0;
 /// Polyline segments per flank, across the tip land and along each root gap.
 const FLANK_SEGMENTS: u32 = 8;
 const TIP_SEGMENTS: u32 = 3;
 const ROOT_SEGMENTS: u32 = 4;
-const MIN_TEETH: u32 = 8;
-const MAX_TEETH: u32 = 300;
+pub const MIN_TEETH: u32 = 8;
+pub const MAX_TEETH: u32 = 300;
 
 /// The Python twin of [`outline`]; it must stay in step with it.
-const PYTHON_OUTLINE: &str = r#"# Involute teeth: addendum 1 module, dedendum 1.25 modules, flanks sampled
+pub const PYTHON_OUTLINE: &str = r#"# Involute teeth: addendum 1 module, dedendum 1.25 modules, flanks sampled
 # as polylines, a radial flank below the base circle, no root fillet.
 flank_segments, tip_segments, root_segments = 8, 3, 4
 alpha = math.radians(PRESSURE_ANGLE)
@@ -66,16 +59,16 @@ for k in range(TEETH):
         outline.append(polar(root_radius, c + a_start))
     outline += [polar(root_radius, c + a_start + gap * i / root_segments) for i in range(1, root_segments)]
 outline.append(outline[0])
-gear = Part.Face(Part.makePolygon(outline)).extrude(Vector(0, 0, THICKNESS))"#;
+gear_wire = Part.makePolygon(outline)"#;
 
 /// Radii of a standard full-depth gear.
-struct Radii {
-    base: f64,
-    tip: f64,
-    root: f64,
+pub struct Radii {
+    pub base: f64,
+    pub tip: f64,
+    pub root: f64,
 }
 
-fn radii(module: f64, teeth: u32) -> Radii {
+pub fn radii(module: f64, teeth: u32) -> Radii {
     let pitch = module * f64::from(teeth) / 2.0;
     Radii {
         base: pitch * PRESSURE_ANGLE_DEG.to_radians().cos(),
@@ -86,7 +79,7 @@ fn radii(module: f64, teeth: u32) -> Radii {
 
 /// The gear outline as a closed polygon (last point not repeated), or
 /// `None` when the teeth would be pointed or overlap.
-fn outline(module: f64, teeth: u32) -> Option<Vec<(f64, f64)>> {
+pub fn outline(module: f64, teeth: u32) -> Option<Vec<(f64, f64)>> {
     let z = f64::from(teeth);
     let r = radii(module, teeth);
     let alpha = PRESSURE_ANGLE_DEG.to_radians();
@@ -132,6 +125,7 @@ fn outline(module: f64, teeth: u32) -> Option<Vec<(f64, f64)>> {
 }
 
 /// Shoelace area of a closed polygon.
+#[cfg(test)]
 fn polygon_area(points: &[(f64, f64)]) -> f64 {
     let n = points.len();
     let twice: f64 = (0..n)
@@ -141,67 +135,6 @@ fn polygon_area(points: &[(f64, f64)]) -> f64 {
         })
         .sum();
     twice.abs() / 2.0
-}
-
-/// Spur gear from module (or pitch diameter) and teeth, with thickness and
-/// an optional bore.
-pub(crate) fn spur_gear(cx: &mut Ctx) -> Result<Generated, NotUnderstood> {
-    let teeth = cx.facts.take_count(Counted::Teeth).flatten();
-    let teeth = teeth.ok_or_else(|| cx.refuse("A spur gear needs its number of teeth, e.g. \"20 teeth\"."))?;
-    cx.ensure((MIN_TEETH..=MAX_TEETH).contains(&teeth), || {
-        format!("I make gears with {MIN_TEETH} to {MAX_TEETH} teeth, not {teeth}.")
-    })?;
-    let f = &mut *cx.facts;
-    let module = f
-        .take(&[Role::Module])
-        .or_else(|| f.take(&[Role::PitchDiameter]).map(|d| d / f64::from(teeth)));
-    let thickness = f.take(&[Role::Thickness, Role::Height, Role::Length, Role::Width]);
-    let bore = f.take_diameter(&[Role::Bore, Role::Hole, Role::InnerDiameter], &[Role::InnerRadius]);
-    cx.take_single_hole()?;
-    let module = cx.need(module, "module (or pitch diameter)")?;
-    let thickness = cx.or_default(thickness, DEFAULT_FACE_WIDTH_MODULES * module, "thickness")?;
-    let bore = bore.map(|b| cx.need(Some(b), "bore")).transpose()?;
-
-    let points = outline(module, teeth).ok_or_else(|| {
-        cx.refuse(format!(
-            "{teeth} teeth of module {} do not make a valid gear.",
-            human(module)
-        ))
-    })?;
-    let root = radii(module, teeth).root;
-    // Keep at least one module of rim between the bore and the tooth roots.
-    let bore_d = bore.unwrap_or(0.0);
-    cx.ensure(bore_d / 2.0 <= root - module, || {
-        format!(
-            "A Ø{} mm bore leaves no rim under teeth whose root circle is Ø{} mm.",
-            human(bore_d),
-            human(2.0 * root)
-        )
-    })?;
-
-    let mut s = Script::new(catalogue::SPUR_GEAR.name);
-    s.length("MODULE", module, "pitch diameter / teeth")
-        .count("TEETH", teeth, "number of teeth")
-        .length("THICKNESS", thickness, "face width, along Z")
-        .number("PRESSURE_ANGLE", PRESSURE_ANGLE_DEG, "degrees");
-    if let Some(b) = bore {
-        s.length("BORE_DIAMETER", b, "");
-    }
-    s.body(PYTHON_OUTLINE);
-    match bore {
-        Some(_) => s.body("shape = gear.cut(Part.makeCylinder(BORE_DIAMETER / 2, THICKNESS + 2, Vector(0, 0, -1)))"),
-        None => s.body("shape = gear"),
-    };
-
-    let bore_text = bore.map_or(String::new(), |b| format!(", Ø{} mm bore", human(b)));
-    let summary = cx.summary(format!(
-        "Spur gear, module {}, {teeth} teeth (pitch Ø{} mm), {} mm thick{bore_text}",
-        human(module),
-        human(module * f64::from(teeth)),
-        human(thickness)
-    ));
-    let volume = (polygon_area(&points) - circle_area(bore_d)) * thickness;
-    Ok(s.finish(summary, volume))
 }
 
 #[cfg(test)]

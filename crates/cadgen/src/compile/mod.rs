@@ -1,0 +1,1663 @@
+//! The spec compiler: the one path from a [`PartSpec`] to a FreeCAD script
+//! and the [`Expectations`] the built model must meet.
+//!
+//! Every base is lowered to one of two forms: a region (an outline with
+//! holes) extruded along a plane's normal — boxes, cylinders, tubes,
+//! prisms, profiles, gears and sketches — or a solid of revolution. Features
+//! apply to extruded bases, in this order whatever their order in the list:
+//! edge treatments (fillet, chamfer), the shell, bosses, then cuts (holes
+//! and pockets). That order keeps edge selection simple (no hole edges yet)
+//! and lets the compiler prove what each feature removes:
+//!
+//! - a cut must lie inside the material with [`MIN_WEB_MM`] to spare and
+//!   away from every other cut, so it removes exactly its area times the
+//!   material it crosses; a feature that does not fit is refused, saying so;
+//! - fillets and chamfers are analytic: per corner for vertical edges, by
+//!   inclusion–exclusion (blocks) or Pappus' theorem (cylinders, tubes) for
+//!   top, bottom and all edges;
+//! - the volume is therefore exact wherever the compiler accepts a spec,
+//!   and the default 0.5 % tolerance only absorbs OpenCASCADE's rounding.
+
+mod gear;
+mod geom;
+mod python;
+
+use std::collections::BTreeMap;
+use std::f64::consts::{PI, TAU};
+
+use domain::spec::{Axis, Base, Edges, Feature, Loop, PartSpec, Plane, Positions, ProfileShape};
+use domain::Expectations;
+
+use crate::{Generated, NotUnderstood};
+use geom::{apart, Outline, Region, P2};
+use python::{py, Script};
+
+pub use gear::{DEFAULT_FACE_WIDTH_MODULES, MAX_TEETH, MIN_TEETH};
+
+/// Least material left between a cut and an edge or another cut.
+pub const MIN_WEB_MM: f64 = 0.5;
+
+/// Cutting tools stick out this far past the faces they cut through:
+/// coplanar boolean faces are where OpenCASCADE is least reliable.
+const OVERSHOOT: f64 = 1.0;
+
+/// Compiles a spec into a script and its expectations.
+pub fn compile(spec: &PartSpec) -> Result<Generated, NotUnderstood> {
+    spec.validate().map_err(|e| refuse(spec, e.to_string()))?;
+    let mut cx = Compiler {
+        spec,
+        script: Script::new(),
+        volume: Some(0.0),
+        holes: Some(0),
+        bbox: [0.0; 6],
+    };
+    cx.build()?;
+    let description = describe(spec);
+    let params = spec.parameters();
+    let script = cx.script.render(&spec.part, &description, &params);
+    let [x0, y0, z0, x1, y1, z1] = cx.bbox;
+    let expected = Expectations {
+        volume_mm3: cx.volume,
+        bbox_mm: Some([x1 - x0, y1 - y0, z1 - z0]),
+        solids: Some(1),
+        through_holes: cx.holes,
+        ..Expectations::default()
+    };
+    let parameters: BTreeMap<String, f64> = params.into_iter().map(|p| (p.name, p.value)).collect();
+    Ok(Generated {
+        spec: spec.clone(),
+        script,
+        expected,
+        reply: description,
+        part: spec.part.clone(),
+        parameters,
+    })
+}
+
+fn refuse(spec: &PartSpec, reason: impl Into<String>) -> NotUnderstood {
+    NotUnderstood {
+        reason: reason.into(),
+        part: Some(spec.part.clone()),
+    }
+}
+
+/// A number for people: at most three decimals, no trailing zeros.
+pub(crate) fn human(value: f64) -> String {
+    let text = format!("{value:.3}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" {
+        "0".to_string()
+    } else {
+        text.to_string()
+    }
+}
+
+/// An extruded base: a region on a plane, from `w0` to `w0 + depth` along
+/// the plane's normal.
+struct Prism {
+    plane: Plane,
+    w0: f64,
+    depth: f64,
+    region: Region,
+    /// `(module, teeth)` when the outline is a gear, built by its Python twin.
+    gear: Option<(f64, u32)>,
+    /// What the base is, for fillet formulas.
+    shape: Shape,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Shape {
+    Block { l: f64, w: f64 },
+    Round { r: f64, inner: Option<f64> },
+    Regular { sides: u32, af: f64 },
+    Other,
+}
+
+/// A cut already placed, for overlap checks: its outline on the top face,
+/// or a box for holes across the part.
+enum Placed {
+    Normal(Outline, [f64; 6]),
+    Across([f64; 6]),
+}
+
+fn boxes_clash(a: &[f64; 6], b: &[f64; 6]) -> bool {
+    (0..3).all(|i| a[i] < b[3 + i] + MIN_WEB_MM && b[i] < a[3 + i] + MIN_WEB_MM)
+}
+
+/// The box a cut from the top face occupies.
+fn normal_box(p: &Prism, o: &Outline, top: f64) -> [f64; 6] {
+    let b = o.bounds();
+    let lo = to_xyz(p.plane, [b[0], b[1], p.w0]);
+    let hi = to_xyz(p.plane, [b[2], b[3], top]);
+    [lo[0], lo[1], lo[2], hi[0], hi[1], hi[2]]
+}
+
+struct Compiler<'a> {
+    spec: &'a PartSpec,
+    script: Script,
+    volume: Option<f64>,
+    holes: Option<u32>,
+    bbox: [f64; 6],
+}
+
+/// Maps sketch coordinates `(u, v, w)` to `(x, y, z)`.
+fn to_xyz(plane: Plane, [u, v, w]: [f64; 3]) -> [f64; 3] {
+    match plane {
+        Plane::Xy => [u, v, w],
+        Plane::Xz => [u, w, v],
+        Plane::Yz => [w, u, v],
+    }
+}
+
+fn normal(plane: Plane) -> [f64; 3] {
+    to_xyz(plane, [0.0, 0.0, 1.0])
+}
+
+impl Compiler<'_> {
+    fn refuse(&self, reason: impl Into<String>) -> NotUnderstood {
+        refuse(self.spec, reason)
+    }
+
+    fn build(&mut self) -> Result<(), NotUnderstood> {
+        match self.prism()? {
+            Some(prism) => self.build_prism(prism)?,
+            None => self.build_revolved()?,
+        }
+        self.place();
+        Ok(())
+    }
+
+    /// Lowers the base to an extrusion, or `None` for solids of revolution.
+    fn prism(&self) -> Result<Option<Prism>, NotUnderstood> {
+        let xy = |outer: Outline, holes: Vec<Outline>, depth: f64, shape: Shape| Prism {
+            plane: Plane::Xy,
+            w0: 0.0,
+            depth,
+            region: Region { outer, holes },
+            gear: None,
+            shape,
+        };
+        let circle = |d: f64| Outline::Circle {
+            c: [0.0, 0.0],
+            r: d / 2.0,
+        };
+        Ok(Some(match &self.spec.base {
+            Base::Box { length, width, height } => xy(
+                Outline::polyline(&[[0.0, 0.0], [*length, 0.0], [*length, *width], [0.0, *width]]),
+                vec![],
+                *height,
+                Shape::Block { l: *length, w: *width },
+            ),
+            Base::Cylinder { diameter, height } => xy(
+                circle(*diameter),
+                vec![],
+                *height,
+                Shape::Round {
+                    r: diameter / 2.0,
+                    inner: None,
+                },
+            ),
+            Base::Tube {
+                outer_diameter,
+                inner_diameter,
+                height,
+            } => {
+                if inner_diameter + 2.0 * MIN_WEB_MM > *outer_diameter {
+                    return Err(self.refuse(format!(
+                        "The inner diameter Ø{} mm must be smaller than the outer Ø{} mm, leaving a wall.",
+                        human(*inner_diameter),
+                        human(*outer_diameter)
+                    )));
+                }
+                xy(
+                    circle(*outer_diameter),
+                    vec![circle(*inner_diameter)],
+                    *height,
+                    Shape::Round {
+                        r: outer_diameter / 2.0,
+                        inner: Some(inner_diameter / 2.0),
+                    },
+                )
+            }
+            Base::Prism {
+                sides,
+                across_flats,
+                height,
+            } => xy(
+                Outline::regular(*sides, *across_flats),
+                vec![],
+                *height,
+                Shape::Regular {
+                    sides: *sides,
+                    af: *across_flats,
+                },
+            ),
+            Base::Profile { profile, length } => {
+                let points = self.profile_points(profile)?;
+                Prism {
+                    plane: Plane::Xz,
+                    w0: 0.0,
+                    depth: *length,
+                    region: Region {
+                        outer: Outline::polyline(&points),
+                        holes: vec![],
+                    },
+                    gear: None,
+                    shape: Shape::Other,
+                }
+            }
+            Base::SpurGear {
+                module,
+                teeth,
+                thickness,
+            } => {
+                let points = gear::outline(*module, *teeth).ok_or_else(|| {
+                    self.refuse(format!(
+                        "{teeth} teeth of module {} do not make a valid gear.",
+                        human(*module)
+                    ))
+                })?;
+                let points = points.into_iter().map(|(x, y)| [x, y]).collect();
+                let mut p = xy(Outline::Polygon(points), vec![], *thickness, Shape::Other);
+                p.gear = Some((*module, *teeth));
+                p
+            }
+            Base::Extrude {
+                sketch,
+                distance,
+                symmetric,
+            } => {
+                let mut outlines = sketch.loops.iter().map(Outline::from_loop);
+                let outer = outlines.next().ok_or_else(|| self.refuse("The sketch has no loop."))?;
+                let region = Region {
+                    outer,
+                    holes: outlines.collect(),
+                };
+                self.check_region(&region)?;
+                let shape = match sketch.loops.as_slice() {
+                    [Loop::Rectangle { size, corner }] if *corner == [0.0, 0.0] => {
+                        Shape::Block { l: size[0], w: size[1] }
+                    }
+                    [Loop::Circle { center, diameter }] if *center == [0.0, 0.0] => Shape::Round {
+                        r: diameter / 2.0,
+                        inner: None,
+                    },
+                    _ => Shape::Other,
+                };
+                Prism {
+                    plane: sketch.plane,
+                    w0: sketch.offset - if *symmetric { distance / 2.0 } else { 0.0 },
+                    depth: *distance,
+                    region,
+                    gear: None,
+                    shape,
+                }
+            }
+            Base::Sphere { .. } | Base::Cone { .. } | Base::Torus { .. } | Base::Revolve { .. } => return Ok(None),
+        }))
+    }
+
+    fn profile_points(&self, profile: &ProfileShape) -> Result<Vec<P2>, NotUnderstood> {
+        let thin = |t: f64, w: f64, h: f64, walls: f64| {
+            if walls * t >= w || t >= h {
+                Err(self.refuse(format!(
+                    "A {} mm thickness leaves no profile inside {} × {} mm.",
+                    human(t),
+                    human(w),
+                    human(h)
+                )))
+            } else {
+                Ok(())
+            }
+        };
+        Ok(match *profile {
+            ProfileShape::Triangle { width, height } => vec![[0.0, 0.0], [width, 0.0], [0.0, height]],
+            ProfileShape::Trapezoid { bottom, top, height } => {
+                let (a, b) = ((bottom - top) / 2.0, (bottom + top) / 2.0);
+                vec![[0.0, 0.0], [bottom, 0.0], [b, height], [a, height]]
+            }
+            ProfileShape::L {
+                width,
+                height,
+                thickness: t,
+            } => {
+                thin(t, width, height, 1.0)?;
+                vec![[0.0, 0.0], [width, 0.0], [width, t], [t, t], [t, height], [0.0, height]]
+            }
+            ProfileShape::T {
+                width,
+                height,
+                thickness: t,
+            } => {
+                thin(t, width, height, 1.0)?;
+                let (a, b) = ((width - t) / 2.0, (width + t) / 2.0);
+                vec![
+                    [a, 0.0],
+                    [b, 0.0],
+                    [b, height - t],
+                    [width, height - t],
+                    [width, height],
+                    [0.0, height],
+                    [0.0, height - t],
+                    [a, height - t],
+                ]
+            }
+            ProfileShape::U {
+                width,
+                height,
+                thickness: t,
+            } => {
+                thin(t, width, height, 2.0)?;
+                vec![
+                    [0.0, 0.0],
+                    [width, 0.0],
+                    [width, height],
+                    [width - t, height],
+                    [width - t, t],
+                    [t, t],
+                    [t, height],
+                    [0.0, height],
+                ]
+            }
+        })
+    }
+
+    /// Inner loops of a sketch must lie inside its outline and apart.
+    fn check_region(&self, region: &Region) -> Result<(), NotUnderstood> {
+        if region.outer.area() < 1e-9 {
+            return Err(self.refuse("The sketch's outline encloses no area."));
+        }
+        let outer_only = Region {
+            outer: region.outer.clone(),
+            holes: vec![],
+        };
+        for (i, h) in region.holes.iter().enumerate() {
+            if !outer_only.holds_outline(h, MIN_WEB_MM) {
+                return Err(self.refuse(format!(
+                    "Loop {} of the sketch does not lie inside its outline (loop 1) with {} mm to spare.",
+                    i + 2,
+                    human(MIN_WEB_MM)
+                )));
+            }
+            for (j, other) in region.holes.iter().enumerate().skip(i + 1) {
+                if !apart(h, other, MIN_WEB_MM) {
+                    return Err(self.refuse(format!("Loops {} and {} of the sketch overlap.", i + 2, j + 2)));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn add_volume(&mut self, dv: f64) {
+        if let Some(v) = self.volume.as_mut() {
+            *v += dv;
+        }
+    }
+
+    fn add_holes(&mut self, n: u32) {
+        if let Some(h) = self.holes.as_mut() {
+            *h += n;
+        }
+    }
+
+    fn build_prism(&mut self, prism: Prism) -> Result<(), NotUnderstood> {
+        let p = &prism;
+        let n = normal(p.plane);
+        let area = p.region.area();
+        self.volume = Some(area * p.depth);
+        self.holes = Some(p.region.holes.len() as u32);
+        // Base solid.
+        match p.gear {
+            Some((module, teeth)) => {
+                self.script.constant("MODULE", module, "gear module, mm");
+                self.script.count("TEETH", teeth, "number of teeth");
+                self.script
+                    .constant("PRESSURE_ANGLE", gear::PRESSURE_ANGLE_DEG, "degrees");
+                self.script.line(gear::PYTHON_OUTLINE);
+                self.script.line(&format!(
+                    "shape = Part.Face(gear_wire).extrude(Vector(0, 0, {}))",
+                    py(p.depth)
+                ));
+            }
+            None => {
+                let wire = self.wire(p, &p.region.outer, p.w0);
+                self.script.line(&format!(
+                    "shape = Part.Face({wire}).extrude({})",
+                    vector(scale(n, p.depth))
+                ));
+            }
+        }
+        for h in &p.region.holes {
+            let wire = self.wire(p, h, p.w0 - OVERSHOOT);
+            self.script.line(&format!(
+                "shape = shape.cut(Part.Face({wire}).extrude({}))",
+                vector(scale(n, p.depth + 2.0 * OVERSHOOT))
+            ));
+        }
+        let b = if p.gear.is_some() {
+            geom::bounds_of(&p.region.outer.points(0))
+        } else {
+            p.region.outer.bounds()
+        };
+        let lo = to_xyz(p.plane, [b[0], b[1], p.w0]);
+        let hi = to_xyz(p.plane, [b[2], b[3], p.w0 + p.depth]);
+        self.bbox = [lo[0], lo[1], lo[2], hi[0], hi[1], hi[2]];
+
+        let features = &self.spec.features;
+        let edges: Vec<&Feature> = features
+            .iter()
+            .filter(|f| matches!(f, Feature::Fillet { .. } | Feature::Chamfer { .. }))
+            .collect();
+        if edges.len() > 1 {
+            return Err(
+                self.refuse("I can round or chamfer one set of edges per part; ask for one fillet or one chamfer.")
+            );
+        }
+        let mut cut_margin = 0.0;
+        let mut corner_keepout: Vec<(P2, f64)> = Vec::new();
+        let mut vertical_round = None;
+        if let Some(edge) = edges.first() {
+            let (size, set, fillet) = match edge {
+                Feature::Fillet { radius, edges } => (*radius, *edges, true),
+                Feature::Chamfer { size, edges } => (*size, *edges, false),
+                _ => unreachable!("filtered above"),
+            };
+            match set {
+                Edges::Vertical => {
+                    let keep = self.vertical_edges(p, size, fillet)?;
+                    corner_keepout = keep;
+                    if fillet {
+                        vertical_round = Some(size);
+                    } else {
+                        vertical_round = Some(-size);
+                    }
+                }
+                _ => {
+                    self.face_edges(p, size, set, fillet)?;
+                    cut_margin = size;
+                }
+            }
+        }
+
+        // Shell: only blocks (possibly with rounded vertical edges), cylinders, regular prisms.
+        let mut cavity: Option<(Region, f64)> = None;
+        for f in features {
+            if let Feature::Shell { wall, floor } = f {
+                if cavity.is_some() {
+                    return Err(self.refuse("A part can be shelled once."));
+                }
+                let floor = floor.unwrap_or(*wall);
+                cavity = Some((self.shell(p, *wall, floor, vertical_round, cut_margin)?, floor));
+            }
+        }
+
+        // Bosses on the top face.
+        let top = p.w0 + p.depth;
+        let mut bosses: Vec<(Outline, f64)> = Vec::new();
+        for f in features {
+            if let Feature::Boss { loops, height, .. } = f {
+                if cavity.is_some() || cut_margin > 0.0 {
+                    return Err(self
+                        .refuse("A boss needs a flat top face: not on a shelled part or one with rounded top edges."));
+                }
+                for l in loops {
+                    let o = Outline::from_loop(l);
+                    if !p.region.holds_outline(&o, 0.0) {
+                        return Err(self.refuse("A boss must stand on the top face, inside its outline."));
+                    }
+                    if bosses.iter().any(|(b, _)| !apart(b, &o, 0.0)) {
+                        return Err(self.refuse("Bosses must not overlap."));
+                    }
+                    let wire = self.wire(p, &o, top);
+                    self.script.line(&format!(
+                        "shape = shape.fuse(Part.Face({wire}).extrude({})).removeSplitter()",
+                        vector(scale(n, *height))
+                    ));
+                    self.add_volume(o.area() * height);
+                    bosses.push((o, *height));
+                }
+            }
+        }
+        if let Some(h) = bosses.iter().map(|b| b.1).reduce(f64::max) {
+            let hi = to_xyz(p.plane, [0.0, 0.0, top + h]);
+            let axis = n.iter().position(|c| *c > 0.5).unwrap_or(2);
+            self.bbox[3 + axis] = hi[axis];
+        }
+
+        // Cuts.
+        let mut placed: Vec<Placed> = Vec::new();
+        for f in features {
+            match f {
+                Feature::Hole {
+                    diameter,
+                    depth,
+                    counterbore,
+                    axis,
+                    at,
+                    ..
+                } => {
+                    let normal_axis = matches!(
+                        (p.plane, axis),
+                        (Plane::Xy, Axis::Z) | (Plane::Xz, Axis::Y) | (Plane::Yz, Axis::X)
+                    );
+                    if normal_axis {
+                        self.normal_holes(
+                            p,
+                            *diameter,
+                            *depth,
+                            counterbore.as_ref(),
+                            at,
+                            &cavity,
+                            &bosses,
+                            cut_margin,
+                            &corner_keepout,
+                            &mut placed,
+                        )?;
+                    } else {
+                        let plain = cavity.is_none() && bosses.is_empty() && edges.is_empty();
+                        if !plain || depth.is_some() || counterbore.is_some() {
+                            return Err(self.refuse(
+                                "Holes across the part (not from the top) must go straight through a part \
+                                 with no fillet, chamfer, shell or boss.",
+                            ));
+                        }
+                        self.across_holes(p, *diameter, *axis, at, &mut placed)?;
+                    }
+                }
+                Feature::Pocket { loops, depth, .. } => {
+                    self.pocket(
+                        p,
+                        loops,
+                        *depth,
+                        &cavity,
+                        &bosses,
+                        cut_margin,
+                        &corner_keepout,
+                        &mut placed,
+                    )?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// A wire expression for an outline at height `w` on the prism's plane.
+    fn wire(&self, p: &Prism, o: &Outline, w: f64) -> String {
+        let at = |q: P2| vector(to_xyz(p.plane, [q[0], q[1], w]));
+        match o {
+            Outline::Circle { c, r } => format!(
+                "Part.Wire(Part.makeCircle({}, {}, {}))",
+                py(*r),
+                at(*c),
+                vector(normal(p.plane))
+            ),
+            Outline::Polygon(points) => {
+                let mut pts: Vec<String> = points.iter().map(|q| at(*q)).collect();
+                pts.push(pts[0].clone());
+                format!("Part.makePolygon([{}])", pts.join(", "))
+            }
+            Outline::Path { start, segments } => {
+                if segments.iter().all(|s| matches!(s, geom::Seg::Line(_))) {
+                    let mut pts = vec![at(*start)];
+                    pts.extend(segments.iter().map(|s| at(s.end())));
+                    return format!("Part.makePolygon([{}])", pts.join(", "));
+                }
+                let mut a = *start;
+                let edges: Vec<String> = segments
+                    .iter()
+                    .map(|s| {
+                        let e = match *s {
+                            geom::Seg::Line(b) => format!("Part.LineSegment({}, {}).toShape()", at(a), at(b)),
+                            geom::Seg::Arc { through, to } => {
+                                format!("Part.Arc({}, {}, {}).toShape()", at(a), at(through), at(to))
+                            }
+                        };
+                        a = s.end();
+                        e
+                    })
+                    .collect();
+                format!("Part.Wire([{}])", edges.join(", "))
+            }
+        }
+    }
+
+    /// Fillets or chamfers the edges parallel to the normal (the "vertical"
+    /// edges of a part standing on XY). Returns keep-out disks around the
+    /// corners for later cuts.
+    fn vertical_edges(&mut self, p: &Prism, size: f64, fillet: bool) -> Result<Vec<(P2, f64)>, NotUnderstood> {
+        if p.plane != Plane::Xy || p.gear.is_some() {
+            return Err(self.refuse(
+                "I can round or chamfer the vertical edges of a part standing on the XY plane, not of this base.",
+            ));
+        }
+        let mut loops = vec![(&p.region.outer, false)];
+        loops.extend(p.region.holes.iter().map(|h| (h, true)));
+        let mut corners = Vec::new();
+        let mut dv = 0.0;
+        let mut keep = Vec::new();
+        for (o, is_hole) in loops {
+            let Some(cs) = o.corners() else {
+                if matches!(o, Outline::Circle { .. }) {
+                    continue;
+                }
+                return Err(self
+                    .refuse("I can round or chamfer vertical edges only where straight sides meet, not along arcs."));
+            };
+            let n = cs.len();
+            let mut tangents = Vec::new();
+            for (q, angle) in &cs {
+                // The material's angle at the corner.
+                let phi = if is_hole { TAU - angle } else { *angle };
+                if (phi - PI).abs() < 1e-9 {
+                    tangents.push(0.0);
+                    continue;
+                }
+                let convex = phi < PI;
+                let psi = if convex { phi } else { TAU - phi };
+                let (area, tangent) = if fillet {
+                    (
+                        size * size * (1.0 / (psi / 2.0).tan() - (PI - psi) / 2.0),
+                        size / (psi / 2.0).tan(),
+                    )
+                } else {
+                    (0.5 * size * size * psi.sin(), size)
+                };
+                dv += if convex { -area } else { area };
+                tangents.push(tangent);
+                corners.push(*q);
+                keep.push((*q, tangent * 1.5 + size));
+            }
+            let pts = o.points(4);
+            for i in 0..n {
+                let (a, b) = (pts[i], pts[(i + 1) % n]);
+                let len = (b[0] - a[0]).hypot(b[1] - a[1]);
+                if tangents[i] + tangents[(i + 1) % n] > len + 1e-9 {
+                    let what = if fillet { "fillet radius" } else { "chamfer" };
+                    return Err(self.refuse(format!(
+                        "A {} mm {what} does not fit on a {} mm edge.",
+                        human(size),
+                        human(len)
+                    )));
+                }
+            }
+        }
+        if corners.is_empty() {
+            return Err(self.refuse("This part has no vertical edges to round or chamfer."));
+        }
+        self.add_volume(dv * p.depth);
+        let list: Vec<String> = corners
+            .iter()
+            .map(|c| format!("({}, {})", py(c[0]), py(c[1])))
+            .collect();
+        self.script.line(&format!(
+            "corners = [{}]\n\
+             edges = [e for e in shape.Edges if len(e.Vertexes) == 2\n         \
+             and all(abs(v.X - e.Vertexes[0].X) < 1e-6 and abs(v.Y - e.Vertexes[0].Y) < 1e-6 for v in e.Vertexes)\n         \
+             and any(abs(e.Vertexes[0].X - x) < 1e-6 and abs(e.Vertexes[0].Y - y) < 1e-6 for x, y in corners)]\n\
+             shape = shape.{}({}, edges)",
+            list.join(", "),
+            if fillet { "makeFillet" } else { "makeChamfer" },
+            py(size)
+        ));
+        Ok(keep)
+    }
+
+    /// Top, bottom or all edges of a block, cylinder or tube.
+    fn face_edges(&mut self, p: &Prism, s: f64, set: Edges, fillet: bool) -> Result<(), NotUnderstood> {
+        let what = if fillet { "fillet" } else { "chamfer" };
+        if p.plane != Plane::Xy {
+            return Err(self.refuse(format!(
+                "I can {what} the {} of blocks, cylinders and tubes only.",
+                set.describe()
+            )));
+        }
+        let faces = if set == Edges::All { 2.0 } else { 1.0 };
+        if faces * s >= p.depth {
+            return Err(self.refuse(format!(
+                "A {} mm {what} on the {} does not fit a part {} mm high.",
+                human(s),
+                set.describe(),
+                human(p.depth)
+            )));
+        }
+        // Spandrel (fillet) or triangle (chamfer) cross-section, and the
+        // distance of its centroid from the edge.
+        let (section, centroid) = if fillet {
+            ((1.0 - PI / 4.0) * s * s, s * (10.0 - 3.0 * PI) / (12.0 - 3.0 * PI))
+        } else {
+            (s * s / 2.0, s / 3.0)
+        };
+        let removed = match (p.shape, set) {
+            (Shape::Block { l, w }, Edges::Top | Edges::Bottom) => {
+                if 2.0 * s >= l.min(w) {
+                    return Err(self.refuse(format!(
+                        "A {} mm {what} does not fit a {} × {} mm face.",
+                        human(s),
+                        human(l),
+                        human(w)
+                    )));
+                }
+                let corner = if fillet {
+                    (5.0 / 3.0 - PI / 2.0) * s.powi(3)
+                } else {
+                    s.powi(3) / 3.0
+                };
+                section * 2.0 * (l + w) - 4.0 * corner
+            }
+            (Shape::Block { l, w }, Edges::All) if fillet => {
+                if 2.0 * s >= l.min(w) {
+                    return Err(self.refuse(format!(
+                        "A {} mm fillet does not fit a {} × {} mm face.",
+                        human(s),
+                        human(l),
+                        human(w)
+                    )));
+                }
+                let (a, b, c) = (l - 2.0 * s, w - 2.0 * s, p.depth - 2.0 * s);
+                let rounded = a * b * c
+                    + 2.0 * s * (a * b + a * c + b * c)
+                    + PI * s * s * (a + b + c)
+                    + 4.0 / 3.0 * PI * s.powi(3);
+                l * w * p.depth - rounded
+            }
+            (Shape::Round { r, inner }, _) => {
+                if let Some(ri) = inner {
+                    if s * 2.0 >= r - ri {
+                        return Err(self.refuse(format!(
+                            "A {} mm {what} does not fit a {} mm tube wall.",
+                            human(s),
+                            human(r - ri)
+                        )));
+                    }
+                } else if s >= r {
+                    return Err(self.refuse(format!(
+                        "A {} mm {what} does not fit a Ø{} mm part.",
+                        human(s),
+                        human(2.0 * r)
+                    )));
+                }
+                let ring = |radius: f64| section * TAU * radius;
+                let per_face = ring(r - centroid) + inner.map_or(0.0, |ri| ring(ri + centroid));
+                per_face * faces
+            }
+            _ => {
+                return Err(self.refuse(format!(
+                    "I can {what} the {} of blocks, cylinders and tubes; for other parts ask for the vertical edges.",
+                    set.describe()
+                )))
+            }
+        };
+        self.add_volume(-removed);
+        let (lo, hi) = (p.w0, p.w0 + p.depth);
+        let test = match set {
+            Edges::Top => format!("all(abs(v.Z - {}) < 1e-6 for v in e.Vertexes)", py(hi)),
+            Edges::Bottom => format!("all(abs(v.Z - {}) < 1e-6 for v in e.Vertexes)", py(lo)),
+            _ => "True".to_string(),
+        };
+        self.script.line(&format!(
+            "edges = [e for e in shape.Edges if {test}]\nshape = shape.{}({}, edges)",
+            if fillet { "makeFillet" } else { "makeChamfer" },
+            py(s)
+        ));
+        Ok(())
+    }
+
+    /// Hollows the part from the top; returns the cavity's region.
+    fn shell(
+        &mut self,
+        p: &Prism,
+        wall: f64,
+        floor: f64,
+        vertical_round: Option<f64>,
+        top_margin: f64,
+    ) -> Result<Region, NotUnderstood> {
+        if top_margin > 0.0 || vertical_round.is_some_and(|r| r < 0.0) || p.plane != Plane::Xy {
+            return Err(self.refuse(
+                "I can shell a block (plain or with rounded vertical edges), a cylinder or a regular prism \
+                 standing on XY, with no other edge treatment.",
+            ));
+        }
+        if floor >= p.depth {
+            return Err(self.refuse(format!(
+                "A {} mm floor leaves no cavity in a part {} mm high.",
+                human(floor),
+                human(p.depth)
+            )));
+        }
+        let too_thick = |span: f64| {
+            Err(self.refuse(format!(
+                "Walls of {} mm leave no room inside {} mm.",
+                human(wall),
+                human(span)
+            )))
+        };
+        let cavity = match p.shape {
+            Shape::Block { l, w } => {
+                if 2.0 * wall >= l.min(w) {
+                    return too_thick(l.min(w));
+                }
+                let r = vertical_round.unwrap_or(0.0) - wall;
+                rounded_rect([wall, wall], [l - 2.0 * wall, w - 2.0 * wall], r.max(0.0))
+            }
+            Shape::Round { r, inner: None } if vertical_round.is_none() => {
+                if wall >= r {
+                    return too_thick(2.0 * r);
+                }
+                Outline::Circle {
+                    c: [0.0, 0.0],
+                    r: r - wall,
+                }
+            }
+            Shape::Regular { sides, af } if vertical_round.is_none() => {
+                if 2.0 * wall >= af {
+                    return too_thick(af);
+                }
+                Outline::regular(sides, af - 2.0 * wall)
+            }
+            _ => {
+                return Err(
+                    self.refuse("I can shell a block, a cylinder or a regular prism; this base has no simple inside.")
+                )
+            }
+        };
+        let height = p.depth - floor;
+        self.add_volume(-cavity.area() * height);
+        let wire = self.wire(p, &cavity, p.w0 + floor);
+        self.script.line(&format!(
+            "# The cavity pokes out of the top so the cut leaves it open.\n\
+             shape = shape.cut(Part.Face({wire}).extrude(Vector(0, 0, {})))",
+            py(height + OVERSHOOT)
+        ));
+        Ok(Region {
+            outer: cavity,
+            holes: vec![],
+        })
+    }
+
+    /// Where a cut from the top face may go and how much material it
+    /// crosses there: the cavity's floor, a boss plus the base, or the base.
+    #[allow(clippy::too_many_arguments)]
+    fn fit_normal(
+        &self,
+        p: &Prism,
+        o: &Outline,
+        what: &str,
+        cavity: &Option<(Region, f64)>,
+        bosses: &[(Outline, f64)],
+        margin: f64,
+        keepout: &[(P2, f64)],
+        placed: &[Placed],
+    ) -> Result<f64, NotUnderstood> {
+        let (region, mut chord) = match cavity {
+            Some((c, floor)) => (c, *floor),
+            None => (&p.region, p.depth),
+        };
+        let where_ = if cavity.is_some() {
+            "the floor of the cavity"
+        } else {
+            "the part"
+        };
+        if !region.holds_outline(o, MIN_WEB_MM + margin) {
+            return Err(self.refuse(format!(
+                "{what} does not fit in {where_}: it must stay {} mm inside the edges.",
+                human(MIN_WEB_MM + margin)
+            )));
+        }
+        let c = o.bounds();
+        let (cx, cy, reach) = (
+            (c[0] + c[2]) / 2.0,
+            (c[1] + c[3]) / 2.0,
+            (c[2] - c[0]).max(c[3] - c[1]) / 2.0,
+        );
+        if keepout
+            .iter()
+            .any(|(q, k)| (q[0] - cx).hypot(q[1] - cy) < reach + k + MIN_WEB_MM)
+        {
+            return Err(self.refuse(format!("{what} comes too close to a rounded or chamfered corner.")));
+        }
+        for (b, h) in bosses {
+            let inside_boss = Region {
+                outer: b.clone(),
+                holes: vec![],
+            }
+            .holds_outline(o, MIN_WEB_MM);
+            if inside_boss {
+                chord += h;
+            } else if !apart(b, o, MIN_WEB_MM) {
+                return Err(self.refuse(format!("{what} cuts into the edge of a boss.")));
+            }
+        }
+        let own = normal_box(p, o, self.top_w(p));
+        for other in placed {
+            let clash = match other {
+                Placed::Normal(q, _) => !apart(q, o, MIN_WEB_MM),
+                Placed::Across(b) => boxes_clash(b, &own),
+            };
+            if clash {
+                return Err(self.refuse(format!("{what} runs into another hole or pocket.")));
+            }
+        }
+        Ok(chord)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn normal_holes(
+        &mut self,
+        p: &Prism,
+        d: f64,
+        depth: Option<f64>,
+        counterbore: Option<&domain::spec::Counterbore>,
+        at: &Positions,
+        cavity: &Option<(Region, f64)>,
+        bosses: &[(Outline, f64)],
+        margin: f64,
+        keepout: &[(P2, f64)],
+        placed: &mut Vec<Placed>,
+    ) -> Result<(), NotUnderstood> {
+        let n = normal(p.plane);
+        let r = d / 2.0;
+        let outer_r = counterbore.map_or(r, |cb| cb.diameter / 2.0).max(r);
+        if let Some(cb) = counterbore {
+            if cb.diameter <= d {
+                return Err(self.refuse(format!(
+                    "A counterbore (Ø{} mm) must be wider than its hole (Ø{} mm).",
+                    human(cb.diameter),
+                    human(d)
+                )));
+            }
+        }
+        if cavity.is_some() && (depth.is_some() || counterbore.is_some()) {
+            return Err(self.refuse("Holes in the floor of a shelled part go straight through."));
+        }
+        let points = at.points();
+        let mut tools = Vec::new();
+        for (i, q) in points.iter().enumerate() {
+            let what = if points.len() == 1 {
+                format!(
+                    "A Ø{} mm hole at ({}, {})",
+                    human(2.0 * outer_r),
+                    human(q[0]),
+                    human(q[1])
+                )
+            } else {
+                format!(
+                    "Hole {} of {} (Ø{} mm at ({}, {}))",
+                    i + 1,
+                    points.len(),
+                    human(2.0 * outer_r),
+                    human(q[0]),
+                    human(q[1])
+                )
+            };
+            let o = Outline::Circle { c: *q, r: outer_r };
+            let chord = self.fit_normal(p, &o, &what, cavity, bosses, margin, keepout, placed)?;
+            let cb_depth = counterbore.map_or(0.0, |cb| cb.depth);
+            let hole_depth = depth.unwrap_or(chord);
+            if hole_depth > chord + 1e-9 {
+                return Err(self.refuse(format!(
+                    "A hole {} mm deep is deeper than the {} mm of material; leave out the depth for a through hole.",
+                    human(hole_depth),
+                    human(chord)
+                )));
+            }
+            if cb_depth >= hole_depth {
+                return Err(self.refuse(format!(
+                    "A counterbore {} mm deep does not leave any of its {} mm hole.",
+                    human(cb_depth),
+                    human(hole_depth)
+                )));
+            }
+            let through = depth.is_none() || (hole_depth - chord).abs() < 1e-9;
+            let circle = PI * r * r;
+            let cb_area = counterbore.map_or(0.0, |cb| PI * cb.diameter * cb.diameter / 4.0);
+            self.add_volume(-(circle * (hole_depth - cb_depth) + cb_area * cb_depth));
+            if through {
+                self.add_holes(1);
+            }
+            let top = self.top_w(p);
+            let (start, len) = if through {
+                (p.w0 - OVERSHOOT, top - p.w0 + 2.0 * OVERSHOOT)
+            } else {
+                (top - hole_depth, hole_depth + OVERSHOOT)
+            };
+            tools.push(format!(
+                "Part.makeCylinder({}, {}, {}, {})",
+                py(r),
+                py(len),
+                vector(to_xyz(p.plane, [q[0], q[1], start])),
+                vector(n)
+            ));
+            if let Some(cb) = counterbore {
+                tools.push(format!(
+                    "Part.makeCylinder({}, {}, {}, {})",
+                    py(cb.diameter / 2.0),
+                    py(cb.depth + OVERSHOOT),
+                    vector(to_xyz(p.plane, [q[0], q[1], top - cb.depth])),
+                    vector(n)
+                ));
+            }
+            let b = normal_box(p, &o, top);
+            placed.push(Placed::Normal(o, b));
+        }
+        self.cut_tools(&tools);
+        Ok(())
+    }
+
+    /// The highest point along the normal (top of the bosses, if any).
+    fn top_w(&self, p: &Prism) -> f64 {
+        let axis = normal(p.plane).iter().position(|c| *c > 0.5).unwrap_or(2);
+        self.bbox[3 + axis]
+    }
+
+    fn cut_tools(&mut self, tools: &[String]) {
+        match tools {
+            [] => {}
+            [one] => self.script.line(&format!("shape = shape.cut({one})")),
+            many => self.script.line(&format!(
+                "tools = [\n    {},\n]\nshape = shape.cut(Part.makeCompound(tools))",
+                many.join(",\n    ")
+            )),
+        }
+    }
+
+    /// Straight through holes along an axis lying in the sketch plane
+    /// (across a plate, through the upright leg of an L bracket).
+    fn across_holes(
+        &mut self,
+        p: &Prism,
+        d: f64,
+        axis: Axis,
+        at: &Positions,
+        placed: &mut Vec<Placed>,
+    ) -> Result<(), NotUnderstood> {
+        let r = d / 2.0;
+        let axis_index = match axis {
+            Axis::X => 0,
+            Axis::Y => 1,
+            Axis::Z => 2,
+        };
+        let others: Vec<usize> = (0..3).filter(|i| *i != axis_index).collect();
+        // Which sketch coordinate runs along the hole (0 = u, 1 = v).
+        let along = (0..2)
+            .find(|k| {
+                let mut e = [0.0; 3];
+                e[*k] = 1.0;
+                to_xyz(p.plane, e)[axis_index] > 0.5
+            })
+            .unwrap_or(0);
+        let mut tools = Vec::new();
+        for q in at.points() {
+            let mut world = [0.0; 3];
+            world[others[0]] = q[0];
+            world[others[1]] = q[1];
+            // Back to sketch coordinates.
+            let uvw = (0..3)
+                .map(|k| {
+                    let mut e = [0.0; 3];
+                    e[k] = 1.0;
+                    let dir = to_xyz(p.plane, e);
+                    (0..3).map(|i| dir[i] * world[i]).sum::<f64>()
+                })
+                .collect::<Vec<f64>>();
+            let (cross, w) = (uvw[1 - along], uvw[2]);
+            let what = format!(
+                "A Ø{} mm hole along {:?} at ({}, {})",
+                human(d),
+                axis,
+                human(q[0]),
+                human(q[1])
+            );
+            if w - r - MIN_WEB_MM < p.w0 || w + r + MIN_WEB_MM > p.w0 + p.depth {
+                return Err(self.refuse(format!(
+                    "{what} does not fit in the part's {} mm depth.",
+                    human(p.depth)
+                )));
+            }
+            let chords = |at: f64| {
+                if along == 0 {
+                    p.region.chords_along_u(at)
+                } else {
+                    swapped(&p.region).chords_along_u(at)
+                }
+            };
+            let mid = chords(cross);
+            let samples = [-1.0, -0.5, 0.5, 1.0];
+            let constant = !mid.is_empty()
+                && samples.iter().all(|s| {
+                    let c = chords(cross + s * (r + MIN_WEB_MM));
+                    c.len() == mid.len()
+                        && c.iter()
+                            .zip(&mid)
+                            .all(|(a, b)| (a.0 - b.0).abs() < 1e-9 && (a.1 - b.1).abs() < 1e-9)
+                });
+            if !constant {
+                return Err(self.refuse(format!(
+                    "{what} would not pass through flat-sided material: it must cross the part where its faces are parallel, {} mm from any edge.",
+                    human(MIN_WEB_MM)
+                )));
+            }
+            let length: f64 = mid.iter().map(|(a, b)| b - a).sum();
+            self.add_volume(-PI * r * r * length);
+            self.add_holes(mid.len() as u32);
+            let b = &self.bbox;
+            let mut start = world;
+            start[axis_index] = b[axis_index] - OVERSHOOT;
+            let span = b[3 + axis_index] - b[axis_index] + 2.0 * OVERSHOOT;
+            let mut dir = [0.0; 3];
+            dir[axis_index] = 1.0;
+            tools.push(format!(
+                "Part.makeCylinder({}, {}, {}, {})",
+                py(r),
+                py(span),
+                vector(start),
+                vector(dir)
+            ));
+            let mut lo = [b[0], b[1], b[2]];
+            let mut hi = [b[3], b[4], b[5]];
+            // Along the hole: only where it crosses material.
+            lo[axis_index] = mid.first().map_or(lo[axis_index], |c| c.0);
+            hi[axis_index] = mid.last().map_or(hi[axis_index], |c| c.1);
+            for i in &others {
+                let v = world[*i];
+                lo[*i] = v - r;
+                hi[*i] = v + r;
+            }
+            let bx = [lo[0], lo[1], lo[2], hi[0], hi[1], hi[2]];
+            for other in placed.iter() {
+                let clash = match other {
+                    Placed::Across(o) | Placed::Normal(_, o) => boxes_clash(o, &bx),
+                };
+                if clash {
+                    return Err(self.refuse(format!("{what} runs into another hole.")));
+                }
+            }
+            placed.push(Placed::Across(bx));
+        }
+        self.cut_tools(&tools);
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn pocket(
+        &mut self,
+        p: &Prism,
+        loops: &[Loop],
+        depth: Option<f64>,
+        cavity: &Option<(Region, f64)>,
+        bosses: &[(Outline, f64)],
+        margin: f64,
+        keepout: &[(P2, f64)],
+        placed: &mut Vec<Placed>,
+    ) -> Result<(), NotUnderstood> {
+        let n = normal(p.plane);
+        let mut tools = Vec::new();
+        for l in loops {
+            let o = Outline::from_loop(l);
+            let chord = self.fit_normal(p, &o, "The pocket", cavity, bosses, margin, keepout, placed)?;
+            let d = depth.unwrap_or(chord);
+            if d > chord + 1e-9 {
+                return Err(self.refuse(format!(
+                    "A pocket {} mm deep is deeper than the {} mm of material.",
+                    human(d),
+                    human(chord)
+                )));
+            }
+            let through = (d - chord).abs() < 1e-9;
+            if through {
+                self.add_holes(1);
+            }
+            self.add_volume(-o.area() * d);
+            let top = self.top_w(p);
+            let (start, len) = if through {
+                (p.w0 - OVERSHOOT, top - p.w0 + 2.0 * OVERSHOOT)
+            } else {
+                (top - d, d + OVERSHOOT)
+            };
+            let wire = self.wire(p, &o, start);
+            tools.push(format!("Part.Face({wire}).extrude({})", vector(scale(n, len))));
+            let b = normal_box(p, &o, top);
+            placed.push(Placed::Normal(o, b));
+        }
+        self.cut_tools(&tools);
+        Ok(())
+    }
+
+    fn build_revolved(&mut self) -> Result<(), NotUnderstood> {
+        if !self.spec.features.is_empty() {
+            return Err(self.refuse(
+                "I can add holes, fillets and other features only to extruded parts (blocks, cylinders, \
+                 tubes, prisms, profiles, gears, sketches), not to spheres, cones, tori or revolved sketches.",
+            ));
+        }
+        match &self.spec.base {
+            Base::Sphere { diameter } => {
+                let r = diameter / 2.0;
+                self.script.line(&format!("shape = Part.makeSphere({})", py(r)));
+                self.volume = Some(4.0 / 3.0 * PI * r.powi(3));
+                self.holes = Some(0);
+                self.bbox = [-r, -r, -r, r, r, r];
+            }
+            Base::Cone {
+                bottom_diameter,
+                top_diameter,
+                height,
+            } => {
+                if *top_diameter < 0.0 {
+                    return Err(self.refuse(format!(
+                        "The top diameter cannot be negative ({} mm).",
+                        human(*top_diameter)
+                    )));
+                }
+                let (b, t) = (*bottom_diameter, *top_diameter);
+                self.script.line(&format!(
+                    "shape = Part.makeCone({}, {}, {})",
+                    py(b / 2.0),
+                    py(t / 2.0),
+                    py(*height)
+                ));
+                self.volume = Some(PI * height / 12.0 * (b * b + b * t + t * t));
+                self.holes = Some(0);
+                let r = b.max(t) / 2.0;
+                self.bbox = [-r, -r, 0.0, r, r, *height];
+            }
+            Base::Torus {
+                ring_diameter,
+                tube_diameter,
+            } => {
+                let (big, small) = (ring_diameter / 2.0, tube_diameter / 2.0);
+                if small >= big {
+                    return Err(self.refuse(format!(
+                        "A torus's tube (Ø{} mm) must be thinner than its ring diameter (Ø{} mm) allows.",
+                        human(*tube_diameter),
+                        human(*ring_diameter)
+                    )));
+                }
+                self.script
+                    .line(&format!("shape = Part.makeTorus({}, {})", py(big), py(small)));
+                self.volume = Some(2.0 * PI * PI * big * small * small);
+                self.holes = Some(1);
+                let e = big + small;
+                self.bbox = [-e, -e, -small, e, e, small];
+            }
+            Base::Revolve { sketch, angle_deg } => {
+                let mut outlines = sketch.loops.iter().map(Outline::from_loop);
+                let outer = outlines.next().ok_or_else(|| self.refuse("The sketch has no loop."))?;
+                let region = Region {
+                    outer,
+                    holes: outlines.collect(),
+                };
+                self.check_region(&region)?;
+                let b = region.outer.bounds();
+                if b[0] < -1e-9 {
+                    return Err(
+                        self.refuse("A revolved sketch must lie on one side of the axis (u ≥ 0 on the XZ plane).")
+                    );
+                }
+                let moment = region.outer.moment_u() - region.holes.iter().map(Outline::moment_u).sum::<f64>();
+                let full = (*angle_deg - 360.0).abs() < 1e-9;
+                self.volume = Some(moment * angle_deg.to_radians());
+                self.holes = if !region.holes.is_empty() {
+                    None
+                } else if full && b[0] > 1e-9 {
+                    Some(1)
+                } else {
+                    Some(0)
+                };
+                let p = Prism {
+                    plane: Plane::Xz,
+                    w0: 0.0,
+                    depth: 0.0,
+                    region: region.clone(),
+                    gear: None,
+                    shape: Shape::Other,
+                };
+                let wire = self.wire(&p, &region.outer, 0.0);
+                self.script.line(&format!(
+                    "shape = Part.Face({wire}).revolve(Vector(0, 0, 0), Vector(0, 0, 1), {})",
+                    py(*angle_deg)
+                ));
+                for h in &region.holes {
+                    let wire = self.wire(&p, h, 0.0);
+                    self.script.line(&format!(
+                        "shape = shape.cut(Part.Face({wire}).revolve(Vector(0, 0, 0), Vector(0, 0, 1), {}))",
+                        py(*angle_deg)
+                    ));
+                }
+                // Extents: sample the outline swept through the angle.
+                let pts = region.outer.points(720);
+                let steps = 720;
+                let mut bb = [
+                    f64::INFINITY,
+                    f64::INFINITY,
+                    b[1],
+                    f64::NEG_INFINITY,
+                    f64::NEG_INFINITY,
+                    b[3],
+                ];
+                for k in 0..=steps {
+                    let a = angle_deg.to_radians() * f64::from(k) / f64::from(steps);
+                    for q in &pts {
+                        let (x, y) = (q[0] * a.cos(), q[0] * a.sin());
+                        bb[0] = bb[0].min(x);
+                        bb[1] = bb[1].min(y);
+                        bb[3] = bb[3].max(x);
+                        bb[4] = bb[4].max(y);
+                    }
+                }
+                self.bbox = bb;
+            }
+            _ => unreachable!("extruded bases are built by build_prism"),
+        }
+        Ok(())
+    }
+
+    fn place(&mut self) {
+        let pl = self.spec.placement;
+        if pl.is_identity() {
+            return;
+        }
+        let mut shift = pl.offset;
+        if pl.centered {
+            for (i, s) in shift.iter_mut().enumerate() {
+                *s -= (self.bbox[i] + self.bbox[3 + i]) / 2.0;
+            }
+        }
+        self.script.line(&format!("shape.translate({})", vector(shift)));
+        for (i, s) in shift.iter().enumerate() {
+            self.bbox[i] += s;
+            self.bbox[3 + i] += s;
+        }
+    }
+}
+
+/// A region with u and v swapped, to take chords along v.
+fn swapped(region: &Region) -> Region {
+    let swap = |o: &Outline| Outline::Polygon(o.polygon().into_iter().map(|[a, b]| [b, a]).collect());
+    Region {
+        outer: swap(&region.outer),
+        holes: region.holes.iter().map(swap).collect(),
+    }
+}
+
+/// A rectangle with corners rounded to `r` (sharp when `r` is 0).
+fn rounded_rect(corner: P2, size: P2, r: f64) -> Outline {
+    let [x0, y0] = corner;
+    let [x1, y1] = [x0 + size[0], y0 + size[1]];
+    if r <= 0.0 {
+        return Outline::polyline(&[[x0, y0], [x1, y0], [x1, y1], [x0, y1]]);
+    }
+    let k = r * (1.0 - std::f64::consts::FRAC_1_SQRT_2);
+    use geom::Seg::{Arc, Line};
+    Outline::Path {
+        start: [x0 + r, y0],
+        segments: vec![
+            Line([x1 - r, y0]),
+            Arc {
+                through: [x1 - k, y0 + k],
+                to: [x1, y0 + r],
+            },
+            Line([x1, y1 - r]),
+            Arc {
+                through: [x1 - k, y1 - k],
+                to: [x1 - r, y1],
+            },
+            Line([x0 + r, y1]),
+            Arc {
+                through: [x0 + k, y1 - k],
+                to: [x0, y1 - r],
+            },
+            Line([x0, y0 + r]),
+            Arc {
+                through: [x0 + k, y0 + k],
+                to: [x0 + r, y0],
+            },
+        ],
+    }
+}
+
+fn scale(v: [f64; 3], s: f64) -> [f64; 3] {
+    [v[0] * s, v[1] * s, v[2] * s]
+}
+
+fn vector(v: [f64; 3]) -> String {
+    format!("Vector({}, {}, {})", py(v[0]), py(v[1]), py(v[2]))
+}
+
+/// `3, "hole"` → `three holes`; numbers above twelve stay digits.
+pub(crate) fn counted(n: u32, singular: &str, plural: &str) -> String {
+    const WORDS: [&str; 13] = [
+        "no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+    ];
+    let number = WORDS
+        .get(n as usize)
+        .map_or_else(|| n.to_string(), |w| (*w).to_string());
+    format!("{number} {}", if n == 1 { singular } else { plural })
+}
+
+/// One sentence for people describing the part.
+pub fn describe(spec: &PartSpec) -> String {
+    let h = human;
+    let label = if spec.label.is_empty() {
+        default_label(&spec.base).to_string()
+    } else {
+        spec.label.clone()
+    };
+    let base = match &spec.base {
+        Base::Box { length, width, height } => format!("{label} {} × {} × {} mm", h(*length), h(*width), h(*height)),
+        Base::Cylinder { diameter, height } => format!("{label} Ø{} × {} mm", h(*diameter), h(*height)),
+        Base::Tube {
+            outer_diameter,
+            inner_diameter,
+            height,
+        } => format!(
+            "{label} Ø{} / Ø{} mm × {} mm",
+            h(*outer_diameter),
+            h(*inner_diameter),
+            h(*height)
+        ),
+        Base::Sphere { diameter } => format!("{label} Ø{} mm", h(*diameter)),
+        Base::Cone {
+            bottom_diameter,
+            top_diameter,
+            height,
+        } => {
+            if *top_diameter > 0.0 {
+                format!(
+                    "{label} Ø{} → Ø{} mm, {} mm high",
+                    h(*bottom_diameter),
+                    h(*top_diameter),
+                    h(*height)
+                )
+            } else {
+                format!("{label} Ø{} mm, {} mm high", h(*bottom_diameter), h(*height))
+            }
+        }
+        Base::Torus {
+            ring_diameter,
+            tube_diameter,
+        } => format!(
+            "{label} Ø{} mm with a Ø{} mm tube",
+            h(*ring_diameter),
+            h(*tube_diameter)
+        ),
+        Base::Prism {
+            sides,
+            across_flats,
+            height,
+        } => format!(
+            "{label} ({sides} sides) {} mm across flats, {} mm high",
+            h(*across_flats),
+            h(*height)
+        ),
+        Base::Profile { profile, length } => {
+            let dims = match profile {
+                ProfileShape::Triangle { width, height } => format!("{} × {} mm", h(*width), h(*height)),
+                ProfileShape::Trapezoid { bottom, top, height } => {
+                    format!("{} / {} mm wide, {} mm high", h(*bottom), h(*top), h(*height))
+                }
+                ProfileShape::L {
+                    width,
+                    height,
+                    thickness,
+                }
+                | ProfileShape::T {
+                    width,
+                    height,
+                    thickness,
+                }
+                | ProfileShape::U {
+                    width,
+                    height,
+                    thickness,
+                } => format!("{} × {} mm, {} mm thick", h(*width), h(*height), h(*thickness)),
+            };
+            let along = if spec.part == "l_bracket" { "wide" } else { "long" };
+            format!("{label} {dims}, {} mm {along}", h(*length))
+        }
+        Base::SpurGear {
+            module,
+            teeth,
+            thickness,
+        } => format!(
+            "{label}, module {}, {teeth} teeth (pitch Ø{} mm), {} mm thick",
+            h(*module),
+            h(module * f64::from(*teeth)),
+            h(*thickness)
+        ),
+        Base::Extrude { sketch, distance, .. } => format!(
+            "{label}: a sketch of {} on {:?} extruded {} mm",
+            counted(sketch.loops.len() as u32, "loop", "loops"),
+            sketch.plane,
+            h(*distance)
+        )
+        .replace("Xy", "XY")
+        .replace("Xz", "XZ")
+        .replace("Yz", "YZ"),
+        Base::Revolve { sketch, angle_deg } => format!(
+            "{label}: a sketch of {} revolved {}°",
+            counted(sketch.loops.len() as u32, "loop", "loops"),
+            h(*angle_deg)
+        ),
+    };
+    let mut parts: Vec<String> = spec.features.iter().map(describe_feature).collect();
+    if spec.placement.centered {
+        parts.push("centred on the origin".into());
+    }
+    if spec.placement.offset != [0.0; 3] {
+        let [x, y, z] = spec.placement.offset;
+        parts.push(format!("moved by ({}, {}, {}) mm", h(x), h(y), h(z)));
+    }
+    match parts.len() {
+        0 => base,
+        _ => format!("{base} with {}", join_and(&parts)),
+    }
+}
+
+fn join_and(parts: &[String]) -> String {
+    match parts {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+fn default_label(base: &Base) -> &'static str {
+    match base {
+        Base::Box { .. } => "Block",
+        Base::Cylinder { .. } => "Cylinder",
+        Base::Tube { .. } => "Tube",
+        Base::Sphere { .. } => "Sphere",
+        Base::Cone { .. } => "Cone",
+        Base::Torus { .. } => "Torus",
+        Base::Prism { .. } => "Prism",
+        Base::Profile { profile, .. } => match profile {
+            ProfileShape::Triangle { .. } => "Triangular prism",
+            ProfileShape::Trapezoid { .. } => "Trapezoidal prism",
+            ProfileShape::L { .. } => "L profile",
+            ProfileShape::T { .. } => "T profile",
+            ProfileShape::U { .. } => "U channel",
+        },
+        Base::SpurGear { .. } => "Spur gear",
+        Base::Extrude { .. } => "Extrusion",
+        Base::Revolve { .. } => "Revolved part",
+    }
+}
+
+fn describe_feature(f: &Feature) -> String {
+    let h = human;
+    match f {
+        Feature::Hole {
+            name,
+            diameter,
+            depth,
+            counterbore,
+            at,
+            axis,
+        } => {
+            let n = at.count();
+            let noun = if name == "bore" { "bore" } else { "hole" };
+            let kind = match depth {
+                Some(d) => format!("{} mm deep", h(*d)),
+                None => "through".to_string(),
+            };
+            let size = format!("Ø{} mm {kind} {noun}", h(*diameter));
+            let mut text = counted(n, &size, &format!("{size}s"));
+            if let Some(cb) = counterbore {
+                text.push_str(&format!(" counterbored Ø{} mm × {} mm", h(cb.diameter), h(cb.depth)));
+            }
+            if *axis != Axis::Z {
+                text.push_str(&format!(" along {axis:?}"));
+            }
+            match at {
+                Positions::Circular { diameter, .. } if n > 1 => {
+                    text.push_str(&format!(" on a Ø{} mm circle", h(*diameter)))
+                }
+                Positions::Grid { counts, .. } if n > 1 => {
+                    text.push_str(&format!(" in a {} × {} grid", counts[0], counts[1]))
+                }
+                Positions::Linear { .. } if n > 1 => text.push_str(" in a row"),
+                Positions::Points { points } if points.len() <= 4 && points.iter().any(|p| *p != [0.0, 0.0]) => {
+                    let list: Vec<String> = points.iter().map(|p| format!("({}, {})", h(p[0]), h(p[1]))).collect();
+                    text.push_str(&format!(" at {}", list.join(", ")));
+                }
+                _ => {}
+            }
+            text
+        }
+        Feature::Pocket { loops, depth, .. } => {
+            let kind = depth.map_or("through".to_string(), |d| format!("{} mm deep", h(d)));
+            let shapes: Vec<String> = loops.iter().map(describe_loop).collect();
+            format!("a {kind} cut of {}", join_and(&shapes))
+        }
+        Feature::Boss { loops, height, .. } => {
+            let shapes: Vec<String> = loops.iter().map(describe_loop).collect();
+            format!("a {} mm boss of {}", h(*height), join_and(&shapes))
+        }
+        Feature::Fillet { radius, edges } => format!("{} rounded R{} mm", edges.describe(), h(*radius)),
+        Feature::Chamfer { size, edges } => format!("{} chamfered {} mm", edges.describe(), h(*size)),
+        Feature::Shell { wall, floor } => match floor {
+            Some(f) if f != wall => format!("hollowed to {} mm walls and a {} mm floor, open top", h(*wall), h(*f)),
+            _ => format!("hollowed to {} mm walls, open top", h(*wall)),
+        },
+    }
+}
+
+fn describe_loop(l: &Loop) -> String {
+    match l {
+        Loop::Circle { center, diameter } => format!(
+            "a Ø{} mm circle at ({}, {})",
+            human(*diameter),
+            human(center[0]),
+            human(center[1])
+        ),
+        Loop::Rectangle { corner, size } => format!(
+            "a {} × {} mm rectangle from ({}, {})",
+            human(size[0]),
+            human(size[1]),
+            human(corner[0]),
+            human(corner[1])
+        ),
+        Loop::Path { segments, .. } => format!("a {}-sided outline", segments.len()),
+    }
+}

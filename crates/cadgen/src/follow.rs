@@ -1,0 +1,511 @@
+//! Follow-ups without a language model: a message in a conversation is
+//! read with the same reader as a prompt and applied to the previous
+//! version's spec — "make it 15 mm thick", "twice as long", "add two more
+//! holes", "holes 6 mm", "remove the fillet", "move the hole 10 mm to the
+//! left", "make it hollow with a 2 mm wall", "undo".
+//!
+//! The new spec keeps the previous one in its `history`, so "undo" needs
+//! nothing but the spec itself. The reply lists every change, old → new. A
+//! message that cannot be applied fails with what was understood; the
+//! caller keeps the previous version.
+
+use domain::spec::{Base, Edges, Feature, PartSpec, Positions, MAX_HISTORY};
+
+use crate::compile::{compile, human};
+use crate::read::prompt::Facts;
+use crate::read::vocab::{Counted, Flag, Role};
+use crate::{Generated, NotUnderstood};
+
+/// Applies `message` to `base`.
+pub fn follow_up(base: &PartSpec, message: &str) -> Result<Generated, NotUnderstood> {
+    let mut facts = crate::read::facts(message)?;
+    if facts.take_flag(Flag::Undo) {
+        let mut previous = base
+            .history
+            .last()
+            .cloned()
+            .ok_or_else(|| refuse(base, "There is nothing to undo: this is the first version."))?;
+        previous.history = base.history[..base.history.len() - 1].to_vec();
+        let mut g = compile(&previous)?;
+        let changes = diff(base, &previous);
+        g.reply = format!("Undone: {}. Now: {}.", or_none(&changes), g.reply);
+        return Ok(g);
+    }
+    let mut spec = base.clone();
+    spec.history.clear();
+    let mut done: Vec<String> = Vec::new();
+    let mut ap = Apply {
+        facts: &mut facts,
+        spec: &mut spec,
+        done: &mut done,
+    };
+    ap.apply().map_err(|e| understood(base, e, &done_text(&ap)))?;
+    let leftovers = facts.leftovers();
+    if !leftovers.is_empty() {
+        return Err(understood(
+            base,
+            format!("I do not know how to apply: {}.", leftovers.join(", ")),
+            &done,
+        ));
+    }
+    if done.is_empty() {
+        return Err(refuse(
+            base,
+            format!(
+                "I could not find a change to make to the {} in \"{}\"; say what to change, \
+                 e.g. \"make it 15 mm thick\", \"holes 6 mm\", \"remove the fillet\" or \"undo\".",
+                base.part.replace('_', " "),
+                message.trim()
+            ),
+        ));
+    }
+    spec.history = base.history.clone();
+    let mut snapshot = base.clone();
+    snapshot.history.clear();
+    spec.history.push(snapshot);
+    if spec.history.len() > MAX_HISTORY {
+        spec.history.remove(0);
+    }
+    let mut g = compile(&spec).map_err(|e| understood(base, e.reason, &done))?;
+    let changes = diff(base, &spec);
+    let mut all = changes;
+    all.extend(
+        done.into_iter()
+            .filter(|d| d.starts_with("added") || d.starts_with("removed")),
+    );
+    g.reply = format!("Changed: {}. Now: {}.", or_none(&all), g.reply);
+    Ok(g)
+}
+
+fn done_text(ap: &Apply) -> Vec<String> {
+    ap.done.clone()
+}
+
+fn or_none(changes: &[String]) -> String {
+    if changes.is_empty() {
+        "nothing".into()
+    } else {
+        changes.join("; ")
+    }
+}
+
+fn refuse(base: &PartSpec, reason: impl Into<String>) -> NotUnderstood {
+    NotUnderstood {
+        reason: reason.into(),
+        part: Some(base.part.clone()),
+    }
+}
+
+/// A refusal that says what was understood before it failed.
+fn understood(base: &PartSpec, reason: impl Into<String>, done: &[String]) -> NotUnderstood {
+    let reason = reason.into();
+    let reason = if done.is_empty() {
+        reason
+    } else {
+        format!("{reason} (I understood: {}.)", done.join("; "))
+    };
+    refuse(base, format!("{reason} The previous version stays current."))
+}
+
+/// Every parameter that changed, appeared or went away: "height 5 → 15 mm".
+fn diff(old: &PartSpec, new: &PartSpec) -> Vec<String> {
+    let (a, b) = (old.parameters(), new.parameters());
+    let mut out = Vec::new();
+    for p in &b {
+        let unit = if matches!(p.kind, domain::spec::ParameterKind::Count) {
+            ""
+        } else {
+            " mm"
+        };
+        match a.iter().find(|q| q.name == p.name) {
+            Some(q) if (q.value - p.value).abs() > 1e-9 => {
+                out.push(format!("{} {} → {}{unit}", p.label, human(q.value), human(p.value)))
+            }
+            None => out.push(format!("{} {}{unit} (new)", p.label, human(p.value))),
+            _ => {}
+        }
+    }
+    for q in &a {
+        if !b.iter().any(|p| p.name == q.name) {
+            out.push(format!("{} (removed)", q.label));
+        }
+    }
+    out
+}
+
+struct Apply<'a> {
+    facts: &'a mut Facts,
+    spec: &'a mut PartSpec,
+    done: &'a mut Vec<String>,
+}
+
+impl Apply<'_> {
+    fn apply(&mut self) -> Result<(), String> {
+        if self.facts.take_flag(Flag::Remove) {
+            self.remove()?;
+        }
+        self.moves()?;
+        self.more_holes()?;
+        self.shell()?;
+        self.edges()?;
+        self.set_dimensions()?;
+        self.scale()?;
+        self.facts.take_flag(Flag::Add);
+        Ok(())
+    }
+
+    fn remove(&mut self) -> Result<(), String> {
+        let keys = self.facts.keys.clone();
+        let holes = self.facts.take_count(Counted::Holes).is_some();
+        let mut kinds: Vec<&str> = Vec::new();
+        if keys.contains(&Role::Fillet) {
+            kinds.push("fillet");
+        }
+        if keys.contains(&Role::Chamfer) {
+            kinds.push("chamfer");
+        }
+        if keys.contains(&Role::Wall) || self.facts.take_flag(Flag::Open) {
+            kinds.push("shell");
+        }
+        if keys.contains(&Role::Bore) {
+            kinds.push("bore");
+        }
+        if holes {
+            kinds.push("hole");
+        }
+        if kinds.is_empty() {
+            return Err(
+                "I read \"remove\" but not what to remove (the fillet, the chamfer, the holes, the bore, the shell)."
+                    .into(),
+            );
+        }
+        for kind in kinds {
+            let before = self.spec.features.len();
+            self.spec.features.retain(|f| match (kind, f) {
+                ("bore", Feature::Hole { name, .. }) => name != "bore",
+                ("hole", Feature::Hole { name, .. }) => name == "bore",
+                (k, f) => f.kind_name() != k,
+            });
+            if self.spec.features.len() == before {
+                return Err(format!("The part has no {kind} to remove."));
+            }
+            self.done.push(format!("removed the {kind}"));
+        }
+        Ok(())
+    }
+
+    /// The first hole feature that is not a bore, or the bore.
+    fn hole_index(&self) -> Option<usize> {
+        let holes = |bore: bool| {
+            self.spec
+                .features
+                .iter()
+                .position(|f| matches!(f, Feature::Hole { name, .. } if (name == "bore") == bore))
+        };
+        holes(false).or_else(|| holes(true))
+    }
+
+    fn moves(&mut self) -> Result<(), String> {
+        let dir = [
+            (Flag::Left, [-1.0, 0.0]),
+            (Flag::Right, [1.0, 0.0]),
+            (Flag::Up, [0.0, 1.0]),
+            (Flag::Down, [0.0, -1.0]),
+        ]
+        .into_iter()
+        .find(|(flag, _)| self.facts.take_flag(*flag))
+        .map(|(_, d)| d);
+        let Some([dx, dy]) = dir else {
+            return Ok(());
+        };
+        let distance = self
+            .facts
+            .take(&[Role::Hole])
+            .or_else(|| self.facts.take_bare())
+            .ok_or("I read a direction but no distance to move by.")?;
+        let holes = self.facts.take_count(Counted::Holes).is_some() || self.facts.keys.contains(&Role::Bore);
+        if holes {
+            let i = self.hole_index().ok_or("The part has no hole to move.")?;
+            if let Feature::Hole { at, .. } = &mut self.spec.features[i] {
+                at.translate(dx * distance, dy * distance);
+            }
+            self.done.push(format!("moved the holes {} mm", human(distance)));
+        } else {
+            let o = &mut self.spec.placement.offset;
+            o[0] += dx * distance;
+            o[1] += dy * distance;
+            self.done.push(format!("moved the part {} mm", human(distance)));
+        }
+        Ok(())
+    }
+
+    fn more_holes(&mut self) -> Result<(), String> {
+        if !self.facts.take_flag(Flag::More) {
+            return Ok(());
+        }
+        let extra = match self.facts.take_count(Counted::Holes) {
+            Some(Some(n)) => n,
+            Some(None) => return Err("I read \"more holes\" but not how many.".into()),
+            None => return Err("I read \"more\" but not more of what.".into()),
+        };
+        let i = self
+            .hole_index()
+            .ok_or("The part has no holes to add to; describe the new holes.")?;
+        let (ds, dd) = self.diameter_spacing(i);
+        let Feature::Hole { at, .. } = &mut self.spec.features[i] else {
+            unreachable!("hole_index finds holes")
+        };
+        match at {
+            Positions::Circular { count, .. } => *count += extra,
+            Positions::Linear { start, step, count } => {
+                let n = f64::from(*count);
+                let m = n + f64::from(extra);
+                let centre = [
+                    start[0] + (n - 1.0) / 2.0 * step[0],
+                    start[1] + (n - 1.0) / 2.0 * step[1],
+                ];
+                *step = [step[0] * n / m, step[1] * n / m];
+                *start = [
+                    centre[0] - (m - 1.0) / 2.0 * step[0],
+                    centre[1] - (m - 1.0) / 2.0 * step[1],
+                ];
+                *count += extra;
+            }
+            Positions::Points { points } if points.len() == 1 => {
+                // One hole becomes a row centred where it was, along X.
+                let [x, y] = points[0];
+                let m = 1 + extra;
+                let pitch = ds.max(dd * 3.0);
+                *at = Positions::Linear {
+                    start: [x - pitch * f64::from(m - 1) / 2.0, y],
+                    step: [pitch, 0.0],
+                    count: m,
+                };
+            }
+            _ => return Err("These holes are placed one by one or in a grid; give the new holes' positions.".into()),
+        }
+        self.done.push(format!("added {extra} holes"));
+        Ok(())
+    }
+
+    /// A sensible pitch for a row grown from one hole: a fifth of the
+    /// part's length, and the hole's diameter.
+    fn diameter_spacing(&self, i: usize) -> (f64, f64) {
+        let d = match &self.spec.features[i] {
+            Feature::Hole { diameter, .. } => *diameter,
+            _ => 0.0,
+        };
+        let span = match self.spec.base {
+            Base::Box { length, .. } => length / 5.0,
+            Base::Cylinder { diameter, .. } => diameter / 5.0,
+            _ => 3.0 * d,
+        };
+        (span, d)
+    }
+
+    fn shell(&mut self) -> Result<(), String> {
+        let hollow = self.facts.take_flag(Flag::Open);
+        let wall = self.facts.take(&[Role::Wall]);
+        if !hollow && wall.is_none() {
+            return Ok(());
+        }
+        let existing = self.spec.features.iter_mut().find_map(|f| match f {
+            Feature::Shell { wall, .. } => Some(wall),
+            _ => None,
+        });
+        match (existing, wall) {
+            (Some(w), Some(new)) => *w = new,
+            (Some(_), None) => {}
+            (None, wall) => {
+                let wall = wall.unwrap_or(2.0);
+                self.spec.features.insert(0, Feature::Shell { wall, floor: None });
+                self.done.push(format!("added a shell with {} mm walls", human(wall)));
+                return Ok(());
+            }
+        }
+        self.done.push("changed the wall".into());
+        Ok(())
+    }
+
+    fn edges(&mut self) -> Result<(), String> {
+        let fillet = self.facts.take(&[Role::Fillet]);
+        let chamfer = self.facts.take(&[Role::Chamfer]);
+        let set = if self.facts.take_flag(Flag::VerticalEdges) || self.facts.take_flag(Flag::Corners) {
+            Some(Edges::Vertical)
+        } else if self.facts.take_flag(Flag::TopEdges) {
+            Some(Edges::Top)
+        } else if self.facts.take_flag(Flag::BottomEdges) {
+            Some(Edges::Bottom)
+        } else if self.facts.take_flag(Flag::AllEdges) | self.facts.take_flag(Flag::Edges) {
+            Some(Edges::All)
+        } else {
+            None
+        };
+        for (size, is_fillet) in [(fillet, true), (chamfer, false)] {
+            let Some(size) = size else { continue };
+            let existing = self.spec.features.iter_mut().find(|f| {
+                matches!(
+                    (f, is_fillet),
+                    (Feature::Fillet { .. }, true) | (Feature::Chamfer { .. }, false)
+                )
+            });
+            match existing {
+                Some(Feature::Fillet { radius, edges }) | Some(Feature::Chamfer { size: radius, edges }) => {
+                    *radius = size;
+                    if let Some(s) = set {
+                        *edges = s;
+                    }
+                    self.done.push("changed the edge treatment".into());
+                }
+                _ => {
+                    // One edge treatment at a time: a new one replaces the other kind.
+                    self.spec
+                        .features
+                        .retain(|f| !matches!(f, Feature::Fillet { .. } | Feature::Chamfer { .. }));
+                    let edges = set.unwrap_or(Edges::All);
+                    let (feature, word) = if is_fillet {
+                        (Feature::Fillet { radius: size, edges }, "fillet")
+                    } else {
+                        (Feature::Chamfer { size, edges }, "chamfer")
+                    };
+                    self.spec.features.insert(0, feature);
+                    self.done
+                        .push(format!("added a {} mm {word} on the {}", human(size), edges.describe()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The spec parameter a prompt role means for this part.
+    fn parameter_for(&self, role: Role) -> Option<String> {
+        let names: Vec<String> = self.spec.parameters().into_iter().map(|p| p.name).collect();
+        let bracket = self.spec.part == "l_bracket";
+        let hole_prefix = || {
+            self.spec.features.iter().find_map(|f| match f {
+                Feature::Hole { name, .. } if name != "bore" => Some(if name.is_empty() {
+                    "hole".to_string()
+                } else {
+                    name.clone()
+                }),
+                _ => None,
+            })
+        };
+        let candidates: Vec<String> = match role {
+            Role::Length if bracket => vec!["width".into()],
+            Role::Width if bracket => vec!["length".into()],
+            Role::Length => vec!["length".into(), "height".into()],
+            Role::Width => vec!["width".into()],
+            Role::Height => vec!["height".into(), "thickness".into()],
+            Role::Thickness => vec!["thickness".into(), "height".into()],
+            Role::Depth => vec!["hole_depth".into(), "height".into()],
+            Role::Diameter | Role::OuterDiameter => vec![
+                "diameter".into(),
+                "outer_diameter".into(),
+                "bottom_diameter".into(),
+                "ring_diameter".into(),
+            ],
+            Role::InnerDiameter => vec!["inner_diameter".into(), "bore_diameter".into()],
+            Role::TopDiameter => vec!["top_diameter".into()],
+            Role::BottomDiameter => vec!["bottom_diameter".into()],
+            Role::Hole => hole_prefix().map(|p| vec![format!("{p}_diameter")]).unwrap_or_default(),
+            Role::Bore => vec!["bore_diameter".into()],
+            Role::BoltCircle => hole_prefix()
+                .map(|p| vec![format!("{p}_circle_diameter")])
+                .unwrap_or_default(),
+            Role::Wall => vec!["shell_wall".into()],
+            Role::Floor => vec!["shell_floor".into()],
+            Role::Module => vec!["module".into()],
+            Role::AcrossFlats => vec!["across_flats".into()],
+            Role::Size => vec!["length".into()],
+            Role::TubeDiameter => vec!["tube_diameter".into()],
+            _ => vec![],
+        };
+        candidates.into_iter().find(|c| names.contains(c))
+    }
+
+    fn set(&mut self, name: &str, value: f64) -> Result<(), String> {
+        self.spec
+            .set_parameter(name, value)
+            .map(drop)
+            .map_err(|e| e.to_string())?;
+        self.done.push(format!("{} = {}", name.replace('_', " "), human(value)));
+        Ok(())
+    }
+
+    fn set_dimensions(&mut self) -> Result<(), String> {
+        let roles = [
+            Role::Length,
+            Role::Width,
+            Role::Height,
+            Role::Thickness,
+            Role::Depth,
+            Role::Diameter,
+            Role::OuterDiameter,
+            Role::InnerDiameter,
+            Role::TopDiameter,
+            Role::BottomDiameter,
+            Role::Hole,
+            Role::Bore,
+            Role::BoltCircle,
+            Role::Floor,
+            Role::Module,
+            Role::AcrossFlats,
+            Role::Size,
+            Role::TubeDiameter,
+        ];
+        for role in roles {
+            while let Some(v) = self.facts.take(&[role]) {
+                let name = self.parameter_for(role).ok_or_else(|| {
+                    format!(
+                        "This {} has no {} to set.",
+                        self.spec.part.replace('_', " "),
+                        role.describe()
+                    )
+                })?;
+                self.set(&name, v)?;
+            }
+        }
+        for (diameter, radius) in [(Role::Diameter, Role::Radius), (Role::OuterDiameter, Role::OuterRadius)] {
+            while let Some(r) = self.facts.take(&[radius]) {
+                let name = self
+                    .parameter_for(diameter)
+                    .ok_or_else(|| format!("This {} has no radius to set.", self.spec.part.replace('_', " ")))?;
+                self.set(&name, 2.0 * r)?;
+            }
+        }
+        if let Some(Some(n)) = self.facts.take_count(Counted::Teeth) {
+            self.set("teeth", f64::from(n))?;
+        }
+        if let Some(count) = self.facts.take_count(Counted::Holes) {
+            let Some(n) = count else {
+                // "the holes" next to a size was a hole-diameter keyword only.
+                return Ok(());
+            };
+            let prefix = self
+                .parameter_for(Role::Hole)
+                .map(|p| p.trim_end_matches("_diameter").to_string());
+            let name = prefix
+                .map(|p| format!("{p}_count"))
+                .filter(|n| self.spec.parameter(n).is_some())
+                .ok_or("I can change the number of holes in a row or on a circle only.")?;
+            self.set(&name, f64::from(n))?;
+        }
+        Ok(())
+    }
+
+    /// "twice as long", "half as thick".
+    fn scale(&mut self) -> Result<(), String> {
+        let factors = std::mem::take(&mut self.facts.factors);
+        for (f, role) in factors {
+            let role =
+                role.ok_or_else(|| format!("I read the factor {} but not which dimension it scales.", human(f)))?;
+            let name = self
+                .parameter_for(role)
+                .ok_or_else(|| format!("This part has no {} to scale.", role.describe()))?;
+            let old = self.spec.parameter(&name).unwrap_or(0.0);
+            self.set(&name, old * f)?;
+        }
+        Ok(())
+    }
+}

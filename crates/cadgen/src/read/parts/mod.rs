@@ -1,0 +1,384 @@
+//! From facts to a spec: choosing the base for a prompt, then reading the
+//! features every base shares (holes, fillets, chamfers, shell, centring)
+//! from what the base left over. Each builder takes the dimensions it
+//! needs, fills documented defaults (listed in the reply) and refuses what
+//! it cannot build.
+
+mod bracket;
+mod flange;
+mod gear;
+mod hex;
+mod prism;
+mod round;
+
+use domain::spec::{Axis, Counterbore, Edges, Feature, PartSpec, Positions};
+
+use super::metric;
+use super::prompt::Facts;
+use super::vocab::{Counted, Family, Flag, PartNoun, Role};
+use crate::compile::human;
+use crate::NotUnderstood;
+
+/// Hole diameter used when a prompt counts holes but gives no size: the
+/// ISO 273 medium clearance hole for an M5 screw.
+pub(crate) const DEFAULT_HOLE_DIAMETER_MM: f64 = 5.5;
+
+/// Corner holes sit this many hole diameters from each edge by default
+/// (a common minimum edge distance for bolted plates).
+const CORNER_INSET_PER_DIAMETER: f64 = 1.5;
+
+/// Picks the base: the most specific noun wins (a "gear" beats a "disc"),
+/// and a box or cylinder turns into its hollow variant when the prompt
+/// asks for walls.
+pub(crate) fn detect(facts: &Facts) -> Option<PartNoun> {
+    const PRIORITY: [Family; 21] = [
+        Family::Gear,
+        Family::Nut,
+        Family::Standoff,
+        Family::Flange,
+        Family::Washer,
+        Family::Bracket,
+        Family::Enclosure,
+        Family::Torus,
+        Family::Tube,
+        Family::Cone,
+        Family::Sphere,
+        Family::Prism,
+        Family::Triangle,
+        Family::Trapezoid,
+        Family::LProfile,
+        Family::TProfile,
+        Family::Channel,
+        Family::Cylinder,
+        Family::Plate,
+        Family::Cube,
+        Family::Box,
+    ];
+    let noun = PRIORITY
+        .iter()
+        .find_map(|family| facts.parts.iter().find(|n| n.family == *family))
+        .copied()?;
+    let walls = facts.has_role(&[Role::Wall, Role::Floor]) || facts.has(Flag::Open);
+    let family = match noun.family {
+        Family::Box | Family::Plate | Family::Cube if walls => Family::Enclosure,
+        Family::Cylinder if facts.has_role(&[Role::BoltCircle]) => Family::Flange,
+        Family::Cylinder if walls || facts.has_role(&[Role::InnerDiameter, Role::InnerRadius]) => Family::Tube,
+        other => other,
+    };
+    Some(PartNoun { family, ..noun })
+}
+
+/// Builds the spec for `noun`, then the shared features.
+pub(crate) fn build(noun: PartNoun, facts: &mut Facts) -> Result<(PartSpec, Vec<String>), NotUnderstood> {
+    let mut cx = Ctx {
+        facts,
+        noun,
+        part: family_name(noun.family),
+        defaults: Vec::new(),
+    };
+    let mut spec = match noun.family {
+        Family::Box | Family::Plate | Family::Cube => prism::block(&mut cx)?,
+        Family::Enclosure => prism::enclosure(&mut cx)?,
+        Family::Cylinder => round::cylinder(&mut cx)?,
+        Family::Tube => round::tube(&mut cx)?,
+        Family::Sphere => round::sphere(&mut cx)?,
+        Family::Cone => round::cone(&mut cx)?,
+        Family::Torus => round::torus(&mut cx)?,
+        Family::Washer => round::washer(&mut cx)?,
+        Family::Flange => flange::flange(&mut cx)?,
+        Family::Bracket => bracket::l_bracket(&mut cx)?,
+        Family::Gear => gear::spur_gear(&mut cx)?,
+        Family::Nut => hex::hex_nut(&mut cx)?,
+        Family::Standoff => hex::standoff(&mut cx)?,
+        Family::Prism => prism::regular_prism(&mut cx)?,
+        Family::Triangle | Family::Trapezoid | Family::LProfile | Family::TProfile | Family::Channel => {
+            prism::profile(&mut cx)?
+        }
+    };
+    spec.label = noun.word.to_string();
+    edge_features(&mut cx, &mut spec)?;
+    if cx.facts.take_flag(Flag::Centre) {
+        spec.placement.centered = true;
+    }
+    Ok((spec, cx.defaults))
+}
+
+fn family_name(family: Family) -> &'static str {
+    match family {
+        Family::Box | Family::Cube => "box",
+        Family::Plate => "plate",
+        Family::Cylinder => "cylinder",
+        Family::Tube => "tube",
+        Family::Sphere => "sphere",
+        Family::Cone => "cone",
+        Family::Washer => "washer",
+        Family::Flange => "flange",
+        Family::Bracket => "l_bracket",
+        Family::Gear => "spur_gear",
+        Family::Nut => "hex_nut",
+        Family::Standoff => "standoff",
+        Family::Enclosure => "enclosure",
+        Family::Torus => "torus",
+        Family::Prism => "prism",
+        Family::Triangle => "triangular_prism",
+        Family::Trapezoid => "trapezoidal_prism",
+        Family::LProfile => "l_profile",
+        Family::TProfile => "t_profile",
+        Family::Channel => "u_channel",
+    }
+}
+
+/// Fillets and chamfers: "vertical edges rounded 2 mm", "2 mm chamfer on
+/// the top edges", "rounded corners 5 mm".
+fn edge_features(cx: &mut Ctx, spec: &mut PartSpec) -> Result<(), NotUnderstood> {
+    let fillet = cx.facts.take(&[Role::Fillet]);
+    let chamfer = cx.facts.take(&[Role::Chamfer]);
+    if fillet.is_none() && chamfer.is_none() {
+        return Ok(());
+    }
+    let edges = if cx.facts.take_flag(Flag::VerticalEdges) || cx.facts.take_flag(Flag::Corners) {
+        Edges::Vertical
+    } else if cx.facts.take_flag(Flag::TopEdges) {
+        Edges::Top
+    } else if cx.facts.take_flag(Flag::BottomEdges) {
+        Edges::Bottom
+    } else {
+        let said = cx.facts.take_flag(Flag::AllEdges) | cx.facts.take_flag(Flag::Edges);
+        let round = matches!(
+            spec.base,
+            domain::spec::Base::Cylinder { .. } | domain::spec::Base::Tube { .. }
+        );
+        match (said, round) {
+            (_, true) => {
+                if !said {
+                    cx.defaults.push("edges: top and bottom".into());
+                }
+                Edges::All
+            }
+            (true, false) => Edges::All,
+            (false, false) => {
+                cx.defaults.push("edges: all edges".into());
+                Edges::All
+            }
+        }
+    };
+    if let Some(radius) = fillet {
+        spec.features.push(Feature::Fillet { radius, edges });
+    }
+    if let Some(size) = chamfer {
+        spec.features.push(Feature::Chamfer { size, edges });
+    }
+    Ok(())
+}
+
+/// The face holes are drilled into, in the base's own coordinates.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Face {
+    /// `[0, l] × [0, w]`.
+    Rect { l: f64, w: f64 },
+    /// Centred on the origin.
+    Round { d: f64 },
+}
+
+/// What a builder works with.
+pub(crate) struct Ctx<'a> {
+    pub facts: &'a mut Facts,
+    /// The noun as the user wrote it ("Rod", "Plate"), for the reply.
+    pub noun: PartNoun,
+    pub part: &'static str,
+    /// Defaults filled in so far, e.g. "thickness 10 mm".
+    pub defaults: Vec<String>,
+}
+
+impl Ctx<'_> {
+    /// A refusal for this part with the given reason.
+    pub fn refuse(&self, reason: impl Into<String>) -> NotUnderstood {
+        NotUnderstood {
+            reason: reason.into(),
+            part: Some(self.part.to_string()),
+        }
+    }
+
+    /// A required dimension: must be present and positive.
+    pub fn need(&self, value: Option<f64>, what: &str) -> Result<f64, NotUnderstood> {
+        match value {
+            Some(v) if v > 0.0 => Ok(v),
+            Some(v) => Err(self.refuse(format!("The {what} must be positive, not {} mm.", human(v)))),
+            None => Err(self.refuse(format!(
+                "A {} needs its {what}; for example: \"{}\".",
+                self.part.replace('_', " "),
+                super::catalogue::example_for(self.part)
+            ))),
+        }
+    }
+
+    /// An optional dimension with a documented default, recorded for the reply.
+    pub fn or_default(&mut self, value: Option<f64>, default: f64, what: &str) -> Result<f64, NotUnderstood> {
+        match value {
+            Some(v) => self.need(Some(v), what),
+            None => {
+                self.defaults.push(format!("{what} {} mm", human(default)));
+                Ok(default)
+            }
+        }
+    }
+
+    /// Fails with `reason` unless `ok`.
+    pub fn ensure(&self, ok: bool, reason: impl FnOnce() -> String) -> Result<(), NotUnderstood> {
+        if ok {
+            Ok(())
+        } else {
+            Err(self.refuse(reason()))
+        }
+    }
+
+    /// The hole diameter: "6 mm holes", "Ø6", an M size (clearance hole),
+    /// else the documented default.
+    pub fn hole_diameter(&mut self, diameter_too: bool) -> Result<f64, NotUnderstood> {
+        if let Some(d) = self.facts.take(&[Role::Hole]) {
+            return self.need(Some(d), "hole diameter");
+        }
+        if let Some(size) = self.facts.take_thread() {
+            let metric = metric::lookup(size).ok_or_else(|| self.unknown_thread(size))?;
+            return Ok(metric.clearance);
+        }
+        let d = if diameter_too {
+            self.facts.take_diameter(&[Role::Diameter], &[Role::Radius])
+        } else {
+            None
+        };
+        self.or_default(d, DEFAULT_HOLE_DIAMETER_MM, "hole diameter")
+    }
+
+    pub fn unknown_thread(&self, size: f64) -> NotUnderstood {
+        self.refuse(format!(
+            "M{} is not a metric size I know; I know {}.",
+            human(size),
+            metric::known_sizes()
+        ))
+    }
+
+    /// Holes drilled into `face` from the top, read from the prompt: a
+    /// count, a size, and a layout (points, corners, centre, a row, a bolt
+    /// circle), optionally blind ("8 mm deep") or counterbored. `None` when
+    /// the prompt asks for none.
+    pub fn holes(&mut self, face: Face, name: &str) -> Result<Option<Feature>, NotUnderstood> {
+        let points = self.facts.take_points();
+        let corners = self.facts.has(Flag::Corners) && !self.facts.has_role(&[Role::Fillet, Role::Chamfer]);
+        let count = self.facts.take_count(Counted::Holes);
+        if count.is_none() && points.is_empty() && !corners {
+            return Ok(None);
+        }
+        let given = count.flatten();
+        let thread = self.facts.peek_thread();
+        let d = self.hole_diameter(true)?;
+        let at = if !points.is_empty() {
+            let n = points.len() as u32;
+            self.ensure(given.is_none_or(|g| g == n), || {
+                format!(
+                    "The prompt counts {} holes but gives {n} positions.",
+                    given.unwrap_or(0)
+                )
+            })?;
+            Positions::Points {
+                points: points.iter().map(|(x, y)| [*x, *y]).collect(),
+            }
+        } else if corners {
+            self.facts.take_flag(Flag::Corners);
+            self.ensure(given.is_none_or(|g| g == 4), || {
+                "Corner holes come in fours.".to_string()
+            })?;
+            let Face::Rect { l, w } = face else {
+                return Err(self.refuse("Only a rectangular face has corners for holes."));
+            };
+            let inset = self.facts.take(&[Role::Inset]);
+            let inset = self.or_default(inset, CORNER_INSET_PER_DIAMETER * d, "hole inset")?;
+            Positions::Grid {
+                start: [inset, inset],
+                step: [l - 2.0 * inset, w - 2.0 * inset],
+                counts: [2, 2],
+            }
+        } else {
+            let n = match given {
+                Some(n) => n,
+                None => {
+                    let n = if self.facts.has_role(&[Role::BoltCircle]) { 4 } else { 1 };
+                    self.defaults.push(crate::compile::counted(n, "hole", "holes"));
+                    n
+                }
+            };
+            self.ensure((1..=domain::spec::MAX_COUNT).contains(&n), || {
+                format!("{n} holes is not a hole count I can lay out.")
+            })?;
+            let centre = self.facts.take_flag(Flag::Centre);
+            self.ensure(!centre || n == 1, || format!("{n} holes cannot all be at the centre."))?;
+            match face {
+                Face::Rect { l, w } if n == 1 => Positions::Points {
+                    points: vec![[l / 2.0, w / 2.0]],
+                },
+                Face::Rect { l, w } => {
+                    let pitch = if l >= w { l } else { w } / f64::from(n);
+                    let (start, step) = if l >= w {
+                        ([pitch / 2.0, w / 2.0], [pitch, 0.0])
+                    } else {
+                        ([l / 2.0, pitch / 2.0], [0.0, pitch])
+                    };
+                    Positions::Linear { start, step, count: n }
+                }
+                Face::Round { .. } if n == 1 && !self.facts.has_role(&[Role::BoltCircle]) => Positions::Points {
+                    points: vec![[0.0, 0.0]],
+                },
+                Face::Round { d: outer } => {
+                    let circle = self.facts.take(&[Role::BoltCircle]);
+                    let circle = self.or_default(circle, outer / 2.0, "hole circle diameter")?;
+                    Positions::Circular {
+                        center: [0.0, 0.0],
+                        diameter: circle,
+                        count: n,
+                        start_angle_deg: 0.0,
+                    }
+                }
+            }
+        };
+        let depth = self.facts.take(&[Role::Depth]);
+        let counterbore = self.counterbore(thread, d)?;
+        self.facts.take_flag(Flag::Through);
+        Ok(Some(Feature::Hole {
+            name: name.to_string(),
+            diameter: d,
+            depth,
+            counterbore,
+            axis: Axis::Z,
+            at,
+        }))
+    }
+
+    /// "counterbored" (sizes for socket head cap screws, ISO 4762, from an
+    /// M size) or "counterbore 10 mm".
+    fn counterbore(&mut self, thread: Option<f64>, hole: f64) -> Result<Option<Counterbore>, NotUnderstood> {
+        let said = self.facts.take_flag(Flag::Counterbored);
+        let diameter = self.facts.take(&[Role::Counterbore]);
+        if !said && diameter.is_none() {
+            return Ok(None);
+        }
+        let standard = thread.and_then(metric::lookup);
+        let d = match (diameter, standard) {
+            (Some(d), _) => d,
+            (None, Some(m)) => m.counterbore_diameter,
+            (None, None) => {
+                let d = (hole * 1.8 * 10.0).round() / 10.0;
+                self.defaults.push(format!("counterbore diameter {} mm", human(d)));
+                d
+            }
+        };
+        let depth = match standard {
+            Some(m) => m.counterbore_depth,
+            None => {
+                let depth = hole;
+                self.defaults.push(format!("counterbore depth {} mm", human(depth)));
+                depth
+            }
+        };
+        Ok(Some(Counterbore { diameter: d, depth }))
+    }
+}

@@ -1,0 +1,160 @@
+//! Straight-sided bases: box / block / cube / plate (with holes), the
+//! open-top enclosure, regular polygon prisms and the standard profiles.
+
+use domain::spec::{Base, Feature, PartSpec, ProfileShape};
+
+use super::{Ctx, Face};
+use crate::read::vocab::{Family, Flag, Role};
+use crate::NotUnderstood;
+
+/// Wall thickness of an enclosure when the prompt gives none.
+const DEFAULT_WALL_MM: f64 = 2.0;
+
+/// Length × width × height from "40 x 20 x 10", "100 x 50 mm 5 mm thick" or
+/// separate "length/width/height" keywords.
+fn box_dims(cx: &mut Ctx) -> Result<[f64; 3], NotUnderstood> {
+    let z_roles = [Role::Height, Role::Thickness, Role::Depth];
+    let (l, w, h) = if let Some(c) = cx.facts.take_chain(3) {
+        (Some(c[0]), Some(c[1]), Some(c[2]))
+    } else if let Some(c) = cx.facts.take_chain(2) {
+        (Some(c[0]), Some(c[1]), cx.facts.take(&z_roles))
+    } else {
+        let l = cx.facts.take(&[Role::Length]);
+        let w = cx.facts.take(&[Role::Width]);
+        (l, w, cx.facts.take(&z_roles))
+    };
+    let z_name = if cx.noun.family == Family::Plate {
+        "thickness"
+    } else {
+        "height"
+    };
+    Ok([cx.need(l, "length")?, cx.need(w, "width")?, cx.need(h, z_name)?])
+}
+
+/// Box, block, plate — or a cube from a single side — with any holes.
+pub(crate) fn block(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
+    let [l, w, h] = match cx.noun.family {
+        Family::Cube if !cx.facts.has_chain() => {
+            let roles = [Role::Size, Role::Length, Role::Width, Role::Height];
+            let side = cx.facts.take(&roles).or_else(|| cx.facts.take_bare());
+            let side = cx.need(side, "side length")?;
+            [side; 3]
+        }
+        _ => box_dims(cx)?,
+    };
+    let mut spec = PartSpec::new(
+        cx.part,
+        Base::Box {
+            length: l,
+            width: w,
+            height: h,
+        },
+    );
+    if let Some(holes) = cx.holes(Face::Rect { l, w }, "hole")? {
+        spec.features.push(holes);
+    }
+    // A second group: "… and a 10 mm hole at the centre".
+    if let Some(holes) = cx.holes(Face::Rect { l, w }, "hole")? {
+        spec.features.push(holes);
+    }
+    Ok(spec)
+}
+
+/// An open-top box: outer length × width × height, walls and floor.
+pub(crate) fn enclosure(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
+    cx.facts.take_flag(Flag::Open);
+    let [l, w, h] = box_dims(cx)?;
+    let wall = cx.facts.take(&[Role::Wall, Role::Thickness]);
+    let wall = cx.or_default(wall, DEFAULT_WALL_MM, "wall")?;
+    let floor = cx.facts.take(&[Role::Floor]);
+    let floor = floor.map(|f| cx.need(Some(f), "floor")).transpose()?;
+    let mut spec = PartSpec::new(
+        "enclosure",
+        Base::Box {
+            length: l,
+            width: w,
+            height: h,
+        },
+    );
+    spec.features.push(Feature::Shell { wall, floor });
+    if let Some(holes) = cx.holes(Face::Rect { l, w }, "hole")? {
+        spec.features.push(holes);
+    }
+    Ok(spec)
+}
+
+/// "hexagonal prism 20 mm across flats 40 mm long".
+pub(crate) fn regular_prism(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
+    cx.facts.take_flag(Flag::Hex);
+    let sides = match cx.noun.word {
+        w if w.starts_with("Hex") => 6,
+        w if w.starts_with("Pent") => 5,
+        w if w.starts_with("Oct") => 8,
+        _ => 4,
+    };
+    let f = &mut *cx.facts;
+    let af = f.take(&[Role::AcrossFlats, Role::Width, Role::Size]);
+    let h = f.take(&[Role::Height, Role::Length, Role::Thickness]);
+    let (af, h) = (cx.need(af, "across-flats size")?, cx.need(h, "length")?);
+    let mut spec = PartSpec::new(
+        cx.part,
+        Base::Prism {
+            sides,
+            across_flats: af,
+            height: h,
+        },
+    );
+    if let Some(holes) = cx.holes(Face::Round { d: af }, "hole")? {
+        spec.features.push(holes);
+    }
+    Ok(spec)
+}
+
+/// Triangle, trapezoid, L, T and U profiles, extruded along Y.
+pub(crate) fn profile(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
+    let f = &mut *cx.facts;
+    let chain = f.take_chain(3);
+    let (w, h, len) = match &chain {
+        Some(c) => (Some(c[0]), Some(c[1]), Some(c[2])),
+        None => (
+            f.take(&[Role::Width]),
+            f.take(&[Role::Height]),
+            f.take(&[Role::Length, Role::Depth]),
+        ),
+    };
+    let (w, h, len) = (cx.need(w, "width")?, cx.need(h, "height")?, cx.need(len, "length")?);
+    let profile = match cx.noun.family {
+        Family::Triangle => ProfileShape::Triangle { width: w, height: h },
+        Family::Trapezoid => {
+            let top = cx.facts.take(&[Role::TopDiameter]);
+            let top = cx.need(top, "top width")?;
+            ProfileShape::Trapezoid {
+                bottom: w,
+                top,
+                height: h,
+            }
+        }
+        family => {
+            let t = cx.facts.take(&[Role::Thickness, Role::Wall]);
+            let t = cx.or_default(t, 3.0, "thickness")?;
+            match family {
+                Family::LProfile => ProfileShape::L {
+                    width: w,
+                    height: h,
+                    thickness: t,
+                },
+                Family::TProfile => ProfileShape::T {
+                    width: w,
+                    height: h,
+                    thickness: t,
+                },
+                _ => ProfileShape::U {
+                    width: w,
+                    height: h,
+                    thickness: t,
+                },
+            }
+        }
+    };
+    Ok(PartSpec::new(cx.part, Base::Profile { profile, length: len }))
+}
