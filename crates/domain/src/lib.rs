@@ -12,6 +12,7 @@ pub mod job;
 pub mod keys;
 pub mod messages;
 pub mod status;
+pub mod verify;
 
 pub use files::{FileType, ModelFormat};
 pub use ids::{IdError, JobId, ProjectId, ProjectSlug, UserId, Version};
@@ -19,3 +20,4 @@ pub use job::{IllegalTransition, JobStage};
 pub use keys::S3Key;
 pub use messages::{Envelope, MessageType, Payload, RawEnvelope};
 pub use status::{ProcessingStatus, ProjectStatus};
+pub use verify::{Check, Expectations, Verification};
