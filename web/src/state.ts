@@ -2,7 +2,7 @@
 // (how live status events update a job, which steps of the pipeline a job
 // has passed, which version's model to show, how projects are ordered).
 
-import type { Job, JobStage, ModelMetrics, Output, Project, StatusEvent } from './types';
+import type { Job, JobStage, ModelMetrics, Output, Project, StatusEvent, VerificationCheck } from './types';
 
 /** A value with subscribers. */
 export class Store<T> {
@@ -203,6 +203,18 @@ export function metricsByVersion(jobs: Job[]): Map<number, ModelMetrics> {
     .filter((j) => j.stage === 'completed' && j.version != null && j.metrics)
     .sort((a, b) => (a.updated_at < b.updated_at ? -1 : 1));
   for (const j of done) out.set(j.version as number, j.metrics as ModelMetrics);
+  return out;
+}
+
+/** The verification of each version, from the project's completed jobs (newest wins). */
+export function verificationByVersion(jobs: Job[]): Map<number, { summary: string; checks: VerificationCheck[] }> {
+  const out = new Map<number, { summary: string; checks: VerificationCheck[] }>();
+  const done = jobs
+    .filter((j) => j.stage === 'completed' && j.version != null && j.verification)
+    .sort((a, b) => (a.updated_at < b.updated_at ? -1 : 1));
+  for (const j of done) {
+    out.set(j.version as number, { summary: j.verification_summary ?? '', checks: j.verification?.checks ?? [] });
+  }
   return out;
 }
 

@@ -63,6 +63,19 @@ export interface Message {
   job_id?: string | null;
 }
 
+/** One check of a built model against what was asked. */
+export interface VerificationCheck {
+  name: string;
+  expected: string;
+  measured: string;
+  passed: boolean;
+}
+
+export interface Verification {
+  checks: VerificationCheck[];
+  passed: boolean;
+}
+
 export interface ModelMetrics {
   /** mm³ */
   volume: number;
@@ -93,6 +106,8 @@ export interface Job {
   error?: string | null;
   history: StageEntry[];
   metrics?: ModelMetrics | null;
+  verification?: Verification | null;
+  verification_summary?: string | null;
   outputs: Record<string, string>;
   created_at: string;
   updated_at: string;

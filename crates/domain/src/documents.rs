@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::messages::{ModelMetrics, ScriptSource};
+use crate::verify::{Expectations, Verification};
 use crate::{FileType, JobId, JobStage, ProjectId, ProjectSlug, ProjectStatus, UserId, Version};
 
 mod opt_bson_dt {
@@ -175,6 +176,14 @@ pub struct Job {
     pub error: Option<String>,
     #[serde(default)]
     pub metrics: Option<ModelMetrics>,
+    /// What the model must measure, set by the generator (from the part
+    /// spec, or from the prompt for a raw script).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<Expectations>,
+    /// The comparison of the built model with `expected`; a job completes
+    /// only with a passing one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
     #[serde(default)]
     pub outputs: BTreeMap<String, String>,
     #[serde(default)]

@@ -13,6 +13,7 @@ pub mod keys;
 pub mod messages;
 pub mod spec;
 pub mod status;
+pub mod verify;
 
 pub use files::{FileType, ModelFormat};
 pub use ids::{IdError, JobId, ProjectId, ProjectSlug, UserId, Version};
@@ -20,3 +21,4 @@ pub use job::{IllegalTransition, JobStage};
 pub use keys::S3Key;
 pub use messages::{Envelope, MessageType, Payload, RawEnvelope};
 pub use status::{ProcessingStatus, ProjectStatus};
+pub use verify::{Check, Expectations, Verification};

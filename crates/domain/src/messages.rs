@@ -15,6 +15,7 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::verify::Verification;
 use crate::{JobId, JobStage, ModelFormat, ProjectId, ProjectSlug, UserId, Version};
 
 /// Every routing key of the `cadscribe` exchange.
@@ -306,6 +307,9 @@ pub struct ModelMetrics {
     pub bounding_box: [f64; 6],
     pub solids: u32,
     pub valid: bool,
+    /// Through holes (the genus of the solid), where the worker measured it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub through_holes: Option<u32>,
 }
 
 /// `model.built`: the four model files and the log are in S3.
@@ -321,6 +325,11 @@ pub struct ModelBuilt {
     pub worker_id: String,
     pub exit_code: i32,
     pub source: ScriptSource,
+    /// The request, for a repair when the model fails verification.
+    #[serde(default)]
+    pub prompt: String,
+    #[serde(default)]
+    pub repair_attempt: u32,
 }
 
 impl Payload for ModelBuilt {
@@ -396,6 +405,10 @@ pub struct JobStatus {
     /// The reason of a failure, or extra detail.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// On the final event of a built model: each check of the model
+    /// against what was asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
 }
 
 impl JobStatus {
@@ -406,6 +419,7 @@ impl JobStatus {
             label: stage.label().to_owned(),
             version: None,
             detail: None,
+            verification: None,
         }
     }
 }

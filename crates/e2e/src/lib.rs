@@ -2,10 +2,11 @@
 //! own processes on an isolated slice of the local stack (`TestEnv`),
 //! submits jobs the way the gateway does, and waits for them to finish.
 
+pub mod database_server;
 pub mod stl;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -42,8 +43,15 @@ pub struct Service {
 }
 
 impl Service {
-    /// Starts `name` with `vars` as its whole environment (plus PATH).
+    /// Starts `name` with `vars` as its whole environment (plus PATH), on
+    /// port 0.
     pub fn start(name: &str, vars: &HashMap<String, String>, tag: &str) -> Self {
+        let mut vars = vars.clone();
+        vars.insert("PORT".into(), "0".into());
+        Self::spawn(name, &vars, tag)
+    }
+
+    fn spawn(name: &str, vars: &HashMap<String, String>, tag: &str) -> Self {
         let logs = repo_root().join(".local/logs/tests");
         std::fs::create_dir_all(&logs).expect("log dir");
         let log = logs.join(format!("{tag}-{name}.log"));
@@ -52,7 +60,6 @@ impl Service {
             .env_clear()
             .envs(vars)
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("PORT", "0")
             .env("LOG_FORMAT", "pretty")
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -64,6 +71,41 @@ impl Service {
             name: name.into(),
             child,
             log,
+        }
+    }
+
+    /// The gateway on `port` of 127.0.0.1, serving `web_root` if given.
+    pub fn gateway(vars: &HashMap<String, String>, tag: &str, port: u16, web_root: Option<&Path>) -> Self {
+        let mut vars = vars.clone();
+        vars.insert("HOST".into(), "127.0.0.1".into());
+        vars.insert("PORT".into(), port.to_string());
+        if let Some(root) = web_root {
+            vars.insert("WEB_ROOT".into(), root.display().to_string());
+        }
+        Self::spawn("gateway", &vars, tag)
+    }
+
+    /// Waits until `{base}/healthz` answers; panics with the log if the
+    /// process exits or a minute passes.
+    pub async fn wait_healthy(&mut self, base: &str) {
+        let client = reqwest::Client::new();
+        let start = Instant::now();
+        loop {
+            if let Ok(res) = client.get(format!("{base}/healthz")).send().await {
+                if res.status().is_success() {
+                    return;
+                }
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("{} exited ({status}):\n{}", self.name, self.log_text());
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "{} did not answer within a minute:\n{}",
+                self.name,
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
@@ -100,7 +142,12 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub async fn new() -> Self {
-        let env = TestEnv::new();
+        Self::with(&[]).await
+    }
+
+    /// A pipeline whose settings are the stack's with `overrides`.
+    pub async fn with(overrides: &[(&str, &str)]) -> Self {
+        let env = TestEnv::with(overrides);
         let db = env.db().await;
         let bus = env.bus("driver");
         // As every service does at start: no message is unroutable, even
@@ -128,8 +175,15 @@ impl Pipeline {
         }
     }
 
+    /// A stored project; objects an earlier, interrupted run left under
+    /// its slug are removed first, so counts in S3 start from zero.
     pub async fn project(&self, name: &str) -> Project {
-        self.env.project(&self.db, name).await
+        let project = self.env.project(&self.db, name).await;
+        let store = self.env.store();
+        for prefix in domain::S3Key::project_prefixes(&project.slug) {
+            let _ = store.delete_prefix(&prefix).await;
+        }
+        project
     }
 
     /// Accepts a generation job the way the gateway does.

@@ -127,6 +127,24 @@ async fn catalogue_prompts_become_four_model_files_with_the_right_volume() {
             measured.volume
         );
         assert!(measured.valid && measured.solids == 1, "{prompt}: {measured:?}");
+        // The job was verified against the generator's own expectations.
+        let verification = job.verification.as_ref().expect("a verification recorded");
+        assert!(verification.passed, "{prompt}: {verification:?}");
+        let volume_check = verification.checks.iter().find(|c| c.name == "volume");
+        assert!(volume_check.is_some_and(|c| c.passed), "{prompt}: {verification:?}");
+        let expected_volume = job
+            .expected
+            .as_ref()
+            .and_then(|e| e.volume_mm3)
+            .expect("expectations recorded");
+        assert!(
+            (expected_volume - expected).abs() / expected < 0.005,
+            "{prompt}: {expected_volume}"
+        );
+        assert!(
+            measured.through_holes.is_some(),
+            "{prompt}: the worker counts through holes"
+        );
 
         let project_now = p.db.projects().get(&project.project_id).await.unwrap().unwrap();
         assert_eq!(project_now.status, ProjectStatus::Completed);
@@ -430,4 +448,33 @@ fn services_refuse_to_start_naming_what_is_missing_or_malformed() {
             "{service} blames a good variable: {err}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_model_that_is_not_one_solid_fails_verification_with_the_checks_shown() {
+    let mut p = Pipeline::new().await;
+    p.start(&PIPELINE, &[]);
+    let project = p.project("two solids").await;
+    let script = "import FreeCAD as App\nimport Part\n\
+doc = App.ActiveDocument or App.newDocument(\"Model\")\n\
+a = Part.makeBox(10, 10, 10)\n\
+b = Part.makeBox(10, 10, 10, App.Vector(20, 0, 0))\n\
+doc.addObject(\"Part::Feature\", \"A\").Shape = a\n\
+doc.addObject(\"Part::Feature\", \"B\").Shape = b\n\
+doc.recompute()\n";
+    let id = p.upload(&project, script).await;
+    let job = p.finished(id, 3 * MINUTE).await;
+    assert_eq!(job.stage, JobStage::Failed, "{job:?}");
+    let error = job.error.as_deref().unwrap_or_default();
+    assert!(error.contains("verification failed"), "{error}");
+    assert!(error.contains("solids: expected 1, measured 2"), "{error}");
+    let verification = job.verification.expect("the failed checks are recorded");
+    assert!(!verification.passed);
+    let solids = verification
+        .checks
+        .iter()
+        .find(|c| c.name == "solids")
+        .expect("a solids check");
+    assert_eq!((solids.measured.as_str(), solids.passed), ("2", false));
+    p.clean(&[&project.slug]).await;
 }

@@ -10,24 +10,16 @@
 //! Chromium (`web/scripts/ensure-chromium.sh`); `make test` does both.
 
 use std::collections::HashMap;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use e2e::{binary, Pipeline, Service, PIPELINE};
+use e2e::database_server::free_port;
+use e2e::{Pipeline, Service, PIPELINE};
 use platform::testkit::repo_root;
 
 fn web_dir() -> PathBuf {
     repo_root().join("web")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("a free port")
-        .local_addr()
-        .expect("address")
-        .port()
 }
 
 /// Runs a helper script of the web client; its last line of output is the answer.
@@ -45,54 +37,6 @@ fn script(name: &str, vars: &HashMap<String, String>) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     stdout.lines().last().unwrap_or_default().trim().to_owned()
-}
-
-/// The gateway on `port`, serving `web_root`, with the pipeline's settings.
-fn start_gateway(vars: &HashMap<String, String>, tag: &str, port: u16, web_root: &Path) -> Service {
-    let logs = repo_root().join(".local/logs/tests");
-    std::fs::create_dir_all(&logs).expect("log dir");
-    let log = logs.join(format!("{tag}-gateway.log"));
-    let file = std::fs::File::create(&log).expect("log file");
-    let child = Command::new(binary("gateway"))
-        .env_clear()
-        .envs(vars)
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("PORT", port.to_string())
-        .env("HOST", "127.0.0.1")
-        .env("WEB_ROOT", web_root)
-        .env("LOG_FORMAT", "pretty")
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(file.try_clone().expect("log file"))
-        .stderr(file)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start the gateway: {e}"));
-    Service {
-        name: "gateway".into(),
-        child,
-        log,
-    }
-}
-
-async fn wait_healthy(base: &str, gateway: &mut Service) {
-    let client = reqwest::Client::new();
-    let start = Instant::now();
-    loop {
-        if let Ok(res) = client.get(format!("{base}/healthz")).send().await {
-            if res.status().is_success() {
-                return;
-            }
-        }
-        if let Ok(Some(status)) = gateway.child.try_wait() {
-            panic!("the gateway exited ({status}):\n{}", gateway.log_text());
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "the gateway did not answer within a minute:\n{}",
-            gateway.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 fn tail(text: &str, lines: usize) -> String {
@@ -123,8 +67,8 @@ async fn a_person_describes_a_part_sees_it_in_3d_and_downloads_the_stl_in_a_real
     pipeline.start(&PIPELINE, &[]);
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut gateway = start_gateway(&vars, &pipeline.env.id, port, &dist);
-    wait_healthy(&base, &mut gateway).await;
+    let mut gateway = Service::gateway(&vars, &pipeline.env.id, port, Some(&dist));
+    gateway.wait_healthy(&base).await;
 
     let artifacts = repo_root().join("target/web-e2e");
     let run = tokio::task::spawn_blocking({

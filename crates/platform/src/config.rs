@@ -182,6 +182,32 @@ pub trait FromEnv: Sized {
 pub struct MongoSettings {
     pub uri: String,
     pub database: String,
+    /// The write concern of every write: an answer or an ack never rests on
+    /// a write the server has not made durable.
+    pub durability: Durability,
+}
+
+/// `MONGODB_WRITE_CONCERN` and `MONGODB_JOURNAL`: how durable a write must
+/// be before the server acknowledges it. The default, `majority` with the
+/// journal, holds on a standalone server and on a replica set alike; a
+/// replica set may ask for a number of members or a tag set name instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Durability {
+    /// `majority`, a number of members (at least 1), or a tag set name.
+    pub w: String,
+    pub journal: bool,
+    /// How long a write may wait for its concern before it fails.
+    pub timeout: Duration,
+}
+
+impl Default for Durability {
+    fn default() -> Self {
+        Self {
+            w: "majority".into(),
+            journal: true,
+            timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 impl FromEnv for MongoSettings {
@@ -199,7 +225,28 @@ impl FromEnv for MongoSettings {
         {
             env.malformed("DATABASE_NAME", "use letters, digits, '_' or '-' (at most 63)");
         }
-        Self { uri, database }
+        let defaults = Durability::default();
+        let w = env
+            .optional("MONGODB_WRITE_CONCERN")
+            .unwrap_or_else(|| defaults.w.clone());
+        if w.parse::<i64>().is_ok_and(|n| n < 1) {
+            env.malformed(
+                "MONGODB_WRITE_CONCERN",
+                "`majority`, a number of members of at least 1, or a tag set name; \
+                 unacknowledged writes (0) would lose accepted jobs",
+            );
+        }
+        let journal = env.bool_or("MONGODB_JOURNAL", defaults.journal);
+        let timeout_ms = env.parse_or("MONGODB_WRITE_TIMEOUT_MS", defaults.timeout.as_millis() as u64);
+        Self {
+            uri,
+            database,
+            durability: Durability {
+                w,
+                journal,
+                timeout: Duration::from_millis(timeout_ms.max(1)),
+            },
+        }
     }
 }
 
@@ -320,6 +367,31 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("AMQP_URL is malformed"), "{text}");
         assert!(text.contains("AMQP_PREFETCH is malformed"), "{text}");
+    }
+
+    #[test]
+    fn writes_are_durable_by_default_and_unacknowledged_writes_are_refused() {
+        let uri = ("MONGODB_URI", "mongodb://127.0.0.1:27017");
+        let s = MongoSettings::from_reader(reader(&[uri])).unwrap();
+        assert_eq!(s.durability, Durability::default());
+        assert_eq!(s.durability.w, "majority");
+        assert!(s.durability.journal);
+
+        let s = MongoSettings::from_reader(reader(&[
+            uri,
+            ("MONGODB_WRITE_CONCERN", "2"),
+            ("MONGODB_JOURNAL", "false"),
+        ]))
+        .unwrap();
+        assert_eq!((s.durability.w.as_str(), s.durability.journal), ("2", false));
+
+        for bad in ["0", "-1"] {
+            let err = MongoSettings::from_reader(reader(&[uri, ("MONGODB_WRITE_CONCERN", bad)])).unwrap_err();
+            assert!(
+                err.to_string().contains("MONGODB_WRITE_CONCERN is malformed"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -78,6 +78,8 @@ pub fn new_job<P: Payload>(project: &Project, user: &UserId, kind: JobKind, firs
         repair_attempts: 0,
         error: None,
         metrics: None,
+        expected: None,
+        verification: None,
         outputs: Default::default(),
         request_id: first.request_id.clone(),
         created_at: now,
@@ -226,6 +228,9 @@ pub async fn advance(
         let mut status = JobStatus::new(slug.clone(), step.stage);
         status.version = step.version.or(job.version);
         status.detail = step.detail;
+        if step.stage.is_terminal() {
+            status.verification = job.verification.clone();
+        }
         bus.publish(&origin.message(status).into_raw()).await?;
     }
     Ok(transition)

@@ -10,7 +10,9 @@ use std::time::Duration;
 use bson::{doc, Bson, Document};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use mongodb::options::{ClientOptions, FindOneAndUpdateOptions, IndexOptions, ReturnDocument};
+use mongodb::options::{
+    Acknowledgment, ClientOptions, FindOneAndUpdateOptions, IndexOptions, ReturnDocument, WriteConcern,
+};
 use mongodb::{Client, Collection, Database, IndexModel};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -18,7 +20,7 @@ use serde::Serialize;
 use domain::documents::{FileRecord, Job, LogRecord, Message, Project, User};
 use domain::{FileType, JobId, JobStage, ProjectId, ProjectSlug, ProjectStatus, UserId, Version};
 
-use crate::config::MongoSettings;
+use crate::config::{Durability, MongoSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -65,6 +67,22 @@ impl DbError {
 }
 
 pub type DbResult<T> = Result<T, DbError>;
+
+/// The driver's write concern for `d`: set once on the client, so every
+/// write of every repository (users, projects, jobs, version claims,
+/// messages, files, logs) waits until it is durable.
+fn write_concern(d: &Durability) -> WriteConcern {
+    let w = match d.w.parse::<u32>() {
+        Ok(n) => Acknowledgment::Nodes(n),
+        Err(_) if d.w == "majority" => Acknowledgment::Majority,
+        Err(_) => Acknowledgment::Custom(d.w.clone()),
+    };
+    WriteConcern::builder()
+        .w(w)
+        .journal(d.journal)
+        .w_timeout(d.timeout)
+        .build()
+}
 
 /// A page request: `limit` items after skipping `offset`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -118,12 +136,18 @@ impl Db {
         opts.app_name.get_or_insert_with(|| "cadscribe".into());
         opts.server_selection_timeout.get_or_insert(Duration::from_secs(10));
         opts.connect_timeout.get_or_insert(Duration::from_secs(5));
+        opts.write_concern = Some(write_concern(&settings.durability));
         let client = Client::with_options(opts)?;
         let db = Self {
             db: client.database(&settings.database),
         };
         db.ping().await?;
         Ok(db)
+    }
+
+    /// The write concern every collection of this database writes with.
+    pub fn write_concern(&self) -> Option<&WriteConcern> {
+        self.db.write_concern()
     }
 
     pub async fn ping(&self) -> DbResult<()> {

@@ -54,11 +54,20 @@ pub struct TestEnv {
 
 impl TestEnv {
     pub fn new() -> Self {
+        Self::with(&[])
+    }
+
+    /// A test environment whose settings are the stack's with `overrides`
+    /// (a database server of the test's own, say).
+    pub fn with(overrides: &[(&str, &str)]) -> Self {
         let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
         let mut vars = stack_vars();
         vars.insert("DATABASE_NAME".into(), format!("test_{id}"));
         vars.insert("AMQP_EXCHANGE".into(), format!("test-{id}"));
         vars.insert("AMQP_QUEUE_PREFIX".into(), format!("test-{id}."));
+        for (k, v) in overrides {
+            vars.insert((*k).into(), (*v).into());
+        }
         let mongo = settings(&vars);
         let s3 = settings(&vars);
         let bus = settings(&vars);

@@ -48,6 +48,8 @@ fn job(p: &Project) -> Job {
         repair_attempts: 0,
         error: None,
         metrics: None,
+        expected: None,
+        verification: None,
         outputs: Default::default(),
         request_id: None,
         created_at: now,

@@ -429,10 +429,34 @@ def measure(shape):
         "solids": len(shape.Solids),
         "valid": bool(shape.isValid()),
     }
+    holes = through_holes(shape)
+    if holes is not None:
+        metrics["through_holes"] = holes
     numbers = [metrics["volume"], metrics["surface_area"]] + metrics["bounding_box"]
     if not all(math.isfinite(x) for x in numbers):
         raise NoModel("the model's measurements are not finite numbers")
     return metrics
+
+
+def through_holes(shape):
+    """The number of holes that go all the way through (the genus), summed
+    over the closed shells: 2 - 2g = V - E + sum over faces of (2 - wires),
+    degenerate edges (sphere poles, cone apexes) left out. None when the
+    topology does not give a whole, non-negative number."""
+    try:
+        total = 0
+        for solid in shape.Solids:
+            for shell in solid.Shells:
+                vertices = len(shell.Vertexes)
+                edges = len([e for e in shell.Edges if not e.Degenerated])
+                faces = sum(2 - len(f.Wires) for f in shell.Faces)
+                chi = vertices - edges + faces
+                if chi > 2 or chi % 2:
+                    return None
+                total += (2 - chi) // 2
+        return total
+    except Exception:
+        return None
 
 
 def mesh_deflection(shape):

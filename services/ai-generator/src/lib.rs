@@ -205,6 +205,10 @@ impl Generator {
             updated_at: now,
         };
         db.messages().insert(&message).await?;
+        if let Some(expected) = &draft.expected {
+            let expected = bson::to_bson(expected).map_err(HandlerError::permanent)?;
+            db.jobs().set(raw.job_id, doc! { "expected": expected }).await?;
+        }
         let generated = ScriptGenerated {
             slug: task.slug,
             user_id: task.user_id,

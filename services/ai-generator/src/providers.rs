@@ -12,6 +12,7 @@ use async_openai::types::chat::{
 use async_openai::Client;
 use async_trait::async_trait;
 
+use domain::verify::{Expectations, VOLUME_TOLERANCE};
 use platform::config::{EnvReader, Secret};
 
 /// The system prompt: what the worker expects of a script.
@@ -53,6 +54,8 @@ pub struct Draft {
     pub prompt_tokens: u32,
     pub completion_tokens: u32,
     pub response_time: Duration,
+    /// What the built model must measure, when the provider knows it.
+    pub expected: Option<Expectations>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -88,7 +91,16 @@ impl Provider for Template {
     async fn generate(&self, request: &Request) -> Result<Draft, ProviderError> {
         let started = Instant::now();
         let g = cadgen::generate(&request.prompt).map_err(|e| ProviderError::NotUnderstood(e.to_string()))?;
+        // The gear's involute is a polygon: its volume is computed, not exact.
+        let volume_tolerance = if g.part == "spur_gear" { 0.01 } else { VOLUME_TOLERANCE };
+        let expected = Expectations {
+            volume_mm3: Some(g.expected_volume_mm3),
+            volume_tolerance,
+            solids: Some(1),
+            ..Expectations::default()
+        };
         Ok(Draft {
+            expected: Some(expected),
             script: g.script,
             reply: format!("{} (expected volume {:.1} mm³).", g.summary, g.expected_volume_mm3),
             model: "catalogue".into(),
@@ -256,6 +268,7 @@ impl Provider for OpenAiCompatible {
             prompt_tokens: usage.map_or(0, |u| u.prompt_tokens),
             completion_tokens: usage.map_or(0, |u| u.completion_tokens),
             response_time,
+            expected: None,
         })
     }
 }

@@ -174,6 +174,8 @@ impl Worker {
                     worker_id: self.worker_id.clone(),
                     exit_code: report.exit_code.unwrap_or(0),
                     source: msg.source.clone(),
+                    prompt: msg.prompt.clone(),
+                    repair_attempt: msg.repair_attempt,
                 };
                 bus.publish(&origin.message(built).into_raw()).await?;
                 tracing::info!(volume = m.volume, ms = duration_ms, "model built");

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use domain::documents::{FileRecord, Job, LogRecord, Message, Project, User};
 use domain::messages::ModelMetrics;
+use domain::verify::{Expectations, Verification};
 use domain::{FileType, JobId, JobStage, ProcessingStatus, ProjectId, ProjectSlug, ProjectStatus, UserId, Version};
 
 /// Free-form stored metadata as plain JSON.
@@ -252,6 +253,13 @@ pub struct JobView {
     pub history: Vec<StageView>,
     pub repair_attempts: u32,
     pub metrics: Option<ModelMetrics>,
+    /// What the model must measure (from the part spec or the prompt).
+    pub expected: Option<Expectations>,
+    /// Each check of the built model against `expected`; a completed job
+    /// always carries a passing one.
+    pub verification: Option<Verification>,
+    /// "Verified · volume 44 108 mm³ ✓ · 80 × 80 × 10 mm ✓".
+    pub verification_summary: Option<String>,
     /// Format → S3 key of each model file.
     pub outputs: BTreeMap<String, String>,
     pub request_id: Option<String>,
@@ -285,6 +293,13 @@ impl From<&Job> for JobView {
                 .collect(),
             repair_attempts: j.repair_attempts,
             metrics: j.metrics.clone(),
+            expected: j.expected.clone(),
+            verification: j.verification.clone(),
+            verification_summary: j
+                .verification
+                .as_ref()
+                .zip(j.metrics.as_ref())
+                .map(|(v, m)| v.summary(m)),
             outputs: j.outputs.clone(),
             request_id: j.request_id.clone(),
             created_at: j.created_at,

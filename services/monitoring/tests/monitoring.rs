@@ -451,6 +451,8 @@ async fn ai_metrics_per_provider_and_model_and_a_stuck_job_is_located() {
         repair_attempts: 0,
         error: None,
         metrics: None,
+        expected: None,
+        verification: None,
         outputs: Default::default(),
         request_id: None,
         created_at: created,

@@ -18,8 +18,11 @@ use bson::doc;
 use chrono::Utc;
 
 use domain::documents::{FileRecord, Job, LogRecord};
-use domain::messages::{GenerationRepair, ModelBuilt, ModelFailed, ModelMetrics};
-use domain::{FileType, JobStage, MessageType, ModelFormat, ProjectSlug, ProjectStatus, RawEnvelope, S3Key, Version};
+use domain::messages::{GenerationRepair, ModelBuilt, ModelFailed, ModelMetrics, ScriptSource};
+use domain::{
+    FileType, JobStage, MessageType, ModelFormat, ProjectSlug, ProjectStatus, RawEnvelope, S3Key, UserId, Verification,
+    Version,
+};
 use platform::bus::{Bus, DeadLetterReason, Handler, HandlerError, Subscription};
 use platform::config::{EnvReader, FromEnv};
 use platform::jobs::{self, Advance, Origin};
@@ -62,6 +65,32 @@ struct RunLog<'a> {
     processing_time_s: f64,
     worker_id: &'a str,
     exit_code: i32,
+}
+
+/// The attempt a result belongs to: what a repair needs.
+struct Attempt {
+    slug: ProjectSlug,
+    user_id: UserId,
+    prompt: String,
+    version: Version,
+    source: ScriptSource,
+    repair_attempt: u32,
+}
+
+/// The [`Attempt`] of a `model.built` or `model.failed` message (both
+/// carry the same fields).
+macro_rules! attempt_of {
+    ($msg:expr) => {{
+        let m = $msg;
+        Attempt {
+            slug: m.slug,
+            user_id: m.user_id,
+            prompt: m.prompt,
+            version: m.version,
+            source: m.source,
+            repair_attempt: m.repair_attempt,
+        }
+    }};
 }
 
 pub struct Watcher {
@@ -138,7 +167,7 @@ impl Watcher {
         slug: &ProjectSlug,
         version: Version,
         outputs: &BTreeMap<ModelFormat, String>,
-        metrics: Option<&ModelMetrics>,
+        measured: Option<(&ModelMetrics, &Verification)>,
     ) -> Result<(), HandlerError> {
         let Deps { db, store, bus } = &self.deps;
         let mut uris = Vec::new();
@@ -188,10 +217,15 @@ impl Watcher {
         db.projects().mark_completed(&job.project_id, version, &uris).await?;
 
         let mut set = doc! { "outputs": bson::to_bson(&outputs.iter().map(|(f, k)| (f.extension().to_owned(), k.clone())).collect::<BTreeMap<_, _>>()).map_err(HandlerError::permanent)? };
-        if let Some(m) = metrics {
+        if let Some((m, v)) = measured {
             set.insert("metrics", bson::to_bson(m).map_err(HandlerError::permanent)?);
+            set.insert("verification", bson::to_bson(v).map_err(HandlerError::permanent)?);
         }
-        let step = Advance::to(JobStage::Completed).version(version).set(set);
+        let mut step = Advance::to(JobStage::Completed).version(version);
+        if let Some((m, v)) = measured {
+            step = step.detail(v.summary(m));
+        }
+        let step = step.set(set);
         if let Transition::Moved(_) = jobs::advance(db, bus.as_ref(), origin, slug, step).await? {
             tracing::info!(%version, "job completed");
         }
@@ -202,11 +236,16 @@ impl Watcher {
         let Some(job) = jobs::live_job(&self.deps.db, raw.job_id).await? else {
             return Ok(());
         };
+        // Every model is checked: against the generator's expectations where
+        // it has them, and always for one valid closed solid.
+        let expected = job.expected.clone().unwrap_or_default();
+        let verification = Verification::of(&expected, &msg.metrics);
         let summary = format!(
-            "Model generated successfully: {:.1} mm³, {} solid(s), {}",
+            "Model generated successfully: {:.1} mm³, {} solid(s), {}. {}",
             msg.metrics.volume,
             msg.metrics.solids,
-            if msg.metrics.valid { "valid" } else { "INVALID shape" }
+            if msg.metrics.valid { "valid" } else { "INVALID shape" },
+            verification.summary(&msg.metrics)
         );
         let log = RunLog {
             key: &msg.log_key,
@@ -216,20 +255,79 @@ impl Watcher {
             exit_code: msg.exit_code,
         };
         self.record_log(&job, msg.version, &log).await?;
+        if !verification.passed {
+            return self.verification_failed(raw, &job, msg, verification).await;
+        }
         self.complete(
             &Origin::of(raw),
             &job,
             &msg.slug,
             msg.version,
             &msg.outputs,
-            Some(&msg.metrics),
+            Some((&msg.metrics, &verification)),
         )
         .await
     }
 
-    async fn on_failed(&self, raw: &RawEnvelope, msg: ModelFailed) -> Result<(), HandlerError> {
+    /// A model that does not measure what was asked: a language model's
+    /// script goes back for repair with the failed checks as the reason; a
+    /// spec-built or uploaded one fails with the checks shown.
+    async fn verification_failed(
+        &self,
+        raw: &RawEnvelope,
+        job: &Job,
+        msg: ModelBuilt,
+        verification: Verification,
+    ) -> Result<(), HandlerError> {
+        let db = &self.deps.db;
+        let origin = Origin::of(raw);
+        let reason = format!(
+            "the model does not match what was asked (verification failed): {}",
+            verification.failures()
+        );
+        let recorded = doc! {
+            "verification": bson::to_bson(&verification).map_err(HandlerError::permanent)?,
+            "metrics": bson::to_bson(&msg.metrics).map_err(HandlerError::permanent)?,
+        };
+        db.jobs().set(job.job_id, recorded).await?;
+        let attempt = attempt_of!(msg);
+        self.repair_or_fail(&origin, attempt, &reason, reason.clone()).await
+    }
+
+    /// A language-model script under the repair limit goes back to the
+    /// generator with `error`; anything else fails the job with `reason`.
+    async fn repair_or_fail(
+        &self,
+        origin: &Origin<'_>,
+        attempt: Attempt,
+        reason: &str,
+        error: String,
+    ) -> Result<(), HandlerError> {
         let Deps { db, bus, .. } = &self.deps;
-        let Some(job) = jobs::live_job(db, raw.job_id).await? else {
+        if attempt.source.is_repairable() && attempt.repair_attempt < self.settings.max_repairs {
+            let next = attempt.repair_attempt + 1;
+            let step = Advance::to(JobStage::Generating)
+                .version(attempt.version)
+                .detail(format!("Repairing the script (attempt {next}): {reason}"))
+                .set(doc! { "repair_attempts": next });
+            if let Transition::Moved(_) = jobs::advance(db, bus.as_ref(), origin, &attempt.slug, step).await? {
+                let repair = GenerationRepair {
+                    slug: attempt.slug,
+                    user_id: attempt.user_id,
+                    prompt: attempt.prompt,
+                    failed_version: attempt.version,
+                    error,
+                    repair_attempt: next,
+                };
+                bus.publish(&origin.message(repair).into_raw()).await?;
+            }
+            return Ok(());
+        }
+        jobs::fail(db, bus.as_ref(), origin, &attempt.slug, reason).await
+    }
+
+    async fn on_failed(&self, raw: &RawEnvelope, msg: ModelFailed) -> Result<(), HandlerError> {
+        let Some(job) = jobs::live_job(&self.deps.db, raw.job_id).await? else {
             return Ok(());
         };
         let origin = Origin::of(raw);
@@ -244,31 +342,13 @@ impl Watcher {
             self.record_log(&job, msg.version, &log).await?;
         }
         let reason = format!("{} ({})", msg.error, msg.kind.as_str());
-        if msg.source.is_repairable() && msg.repair_attempt < self.settings.max_repairs {
-            let next = msg.repair_attempt + 1;
-            let step = Advance::to(JobStage::Generating)
-                .version(msg.version)
-                .detail(format!("Repairing the script (attempt {next}): {reason}"))
-                .set(doc! { "repair_attempts": next });
-            if let Transition::Moved(_) = jobs::advance(db, bus.as_ref(), &origin, &msg.slug, step).await? {
-                let error = if msg.traceback_tail.is_empty() {
-                    msg.error.clone()
-                } else {
-                    format!("{}\n{}", msg.error, msg.traceback_tail)
-                };
-                let repair = GenerationRepair {
-                    slug: msg.slug,
-                    user_id: msg.user_id,
-                    prompt: msg.prompt,
-                    failed_version: msg.version,
-                    error,
-                    repair_attempt: next,
-                };
-                bus.publish(&origin.message(repair).into_raw()).await?;
-            }
-            return Ok(());
-        }
-        jobs::fail(db, bus.as_ref(), &origin, &msg.slug, &reason).await
+        let error = if msg.traceback_tail.is_empty() {
+            msg.error.clone()
+        } else {
+            format!("{}\n{}", msg.error, msg.traceback_tail)
+        };
+        let attempt = attempt_of!(msg);
+        self.repair_or_fail(&origin, attempt, &reason, error).await
     }
 
     /// One pass of reconciliation; returns (completed, timed out, republished).

@@ -6,7 +6,7 @@ import type { ApiError } from '../api';
 import type { ModelFormat, ModelMetrics } from '../types';
 import { MODEL_FORMATS } from '../types';
 import type { ProjectCtx } from './project';
-import { metricsByVersion, viewerFormat } from '../state';
+import { metricsByVersion, verificationByVersion, viewerFormat } from '../state';
 import { area, boxSize, bytes, mm, volume, when } from '../format';
 import { foldUnchanged, lineDiff } from '../diff';
 import { h, icon, ICONS, mount, toast } from './dom';
@@ -159,6 +159,11 @@ export function modelPanel(ctx: ProjectCtx, panel: HTMLElement): Cleanup {
       row('Solids', String(metrics.solids)),
       row('Valid solid', metrics.valid ? 'Yes' : 'No — check the script'),
     );
+    const verified = version == null ? undefined : verificationByVersion(ctx.jobList.get()).get(version);
+    if (verified) {
+      const detail = verified.checks.map((c) => `${c.passed ? '✓' : '✗'} ${c.name}: expected ${c.expected}, measured ${c.measured}`).join('\n');
+      metricsBox.append(...row('Verification', verified.summary, detail));
+    }
   }
 
   function drawDownloads(version: number | null) {
