@@ -38,6 +38,7 @@ pub fn follow_up(base: &PartSpec, message: &str) -> Result<Generated, NotUnderst
         facts: &mut facts,
         spec: &mut spec,
         done: &mut done,
+        pending_hole_count: None,
     };
     ap.apply().map_err(|e| understood(base, e, &done_text(&ap)))?;
     let leftovers = facts.leftovers();
@@ -49,7 +50,7 @@ pub fn follow_up(base: &PartSpec, message: &str) -> Result<Generated, NotUnderst
         ));
     }
     if done.is_empty() {
-        return Err(refuse(
+        return Err(understood(
             base,
             format!(
                 "I could not find a change to make to the {} in \"{}\"; say what to change, \
@@ -57,6 +58,7 @@ pub fn follow_up(base: &PartSpec, message: &str) -> Result<Generated, NotUnderst
                 base.part.replace('_', " "),
                 message.trim()
             ),
+            &[],
         ));
     }
     spec.history = base.history.clone();
@@ -137,6 +139,8 @@ struct Apply<'a> {
     facts: &'a mut Facts,
     spec: &'a mut PartSpec,
     done: &'a mut Vec<String>,
+    /// A hole count that was not for new holes ("6 holes"), for set_dimensions.
+    pending_hole_count: Option<Option<u32>>,
 }
 
 impl Apply<'_> {
@@ -146,6 +150,7 @@ impl Apply<'_> {
         }
         self.moves()?;
         self.more_holes()?;
+        self.add_holes()?;
         self.shell()?;
         self.edges()?;
         self.set_dimensions()?;
@@ -301,6 +306,33 @@ impl Apply<'_> {
             _ => 3.0 * d,
         };
         (span, d)
+    }
+
+    /// "add a 6 mm hole at the centre": a new hole feature.
+    fn add_holes(&mut self) -> Result<(), String> {
+        let adding = self.facts.has(Flag::Add) || self.hole_index().is_none();
+        let mentioned = self.facts.take_count(Counted::Holes);
+        let Some(count) = mentioned else { return Ok(()) };
+        if !adding {
+            // Not new holes: put the count back for set_dimensions.
+            self.pending_hole_count = Some(count);
+            return Ok(());
+        }
+        self.facts.take_flag(Flag::Add);
+        self.facts.restore_hole_count(count);
+        let (feature, defaults) = crate::read::new_holes(self.facts, self.spec).map_err(|e| e.reason)?;
+        let feature = feature.ok_or("I read holes but not where to put them.")?;
+        let n = match &feature {
+            Feature::Hole { at, .. } => at.count(),
+            _ => 0,
+        };
+        self.spec.features.push(feature);
+        let mut text = format!("added {}", crate::compile::counted(n, "hole", "holes"));
+        if !defaults.is_empty() {
+            text.push_str(&format!(" (defaults: {})", defaults.join(", ")));
+        }
+        self.done.push(text);
+        Ok(())
     }
 
     fn shell(&mut self) -> Result<(), String> {
@@ -477,7 +509,11 @@ impl Apply<'_> {
         if let Some(Some(n)) = self.facts.take_count(Counted::Teeth) {
             self.set("teeth", f64::from(n))?;
         }
-        if let Some(count) = self.facts.take_count(Counted::Holes) {
+        if let Some(count) = self
+            .pending_hole_count
+            .take()
+            .or_else(|| self.facts.take_count(Counted::Holes))
+        {
             let Some(n) = count else {
                 // "the holes" next to a size was a hole-diameter keyword only.
                 return Ok(());

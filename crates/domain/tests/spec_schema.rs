@@ -16,7 +16,9 @@ use serde_json::{json, Value};
 const FILE: &str = "part-spec.schema.json";
 
 fn path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto-schemas").join(FILE)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../proto-schemas")
+        .join(FILE)
 }
 
 fn schema() -> Value {

@@ -1021,22 +1021,24 @@ impl Compiler<'_> {
             } else {
                 (top - hole_depth, hole_depth + OVERSHOOT)
             };
-            tools.push(format!(
+            let drill = format!(
                 "Part.makeCylinder({}, {}, {}, {})",
                 py(r),
                 py(len),
                 vector(to_xyz(p.plane, [q[0], q[1], start])),
                 vector(n)
-            ));
-            if let Some(cb) = counterbore {
-                tools.push(format!(
-                    "Part.makeCylinder({}, {}, {}, {})",
+            );
+            // One tool per hole: overlapping solids in one compound confuse the cut.
+            tools.push(match counterbore {
+                Some(cb) => format!(
+                    "{drill}.fuse(Part.makeCylinder({}, {}, {}, {}))",
                     py(cb.diameter / 2.0),
                     py(cb.depth + OVERSHOOT),
                     vector(to_xyz(p.plane, [q[0], q[1], top - cb.depth])),
                     vector(n)
-                ));
-            }
+                ),
+                None => drill,
+            });
             let b = normal_box(p, &o, top);
             placed.push(Placed::Normal(o, b));
         }

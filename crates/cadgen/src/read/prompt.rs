@@ -112,7 +112,7 @@ impl Facts {
             ..Facts::default()
         };
         let bare = items.iter().any(|item| match item {
-            Item::Qty(q) => q.unit.is_none() && q.as_count().is_none(),
+            Item::Qty(q) => q.unit.is_none(),
             Item::Chain(qs) => qs.iter().all(|q| q.unit.is_none()),
             Item::Point(x, y) => x.unit.is_none() || y.unit.is_none(),
             _ => false,
@@ -330,6 +330,17 @@ impl Facts {
         found
     }
 
+    /// Puts back a hole count taken by mistake, so another reader can take it.
+    pub fn restore_hole_count(&mut self, count: Option<u32>) {
+        self.facts.push(Fact {
+            value: Value::Count {
+                what: Counted::Holes,
+                count,
+            },
+            used: false,
+        });
+    }
+
     /// Whether a length with this role is still unused.
     pub fn has_role(&self, roles: &[Role]) -> bool {
         self.facts
@@ -530,6 +541,21 @@ fn items(lexed: &[Lexed], flags: &mut Vec<Flag>) -> Vec<Item> {
                                 }
                                 None => out.push(Item::NumberWord(n)),
                             },
+                            // "half an inch"
+                            Meaning::Factor(f)
+                                if word_unit(lexed, i + used).is_none()
+                                    && matches!(lexed.get(i + used).map(|l| &l.token), Some(Token::Word(w)) if w == "a" || w == "an")
+                                    && word_unit(lexed, i + used + 1).is_some() =>
+                            {
+                                let unit = word_unit(lexed, i + used + 1);
+                                out.push(Item::Qty(Qty {
+                                    value: f,
+                                    unit,
+                                    integral: false,
+                                    diameter_sign: false,
+                                }));
+                                i += 2;
+                            }
                             Meaning::Factor(f) => match word_unit(lexed, i + used) {
                                 // "half-inch", "a quarter inch"
                                 Some(unit) => {

@@ -21,7 +21,18 @@ pub(crate) fn flange(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
             &[Role::OuterRadius, Role::Radius],
         )
         .or_else(|| f.take_bare());
-    let thickness = f.take(&[Role::Thickness, Role::Height, Role::Length]);
+    let mut thickness = f.take(&[Role::Thickness, Role::Height, Role::Length]);
+    // "cylinder 50 x 10 with 6 holes on a 35 mm bolt circle": diameter × thickness.
+    let outer = match (outer, thickness) {
+        (None, None) => match f.take_chain(2) {
+            Some(c) => {
+                thickness = Some(c[1]);
+                Some(c[0])
+            }
+            None => None,
+        },
+        _ => outer,
+    };
     let bore = f.take_diameter(&[Role::Bore, Role::InnerDiameter], &[Role::InnerRadius]);
     let circle = f.take(&[Role::BoltCircle]);
     let outer = cx.need(outer, "outer diameter")?;

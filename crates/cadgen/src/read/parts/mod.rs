@@ -103,6 +103,36 @@ pub(crate) fn build(noun: PartNoun, facts: &mut Facts) -> Result<(PartSpec, Vec<
     Ok((spec, cx.defaults))
 }
 
+/// New holes for an existing part (a follow-up's "add a 6 mm hole at the
+/// centre"), laid out on its top face.
+pub(crate) fn new_holes(facts: &mut Facts, spec: &PartSpec) -> Result<(Option<Feature>, Vec<String>), NotUnderstood> {
+    use domain::spec::Base;
+    let face = match spec.base {
+        Base::Box { length, width, .. } => Face::Rect { l: length, w: width },
+        Base::Cylinder { diameter: d, .. }
+        | Base::Tube { outer_diameter: d, .. }
+        | Base::Prism { across_flats: d, .. } => Face::Round { d },
+        _ => {
+            return Err(NotUnderstood {
+                reason: "I can add holes to blocks, plates, cylinders, tubes and prisms.".into(),
+                part: Some(spec.part.clone()),
+            })
+        }
+    };
+    let noun = PartNoun {
+        family: Family::Box,
+        word: "Part",
+    };
+    let mut cx = Ctx {
+        facts,
+        noun,
+        part: "part",
+        defaults: Vec::new(),
+    };
+    let holes = cx.holes(face, "")?;
+    Ok((holes, cx.defaults))
+}
+
 fn family_name(family: Family) -> &'static str {
     match family {
         Family::Box | Family::Cube => "box",

@@ -1,0 +1,102 @@
+//! The reader, the follow-ups and the compiler on the cases the part spec
+//! was made for: what is made is what was asked, or the refusal says why.
+
+use cadgen::{compile, follow_up, generate, PartSpec};
+use domain::spec::{Axis, Base, Feature, Positions};
+
+fn volume(prompt: &str) -> f64 {
+    let g = generate(prompt).unwrap_or_else(|e| panic!("{prompt:?}: {}", e.reason));
+    g.expected.volume_mm3.expect("a volume")
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * b.abs().max(1.0)
+}
+
+#[test]
+fn reads_parts_feature_by_feature() {
+    let pi = std::f64::consts::PI;
+    let v = volume("a 40 x 20 x 10 mm block with a 6 mm hole through its centre and its vertical edges rounded 2 mm");
+    assert!(close(v, 8000.0 - pi * 90.0 - 4.0 * (1.0 - pi / 4.0) * 40.0));
+    let v = volume(
+        "Begin by sketching a rectangle 75 by 50 mm and extrude it 20 mm. On the top face, cut a circle of \
+         diameter 12 mm at the centre through the whole block.",
+    );
+    assert!(close(v, 75.0 * 50.0 * 20.0 - pi * 36.0 * 20.0));
+    assert!(close(
+        volume("half-inch diameter rod, 6 inches long"),
+        pi / 4.0 * 12.7 * 12.7 * 152.4
+    ));
+    assert!(close(
+        volume("L bracket with 50 mm legs, 30 mm wide, 5 mm thick"),
+        30.0 * 5.0 * 95.0
+    ));
+    assert!(close(
+        volume("a cylinder 40 mm in diameter whose height is half its diameter"),
+        pi * 400.0 * 20.0
+    ));
+}
+
+#[test]
+fn says_how_bare_numbers_were_read() {
+    let g = generate("cube 20").unwrap();
+    assert!(g.reply.contains("read as millimetres"), "{}", g.reply);
+    assert_eq!(g.expected.bbox_mm, Some([20.0, 20.0, 20.0]));
+    assert_eq!(g.expected.solids, Some(1));
+}
+
+#[test]
+fn refuses_bad_values_and_things_it_cannot_make() {
+    let e = generate("a cube with side -5 mm").unwrap_err();
+    assert_eq!(e.reason, "The side must be positive, not -5 mm.");
+    for prompt in ["a teapot", "a human face", "a NACA 2412 wing"] {
+        assert!(generate(prompt).is_err(), "{prompt}");
+    }
+    let e = generate("plate 40 x 20 x 10 with a 30 mm hole").unwrap_err();
+    assert!(e.reason.contains("does not fit"), "{}", e.reason);
+}
+
+#[test]
+fn follow_ups_change_the_previous_version_and_say_how() {
+    let g = generate("a flange 80 mm across with six 8 mm holes on a 60 mm bolt circle").unwrap();
+    let g2 = follow_up(&g.spec, "make it 15 mm thick").unwrap();
+    assert_eq!(g2.parameters["height"], 15.0);
+    assert!(g2.reply.contains("height 10 → 15 mm"), "{}", g2.reply);
+    assert_eq!(g2.spec.history.len(), 1);
+    let g3 = follow_up(&g2.spec, "undo").unwrap();
+    assert_eq!(g3.spec, g.spec);
+    let e = follow_up(&g.spec, "make it purple").unwrap_err();
+    assert!(e.reason.contains("previous version stays current"), "{}", e.reason);
+    assert!(follow_up(&g.spec, "undo").is_err(), "nothing to undo");
+}
+
+#[test]
+fn compiles_specs_from_anywhere_and_checks_fit() {
+    let mut spec = PartSpec::new(
+        "plate",
+        Base::Box {
+            length: 40.0,
+            width: 20.0,
+            height: 5.0,
+        },
+    );
+    spec.features.push(Feature::Hole {
+        name: String::new(),
+        diameter: 25.0,
+        depth: None,
+        counterbore: None,
+        axis: Axis::Z,
+        at: Positions::Points {
+            points: vec![[20.0, 10.0]],
+        },
+    });
+    let e = compile(&spec).unwrap_err();
+    assert!(e.reason.contains("does not fit"), "{}", e.reason);
+    spec.set_parameter("hole_diameter", 5.0).unwrap();
+    let json = serde_json::to_string(&spec).unwrap();
+    let back: PartSpec = serde_json::from_str(&json).unwrap();
+    let g = compile(&back).unwrap();
+    assert_eq!(g.expected.through_holes, Some(1));
+    assert!(g.script.contains("\"Spreadsheet::Sheet\", \"Parameters\""));
+    assert_eq!(cadgen::check_script(&g.script), Ok(()));
+}
