@@ -21,18 +21,18 @@ SERVICES := gateway ai-generator script-store freecad-worker output-watcher moni
 
 # Extra arguments: make test CARGO_TEST_ARGS='-p domain -- --nocapture'
 CARGO_TEST_ARGS ?=
-# Arguments for the pipeline benchmark: make bench-pipeline ARGS='--jobs 20'
+# Arguments for the benchmarks: make bench-pipeline ARGS='--jobs 20'
 ARGS ?=
 
 # Load stack.env into the recipe's shell (plain KEY=VALUE lines).
 LOAD_ENV := set -a; . ./$(ENV_FILE); set +a
 
 .PHONY: help stack-up stack-down stack-status stack-clean build run services-up \
-	services-down stop test lint bench-pipeline web web-test
+	services-down stop test lint bench-pipeline bench-generator web web-test
 
 help:
 	@sed -n '3,6p' Makefile | sed 's/^# *//'
-	@echo "other targets: build web web-test lint stack-status stack-down stack-clean services-up services-down bench-pipeline"
+	@echo "other targets: build web web-test lint stack-status stack-down stack-clean services-up services-down bench-pipeline bench-generator"
 
 stack-up:
 	bash $(STACK) up
@@ -94,6 +94,12 @@ test: stack-up web web-test
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# The offline generator on its prompt suite (crates/cadgen/bench): correct,
+# refused and wrong per style, and the time per prompt. No services needed;
+# ARGS='path/to/other-suite.tsv' runs another suite.
+bench-generator:
+	$(CARGO) run -q --release -p cadgen --bin bench-generator -- $(ARGS)
 
 # Needs the system running (make run); ARGS='--jobs 50 --projects 5'.
 bench-pipeline:

@@ -330,3 +330,51 @@ pub async fn projects(api: &Api) -> Result<(), CliError> {
     }
     Ok(())
 }
+
+/// `cadscribe spec`: the offline generator on its own. Exit status 0 with
+/// `{"spec", "reply", "part", "parameters", "expected"}` (plus `script`), or 2
+/// with `{"refused": reason}`.
+pub fn spec(prompt: &str, base: Option<&std::path::Path>, with_script: bool) -> anyhow::Result<std::process::ExitCode> {
+    use anyhow::Context;
+    let base: Option<domain::spec::PartSpec> = match base {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let value: serde_json::Value =
+                serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+            // An earlier run's whole answer is accepted too: its `spec` is the base.
+            let spec = value.get("spec").cloned().unwrap_or(value);
+            Some(serde_json::from_value(spec).with_context(|| format!("{} is not a part spec", path.display()))?)
+        }
+        None => None,
+    };
+    let generated = match &base {
+        Some(base) => cadgen::follow_up(base, prompt),
+        None => cadgen::generate(prompt),
+    };
+    match generated {
+        Ok(g) => {
+            let mut out = serde_json::json!({
+                "part": g.part,
+                "reply": g.reply,
+                "spec": g.spec,
+                "parameters": g.parameters,
+                "expected": {
+                    "volume_mm3": g.expected.volume_mm3,
+                    "volume_tolerance": g.expected.volume_tolerance,
+                    "bbox_mm": g.expected.bbox_mm,
+                    "solids": g.expected.solids,
+                    "through_holes": g.expected.through_holes,
+                },
+            });
+            if with_script {
+                out["script"] = serde_json::Value::String(g.script);
+            }
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Err(refused) => {
+            println!("{}", serde_json::json!({ "refused": refused.reason }));
+            Ok(std::process::ExitCode::from(2))
+        }
+    }
+}

@@ -65,6 +65,19 @@ enum Command {
         #[arg(long, default_value = ".")]
         out: PathBuf,
     },
+    /// A dry run of the offline generator, with no services: prints the part
+    /// spec, the reply and what the model must measure as one JSON object;
+    /// a refused prompt exits with status 2 and prints `{"refused": "..."}`.
+    Spec {
+        prompt: String,
+        /// Apply the prompt as a follow-up to this spec (a JSON file, e.g. a
+        /// version's `_v{n}.json` or an earlier run's `spec`).
+        #[arg(long, value_name = "SPEC.json")]
+        base: Option<PathBuf>,
+        /// Add the FreeCAD script as `script`.
+        #[arg(long)]
+        script: bool,
+    },
     /// Migrate the legacy chat_messages collection (MONGODB_URI, DATABASE_NAME).
     Migrate {
         /// Print what would be done, per step, and every problem; write nothing.
@@ -107,6 +120,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             formats,
             out,
         } => commands::download(&api, &project, version, &formats, &out).await?,
+        Command::Spec { .. } => unreachable!("handled before the runtime starts"),
         Command::Migrate {
             dry_run,
             verify,
@@ -135,6 +149,15 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Spec { prompt, base, script } = &cli.command {
+        return match commands::spec(prompt, base.as_deref(), *script) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("cadscribe: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

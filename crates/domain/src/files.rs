@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 pub enum FileType {
     Input,
+    /// The part spec of a version (`input/{slug}/{slug}_v{n}.json`).
+    Spec,
     Output,
     Log,
     Processed,
@@ -19,6 +21,7 @@ impl FileType {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Input => "input",
+            Self::Spec => "spec",
             Self::Output => "output",
             Self::Log => "log",
             Self::Processed => "processed",
@@ -31,11 +34,12 @@ impl FromStr for FileType {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "input" => Ok(Self::Input),
+            "spec" => Ok(Self::Spec),
             "output" => Ok(Self::Output),
             "log" => Ok(Self::Log),
             "processed" => Ok(Self::Processed),
             other => Err(format!(
-                "unknown file type {other:?}; expected input, output, log or processed"
+                "unknown file type {other:?}; expected input, spec, output, log or processed"
             )),
         }
     }

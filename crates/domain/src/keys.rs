@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! input/{slug}/{slug}_v{n}.py
+//! input/{slug}/{slug}_v{n}.json                        (the part spec, when there is one)
 //! output/{slug}/v{n}/MyHeadlessModel.{FCStd|STEP|STL|OBJ}
 //! output/{slug}/MyHeadlessModel.{ext}                 (flat, external workers)
 //! logs/{slug}/{slug}_info_{YYYYMMDD_HHMMSS}[_v{n}].log
@@ -22,6 +23,11 @@ const LOG_TS: &str = "%Y%m%d_%H%M%S";
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum S3Key {
     Input {
+        slug: ProjectSlug,
+        version: Version,
+    },
+    /// The part spec the version's script was compiled from.
+    Spec {
         slug: ProjectSlug,
         version: Version,
     },
@@ -50,6 +56,12 @@ pub enum S3Key {
 impl S3Key {
     pub fn input(slug: &ProjectSlug, version: Version) -> Self {
         Self::Input {
+            slug: slug.clone(),
+            version,
+        }
+    }
+    pub fn spec(slug: &ProjectSlug, version: Version) -> Self {
+        Self::Spec {
             slug: slug.clone(),
             version,
         }
@@ -95,6 +107,7 @@ impl S3Key {
     pub fn slug(&self) -> &ProjectSlug {
         match self {
             Self::Input { slug, .. }
+            | Self::Spec { slug, .. }
             | Self::Output { slug, .. }
             | Self::FlatOutput { slug, .. }
             | Self::Log { slug, .. }
@@ -104,9 +117,10 @@ impl S3Key {
 
     pub fn version(&self) -> Option<Version> {
         match self {
-            Self::Input { version, .. } | Self::Output { version, .. } | Self::Processed { version, .. } => {
-                Some(*version)
-            }
+            Self::Input { version, .. }
+            | Self::Spec { version, .. }
+            | Self::Output { version, .. }
+            | Self::Processed { version, .. } => Some(*version),
             Self::Log { version, .. } => *version,
             Self::FlatOutput { .. } => None,
         }
@@ -123,6 +137,9 @@ impl S3Key {
         match parts.as_slice() {
             ["input", slug, file] => {
                 let slug = ProjectSlug::parse(slug).ok()?;
+                if let Some(version) = strip_versioned(file, &slug, ".json") {
+                    return Some(Self::Spec { slug, version });
+                }
                 let version = strip_versioned(file, &slug, ".py")?;
                 Some(Self::Input { slug, version })
             }
@@ -185,6 +202,7 @@ impl fmt::Display for S3Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Input { slug, version } => write!(f, "input/{slug}/{slug}_v{version}.py"),
+            Self::Spec { slug, version } => write!(f, "input/{slug}/{slug}_v{version}.json"),
             Self::Output { slug, version, format } => {
                 write!(f, "output/{slug}/v{version}/{MODEL_BASENAME}.{format}")
             }
@@ -217,6 +235,14 @@ mod tests {
         assert_eq!(
             S3Key::input(&s, v).to_string(),
             "input/project_gearbox/project_gearbox_v3.py"
+        );
+        assert_eq!(
+            S3Key::spec(&s, v).to_string(),
+            "input/project_gearbox/project_gearbox_v3.json"
+        );
+        assert_eq!(
+            S3Key::parse("input/project_gearbox/project_gearbox_v3.json"),
+            Some(S3Key::spec(&s, v))
         );
         assert_eq!(
             S3Key::output(&s, v, ModelFormat::FcStd).to_string(),

@@ -15,6 +15,7 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::spec::PartSpec;
 use crate::verify::Verification;
 use crate::{JobId, JobStage, ModelFormat, ProjectId, ProjectSlug, UserId, Version};
 
@@ -227,6 +228,10 @@ pub struct GenerationRequested {
     /// Iterate on this version's script ("make the holes bigger").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_version: Option<Version>,
+    /// A part spec to build as it is (a parameter edited in the client):
+    /// compiled without any model, whatever the provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<PartSpec>,
 }
 
 impl Payload for GenerationRequested {
@@ -259,6 +264,9 @@ pub struct ScriptGenerated {
     pub source: ScriptSource,
     #[serde(default)]
     pub repair_attempt: u32,
+    /// The part spec the script was compiled from, stored beside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<PartSpec>,
 }
 
 impl Payload for ScriptGenerated {

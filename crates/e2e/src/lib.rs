@@ -193,6 +193,7 @@ impl Pipeline {
             user_id: project.created_by.clone(),
             prompt: prompt.into(),
             base_version: None,
+            spec: None,
         };
         let env = Envelope::new(JobId::generate(), project.project_id.clone(), msg);
         let job = jobs::new_job(project, &project.created_by, JobKind::Generate, &env);

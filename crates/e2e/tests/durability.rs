@@ -99,6 +99,7 @@ async fn a_version_handed_out_before_the_database_server_is_killed_is_never_hand
         user_id: project.created_by.clone(),
         prompt: "box 2 by 3 by 4 cm".into(),
         base_version: None,
+        spec: None,
     };
     let env = Envelope::new(JobId::generate(), project.project_id.clone(), request);
     let job = jobs::new_job(&project, &project.created_by, JobKind::Generate, &env);

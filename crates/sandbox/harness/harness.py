@@ -421,7 +421,12 @@ def collect_shape(namespace):
 
 
 def measure(shape):
-    box = shape.BoundBox
+    # The tight box: BoundBox pads curved faces (tori, fillets) by up to
+    # several millimetres, which would fail the bounding-box check.
+    try:
+        box = shape.optimalBoundingBox()
+    except Exception:
+        box = shape.BoundBox
     metrics = {
         "volume": shape.Volume,
         "surface_area": shape.Area,

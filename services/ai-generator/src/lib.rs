@@ -18,6 +18,7 @@ use chrono::Utc;
 
 use domain::documents::{Message, Role};
 use domain::messages::{GenerationRepair, GenerationRequested, ScriptGenerated, ScriptSource};
+use domain::spec::PartSpec;
 use domain::{JobStage, MessageType, ProjectSlug, RawEnvelope, S3Key, UserId, Version};
 use platform::bus::{Bus, DeadLetterReason, Handler, HandlerError, Subscription};
 use platform::config::{EnvReader, FromEnv};
@@ -27,7 +28,7 @@ use platform::mongo::PageRequest;
 use platform::runtime::{CommonSettings, Deps, WorkerApp};
 use platform::service::ServiceInfo;
 
-use providers::{ChatSettings, OpenAiCompatible, Provider, ProviderError, Request, Template, Turn};
+use providers::{ChatSettings, Draft, OpenAiCompatible, Provider, ProviderError, Request, Template, Turn};
 
 pub const NAME: &str = "ai-generator";
 pub const DEFAULT_PORT: u16 = 8081;
@@ -62,6 +63,8 @@ struct Task {
     repair_attempt: u32,
     /// The failed version and its error, for a repair.
     failed: Option<(Version, String)>,
+    /// A spec to build as it is (a parameter edit).
+    spec: Option<PartSpec>,
 }
 
 pub struct Generator {
@@ -95,6 +98,22 @@ impl Generator {
             .map(|o| String::from_utf8_lossy(&o.bytes).into_owned()))
     }
 
+    /// The part spec stored beside a version's script, if it has one.
+    async fn spec_of(&self, slug: &ProjectSlug, version: Version) -> Result<Option<PartSpec>, HandlerError> {
+        let key = S3Key::spec(slug, version).to_string();
+        let Some(object) = self.deps.store.get(&key).await? else {
+            return Ok(None);
+        };
+        match serde_json::from_slice(&object.bytes) {
+            Ok(spec) => Ok(Some(spec)),
+            Err(e) => {
+                // An unreadable spec only costs the follow-up its base.
+                tracing::warn!(%key, error = %e, "the stored part spec does not parse; ignoring it");
+                Ok(None)
+            }
+        }
+    }
+
     /// The request for the provider: the conversation so far, the script to
     /// iterate on, the failure to repair.
     async fn request(
@@ -118,9 +137,11 @@ impl Generator {
             .collect();
         let project = db.projects().get(&raw.project_id).await?;
         let current = project.and_then(|p| Version::new(p.current_version).ok());
-        let base_script = match base_version.or(current) {
-            Some(v) if task.failed.is_none() => self.script_of(&task.slug, v).await?,
-            _ => None,
+        let (base_script, base_spec) = match base_version.or(current) {
+            Some(v) if task.failed.is_none() => {
+                (self.script_of(&task.slug, v).await?, self.spec_of(&task.slug, v).await?)
+            }
+            _ => (None, None),
         };
         let failed = match &task.failed {
             Some((v, error)) => Some((self.script_of(&task.slug, *v).await?.unwrap_or_default(), error.clone())),
@@ -130,17 +151,26 @@ impl Generator {
             prompt: task.prompt.clone(),
             history,
             base_script,
+            base_spec,
             failed,
         })
     }
 
-    async fn generate(&self, raw: &RawEnvelope, task: Task, base_version: Option<Version>) -> Result<(), HandlerError> {
+    async fn generate(
+        &self,
+        raw: &RawEnvelope,
+        mut task: Task,
+        base_version: Option<Version>,
+    ) -> Result<(), HandlerError> {
         let Deps { db, bus, .. } = &self.deps;
         let origin = Origin::of(raw);
         if jobs::live_job(db, raw.job_id).await?.is_none() {
             return Ok(());
         }
         jobs::advance(db, bus.as_ref(), &origin, &task.slug, Advance::to(JobStage::Generating)).await?;
+        if let Some(spec) = task.spec.take() {
+            return self.build_spec(raw, task, spec).await;
+        }
         let mut request = self.request(raw, &task, base_version).await?;
         let provider = self.provider.name().to_owned();
         let label = format!("{provider}/{}", self.provider.model());
@@ -182,7 +212,38 @@ impl Generator {
         if task.repair_attempt > 0 {
             metrics::event("ai_repair", &label);
         }
+        self.publish(raw, task, draft, provider).await
+    }
 
+    /// A spec edited by the user (a parameter changed in the client): the
+    /// compiler builds it as it is, whatever the provider.
+    async fn build_spec(&self, raw: &RawEnvelope, task: Task, spec: PartSpec) -> Result<(), HandlerError> {
+        let started = std::time::Instant::now();
+        match cadgen::compile(&spec) {
+            Ok(g) => {
+                let mut draft = Draft::compiled(g, started);
+                draft.reply = format!("{} {}", task.prompt, draft.reply);
+                self.publish(raw, task, draft, Template.name().to_owned()).await
+            }
+            Err(e) => {
+                let origin = Origin::of(raw);
+                jobs::fail(
+                    &self.deps.db,
+                    self.deps.bus.as_ref(),
+                    &origin,
+                    &task.slug,
+                    &e.to_string(),
+                )
+                .await
+            }
+        }
+    }
+
+    /// Records the draft (the assistant's reply, the expectations) and
+    /// hands its script to the script store.
+    async fn publish(&self, raw: &RawEnvelope, task: Task, draft: Draft, provider: String) -> Result<(), HandlerError> {
+        let Deps { db, bus, .. } = &self.deps;
+        let origin = Origin::of(raw);
         let now = Utc::now();
         let message = Message {
             message_id: format!("{}-{}", raw.job_id, task.repair_attempt),
@@ -219,6 +280,7 @@ impl Generator {
                 model: draft.model,
             },
             repair_attempt: task.repair_attempt,
+            spec: draft.spec,
         };
         bus.publish(&origin.message(generated).into_raw()).await?;
         Ok(())
@@ -241,6 +303,7 @@ impl Handler for Generator {
                     prompt: m.prompt,
                     repair_attempt: 0,
                     failed: None,
+                    spec: m.spec,
                 };
                 self.generate(&raw, task, m.base_version).await
             }
@@ -256,6 +319,7 @@ impl Handler for Generator {
                     prompt: m.prompt,
                     repair_attempt: m.repair_attempt,
                     failed: Some((m.failed_version, m.error)),
+                    spec: None,
                 };
                 self.generate(&raw, task, None).await
             }

@@ -12,7 +12,8 @@ use async_openai::types::chat::{
 use async_openai::Client;
 use async_trait::async_trait;
 
-use domain::verify::{Expectations, VOLUME_TOLERANCE};
+use domain::spec::PartSpec;
+use domain::verify::Expectations;
 use platform::config::{EnvReader, Secret};
 
 /// The system prompt: what the worker expects of a script.
@@ -41,6 +42,8 @@ pub struct Request {
     pub history: Vec<Turn>,
     /// The script of the version to iterate on.
     pub base_script: Option<String>,
+    /// The part spec of that version, when it was built from one.
+    pub base_spec: Option<PartSpec>,
     /// A script that failed, and why (FreeCAD error or checker findings).
     pub failed: Option<(String, String)>,
 }
@@ -56,6 +59,8 @@ pub struct Draft {
     pub response_time: Duration,
     /// What the built model must measure, when the provider knows it.
     pub expected: Option<Expectations>,
+    /// The part spec the script was compiled from, when there is one.
+    pub spec: Option<PartSpec>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -88,26 +93,39 @@ impl Provider for Template {
     fn model(&self) -> &str {
         "catalogue"
     }
+    /// A prompt that describes a whole part starts a new one; anything else
+    /// in a project with a spec-built version is a follow-up applied to that
+    /// version's spec ("make it 15 mm thick", "undo"). A follow-up that
+    /// cannot be applied fails with what was understood.
     async fn generate(&self, request: &Request) -> Result<Draft, ProviderError> {
         let started = Instant::now();
-        let g = cadgen::generate(&request.prompt).map_err(|e| ProviderError::NotUnderstood(e.to_string()))?;
-        // The gear's involute is a polygon: its volume is computed, not exact.
-        let volume_tolerance = if g.part == "spur_gear" { 0.01 } else { VOLUME_TOLERANCE };
-        let expected = Expectations {
-            volume_mm3: Some(g.expected_volume_mm3),
-            volume_tolerance,
-            solids: Some(1),
-            ..Expectations::default()
+        let g = match (cadgen::generate(&request.prompt), &request.base_spec) {
+            (Ok(fresh), _) => fresh,
+            (Err(_), Some(base)) => cadgen::follow_up(base, &request.prompt).map_err(not_understood)?,
+            (Err(e), None) => return Err(not_understood(e)),
         };
-        Ok(Draft {
-            expected: Some(expected),
+        Ok(Draft::compiled(g, started))
+    }
+}
+
+fn not_understood(e: cadgen::NotUnderstood) -> ProviderError {
+    ProviderError::NotUnderstood(e.to_string())
+}
+
+impl Draft {
+    /// The draft of a part the spec compiler built: its script, the
+    /// expectations it states (with their tolerances) and the spec itself.
+    pub fn compiled(g: cadgen::Generated, started: Instant) -> Self {
+        Draft {
+            expected: Some(g.expected),
+            spec: Some(g.spec),
             script: g.script,
-            reply: format!("{} (expected volume {:.1} mm³).", g.summary, g.expected_volume_mm3),
+            reply: g.reply,
             model: "catalogue".into(),
             prompt_tokens: 0,
             completion_tokens: 0,
             response_time: started.elapsed(),
-        })
+        }
     }
 }
 
@@ -269,6 +287,7 @@ impl Provider for OpenAiCompatible {
             completion_tokens: usage.map_or(0, |u| u.completion_tokens),
             response_time,
             expected: None,
+            spec: None,
         })
     }
 }

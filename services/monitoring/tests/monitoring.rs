@@ -338,6 +338,7 @@ async fn queues_show_depth_consumers_and_dead_letters() {
                 user_id: domain::UserId::generate(),
                 prompt: "box".into(),
                 base_version: None,
+                spec: None,
             },
         );
         platform::bus::Bus::publish(&p.bus, &env.into_raw()).await.unwrap();

@@ -35,6 +35,7 @@ async fn job(env: &TestEnv, db: &Db, name: &str) -> (domain::documents::Project,
         user_id: project.created_by.clone(),
         prompt: "box 1 x 1 x 1 mm".into(),
         base_version: None,
+        spec: None,
     };
     let e = Envelope::new(JobId::generate(), project.project_id.clone(), msg);
     let job = jobs::new_job(&project, &project.created_by, JobKind::Generate, &e);

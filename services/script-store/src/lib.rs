@@ -45,6 +45,8 @@ struct Incoming {
     source: ScriptSource,
     prompt: String,
     repair_attempt: u32,
+    /// The part spec of a compiled script, kept beside it.
+    spec: Option<domain::spec::PartSpec>,
 }
 
 impl Incoming {
@@ -62,6 +64,7 @@ impl Incoming {
                     source: m.source,
                     prompt: m.prompt,
                     repair_attempt: m.repair_attempt,
+                    spec: m.spec,
                 })
             }
             MessageType::ScriptUploaded => {
@@ -73,6 +76,7 @@ impl Incoming {
                     source: ScriptSource::Uploaded { file_name: m.file_name },
                     prompt: String::new(),
                     repair_attempt: 0,
+                    spec: None,
                 })
             }
             other => Err(HandlerError::permanent(anyhow::anyhow!(
@@ -121,6 +125,41 @@ impl ScriptStore {
 
         let key = S3Key::input(&inc.slug, version).to_string();
         let now = Utc::now();
+        let object_meta = [
+            ("project-id", raw.project_id.to_string()),
+            ("version", version.to_string()),
+            ("job-id", raw.job_id.to_string()),
+            ("timestamp", now.to_rfc3339()),
+            ("service", NAME.to_owned()),
+        ];
+        // The spec first: once the script is there, the version is visible,
+        // and a follow-up on it must find its spec.
+        if let Some(spec) = &inc.spec {
+            let spec_key = S3Key::spec(&inc.slug, version);
+            let body = serde_json::to_vec_pretty(spec).map_err(HandlerError::permanent)?;
+            let size = body.len();
+            store
+                .put(&spec_key.to_string(), body, "application/json", &object_meta)
+                .await?;
+            db.files()
+                .record(&FileRecord {
+                    project_id: raw.project_id.clone(),
+                    version,
+                    file_type: FileType::Spec,
+                    s3_path: store.uri(&spec_key.to_string()),
+                    s3_key: spec_key.to_string(),
+                    timestamp: now,
+                    metadata: bson::doc! {
+                        "file_name": spec_key.file_name(),
+                        "file_size": size as i64,
+                        "content_type": "application/json",
+                        "job_id": raw.job_id.to_string(),
+                    },
+                    created_at: now,
+                    updated_at: now,
+                })
+                .await?;
+        }
         let (generated_by, model) = match &inc.source {
             ScriptSource::Generated { provider, model } => (format!("cadscribe-ai/{provider}"), Some(model.clone())),
             ScriptSource::Uploaded { .. } => ("user".to_owned(), None),
@@ -131,13 +170,7 @@ impl ScriptStore {
                 &key,
                 inc.script.into_bytes(),
                 "text/x-python; charset=utf-8",
-                &[
-                    ("project-id", raw.project_id.to_string()),
-                    ("version", version.to_string()),
-                    ("job-id", raw.job_id.to_string()),
-                    ("timestamp", now.to_rfc3339()),
-                    ("service", NAME.to_owned()),
-                ],
+                &object_meta,
             )
             .await?;
         let uri = store.uri(&key);

@@ -24,6 +24,7 @@ fn generated(slug: &domain::ProjectSlug, user: &domain::UserId, n: usize) -> Scr
             model: "catalogue".into(),
         },
         repair_attempt: 0,
+        spec: None,
     }
 }
 

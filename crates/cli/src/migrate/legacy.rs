@@ -203,6 +203,7 @@ fn parse_file_ref(url: &str, version: Option<&Bson>) -> Result<FileRef, String> 
     let kind = S3Key::parse(key).ok_or_else(|| format!("S3 key {key:?} is not in the CADScribe layout"))?;
     let file_type = match &kind {
         S3Key::Input { .. } => FileType::Input,
+        S3Key::Spec { .. } => FileType::Spec,
         S3Key::Output { .. } | S3Key::FlatOutput { .. } => FileType::Output,
         S3Key::Log { .. } => FileType::Log,
         S3Key::Processed { .. } => FileType::Processed,

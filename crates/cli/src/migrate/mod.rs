@@ -430,6 +430,7 @@ async fn record_files(db: &Database, analysis: &Analysis, write: bool, migration
             let content_type = match f.file.file_type {
                 domain::FileType::Input | domain::FileType::Processed => "text/x-python",
                 domain::FileType::Log => "text/plain",
+                domain::FileType::Spec => "application/json",
                 domain::FileType::Output => "application/octet-stream",
             };
             let mut metadata = doc! {

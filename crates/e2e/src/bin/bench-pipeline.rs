@@ -120,6 +120,7 @@ async fn main() -> anyhow::Result<()> {
             user_id: owner.clone(),
             prompt: a.prompt.clone(),
             base_version: None,
+            spec: None,
         };
         let env = Envelope::new(JobId::generate(), project.project_id.clone(), msg);
         let job = jobs::new_job(project, &owner, JobKind::Generate, &env);

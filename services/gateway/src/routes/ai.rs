@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use domain::documents::{JobKind, Message, Project, Role};
 use domain::messages::GenerationRequested;
+use domain::spec::PartSpec;
 use domain::{Envelope, JobId, Version};
 use platform::jobs;
 
@@ -160,6 +161,20 @@ async fn start(
         }
     }
 
+    submit(state, user, request_id, &project, prompt, base_version, None).await
+}
+
+/// Stores the user's words in the conversation and accepts a generation job
+/// for `project`; `spec`, when given, is built as it is.
+pub(super) async fn submit(
+    state: &AppState,
+    user: &AuthUser,
+    request_id: RequestId,
+    project: &Project,
+    prompt: String,
+    base_version: Option<Version>,
+    spec: Option<PartSpec>,
+) -> ApiResult<HttpResponse> {
     let job_id = JobId::generate();
     let now = Utc::now();
     state
@@ -183,12 +198,13 @@ async fn start(
         user_id: user.user_id.clone(),
         prompt,
         base_version,
+        spec,
     };
     let env = Envelope::new(job_id, project.project_id.clone(), message).with_request_id(Some(request_id.0));
-    let job = jobs::new_job(&project, &user.user_id, JobKind::Generate, &env);
+    let job = jobs::new_job(project, &user.user_id, JobKind::Generate, &env);
     let submitted = jobs::submit(&state.db, state.bus.as_ref(), &job).await?;
     tracing::info!(%job_id, project_id = %project.project_id, "generation accepted");
-    Ok(accepted(job_id, &project, submitted))
+    Ok(accepted(job_id, project, submitted))
 }
 
 #[cfg(test)]

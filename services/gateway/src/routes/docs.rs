@@ -14,6 +14,7 @@ use serde_json::{json, Map, Value};
 
 use super::ai::{Chat, GenerateCode};
 use super::auth::Credentials;
+use super::parameters::{EditParameters, SpecView};
 use super::projects::{CompleteView, DeletedView, LogsView, NewProject, ProjectUpdate, SummaryView};
 use super::scripts::{DownloadView, OutputsView, ScriptUpload, ScriptsView, StatusView};
 use crate::error::ErrorBody;
@@ -433,6 +434,49 @@ pub fn openapi() -> Value {
         .param(project_param())
         .ok(200, "The status.", status)
         .fails(404, missing),
+    );
+
+    // part spec and parameters
+    let spec = b.res::<SpecView>();
+    b.add(
+        Op::new(
+            "get",
+            "/api/projects/{project}/spec",
+            "parameters",
+            "A version's part spec and its named dimensions",
+        )
+        .param(project_param())
+        .param(query(
+            "version",
+            "A version; the project's current one by default.",
+            json!({"type": "integer", "minimum": 1}),
+        ))
+        .ok(200, "The spec and its parameters.", spec)
+        .fails(400, bad)
+        .fails(
+            404,
+            "No such project or version, or the version has no spec (`no_spec`).",
+        ),
+    );
+    let edit = b.req::<EditParameters>();
+    b.add(
+        Op::new(
+            "post",
+            "/api/projects/{project}/parameters",
+            "parameters",
+            "Change named dimensions: the next version, built from the edited spec",
+        )
+        .describe("Answers 202 at once. No language model is involved: the spec compiler builds the edited spec.")
+        .param(project_param())
+        .body("application/json", edit)
+        .ok(202, "The job started.", accepted.clone())
+        .fails(400, bad)
+        .fails(
+            404,
+            "No such project or version, or the version has no spec (`no_spec`).",
+        )
+        .fails(415, "Not JSON.")
+        .fails(422, "The edited part cannot be built (a hole no longer fits, say)."),
     );
 
     // ai

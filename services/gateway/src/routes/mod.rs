@@ -12,6 +12,7 @@ mod docs;
 mod events;
 mod jobs;
 mod monitoring;
+mod parameters;
 mod projects;
 mod scripts;
 
@@ -37,6 +38,7 @@ pub fn api(cfg: &mut web::ServiceConfig) {
             .configure(auth::routes)
             .configure(projects::routes)
             .configure(scripts::routes)
+            .configure(parameters::routes)
             .configure(events::routes)
             .configure(ai::routes)
             .configure(jobs::routes)

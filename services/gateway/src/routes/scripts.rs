@@ -52,6 +52,9 @@ pub struct ScriptVersionView {
     pub created_at: DateTime<Utc>,
     /// `GET`: the raw script.
     pub url: String,
+    /// `GET`: the part spec the script was compiled from, with its named
+    /// dimensions; absent for uploaded and language-model scripts.
+    pub spec_url: Option<String>,
 }
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -81,6 +84,15 @@ async fn scripts(state: web::Data<AppState>, user: AuthUser, path: web::Path<Str
         .files()
         .list(&project.project_id, Some(FileType::Input), PageRequest::all())
         .await?;
+    let with_spec: std::collections::BTreeSet<Version> = state
+        .db
+        .files()
+        .list(&project.project_id, Some(FileType::Spec), PageRequest::all())
+        .await?
+        .items
+        .iter()
+        .map(|f| f.version)
+        .collect();
     let versions = inputs
         .items
         .iter()
@@ -93,6 +105,9 @@ async fn scripts(state: web::Data<AppState>, user: AuthUser, path: web::Path<Str
             job_id: meta_str(f, "job_id"),
             created_at: f.created_at,
             url: format!("/api/projects/{}/script/{}", project.slug, f.version),
+            spec_url: with_spec
+                .contains(&f.version)
+                .then(|| format!("/api/projects/{}/spec?version={}", project.slug, f.version)),
         })
         .collect();
     Ok(HttpResponse::Ok().json(ScriptsView {

@@ -81,6 +81,11 @@ impl TestApp {
         self.http.get(self.url(path)).bearer_auth(&user.token)
     }
 
+    /// `GET` as `user`; the answer's JSON body, whatever its status.
+    pub async fn get_json(&self, path: &str, user: &TestUser) -> Value {
+        self.get(path, user).send().await.unwrap().json().await.unwrap()
+    }
+
     pub fn post(&self, path: &str, user: &TestUser) -> reqwest::RequestBuilder {
         self.http.post(self.url(path)).bearer_auth(&user.token)
     }

@@ -1,0 +1,161 @@
+//! The part spec of a version and its named dimensions: read them, and edit
+//! them into the next version. An edit is compiled by the spec compiler, never
+//! by a language model, whatever provider the generator runs.
+
+use std::collections::BTreeMap;
+
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use domain::spec::{Parameter, PartSpec};
+use domain::{S3Key, Version};
+
+use super::ai::submit;
+use super::owned_project;
+use crate::auth::AuthUser;
+use crate::error::{ApiError, ApiResult};
+use crate::startup::AppState;
+use crate::telemetry::RequestId;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/projects/{project}/spec", web::get().to(spec))
+        .route("/projects/{project}/parameters", web::post().to(edit));
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SpecQuery {
+    /// The version; the project's current one when absent.
+    pub version: Option<u32>,
+}
+
+/// A version's part spec and its named dimensions.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct SpecView {
+    pub version: Version,
+    /// The part family (`plate`, `flange`, …).
+    pub part: String,
+    pub spec: PartSpec,
+    /// Every named dimension, in the order of the spec.
+    pub parameters: Vec<Parameter>,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditParameters {
+    /// New values by parameter name (millimetres for lengths, degrees for
+    /// angles, whole numbers for counts).
+    pub values: BTreeMap<String, f64>,
+    /// The version to edit; the project's current one when absent.
+    pub base_version: Option<u32>,
+}
+
+async fn load(state: &AppState, project: &domain::documents::Project, version: Option<u32>) -> ApiResult<SpecView> {
+    let version = match version {
+        Some(v) => Version::new(v).map_err(|e| ApiError::bad_request("version", e))?,
+        None => Version::new(project.current_version)
+            .map_err(|_| ApiError::not_found(format!("a version of project {}", project.slug)))?,
+    };
+    if version.get() > project.current_version {
+        return Err(ApiError::not_found(format!(
+            "version {version} of project {}",
+            project.slug
+        )));
+    }
+    let key = S3Key::spec(&project.slug, version).to_string();
+    let Some(object) = state.store.get(&key).await? else {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "no_spec",
+            format!(
+                "version {version} was not built from a part spec (an uploaded or language-model script); \
+                 its dimensions can only be changed by a new prompt"
+            ),
+        ));
+    };
+    let spec: PartSpec = serde_json::from_slice(&object.bytes).map_err(|e| {
+        tracing::error!(%key, error = %e, "a stored part spec does not parse");
+        ApiError::internal()
+    })?;
+    Ok(SpecView {
+        version,
+        part: spec.part.clone(),
+        parameters: spec.parameters(),
+        spec,
+    })
+}
+
+async fn spec(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+    query: web::Query<SpecQuery>,
+) -> ApiResult<HttpResponse> {
+    let project = owned_project(&state, &user, &path.into_inner()).await?;
+    let view = load(&state, &project, query.version).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Applies the new values to the base version's spec, checks that the part
+/// still makes sense (a hole wider than its plate is refused here, with the
+/// reason), and starts the next version.
+async fn edit(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    request_id: RequestId,
+    path: web::Path<String>,
+    body: web::Json<EditParameters>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    if body.values.is_empty() {
+        return Err(ApiError::bad_request("values", "name at least one parameter"));
+    }
+    let project = owned_project(&state, &user, &path.into_inner()).await?;
+    let SpecView { version, mut spec, .. } = load(&state, &project, body.base_version).await?;
+    let before = spec.clone();
+    let mut changes = Vec::new();
+    for (name, value) in &body.values {
+        let old = spec
+            .set_parameter(name, *value)
+            .map_err(|e| ApiError::bad_request(&format!("values.{name}"), e))?;
+        if old != *value {
+            let label = before
+                .parameters()
+                .into_iter()
+                .find(|p| &p.name == name)
+                .map_or_else(|| name.clone(), |p| p.label);
+            changes.push(format!("{label} {} → {}", number(old), number(*value)));
+        }
+    }
+    if changes.is_empty() {
+        return Err(ApiError::bad_request(
+            "values",
+            "every value is already the current one",
+        ));
+    }
+    // The whole part must still be buildable: features that no longer fit
+    // are refused now rather than as a failed job.
+    let compiled = web::block({
+        let spec = spec.clone();
+        move || cadgen::compile(&spec)
+    })
+    .await?;
+    if let Err(e) = compiled {
+        return Err(ApiError::unprocessable(e.reason));
+    }
+    spec.history.push(PartSpec {
+        history: Vec::new(),
+        ..before
+    });
+    if spec.history.len() > domain::spec::MAX_HISTORY {
+        spec.history.remove(0);
+    }
+    let prompt = format!("Change {} (version {version}).", changes.join(", "));
+    submit(&state, &user, request_id, &project, prompt, Some(version), Some(spec)).await
+}
+
+/// 15.0 → "15", 2.25 → "2.25".
+fn number(v: f64) -> String {
+    let text = format!("{v:.3}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
