@@ -7,8 +7,10 @@
 //
 // A person's path: create an account, start a project, describe a flange in
 // the chat, watch the live status reach "Model ready", see the 3D view draw
-// the part (pixels are checked), read its measurements, download the STL,
-// read the script, upload a changed script and see the line diff, read the
+// the part (pixels are checked), read its measurements, make it thicker with
+// a follow-up in the chat and again with the Parameters form (no language
+// model: the offline generator), download the STL, read the script, upload a
+// changed script and see the line diff, read the
 // logs, see a failure with its reason and retry it, rename and delete the
 // project, and be sent back to sign in when the token is no longer valid.
 // Screenshots at laptop and phone widths land in the artifacts folder.
@@ -88,8 +90,10 @@ function assert(cond, message) {
 const profile = mkdtempSync(join(tmpdir(), 'cadscribe-e2e-'));
 const consoleErrors = [];
 // Chromium reports every 4xx answer as a console error; the steps that
-// provoke a 401 on purpose (a wrong password, a rejected token) allow it.
+// provoke a 401 on purpose (a wrong password, a rejected token) allow it,
+// and the step that enters a bad parameter value allows its 400.
 let allow401 = false;
+let allow400 = false;
 let rateLimited = 0;
 const context = await chromium.launchPersistentContext(profile, {
   executablePath: opts.chromium,
@@ -105,6 +109,7 @@ const page = context.pages()[0] ?? (await context.newPage());
 page.on('console', (msg) => {
   if (msg.type() !== 'error') return;
   if (allow401 && /status of 401/.test(msg.text())) return;
+  if (allow400 && /status of 400/.test(msg.text())) return;
   // A rate limit is the server's policy, and the client waits it out.
   if (/status of 429/.test(msg.text())) {
     rateLimited++;
@@ -146,6 +151,19 @@ async function watchLabels() {
   });
 }
 const labels = () => page.evaluate(() => window.__labels.slice());
+
+/** Waits for a job other than `previous` to complete and the page to show its version. */
+async function nextVersion(previous, version) {
+  await page.waitForFunction(
+    (id) => {
+      const el = document.querySelector('.job-status');
+      return el && el.getAttribute('data-job') !== id && el.getAttribute('data-stage') === 'completed';
+    },
+    previous,
+    { timeout: T },
+  );
+  await page.waitForFunction((v) => document.querySelector('#version')?.value === v, String(version), { timeout: T });
+}
 
 /** Fraction of pixels that differ from the background, and distinct colours, of a PNG. */
 async function pixelStats(png) {
@@ -264,10 +282,46 @@ try {
 
   await step('the measurements are shown', async () => {
     const metrics = page.locator('.metrics');
-    await metrics.getByText('80 × 80 × 10 mm').waitFor();
+    await metrics.getByText('80 × 80 × 10 mm', { exact: true }).waitFor();
     const text = await metrics.textContent();
     assert(/Volume.*mm³|Volume.*cm³/.test(text), `a volume (${text})`);
     assert(/Surface area/.test(text), 'a surface area');
+  });
+
+  await step('a follow-up in the chat makes version 2 at 15 mm', async () => {
+    const previous = await page.locator('.job-status').getAttribute('data-job');
+    const placeholder = await page.getByLabel('Message').getAttribute('placeholder');
+    assert(placeholder.includes('make it 15 mm thick'), `the placeholder suggests a follow-up that works (${placeholder})`);
+    await page.getByLabel('Message').fill('make it 15 mm thick');
+    await page.getByLabel('Message').press('Enter');
+    await nextVersion(previous, 2);
+    await page.locator('.message.assistant', { hasText: '10 → 15' }).waitFor({ timeout: T });
+    const metrics = page.locator('.metrics');
+    await metrics.getByText('80 × 80 × 15 mm', { exact: true }).waitFor({ timeout: T });
+    await metrics.getByText(/^Verified/).waitFor({ timeout: T });
+  });
+
+  await step('the Parameters form edits it: height 12 mm makes version 3', async () => {
+    const form = page.locator('.parameters');
+    await form.getByText('The named dimensions of version 2').waitFor({ timeout: T });
+    const height = form.getByLabel('Height', { exact: true });
+    assert((await height.inputValue()) === '15', `version 2's height is 15 mm (${await height.inputValue()})`);
+    await shot('03-parameters-laptop');
+    // A value the part cannot take is refused with the server's reason.
+    allow400 = true;
+    await height.fill('-2');
+    await form.getByRole('button', { name: 'Apply' }).click();
+    await form.locator('.form-error', { hasText: 'must be positive' }).waitFor();
+    allow400 = false;
+    assert((await height.getAttribute('aria-invalid')) === 'true', 'the refused value is marked');
+    const previous = await page.locator('.job-status').getAttribute('data-job');
+    await height.fill('12');
+    await form.getByRole('button', { name: 'Apply' }).click();
+    await nextVersion(previous, 3);
+    await page.locator('.metrics').getByText('80 × 80 × 12 mm', { exact: true }).waitFor({ timeout: T });
+    await form.getByText('The named dimensions of version 3').waitFor({ timeout: T });
+    assert((await form.getByLabel('Height', { exact: true }).inputValue()) === '12', 'version 3 shows its height');
+    await page.locator('.message.user', { hasText: '15 → 12' }).waitFor({ timeout: T });
   });
 
   await step('download the STL', async () => {
@@ -303,10 +357,10 @@ try {
     await watchLabels();
     await page.getByRole('button', { name: 'Upload and build' }).click();
     await page.locator('.job-status[data-stage="completed"]').waitFor({ timeout: T });
-    await page.waitForFunction(() => document.querySelector('#version')?.value === '2', null, { timeout: T });
+    await page.waitForFunction(() => document.querySelector('#version')?.value === '4', null, { timeout: T });
     await page.getByRole('button', { name: 'Changes' }).click();
     await page.locator('.diff-row.add', { hasText: 'a note added by the end-to-end test' }).waitFor();
-    await page.getByText('Changes from version 1 to version 2').waitFor();
+    await page.getByText('Changes from version 3 to version 4').waitFor();
     await shot('05-diff-laptop');
     await page.getByRole('button', { name: 'Code' }).click();
   });
@@ -320,6 +374,8 @@ try {
 
   await step('a failure shows its reason and can be retried', async () => {
     await page.getByRole('tab', { name: 'Model' }).click();
+    // An uploaded script has no part spec, so nothing to edit.
+    await page.locator('.parameters', { hasText: 'Version 4 was not built from a part description' }).waitFor();
     await watchLabels();
     await page.getByLabel('Message').fill('a teapot shaped like a dragon');
     await page.getByRole('button', { name: 'Send' }).click();
@@ -365,7 +421,7 @@ try {
     await page.waitForURL(/\/projects\/project-/);
     await page.locator('.job-status[data-stage="completed"]').waitFor({ timeout: T });
     await page.locator('.viewer[data-state="ready"]').waitFor({ timeout: T });
-    await page.locator('.metrics').getByText('40 × 20 × 10 mm').waitFor();
+    await page.locator('.metrics').getByText('40 × 20 × 10 mm', { exact: true }).waitFor();
     await page.getByRole('button', { name: 'Delete', exact: true }).click();
     await page.getByRole('button', { name: 'Delete project' }).click();
     await page.waitForURL((url) => url.pathname === '/');

@@ -19,6 +19,7 @@ import type {
   Project,
   ProjectStatusView,
   Scripts,
+  SpecView,
   Token,
   User,
 } from './types';
@@ -286,6 +287,18 @@ export class Api {
 
   download(slug: string, format: ModelFormat, version?: number): Promise<Download> {
     return this.request('GET', `/api/projects/${enc(slug)}/download/${format}`, { query: { version } });
+  }
+
+  /** The part spec of a version (the current one when absent); 404 `no_spec` when it was not built from one. */
+  spec(slug: string, version?: number): Promise<SpecView> {
+    return this.request('GET', `/api/projects/${enc(slug)}/spec`, { query: { version } });
+  }
+
+  /** Builds the next version from `base_version`'s spec with these values changed. */
+  editParameters(slug: string, values: Record<string, number>, base_version?: number): Promise<Accepted> {
+    return this.request('POST', `/api/projects/${enc(slug)}/parameters`, {
+      body: base_version == null ? { values } : { values, base_version },
+    });
   }
 
   // Generation and jobs

@@ -151,6 +151,8 @@ export interface ScriptVersion {
   job_id?: string | null;
   created_at: string;
   url: string;
+  /** `GET` of the version's part spec; absent when it was not built from one. */
+  spec_url?: string | null;
 }
 
 export interface Scripts {
@@ -159,6 +161,29 @@ export interface Scripts {
   current_version: number;
   /** Newest first. */
   versions: ScriptVersion[];
+}
+
+/** What a parameter measures: lengths and positions in mm, angles in degrees. */
+export type ParameterKind = 'length' | 'position' | 'count' | 'angle';
+
+/** One named dimension of a part spec. */
+export interface Parameter {
+  name: string;
+  value: number;
+  kind: ParameterKind;
+  /** For people: "thickness", "hole diameter". */
+  label: string;
+}
+
+/** `GET /api/projects/{project}/spec`: a version's part spec and its named dimensions. */
+export interface SpecView {
+  version: number;
+  /** The part family (`plate`, `flange`, …). */
+  part: string;
+  /** The spec itself; the client only edits it through its parameters. */
+  spec: Record<string, unknown>;
+  /** In the order of the spec. */
+  parameters: Parameter[];
 }
 
 export interface Output {

@@ -138,6 +138,28 @@ describe('Api', () => {
     expect(calls[4].url).toBe('/api/jobs/j1/retry');
   });
 
+  it('reads a version\'s spec and edits its parameters', async () => {
+    const spec = { version: 2, part: 'flange', spec: {}, parameters: [{ name: 'height', value: 15, kind: 'length', label: 'thickness' }] };
+    const { fn, calls } = fakeFetch([
+      json(200, spec),
+      json(202, { job_id: 'j2', project_id: 'project-1', slug: 'my-part', stage: 'queued', published: true, links: {} }),
+      json(400, { error: { code: 'bad_request', message: 'values.height: The thickness must be positive, not -2 mm.' } }),
+      json(404, { error: { code: 'no_spec', message: 'version 1 was not built from a part spec' } }),
+    ]);
+    const api = new Api({ tokens: memoryTokens(), fetch: fn });
+    expect((await api.spec('my-part', 2)).parameters[0].label).toBe('thickness');
+    expect(calls[0].url).toBe('/api/projects/my-part/spec?version=2');
+    expect((await api.editParameters('my-part', { height: 12 }, 2)).job_id).toBe('j2');
+    expect(calls[1]).toMatchObject({ url: '/api/projects/my-part/parameters', init: { method: 'POST' } });
+    expect(JSON.parse(String(calls[1].init.body))).toEqual({ values: { height: 12 }, base_version: 2 });
+    await expect(api.editParameters('my-part', { height: -2 })).rejects.toMatchObject({
+      status: 400,
+      message: 'values.height: The thickness must be positive, not -2 mm.',
+    });
+    expect(JSON.parse(String(calls[2].init.body))).toEqual({ values: { height: -2 } });
+    await expect(api.spec('my-part', 1)).rejects.toMatchObject({ status: 404, code: 'no_spec' });
+  });
+
   it('puts the token in the query of the event stream', () => {
     const tokens = memoryTokens();
     tokens.save('a b+c', user);

@@ -3,8 +3,10 @@
 //! their own processes on an isolated slice of the local stack, and the
 //! browser script `web/e2e/run.mjs` walks a person's path through them:
 //! register, describe a part, watch "Model ready" arrive live, check that the
-//! 3D view draws the part, download the STL, read and diff scripts, read the
-//! logs, retry a failure, rename and delete the project.
+//! 3D view draws the part, make it thicker with a follow-up in the chat and
+//! again with the Parameters form (the offline generator, no language model),
+//! download the STL, read and diff scripts, read the logs, retry a failure,
+//! rename and delete the project.
 //!
 //! Needs the client built and its packages installed (`make web`) and
 //! Chromium (`web/scripts/ensure-chromium.sh`); `make test` does both.

@@ -1,5 +1,5 @@
 // The three views of a project's selected version: the model (3D view,
-// measurements, downloads), its scripts (code, changes, upload) and its logs.
+// measurements, downloads, parameters), its scripts (code, changes, upload) and its logs.
 
 import type { Cleanup } from '../main';
 import type { ApiError } from '../api';
@@ -10,6 +10,7 @@ import { metricsByVersion, verificationByVersion, viewerFormat } from '../state'
 import { area, boxSize, bytes, mm, volume, when } from '../format';
 import { foldUnchanged, lineDiff } from '../diff';
 import { h, icon, ICONS, mount, toast } from './dom';
+import { parametersBox } from './parameters';
 
 type Viewer = import('../viewer').ModelViewer;
 
@@ -71,14 +72,22 @@ export function modelPanel(ctx: ProjectCtx, panel: HTMLElement): Cleanup {
   const metricsBox = h('dl', { class: 'metrics', 'aria-label': 'Measurements' });
   const downloads = h('div', { class: 'downloads' });
   const heading = h('h2', { class: 'panel-title' });
+  const parameters = h('section', { class: 'parameters', 'aria-label': 'Parameters' });
 
   mount(
     panel,
     heading,
     h('div', { class: 'viewer-wrap' }, stage, toolbar),
     h('p', { class: 'hint viewer-hint' }, 'Drag to rotate · scroll or pinch to zoom · right-drag to pan · arrow keys pan when the view has focus'),
-    h('div', { class: 'model-facts' }, h('section', null, h('h3', null, 'Measurements'), metricsBox), h('section', null, h('h3', null, 'Download'), downloads)),
+    h(
+      'div',
+      { class: 'model-facts' },
+      h('section', null, h('h3', null, 'Measurements'), metricsBox),
+      h('section', null, h('h3', null, 'Download'), downloads),
+      parameters,
+    ),
   );
+  cleanups.push(parametersBox(ctx, parameters));
 
   function setOverlay(state: string, text: string) {
     stage.dataset.state = state;
@@ -300,20 +309,7 @@ export function scriptsPanel(ctx: ProjectCtx, panel: HTMLElement): Cleanup {
           file.value = '';
           fileName = undefined;
           toast('Script uploaded. Building the new version…');
-          ctx.jobs.update((jobs) => ({
-            ...jobs,
-            [accepted.job_id]: {
-              job_id: accepted.job_id,
-              stage: 'queued',
-              label: 'Queued…',
-              reached: 'queued',
-              detail: null,
-              version: null,
-              terminal: false,
-              at: new Date().toISOString(),
-              kind: 'upload',
-            },
-          }));
+          ctx.follow(accepted, 'upload');
         } catch (e) {
           const err = e as ApiError;
           const violations = (err.details as { violations?: { line?: number; message: string }[] } | undefined)?.violations;

@@ -3,7 +3,7 @@
 
 import type { App, Cleanup } from '../main';
 import type { ApiError } from '../api';
-import type { Job, Logs, Message, Output, Project, ScriptVersion } from '../types';
+import type { Accepted, Job, Logs, Message, Output, Project, ScriptVersion } from '../types';
 import { StatusStream } from '../events';
 import type { Connection } from '../events';
 import { applyStatus, jobState, latestJob, LABELS, mergeJob, Store, timeline } from '../state';
@@ -29,6 +29,12 @@ export interface ProjectCtx {
   /** The version the panels show (null: none yet). */
   version: Store<number | null>;
   reload(what: Reload[]): Promise<void>;
+  /**
+   * Follows a job the person just started (a chat message, a retry, an
+   * upload, a parameter edit): it shows as queued at once, the event stream
+   * moves it on, and its user message is fetched.
+   */
+  follow(accepted: Accepted, kind?: string): void;
   alive(): boolean;
 }
 
@@ -102,6 +108,22 @@ function createCtx(app: App, project: Project, alive: () => boolean): ProjectCtx
         }, 60);
       });
       return flush;
+    },
+    follow(accepted, kind) {
+      ctx.jobs.update((jobs) => {
+        const next = applyStatus(jobs, {
+          job_id: accepted.job_id,
+          project_id: accepted.project_id,
+          slug: accepted.slug,
+          stage: accepted.stage,
+          label: LABELS[accepted.stage],
+          terminal: false,
+          at: new Date().toISOString(),
+        });
+        const job = next[accepted.job_id];
+        return kind && job && !job.kind ? { ...next, [accepted.job_id]: { ...job, kind } } : next;
+      });
+      void ctx.reload(['messages']);
     },
   };
   const pending = new Set<Reload>();
@@ -374,7 +396,7 @@ function chatPanel(ctx: ProjectCtx, cleanups: Cleanup[]): HTMLElement {
     id: 'chat-input',
     rows: '2',
     maxlength: '2000',
-    placeholder: 'Describe a part, or a change: “make it 10 mm thick”',
+    placeholder: 'Describe a part, or a change: “make it 15 mm thick”',
     'aria-label': 'Message',
   });
   const send = h('button', { type: 'submit', class: 'primary', 'aria-label': 'Send' }, icon(ICONS.send), h('span', { class: 'send-text' }, 'Send'));
@@ -401,18 +423,7 @@ function chatPanel(ctx: ProjectCtx, cleanups: Cleanup[]): HTMLElement {
         try {
           const accepted = await app.api.chat(text, p.project_id);
           input.value = '';
-          ctx.jobs.update((jobs) =>
-            applyStatus(jobs, {
-              job_id: accepted.job_id,
-              project_id: accepted.project_id,
-              slug: accepted.slug,
-              stage: accepted.stage,
-              label: LABELS[accepted.stage],
-              terminal: false,
-              at: new Date().toISOString(),
-            }),
-          );
-          void ctx.reload(['messages']);
+          ctx.follow(accepted);
         } catch (e) {
           error.textContent = (e as ApiError).message;
           error.hidden = false;
@@ -499,18 +510,7 @@ function statusCard(ctx: ProjectCtx, job: JobState): HTMLElement {
           onclick: async (ev: Event) => {
             (ev.currentTarget as HTMLButtonElement).disabled = true;
             try {
-              const accepted = await app.api.retryJob(job.job_id);
-              ctx.jobs.update((jobs) =>
-                applyStatus(jobs, {
-                  job_id: accepted.job_id,
-                  project_id: accepted.project_id,
-                  slug: accepted.slug,
-                  stage: accepted.stage,
-                  label: LABELS[accepted.stage],
-                  terminal: false,
-                  at: new Date().toISOString(),
-                }),
-              );
+              ctx.follow(await app.api.retryJob(job.job_id));
             } catch (e) {
               toast((e as ApiError).message, 'error');
               (ev.currentTarget as HTMLButtonElement | null)?.removeAttribute('disabled');
