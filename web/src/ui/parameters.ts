@@ -129,7 +129,7 @@ export function parametersBox(ctx: ProjectCtx, box: HTMLElement): Cleanup {
       return;
     }
     if (!script?.spec_url) {
-      mount(body, h('p', { class: 'muted' }, `Version ${version} was not built from a part description, so it has no parameters to edit. Describe a change in the chat instead.`));
+      mount(body, h('p', { class: 'muted' }, `Version ${version} was not built from a part description (it is an uploaded or a language-model script), so it has no named dimensions to edit.`));
       return;
     }
     let view = specs.get(version);
