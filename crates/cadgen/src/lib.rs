@@ -8,7 +8,9 @@
 //! - [`compile()`](compile::compile): the one path from a spec to a FreeCAD
 //!   script and the [`Expectations`](domain::Expectations) the built model
 //!   must meet;
-//! - [`check`]: the checker for untrusted FreeCAD scripts.
+//! - [`check`]: the checker for untrusted FreeCAD scripts;
+//! - [`requirements()`](requirements::requirements): what a prompt states
+//!   about a part, for verifying a script the compiler did not write.
 //!
 //! # The script contract
 //!
@@ -40,12 +42,14 @@ pub mod check;
 pub mod compile;
 pub mod follow;
 pub mod read;
+pub mod requirements;
 
 pub use check::{check_script, Violation, ViolationKind};
 pub use compile::compile;
 pub use domain::spec::PartSpec;
 pub use follow::follow_up;
 pub use read::{generate, CatalogueEntry, CATALOGUE, MAX_PROMPT_CHARS};
+pub use requirements::{describe_requirements, requirements};
 
 /// A part made from a prompt, a follow-up or a spec.
 #[derive(Debug, Clone, PartialEq)]

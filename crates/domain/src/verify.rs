@@ -39,6 +39,11 @@ pub struct Expectations {
     /// Number of through holes (the genus of the solid), where known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub through_holes: Option<u32>,
+    /// Compare the bounding box's extents sorted, whatever the axes: set for
+    /// requirements read from a prompt, which a script may meet with the
+    /// part built in any orientation.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub orientation_free: bool,
 }
 
 fn default_volume_tolerance() -> f64 {
@@ -58,6 +63,7 @@ impl Default for Expectations {
             bbox_tolerance_mm: BBOX_TOLERANCE_MM,
             solids: None,
             through_holes: None,
+            orientation_free: false,
         }
     }
 }
@@ -65,7 +71,9 @@ impl Default for Expectations {
 /// One comparison of an expectation with a measurement.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Check {
-    /// `valid_solid`, `solids`, `volume`, `bbox_x`, `bbox_y`, `bbox_z`, `through_holes`.
+    /// `valid_solid`, `solids`, `volume`, `bbox_x`, `bbox_y`, `bbox_z` (or
+    /// `bbox_smallest`, `bbox_middle`, `bbox_largest` when orientation-free),
+    /// `through_holes`.
     pub name: String,
     /// The expected value, as a person reads it ("44 108 mm³ ± 0.5 %").
     pub expected: String,
@@ -114,8 +122,18 @@ impl Verification {
         }
         if let Some(extents) = expected.bbox_mm {
             let b = metrics.bounding_box;
-            let measured = [b[3] - b[0], b[4] - b[1], b[5] - b[2]];
-            for (axis, (want, got)) in ["x", "y", "z"].iter().zip(extents.iter().zip(measured)) {
+            let mut measured = [b[3] - b[0], b[4] - b[1], b[5] - b[2]];
+            let mut extents = extents;
+            let axes = if expected.orientation_free {
+                // Smallest to largest on both sides: a part built lying on
+                // another face measures the same.
+                extents.sort_by(f64::total_cmp);
+                measured.sort_by(f64::total_cmp);
+                ["smallest", "middle", "largest"]
+            } else {
+                ["x", "y", "z"]
+            };
+            for (axis, (want, got)) in axes.iter().zip(extents.iter().zip(measured)) {
                 checks.push(Check {
                     name: format!("bbox_{axis}"),
                     expected: format!("{} mm ± {}", short(*want), short(expected.bbox_tolerance_mm)),
@@ -245,6 +263,22 @@ mod tests {
         assert!(failures.contains("volume"), "{failures}");
         assert!(failures.contains("bbox_z"), "{failures}");
         assert!(!failures.contains("bbox_x"), "{failures}");
+    }
+
+    #[test]
+    fn orientation_free_extents_are_compared_sorted() {
+        let mut e = Expectations {
+            bbox_mm: Some([40.0, 20.0, 10.0]),
+            ..Expectations::default()
+        };
+        let standing = metrics(1000.0, [10.0, 40.0, 20.0]);
+        assert!(!Verification::of(&e, &standing).passed);
+        e.orientation_free = true;
+        let v = Verification::of(&e, &standing);
+        assert!(v.passed, "{v:?}");
+        assert!(v.checks.iter().any(|c| c.name == "bbox_largest"), "{v:?}");
+        let wrong = Verification::of(&e, &metrics(1000.0, [10.0, 40.0, 25.0]));
+        assert!(wrong.failures().contains("bbox_middle"), "{}", wrong.failures());
     }
 
     #[test]

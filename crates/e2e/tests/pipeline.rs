@@ -263,40 +263,55 @@ async fn hostile_scripts_are_contained_and_reported_and_the_worker_keeps_serving
     p.clean(&slugs).await;
 }
 
-/// A chat-completions server that answers first with a script that fails
-/// in FreeCAD, then with a good one; it keeps every request it got.
-async fn flaky_model() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
-    let requests = Arc::new(Mutex::new(Vec::new()));
-    let calls = Arc::new(AtomicU32::new(0));
+/// Every request a fake model got, in order.
+type Requests = Arc<Mutex<Vec<serde_json::Value>>>;
+
+/// A chat-completions server on a free port: every request is kept and
+/// answered by `answer`, with the assistant's text or an HTTP error status
+/// and message. Returns its base URL.
+async fn chat_model<F>(answer: F) -> (String, Requests)
+where
+    F: Fn(&serde_json::Value) -> Result<String, (u16, String)> + Send + Sync + 'static,
+{
+    let requests: Requests = Arc::new(Mutex::new(Vec::new()));
+    let answer = Arc::new(answer);
     let seen = requests.clone();
     let server = HttpServer::new(move || {
         let seen = seen.clone();
-        let calls = calls.clone();
+        let answer = answer.clone();
         App::new().route(
             "/v1/chat/completions",
             web::post().to(move |body: web::Json<serde_json::Value>| {
                 let seen = seen.clone();
-                let calls = calls.clone();
+                let answer = answer.clone();
                 async move {
-                    seen.lock().unwrap().push(body.into_inner());
-                    let n = calls.fetch_add(1, Ordering::SeqCst);
-                    let script = if n == 0 {
-                        "```python\nimport FreeCAD as App\nimport Part\ndoc = App.ActiveDocument or App.newDocument('Model')\nshape = Part.makeBox(10, 10, -5)\ndoc.addObject('Part::Feature', 'Box').Shape = shape\ndoc.recompute()\n```"
-                    } else {
-                        "Fixed:\n```python\nimport FreeCAD as App\nimport Part\ndoc = App.ActiveDocument or App.newDocument('Model')\nshape = Part.makeBox(10, 10, 5)\ndoc.addObject('Part::Feature', 'Box').Shape = shape\ndoc.recompute()\n```"
+                    let body = body.into_inner();
+                    let n = {
+                        let mut seen = seen.lock().unwrap();
+                        seen.push(body.clone());
+                        seen.len()
                     };
-                    HttpResponse::Ok().json(serde_json::json!({
-                        "id": format!("chatcmpl-{n}"),
-                        "object": "chat.completion",
-                        "created": 1_700_000_000,
-                        "model": "local-coder",
-                        "choices": [{
-                            "index": 0,
-                            "message": { "role": "assistant", "content": script },
-                            "finish_reason": "stop"
-                        }],
-                        "usage": { "prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150 }
-                    }))
+                    match answer(&body) {
+                        Ok(text) => HttpResponse::Ok().json(serde_json::json!({
+                            "id": format!("chatcmpl-{n}"),
+                            "object": "chat.completion",
+                            "created": 1_700_000_000,
+                            "model": "local-coder",
+                            "choices": [{
+                                "index": 0,
+                                "message": { "role": "assistant", "content": text },
+                                "finish_reason": "stop"
+                            }],
+                            "usage": { "prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150 }
+                        })),
+                        Err((status, message)) => {
+                            HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).json(
+                                serde_json::json!({
+                                    "error": { "message": message, "type": "invalid_request_error", "param": null, "code": null }
+                                }),
+                            )
+                        }
+                    }
                 }
             }),
         )
@@ -307,6 +322,45 @@ async fn flaky_model() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
     let port = server.addrs()[0].port();
     tokio::spawn(server.run());
     (format!("http://127.0.0.1:{port}/v1"), requests)
+}
+
+/// Whether a request asks for a part spec (rather than a script).
+fn asks_for_spec(request: &serde_json::Value) -> bool {
+    request["messages"][0]["content"]
+        .as_str()
+        .is_some_and(|system| system.contains("part spec"))
+}
+
+/// The requests that asked for a script.
+fn script_requests(requests: &Requests) -> Vec<serde_json::Value> {
+    let all = requests.lock().unwrap().clone();
+    all.into_iter().filter(|r| !asks_for_spec(r)).collect()
+}
+
+const UNSUPPORTED: &str = r#"{"unsupported": "the spec has no knurling"}"#;
+
+/// A FreeCAD script building `shape`, in a fenced block.
+fn script(shape: &str) -> String {
+    format!(
+        "```python\nimport FreeCAD as App\nimport Part\ndoc = App.ActiveDocument or App.newDocument('Model')\nshape = {shape}\ndoc.addObject('Part::Feature', 'Part').Shape = shape\ndoc.recompute()\n```"
+    )
+}
+
+/// A model that cannot write specs and whose first script fails in
+/// FreeCAD; its later scripts are good.
+async fn flaky_model() -> (String, Requests) {
+    let scripts = AtomicU32::new(0);
+    chat_model(move |request| {
+        if asks_for_spec(request) {
+            return Ok(UNSUPPORTED.into());
+        }
+        Ok(if scripts.fetch_add(1, Ordering::SeqCst) == 0 {
+            script("Part.makeBox(10, 10, -5)")
+        } else {
+            format!("Fixed:\n{}", script("Part.makeBox(10, 10, 5)"))
+        })
+    })
+    .await
 }
 
 #[tokio::test]
@@ -338,7 +392,7 @@ async fn an_llm_script_that_fails_in_freecad_is_repaired_on_the_next_attempt() {
         "{stages:?}"
     );
 
-    let requests = requests_handle.lock().unwrap().clone();
+    let requests = script_requests(&requests_handle);
     assert_eq!(requests.len(), 2);
     let repair_prompt = requests[1]["messages"].to_string();
     assert!(
@@ -370,7 +424,7 @@ async fn an_llm_script_that_fails_in_freecad_is_repaired_on_the_next_attempt() {
         .await;
     assert_eq!(next.stage, JobStage::Completed, "{:?}", next.error);
     assert_eq!(next.version, Some(Version::new(3).unwrap()));
-    let requests = requests_handle.lock().unwrap().clone();
+    let requests = script_requests(&requests_handle);
     let turns = requests[2]["messages"].as_array().unwrap().clone();
     assert!(
         turns.iter().any(|m| m["role"] == "assistant"),
@@ -382,6 +436,206 @@ async fn an_llm_script_that_fails_in_freecad_is_repaired_on_the_next_attempt() {
         "{ask}"
     );
     assert!(ask.contains("make it taller"));
+    p.clean(&[&project.slug]).await;
+}
+
+/// The settings that point the pipeline at a fake model.
+fn llm(base_url: &str) -> [(&'static str, &str); 4] {
+    [
+        ("AI_PROVIDER", "openai"),
+        ("AI_BASE_URL", base_url),
+        ("AI_MODEL", "local-coder"),
+        ("MAX_REPAIRS", "2"),
+    ]
+}
+
+#[tokio::test]
+async fn a_model_that_answers_with_a_spec_gets_the_compiled_part_verified_and_the_spec_kept() {
+    // The server refuses a JSON Schema response format, as some local
+    // servers do: the spec is then asked for in a fenced block.
+    let (base_url, requests) = chat_model(|request| {
+        if !asks_for_spec(request) {
+            return Err((500, "no scripts here".into()));
+        }
+        if request.get("response_format").is_some() {
+            return Err((400, "response_format is not supported".into()));
+        }
+        Ok("Here is the spec:\n```json\n{\"spec_version\": 1, \"part\": \"box\", \"base\": {\"kind\": \"box\", \"length\": 30, \"width\": 20, \"height\": 10}}\n```".into())
+    })
+    .await;
+    let mut p = Pipeline::new().await;
+    p.start(&PIPELINE, &llm(&base_url));
+    let project = p.project("llm spec").await;
+    let job = p
+        .finished(p.generate(&project, "a block 30 by 20 by 10 mm").await, 2 * MINUTE)
+        .await;
+    assert_eq!(job.stage, JobStage::Completed, "{:?}", job.error);
+    let v1 = Version::new(1).unwrap();
+    assert_eq!(job.version, Some(v1));
+    assert_eq!(job.repair_attempts, 0);
+    let verification = job.verification.expect("verified");
+    assert!(verification.passed, "{verification:?}");
+    let volume = verification
+        .checks
+        .iter()
+        .find(|c| c.name == "volume")
+        .expect("a volume check");
+    assert!(volume.expected.starts_with("6 000 mm³"), "{volume:?}");
+    assert!(
+        verification.checks.iter().any(|c| c.name == "bbox_x"),
+        "a spec's box is checked axis by axis: {verification:?}"
+    );
+
+    let stored = p
+        .env
+        .store()
+        .get(&S3Key::spec(&project.slug, v1).to_string())
+        .await
+        .unwrap()
+        .expect("the spec is stored beside the script");
+    let spec: serde_json::Value = serde_json::from_slice(&stored.bytes).unwrap();
+    assert_eq!(spec["base"]["length"], 30.0);
+
+    let requests = requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert_eq!(requests[0]["response_format"]["type"], "json_schema");
+    assert!(requests[0]["response_format"]["json_schema"]["schema"]["$defs"].is_object());
+    assert!(requests[1].get("response_format").is_none());
+    assert!(requests[1]["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .contains("JSON Schema"));
+    let messages =
+        p.db.messages()
+            .list(&project.project_id, PageRequest::all())
+            .await
+            .unwrap();
+    let message = &messages.items[0];
+    assert_eq!(message.metadata.get_str("source_model").unwrap(), "local-coder");
+    assert_eq!(message.metadata.get_str("provider").unwrap(), "openai");
+    assert!(
+        message.content.contains("part spec written by local-coder"),
+        "{}",
+        message.content
+    );
+    p.clean(&[&project.slug]).await;
+}
+
+#[tokio::test]
+async fn a_part_the_spec_cannot_express_is_written_as_a_script() {
+    let (base_url, requests) = chat_model(|request| {
+        Ok(if asks_for_spec(request) {
+            UNSUPPORTED.into()
+        } else {
+            script("Part.makeBox(30, 20, 10)")
+        })
+    })
+    .await;
+    let mut p = Pipeline::new().await;
+    p.start(&PIPELINE, &llm(&base_url));
+    let project = p.project("llm script").await;
+    let job = p
+        .finished(
+            p.generate(&project, "a 30 x 20 x 10 mm block with knurled sides").await,
+            2 * MINUTE,
+        )
+        .await;
+    assert_eq!(job.stage, JobStage::Completed, "{:?}", job.error);
+    assert_eq!(job.repair_attempts, 0);
+    assert!(job.verification.expect("verified").passed);
+    assert_eq!(requests.lock().unwrap().len(), 2, "one spec question, one script");
+    assert_eq!(script_requests(&requests).len(), 1);
+    let v1 = Version::new(1).unwrap();
+    assert!(
+        p.env
+            .store()
+            .head(&S3Key::spec(&project.slug, v1).to_string())
+            .await
+            .unwrap()
+            .is_none(),
+        "a script has no spec"
+    );
+    let messages =
+        p.db.messages()
+            .list(&project.project_id, PageRequest::all())
+            .await
+            .unwrap();
+    let reply = &messages.items[0].content;
+    assert!(
+        reply.contains("no knurling"),
+        "the reply says why there is no spec: {reply}"
+    );
+    assert!(
+        reply.contains("Checked against the prompt: one solid"),
+        "knurling is not read, so nothing but one solid is required: {reply}"
+    );
+    p.clean(&[&project.slug]).await;
+}
+
+#[tokio::test]
+async fn a_script_of_the_wrong_size_goes_back_with_the_failed_checks_and_may_turn_the_part() {
+    let scripts = AtomicU32::new(0);
+    let (base_url, requests) = chat_model(move |request| {
+        if asks_for_spec(request) {
+            return Ok(UNSUPPORTED.into());
+        }
+        Ok(if scripts.fetch_add(1, Ordering::SeqCst) == 0 {
+            // 12 mm thick instead of 10.
+            script("Part.makeBox(40, 20, 12).cut(Part.makeCylinder(3, 12, App.Vector(20, 10, 0)))")
+        } else {
+            // Right, but lying along y.
+            script("Part.makeBox(20, 40, 10).cut(Part.makeCylinder(3, 10, App.Vector(10, 20, 0)))")
+        })
+    })
+    .await;
+    let mut p = Pipeline::new().await;
+    p.start(&PIPELINE, &llm(&base_url));
+    let project = p.project("llm wrong size").await;
+    let prompt = "a 40 x 20 x 10 mm plate with a 6 mm through hole";
+    let job = p.finished(p.generate(&project, prompt).await, 3 * MINUTE).await;
+    assert_eq!(job.stage, JobStage::Completed, "{:?}", job.error);
+    assert_eq!(job.repair_attempts, 1);
+    assert_eq!(job.version, Some(Version::new(2).unwrap()));
+    let expected = job.expected.expect("requirements recorded");
+    assert!(expected.orientation_free);
+    assert_eq!(expected.bbox_mm, Some([40.0, 20.0, 10.0]));
+    assert_eq!(expected.through_holes, Some(1));
+    let verification = job.verification.expect("verified");
+    assert!(verification.passed, "{verification:?}");
+    for name in [
+        "volume",
+        "bbox_largest",
+        "bbox_middle",
+        "bbox_smallest",
+        "through_holes",
+    ] {
+        assert!(
+            verification.checks.iter().any(|c| c.name == name && c.passed),
+            "{name}: {verification:?}"
+        );
+    }
+
+    let scripts = script_requests(&requests);
+    assert_eq!(scripts.len(), 2, "the script and its repair");
+    let repair = scripts[1]["messages"].to_string();
+    assert!(repair.contains("verification failed"), "{repair}");
+    assert!(repair.contains("bbox_smallest"), "the failed check is named: {repair}");
+    assert!(
+        !requests.lock().unwrap().iter().skip(1).any(asks_for_spec),
+        "a repair fixes the script"
+    );
+    let messages =
+        p.db.messages()
+            .list(&project.project_id, PageRequest::all())
+            .await
+            .unwrap();
+    assert!(
+        messages.items.iter().all(|m| m.content.contains(
+            "Checked against the prompt: volume 7717 mm³ ± 0.5 %, 40 × 20 × 10 mm bounding box (any orientation), one through hole"
+        )),
+        "{:?}",
+        messages.items.iter().map(|m| &m.content).collect::<Vec<_>>()
+    );
     p.clean(&[&project.slug]).await;
 }
 

@@ -2,7 +2,9 @@
 //!
 //! Consumes `generation.requested` and `generation.repair`. The provider
 //! (the offline template catalogue by default, or an OpenAI-compatible
-//! model) writes a script; every script is checked (it parses, imports only
+//! model, asked for a part spec first and for a script only when the spec
+//! cannot express the part) writes a script with the expectations the
+//! built model is verified against; every script is checked (it parses, imports only
 //! the allow-list, touches no file, process, network or dynamic code) and an
 //! LLM script that fails the check goes back to the model with the reasons,
 //! a bounded number of times. The assistant's message is recorded and the

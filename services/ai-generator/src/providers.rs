@@ -1,18 +1,28 @@
 //! Script providers: the offline template catalogue and OpenAI-compatible
 //! chat completions (OpenAI, OpenRouter, Gemini's OpenAI endpoint, Ollama,
 //! vLLM), behind one trait.
+//!
+//! A language model is first asked for a part spec (its JSON Schema as the
+//! response format where the server takes one, else in the prompt), which
+//! the one compiler builds with exact expectations. Only when the model
+//! says the spec cannot express the part, or its spec is refused twice, is
+//! it asked for a FreeCAD script; that script is held to what the prompt
+//! itself states ([`cadgen::requirements`]).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use async_openai::config::OpenAIConfig;
+use async_openai::error::OpenAIError;
 use async_openai::types::chat::{
     ChatCompletionRequestAssistantMessageArgs, ChatCompletionRequestMessage, ChatCompletionRequestSystemMessageArgs,
-    ChatCompletionRequestUserMessageArgs, CreateChatCompletionRequestArgs,
+    ChatCompletionRequestUserMessageArgs, CreateChatCompletionRequestArgs, CreateChatCompletionResponse,
+    ResponseFormat, ResponseFormatJsonSchema,
 };
 use async_openai::Client;
 use async_trait::async_trait;
 
-use domain::spec::PartSpec;
+use domain::spec::{PartSpec, MAX_HISTORY};
 use domain::verify::Expectations;
 use platform::config::{EnvReader, Secret};
 
@@ -26,6 +36,16 @@ The script contract:
 - Add the final part as one solid: `doc.addObject("Part::Feature", "Part").Shape = shape`, then call `doc.recompute()`.
 - Never open, save, export, print or read files; never use os, sys, subprocess, socket, eval, exec, open or __import__. Exporting is done for you.
 Answer with the complete script in one ```python fenced block, nothing else."#;
+
+/// The system prompt of the first question: the part as a spec.
+pub const SPEC_PROMPT: &str = r#"You describe one solid part as a CADScribe part spec: a JSON object with a base solid and features, every length in millimetres, every angle in degrees. A compiler turns the spec into the model, so the JSON must follow the JSON Schema you are given exactly (no extra fields, "spec_version": 1, no "history").
+Choose the base that matches the part (a box, cylinder, tube, catalogue part, or a sketch of closed profiles extruded or revolved), then add holes, patterns, fillets, chamfers and shells as features.
+If the spec format cannot express the part, answer exactly {"unsupported": "<why, in one sentence>"} and nothing else: the part will then be written as a FreeCAD script instead.
+Answer with the JSON object only."#;
+
+/// Added to [`SPEC_PROMPT`] when the server does not take a JSON Schema as
+/// its response format.
+const SPEC_IN_BLOCK: &str = "Answer with the JSON object in one ```json fenced block, nothing else.";
 
 /// One turn of the project's conversation.
 #[derive(Debug, Clone, PartialEq)]
@@ -134,6 +154,9 @@ pub struct OpenAiCompatible {
     name: String,
     model: String,
     client: Client<OpenAIConfig>,
+    /// Cleared once the server refuses a JSON Schema response format: later
+    /// questions ask for a fenced JSON block instead.
+    json_schema: AtomicBool,
 }
 
 /// Which OpenAI-compatible service, and how to reach it.
@@ -213,12 +236,18 @@ impl OpenAiCompatible {
             name: s.provider.clone(),
             model: s.model.clone(),
             client: Client::with_config(config),
+            json_schema: AtomicBool::new(true),
         }
     }
 
-    fn messages(request: &Request) -> Result<Vec<ChatCompletionRequestMessage>, async_openai::error::OpenAIError> {
+    /// The system prompt, the conversation so far and `ask`.
+    fn conversation(
+        system: &str,
+        request: &Request,
+        ask: String,
+    ) -> Result<Vec<ChatCompletionRequestMessage>, OpenAIError> {
         let mut out: Vec<ChatCompletionRequestMessage> = vec![ChatCompletionRequestSystemMessageArgs::default()
-            .content(SYSTEM_PROMPT)
+            .content(system)
             .build()?
             .into()];
         for turn in &request.history {
@@ -234,6 +263,18 @@ impl OpenAiCompatible {
                     .into()
             });
         }
+        out.push(
+            ChatCompletionRequestUserMessageArgs::default()
+                .content(ask)
+                .build()?
+                .into(),
+        );
+        Ok(out)
+    }
+
+    /// The question for a script: the prompt, the script to iterate on, the
+    /// failure to repair.
+    fn script_messages(request: &Request) -> Result<Vec<ChatCompletionRequestMessage>, OpenAIError> {
         let mut ask = String::new();
         if let Some(base) = &request.base_script {
             ask.push_str(&format!("The current script is:\n```python\n{base}\n```\n\n"));
@@ -244,13 +285,292 @@ impl OpenAiCompatible {
                 "\n\nThis script failed:\n```python\n{script}\n```\nThe error was:\n{error}\n\nFix it and answer with the whole corrected script."
             ));
         }
-        out.push(
-            ChatCompletionRequestUserMessageArgs::default()
-                .content(ask)
-                .build()?
-                .into(),
-        );
-        Ok(out)
+        Self::conversation(SYSTEM_PROMPT, request, ask)
+    }
+
+    /// The question for a spec: the prompt, or the current spec and the
+    /// change to make to it.
+    fn spec_messages(request: &Request, in_block: bool) -> Result<Vec<ChatCompletionRequestMessage>, OpenAIError> {
+        let mut system = SPEC_PROMPT.to_owned();
+        if let Ok(example) = cadgen::generate("a 40 x 20 x 10 mm plate with a 6 mm through hole") {
+            let json = serde_json::to_string(&example.spec).unwrap_or_default();
+            system.push_str(&format!(
+                "\nFor example, \"a 40 x 20 x 10 mm plate with a 6 mm through hole\" is:\n{json}"
+            ));
+        }
+        if in_block {
+            system.push_str(&format!(
+                "\nThe spec's JSON Schema:\n```json\n{}\n```\n{SPEC_IN_BLOCK}",
+                spec_schema()
+            ));
+        }
+        let ask = match &request.base_spec {
+            Some(base) => {
+                let mut current = base.clone();
+                current.history.clear();
+                let current = serde_json::to_string_pretty(&current).unwrap_or_default();
+                format!(
+                    "The current part spec is:\n```json\n{current}\n```\n\nApply this change and answer with the whole edited spec: {}",
+                    request.prompt
+                )
+            }
+            None => request.prompt.clone(),
+        };
+        Self::conversation(&system, request, ask)
+    }
+
+    /// One chat completion.
+    async fn complete(
+        &self,
+        messages: Vec<ChatCompletionRequestMessage>,
+        format: Option<ResponseFormat>,
+    ) -> Result<Answer, OpenAIError> {
+        let mut args = CreateChatCompletionRequestArgs::default();
+        args.model(self.model.as_str()).messages(messages).temperature(0.2);
+        if let Some(format) = format {
+            args.response_format(format);
+        }
+        let started = Instant::now();
+        let resp = self.client.chat().create(args.build()?).await?;
+        Ok(Answer::of(resp, started.elapsed()))
+    }
+
+    /// Asks for the part as a spec. `Ok(Err(reason))` when the model says the
+    /// spec cannot express the part, or its spec is still not accepted
+    /// after one correction: the caller asks for a script instead.
+    async fn ask_spec(&self, request: &Request) -> Result<Result<Draft, String>, ProviderError> {
+        let started = Instant::now();
+        let mut tokens = (0, 0);
+        let mut answer = None;
+        if self.json_schema.load(Ordering::Relaxed) {
+            let messages = Self::spec_messages(request, false).map_err(unavailable)?;
+            match self.complete(messages, Some(spec_format())).await {
+                Ok(a) => answer = Some(a),
+                Err(e) if refuses_format(&e) => {
+                    tracing::info!(error = %e, "the server refuses a JSON Schema response format; asking for a fenced block");
+                    self.json_schema.store(false, Ordering::Relaxed);
+                }
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        let in_block = answer.is_none();
+        let mut messages = Self::spec_messages(request, in_block).map_err(unavailable)?;
+        let format = (!in_block).then(spec_format);
+        let mut answer = match answer {
+            Some(a) => a,
+            None => self.complete(messages.clone(), None).await.map_err(unavailable)?,
+        };
+        let mut corrected = false;
+        loop {
+            tokens.0 += answer.prompt_tokens;
+            tokens.1 += answer.completion_tokens;
+            let error = match read_spec(&answer.text, request.base_spec.as_ref()) {
+                SpecReply::Unsupported(reason) => return Ok(Err(reason)),
+                SpecReply::Spec(spec) => match cadgen::compile(&spec) {
+                    Ok(g) => {
+                        let mut draft = Draft::compiled(g, started);
+                        draft.reply = format!(
+                            "{} (from a part spec written by {}).",
+                            draft.reply.trim_end_matches('.'),
+                            answer.model
+                        );
+                        draft.model = answer.model;
+                        draft.prompt_tokens = tokens.0;
+                        draft.completion_tokens = tokens.1;
+                        return Ok(Ok(draft));
+                    }
+                    Err(e) => format!("the compiler refused it: {}", e.reason),
+                },
+                SpecReply::Invalid(e) => format!("it is not a valid part spec: {e}"),
+            };
+            if corrected {
+                return Ok(Err(format!("the model's part spec was not accepted ({error})")));
+            }
+            corrected = true;
+            tracing::info!(%error, "the model's part spec was not accepted; asking once more");
+            messages.push(
+                ChatCompletionRequestAssistantMessageArgs::default()
+                    .content(answer.text.as_str())
+                    .build()
+                    .map_err(unavailable)?
+                    .into(),
+            );
+            messages.push(
+                ChatCompletionRequestUserMessageArgs::default()
+                    .content(format!(
+                        "That spec was not accepted: {error}\nAnswer with the corrected spec, or with {{\"unsupported\": \"<why>\"}} if the spec format cannot express the part."
+                    ))
+                    .build()
+                    .map_err(unavailable)?
+                    .into(),
+            );
+            answer = self
+                .complete(messages.clone(), format.clone())
+                .await
+                .map_err(unavailable)?;
+        }
+    }
+
+    /// Asks for a FreeCAD script. A new script is held to what the prompt
+    /// states (see [`cadgen::requirements`]); `why` says why there is no
+    /// spec.
+    async fn ask_script(&self, request: &Request, why: Option<String>) -> Result<Draft, ProviderError> {
+        let messages = Self::script_messages(request).map_err(unavailable)?;
+        let answer = self.complete(messages, None).await.map_err(unavailable)?;
+        if answer.text.trim().is_empty() {
+            return Err(ProviderError::Unavailable("the model answered with no content".into()));
+        }
+        let expected = cadgen::requirements(&request.prompt).unwrap_or_default();
+        let mut reply = format!("Generated a FreeCAD script with {}.", answer.model);
+        if let Some(why) = why {
+            reply.push_str(&format!(" No part spec: {why}."));
+        }
+        reply.push(' ');
+        reply.push_str(&cadgen::describe_requirements(&expected));
+        Ok(Draft {
+            script: extract_code(&answer.text),
+            reply,
+            model: answer.model,
+            prompt_tokens: answer.prompt_tokens,
+            completion_tokens: answer.completion_tokens,
+            response_time: answer.elapsed,
+            expected: Some(expected),
+            spec: None,
+        })
+    }
+}
+
+/// A model's answer and what it cost.
+struct Answer {
+    text: String,
+    model: String,
+    prompt_tokens: u32,
+    completion_tokens: u32,
+    elapsed: Duration,
+}
+
+impl Answer {
+    fn of(resp: CreateChatCompletionResponse, elapsed: Duration) -> Self {
+        let usage = resp.usage.as_ref();
+        Self {
+            text: resp
+                .choices
+                .first()
+                .and_then(|c| c.message.content.clone())
+                .unwrap_or_default(),
+            prompt_tokens: usage.map_or(0, |u| u.prompt_tokens),
+            completion_tokens: usage.map_or(0, |u| u.completion_tokens),
+            model: resp.model,
+            elapsed,
+        }
+    }
+}
+
+fn unavailable(e: OpenAIError) -> ProviderError {
+    ProviderError::Unavailable(e.to_string())
+}
+
+/// Whether a failed request looks like the server refusing the response
+/// format (a client error that is not about the key or the rate) rather
+/// than the server being down.
+fn refuses_format(e: &OpenAIError) -> bool {
+    match e {
+        OpenAIError::ApiError(r) => {
+            r.status_code.is_client_error() && ![401, 403, 429].contains(&r.status_code.as_u16())
+        }
+        OpenAIError::JSONDeserialize(..) => true,
+        _ => false,
+    }
+}
+
+/// The JSON Schema of an answer to the spec question: a part spec, or
+/// `{"unsupported": "why"}`.
+pub fn spec_schema() -> serde_json::Value {
+    let mut spec = serde_json::to_value(schemars::schema_for!(PartSpec)).unwrap_or_default();
+    let defs = spec
+        .as_object_mut()
+        .and_then(|o| {
+            o.remove("$schema");
+            o.remove("$defs")
+        })
+        .unwrap_or_else(|| serde_json::json!({}));
+    serde_json::json!({
+        "anyOf": [
+            spec,
+            {
+                "type": "object",
+                "properties": { "unsupported": { "type": "string", "description": "Why the spec format cannot express the part." } },
+                "required": ["unsupported"],
+                "additionalProperties": false
+            }
+        ],
+        "$defs": defs
+    })
+}
+
+fn spec_format() -> ResponseFormat {
+    ResponseFormat::JsonSchema {
+        json_schema: ResponseFormatJsonSchema {
+            description: Some(
+                "A CADScribe part spec, or {\"unsupported\": why} when the spec cannot express the part.".into(),
+            ),
+            name: "part_spec".into(),
+            schema: spec_schema(),
+            strict: None,
+        },
+    }
+}
+
+/// What a model answered to the spec question.
+#[derive(Debug)]
+enum SpecReply {
+    Spec(PartSpec),
+    Unsupported(String),
+    Invalid(String),
+}
+
+/// Reads the answer to the spec question: a bare or fenced JSON object. An
+/// edited spec keeps the base in its history, so "undo" works as after an
+/// offline follow-up.
+fn read_spec(text: &str, base: Option<&PartSpec>) -> SpecReply {
+    let json = json_of(text);
+    let value: serde_json::Value = match serde_json::from_str(json) {
+        Ok(v) => v,
+        Err(e) => return SpecReply::Invalid(format!("the answer is not JSON ({e})")),
+    };
+    if let Some(reason) = value.get("unsupported") {
+        let reason = reason.as_str().map_or_else(|| reason.to_string(), str::to_owned);
+        return SpecReply::Unsupported(format!("the model says the part spec cannot express it ({reason})"));
+    }
+    let mut spec: PartSpec = match serde_json::from_value(value) {
+        Ok(spec) => spec,
+        Err(e) => return SpecReply::Invalid(e.to_string()),
+    };
+    spec.history.clear();
+    if let Some(base) = base {
+        spec.history = base.history.clone();
+        let mut snapshot = base.clone();
+        snapshot.history.clear();
+        spec.history.push(snapshot);
+        if spec.history.len() > MAX_HISTORY {
+            spec.history.remove(0);
+        }
+    }
+    SpecReply::Spec(spec)
+}
+
+/// The JSON of an answer: its fenced block if it has one, else the text
+/// from the first `{` to the last `}`.
+fn json_of(text: &str) -> &str {
+    if let Some((_, rest)) = text.split_once("```") {
+        let rest = rest.split_once('\n').map_or(rest, |(_, body)| body);
+        if let Some((block, _)) = rest.split_once("```") {
+            return block.trim();
+        }
+    }
+    match (text.find('{'), text.rfind('}')) {
+        (Some(a), Some(b)) if a < b => &text[a..=b],
+        _ => text.trim(),
     }
 }
 
@@ -262,33 +582,18 @@ impl Provider for OpenAiCompatible {
     fn model(&self) -> &str {
         &self.model
     }
+    /// A new part or a follow-up is first asked for as a part spec; a
+    /// script only when the spec cannot express the part. Repairs stay
+    /// scripts: they fix the script that failed.
     async fn generate(&self, request: &Request) -> Result<Draft, ProviderError> {
-        let unavailable = |e: async_openai::error::OpenAIError| ProviderError::Unavailable(e.to_string());
-        let req = CreateChatCompletionRequestArgs::default()
-            .model(self.model.as_str())
-            .messages(Self::messages(request).map_err(unavailable)?)
-            .temperature(0.2)
-            .build()
-            .map_err(unavailable)?;
-        let started = Instant::now();
-        let resp = self.client.chat().create(req).await.map_err(unavailable)?;
-        let response_time = started.elapsed();
-        let text = resp
-            .choices
-            .first()
-            .and_then(|c| c.message.content.clone())
-            .ok_or_else(|| ProviderError::Unavailable("the model answered with no content".into()))?;
-        let usage = resp.usage.as_ref();
-        Ok(Draft {
-            script: extract_code(&text),
-            reply: format!("Generated a FreeCAD script with {}.", resp.model),
-            model: resp.model.clone(),
-            prompt_tokens: usage.map_or(0, |u| u.prompt_tokens),
-            completion_tokens: usage.map_or(0, |u| u.completion_tokens),
-            response_time,
-            expected: None,
-            spec: None,
-        })
+        let why = match &request.failed {
+            Some(_) => None,
+            None => match self.ask_spec(request).await? {
+                Ok(draft) => return Ok(draft),
+                Err(why) => Some(why),
+            },
+        };
+        self.ask_script(request, why).await
     }
 }
 
@@ -327,6 +632,48 @@ mod tests {
             "import Part\n"
         );
         assert_eq!(extract_code("import Part\n"), "import Part\n");
+    }
+
+    #[test]
+    fn spec_answers_are_read_bare_fenced_or_unsupported() {
+        let spec = cadgen::generate("box 2 by 3 by 4 cm").unwrap().spec;
+        let json = serde_json::to_string(&spec).unwrap();
+        match read_spec(&json, None) {
+            SpecReply::Spec(read) => assert_eq!(read, spec),
+            other => panic!("{other:?}"),
+        }
+        match read_spec(&format!("Here it is:\n```json\n{json}\n```"), None) {
+            SpecReply::Spec(read) => assert_eq!(read, spec),
+            other => panic!("{other:?}"),
+        }
+        match read_spec(r#"{"unsupported": "a thread"}"#, None) {
+            SpecReply::Unsupported(why) => assert!(why.contains("a thread"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(read_spec("import Part", None), SpecReply::Invalid(_)));
+        assert!(matches!(read_spec(r#"{"part": "box"}"#, None), SpecReply::Invalid(_)));
+    }
+
+    #[test]
+    fn an_edited_spec_keeps_its_base_for_undo() {
+        let base = cadgen::generate("box 2 by 3 by 4 cm").unwrap().spec;
+        let edited = cadgen::generate("box 2 by 3 by 5 cm").unwrap().spec;
+        let SpecReply::Spec(read) = read_spec(&serde_json::to_string(&edited).unwrap(), Some(&base)) else {
+            panic!("not read");
+        };
+        assert_eq!(read.history, vec![base]);
+        assert_eq!(read.base, edited.base);
+    }
+
+    #[test]
+    fn the_spec_schema_accepts_a_spec_or_a_refusal() {
+        let schema = spec_schema();
+        assert_eq!(schema["anyOf"].as_array().map(Vec::len), Some(2));
+        assert!(schema["$defs"].as_object().is_some_and(|d| !d.is_empty()));
+        assert!(
+            schema["anyOf"][0].get("$defs").is_none(),
+            "definitions live at the root"
+        );
     }
 
     fn reader(pairs: &[(&str, &str)]) -> EnvReader {

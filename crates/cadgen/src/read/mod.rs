@@ -107,6 +107,12 @@ pub(crate) fn facts(prompt: &str) -> Result<prompt::Facts, NotUnderstood> {
 /// assert_eq!(g.expected.volume_mm3, Some(24_000.0));
 /// ```
 pub fn generate(prompt: &str) -> Result<Generated, NotUnderstood> {
+    read_prompt(prompt).map(|(g, _)| g)
+}
+
+/// [`generate`], with the defaults it chose for what the prompt left open
+/// (as listed in the reply).
+pub(crate) fn read_prompt(prompt: &str) -> Result<(Generated, Vec<String>), NotUnderstood> {
     let mut facts = facts(prompt)?;
     let Some(noun) = parts::detect(&facts) else {
         return Err(NotUnderstood::new(
@@ -137,7 +143,7 @@ pub fn generate(prompt: &str) -> Result<Generated, NotUnderstood> {
     }
     let mut g = compile(&spec)?;
     g.reply = reply(&g.reply, &defaults, facts.bare_numbers);
-    Ok(g)
+    Ok((g, defaults))
 }
 
 /// The compiled description with the defaults used and how bare numbers

@@ -89,6 +89,8 @@ pub(crate) struct Facts {
     pub factors: Vec<(f64, Option<Role>)>,
     /// Every keyword mentioned, with or without a number ("remove the fillet").
     pub keys: Vec<Role>,
+    /// Words the reader has no meaning for, in order ("a", "with", "dragon").
+    pub unknown_words: Vec<String>,
     /// Flags and whether a part generator used them.
     flags: Vec<(Flag, bool)>,
     facts: Vec<Fact>,
@@ -98,7 +100,8 @@ impl Facts {
     pub fn read(prompt: &str) -> Facts {
         let lexed = lex(prompt);
         let mut flags = Vec::new();
-        let items = items(&lexed, &mut flags);
+        let mut unknown_words = Vec::new();
+        let items = items(&lexed, &mut flags, &mut unknown_words);
         let items = extract_counts(items);
         let (items, factors) = relations(items);
         let pairs = pair_keywords(&items);
@@ -109,6 +112,7 @@ impl Facts {
         let mut facts = Facts {
             flags,
             factors,
+            unknown_words,
             ..Facts::default()
         };
         let bare = items.iter().any(|item| match item {
@@ -501,7 +505,7 @@ fn default_unit(items: &[Item]) -> Unit {
 }
 
 /// Builds the item sequence: numbers with units, chains, points, phrases.
-fn items(lexed: &[Lexed], flags: &mut Vec<Flag>) -> Vec<Item> {
+fn items(lexed: &[Lexed], flags: &mut Vec<Flag>, unknown: &mut Vec<String>) -> Vec<Item> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < lexed.len() {
@@ -581,6 +585,8 @@ fn items(lexed: &[Lexed], flags: &mut Vec<Flag>) -> Vec<Item> {
                         let after_number = i > 0 && matches!(lexed[i - 1].token, Token::Number { .. });
                         if after_number && is_unsupported_unit(words[0]) {
                             out.push(Item::UnsupportedUnit(words[0].to_string()));
+                        } else {
+                            unknown.push(words[0].to_string());
                         }
                         i += 1;
                     }
