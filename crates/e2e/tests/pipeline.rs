@@ -436,6 +436,11 @@ async fn an_llm_script_that_fails_in_freecad_is_repaired_on_the_next_attempt() {
         "{ask}"
     );
     assert!(ask.contains("make it taller"));
+    assert_eq!(
+        requests_handle.lock().unwrap().len(),
+        4,
+        "a change to a script-built version goes straight to a script"
+    );
     p.clean(&[&project.slug]).await;
 }
 
@@ -453,14 +458,28 @@ fn llm(base_url: &str) -> [(&'static str, &str); 4] {
 async fn a_model_that_answers_with_a_spec_gets_the_compiled_part_verified_and_the_spec_kept() {
     // The server refuses a JSON Schema response format, as some local
     // servers do: the spec is then asked for in a fenced block.
-    let (base_url, requests) = chat_model(|request| {
+    let spec = |height: f64| {
+        format!(
+            "Here is the spec:\n```json\n{{\"spec_version\": 1, \"part\": \"box\", \"base\": {{\"kind\": \"box\", \"length\": 30, \"width\": 20, \"height\": {height}}}}}\n```"
+        )
+    };
+    let (base_url, requests) = chat_model(move |request| {
         if !asks_for_spec(request) {
             return Err((500, "no scripts here".into()));
         }
         if request.get("response_format").is_some() {
             return Err((400, "response_format is not supported".into()));
         }
-        Ok("Here is the spec:\n```json\n{\"spec_version\": 1, \"part\": \"box\", \"base\": {\"kind\": \"box\", \"length\": 30, \"width\": 20, \"height\": 10}}\n```".into())
+        let messages = request["messages"].as_array().unwrap();
+        let ask = messages.last().unwrap()["content"].as_str().unwrap_or_default();
+        Ok(if ask.contains("not accepted") {
+            spec(15.0)
+        } else if ask.contains("The current part spec is") {
+            // The edit, first with a sign error the compiler refuses.
+            spec(-15.0)
+        } else {
+            spec(10.0)
+        })
     })
     .await;
     let mut p = Pipeline::new().await;
@@ -496,12 +515,12 @@ async fn a_model_that_answers_with_a_spec_gets_the_compiled_part_verified_and_th
     let spec: serde_json::Value = serde_json::from_slice(&stored.bytes).unwrap();
     assert_eq!(spec["base"]["length"], 30.0);
 
-    let requests = requests.lock().unwrap().clone();
-    assert_eq!(requests.len(), 2, "{requests:?}");
-    assert_eq!(requests[0]["response_format"]["type"], "json_schema");
-    assert!(requests[0]["response_format"]["json_schema"]["schema"]["$defs"].is_object());
-    assert!(requests[1].get("response_format").is_none());
-    assert!(requests[1]["messages"][0]["content"]
+    let first = requests.lock().unwrap().clone();
+    assert_eq!(first.len(), 2, "{first:?}");
+    assert_eq!(first[0]["response_format"]["type"], "json_schema");
+    assert!(first[0]["response_format"]["json_schema"]["schema"]["$defs"].is_object());
+    assert!(first[1].get("response_format").is_none());
+    assert!(first[1]["messages"][0]["content"]
         .as_str()
         .unwrap()
         .contains("JSON Schema"));
@@ -517,6 +536,41 @@ async fn a_model_that_answers_with_a_spec_gets_the_compiled_part_verified_and_th
         message.content.contains("part spec written by local-coder"),
         "{}",
         message.content
+    );
+
+    // A follow-up sends the current spec; a refused edit goes back once
+    // with the compiler's reason.
+    let next = p
+        .finished(p.generate(&project, "make it 15 mm tall").await, 2 * MINUTE)
+        .await;
+    assert_eq!(next.stage, JobStage::Completed, "{:?}", next.error);
+    let v2 = Version::new(2).unwrap();
+    assert_eq!(next.version, Some(v2));
+    assert!((next.metrics.unwrap().volume - 9000.0).abs() < 1e-6);
+    let all = requests.lock().unwrap().clone();
+    assert_eq!(all.len(), 4, "the edit and its correction: {all:?}");
+    let edit = all[2]["messages"].to_string();
+    assert!(
+        edit.contains("The current part spec is") && edit.contains("make it 15 mm tall"),
+        "{edit}"
+    );
+    let correction = all[3]["messages"].to_string();
+    assert!(
+        correction.contains("not accepted") && correction.contains("height"),
+        "{correction}"
+    );
+    let stored = p
+        .env
+        .store()
+        .get(&S3Key::spec(&project.slug, v2).to_string())
+        .await
+        .unwrap()
+        .expect("the edited spec is stored");
+    let spec: serde_json::Value = serde_json::from_slice(&stored.bytes).unwrap();
+    assert_eq!(spec["base"]["height"], 15.0);
+    assert_eq!(
+        spec["history"][0]["base"]["height"], 10.0,
+        "the edit keeps the spec it changed, for undo"
     );
     p.clean(&[&project.slug]).await;
 }

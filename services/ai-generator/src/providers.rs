@@ -585,9 +585,15 @@ impl Provider for OpenAiCompatible {
     /// A new part or a follow-up is first asked for as a part spec; a
     /// script only when the spec cannot express the part. Repairs stay
     /// scripts: they fix the script that failed.
+    ///
+    /// A change to a version built from a script (no spec) is made to that
+    /// script: a spec written from the conversation alone could silently
+    /// drop what the script built.
     async fn generate(&self, request: &Request) -> Result<Draft, ProviderError> {
+        let scripted_base = request.base_spec.is_none() && request.base_script.is_some();
         let why = match &request.failed {
             Some(_) => None,
+            None if scripted_base => Some("the current version is a script, so the change is made to it".to_owned()),
             None => match self.ask_spec(request).await? {
                 Ok(draft) => return Ok(draft),
                 Err(why) => Some(why),
