@@ -72,9 +72,21 @@ pub fn follow_up(base: &PartSpec, message: &str) -> Result<Generated, NotUnderst
     let changes = diff(base, &spec);
     let mut all = changes;
     all.extend(
-        done.into_iter()
-            .filter(|d| d.starts_with("added") || d.starts_with("removed")),
+        done.iter()
+            .filter(|d| d.starts_with("added") || d.starts_with("removed"))
+            .cloned(),
     );
+    if all.is_empty() {
+        // A version identical to the current one would only look like progress.
+        return Err(understood(
+            base,
+            format!(
+                "Nothing would change: the {} already is so. Say what to change, e.g. \"make it 15 mm thick\".",
+                base.part.replace('_', " ")
+            ),
+            &done,
+        ));
+    }
     g.reply = format!("Changed: {}. Now: {}.", or_none(&all), g.reply);
     Ok(g)
 }
