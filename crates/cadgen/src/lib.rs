@@ -49,7 +49,7 @@ pub use compile::compile;
 pub use domain::spec::PartSpec;
 pub use follow::follow_up;
 pub use read::{generate, CatalogueEntry, CATALOGUE, MAX_PROMPT_CHARS};
-pub use requirements::{describe_requirements, requirements};
+pub use requirements::{contradictions, describe_requirements, requirements};
 
 /// A part made from a prompt, a follow-up or a spec.
 #[derive(Debug, Clone, PartialEq)]

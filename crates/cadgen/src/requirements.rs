@@ -57,6 +57,51 @@ pub fn requirements(prompt: &str) -> Option<Expectations> {
     states_something.then_some(expected)
 }
 
+/// Where the expectations of a part built another way (a language model's
+/// spec) contradict what the prompt states, one line each; empty when they
+/// agree. Only what `required` states is compared.
+pub fn contradictions(required: &Expectations, promised: &Expectations) -> Vec<String> {
+    let mut out = Vec::new();
+    if let (Some(want), Some(got)) = (required.volume_mm3, promised.volume_mm3) {
+        if (got - want).abs() > required.volume_tolerance * want.abs() {
+            out.push(format!(
+                "the volume is {} mm³, the prompt's part has {} mm³",
+                human(got.round()),
+                human(want.round())
+            ));
+        }
+    }
+    if let (Some(want), Some(got)) = (required.bbox_mm, promised.bbox_mm) {
+        let (mut want_sorted, mut got_sorted) = (want, got);
+        if required.orientation_free {
+            want_sorted.sort_by(f64::total_cmp);
+            got_sorted.sort_by(f64::total_cmp);
+        }
+        let off = want_sorted
+            .iter()
+            .zip(got_sorted)
+            .any(|(w, g)| (w - g).abs() > required.bbox_tolerance_mm);
+        if off {
+            let extents = |b: [f64; 3]| format!("{} × {} × {} mm", human(b[0]), human(b[1]), human(b[2]));
+            out.push(format!(
+                "the part measures {}, the prompt says {}",
+                extents(got),
+                extents(want)
+            ));
+        }
+    }
+    if let (Some(want), Some(got)) = (required.through_holes, promised.through_holes) {
+        if want != got {
+            out.push(format!(
+                "the part has {}, the prompt asks for {}",
+                crate::compile::counted(got, "through hole", "through holes"),
+                crate::compile::counted(want, "through hole", "through holes")
+            ));
+        }
+    }
+    out
+}
+
 /// Words that say nothing about the shape.
 const FILLER: &[&str] = &[
     "a",
@@ -230,6 +275,18 @@ mod tests {
             let r = requirements(prompt);
             assert!(r.is_some_and(|r| r.volume_mm3.is_some()), "{prompt}");
         }
+    }
+
+    #[test]
+    fn a_part_built_otherwise_is_compared_with_the_prompt() {
+        let required = requirements("a 40 x 20 x 10 mm plate with a 6 mm through hole").unwrap();
+        let turned = crate::generate("a 20 x 40 x 10 mm plate with a 6 mm through hole").unwrap();
+        assert!(contradictions(&required, &turned.expected).is_empty());
+        let thick = crate::generate("a 40 x 20 x 12 mm plate with two 6 mm through holes").unwrap();
+        let found = contradictions(&required, &thick.expected);
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert!(found[1].contains("40 × 20 × 12 mm"), "{found:?}");
+        assert!(found[2].contains("two through holes"), "{found:?}");
     }
 
     #[test]

@@ -472,13 +472,16 @@ async fn a_model_that_answers_with_a_spec_gets_the_compiled_part_verified_and_th
         }
         let messages = request["messages"].as_array().unwrap();
         let ask = messages.last().unwrap()["content"].as_str().unwrap_or_default();
-        Ok(if ask.contains("not accepted") {
+        Ok(if ask.contains("does not match the prompt") {
+            spec(10.0)
+        } else if ask.contains("not accepted") {
             spec(15.0)
         } else if ask.contains("The current part spec is") {
             // The edit, first with a sign error the compiler refuses.
             spec(-15.0)
         } else {
-            spec(10.0)
+            // A misread height, caught against what the prompt states.
+            spec(12.0)
         })
     })
     .await;
@@ -516,7 +519,12 @@ async fn a_model_that_answers_with_a_spec_gets_the_compiled_part_verified_and_th
     assert_eq!(spec["base"]["length"], 30.0);
 
     let first = requests.lock().unwrap().clone();
-    assert_eq!(first.len(), 2, "{first:?}");
+    assert_eq!(first.len(), 3, "{first:?}");
+    let mismatch = first[2]["messages"].to_string();
+    assert!(
+        mismatch.contains("does not match the prompt") && mismatch.contains("30 × 20 × 12 mm"),
+        "{mismatch}"
+    );
     assert_eq!(first[0]["response_format"]["type"], "json_schema");
     assert!(first[0]["response_format"]["json_schema"]["schema"]["$defs"].is_object());
     assert!(first[1].get("response_format").is_none());
@@ -548,13 +556,13 @@ async fn a_model_that_answers_with_a_spec_gets_the_compiled_part_verified_and_th
     assert_eq!(next.version, Some(v2));
     assert!((next.metrics.unwrap().volume - 9000.0).abs() < 1e-6);
     let all = requests.lock().unwrap().clone();
-    assert_eq!(all.len(), 4, "the edit and its correction: {all:?}");
-    let edit = all[2]["messages"].to_string();
+    assert_eq!(all.len(), 5, "the edit and its correction: {all:?}");
+    let edit = all[3]["messages"].to_string();
     assert!(
         edit.contains("The current part spec is") && edit.contains("make it 15 mm tall"),
         "{edit}"
     );
-    let correction = all[3]["messages"].to_string();
+    let correction = all[4]["messages"].to_string();
     assert!(
         correction.contains("not accepted") && correction.contains("height"),
         "{correction}"

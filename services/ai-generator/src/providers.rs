@@ -366,8 +366,14 @@ impl OpenAiCompatible {
             tokens.1 += answer.completion_tokens;
             let error = match read_spec(&answer.text, request.base_spec.as_ref()) {
                 SpecReply::Unsupported(reason) => return Ok(Err(reason)),
-                SpecReply::Spec(spec) => match cadgen::compile(&spec) {
-                    Ok(g) => {
+                SpecReply::Spec(spec) => match cadgen::compile(&spec).map(|g| {
+                    let conflicts = prompt_conflicts(request, &g);
+                    (g, conflicts)
+                }) {
+                    Ok((_, conflicts)) if !conflicts.is_empty() => {
+                        format!("it does not match the prompt: {}", conflicts.join("; "))
+                    }
+                    Ok((g, _)) => {
                         let mut draft = Draft::compiled(g, started);
                         draft.reply = format!(
                             "{} (from a part spec written by {}).",
@@ -463,6 +469,16 @@ impl Answer {
             model: resp.model,
             elapsed,
         }
+    }
+}
+
+/// Where a new part's spec contradicts what the prompt itself states (see
+/// [`cadgen::requirements`]): a spec is verified against its own
+/// expectations, so a misread size must be caught here.
+fn prompt_conflicts(request: &Request, g: &cadgen::Generated) -> Vec<String> {
+    match (&request.base_spec, cadgen::requirements(&request.prompt)) {
+        (None, Some(required)) => cadgen::contradictions(&required, &g.expected),
+        _ => Vec::new(),
     }
 }
 
