@@ -304,6 +304,11 @@ impl Payload for ScriptStored {
     const TYPE: MessageType = MessageType::ScriptStored;
 }
 
+/// The S3 object metadata key under which the worker keeps the
+/// [`ModelMetrics`] (as JSON) on every model file it writes, so a job whose
+/// `model.built` message was lost can still be verified from the bucket.
+pub const METRICS_METADATA_KEY: &str = "model-metrics";
+
 /// What the worker measured of the model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ModelMetrics {

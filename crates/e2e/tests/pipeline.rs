@@ -97,6 +97,13 @@ async fn catalogue_prompts_become_four_model_files_with_the_right_volume() {
                 .unwrap()
                 .unwrap_or_else(|| panic!("{prompt}: no {key}"));
             assert!(head.size > 0, "{key} is empty");
+            // The measurements travel with the files, for reconciliation.
+            let kept = head
+                .metadata
+                .get(domain::messages::METRICS_METADATA_KEY)
+                .unwrap_or_else(|| panic!("{key}: no measurements kept"));
+            let kept: domain::messages::ModelMetrics = serde_json::from_str(kept).expect("measurements as JSON");
+            assert_eq!(Some(kept), job.metrics, "{key}");
         }
         assert!(
             store

@@ -15,7 +15,7 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use chrono::Utc;
 
-use domain::messages::{ModelBuilt, ModelFailed, ScriptStored};
+use domain::messages::{ModelBuilt, ModelFailed, ScriptStored, METRICS_METADATA_KEY};
 use domain::{JobStage, MessageType, RawEnvelope, S3Key};
 use platform::bus::{Bus, DeadLetterReason, Handler, HandlerError, Subscription};
 use platform::config::{EnvReader, FromEnv};
@@ -146,6 +146,7 @@ impl Worker {
 
         match &report.outcome {
             Outcome::Built { metrics: m, files } => {
+                let measured = serde_json::to_string(m).map_err(HandlerError::permanent)?;
                 let mut outputs = BTreeMap::new();
                 for (format, path) in files {
                     let bytes = tokio::fs::read(path)
@@ -158,7 +159,10 @@ impl Worker {
                             &key,
                             bytes,
                             format.content_type(),
-                            &meta(vec![("format", format.to_string())]),
+                            &meta(vec![
+                                ("format", format.to_string()),
+                                (METRICS_METADATA_KEY, measured.clone()),
+                            ]),
                         )
                         .await?;
                     outputs.insert(*format, key);

@@ -18,7 +18,7 @@ use bson::doc;
 use chrono::Utc;
 
 use domain::documents::{FileRecord, Job, LogRecord};
-use domain::messages::{GenerationRepair, ModelBuilt, ModelFailed, ModelMetrics, ScriptSource};
+use domain::messages::{GenerationRepair, ModelBuilt, ModelFailed, ModelMetrics, ScriptSource, METRICS_METADATA_KEY};
 use domain::{
     FileType, JobStage, MessageType, ModelFormat, ProjectSlug, ProjectStatus, RawEnvelope, S3Key, UserId, Verification,
     Version,
@@ -366,8 +366,33 @@ impl Watcher {
         for job in db.jobs().stale(&live, quiet_since, 200).await? {
             let origin = Origin::of_job(&job);
             if let Some(version) = job.version {
-                if let Some(outputs) = self.outputs_in_s3(&job.slug, version).await? {
-                    self.complete(&origin, &job, &job.slug, version, &outputs, None).await?;
+                if let Some((outputs, metrics)) = self.outputs_in_s3(&job.slug, version).await? {
+                    // The worker's measurements travel with its files: the
+                    // job is verified as if its `model.built` had arrived.
+                    // Files of external workers carry none and complete as
+                    // they are.
+                    let verification = metrics
+                        .as_ref()
+                        .map(|m| Verification::of(&job.expected.clone().unwrap_or_default(), m));
+                    match (&metrics, &verification) {
+                        (Some(m), Some(v)) if !v.passed => {
+                            let reason = format!(
+                                "the model does not match what was asked (verification failed): {}",
+                                v.failures()
+                            );
+                            let recorded = doc! {
+                                "verification": bson::to_bson(v).map_err(HandlerError::permanent)?,
+                                "metrics": bson::to_bson(m).map_err(HandlerError::permanent)?,
+                            };
+                            db.jobs().set(job.job_id, recorded).await?;
+                            jobs::fail(db, bus.as_ref(), &origin, &job.slug, &reason).await?;
+                        }
+                        _ => {
+                            let measured = metrics.as_ref().zip(verification.as_ref());
+                            self.complete(&origin, &job, &job.slug, version, &outputs, measured)
+                                .await?;
+                        }
+                    }
                     completed += 1;
                     continue;
                 }
@@ -400,10 +425,11 @@ impl Watcher {
         &self,
         slug: &ProjectSlug,
         version: Version,
-    ) -> Result<Option<BTreeMap<ModelFormat, String>>, HandlerError> {
+    ) -> Result<Option<(BTreeMap<ModelFormat, String>, Option<ModelMetrics>)>, HandlerError> {
         let store = &self.deps.store;
         for layout in [Some(version), None] {
             let mut found = BTreeMap::new();
+            let mut metrics = None;
             for format in ModelFormat::ALL {
                 let key = match layout {
                     Some(v) => S3Key::output(slug, v, format),
@@ -413,12 +439,15 @@ impl Watcher {
                     },
                 }
                 .to_string();
-                if store.head(&key).await?.is_some() {
+                if let Some(info) = store.head(&key).await? {
+                    if let Some(json) = info.metadata.get(METRICS_METADATA_KEY) {
+                        metrics = metrics.or_else(|| serde_json::from_str(json).ok());
+                    }
                     found.insert(format, key);
                 }
             }
             if found.len() == ModelFormat::ALL.len() {
-                return Ok(Some(found));
+                return Ok(Some((found, metrics)));
             }
         }
         Ok(None)

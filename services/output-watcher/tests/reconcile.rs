@@ -127,14 +127,97 @@ async fn quiet_jobs_with_outputs_in_s3_complete_and_jobs_that_went_nowhere_time_
     let timed_out = until(&db, lost_job.job_id, |j| j.stage.is_terminal()).await;
     assert_eq!(timed_out.stage, JobStage::Timeout);
     assert!(timed_out.error.unwrap().contains("no result"));
-    assert_eq!(
-        db.projects().get(&lost.project_id).await.unwrap().unwrap().status,
-        ProjectStatus::Timeout
-    );
+    // The project is marked right after the job moves: give it that moment.
+    let mut status = ProjectStatus::Draft;
+    for _ in 0..50 {
+        status = db.projects().get(&lost.project_id).await.unwrap().unwrap().status;
+        if status == ProjectStatus::Timeout {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, ProjectStatus::Timeout);
 
     stop.cancel();
     for slug in [&found.slug, &lost.slug] {
         for prefix in S3Key::project_prefixes(slug) {
+            store.delete_prefix(&prefix).await.unwrap();
+        }
+    }
+    env.drop_db().await;
+}
+
+#[tokio::test]
+async fn outputs_found_in_s3_are_verified_with_the_measurements_the_worker_kept_on_them() {
+    let env = TestEnv::new();
+    let db = env.db().await;
+    let store = env.store();
+    let v1 = Version::new(1).unwrap();
+    let measured = domain::messages::ModelMetrics {
+        volume: 1000.0,
+        surface_area: 600.0,
+        bounding_box: [0.0, 0.0, 0.0, 10.0, 10.0, 10.0],
+        solids: 1,
+        valid: true,
+        through_holes: Some(0),
+    };
+    let metrics_json = serde_json::to_string(&measured).unwrap();
+
+    // Two jobs whose `model.built` was lost after the worker wrote the
+    // files: one asked for this 10 mm cube, the other for a 12 mm one.
+    let mut jobs = Vec::new();
+    for (name, side) in [("lost message right", 10.0), ("lost message wrong", 12.0)] {
+        let (project, job) = job(&env, &db, name).await;
+        db.jobs().insert(&job).await.unwrap();
+        let expected = domain::Expectations {
+            volume_mm3: Some(side * side * side),
+            bbox_mm: Some([side; 3]),
+            solids: Some(1),
+            ..domain::Expectations::default()
+        };
+        db.jobs()
+            .transition(
+                job.job_id,
+                JobStage::Processing,
+                None,
+                doc! { "version": 1, "published": true, "expected": bson::to_bson(&expected).unwrap() },
+            )
+            .await
+            .unwrap();
+        for format in ModelFormat::ALL {
+            let key = S3Key::output(&project.slug, v1, format).to_string();
+            let meta = [(domain::messages::METRICS_METADATA_KEY, metrics_json.clone())];
+            store
+                .put(&key, b"model".to_vec(), format.content_type(), &meta)
+                .await
+                .unwrap();
+        }
+        jobs.push((project, job));
+    }
+
+    let stop = start(&env).await;
+    let right = until(&db, jobs[0].1.job_id, |j| j.stage.is_terminal()).await;
+    assert_eq!(right.stage, JobStage::Completed, "{:?}", right.error);
+    let verification = right.verification.expect("verified from the kept measurements");
+    assert!(verification.passed, "{verification:?}");
+    assert_eq!(right.metrics, Some(measured));
+
+    let wrong = until(&db, jobs[1].1.job_id, |j| j.stage.is_terminal()).await;
+    assert_eq!(wrong.stage, JobStage::Failed);
+    assert!(
+        wrong
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("verification failed"),
+        "{:?}",
+        wrong.error
+    );
+    assert!(!wrong.verification.expect("the failed checks are recorded").passed);
+
+    stop.cancel();
+    for (project, _) in &jobs {
+        for prefix in S3Key::project_prefixes(&project.slug) {
             store.delete_prefix(&prefix).await.unwrap();
         }
     }
