@@ -9,7 +9,7 @@
 //! message that cannot be applied fails with what was understood; the
 //! caller keeps the previous version.
 
-use domain::spec::{Base, Edges, Feature, PartSpec, Positions, MAX_HISTORY};
+use domain::spec::{Base, Edges, Feature, PartSpec, Positions};
 
 use crate::compile::{compile, human};
 use crate::read::prompt::Facts;
@@ -61,13 +61,7 @@ pub fn follow_up(base: &PartSpec, message: &str) -> Result<Generated, NotUnderst
             &[],
         ));
     }
-    spec.history = base.history.clone();
-    let mut snapshot = base.clone();
-    snapshot.history.clear();
-    spec.history.push(snapshot);
-    if spec.history.len() > MAX_HISTORY {
-        spec.history.remove(0);
-    }
+    spec.follow(base);
     let mut g = compile(&spec).map_err(|e| understood(base, e.reason, &done))?;
     let changes = diff(base, &spec);
     let mut all = changes;

@@ -509,6 +509,21 @@ impl PartSpec {
         }
     }
 
+    /// Makes this spec the next version of `base`: its history becomes the
+    /// base's, then the base itself (without its own history), keeping at
+    /// most [`MAX_HISTORY`] so `undo` returns to `base`.
+    pub fn follow(&mut self, base: &PartSpec) {
+        let mut history = base.history.clone();
+        history.push(PartSpec {
+            history: Vec::new(),
+            ..base.clone()
+        });
+        if history.len() > MAX_HISTORY {
+            history.drain(..history.len() - MAX_HISTORY);
+        }
+        self.history = history;
+    }
+
     /// Every named number, in a stable order: base first, then features.
     pub fn parameters(&self) -> Vec<Parameter> {
         let mut copy = self.clone();
@@ -1010,5 +1025,23 @@ mod tests {
             counts: [3, 2],
         };
         assert_eq!(g.points().last(), Some(&[2.0, 2.0]));
+    }
+
+    #[test]
+    fn a_next_version_remembers_its_base_and_at_most_max_history() {
+        let mut current = plate();
+        for thickness in 1..=(MAX_HISTORY as u32 + 5) {
+            let mut next = current.clone();
+            next.set_parameter("height", f64::from(thickness)).unwrap();
+            next.follow(&current);
+            assert!(next.history.iter().all(|h| h.history.is_empty()));
+            assert_eq!(
+                next.history.last().map(|h| h.parameter("height")),
+                Some(current.parameter("height"))
+            );
+            current = next;
+        }
+        assert_eq!(current.history.len(), MAX_HISTORY);
+        assert_eq!(current.history[0].parameter("height"), Some(5.0));
     }
 }

@@ -22,7 +22,7 @@ use async_openai::types::chat::{
 use async_openai::Client;
 use async_trait::async_trait;
 
-use domain::spec::{PartSpec, MAX_HISTORY};
+use domain::spec::PartSpec;
 use domain::verify::Expectations;
 use platform::config::{EnvReader, Secret};
 
@@ -564,13 +564,7 @@ fn read_spec(text: &str, base: Option<&PartSpec>) -> SpecReply {
     };
     spec.history.clear();
     if let Some(base) = base {
-        spec.history = base.history.clone();
-        let mut snapshot = base.clone();
-        snapshot.history.clear();
-        spec.history.push(snapshot);
-        if spec.history.len() > MAX_HISTORY {
-            spec.history.remove(0);
-        }
+        spec.follow(base);
     }
     SpecReply::Spec(spec)
 }

@@ -143,13 +143,7 @@ async fn edit(
     if let Err(e) = compiled {
         return Err(ApiError::unprocessable(e.reason));
     }
-    spec.history.push(PartSpec {
-        history: Vec::new(),
-        ..before
-    });
-    if spec.history.len() > domain::spec::MAX_HISTORY {
-        spec.history.remove(0);
-    }
+    spec.follow(&before);
     let prompt = format!("Change {} (version {version}).", changes.join(", "));
     submit(&state, &user, request_id, &project, prompt, Some(version), Some(spec)).await
 }
