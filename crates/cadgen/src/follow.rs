@@ -9,7 +9,7 @@
 //! message that cannot be applied fails with what was understood; the
 //! caller keeps the previous version.
 
-use domain::spec::{Base, Edges, Feature, PartSpec, Positions};
+use domain::spec::{Axis, Base, Edges, Feature, Loop, PartSpec, Positions, Segment};
 
 use crate::compile::{compile, human};
 use crate::read::prompt::Facts;
@@ -269,18 +269,9 @@ impl Apply<'_> {
         match at {
             Positions::Circular { count, .. } => *count += extra,
             Positions::Linear { start, step, count } => {
-                let n = f64::from(*count);
-                let m = n + f64::from(extra);
-                let centre = [
-                    start[0] + (n - 1.0) / 2.0 * step[0],
-                    start[1] + (n - 1.0) / 2.0 * step[1],
-                ];
-                *step = [step[0] * n / m, step[1] * n / m];
-                *start = [
-                    centre[0] - (m - 1.0) / 2.0 * step[0],
-                    centre[1] - (m - 1.0) / 2.0 * step[1],
-                ];
+                let n = *count;
                 *count += extra;
+                regrow_row(start, step, n, *count);
             }
             Positions::Points { points } if points.len() == 1 => {
                 // One hole becomes a row centred where it was, along X.
@@ -437,12 +428,9 @@ impl Apply<'_> {
             Role::Height => vec!["height".into(), "thickness".into()],
             Role::Thickness => vec!["thickness".into(), "height".into()],
             Role::Depth => vec!["hole_depth".into(), "height".into()],
-            Role::Diameter | Role::OuterDiameter => vec![
-                "diameter".into(),
-                "outer_diameter".into(),
-                "bottom_diameter".into(),
-                "ring_diameter".into(),
-            ],
+            Role::Diameter | Role::OuterDiameter => {
+                vec!["diameter".into(), "outer_diameter".into(), "bottom_diameter".into()]
+            }
             Role::InnerDiameter => vec!["inner_diameter".into(), "bore_diameter".into()],
             Role::TopDiameter => vec!["top_diameter".into()],
             Role::BottomDiameter => vec!["bottom_diameter".into()],
@@ -457,21 +445,92 @@ impl Apply<'_> {
             Role::AcrossFlats => vec!["across_flats".into()],
             Role::Size => vec!["length".into()],
             Role::TubeDiameter => vec!["tube_diameter".into()],
+            Role::RingDiameter => vec!["ring_diameter".into()],
             _ => vec![],
         };
         candidates.into_iter().find(|c| names.contains(c))
     }
 
     fn set(&mut self, name: &str, value: f64) -> Result<(), String> {
+        let before = self.spec.clone();
         self.spec
             .set_parameter(name, value)
             .map(drop)
             .map_err(|e| e.to_string())?;
+        if let Err(e) = carry_positions(&before, self.spec).and_then(|()| self.redistribute(&before)) {
+            *self.spec = before;
+            return Err(e);
+        }
         self.done.push(format!("{} = {}", name.replace('_', " "), human(value)));
         Ok(())
     }
 
+    /// A new count for a row of holes keeps the row where it was, evenly
+    /// spaced over the same span ("6 holes" on a row of 4).
+    fn redistribute(&mut self, before: &PartSpec) -> Result<(), String> {
+        for (new, old) in self.spec.features.iter_mut().zip(&before.features) {
+            if let (
+                Feature::Hole {
+                    at: at @ Positions::Linear { .. },
+                    ..
+                },
+                Feature::Hole {
+                    at: Positions::Linear { count: n, .. },
+                    ..
+                },
+            ) = (new, old)
+            {
+                if at.count() != *n {
+                    if let Positions::Linear { start, step, count } = at {
+                        regrow_row(start, step, *n, *count);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A torus's outside and inside diameters, and the ring and tube
+    /// radii: each sets the ring or tube diameter. A plain "diameter"
+    /// could be the ring or the outside and is refused.
+    fn torus_dimensions(&mut self) -> Result<(), String> {
+        if !matches!(self.spec.base, Base::Torus { .. }) {
+            return Ok(());
+        }
+        if let Some(d) = self
+            .facts
+            .take(&[Role::Diameter])
+            .or_else(|| self.facts.take(&[Role::Radius]).map(|r| 2.0 * r))
+        {
+            return Err(format!(
+                "For a torus I cannot tell whether the diameter {d} mm is the ring diameter (through the \
+                 tube's centre) or the outer diameter; say \"ring diameter {d} mm\" or \"{d} mm across\".",
+                d = human(d)
+            ));
+        }
+        // The tube first: "60 mm across with a 12 mm tube" keeps 60 mm outside.
+        if let Some(t) = self.facts.take_diameter(&[Role::TubeDiameter], &[Role::TubeRadius]) {
+            self.set("tube_diameter", t)?;
+        }
+        let tube = self.spec.parameter("tube_diameter").unwrap_or(0.0);
+        if let Some(o) = self
+            .facts
+            .take_diameter(&[Role::OuterDiameter], &[Role::OuterRadius])
+            .or_else(|| self.facts.take(&[Role::Width]))
+        {
+            self.set("ring_diameter", o - tube)?;
+        }
+        if let Some(i) = self.facts.take_diameter(&[Role::InnerDiameter], &[Role::InnerRadius]) {
+            self.set("ring_diameter", i + tube)?;
+        }
+        if let Some(r) = self.facts.take(&[Role::RingRadius]) {
+            self.set("ring_diameter", 2.0 * r)?;
+        }
+        Ok(())
+    }
+
     fn set_dimensions(&mut self) -> Result<(), String> {
+        self.torus_dimensions()?;
         let roles = [
             Role::Length,
             Role::Width,
@@ -491,6 +550,7 @@ impl Apply<'_> {
             Role::AcrossFlats,
             Role::Size,
             Role::TubeDiameter,
+            Role::RingDiameter,
         ];
         for role in roles {
             while let Some(v) = self.facts.take(&[role]) {
@@ -549,5 +609,304 @@ impl Apply<'_> {
             self.set(&name, old * f)?;
         }
         Ok(())
+    }
+}
+
+/// A row of `n` holes re-spaced for `m`: same centre, the same span per
+/// hole (a row laid out evenly over a length stays evenly laid out).
+fn regrow_row(start: &mut [f64; 2], step: &mut [f64; 2], n: u32, m: u32) {
+    let (n, m) = (f64::from(n), f64::from(m));
+    let centre = [
+        start[0] + (n - 1.0) / 2.0 * step[0],
+        start[1] + (n - 1.0) / 2.0 * step[1],
+    ];
+    *step = [step[0] * n / m, step[1] * n / m];
+    *start = [
+        centre[0] - (m - 1.0) / 2.0 * step[0],
+        centre[1] - (m - 1.0) / 2.0 * step[1],
+    ];
+}
+
+/// When a block's length, width or height changes, its holes, pockets and
+/// bosses keep their place as a person would expect: what was centred stays
+/// centred, corner holes stay at the same inset from the corners, a row
+/// spread symmetrically over the part stretches with it. A position that
+/// is none of these (holes at given coordinates off the centre) cannot be
+/// carried sensibly and is refused, naming it.
+fn carry_positions(before: &PartSpec, after: &mut PartSpec) -> Result<(), String> {
+    let (
+        Base::Box {
+            length: l0,
+            width: w0,
+            height: h0,
+        },
+        Base::Box {
+            length: l1,
+            width: w1,
+            height: h1,
+        },
+    ) = (&before.base, &after.base)
+    else {
+        return Ok(());
+    };
+    let old = [*l0, *w0, *h0];
+    let new = [*l1, *w1, *h1];
+    let names = ["length", "width", "height"];
+    for (k, name) in names.iter().enumerate() {
+        if same(old[k], new[k]) {
+            continue;
+        }
+        for feature in &mut after.features {
+            let kind = feature.kind_name();
+            match feature {
+                Feature::Hole { at, axis, .. } => {
+                    // Which box axis each position coordinate runs along.
+                    let axes = match axis {
+                        Axis::Z => [0, 1],
+                        Axis::X => [1, 2],
+                        Axis::Y => [0, 2],
+                    };
+                    for (index, box_axis) in axes.into_iter().enumerate() {
+                        if box_axis == k {
+                            carry(at, index, old[k], new[k]).map_err(|what| {
+                                format!(
+                                    "{what} sit where I cannot tell how they should move when the {name} \
+                                     changes from {} to {} mm; give their new positions, or remove them first.",
+                                    human(old[k]),
+                                    human(new[k])
+                                )
+                            })?;
+                        }
+                    }
+                }
+                Feature::Pocket { loops, .. } | Feature::Boss { loops, .. } if k < 2 => {
+                    shift_loops(loops, k, old[k], new[k]).map_err(|()| {
+                        format!(
+                            "The {kind} is not centred along the {name}, so I cannot tell where it should go \
+                             when the {name} changes from {} to {} mm; move it or remove it first.",
+                            human(old[k]),
+                            human(new[k])
+                        )
+                    })?;
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+fn same(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+}
+
+/// Carries coordinate `index` of `at` from a part `old` long to `new`.
+/// Errors with a description of the holes that cannot be carried.
+fn carry(at: &mut Positions, index: usize, old: f64, new: f64) -> Result<(), String> {
+    let centred = |x: f64| same(x, old / 2.0);
+    let points_text = |pts: &[[f64; 2]]| {
+        let list: Vec<String> = pts
+            .iter()
+            .map(|p| format!("({}, {})", human(p[0]), human(p[1])))
+            .collect();
+        format!("The holes at {} mm", list.join(", "))
+    };
+    match at {
+        Positions::Points { points } => {
+            if !points.iter().all(|p| centred(p[index])) {
+                return Err(points_text(points));
+            }
+            for p in points.iter_mut() {
+                p[index] = new / 2.0;
+            }
+        }
+        Positions::Circular { center, .. } => {
+            if !centred(center[index]) {
+                return Err("The holes on a circle off the centre".into());
+            }
+            center[index] = new / 2.0;
+        }
+        Positions::Linear { start, step, count } => {
+            let n = f64::from(count.saturating_sub(1));
+            // Symmetric about the centre: the row stretches with the part.
+            if !centred(start[index] + step[index] * n / 2.0) {
+                return Err("The row of holes, not centred,".into());
+            }
+            let f = new / old;
+            start[index] = new / 2.0 - (old / 2.0 - start[index]) * f;
+            step[index] *= f;
+        }
+        Positions::Grid { start, step, counts } => {
+            let n = f64::from(counts[index].saturating_sub(1));
+            if !centred(start[index] + step[index] * n / 2.0) {
+                return Err("The grid of holes, not centred,".into());
+            }
+            // Corner holes keep their inset from the ends.
+            if counts[index] > 1 {
+                step[index] = (new - 2.0 * start[index]) / n;
+            } else {
+                start[index] = new / 2.0;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Moves loops centred along axis `k` to the new centre; refuses others.
+fn shift_loops(loops: &mut [Loop], k: usize, old: f64, new: f64) -> Result<(), ()> {
+    let mut lo = f64::INFINITY;
+    let mut hi = f64::NEG_INFINITY;
+    let mut see = |p: [f64; 2]| {
+        lo = lo.min(p[k]);
+        hi = hi.max(p[k]);
+    };
+    for l in loops.iter() {
+        match l {
+            Loop::Circle { center, diameter } => {
+                let mut a = *center;
+                let mut b = *center;
+                a[k] -= diameter / 2.0;
+                b[k] += diameter / 2.0;
+                see(a);
+                see(b);
+            }
+            Loop::Rectangle { corner, size } => {
+                see(*corner);
+                see([corner[0] + size[0], corner[1] + size[1]]);
+            }
+            Loop::Path { start, segments } => {
+                see(*start);
+                for s in segments {
+                    match s {
+                        Segment::Line { to } => see(*to),
+                        Segment::Arc { through, to } => {
+                            see(*through);
+                            see(*to);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if !same((lo + hi) / 2.0, old / 2.0) {
+        return Err(());
+    }
+    let d = (new - old) / 2.0;
+    let mv = |p: &mut [f64; 2]| p[k] += d;
+    for l in loops.iter_mut() {
+        match l {
+            Loop::Circle { center, .. } => mv(center),
+            Loop::Rectangle { corner, .. } => mv(corner),
+            Loop::Path { start, segments } => {
+                mv(start);
+                for s in segments {
+                    match s {
+                        Segment::Line { to } => mv(to),
+                        Segment::Arc { through, to } => {
+                            mv(through);
+                            mv(to);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use domain::spec::{Base, Feature, Positions};
+
+    use super::follow_up;
+    use crate::read::generate;
+
+    fn after(prompt: &str, message: &str) -> Result<crate::Generated, String> {
+        let g = generate(prompt).unwrap_or_else(|e| panic!("{prompt}: {}", e.reason));
+        follow_up(&g.spec, message).map_err(|e| e.reason)
+    }
+
+    fn positions(g: &crate::Generated) -> Vec<[f64; 2]> {
+        g.spec
+            .features
+            .iter()
+            .flat_map(|f| match f {
+                Feature::Hole { at, .. } => at.points(),
+                _ => vec![],
+            })
+            .collect()
+    }
+
+    #[test]
+    fn longer_parts_keep_centred_and_corner_holes_in_place() {
+        let g = after("plate 100x60x5 with a 10 mm hole in the centre", "twice as long").unwrap();
+        assert_eq!(positions(&g), vec![[100.0, 30.0]]);
+        let g = after("plate 100x60x5 with four 5 mm holes at the corners", "twice as long").unwrap();
+        // Inset 7.5 mm (1.5 hole diameters) from every edge, before and after.
+        assert_eq!(
+            positions(&g),
+            vec![[7.5, 7.5], [192.5, 7.5], [7.5, 52.5], [192.5, 52.5]]
+        );
+        let g = after("plate 100x60x5 with four 5 mm holes at the corners", "make it 80 wide").unwrap();
+        assert_eq!(positions(&g)[3], [92.5, 72.5]);
+        // A row spread over the length stretches with it.
+        let g = after("plate 100 x 60 x 5 mm with 4 holes 6 mm", "120 mm long").unwrap();
+        assert_eq!(
+            positions(&g),
+            vec![[15.0, 30.0], [45.0, 30.0], [75.0, 30.0], [105.0, 30.0]]
+        );
+        // Holes across the part stay at mid-height.
+        let mut spec = generate("block 60 x 40 x 20").unwrap().spec;
+        spec.features.push(Feature::Hole {
+            name: String::new(),
+            diameter: 6.0,
+            depth: None,
+            counterbore: None,
+            axis: domain::spec::Axis::X,
+            at: Positions::Points {
+                points: vec![[20.0, 10.0]],
+            },
+        });
+        let g = follow_up(&spec, "make it 30 mm tall").unwrap();
+        assert_eq!(positions(&g), vec![[20.0, 15.0]]);
+    }
+
+    #[test]
+    fn holes_placed_by_coordinates_are_not_guessed() {
+        let e = after("plate 100x60x5 with holes at (10, 10) and (50, 30)", "twice as long").unwrap_err();
+        assert!(e.contains("(10, 10)") && e.contains("length"), "{e}");
+        // Only the length changes; the hole is centred across the width.
+        let g = after("plate 100x60x5 with a hole at (20, 30)", "80 wide").unwrap();
+        assert_eq!(positions(&g), vec![[20.0, 40.0]]);
+    }
+
+    #[test]
+    fn a_new_count_keeps_a_row_evenly_spread() {
+        let g = after("plate 100 x 60 x 5 mm with 4 holes 6 mm", "6 holes").unwrap();
+        let xs: Vec<f64> = positions(&g).iter().map(|p| (p[0] * 1e6).round() / 1e6).collect();
+        let pitch = 100.0 / 6.0;
+        let want: Vec<f64> = (0..6)
+            .map(|i| ((pitch / 2.0 + pitch * f64::from(i)) * 1e6).round() / 1e6)
+            .collect();
+        assert_eq!(xs, want);
+    }
+
+    #[test]
+    fn torus_sizes_by_outside_inside_and_radii() {
+        let torus = |g: &crate::Generated| match g.spec.base {
+            Base::Torus {
+                ring_diameter,
+                tube_diameter,
+            } => (ring_diameter, tube_diameter),
+            _ => panic!("not a torus"),
+        };
+        let base = "torus ring diameter 60 mm tube diameter 10 mm";
+        assert_eq!(torus(&after(base, "make it 80 mm across").unwrap()), (70.0, 10.0));
+        assert_eq!(torus(&after(base, "minor radius 6").unwrap()), (60.0, 12.0));
+        assert_eq!(
+            torus(&after(base, "make it 80 mm across with a tube diameter of 12").unwrap()),
+            (68.0, 12.0)
+        );
+        assert!(after(base, "diameter 80").unwrap_err().contains("ring diameter"));
     }
 }

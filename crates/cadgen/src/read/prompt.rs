@@ -72,6 +72,17 @@ enum Value {
 struct Fact {
     value: Value,
     used: bool,
+    /// The phrase it was read in: phrases are separated by "with", "and",
+    /// "at", commas… (see [`Meaning::Block`](super::vocab::Meaning)).
+    clause: usize,
+}
+
+/// A flag as read: which one, in which phrase, and whether it was used.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct FlagFact {
+    flag: Flag,
+    clause: usize,
+    used: bool,
 }
 
 /// Everything read from a prompt. Part generators `take_*` what they need;
@@ -92,8 +103,14 @@ pub(crate) struct Facts {
     /// Words the reader has no meaning for, in order ("a", "with", "dragon").
     pub unknown_words: Vec<String>,
     /// Flags and whether a part generator used them.
-    flags: Vec<(Flag, bool)>,
+    flags: Vec<FlagFact>,
     facts: Vec<Fact>,
+    /// Phrases that name a fillet or chamfer: "corners" there are rounded
+    /// corners, not corner holes.
+    edge_clauses: Vec<usize>,
+    /// While reading one group of holes among several: the phrases it
+    /// owns (first, last). Takes and flag tests see only those.
+    scope: Option<(usize, usize)>,
 }
 
 impl Facts {
@@ -108,7 +125,14 @@ impl Facts {
         let default_unit = default_unit(&items);
         let mm = |q: &Qty| round_mm(q.unit.unwrap_or(default_unit).to_mm(q.value));
 
-        let flags = flags.into_iter().map(|f| (f, false)).collect();
+        let flags = flags
+            .into_iter()
+            .map(|(flag, clause)| FlagFact {
+                flag,
+                clause,
+                used: false,
+            })
+            .collect();
         let mut facts = Facts {
             flags,
             factors,
@@ -126,7 +150,15 @@ impl Facts {
         }
         let mut relations_found = Vec::new();
         let mut keys = Vec::new();
-        let mut push = |value| facts.facts.push(Fact { value, used: false });
+        let mut clause = 0;
+        let mut edge_clauses = Vec::new();
+        let mut push = |value, clause| {
+            facts.facts.push(Fact {
+                value,
+                used: false,
+                clause,
+            })
+        };
         for (i, item) in items.iter().enumerate() {
             match item {
                 Item::Qty(q) => {
@@ -136,7 +168,7 @@ impl Facts {
                         (Some(Role::Module), None) => round_mm(q.value),
                         _ => mm(q),
                     };
-                    push(Value::Length { role, mm });
+                    push(Value::Length { role, mm }, clause);
                 }
                 Item::Chain(qs) => {
                     // Bare members take the chain's own unit: "2 by 3 by 4 cm".
@@ -145,22 +177,32 @@ impl Facts {
                         .iter()
                         .map(|q| round_mm(q.unit.unwrap_or(unit).to_mm(q.value)))
                         .collect();
-                    push(Value::Chain(dims));
+                    push(Value::Chain(dims), clause);
                 }
-                Item::Point(x, y) => push(Value::Point(mm(x), mm(y))),
-                Item::Counted { what, count } => push(Value::Count {
-                    what: *what,
-                    count: *count,
-                }),
-                Item::Thread(d) => push(Value::Thread(*d)),
+                Item::Point(x, y) => push(Value::Point(mm(x), mm(y)), clause),
+                Item::Counted { what, count } => push(
+                    Value::Count {
+                        what: *what,
+                        count: *count,
+                    },
+                    clause,
+                ),
+                Item::Thread(d) => push(Value::Thread(*d), clause),
                 Item::Part(noun) => facts.parts.push(*noun),
                 Item::UnsupportedUnit(unit) => facts.unsupported_units.push(unit.clone()),
                 Item::Relation(a, f, b) => relations_found.push((*a, *f, *b)),
-                Item::Key(role, _) => keys.push(*role),
-                Item::Count { .. } | Item::NumberWord(_) | Item::Factor(_) | Item::Block => {}
+                Item::Key(role, _) => {
+                    if matches!(role, Role::Fillet | Role::Chamfer) {
+                        edge_clauses.push(clause);
+                    }
+                    keys.push(*role)
+                }
+                Item::Block => clause += 1,
+                Item::Count { .. } | Item::NumberWord(_) | Item::Factor(_) => {}
             }
         }
         facts.keys = keys;
+        facts.edge_clauses = edge_clauses;
         for (a, f, b) in relations_found {
             match facts.known(b) {
                 Some(v) => facts.facts.push(Fact {
@@ -169,6 +211,7 @@ impl Facts {
                         mm: round_mm(f * v),
                     },
                     used: false,
+                    clause: 0,
                 }),
                 None => facts.unresolved.push(format!(
                     "the {} as {} the {}",
@@ -246,19 +289,79 @@ impl Facts {
         })
     }
 
+    fn in_scope(&self, clause: usize) -> bool {
+        self.scope.is_none_or(|(lo, hi)| (lo..=hi).contains(&clause))
+    }
+
     /// Whether the prompt says `flag` and it is not used yet.
     pub fn has(&self, flag: Flag) -> bool {
-        self.flags.iter().any(|(f, used)| *f == flag && !used)
+        self.flags
+            .iter()
+            .any(|f| f.flag == flag && !f.used && self.in_scope(f.clause))
     }
 
     /// Whether the prompt says `flag`; marks it as used.
     pub fn take_flag(&mut self, flag: Flag) -> bool {
+        self.take_flag_where(flag, |_| true)
+    }
+
+    fn take_flag_where(&mut self, flag: Flag, pick: impl Fn(usize) -> bool) -> bool {
+        let scope = self.scope;
         let mut found = false;
-        for (_, used) in self.flags.iter_mut().filter(|(f, used)| *f == flag && !*used) {
-            *used = true;
-            found = true;
+        for f in self.flags.iter_mut().filter(|f| f.flag == flag && !f.used) {
+            if scope.is_none_or(|(lo, hi)| (lo..=hi).contains(&f.clause)) && pick(f.clause) {
+                f.used = true;
+                found = true;
+            }
         }
         found
+    }
+
+    /// "at the corners" said of holes, not in a phrase that rounds or
+    /// chamfers ("rounded corners 5 mm").
+    pub fn has_hole_corners(&self) -> bool {
+        self.flags.iter().any(|f| {
+            f.flag == Flag::Corners && !f.used && self.in_scope(f.clause) && !self.edge_clauses.contains(&f.clause)
+        })
+    }
+
+    /// Takes the "at the corners" of [`has_hole_corners`](Self::has_hole_corners).
+    pub fn take_hole_corners(&mut self) -> bool {
+        let edges = self.edge_clauses.clone();
+        self.take_flag_where(Flag::Corners, |c| !edges.contains(&c))
+    }
+
+    /// The phrase of each unused mention of holes that starts a group of
+    /// holes: the first, and every later one with a count ("… and a 20 mm
+    /// hole"); "the holes" without a count refers back.
+    pub fn hole_groups(&self) -> Vec<usize> {
+        let mut out = Vec::new();
+        for f in self.facts.iter().filter(|f| !f.used) {
+            if let Value::Count {
+                what: Counted::Holes,
+                count,
+            } = f.value
+            {
+                if out.is_empty() || count.is_some() {
+                    out.push(f.clause);
+                }
+            }
+        }
+        out
+    }
+
+    /// Limits what is taken to the phrases `first..=last` (`None`: all).
+    pub fn set_scope(&mut self, scope: Option<(usize, usize)>) {
+        self.scope = scope;
+    }
+
+    /// The first unused length with one of `roles`, wherever it was said,
+    /// left unused.
+    pub fn peek_any(&self, roles: &[Role]) -> Option<f64> {
+        self.facts.iter().filter(|f| !f.used).find_map(|f| match f.value {
+            Value::Length { role: Some(r), mm } if roles.contains(&r) => Some(mm),
+            _ => None,
+        })
     }
 
     /// Takes the first unused length with one of `roles`.
@@ -306,10 +409,13 @@ impl Facts {
 
     /// The first unused thread size, left unused.
     pub fn peek_thread(&self) -> Option<f64> {
-        self.facts.iter().filter(|f| !f.used).find_map(|f| match f.value {
-            Value::Thread(d) => Some(d),
-            _ => None,
-        })
+        self.facts
+            .iter()
+            .filter(|f| !f.used && self.in_scope(f.clause))
+            .find_map(|f| match f.value {
+                Value::Thread(d) => Some(d),
+                _ => None,
+            })
     }
 
     pub fn take_thread(&mut self) -> Option<f64> {
@@ -323,7 +429,9 @@ impl Facts {
     /// given (`Some(None)` when mentioned without a number).
     pub fn take_count(&mut self, what: Counted) -> Option<Option<u32>> {
         let mut found: Option<Option<u32>> = None;
-        for fact in self.facts.iter_mut().filter(|f| !f.used) {
+        let scope = self.scope;
+        let in_scope = |c: usize| scope.is_none_or(|(lo, hi)| (lo..=hi).contains(&c));
+        for fact in self.facts.iter_mut().filter(|f| !f.used && in_scope(f.clause)) {
             if let Value::Count { what: w, count } = fact.value {
                 if w == what {
                     fact.used = true;
@@ -342,51 +450,55 @@ impl Facts {
                 count,
             },
             used: false,
+            clause: 0,
         });
     }
 
     /// Whether a length with this role is still unused.
     pub fn has_role(&self, roles: &[Role]) -> bool {
-        self.facts
-            .iter()
-            .any(|f| !f.used && matches!(f.value, Value::Length { role: Some(r), .. } if roles.contains(&r)))
+        self.facts.iter().any(|f| {
+            !f.used
+                && self.in_scope(f.clause)
+                && matches!(f.value, Value::Length { role: Some(r), .. } if roles.contains(&r))
+        })
     }
 
     /// Descriptions of everything not taken, for "did not understand" errors.
     pub fn leftovers(&self) -> Vec<String> {
         let values = self.facts.iter().filter(|f| !f.used).map(|f| describe(&f.value));
         // "round" and "through" fit any part; these change what is built.
-        let flags = self
-            .flags
-            .iter()
-            .filter(|(_, used)| !used)
-            .filter_map(|(flag, _)| match flag {
-                Flag::Corners => Some("at the corners".to_string()),
-                Flag::Hex => Some("hex".to_string()),
-                Flag::Open => Some("open / hollow".to_string()),
-                Flag::Centre => Some("at the centre".to_string()),
-                Flag::VerticalEdges => Some("the vertical edges".to_string()),
-                Flag::TopEdges => Some("the top edges".to_string()),
-                Flag::BottomEdges => Some("the bottom edges".to_string()),
-                Flag::AllEdges | Flag::Edges => Some("the edges".to_string()),
-                Flag::Counterbored => Some("counterbored".to_string()),
-                Flag::More => Some("more".to_string()),
-                Flag::Remove => Some("remove".to_string()),
-                Flag::Undo => Some("undo".to_string()),
-                Flag::Left | Flag::Right | Flag::Up | Flag::Down => Some("a direction".to_string()),
-                Flag::Round | Flag::Through | Flag::Add => None,
-            });
+        let flags = self.flags.iter().filter(|f| !f.used).filter_map(|f| match f.flag {
+            Flag::Corners => Some("at the corners".to_string()),
+            Flag::Hex => Some("hex".to_string()),
+            Flag::Open => Some("open / hollow".to_string()),
+            Flag::Centre => Some("at the centre".to_string()),
+            Flag::VerticalEdges => Some("the vertical edges".to_string()),
+            Flag::TopEdges => Some("the top edges".to_string()),
+            Flag::BottomEdges => Some("the bottom edges".to_string()),
+            Flag::AllEdges | Flag::Edges => Some("the edges".to_string()),
+            Flag::Counterbored => Some("counterbored".to_string()),
+            Flag::More => Some("more".to_string()),
+            Flag::Remove => Some("remove".to_string()),
+            Flag::Undo => Some("undo".to_string()),
+            Flag::Left | Flag::Right | Flag::Up | Flag::Down => Some("a direction".to_string()),
+            Flag::Round | Flag::Through | Flag::Add => None,
+        });
         let mut all: Vec<String> = values.chain(flags).collect();
         all.dedup();
         all
     }
 
     fn take_where<T>(&mut self, mut pick: impl FnMut(&Value) -> Option<T>) -> Option<T> {
-        self.facts.iter_mut().filter(|f| !f.used).find_map(|fact| {
-            let picked = pick(&fact.value)?;
-            fact.used = true;
-            Some(picked)
-        })
+        let scope = self.scope;
+        let in_scope = |c: usize| scope.is_none_or(|(lo, hi)| (lo..=hi).contains(&c));
+        self.facts
+            .iter_mut()
+            .filter(|f| !f.used && in_scope(f.clause))
+            .find_map(|fact| {
+                let picked = pick(&fact.value)?;
+                fact.used = true;
+                Some(picked)
+            })
     }
 }
 
@@ -505,7 +617,7 @@ fn default_unit(items: &[Item]) -> Unit {
 }
 
 /// Builds the item sequence: numbers with units, chains, points, phrases.
-fn items(lexed: &[Lexed], flags: &mut Vec<Flag>, unknown: &mut Vec<String>) -> Vec<Item> {
+fn items(lexed: &[Lexed], flags: &mut Vec<(Flag, usize)>, unknown: &mut Vec<String>) -> Vec<Item> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < lexed.len() {
@@ -574,7 +686,10 @@ fn items(lexed: &[Lexed], flags: &mut Vec<Flag>, unknown: &mut Vec<String>) -> V
                                 None => out.push(Item::Factor(f)),
                             },
                             Meaning::Part(noun) => out.push(Item::Part(noun)),
-                            Meaning::Flag(flag) => flags.push(flag),
+                            Meaning::Flag(flag) => {
+                                let clause = out.iter().filter(|item| matches!(item, Item::Block)).count();
+                                flags.push((flag, clause))
+                            }
                             Meaning::Block => out.push(Item::Block),
                             // "x" / "by" outside a chain mean nothing.
                             Meaning::Times => {}
@@ -822,9 +937,16 @@ fn pair_keywords(items: &[Item]) -> Vec<Option<Role>> {
     }
     let mut roles = vec![None; n];
     let mut i = 0;
+    // A number between a keyword and an adjective goes to the adjective when
+    // both pairings make as many pairs: "holes 8 mm deep" is a depth.
+    let adjective_next = |i: usize, qty: usize| {
+        qty == i + 1
+            && matches!(items.get(i + 2).and_then(key), Some((_, Side::After)))
+            && 1 + best[i + 2] == best[i + 1]
+    };
     while i < n {
         match edge(i) {
-            Some((qty, role)) if 1 + best[i + 2] >= best[i + 1] => {
+            Some((qty, role)) if 1 + best[i + 2] >= best[i + 1] && !adjective_next(i, qty) => {
                 roles[qty] = Some(role);
                 i += 2;
             }

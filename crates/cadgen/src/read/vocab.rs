@@ -107,6 +107,13 @@ pub(crate) enum Role {
     Counterbore,
     /// Diameter of a torus's tube.
     TubeDiameter,
+    /// Radius of a torus's tube ("minor radius").
+    TubeRadius,
+    /// Diameter of the circle through a torus's tube centre ("major
+    /// diameter").
+    RingDiameter,
+    /// Radius of that circle ("major radius").
+    RingRadius,
 }
 
 impl Role {
@@ -142,6 +149,9 @@ impl Role {
             Role::Chamfer => "chamfer",
             Role::Counterbore => "counterbore diameter",
             Role::TubeDiameter => "tube diameter",
+            Role::TubeRadius => "tube radius",
+            Role::RingDiameter => "ring diameter",
+            Role::RingRadius => "ring radius",
         }
     }
 }
@@ -348,7 +358,8 @@ const PHRASES: &[(&str, Meaning)] = &[
     ("dia", key(Role::Diameter)),
     ("diam", key(Role::Diameter)),
     ("in diameter", after(Role::Diameter)),
-    ("across", after(Role::Diameter)),
+    // "80 mm across" is the overall size: the outer diameter of a ring.
+    ("across", after(Role::OuterDiameter)),
     ("radius", key(Role::Radius)),
     ("in radius", after(Role::Radius)),
     ("outer diameter", key(Role::OuterDiameter)),
@@ -523,8 +534,19 @@ const PHRASES: &[(&str, Meaning)] = &[
     ("cross section", key(Role::TubeDiameter)),
     ("section diameter", key(Role::TubeDiameter)),
     ("minor diameter", key(Role::TubeDiameter)),
-    ("major diameter", key(Role::Diameter)),
-    ("ring diameter", key(Role::Diameter)),
+    ("tube thickness", key(Role::TubeDiameter)),
+    ("thick tube", after(Role::TubeDiameter)),
+    ("minor radius", key(Role::TubeRadius)),
+    ("tube radius", key(Role::TubeRadius)),
+    ("section radius", key(Role::TubeRadius)),
+    ("major diameter", key(Role::RingDiameter)),
+    ("ring diameter", key(Role::RingDiameter)),
+    ("mean diameter", key(Role::RingDiameter)),
+    ("centreline diameter", key(Role::RingDiameter)),
+    ("centerline diameter", key(Role::RingDiameter)),
+    ("major radius", key(Role::RingRadius)),
+    ("ring radius", key(Role::RingRadius)),
+    ("mean radius", key(Role::RingRadius)),
     // Relations between dimensions.
     ("half", Meaning::Factor(0.5)),
     ("half of", Meaning::Factor(0.5)),

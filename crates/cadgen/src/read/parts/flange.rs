@@ -20,6 +20,7 @@ pub(crate) fn flange(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
             &[Role::OuterDiameter, Role::Diameter],
             &[Role::OuterRadius, Role::Radius],
         )
+        .or_else(|| f.take(&[Role::Width]))
         .or_else(|| f.take_bare());
     let mut thickness = f.take(&[Role::Thickness, Role::Height, Role::Length]);
     // "cylinder 50 x 10 with 6 holes on a 35 mm bolt circle": diameter × thickness.

@@ -63,6 +63,18 @@ pub(crate) fn detect(facts: &Facts) -> Option<PartNoun> {
         Family::Box | Family::Plate | Family::Cube if walls => Family::Enclosure,
         Family::Cylinder if facts.has_role(&[Role::BoltCircle]) => Family::Flange,
         Family::Cylinder if walls || facts.has_role(&[Role::InnerDiameter, Role::InnerRadius]) => Family::Tube,
+        // "a ring 50 mm across with an 8 mm thick tube" is a torus.
+        Family::Washer
+            if noun.word == "Ring"
+                && facts.has_role(&[
+                    Role::TubeDiameter,
+                    Role::TubeRadius,
+                    Role::RingDiameter,
+                    Role::RingRadius,
+                ]) =>
+        {
+            Family::Torus
+        }
         other => other,
     };
     Some(PartNoun { family, ..noun })
@@ -192,6 +204,12 @@ fn edge_features(cx: &mut Ctx, spec: &mut PartSpec) -> Result<(), NotUnderstood>
             }
         }
     };
+    if let (Some(_), Edges::All, domain::spec::Base::Box { .. }) = (chamfer, edges, &spec.base) {
+        return Err(cx.refuse(
+            "I can chamfer the vertical, top or bottom edges of a block, but not all its edges at once \
+             (rounding all edges works); say which edges to chamfer.",
+        ));
+    }
     if let Some(radius) = fillet {
         spec.features.push(Feature::Fillet { radius, edges });
     }
@@ -273,7 +291,8 @@ impl Ctx<'_> {
             return Ok(metric.clearance);
         }
         let d = if diameter_too {
-            self.facts.take_diameter(&[Role::Diameter], &[Role::Radius])
+            self.facts
+                .take_diameter(&[Role::Diameter, Role::OuterDiameter], &[Role::Radius])
         } else {
             None
         };
@@ -293,8 +312,41 @@ impl Ctx<'_> {
     /// circle), optionally blind ("8 mm deep") or counterbored. `None` when
     /// the prompt asks for none.
     pub fn holes(&mut self, face: Face, name: &str) -> Result<Option<Feature>, NotUnderstood> {
+        // Several groups ("four 5 mm holes in the corners and a 20 mm hole
+        // in the centre"): each reads only the phrases up to the next group.
+        let groups = self.facts.hole_groups();
+        let scope = match groups.as_slice() {
+            [] | [_] => None,
+            [first, next, ..] if next > first => Some((0, next - 1)),
+            _ => {
+                return Err(self.refuse(
+                    "I cannot tell which sizes and places go with which holes; describe each group of \
+                     holes in its own phrase, e.g. \"with four 5 mm holes at the corners and a 20 mm hole \
+                     at the centre\".",
+                ))
+            }
+        };
+        self.facts.set_scope(scope);
+        let holes = self.hole_group(face, name);
+        self.facts.set_scope(None);
+        holes
+    }
+
+    /// Every group of holes the prompt describes.
+    pub fn all_holes(&mut self, face: Face, name: &str) -> Result<Vec<Feature>, NotUnderstood> {
+        let mut out = Vec::new();
+        while let Some(holes) = self.holes(face, name)? {
+            out.push(holes);
+            if out.len() > 8 {
+                return Err(self.refuse("That is more groups of holes than I can lay out."));
+            }
+        }
+        Ok(out)
+    }
+
+    fn hole_group(&mut self, face: Face, name: &str) -> Result<Option<Feature>, NotUnderstood> {
         let points = self.facts.take_points();
-        let corners = self.facts.has(Flag::Corners) && !self.facts.has_role(&[Role::Fillet, Role::Chamfer]);
+        let corners = self.facts.has_hole_corners();
         let count = self.facts.take_count(Counted::Holes);
         if count.is_none() && points.is_empty() && !corners {
             return Ok(None);
@@ -314,7 +366,7 @@ impl Ctx<'_> {
                 points: points.iter().map(|(x, y)| [*x, *y]).collect(),
             }
         } else if corners {
-            self.facts.take_flag(Flag::Corners);
+            self.facts.take_hole_corners();
             self.ensure(given.is_none_or(|g| g == 4), || {
                 "Corner holes come in fours.".to_string()
             })?;
@@ -322,7 +374,11 @@ impl Ctx<'_> {
                 return Err(self.refuse("Only a rectangular face has corners for holes."));
             };
             let inset = self.facts.take(&[Role::Inset]);
-            let inset = self.or_default(inset, CORNER_INSET_PER_DIAMETER * d, "hole inset")?;
+            // Clear of rounded or chamfered corners: at least half the hole
+            // and twice the edge size in from each side.
+            let edge = self.facts.peek_any(&[Role::Fillet, Role::Chamfer]).unwrap_or(0.0);
+            let default = (CORNER_INSET_PER_DIAMETER * d).max(d / 2.0 + 2.0 * edge);
+            let inset = self.or_default(inset, default, "hole inset")?;
             Positions::Grid {
                 start: [inset, inset],
                 step: [l - 2.0 * inset, w - 2.0 * inset],
@@ -410,5 +466,145 @@ impl Ctx<'_> {
             }
         };
         Ok(Some(Counterbore { diameter: d, depth }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use domain::spec::{Base, Edges, Feature, Positions};
+
+    use crate::read::generate;
+
+    fn base(prompt: &str) -> Base {
+        generate(prompt)
+            .unwrap_or_else(|e| panic!("{prompt}: {}", e.reason))
+            .spec
+            .base
+    }
+
+    fn torus(prompt: &str) -> (f64, f64) {
+        match base(prompt) {
+            Base::Torus {
+                ring_diameter,
+                tube_diameter,
+            } => (ring_diameter, tube_diameter),
+            other => panic!("{prompt}: not a torus: {other:?}"),
+        }
+    }
+
+    fn refusal(prompt: &str) -> String {
+        match generate(prompt) {
+            Ok(g) => panic!("{prompt}: made {:?}", g.spec),
+            Err(e) => e.reason,
+        }
+    }
+
+    fn holes(prompt: &str) -> Vec<(f64, Positions)> {
+        let g = generate(prompt).unwrap_or_else(|e| panic!("{prompt}: {}", e.reason));
+        g.spec
+            .features
+            .into_iter()
+            .filter_map(|f| match f {
+                Feature::Hole { diameter, at, .. } => Some((diameter, at)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_torus_from_any_two_of_ring_outside_inside_and_tube() {
+        assert_eq!(torus("torus major radius 20 minor radius 5"), (40.0, 10.0));
+        assert_eq!(
+            torus("torus with a major diameter 40 mm and tube diameter 10 mm"),
+            (40.0, 10.0)
+        );
+        // "across" is the outside: the ring runs through the tube's centre.
+        assert_eq!(torus("donut 50 mm across, 8 mm thick tube"), (42.0, 8.0));
+        assert_eq!(torus("ring 50 mm across, 8 mm thick tube"), (42.0, 8.0));
+        assert_eq!(torus("torus outer diameter 60 inner diameter 40"), (50.0, 10.0));
+        assert_eq!(torus("torus ring diameter 60 mm tube diameter 10 mm"), (60.0, 10.0));
+        // A plain diameter could be either: asked, not guessed.
+        assert!(refusal("torus diameter 60 tube diameter 10").contains("ring diameter"));
+        // Three sizes that disagree.
+        assert!(refusal("torus outer diameter 60 inner diameter 40 tube diameter 12").contains("does not agree"));
+        // A plain ring is still a washer.
+        assert!(matches!(
+            base("ring 20 mm outer 10 mm inner 2 mm thick"),
+            Base::Tube { .. }
+        ));
+    }
+
+    #[test]
+    fn wide_and_across_are_the_diameter_of_round_parts() {
+        assert_eq!(
+            base("a cylinder 5 mm wide and 20 mm tall"),
+            Base::Cylinder {
+                diameter: 5.0,
+                height: 20.0
+            }
+        );
+        assert_eq!(
+            base("a cylinder 30 mm across and 20 mm tall"),
+            Base::Cylinder {
+                diameter: 30.0,
+                height: 20.0
+            }
+        );
+        assert_eq!(base("a ball 20 mm wide"), Base::Sphere { diameter: 20.0 });
+        // Width and diameter together leave one unexplained.
+        assert!(refusal("cylinder diameter 20 height 10 30 mm wide").contains("30 mm (width)"));
+    }
+
+    #[test]
+    fn groups_of_holes_keep_their_own_sizes_and_places() {
+        let h = holes("plate 100x60x5 with four 5 mm holes in the corners and a 20 mm hole in the centre");
+        assert_eq!(h.len(), 2);
+        assert_eq!(h[0].0, 5.0);
+        assert!(matches!(h[0].1, Positions::Grid { counts: [2, 2], .. }));
+        assert_eq!(
+            h[1],
+            (
+                20.0,
+                Positions::Points {
+                    points: vec![[50.0, 30.0]]
+                }
+            )
+        );
+        // The other way round.
+        let h = holes("plate 100x60x5 with a 20 mm hole at the centre and four 5 mm holes at the corners");
+        assert_eq!(h[0].0, 20.0);
+        assert_eq!(h[1].0, 5.0);
+        assert!(matches!(h[1].1, Positions::Grid { .. }));
+        // Two groups in one phrase cannot be told apart.
+        assert!(refusal("plate 100x60x5 with 4 holes 2 holes").contains("which holes"));
+    }
+
+    #[test]
+    fn rounded_corners_do_not_move_corner_holes() {
+        let g = generate("plate 100 x 60 x 5 mm with 4 holes 6 mm at the corners and rounded corners 5 mm").unwrap();
+        let corner_grid = g.spec.features.iter().any(|f| {
+            matches!(
+                f,
+                Feature::Hole {
+                    at: Positions::Grid { counts: [2, 2], .. },
+                    ..
+                }
+            )
+        });
+        assert!(corner_grid, "{:?}", g.spec.features);
+        assert!(g.spec.features.contains(&Feature::Fillet {
+            radius: 5.0,
+            edges: Edges::Vertical
+        }));
+    }
+
+    #[test]
+    fn unsupported_features_are_refused_by_name() {
+        assert!(refusal("sphere 20 mm diameter with a 5 mm hole").contains("holes in a sphere"));
+        assert!(refusal("cone bottom diameter 40 height 30 with a 5 mm hole").contains("holes in a cone"));
+        assert!(refusal("block 40 x 20 x 10 chamfer all edges 1 mm").contains("not all its edges"));
+        // Holes that are a depth, not a size.
+        let h = holes("plate 100x60x10 with a 6 mm hole at the centre, holes 8 mm deep");
+        assert_eq!(h[0].0, 6.0);
     }
 }

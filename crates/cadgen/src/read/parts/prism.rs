@@ -50,13 +50,8 @@ pub(crate) fn block(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
             height: h,
         },
     );
-    if let Some(holes) = cx.holes(Face::Rect { l, w }, "hole")? {
-        spec.features.push(holes);
-    }
-    // A second group: "… and a 10 mm hole at the centre".
-    if let Some(holes) = cx.holes(Face::Rect { l, w }, "hole")? {
-        spec.features.push(holes);
-    }
+    // Any number of groups: "… and a 10 mm hole at the centre".
+    spec.features.extend(cx.all_holes(Face::Rect { l, w }, "hole")?);
     Ok(spec)
 }
 
@@ -77,9 +72,7 @@ pub(crate) fn enclosure(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
         },
     );
     spec.features.push(Feature::Shell { wall, floor });
-    if let Some(holes) = cx.holes(Face::Rect { l, w }, "hole")? {
-        spec.features.push(holes);
-    }
+    spec.features.extend(cx.all_holes(Face::Rect { l, w }, "hole")?);
     Ok(spec)
 }
 
@@ -104,9 +97,7 @@ pub(crate) fn regular_prism(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
             height: h,
         },
     );
-    if let Some(holes) = cx.holes(Face::Round { d: af }, "hole")? {
-        spec.features.push(holes);
-    }
+    spec.features.extend(cx.all_holes(Face::Round { d: af }, "hole")?);
     Ok(spec)
 }
 

@@ -24,10 +24,13 @@ fn axis_word(word: &str) -> &'static str {
 pub(crate) fn cylinder(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
     cx.facts.take_flag(Flag::Round);
     let f = &mut *cx.facts;
-    let mut d = f.take_diameter(
-        &[Role::Diameter, Role::OuterDiameter],
-        &[Role::Radius, Role::OuterRadius],
-    );
+    // "5 mm wide" is the diameter of a round part.
+    let mut d = f
+        .take_diameter(
+            &[Role::Diameter, Role::OuterDiameter],
+            &[Role::Radius, Role::OuterRadius],
+        )
+        .or_else(|| f.take(&[Role::Width]));
     let mut h = f.take(&[Role::Height, Role::Length, Role::Thickness, Role::Depth]);
     if d.is_none() && h.is_none() {
         if let Some(c) = f.take_chain(2) {
@@ -38,9 +41,7 @@ pub(crate) fn cylinder(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
     let h = h.or_else(|| f.take_bare());
     let (d, h) = (cx.need(d, "diameter")?, cx.need(h, axis_word(cx.noun.word))?);
     let mut spec = PartSpec::new(cx.part, Base::Cylinder { diameter: d, height: h });
-    if let Some(holes) = cx.holes(Face::Round { d }, "hole")? {
-        spec.features.push(holes);
-    }
+    spec.features.extend(cx.all_holes(Face::Round { d }, "hole")?);
     Ok(spec)
 }
 
@@ -48,10 +49,12 @@ pub(crate) fn cylinder(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
 pub(crate) fn tube(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
     let f = &mut *cx.facts;
     f.take_flag(Flag::Open);
-    let outer = f.take_diameter(
-        &[Role::OuterDiameter, Role::Diameter],
-        &[Role::OuterRadius, Role::Radius],
-    );
+    let outer = f
+        .take_diameter(
+            &[Role::OuterDiameter, Role::Diameter],
+            &[Role::OuterRadius, Role::Radius],
+        )
+        .or_else(|| f.take(&[Role::Width]));
     let inner = f.take_diameter(&[Role::InnerDiameter, Role::Bore, Role::Hole], &[Role::InnerRadius]);
     let wall = if inner.is_none() { f.take(&[Role::Wall]) } else { None };
     let len = f
@@ -90,6 +93,19 @@ pub(crate) fn single_hole(cx: &mut Ctx) -> Result<(), NotUnderstood> {
     }
 }
 
+/// Spheres and cones take no holes: the compiler cuts holes only into
+/// extruded parts. Said so, rather than listing the hole as not understood.
+fn no_holes(cx: &mut Ctx) -> Result<(), NotUnderstood> {
+    use crate::read::vocab::Counted;
+    let holes = cx.facts.take_count(Counted::Holes).is_some() || !cx.facts.take_points().is_empty();
+    cx.ensure(!holes, || {
+        format!(
+            "I cannot drill holes in a {}: holes work on blocks, plates, cylinders, tubes and prisms.",
+            cx.noun.word.to_lowercase()
+        )
+    })
+}
+
 /// Flat washer: outer, inner diameter and thickness, or an ISO 7089 size
 /// ("M8 washer") whose values any given dimension overrides.
 pub(crate) fn washer(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
@@ -98,10 +114,12 @@ pub(crate) fn washer(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
         None => None,
     };
     let f = &mut *cx.facts;
-    let outer = f.take_diameter(
-        &[Role::OuterDiameter, Role::Diameter],
-        &[Role::OuterRadius, Role::Radius],
-    );
+    let outer = f
+        .take_diameter(
+            &[Role::OuterDiameter, Role::Diameter],
+            &[Role::OuterRadius, Role::Radius],
+        )
+        .or_else(|| f.take(&[Role::Width]));
     let inner = f.take_diameter(&[Role::InnerDiameter, Role::Hole, Role::Bore], &[Role::InnerRadius]);
     let thickness = f.take(&[Role::Thickness, Role::Height]);
     single_hole(cx)?;
@@ -133,8 +151,10 @@ pub(crate) fn sphere(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
             &[Role::Diameter, Role::OuterDiameter],
             &[Role::Radius, Role::OuterRadius],
         )
+        .or_else(|| f.take(&[Role::Width]))
         .or_else(|| f.take_bare());
     let d = cx.need(d, "diameter or radius")?;
+    no_holes(cx)?;
     Ok(PartSpec::new(cx.part, Base::Sphere { diameter: d }))
 }
 
@@ -142,14 +162,17 @@ pub(crate) fn sphere(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
 /// height.
 pub(crate) fn cone(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
     let f = &mut *cx.facts;
-    let bottom = f.take_diameter(
-        &[Role::BottomDiameter, Role::Diameter, Role::OuterDiameter],
-        &[Role::BottomRadius, Role::Radius],
-    );
+    let bottom = f
+        .take_diameter(
+            &[Role::BottomDiameter, Role::Diameter, Role::OuterDiameter],
+            &[Role::BottomRadius, Role::Radius],
+        )
+        .or_else(|| f.take(&[Role::Width]));
     let top = f.take_diameter(&[Role::TopDiameter], &[Role::TopRadius]);
     let h = f.take(&[Role::Height, Role::Length]);
     let bottom = cx.need(bottom, "bottom diameter")?;
     let h = cx.need(h, "height")?;
+    no_holes(cx)?;
     let top = match top {
         Some(t) if t >= 0.0 => t,
         Some(_) => return Err(cx.refuse("The top diameter cannot be negative.")),
@@ -169,13 +192,82 @@ pub(crate) fn cone(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
     ))
 }
 
-/// Torus: ring diameter (through the tube's centre) and tube diameter.
+/// Torus: two of the ring diameter (through the tube's centre, "major
+/// diameter"), the outer diameter ("50 mm across"), the inner diameter and
+/// the tube diameter ("minor radius", "8 mm thick tube"). A plain
+/// "diameter" could be the ring or the outside, so it is refused by name.
 pub(crate) fn torus(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
     let f = &mut *cx.facts;
-    let ring = f.take_diameter(&[Role::Diameter, Role::OuterDiameter], &[Role::Radius]);
-    let tube = f.take(&[Role::TubeDiameter, Role::Thickness]);
-    let ring = cx.need(ring, "ring diameter")?;
-    let tube = cx.need(tube, "tube diameter")?;
+    let ring = f.take_diameter(&[Role::RingDiameter], &[Role::RingRadius]);
+    let outer = f
+        .take_diameter(&[Role::OuterDiameter], &[Role::OuterRadius])
+        .or_else(|| f.take(&[Role::Width]));
+    let inner = f.take_diameter(&[Role::InnerDiameter, Role::Hole, Role::Bore], &[Role::InnerRadius]);
+    let tube = f.take_diameter(&[Role::TubeDiameter, Role::Thickness], &[Role::TubeRadius]);
+    let plain = f
+        .take(&[Role::Diameter])
+        .or_else(|| f.take(&[Role::Radius]).map(|r| 2.0 * r));
+    single_hole(cx)?;
+    if let Some(d) = plain {
+        return Err(cx.refuse(format!(
+            "For a torus I cannot tell whether the diameter {d} mm is the ring diameter (through the \
+             tube's centre) or the outer diameter; say \"ring diameter {d} mm\" or \"{d} mm across\".",
+            d = human(d)
+        )));
+    }
+    for (value, what) in [
+        (ring, "ring diameter"),
+        (outer, "outer diameter"),
+        (inner, "inner diameter"),
+        (tube, "tube diameter"),
+    ] {
+        if let Some(v) = value {
+            cx.need(Some(v), what)?;
+        }
+    }
+    // Ring R, tube t, outside O = R + t, inside I = R − t.
+    let (ring, tube) = match (ring, tube, outer, inner) {
+        (Some(r), Some(t), ..) => (r, t),
+        (Some(r), None, Some(o), _) => (r, o - r),
+        (Some(r), None, None, Some(i)) => (r, r - i),
+        (None, Some(t), Some(o), _) => (o - t, t),
+        (None, Some(t), None, Some(i)) => (i + t, t),
+        (None, None, Some(o), Some(i)) => ((o + i) / 2.0, (o - i) / 2.0),
+        _ => {
+            let missing = if ring.is_none() && outer.is_none() && inner.is_none() {
+                "ring or outer diameter"
+            } else {
+                "tube diameter"
+            };
+            return Err(cx.need(None, missing).unwrap_err());
+        }
+    };
+    // Whatever else was given must agree with the two used.
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0);
+    let checks = [
+        (outer, ring + tube, "outer diameter"),
+        (inner, ring - tube, "inner diameter"),
+    ];
+    for (given, implied, what) in checks {
+        if let Some(g) = given {
+            cx.ensure(close(g, implied), || {
+                format!(
+                    "The {what} {} mm does not agree with a ring diameter of {} mm and a {} mm tube ({} mm).",
+                    human(g),
+                    human(ring),
+                    human(tube),
+                    human(implied)
+                )
+            })?;
+        }
+    }
+    cx.ensure(tube > 0.0 && ring > tube, || {
+        format!(
+            "A torus's tube (Ø{} mm) must be thinner than its ring diameter (Ø{} mm).",
+            human(tube),
+            human(ring)
+        )
+    })?;
     Ok(PartSpec::new(
         cx.part,
         Base::Torus {
