@@ -115,7 +115,7 @@ pub(crate) struct Facts {
 
 impl Facts {
     pub fn read(prompt: &str) -> Facts {
-        let lexed = lex(prompt);
+        let lexed = number_words(lex(prompt));
         let mut flags = Vec::new();
         let mut unknown_words = Vec::new();
         let items = items(&lexed, &mut flags, &mut unknown_words);
@@ -152,6 +152,7 @@ impl Facts {
         let mut keys = Vec::new();
         let mut clause = 0;
         let mut edge_clauses = Vec::new();
+        let mut key_clauses = Vec::new();
         let mut push = |value, clause| {
             facts.facts.push(Fact {
                 value,
@@ -195,6 +196,7 @@ impl Facts {
                     if matches!(role, Role::Fillet | Role::Chamfer) {
                         edge_clauses.push(clause);
                     }
+                    key_clauses.push((clause, *role));
                     keys.push(*role)
                 }
                 Item::Block => clause += 1,
@@ -202,6 +204,16 @@ impl Facts {
             }
         }
         facts.keys = keys;
+        // "5 mm radius corners": a radius said with corners rounds them.
+        for (clause, role) in key_clauses {
+            let with_corners = facts
+                .flags
+                .iter()
+                .any(|f| f.flag == Flag::Corners && f.clause == clause);
+            if role == Role::Radius && with_corners {
+                edge_clauses.push(clause);
+            }
+        }
         facts.edge_clauses = edge_clauses;
         for (a, f, b) in relations_found {
             match facts.known(b) {
@@ -323,6 +335,41 @@ impl Facts {
         self.flags.iter().any(|f| {
             f.flag == Flag::Corners && !f.used && self.in_scope(f.clause) && !self.edge_clauses.contains(&f.clause)
         })
+    }
+
+    /// Takes an unused radius said in the same phrase as corners or edges
+    /// ("5 mm radius corners"), for a fillet.
+    pub fn take_edge_radius(&mut self) -> Option<f64> {
+        let edge_flags = [
+            Flag::Corners,
+            Flag::VerticalEdges,
+            Flag::TopEdges,
+            Flag::BottomEdges,
+            Flag::AllEdges,
+            Flag::Edges,
+        ];
+        let clauses: Vec<usize> = self
+            .flags
+            .iter()
+            .filter(|f| !f.used && edge_flags.contains(&f.flag))
+            .map(|f| f.clause)
+            .collect();
+        let fact = self.facts.iter_mut().find(|f| {
+            !f.used
+                && clauses.contains(&f.clause)
+                && matches!(
+                    f.value,
+                    Value::Length {
+                        role: Some(Role::Radius),
+                        ..
+                    }
+                )
+        })?;
+        fact.used = true;
+        match fact.value {
+            Value::Length { mm, .. } => Some(mm),
+            _ => None,
+        }
     }
 
     /// Takes the "at the corners" of [`has_hole_corners`](Self::has_hole_corners).
@@ -836,9 +883,77 @@ fn point(lexed: &[Lexed], i: usize) -> Option<(Item, usize)> {
     Some((Item::Point(x, y), 3 + nx + ny))
 }
 
+/// Number words read as numbers, so that they take units and chains like
+/// digits do: "ten by twenty by thirty mm", "six inches", "twenty-five
+/// mm", "two hundred and fifty". "a", "an" and "single" stay words: they
+/// only count ("a hole").
+fn number_words(lexed: Vec<Lexed>) -> Vec<Lexed> {
+    let value_at = |i: usize| -> Option<(u32, usize)> {
+        match &lexed.get(i)?.token {
+            Token::Word(w) if matches!(w.as_str(), "a" | "an" | "single") => None,
+            Token::Word(_) => match lookup(&word_run(&lexed, i)) {
+                Some((Meaning::NumberWord(n), used)) => Some((n, used)),
+                _ => None,
+            },
+            _ => None,
+        }
+    };
+    let is_word = |i: usize, word: &str| matches!(lexed.get(i).map(|l| &l.token), Some(Token::Word(w)) if w == word);
+    let mut out = Vec::with_capacity(lexed.len());
+    let mut i = 0;
+    while i < lexed.len() {
+        let Some((mut n, mut used)) = value_at(i) else {
+            out.push(lexed[i].clone());
+            i += 1;
+            continue;
+        };
+        // "two hundred [and] fifty"
+        if n < 10 && is_word(i + used, "hundred") {
+            n *= 100;
+            used += 1;
+            let and = usize::from(is_word(i + used, "and"));
+            if let Some((m, u)) = value_at(i + used + and).filter(|(m, _)| *m < 100) {
+                n += m;
+                used += and + u;
+            }
+        }
+        // "thirty five", "twenty-five"
+        if n % 10 == 0 && (20..100).contains(&(n % 100)) {
+            if let Some((m, u)) = value_at(i + used).filter(|(m, _)| *m < 10) {
+                n += m;
+                used += u;
+            }
+        }
+        out.push(Lexed {
+            token: Token::Number {
+                value: f64::from(n),
+                integral: true,
+            },
+            start: lexed[i].start,
+            end: lexed[i + used - 1].end,
+        });
+        i += used;
+    }
+    out
+}
+
 /// Finds the number that counts each counted noun ("six 8 mm holes",
 /// "4 x M6 holes", "20 teeth", "teeth 20") and folds it into the noun.
 fn extract_counts(mut items: Vec<Item>) -> Vec<Item> {
+    // "rounded … of radius 5", "chamfer size 2": the second keyword only
+    // repeats the first.
+    let mut j = 1;
+    while j < items.len() {
+        let repeats = matches!(
+            (&items[j - 1], &items[j]),
+            (Item::Key(Role::Fillet, _), Item::Key(Role::Radius, _))
+        );
+        if repeats {
+            items.remove(j);
+        } else {
+            j += 1;
+        }
+    }
     let mut i = 0;
     while i < items.len() {
         if let Item::Count { what, plural } = items[i] {
@@ -881,6 +996,7 @@ fn count_before(items: &mut Vec<Item>, i: usize, what: Counted, plural: bool) ->
     let prev = i.checked_sub(1).map(|p| &items[p]);
     // "a 6 hole" is a 6 mm hole, not six of them.
     let sized_singular = !plural
+        && what == Counted::Holes
         && matches!(prev, Some(Item::Qty(q)) if q.as_count() != Some(1))
         && i >= 2
         && items[i - 2] == Item::NumberWord(1);
@@ -925,7 +1041,10 @@ fn pair_keywords(items: &[Item]) -> Vec<Option<Role>> {
         let (a, b) = (items.get(i)?, items.get(i + 1)?);
         match (a, key(a), b, key(b)) {
             (Item::Qty(_), _, _, Some((role, _))) => Some((i, role)),
-            (_, Some((role, Side::Either)), Item::Qty(_), _) => Some((i + 1, role)),
+            // "extrude a 30 mm circle": a number right before a part noun sizes the part.
+            (_, Some((role, Side::Either)), Item::Qty(_), _) if !matches!(items.get(i + 2), Some(Item::Part(_))) => {
+                Some((i + 1, role))
+            }
             _ => None,
         }
     };
@@ -1044,6 +1163,56 @@ mod tests {
             roles("gear module 2 20 mm thick 1 in bore")[0],
             (Some(Role::Module), 2.0)
         );
+    }
+
+    #[test]
+    fn number_words_are_numbers() {
+        let mut f = Facts::read("a box ten by twenty by thirty mm");
+        assert_eq!(f.take_chain(3), Some(vec![10.0, 20.0, 30.0]));
+        assert_eq!(roles("a twenty-five mm cube"), vec![(None, 25.0)]);
+        assert_eq!(
+            roles("two hundred and fifty mm long"),
+            vec![(Some(Role::Length), 250.0)]
+        );
+        assert_eq!(roles("six inches long"), vec![(Some(Role::Length), 152.4)]);
+        let mut f = Facts::read("plate with a pair of 6 mm holes");
+        assert_eq!(f.take_count(Counted::Holes), Some(Some(2)));
+        // Factors and flags that start with a number word stay what they are.
+        assert_eq!(
+            Facts::read("three times as long").factors,
+            vec![(3.0, Some(Role::Length))]
+        );
+        let mut f = Facts::read("holes at the four corners");
+        assert!(f.take_flag(Flag::Corners));
+    }
+
+    #[test]
+    fn a_count_before_teeth_is_a_count() {
+        let mut f = Facts::read("a 20 tooth gear");
+        assert_eq!(f.take_count(Counted::Teeth), Some(Some(20)));
+    }
+
+    #[test]
+    fn a_number_before_a_part_noun_sizes_the_part() {
+        assert_eq!(roles("extrude a 30mm circle by 5mm"), vec![(None, 30.0), (None, 5.0)]);
+        // An adjective wins a number between it and a keyword.
+        assert_eq!(roles("holes 8 mm deep"), vec![(Some(Role::Depth), 8.0)]);
+    }
+
+    #[test]
+    fn phrases_keep_hole_groups_and_rounded_corners_apart() {
+        let f = Facts::read("with four 5 mm holes in the corners and a 20 mm hole in the centre");
+        assert_eq!(f.hole_groups(), vec![1, 2]);
+        // "the holes" without a count refers back to the group before.
+        let f = Facts::read("with four holes at the corners, the holes 5 mm");
+        assert_eq!(f.hole_groups().len(), 1);
+        let mut f = Facts::read("with 4 holes at the corners and rounded corners 5 mm");
+        assert!(f.has_hole_corners());
+        assert!(f.take_hole_corners());
+        assert!(f.has(Flag::Corners), "the rounded corners stay for the fillet");
+        let mut f = Facts::read("plate with 5 mm radius corners");
+        assert_eq!(f.take_edge_radius(), Some(5.0));
+        assert!(!f.has_hole_corners());
     }
 
     #[test]

@@ -175,6 +175,12 @@ fn family_name(family: Family) -> &'static str {
 fn edge_features(cx: &mut Ctx, spec: &mut PartSpec) -> Result<(), NotUnderstood> {
     let fillet = cx.facts.take(&[Role::Fillet]);
     let chamfer = cx.facts.take(&[Role::Chamfer]);
+    // "5 mm radius corners", "corners of radius 5": a radius the base did
+    // not use, said of corners or edges, rounds them.
+    let fillet = match (fillet, chamfer) {
+        (None, None) => cx.facts.take_edge_radius(),
+        _ => fillet,
+    };
     if fillet.is_none() && chamfer.is_none() {
         return Ok(());
     }
@@ -346,8 +352,13 @@ impl Ctx<'_> {
 
     fn hole_group(&mut self, face: Face, name: &str) -> Result<Option<Feature>, NotUnderstood> {
         let points = self.facts.take_points();
-        let corners = self.facts.has_hole_corners();
         let count = self.facts.take_count(Counted::Holes);
+        // "four holes 10 mm from the edges" are corner holes too.
+        let inset_only = points.is_empty()
+            && matches!(face, Face::Rect { .. })
+            && count.is_some_and(|c| c.is_none_or(|n| n == 4))
+            && self.facts.has_role(&[Role::Inset]);
+        let corners = self.facts.has_hole_corners() || inset_only;
         if count.is_none() && points.is_empty() && !corners {
             return Ok(None);
         }
@@ -596,6 +607,65 @@ mod tests {
             radius: 5.0,
             edges: Edges::Vertical
         }));
+    }
+
+    #[test]
+    fn everyday_wordings() {
+        // One side for a square plate.
+        assert_eq!(
+            base("a 100mm square plate 3mm thick"),
+            Base::Box {
+                length: 100.0,
+                width: 100.0,
+                height: 3.0
+            }
+        );
+        // A centre hole in a disc is a bore.
+        let h = holes("Make me a 40mm diameter disc, 3mm thick, with a 5mm center hole");
+        assert_eq!(
+            h,
+            vec![(
+                5.0,
+                Positions::Points {
+                    points: vec![[0.0, 0.0]]
+                }
+            )]
+        );
+        // Four holes at a distance from the edges sit at the corners.
+        let h = holes("plate 100 x 60 x 5 with four 6 mm holes 10 mm from the edges");
+        assert_eq!(
+            h[0].1,
+            Positions::Grid {
+                start: [10.0, 10.0],
+                step: [80.0, 40.0],
+                counts: [2, 2]
+            }
+        );
+        // A radius said of corners rounds them.
+        let g = generate("plate 80 x 60 x 6 with 5 mm radius corners").unwrap();
+        assert_eq!(
+            g.spec.features,
+            vec![Feature::Fillet {
+                radius: 5.0,
+                edges: Edges::Vertical
+            }]
+        );
+        let g = generate("a 60 x 40 x 8 plate with rounded corners of radius 5").unwrap();
+        assert_eq!(
+            g.spec.features,
+            vec![Feature::Fillet {
+                radius: 5.0,
+                edges: Edges::Vertical
+            }]
+        );
+        // The size before the noun, the extrusion after "by".
+        assert_eq!(
+            base("extrude a 30mm circle by 5mm"),
+            Base::Cylinder {
+                diameter: 30.0,
+                height: 5.0
+            }
+        );
     }
 
     #[test]

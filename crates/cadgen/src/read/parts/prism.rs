@@ -14,10 +14,19 @@ const DEFAULT_WALL_MM: f64 = 2.0;
 /// separate "length/width/height" keywords.
 fn box_dims(cx: &mut Ctx) -> Result<[f64; 3], NotUnderstood> {
     let z_roles = [Role::Height, Role::Thickness, Role::Depth];
+    let square = cx.noun.word.starts_with("Square");
     let (l, w, h) = if let Some(c) = cx.facts.take_chain(3) {
         (Some(c[0]), Some(c[1]), Some(c[2]))
     } else if let Some(c) = cx.facts.take_chain(2) {
         (Some(c[0]), Some(c[1]), cx.facts.take(&z_roles))
+    } else if square {
+        // "a 100 mm square plate 3 mm thick": one side for both.
+        let side = cx
+            .facts
+            .take(&[Role::Size, Role::Length, Role::Width])
+            .or_else(|| cx.facts.take_bare());
+        let h = cx.facts.take(&z_roles).or_else(|| cx.facts.take_bare());
+        (side, side, h)
     } else {
         let l = cx.facts.take(&[Role::Length]);
         let w = cx.facts.take(&[Role::Width]);
