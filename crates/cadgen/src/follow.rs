@@ -226,7 +226,14 @@ impl Apply<'_> {
         .into_iter()
         .find(|(flag, _)| self.facts.take_flag(*flag))
         .map(|(_, d)| d);
+        let said_move = self.facts.take_flag(Flag::Move);
         let Some([dx, dy]) = dir else {
+            if said_move {
+                return Err(
+                    "I read \"move\" but not which way; say left, right, up (back) or down (forward) and how far."
+                        .into(),
+                );
+            }
             return Ok(());
         };
         let distance = self
@@ -531,6 +538,30 @@ impl Apply<'_> {
 
     fn set_dimensions(&mut self) -> Result<(), String> {
         self.torus_dimensions()?;
+        // "20 mm wider", "5 mm thinner": changes to the current value.
+        for role in [Role::Length, Role::Width, Role::Height, Role::Thickness, Role::Depth] {
+            while let Some(d) = self.facts.take_change(role) {
+                let name = self.parameter_for(role).ok_or_else(|| {
+                    format!(
+                        "This {} has no {} to change.",
+                        self.spec.part.replace('_', " "),
+                        role.describe()
+                    )
+                })?;
+                let old = self.spec.parameter(&name).unwrap_or(0.0);
+                self.set(&name, old + d)?;
+            }
+        }
+        // "make the holes M6": the M6 clearance hole.
+        if let Some(size) = self.facts.take_thread() {
+            let tapped = self.facts.take_flag(Flag::Tapped);
+            let m = crate::read::metric_size(size)
+                .ok_or_else(|| format!("M{} is not a metric size I know.", human(size)))?;
+            let name = self
+                .parameter_for(Role::Hole)
+                .ok_or("I read an M size but the part has no holes to size by it.")?;
+            self.set(&name, if tapped { m.tap_drill } else { m.clearance })?;
+        }
         let roles = [
             Role::Length,
             Role::Width,
@@ -889,6 +920,32 @@ mod tests {
             .map(|i| ((pitch / 2.0 + pitch * f64::from(i)) * 1e6).round() / 1e6)
             .collect();
         assert_eq!(xs, want);
+    }
+
+    #[test]
+    fn comparatives_change_by_the_amount() {
+        let base = "plate 100 x 60 x 5 with 4 holes 6 mm";
+        let size = |g: &crate::Generated| match g.spec.base {
+            Base::Box { length, width, height } => [length, width, height],
+            _ => panic!("not a box"),
+        };
+        assert_eq!(size(&after(base, "make it 20 mm wider").unwrap()), [100.0, 80.0, 5.0]);
+        assert_eq!(size(&after(base, "2 mm thinner").unwrap()), [100.0, 60.0, 3.0]);
+        assert_eq!(size(&after(base, "10 mm shorter").unwrap()), [90.0, 60.0, 5.0]);
+        // The row of holes stays on the middle line.
+        let g = after(base, "make it 20 mm wider").unwrap();
+        assert!(positions(&g).iter().all(|p| p[1] == 40.0));
+    }
+
+    #[test]
+    fn moves_need_a_direction_and_m_sizes_size_holes() {
+        let base = "plate 100x60x5 with four M5 holes in the corners";
+        let e = after(base, "move the holes 5 mm inwards").unwrap_err();
+        assert!(e.contains("not which way"), "{e}");
+        let g = after(base, "make the holes M6").unwrap();
+        assert!(matches!(g.spec.features[0], Feature::Hole { diameter, .. } if diameter == 6.6));
+        let g = after(base, "make the holes M6 tapped").unwrap();
+        assert!(matches!(g.spec.features[0], Feature::Hole { diameter, .. } if diameter == 5.0));
     }
 
     #[test]

@@ -62,6 +62,7 @@ pub const MAX_PROMPT_CHARS: usize = 2000;
 /// almost surely mis-read.
 pub const MAX_LENGTH_MM: f64 = domain::spec::MAX_LENGTH_MM;
 
+pub(crate) use metric::lookup as metric_size;
 pub(crate) use parts::new_holes;
 
 pub(crate) fn help() -> String {

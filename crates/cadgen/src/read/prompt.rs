@@ -53,6 +53,8 @@ enum Item {
     Part(PartNoun),
     /// Metric thread size, `M6`.
     Thread(f64),
+    /// "3 x 4 grid": holes in rows × columns.
+    GridCounts(u32, u32),
     /// A unit the generator does not support, right after a number.
     UnsupportedUnit(String),
     Block,
@@ -61,11 +63,24 @@ enum Item {
 /// What a single fact holds once units are resolved (all lengths in mm).
 #[derive(Debug, Clone, PartialEq)]
 enum Value {
-    Length { role: Option<Role>, mm: f64 },
+    Length {
+        role: Option<Role>,
+        mm: f64,
+    },
+    /// "20 mm wider" (+20) or "5 mm thinner" (−5): a change, for follow-ups.
+    Change {
+        role: Role,
+        mm: f64,
+    },
     Chain(Vec<f64>),
     Point(f64, f64),
-    Count { what: Counted, count: Option<u32> },
+    Count {
+        what: Counted,
+        count: Option<u32>,
+    },
     Thread(f64),
+    /// Holes in a grid of this many along the length × the width.
+    Grid(u32, u32),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -102,6 +117,9 @@ pub(crate) struct Facts {
     pub keys: Vec<Role>,
     /// Words the reader has no meaning for, in order ("a", "with", "dragon").
     pub unknown_words: Vec<String>,
+    /// Numbers joined by a hyphen ("1/4-20", "10-20"): a thread or a range,
+    /// never a size; reported as not understood.
+    hyphenated: Vec<String>,
     /// Flags and whether a part generator used them.
     flags: Vec<FlagFact>,
     facts: Vec<Fact>,
@@ -115,11 +133,12 @@ pub(crate) struct Facts {
 
 impl Facts {
     pub fn read(prompt: &str) -> Facts {
-        let lexed = number_words(lex(prompt));
+        let (lexed, hyphenated) = hyphenated(prompt, lex(prompt));
+        let lexed = number_words(lexed);
         let mut flags = Vec::new();
         let mut unknown_words = Vec::new();
         let items = items(&lexed, &mut flags, &mut unknown_words);
-        let items = extract_counts(items);
+        let items = extract_counts(grids(items));
         let (items, factors) = relations(items);
         let pairs = pair_keywords(&items);
         let default_unit = default_unit(&items);
@@ -134,6 +153,7 @@ impl Facts {
             })
             .collect();
         let mut facts = Facts {
+            hyphenated,
             flags,
             factors,
             unknown_words,
@@ -163,13 +183,20 @@ impl Facts {
         for (i, item) in items.iter().enumerate() {
             match item {
                 Item::Qty(q) => {
-                    let role = pairs[i].or(q.diameter_sign.then_some(Role::Diameter));
+                    let side = pairs[i].map(|(_, side)| side);
+                    let role = pairs[i]
+                        .map(|(role, _)| role)
+                        .or(q.diameter_sign.then_some(Role::Diameter));
                     // Gear modules are millimetres whatever unit the rest uses.
                     let mm = match (role, q.unit) {
                         (Some(Role::Module), None) => round_mm(q.value),
                         _ => mm(q),
                     };
-                    push(Value::Length { role, mm }, clause);
+                    match (role, side) {
+                        (Some(role), Some(Side::More)) => push(Value::Change { role, mm }, clause),
+                        (Some(role), Some(Side::Less)) => push(Value::Change { role, mm: -mm }, clause),
+                        _ => push(Value::Length { role, mm }, clause),
+                    }
                 }
                 Item::Chain(qs) => {
                     // Bare members take the chain's own unit: "2 by 3 by 4 cm".
@@ -189,6 +216,7 @@ impl Facts {
                     clause,
                 ),
                 Item::Thread(d) => push(Value::Thread(*d), clause),
+                Item::GridCounts(a, b) => push(Value::Grid(*a, *b), clause),
                 Item::Part(noun) => facts.parts.push(*noun),
                 Item::UnsupportedUnit(unit) => facts.unsupported_units.push(unit.clone()),
                 Item::Relation(a, f, b) => relations_found.push((*a, *f, *b)),
@@ -276,7 +304,7 @@ impl Facts {
             let negative = match &f.value {
                 Value::Length { mm, .. } | Value::Thread(mm) => *mm < 0.0,
                 Value::Chain(dims) => dims.iter().any(|d| *d < 0.0),
-                Value::Point(..) | Value::Count { .. } => false,
+                Value::Point(..) | Value::Count { .. } | Value::Change { .. } | Value::Grid(..) => false,
             };
             negative.then(|| match &f.value {
                 Value::Length { role: Some(role), mm } => {
@@ -292,10 +320,10 @@ impl Facts {
         let bad = |mm: &f64| !mm.is_finite() || mm.abs() > max_mm;
         self.facts.iter().map(|f| &f.value).find_map(|value| {
             let is_bad = match value {
-                Value::Length { mm, .. } | Value::Thread(mm) => bad(mm),
+                Value::Length { mm, .. } | Value::Thread(mm) | Value::Change { mm, .. } => bad(mm),
                 Value::Chain(dims) => dims.iter().any(bad),
                 Value::Point(x, y) => bad(x) || bad(y),
-                Value::Count { .. } => false,
+                Value::Count { .. } | Value::Grid(..) => false,
             };
             is_bad.then(|| describe(value))
         })
@@ -407,6 +435,22 @@ impl Facts {
     pub fn peek_any(&self, roles: &[Role]) -> Option<f64> {
         self.facts.iter().filter(|f| !f.used).find_map(|f| match f.value {
             Value::Length { role: Some(r), mm } if roles.contains(&r) => Some(mm),
+            _ => None,
+        })
+    }
+
+    /// Takes the first unused "rows × columns" of a grid of holes.
+    pub fn take_grid(&mut self) -> Option<(u32, u32)> {
+        self.take_where(|v| match v {
+            Value::Grid(a, b) => Some((*a, *b)),
+            _ => None,
+        })
+    }
+
+    /// Takes the first unused change ("20 mm wider": +20) of `role`.
+    pub fn take_change(&mut self, role: Role) -> Option<f64> {
+        self.take_where(|v| match v {
+            Value::Change { role: r, mm } if *r == role => Some(*mm),
             _ => None,
         })
     }
@@ -524,13 +568,16 @@ impl Facts {
             Flag::BottomEdges => Some("the bottom edges".to_string()),
             Flag::AllEdges | Flag::Edges => Some("the edges".to_string()),
             Flag::Counterbored => Some("counterbored".to_string()),
+            Flag::Tapped => Some("tapped".to_string()),
+            Flag::Move => Some("move".to_string()),
             Flag::More => Some("more".to_string()),
             Flag::Remove => Some("remove".to_string()),
             Flag::Undo => Some("undo".to_string()),
             Flag::Left | Flag::Right | Flag::Up | Flag::Down => Some("a direction".to_string()),
             Flag::Round | Flag::Through | Flag::Add => None,
         });
-        let mut all: Vec<String> = values.chain(flags).collect();
+        let odd = self.hyphenated.iter().map(|h| format!("\"{h}\""));
+        let mut all: Vec<String> = odd.chain(values).chain(flags).collect();
         all.dedup();
         all
     }
@@ -624,6 +671,12 @@ fn describe(value: &Value) -> String {
     match value {
         Value::Length { role: Some(role), mm } => format!("{} mm ({})", len(*mm), role.describe()),
         Value::Length { role: None, mm } => format!("{} mm", len(*mm)),
+        Value::Change { role, mm } => format!(
+            "{} mm {} ({})",
+            len(mm.abs()),
+            if *mm < 0.0 { "less" } else { "more" },
+            role.describe()
+        ),
         Value::Chain(dims) => {
             let parts: Vec<String> = dims.iter().map(|d| len(*d)).collect();
             format!("{} mm", parts.join(" × "))
@@ -640,6 +693,7 @@ fn describe(value: &Value) -> String {
             }
         }
         Value::Thread(d) => format!("M{}", len(*d)),
+        Value::Grid(a, b) => format!("a {a} × {b} grid"),
     }
 }
 
@@ -883,6 +937,65 @@ fn point(lexed: &[Lexed], i: usize) -> Option<(Item, usize)> {
     Some((Item::Point(x, y), 3 + nx + ny))
 }
 
+/// "3 x 4 grid", "grid of 3 x 4": two counts and the grid keyword fold into
+/// one item, so that neither count is read as a length or a hole count.
+fn grids(items: Vec<Item>) -> Vec<Item> {
+    let counts = |item: &Item| match item {
+        Item::Chain(qs) => match qs.as_slice() {
+            [a, b] => Some((a.as_count()?, b.as_count()?)),
+            _ => None,
+        },
+        _ => None,
+    };
+    let is_grid = |item: Option<&Item>| matches!(item, Some(Item::Key(Role::Grid, _)));
+    let mut out: Vec<Item> = Vec::with_capacity(items.len());
+    let mut i = 0;
+    while i < items.len() {
+        match counts(&items[i]) {
+            Some((a, b)) if is_grid(items.get(i + 1)) => {
+                out.push(Item::GridCounts(a, b));
+                i += 2;
+            }
+            Some((a, b)) if is_grid(out.last()) => {
+                out.pop();
+                out.push(Item::GridCounts(a, b));
+                i += 1;
+            }
+            _ => {
+                out.push(items[i].clone());
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Takes out numbers joined by a hyphen — "1/4-20" (an imperial thread),
+/// "10-20" (a range) — so that neither half is read as a size or a count.
+fn hyphenated(prompt: &str, lexed: Vec<Lexed>) -> (Vec<Lexed>, Vec<String>) {
+    let chars: Vec<char> = prompt.chars().collect();
+    let is_number = |l: &Lexed| matches!(l.token, Token::Number { .. });
+    let mut out = Vec::with_capacity(lexed.len());
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < lexed.len() {
+        let joined = lexed.get(i + 1).is_some_and(|next| {
+            is_number(&lexed[i])
+                && is_number(next)
+                && next.start == lexed[i].end + 1
+                && chars.get(lexed[i].end) == Some(&'-')
+        });
+        if joined {
+            found.push(chars[lexed[i].start..lexed[i + 1].end].iter().collect());
+            i += 2;
+        } else {
+            out.push(lexed[i].clone());
+            i += 1;
+        }
+    }
+    (out, found)
+}
+
 /// Number words read as numbers, so that they take units and chains like
 /// digits do: "ten by twenty by thirty mm", "six inches", "twenty-five
 /// mm", "two hundred and fifty". "a", "an" and "single" stay words: they
@@ -902,7 +1015,9 @@ fn number_words(lexed: Vec<Lexed>) -> Vec<Lexed> {
     let mut out = Vec::with_capacity(lexed.len());
     let mut i = 0;
     while i < lexed.len() {
-        let Some((mut n, mut used)) = value_at(i) else {
+        // "all four vertical edges", "four corners": a flag, not a number.
+        let before_flag = |used: usize| matches!(lookup(&word_run(&lexed, i + used)), Some((Meaning::Flag(_), _)));
+        let Some((mut n, mut used)) = value_at(i).filter(|&(_, used)| !before_flag(used)) else {
             out.push(lexed[i].clone());
             i += 1;
             continue;
@@ -1028,7 +1143,7 @@ fn count_before(items: &mut Vec<Item>, i: usize, what: Counted, plural: bool) ->
 /// its quantity was given. A maximum matching over adjacent pairs decides
 /// between "10 mm dia 100 mm long" (keywords after) and "diameter 10 height
 /// 100" (keywords before); on a tie the earlier pair wins.
-fn pair_keywords(items: &[Item]) -> Vec<Option<Role>> {
+fn pair_keywords(items: &[Item]) -> Vec<Option<(Role, Side)>> {
     let n = items.len();
     let key = |item: &Item| match item {
         Item::Key(role, side) => Some((*role, *side)),
@@ -1037,13 +1152,13 @@ fn pair_keywords(items: &[Item]) -> Vec<Option<Role>> {
         } => Some((Role::Hole, Side::Either)),
         _ => None,
     };
-    let edge = |i: usize| -> Option<(usize, Role)> {
+    let edge = |i: usize| -> Option<(usize, (Role, Side))> {
         let (a, b) = (items.get(i)?, items.get(i + 1)?);
         match (a, key(a), b, key(b)) {
-            (Item::Qty(_), _, _, Some((role, _))) => Some((i, role)),
+            (Item::Qty(_), _, _, Some(role)) => Some((i, role)),
             // "extrude a 30 mm circle": a number right before a part noun sizes the part.
             (_, Some((role, Side::Either)), Item::Qty(_), _) if !matches!(items.get(i + 2), Some(Item::Part(_))) => {
-                Some((i + 1, role))
+                Some((i + 1, (role, Side::Either)))
             }
             _ => None,
         }
@@ -1060,7 +1175,10 @@ fn pair_keywords(items: &[Item]) -> Vec<Option<Role>> {
     // both pairings make as many pairs: "holes 8 mm deep" is a depth.
     let adjective_next = |i: usize, qty: usize| {
         qty == i + 1
-            && matches!(items.get(i + 2).and_then(key), Some((_, Side::After)))
+            && matches!(
+                items.get(i + 2).and_then(key),
+                Some((_, Side::After | Side::More | Side::Less))
+            )
             && 1 + best[i + 2] == best[i + 1]
     };
     while i < n {
@@ -1184,6 +1302,24 @@ mod tests {
         );
         let mut f = Facts::read("holes at the four corners");
         assert!(f.take_flag(Flag::Corners));
+    }
+
+    #[test]
+    fn comparatives_threads_ranges_and_grids() {
+        let mut f = Facts::read("make it 20 mm wider and 2 mm thinner");
+        assert_eq!(f.take_change(Role::Width), Some(20.0));
+        assert_eq!(f.take_change(Role::Thickness), Some(-2.0));
+        assert_eq!(f.take(&[Role::Width]), None);
+        // A thread or a range is neither a size nor a count.
+        let mut f = Facts::read("a 1/4-20 tapped hole");
+        assert_eq!(f.take_count(Counted::Holes), Some(Some(1)));
+        assert_eq!(f.leftovers(), vec!["\"1/4-20\"".to_string(), "tapped".to_string()]);
+        let mut f = Facts::read("9 holes in a 3 x 3 grid");
+        assert_eq!(f.take_grid(), Some((3, 3)));
+        assert_eq!(f.take_count(Counted::Holes), Some(Some(9)));
+        let mut f = Facts::read("a grid of 2 x 4 holes");
+        assert_eq!(f.take_grid(), Some((2, 4)));
+        assert_eq!(f.take_count(Counted::Holes), Some(None));
     }
 
     #[test]

@@ -105,6 +105,10 @@ pub(crate) enum Role {
     Chamfer,
     /// Diameter of hole counterbores.
     Counterbore,
+    /// Distance between neighbouring holes ("spaced 50 mm apart").
+    Pitch,
+    /// "3 x 3 grid": rows × columns of holes (a keyword without a length).
+    Grid,
     /// Diameter of a torus's tube.
     TubeDiameter,
     /// Radius of a torus's tube ("minor radius").
@@ -148,6 +152,8 @@ impl Role {
             Role::Fillet => "fillet radius",
             Role::Chamfer => "chamfer",
             Role::Counterbore => "counterbore diameter",
+            Role::Pitch => "hole spacing",
+            Role::Grid => "grid",
             Role::TubeDiameter => "tube diameter",
             Role::TubeRadius => "tube radius",
             Role::RingDiameter => "ring diameter",
@@ -163,6 +169,10 @@ pub(crate) enum Side {
     Either,
     /// Adjectives: "10 mm thick", "80 mm across".
     After,
+    /// Comparatives, after their number: "20 mm wider" adds 20 mm.
+    More,
+    /// "5 mm thinner" takes 5 mm off.
+    Less,
 }
 
 /// Things that are counted rather than measured.
@@ -222,6 +232,10 @@ pub(crate) enum Flag {
     /// "edges" without saying which.
     Edges,
     Counterbored,
+    /// "M6 tapped holes": the tap-drill hole, thread not modelled.
+    Tapped,
+    /// "move …": a follow-up that must name a direction.
+    Move,
     /// Follow-ups: "two more holes", "remove the fillet", "undo", moves.
     More,
     Remove,
@@ -458,6 +472,17 @@ const PHRASES: &[(&str, Meaning)] = &[
     ("wrench size", key(Role::AcrossFlats)),
     ("module", key(Role::Module)),
     ("pitch diameter", key(Role::PitchDiameter)),
+    ("spaced", key(Role::Pitch)),
+    ("spaced at", key(Role::Pitch)),
+    ("apart", after(Role::Pitch)),
+    ("pitch", key(Role::Pitch)),
+    ("hole pitch", key(Role::Pitch)),
+    ("spacing", key(Role::Pitch)),
+    ("hole spacing", key(Role::Pitch)),
+    ("on centres", after(Role::Pitch)),
+    ("on centers", after(Role::Pitch)),
+    ("grid", after(Role::Grid)),
+    ("grid of", after(Role::Grid)),
     ("inset", key(Role::Inset)),
     ("edge distance", key(Role::Inset)),
     ("margin", key(Role::Inset)),
@@ -488,6 +513,10 @@ const PHRASES: &[(&str, Meaning)] = &[
     ("counterbore", key(Role::Counterbore)),
     ("counterbore diameter", key(Role::Counterbore)),
     ("counterbored", Meaning::Flag(Flag::Counterbored)),
+    ("tapped", Meaning::Flag(Flag::Tapped)),
+    ("threaded", Meaning::Flag(Flag::Tapped)),
+    ("move", Meaning::Flag(Flag::Move)),
+    ("shift", Meaning::Flag(Flag::Move)),
     ("counter bored", Meaning::Flag(Flag::Counterbored)),
     ("vertical edges", Meaning::Flag(Flag::VerticalEdges)),
     ("vertical edge", Meaning::Flag(Flag::VerticalEdges)),
@@ -524,6 +553,9 @@ const PHRASES: &[(&str, Meaning)] = &[
     ("center", Meaning::Flag(Flag::Centre)),
     ("middle", Meaning::Flag(Flag::Centre)),
     ("centred", Meaning::Flag(Flag::Centre)),
+    ("down the middle", Meaning::Flag(Flag::Centre)),
+    ("down the centre", Meaning::Flag(Flag::Centre)),
+    ("down the center", Meaning::Flag(Flag::Centre)),
     ("centered", Meaning::Flag(Flag::Centre)),
     ("concentric", Meaning::Flag(Flag::Centre)),
     ("cut a circle", count(Counted::Holes, false)),
@@ -549,6 +581,10 @@ const PHRASES: &[(&str, Meaning)] = &[
     ("ring radius", key(Role::RingRadius)),
     ("mean radius", key(Role::RingRadius)),
     // Relations between dimensions.
+    ("equal to", Meaning::Factor(1.0)),
+    ("equal to its", Meaning::Factor(1.0)),
+    ("the same as", Meaning::Factor(1.0)),
+    ("same as", Meaning::Factor(1.0)),
     ("half", Meaning::Factor(0.5)),
     ("half of", Meaning::Factor(0.5)),
     ("one half", Meaning::Factor(0.5)),
@@ -590,15 +626,15 @@ const PHRASES: &[(&str, Meaning)] = &[
     ("downwards", Meaning::Flag(Flag::Down)),
     ("forward", Meaning::Flag(Flag::Down)),
     ("forwards", Meaning::Flag(Flag::Down)),
-    ("longer", after(Role::Length)),
-    ("wider", after(Role::Width)),
-    ("taller", after(Role::Height)),
-    ("higher", after(Role::Height)),
-    ("thicker", after(Role::Thickness)),
-    ("deeper", after(Role::Depth)),
-    ("thinner", after(Role::Thickness)),
-    ("shorter", after(Role::Length)),
-    ("narrower", after(Role::Width)),
+    ("longer", Meaning::Key(Role::Length, Side::More)),
+    ("wider", Meaning::Key(Role::Width, Side::More)),
+    ("taller", Meaning::Key(Role::Height, Side::More)),
+    ("higher", Meaning::Key(Role::Height, Side::More)),
+    ("thicker", Meaning::Key(Role::Thickness, Side::More)),
+    ("deeper", Meaning::Key(Role::Depth, Side::More)),
+    ("thinner", Meaning::Key(Role::Thickness, Side::Less)),
+    ("shorter", Meaning::Key(Role::Length, Side::Less)),
+    ("narrower", Meaning::Key(Role::Width, Side::Less)),
     // Counted things.
     ("hole", count(Counted::Holes, false)),
     ("holes", count(Counted::Holes, true)),

@@ -61,6 +61,11 @@ pub(crate) fn detect(facts: &Facts) -> Option<PartNoun> {
     let walls = facts.has_role(&[Role::Wall, Role::Floor]) || facts.has(Flag::Open);
     let family = match noun.family {
         Family::Box | Family::Plate | Family::Cube if walls => Family::Enclosure,
+        // "a round plate 100 mm in diameter" is a disc.
+        Family::Plate if facts.has(Flag::Round) && !facts.has_chain() => Family::Cylinder,
+        other => other,
+    };
+    let family = match family {
         Family::Cylinder if facts.has_role(&[Role::BoltCircle]) => Family::Flange,
         Family::Cylinder if walls || facts.has_role(&[Role::InnerDiameter, Role::InnerRadius]) => Family::Tube,
         // "a ring 50 mm across with an 8 mm thick tube" is a torus.
@@ -294,6 +299,15 @@ impl Ctx<'_> {
         }
         if let Some(size) = self.facts.take_thread() {
             let metric = metric::lookup(size).ok_or_else(|| self.unknown_thread(size))?;
+            // "M6 tapped holes": the tap drill; the thread is not modelled.
+            if self.facts.take_flag(Flag::Tapped) {
+                self.defaults.push(format!(
+                    "M{} tapped: Ø{} mm tap-drill hole, thread not modelled",
+                    human(size),
+                    human(metric.tap_drill)
+                ));
+                return Ok(metric.tap_drill);
+            }
             return Ok(metric.clearance);
         }
         let d = if diameter_too {
@@ -362,10 +376,40 @@ impl Ctx<'_> {
         if count.is_none() && points.is_empty() && !corners {
             return Ok(None);
         }
+        let grid = self.facts.take_grid();
         let given = count.flatten();
         let thread = self.facts.peek_thread();
         let d = self.hole_diameter(true)?;
-        let at = if !points.is_empty() {
+        let pitch = self.facts.take(&[Role::Pitch]);
+        if pitch.is_some() && (corners || !points.is_empty()) {
+            return Err(
+                self.refuse("I read a hole spacing, but these holes are placed at the corners or at given points.")
+            );
+        }
+        let at = if let Some((nx, ny)) = grid {
+            // "9 holes in a 3 x 3 grid": spread evenly, or at the pitch given.
+            self.ensure(given.is_none_or(|g| g == nx * ny), || {
+                format!("A {nx} × {ny} grid has {} holes, not {}.", nx * ny, given.unwrap_or(0))
+            })?;
+            self.ensure(nx * ny <= domain::spec::MAX_COUNT && nx * ny > 0, || {
+                format!("A {nx} × {ny} grid is not a hole pattern I can lay out.")
+            })?;
+            let Face::Rect { l, w } = face else {
+                return Err(self.refuse("I can lay out a grid of holes on a rectangular face only."));
+            };
+            let step = match pitch {
+                Some(p) => [p, p],
+                None => [l / f64::from(nx), w / f64::from(ny)],
+            };
+            Positions::Grid {
+                start: [
+                    l / 2.0 - step[0] * f64::from(nx - 1) / 2.0,
+                    w / 2.0 - step[1] * f64::from(ny - 1) / 2.0,
+                ],
+                step,
+                counts: [nx, ny],
+            }
+        } else if !points.is_empty() {
             let n = points.len() as u32;
             self.ensure(given.is_none_or(|g| g == n), || {
                 format!(
@@ -409,10 +453,29 @@ impl Ctx<'_> {
             })?;
             let centre = self.facts.take_flag(Flag::Centre);
             self.ensure(!centre || n == 1, || format!("{n} holes cannot all be at the centre."))?;
+            let circle = self.facts.take(&[Role::BoltCircle]);
             match face {
+                // "4 holes on a 70 mm bolt circle" on a plate: round its centre.
+                Face::Rect { l, w } if circle.is_some() => Positions::Circular {
+                    center: [l / 2.0, w / 2.0],
+                    diameter: self.need(circle, "bolt circle")?,
+                    count: n,
+                    start_angle_deg: 0.0,
+                },
                 Face::Rect { l, w } if n == 1 => Positions::Points {
                     points: vec![[l / 2.0, w / 2.0]],
                 },
+                // "2 holes spaced 50 mm apart": a row at that pitch, centred.
+                Face::Rect { l, w } if pitch.is_some() => {
+                    let p = self.need(pitch, "hole spacing")?;
+                    let half = p * f64::from(n - 1) / 2.0;
+                    let (start, step) = if l >= w {
+                        ([l / 2.0 - half, w / 2.0], [p, 0.0])
+                    } else {
+                        ([l / 2.0, w / 2.0 - half], [0.0, p])
+                    };
+                    Positions::Linear { start, step, count: n }
+                }
                 Face::Rect { l, w } => {
                     let pitch = if l >= w { l } else { w } / f64::from(n);
                     let (start, step) = if l >= w {
@@ -422,11 +485,10 @@ impl Ctx<'_> {
                     };
                     Positions::Linear { start, step, count: n }
                 }
-                Face::Round { .. } if n == 1 && !self.facts.has_role(&[Role::BoltCircle]) => Positions::Points {
+                Face::Round { .. } if n == 1 && circle.is_none() => Positions::Points {
                     points: vec![[0.0, 0.0]],
                 },
                 Face::Round { d: outer } => {
-                    let circle = self.facts.take(&[Role::BoltCircle]);
                     let circle = self.or_default(circle, outer / 2.0, "hole circle diameter")?;
                     Positions::Circular {
                         center: [0.0, 0.0],
@@ -664,6 +726,68 @@ mod tests {
             Base::Cylinder {
                 diameter: 30.0,
                 height: 5.0
+            }
+        );
+    }
+
+    #[test]
+    fn hole_layouts_by_spacing_grid_and_bolt_circle() {
+        let h = holes("a plate 90x60x6 with 2 holes of 8mm spaced 50mm apart");
+        assert_eq!(
+            h[0].1,
+            Positions::Linear {
+                start: [20.0, 30.0],
+                step: [50.0, 0.0],
+                count: 2
+            }
+        );
+        let h = holes("plate 90x60x5 with 6 holes 5 mm in a 3 x 2 grid");
+        assert_eq!(
+            h[0].1,
+            Positions::Grid {
+                start: [15.0, 15.0],
+                step: [30.0, 30.0],
+                counts: [3, 2]
+            }
+        );
+        assert!(refusal("plate 100 x 60 x 5 with 6 holes in a 2 x 2 grid").contains("4 holes, not 6"));
+        let h = holes("plate 100x100x10, 4 holes dia 10 on a 70 mm bolt circle");
+        assert_eq!(
+            h[0].1,
+            Positions::Circular {
+                center: [50.0, 50.0],
+                diameter: 70.0,
+                count: 4,
+                start_angle_deg: 0.0
+            }
+        );
+        // Tapped holes are tap-drill holes, said in the reply.
+        let g = generate("plate 120 x 80 x 10 with four M6 tapped holes at the corners").unwrap();
+        assert!(matches!(g.spec.features[0], Feature::Hole { diameter, .. } if diameter == 5.0));
+        assert!(g.reply.contains("thread not modelled"), "{}", g.reply);
+    }
+
+    #[test]
+    fn round_plates_and_pipes_by_their_inside() {
+        assert_eq!(
+            base("round plate 100 mm diameter 8 mm thick"),
+            Base::Cylinder {
+                diameter: 100.0,
+                height: 8.0
+            }
+        );
+        assert_eq!(
+            generate("round plate 100 mm diameter 8 mm thick with 6 x M6 holes on 80 PCD")
+                .unwrap()
+                .part,
+            "flange"
+        );
+        assert_eq!(
+            base("a pipe 2 in ID 1/8 in wall 10 in long"),
+            Base::Tube {
+                outer_diameter: 57.15,
+                inner_diameter: 50.8,
+                height: 254.0
             }
         );
     }

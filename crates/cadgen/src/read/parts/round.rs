@@ -13,7 +13,7 @@ use crate::NotUnderstood;
 fn axis_word(word: &str) -> &'static str {
     match word {
         "Rod" | "Shaft" | "Dowel" | "Pin" | "Tube" | "Pipe" | "Sleeve" | "Bushing" => "length",
-        "Disc" | "Washer" | "Ring" => "thickness",
+        "Disc" | "Washer" | "Ring" | "Plate" => "thickness",
         _ => "height",
     }
 }
@@ -70,17 +70,31 @@ pub(crate) fn tube(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
         )
         .or_else(|| f.take(&[Role::Width]));
     let inner = f.take_diameter(&[Role::InnerDiameter, Role::Bore, Role::Hole], &[Role::InnerRadius]);
-    let wall = if inner.is_none() { f.take(&[Role::Wall]) } else { None };
+    let wall = if inner.is_none() || outer.is_none() {
+        f.take(&[Role::Wall])
+    } else {
+        None
+    };
     let len = f
         .take(&[Role::Length, Role::Height, Role::Depth])
         .or_else(|| f.take_bare());
     single_hole(cx)?;
-    let outer = cx.need(outer, "outer diameter")?;
-    let len = cx.need(len, axis_word(cx.noun.word))?;
-    let inner = match wall {
-        Some(wall) => outer - 2.0 * cx.need(Some(wall), "wall")?,
-        None => cx.need(inner, "inner diameter or wall thickness")?,
+    let (outer, inner) = match (outer, inner, wall) {
+        // "2 in ID, 1/8 in wall": the outside follows.
+        (None, Some(i), Some(w)) => {
+            let (i, w) = (cx.need(Some(i), "inner diameter")?, cx.need(Some(w), "wall")?);
+            (i + 2.0 * w, i)
+        }
+        (outer, inner, wall) => {
+            let outer = cx.need(outer, "outer diameter")?;
+            let inner = match wall {
+                Some(wall) => outer - 2.0 * cx.need(Some(wall), "wall")?,
+                None => cx.need(inner, "inner diameter or wall thickness")?,
+            };
+            (outer, inner)
+        }
     };
+    let len = cx.need(len, axis_word(cx.noun.word))?;
     cx.ensure(inner > 0.0 && inner < outer, || {
         format!(
             "The inner diameter must lie between 0 and the outer Ø{} mm.",
