@@ -48,7 +48,8 @@ const CASES: &[(&str, f64)] = &[
 ];
 
 /// Executes each script in a fresh document the way the worker's harness
-/// does, then reports the single Part::Feature it left behind.
+/// does, then reports the solid left at the top of the document (objects
+/// consumed by others, such as the tools of a cut, do not count).
 const RUNNER: &str = r#"
 import os
 import traceback
@@ -64,7 +65,8 @@ for name in sorted(os.listdir(folder)):
             source = f.read()
         exec(compile(source, name, "exec"), {"__name__": "__main__"})
         doc.recompute()
-        features = [o for o in doc.Objects if o.TypeId == "Part::Feature"]
+        # The harness's rule: every object nothing else consumes, with a solid.
+        features = [o for o in doc.Objects if not o.InList and o.isDerivedFrom("Part::Feature") and o.Shape.Solids]
         shape = features[-1].Shape
         # The tight box: BoundBox may be loose around curved faces.
         b = shape.optimalBoundingBox()
@@ -189,7 +191,11 @@ fn check_in_freecad(chains: &[String]) {
                     m.volume,
                     error * 100.0
                 );
-                let one_solid = m.valid && m.solids == 1 && m.features == 1 && m.shape_type == "Solid";
+                // A boolean feature's shape is a compound holding its one solid.
+                let one_solid = m.valid
+                    && m.solids == 1
+                    && m.features == 1
+                    && (m.shape_type == "Solid" || m.shape_type == "Compound");
                 let bbox_ok = e.bbox_mm.is_none_or(|b| {
                     b.iter()
                         .zip(m.extents)

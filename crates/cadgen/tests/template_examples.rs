@@ -415,7 +415,12 @@ fn scripts_have_the_contract_shape_and_pass_the_checker() {
             .script
             .contains("doc = App.ActiveDocument or App.newDocument(\"Model\")"));
         assert!(g.script.contains("doc.recompute()"));
-        assert_eq!(g.script.matches("doc.addObject(\"Part::Feature\"").count(), 1);
+        // One result object, and a model whose features follow the spreadsheet.
+        assert_eq!(g.script.matches(".Label = \"").count(), 1);
+        assert!(
+            g.script.contains(".setExpression(\"") && g.script.contains("Parameters."),
+            "{prompt:?}: no feature is bound to the spreadsheet"
+        );
         assert!(g.script.contains("\"Spreadsheet::Sheet\", \"Parameters\""));
         for name in g.parameters.keys() {
             assert!(

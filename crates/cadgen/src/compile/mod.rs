@@ -18,6 +18,7 @@
 //! - the volume is therefore exact wherever the compiler accepts a spec,
 //!   and the default 0.5 % tolerance only absorbs OpenCASCADE's rounding.
 
+mod expr;
 mod gear;
 mod geom;
 mod python;
@@ -25,10 +26,13 @@ mod python;
 use std::collections::BTreeMap;
 use std::f64::consts::{PI, TAU};
 
-use domain::spec::{Axis, Base, Edges, Feature, Loop, PartSpec, Plane, Positions, ProfileShape};
+use domain::spec::{
+    Axis, Base, Edges, Feature, Loop, Parameter, ParameterKind, PartSpec, Plane, Positions, ProfileShape,
+};
 use domain::Expectations;
 
 use crate::{Generated, NotUnderstood};
+use expr::X;
 use geom::{apart, Outline, Region, P2};
 use python::{py, Script};
 
@@ -44,17 +48,20 @@ const OVERSHOOT: f64 = 1.0;
 /// Compiles a spec into a script and its expectations.
 pub fn compile(spec: &PartSpec) -> Result<Generated, NotUnderstood> {
     spec.validate().map_err(|e| refuse(spec, e.to_string()))?;
+    let params = spec.parameters();
     let mut cx = Compiler {
         spec,
+        params: params.clone(),
         script: Script::new(),
+        part: String::new(),
+        part_at: None,
         volume: Some(0.0),
         holes: Some(0),
         bbox: [0.0; 6],
     };
     cx.build()?;
     let description = describe(spec);
-    let params = spec.parameters();
-    let script = cx.script.render(&spec.part, &description, &params);
+    let script = cx.script.render(&spec.part, &description, &params, &cx.part);
     let [x0, y0, z0, x1, y1, z1] = cx.bbox;
     let expected = Expectations {
         volume_mm3: cx.volume,
@@ -78,6 +85,7 @@ fn refuse(spec: &PartSpec, reason: impl Into<String>) -> NotUnderstood {
     NotUnderstood {
         reason: reason.into(),
         part: Some(spec.part.clone()),
+        question: None,
     }
 }
 
@@ -99,6 +107,12 @@ struct Prism {
     w0: f64,
     depth: f64,
     region: Region,
+    /// How FreeCAD builds the outline and the holes of the region, and
+    /// `w0` and `depth` as they follow the spreadsheet.
+    form: Form,
+    hole_forms: Vec<Form>,
+    w0_x: X,
+    depth_x: X,
     /// `(module, teeth)` when the outline is a gear, built by its Python twin.
     gear: Option<(f64, u32)>,
     /// What the base is, for fillet formulas.
@@ -120,6 +134,27 @@ enum Placed {
     Across([f64; 6]),
 }
 
+/// A hole feature to drill, with its parameter prefix.
+struct Drill<'s> {
+    prefix: &'s str,
+    d: f64,
+    depth: Option<f64>,
+    counterbore: Option<&'s domain::spec::Counterbore>,
+    at: &'s Positions,
+}
+
+/// What cuts from the top face must fit around: the cavity (its region,
+/// floor and floor as it follows the spreadsheet), bosses (outline,
+/// height, bound height), the margin of rounded top edges and keep-outs
+/// around treated corners.
+#[derive(Clone, Copy)]
+struct Fit<'s> {
+    cavity: &'s Option<(Region, f64, X)>,
+    bosses: &'s [(Outline, f64, X)],
+    margin: f64,
+    keepout: &'s [(P2, f64)],
+}
+
 fn boxes_clash(a: &[f64; 6], b: &[f64; 6]) -> bool {
     (0..3).all(|i| a[i] < b[3 + i] + MIN_WEB_MM && b[i] < a[3 + i] + MIN_WEB_MM)
 }
@@ -132,16 +167,77 @@ fn normal_box(p: &Prism, o: &Outline, top: f64) -> [f64; 6] {
     [lo[0], lo[1], lo[2], hi[0], hi[1], hi[2]]
 }
 
+/// An outline as FreeCAD document objects build it: primitives whose sizes
+/// and positions follow the spreadsheet where they are parameters, or a
+/// fixed face extruded (or revolved) by a bound length.
+#[derive(Debug, Clone)]
+enum Form {
+    /// An axis-aligned rectangle from `corner`: a Part::Box.
+    Rect { corner: [X; 2], size: [X; 2] },
+    /// A Part::Cylinder.
+    Circle { c: [X; 2], r: X },
+    /// A regular polygon centred on the origin of the XY plane with one
+    /// flat at the bottom: a Part::Prism.
+    Regular { sides: X, af: X },
+    /// Overlapping rectangles fused into one outline (L, T and U profiles).
+    Union(Vec<Form>),
+    /// Any other outline: a Python wire expression on the sketch plane at
+    /// `w = 0`, kept as a fixed face.
+    Face(String),
+}
+
+/// Every feature's parameter prefix (`hole`, `hole2`, `bolt_hole`), as the
+/// spec names its parameters. A name the spec does not hold is never bound:
+/// [`Compiler::cell`] checks it.
+fn feature_prefixes(features: &[Feature]) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    features
+        .iter()
+        .map(|f| {
+            let prefix = match f {
+                Feature::Hole { name, .. } | Feature::Pocket { name, .. } | Feature::Boss { name, .. }
+                    if !name.is_empty() =>
+                {
+                    name.clone()
+                }
+                _ => f.kind_name().to_string(),
+            };
+            let n = seen.iter().filter(|p| **p == prefix).count();
+            seen.push(prefix.clone());
+            if n == 0 {
+                prefix
+            } else {
+                format!("{prefix}{}", n + 1)
+            }
+        })
+        .collect()
+}
+
+/// The prefix of loop `i` of `count` loops (`sketch`, `sketch_loop2`).
+fn loop_prefix(prefix: &str, i: usize, count: usize) -> String {
+    if count == 1 {
+        prefix.to_string()
+    } else {
+        format!("{prefix}_loop{}", i + 1)
+    }
+}
+
 struct Compiler<'a> {
     spec: &'a PartSpec,
+    params: Vec<Parameter>,
     script: Script,
+    /// The Python variable of the document object holding the part so far.
+    part: String,
+    /// Where that object sits when it is a primitive (its Placement is its
+    /// position, not a move of a computed shape).
+    part_at: Option<[X; 3]>,
     volume: Option<f64>,
     holes: Option<u32>,
     bbox: [f64; 6],
 }
 
 /// Maps sketch coordinates `(u, v, w)` to `(x, y, z)`.
-fn to_xyz(plane: Plane, [u, v, w]: [f64; 3]) -> [f64; 3] {
+fn to_xyz<T>(plane: Plane, [u, v, w]: [T; 3]) -> [T; 3] {
     match plane {
         Plane::Xy => [u, v, w],
         Plane::Xz => [u, w, v],
@@ -169,17 +265,26 @@ impl Compiler<'_> {
 
     /// Lowers the base to an extrusion, or `None` for solids of revolution.
     fn prism(&self) -> Result<Option<Prism>, NotUnderstood> {
-        let xy = |outer: Outline, holes: Vec<Outline>, depth: f64, shape: Shape| Prism {
-            plane: Plane::Xy,
-            w0: 0.0,
-            depth,
-            region: Region { outer, holes },
-            gear: None,
-            shape,
-        };
+        let xy =
+            |outer: Outline, holes: Vec<Outline>, depth: f64, shape: Shape, form: Form, hole_forms: Vec<Form>| Prism {
+                plane: Plane::Xy,
+                w0: 0.0,
+                depth,
+                region: Region { outer, holes },
+                form,
+                hole_forms,
+                w0_x: X::mm(0.0),
+                depth_x: self.cell("height", depth),
+                gear: None,
+                shape,
+            };
         let circle = |d: f64| Outline::Circle {
             c: [0.0, 0.0],
             r: d / 2.0,
+        };
+        let round = |name: &str, d: f64| Form::Circle {
+            c: [X::mm(0.0), X::mm(0.0)],
+            r: self.cell(name, d).times(0.5),
         };
         Ok(Some(match &self.spec.base {
             Base::Box { length, width, height } => xy(
@@ -187,6 +292,11 @@ impl Compiler<'_> {
                 vec![],
                 *height,
                 Shape::Block { l: *length, w: *width },
+                Form::Rect {
+                    corner: [X::mm(0.0), X::mm(0.0)],
+                    size: [self.cell("length", *length), self.cell("width", *width)],
+                },
+                vec![],
             ),
             Base::Cylinder { diameter, height } => xy(
                 circle(*diameter),
@@ -196,6 +306,8 @@ impl Compiler<'_> {
                     r: diameter / 2.0,
                     inner: None,
                 },
+                round("diameter", *diameter),
+                vec![],
             ),
             Base::Tube {
                 outer_diameter,
@@ -217,6 +329,8 @@ impl Compiler<'_> {
                         r: outer_diameter / 2.0,
                         inner: Some(inner_diameter / 2.0),
                     },
+                    round("outer_diameter", *outer_diameter),
+                    vec![round("inner_diameter", *inner_diameter)],
                 )
             }
             Base::Prism {
@@ -231,17 +345,27 @@ impl Compiler<'_> {
                     sides: *sides,
                     af: *across_flats,
                 },
+                Form::Regular {
+                    sides: self.cell("sides", f64::from(*sides)),
+                    af: self.cell("across_flats", *across_flats),
+                },
+                vec![],
             ),
             Base::Profile { profile, length } => {
                 let points = self.profile_points(profile)?;
+                let outer = Outline::polyline(&points);
+                let form = self
+                    .profile_form(profile)
+                    .unwrap_or_else(|| Form::Face(wire(Plane::Xz, &outer, 0.0)));
                 Prism {
                     plane: Plane::Xz,
                     w0: 0.0,
                     depth: *length,
-                    region: Region {
-                        outer: Outline::polyline(&points),
-                        holes: vec![],
-                    },
+                    region: Region { outer, holes: vec![] },
+                    form,
+                    hole_forms: vec![],
+                    w0_x: X::mm(0.0),
+                    depth_x: self.cell("length", *length),
                     gear: None,
                     shape: Shape::Other,
                 }
@@ -258,7 +382,16 @@ impl Compiler<'_> {
                     ))
                 })?;
                 let points = points.into_iter().map(|(x, y)| [x, y]).collect();
-                let mut p = xy(Outline::Polygon(points), vec![], *thickness, Shape::Other);
+                // The Python twin builds `gear_wire` on z = 0.
+                let mut p = xy(
+                    Outline::Polygon(points),
+                    vec![],
+                    *thickness,
+                    Shape::Other,
+                    Form::Face("gear_wire".into()),
+                    vec![],
+                );
+                p.depth_x = self.cell("thickness", *thickness);
                 p.gear = Some((*module, *teeth));
                 p
             }
@@ -284,16 +417,112 @@ impl Compiler<'_> {
                     },
                     _ => Shape::Other,
                 };
+                let count = sketch.loops.len();
+                let mut forms = sketch
+                    .loops
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| self.loop_form(sketch.plane, l, &loop_prefix("sketch", i, count)));
+                let form = forms.next().ok_or_else(|| self.refuse("The sketch has no loop."))?;
+                let depth_x = self.cell("distance", *distance);
+                let w0_x = if *symmetric {
+                    X::mm(sketch.offset).minus(&depth_x.times(0.5))
+                } else {
+                    X::mm(sketch.offset)
+                };
                 Prism {
                     plane: sketch.plane,
                     w0: sketch.offset - if *symmetric { distance / 2.0 } else { 0.0 },
                     depth: *distance,
                     region,
+                    form,
+                    hole_forms: forms.collect(),
+                    w0_x,
+                    depth_x,
                     gear: None,
                     shape,
                 }
             }
             Base::Sphere { .. } | Base::Cone { .. } | Base::Torus { .. } | Base::Revolve { .. } => return Ok(None),
+        }))
+    }
+
+    /// A spec value as it follows the spreadsheet: bound to the cell named
+    /// `name` when the spec has that parameter with this value, else a
+    /// literal.
+    fn cell(&self, name: &str, value: f64) -> X {
+        match self.params.iter().find(|p| p.name == name) {
+            Some(p) if p.value == value => X::cell(name, value, is_length(p.kind)),
+            Some(p) if !is_length(p.kind) => X::num(value),
+            _ => X::mm(value),
+        }
+    }
+
+    /// A sketch loop with its parameters (`{prefix}_diameter`,
+    /// `{prefix}_length`, `{prefix}_width`); paths are fixed faces.
+    fn loop_form(&self, plane: Plane, l: &Loop, prefix: &str) -> Form {
+        match l {
+            Loop::Circle { center, diameter } => Form::Circle {
+                c: [X::mm(center[0]), X::mm(center[1])],
+                r: self.cell(&format!("{prefix}_diameter"), *diameter).times(0.5),
+            },
+            Loop::Rectangle { corner, size } => Form::Rect {
+                corner: [X::mm(corner[0]), X::mm(corner[1])],
+                size: [
+                    self.cell(&format!("{prefix}_length"), size[0]),
+                    self.cell(&format!("{prefix}_width"), size[1]),
+                ],
+            },
+            Loop::Path { .. } => Form::Face(wire(plane, &Outline::from_loop(l), 0.0)),
+        }
+    }
+
+    /// L, T and U profiles as overlapping rectangles whose sizes follow the
+    /// spreadsheet; `None` for the other profiles.
+    fn profile_form(&self, profile: &ProfileShape) -> Option<Form> {
+        let (width, height, t) = match *profile {
+            ProfileShape::L {
+                width,
+                height,
+                thickness,
+            }
+            | ProfileShape::T {
+                width,
+                height,
+                thickness,
+            }
+            | ProfileShape::U {
+                width,
+                height,
+                thickness,
+            } => (
+                self.cell("width", width),
+                self.cell("height", height),
+                self.cell("thickness", thickness),
+            ),
+            _ => return None,
+        };
+        let zero = || X::mm(0.0);
+        let rect = |corner: [X; 2], size: [X; 2]| Form::Rect { corner, size };
+        Some(Form::Union(match profile {
+            ProfileShape::L { .. } => vec![
+                rect([zero(), zero()], [width.clone(), t.clone()]),
+                rect([zero(), zero()], [t.clone(), height.clone()]),
+            ],
+            ProfileShape::T { .. } => {
+                // The stem reaches the top so the two overlap.
+                let flange_v = height.minus(&t);
+                let stem_u = width.minus(&t).times(0.5);
+                vec![
+                    rect([stem_u, zero()], [t.clone(), height.clone()]),
+                    rect([zero(), flange_v], [width.clone(), t.clone()]),
+                ]
+            }
+            _ => vec![
+                rect([zero(), zero()], [width.clone(), t.clone()]),
+                rect([zero(), zero()], [t.clone(), height.clone()]),
+                rect([width.minus(&t), zero()], [t.clone(), height.clone()]),
+            ],
         }))
     }
 
@@ -407,33 +636,26 @@ impl Compiler<'_> {
         self.volume = Some(area * p.depth);
         self.holes = Some(p.region.holes.len() as u32);
         // Base solid.
-        match p.gear {
-            Some((module, teeth)) => {
-                self.script.constant("MODULE", module, "gear module, mm");
-                self.script.count("TEETH", teeth, "number of teeth");
-                self.script
-                    .constant("PRESSURE_ANGLE", gear::PRESSURE_ANGLE_DEG, "degrees");
-                self.script.line(gear::PYTHON_OUTLINE);
-                self.script.line(&format!(
-                    "shape = Part.Face(gear_wire).extrude(Vector(0, 0, {}))",
-                    py(p.depth)
-                ));
-            }
-            None => {
-                let wire = self.wire(p, &p.region.outer, p.w0);
-                self.script.line(&format!(
-                    "shape = Part.Face({wire}).extrude({})",
-                    vector(scale(n, p.depth))
-                ));
-            }
+        if let Some((module, teeth)) = p.gear {
+            self.script.constant("MODULE", module, "gear module, mm");
+            self.script.count("TEETH", teeth, "number of teeth");
+            self.script
+                .constant("PRESSURE_ANGLE", gear::PRESSURE_ANGLE_DEG, "degrees");
+            self.script.line(gear::PYTHON_OUTLINE);
+            self.script.fixed("the tooth outline (module and number of teeth)");
+        } else if matches!(p.form, Form::Face(_)) {
+            self.script.fixed("the outline of the extruded profile");
         }
-        for h in &p.region.holes {
-            let wire = self.wire(p, h, p.w0 - OVERSHOOT);
-            self.script.line(&format!(
-                "shape = shape.cut(Part.Face({wire}).extrude({}))",
-                vector(scale(n, p.depth + 2.0 * OVERSHOOT))
-            ));
-        }
+        let (base, at) = self.solid(p.plane, &p.form, &p.w0_x, &p.depth_x, "Base");
+        self.part = base;
+        self.part_at = at;
+        let (w, len) = (p.w0_x.plus_mm(-OVERSHOOT), p.depth_x.plus_mm(2.0 * OVERSHOOT));
+        let tools: Vec<String> = p
+            .hole_forms
+            .iter()
+            .map(|f| self.solid(p.plane, f, &w, &len, "Bore").0)
+            .collect();
+        self.cut(tools, "Hollow");
         let b = if p.gear.is_some() {
             geom::bounds_of(&p.region.outer.points(0))
         } else {
@@ -479,54 +701,73 @@ impl Compiler<'_> {
             }
         }
 
+        let prefixes = feature_prefixes(features);
+
         // Shell: only blocks (possibly with rounded vertical edges), cylinders, regular prisms.
-        let mut cavity: Option<(Region, f64)> = None;
-        for f in features {
+        let mut cavity: Option<(Region, f64, X)> = None;
+        for (f, prefix) in features.iter().zip(&prefixes) {
             if let Feature::Shell { wall, floor } = f {
                 if cavity.is_some() {
                     return Err(self.refuse("A part can be shelled once."));
                 }
+                let wall_x = self.cell(&format!("{prefix}_wall"), *wall);
+                let floor_x = match floor {
+                    Some(fl) => self.cell(&format!("{prefix}_floor"), *fl),
+                    None => wall_x.clone(),
+                };
                 let floor = floor.unwrap_or(*wall);
-                cavity = Some((self.shell(p, *wall, floor, vertical_round, cut_margin)?, floor));
+                let region = self.shell(p, &wall_x, &floor_x, vertical_round, cut_margin)?;
+                cavity = Some((region, floor, floor_x));
             }
         }
 
         // Bosses on the top face.
         let top = p.w0 + p.depth;
-        let mut bosses: Vec<(Outline, f64)> = Vec::new();
-        for f in features {
+        let top_x = p.w0_x.plus(&p.depth_x);
+        let mut bosses: Vec<(Outline, f64, X)> = Vec::new();
+        let mut boss_tools = Vec::new();
+        for (f, prefix) in features.iter().zip(&prefixes) {
             if let Feature::Boss { loops, height, .. } = f {
                 if cavity.is_some() || cut_margin > 0.0 {
                     return Err(self
                         .refuse("A boss needs a flat top face: not on a shelled part or one with rounded top edges."));
                 }
-                for l in loops {
+                let height_x = self.cell(&format!("{prefix}_height"), *height);
+                for (i, l) in loops.iter().enumerate() {
                     let o = Outline::from_loop(l);
                     if !p.region.holds_outline(&o, 0.0) {
                         return Err(self.refuse("A boss must stand on the top face, inside its outline."));
                     }
-                    if bosses.iter().any(|(b, _)| !apart(b, &o, 0.0)) {
+                    if bosses.iter().any(|(b, ..)| !apart(b, &o, 0.0)) {
                         return Err(self.refuse("Bosses must not overlap."));
                     }
-                    let wire = self.wire(p, &o, top);
-                    self.script.line(&format!(
-                        "shape = shape.fuse(Part.Face({wire}).extrude({})).removeSplitter()",
-                        vector(scale(n, *height))
-                    ));
+                    let form = self.loop_form(p.plane, l, &loop_prefix(prefix, i, loops.len()));
+                    boss_tools.push(self.solid(p.plane, &form, &top_x, &height_x, "Boss").0);
                     self.add_volume(o.area() * height);
-                    bosses.push((o, *height));
+                    bosses.push((o, *height, height_x.clone()));
                 }
             }
         }
+        if !boss_tools.is_empty() {
+            let var = self.script.object("Part::MultiFuse", "Bosses");
+            boss_tools.insert(0, self.part.clone());
+            self.script.line(&format!(
+                "{var}.Shapes = [{}]\n{var}.Refine = True",
+                boss_tools.join(", ")
+            ));
+            self.part = var;
+            self.part_at = None;
+        }
         if let Some(h) = bosses.iter().map(|b| b.1).reduce(f64::max) {
             let hi = to_xyz(p.plane, [0.0, 0.0, top + h]);
-            let axis = n.iter().position(|c| *c > 0.5).unwrap_or(2);
+            let axis = axis_index(n);
             self.bbox[3 + axis] = hi[axis];
         }
 
         // Cuts.
         let mut placed: Vec<Placed> = Vec::new();
-        for f in features {
+        let mut tools = Vec::new();
+        for (f, prefix) in features.iter().zip(&prefixes) {
             match f {
                 Feature::Hole {
                     diameter,
@@ -540,19 +781,21 @@ impl Compiler<'_> {
                         (p.plane, axis),
                         (Plane::Xy, Axis::Z) | (Plane::Xz, Axis::Y) | (Plane::Yz, Axis::X)
                     );
+                    let hole = Drill {
+                        prefix,
+                        d: *diameter,
+                        depth: *depth,
+                        counterbore: counterbore.as_ref(),
+                        at,
+                    };
                     if normal_axis {
-                        self.normal_holes(
-                            p,
-                            *diameter,
-                            *depth,
-                            counterbore.as_ref(),
-                            at,
-                            &cavity,
-                            &bosses,
-                            cut_margin,
-                            &corner_keepout,
-                            &mut placed,
-                        )?;
+                        let fit = Fit {
+                            cavity: &cavity,
+                            bosses: &bosses,
+                            margin: cut_margin,
+                            keepout: &corner_keepout,
+                        };
+                        tools.extend(self.normal_holes(p, &hole, &fit, &mut placed)?);
                     } else {
                         let plain = cavity.is_none() && bosses.is_empty() && edges.is_empty();
                         if !plain || depth.is_some() || counterbore.is_some() {
@@ -561,65 +804,162 @@ impl Compiler<'_> {
                                  with no fillet, chamfer, shell or boss.",
                             ));
                         }
-                        self.across_holes(p, *diameter, *axis, at, &mut placed)?;
+                        tools.extend(self.across_holes(p, &hole, *axis, &mut placed)?);
                     }
                 }
                 Feature::Pocket { loops, depth, .. } => {
-                    self.pocket(
-                        p,
-                        loops,
-                        *depth,
-                        &cavity,
-                        &bosses,
-                        cut_margin,
-                        &corner_keepout,
-                        &mut placed,
-                    )?;
+                    let fit = Fit {
+                        cavity: &cavity,
+                        bosses: &bosses,
+                        margin: cut_margin,
+                        keepout: &corner_keepout,
+                    };
+                    tools.extend(self.pocket(p, prefix, loops, *depth, &fit, &mut placed)?);
                 }
                 _ => {}
             }
         }
+        self.cut(tools, "Cut");
         Ok(())
     }
 
-    /// A wire expression for an outline at height `w` on the prism's plane.
-    fn wire(&self, p: &Prism, o: &Outline, w: f64) -> String {
-        let at = |q: P2| vector(to_xyz(p.plane, [q[0], q[1], w]));
-        match o {
-            Outline::Circle { c, r } => format!(
-                "Part.Wire(Part.makeCircle({}, {}, {}))",
-                py(*r),
-                at(*c),
-                vector(normal(p.plane))
-            ),
-            Outline::Polygon(points) => {
-                let mut pts: Vec<String> = points.iter().map(|q| at(*q)).collect();
-                pts.push(pts[0].clone());
-                format!("Part.makePolygon([{}])", pts.join(", "))
-            }
-            Outline::Path { start, segments } => {
-                if segments.iter().all(|s| matches!(s, geom::Seg::Line(_))) {
-                    let mut pts = vec![at(*start)];
-                    pts.extend(segments.iter().map(|s| at(s.end())));
-                    return format!("Part.makePolygon([{}])", pts.join(", "));
+    /// A solid for an outline on `plane`, from `w` along the normal for
+    /// `len`: a primitive whose dimensions follow the spreadsheet, or a
+    /// fixed face extruded by a bound length. Returns the object's variable
+    /// and, for a primitive, where its Placement puts it.
+    fn solid(&mut self, plane: Plane, form: &Form, w: &X, len: &X, name: &str) -> (String, Option<[X; 3]>) {
+        let axis = axis_index(normal(plane));
+        match form {
+            Form::Rect { corner, size } => {
+                let var = self.script.object("Part::Box", name);
+                let dims = to_xyz(plane, [size[0].clone(), size[1].clone(), len.clone()]);
+                for (property, x) in ["Length", "Width", "Height"].iter().zip(&dims) {
+                    self.script.set(&var, property, x);
                 }
-                let mut a = *start;
-                let edges: Vec<String> = segments
-                    .iter()
-                    .map(|s| {
-                        let e = match *s {
-                            geom::Seg::Line(b) => format!("Part.LineSegment({}, {}).toShape()", at(a), at(b)),
-                            geom::Seg::Arc { through, to } => {
-                                format!("Part.Arc({}, {}, {}).toShape()", at(a), at(through), at(to))
-                            }
-                        };
-                        a = s.end();
-                        e
-                    })
-                    .collect();
-                format!("Part.Wire([{}])", edges.join(", "))
+                let at = to_xyz(plane, [corner[0].clone(), corner[1].clone(), w.clone()]);
+                self.script.place(&var, &at, None);
+                (var, Some(at))
+            }
+            Form::Circle { c, r } => {
+                let at = to_xyz(plane, [c[0].clone(), c[1].clone(), w.clone()]);
+                (self.cylinder(r, len, &at, axis, name), Some(at))
+            }
+            Form::Regular { sides, af } => {
+                // Part::Prism puts its first corner on +X; the compiler's
+                // outline has a flat at the bottom.
+                let n = sides.value;
+                let var = self.script.object("Part::Prism", name);
+                self.script.line(&format!("{var}.Polygon = {}", n as u32));
+                let factor = 0.5 / (PI / n).cos();
+                self.script.set(&var, "Circumradius", &af.times(factor));
+                self.script.set(&var, "Height", len);
+                let at = to_xyz(plane, [X::mm(0.0), X::mm(0.0), w.clone()]);
+                let angle = -90.0 + 180.0 / n;
+                self.script.place(
+                    &var,
+                    &at,
+                    Some(&format!("App.Rotation(Vector(0, 0, 1), {})", py(angle))),
+                );
+                if sides.is_bound() {
+                    let count = sides.text();
+                    self.script
+                        .line(&format!("{var}.setExpression(\"Polygon\", {count:?})"));
+                    let mut names: Vec<&str> = sides.names().iter().map(String::as_str).collect();
+                    names.extend(af.names().iter().map(String::as_str));
+                    self.script.expression(
+                        &var,
+                        "Circumradius",
+                        &format!("({}) / (2 * cos(180 / {count}))", af.text()),
+                        &names,
+                    );
+                    self.script.expression(
+                        &var,
+                        "Placement.Rotation.Angle",
+                        &format!("-90 deg + 180 deg / {count}"),
+                        &names[..1],
+                    );
+                }
+                (var, Some(at))
+            }
+            Form::Union(forms) => {
+                let parts: Vec<String> = forms.iter().map(|f| self.solid(plane, f, w, len, name).0).collect();
+                let var = self.script.object("Part::MultiFuse", name);
+                self.script.line(&format!("{var}.Shapes = [{}]", parts.join(", ")));
+                self.script.line(&format!("{var}.Refine = True"));
+                (var, None)
+            }
+            Form::Face(wire) => {
+                let profile = self.script.object("Part::Feature", &format!("{name}Profile"));
+                self.script.line(&format!("{profile}.Shape = Part.Face({wire})"));
+                let at = to_xyz(plane, [X::mm(0.0), X::mm(0.0), w.clone()]);
+                self.script.place(&profile, &at, None);
+                let var = self.script.object("Part::Extrusion", name);
+                self.script.line(&format!(
+                    "{var}.Base = {profile}\n{var}.DirMode = \"Custom\"\n{var}.Dir = {}\n{var}.Solid = True",
+                    vector(normal(plane))
+                ));
+                self.script.set(&var, "LengthFwd", len);
+                (var, None)
             }
         }
+    }
+
+    /// A Part::Cylinder of radius `r` and height `len` from `at` along the
+    /// world axis `axis` (0 = X, 1 = Y, 2 = Z).
+    fn cylinder(&mut self, r: &X, len: &X, at: &[X; 3], axis: usize, name: &str) -> String {
+        let var = self.script.object("Part::Cylinder", name);
+        self.script.set(&var, "Radius", r);
+        self.script.set(&var, "Height", len);
+        let rotation = match axis {
+            0 => Some("App.Rotation(Vector(0, 1, 0), 90)"),
+            1 => Some("App.Rotation(Vector(1, 0, 0), -90)"),
+            _ => None,
+        };
+        self.script.place(&var, at, rotation);
+        var
+    }
+
+    /// Cuts the tools (fused first when there are several) from the part.
+    fn cut(&mut self, tools: Vec<String>, name: &str) {
+        let tool = match tools.as_slice() {
+            [] => return,
+            [one] => one.clone(),
+            many => {
+                let var = self.script.object("Part::MultiFuse", &format!("{name}Tools"));
+                self.script
+                    .line(&format!("{var}.Shapes = [\n    {},\n]", many.join(",\n    ")));
+                var
+            }
+        };
+        let var = self.script.object("Part::Cut", name);
+        self.script
+            .line(&format!("{var}.Base = {}\n{var}.Tool = {tool}", self.part));
+        self.part = var;
+        self.part_at = None;
+    }
+
+    /// A fillet or chamfer of the part's edges that `test` (a Python
+    /// condition on an edge `e`) selects now. FreeCAD keeps the edges by
+    /// index, so the treatment follows edits that keep the edge layout; its
+    /// size is fixed.
+    fn treat_edges(&mut self, size: f64, fillet: bool, setup: &str, test: &str) {
+        let (kind, name, what) = if fillet {
+            ("Part::Fillet", "Fillet", "the fillet radius")
+        } else {
+            ("Part::Chamfer", "Chamfer", "the chamfer size")
+        };
+        self.script.fixed(what);
+        let part = self.part.clone();
+        self.script.line(&format!(
+            "doc.recompute()\n{setup}edges = [i + 1 for i, e in enumerate({part}.Shape.Edges) if {test}]"
+        ));
+        let var = self.script.object(kind, name);
+        self.script.line(&format!(
+            "{var}.Base = {part}\n{var}.Edges = [(i, {s}, {s}) for i in edges]",
+            s = py(size)
+        ));
+        self.part = var;
+        self.part_at = None;
     }
 
     /// Fillets or chamfers the edges parallel to the normal (the "vertical"
@@ -690,16 +1030,14 @@ impl Compiler<'_> {
             .iter()
             .map(|c| format!("({}, {})", py(c[0]), py(c[1])))
             .collect();
-        self.script.line(&format!(
-            "corners = [{}]\n\
-             edges = [e for e in shape.Edges if len(e.Vertexes) == 2\n         \
+        self.treat_edges(
+            size,
+            fillet,
+            &format!("corners = [{}]\n", list.join(", ")),
+            "len(e.Vertexes) == 2\n         \
              and all(abs(v.X - e.Vertexes[0].X) < 1e-6 and abs(v.Y - e.Vertexes[0].Y) < 1e-6 for v in e.Vertexes)\n         \
-             and any(abs(e.Vertexes[0].X - x) < 1e-6 and abs(e.Vertexes[0].Y - y) < 1e-6 for x, y in corners)]\n\
-             shape = shape.{}({}, edges)",
-            list.join(", "),
-            if fillet { "makeFillet" } else { "makeChamfer" },
-            py(size)
-        ));
+             and any(abs(e.Vertexes[0].X - x) < 1e-6 and abs(e.Vertexes[0].Y - y) < 1e-6 for x, y in corners)",
+        );
         Ok(keep)
     }
 
@@ -795,23 +1133,21 @@ impl Compiler<'_> {
             Edges::Bottom => format!("all(abs(v.Z - {}) < 1e-6 for v in e.Vertexes)", py(lo)),
             _ => "True".to_string(),
         };
-        self.script.line(&format!(
-            "edges = [e for e in shape.Edges if {test}]\nshape = shape.{}({}, edges)",
-            if fillet { "makeFillet" } else { "makeChamfer" },
-            py(s)
-        ));
+        self.treat_edges(s, fillet, "", &test);
         Ok(())
     }
 
-    /// Hollows the part from the top; returns the cavity's region.
+    /// Hollows the part from the top; returns the cavity's region. The wall
+    /// and floor come as they follow the spreadsheet.
     fn shell(
         &mut self,
         p: &Prism,
-        wall: f64,
-        floor: f64,
+        wall_x: &X,
+        floor_x: &X,
         vertical_round: Option<f64>,
         top_margin: f64,
     ) -> Result<Region, NotUnderstood> {
+        let (wall, floor) = (wall_x.value, floor_x.value);
         if top_margin > 0.0 || vertical_round.is_some_and(|r| r < 0.0) || p.plane != Plane::Xy {
             return Err(self.refuse(
                 "I can shell a block (plain or with rounded vertical edges), a cylinder or a regular prism \
@@ -863,12 +1199,30 @@ impl Compiler<'_> {
         };
         let height = p.depth - floor;
         self.add_volume(-cavity.area() * height);
-        let wire = self.wire(p, &cavity, p.w0 + floor);
-        self.script.line(&format!(
-            "# The cavity pokes out of the top so the cut leaves it open.\n\
-             shape = shape.cut(Part.Face({wire}).extrude(Vector(0, 0, {})))",
-            py(height + OVERSHOOT)
-        ));
+        // The same inside as FreeCAD objects: the base's form moved in by the wall.
+        let two_walls = wall_x.times(2.0);
+        let form = match (&p.form, p.shape) {
+            (Form::Rect { corner, size }, Shape::Block { .. }) if vertical_round.unwrap_or(0.0) <= wall => Form::Rect {
+                corner: [corner[0].plus(wall_x), corner[1].plus(wall_x)],
+                size: [size[0].minus(&two_walls), size[1].minus(&two_walls)],
+            },
+            (Form::Circle { c, r }, Shape::Round { .. }) => Form::Circle {
+                c: c.clone(),
+                r: r.minus(wall_x),
+            },
+            (Form::Regular { sides, af }, Shape::Regular { .. }) => Form::Regular {
+                sides: sides.clone(),
+                af: af.minus(&two_walls),
+            },
+            _ => {
+                self.script.fixed("the rounded outline of the cavity");
+                Form::Face(wire(p.plane, &cavity, 0.0))
+            }
+        };
+        // The cavity pokes out of the top so the cut leaves it open.
+        let (w, len) = (p.w0_x.plus(floor_x), p.depth_x.minus(floor_x).plus_mm(OVERSHOOT));
+        let (tool, _) = self.solid(p.plane, &form, &w, &len, "Cavity");
+        self.cut(vec![tool], "Shell");
         Ok(Region {
             outer: cavity,
             holes: vec![],
@@ -877,21 +1231,24 @@ impl Compiler<'_> {
 
     /// Where a cut from the top face may go and how much material it
     /// crosses there: the cavity's floor, a boss plus the base, or the base.
-    #[allow(clippy::too_many_arguments)]
+    /// Returns the chord and the same as it follows the spreadsheet.
     fn fit_normal(
         &self,
         p: &Prism,
         o: &Outline,
         what: &str,
-        cavity: &Option<(Region, f64)>,
-        bosses: &[(Outline, f64)],
-        margin: f64,
-        keepout: &[(P2, f64)],
+        fit: &Fit,
         placed: &[Placed],
-    ) -> Result<f64, NotUnderstood> {
-        let (region, mut chord) = match cavity {
-            Some((c, floor)) => (c, *floor),
-            None => (&p.region, p.depth),
+    ) -> Result<(f64, X), NotUnderstood> {
+        let Fit {
+            cavity,
+            bosses,
+            margin,
+            keepout,
+        } = *fit;
+        let (region, mut chord, mut chord_x) = match cavity {
+            Some((c, floor, floor_x)) => (c, *floor, floor_x.clone()),
+            None => (&p.region, p.depth, p.depth_x.clone()),
         };
         let where_ = if cavity.is_some() {
             "the floor of the cavity"
@@ -916,7 +1273,7 @@ impl Compiler<'_> {
         {
             return Err(self.refuse(format!("{what} comes too close to a rounded or chamfered corner.")));
         }
-        for (b, h) in bosses {
+        for (b, h, h_x) in bosses {
             let inside_boss = Region {
                 outer: b.clone(),
                 holes: vec![],
@@ -924,6 +1281,7 @@ impl Compiler<'_> {
             .holds_outline(o, MIN_WEB_MM);
             if inside_boss {
                 chord += h;
+                chord_x = chord_x.plus(h_x);
             } else if !apart(b, o, MIN_WEB_MM) {
                 return Err(self.refuse(format!("{what} cuts into the edge of a boss.")));
             }
@@ -938,24 +1296,82 @@ impl Compiler<'_> {
                 return Err(self.refuse(format!("{what} runs into another hole or pocket.")));
             }
         }
-        Ok(chord)
+        Ok((chord, chord_x))
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// The positions of a feature as they follow the spreadsheet: a single
+    /// point's `{prefix}_x` / `_y`, the pitches of rows and grids, the
+    /// centre and diameter of a bolt circle. Starts, angles and lists of
+    /// points are fixed, as they are in the spec.
+    fn positions_x(&self, at: &Positions, prefix: &str) -> Vec<[X; 2]> {
+        let c = |suffix: &str, v: f64| self.cell(&format!("{prefix}_{suffix}"), v);
+        let points: Vec<[X; 2]> = match at {
+            Positions::Points { points } => match points.as_slice() {
+                [q] => vec![[c("x", q[0]), c("y", q[1])]],
+                many => many.iter().map(|q| [X::mm(q[0]), X::mm(q[1])]).collect(),
+            },
+            Positions::Linear { start, step, count } => {
+                let (px, py_) = (c("pitch_x", step[0]), c("pitch_y", step[1]));
+                (0..*count)
+                    .map(|i| {
+                        let k = f64::from(i);
+                        [X::mm(start[0]).plus(&px.times(k)), X::mm(start[1]).plus(&py_.times(k))]
+                    })
+                    .collect()
+            }
+            Positions::Circular {
+                center,
+                diameter,
+                count,
+                start_angle_deg,
+            } => {
+                let (cx, cy) = (c("circle_x", center[0]), c("circle_y", center[1]));
+                let d = c("circle_diameter", *diameter);
+                (0..*count)
+                    .map(|i| {
+                        let a = start_angle_deg.to_radians() + TAU * f64::from(i) / f64::from(*count);
+                        [cx.plus(&d.times(0.5 * a.cos())), cy.plus(&d.times(0.5 * a.sin()))]
+                    })
+                    .collect()
+            }
+            Positions::Grid { start, step, counts } => {
+                let (px, py_) = (c("pitch_x", step[0]), c("pitch_y", step[1]));
+                (0..counts[1])
+                    .flat_map(|j| {
+                        let (px, py_) = (px.clone(), py_.clone());
+                        (0..counts[0]).map(move |i| {
+                            [
+                                X::mm(start[0]).plus(&px.times(f64::from(i))),
+                                X::mm(start[1]).plus(&py_.times(f64::from(j))),
+                            ]
+                        })
+                    })
+                    .collect()
+            }
+        };
+        debug_assert!(points
+            .iter()
+            .zip(at.points())
+            .all(|(x, q)| (x[0].value - q[0]).abs() < 1e-6 && (x[1].value - q[1]).abs() < 1e-6));
+        points
+    }
+
     fn normal_holes(
         &mut self,
         p: &Prism,
-        d: f64,
-        depth: Option<f64>,
-        counterbore: Option<&domain::spec::Counterbore>,
-        at: &Positions,
-        cavity: &Option<(Region, f64)>,
-        bosses: &[(Outline, f64)],
-        margin: f64,
-        keepout: &[(P2, f64)],
+        hole: &Drill,
+        fit: &Fit,
         placed: &mut Vec<Placed>,
-    ) -> Result<(), NotUnderstood> {
-        let n = normal(p.plane);
+    ) -> Result<Vec<String>, NotUnderstood> {
+        let Drill {
+            prefix,
+            d,
+            depth,
+            counterbore,
+            at,
+        } = *hole;
+        let cavity = fit.cavity;
+        let axis = axis_index(normal(p.plane));
         let r = d / 2.0;
         let outer_r = counterbore.map_or(r, |cb| cb.diameter / 2.0).max(r);
         if let Some(cb) = counterbore {
@@ -970,9 +1386,19 @@ impl Compiler<'_> {
         if cavity.is_some() && (depth.is_some() || counterbore.is_some()) {
             return Err(self.refuse("Holes in the floor of a shelled part go straight through."));
         }
+        let named = |suffix: &str, v: f64| self.cell(&format!("{prefix}_{suffix}"), v);
+        let radius_x = named("diameter", d).times(0.5);
+        let depth_x = depth.map(|v| named("depth", v));
+        let counterbore_x = counterbore.map(|cb| {
+            (
+                named("counterbore_diameter", cb.diameter).times(0.5),
+                named("counterbore_depth", cb.depth),
+            )
+        });
         let points = at.points();
+        let points_x = self.positions_x(at, prefix);
         let mut tools = Vec::new();
-        for (i, q) in points.iter().enumerate() {
+        for (i, (q, q_x)) in points.iter().zip(points_x).enumerate() {
             let what = if points.len() == 1 {
                 format!(
                     "A Ø{} mm hole at ({}, {})",
@@ -991,7 +1417,7 @@ impl Compiler<'_> {
                 )
             };
             let o = Outline::Circle { c: *q, r: outer_r };
-            let chord = self.fit_normal(p, &o, &what, cavity, bosses, margin, keepout, placed)?;
+            let (chord, chord_x) = self.fit_normal(p, &o, &what, fit, placed)?;
             let cb_depth = counterbore.map_or(0.0, |cb| cb.depth);
             let hole_depth = depth.unwrap_or(chord);
             if hole_depth > chord + 1e-9 {
@@ -1015,35 +1441,24 @@ impl Compiler<'_> {
             if through {
                 self.add_holes(1);
             }
-            let top = self.top_w(p);
-            let (start, len) = if through {
-                (p.w0 - OVERSHOOT, top - p.w0 + 2.0 * OVERSHOOT)
-            } else {
-                (top - hole_depth, hole_depth + OVERSHOOT)
+            // The face the hole starts from: the top of the base, or of
+            // the boss it goes through.
+            let top_x = p.w0_x.plus(&chord_x);
+            let (start, len) = match &depth_x {
+                Some(dx) if !through => (top_x.minus(dx), dx.plus_mm(OVERSHOOT)),
+                _ => (p.w0_x.plus_mm(-OVERSHOOT), chord_x.plus_mm(2.0 * OVERSHOOT)),
             };
-            let drill = format!(
-                "Part.makeCylinder({}, {}, {}, {})",
-                py(r),
-                py(len),
-                vector(to_xyz(p.plane, [q[0], q[1], start])),
-                vector(n)
-            );
-            // One tool per hole: overlapping solids in one compound confuse the cut.
-            tools.push(match counterbore {
-                Some(cb) => format!(
-                    "{drill}.fuse(Part.makeCylinder({}, {}, {}, {}))",
-                    py(cb.diameter / 2.0),
-                    py(cb.depth + OVERSHOOT),
-                    vector(to_xyz(p.plane, [q[0], q[1], top - cb.depth])),
-                    vector(n)
-                ),
-                None => drill,
-            });
-            let b = normal_box(p, &o, top);
+            let [u, v] = q_x;
+            let start = to_xyz(p.plane, [u.clone(), v.clone(), start]);
+            tools.push(self.cylinder(&radius_x, &len, &start, axis, "Drill"));
+            if let Some((cb_r, cb_depth)) = &counterbore_x {
+                let start = to_xyz(p.plane, [u, v, top_x.minus(cb_depth)]);
+                tools.push(self.cylinder(cb_r, &cb_depth.plus_mm(OVERSHOOT), &start, axis, "Counterbore"));
+            }
+            let b = normal_box(p, &o, self.top_w(p));
             placed.push(Placed::Normal(o, b));
         }
-        self.cut_tools(&tools);
-        Ok(())
+        Ok(tools)
     }
 
     /// The highest point along the normal (top of the bosses, if any).
@@ -1052,28 +1467,18 @@ impl Compiler<'_> {
         self.bbox[3 + axis]
     }
 
-    fn cut_tools(&mut self, tools: &[String]) {
-        match tools {
-            [] => {}
-            [one] => self.script.line(&format!("shape = shape.cut({one})")),
-            many => self.script.line(&format!(
-                "tools = [\n    {},\n]\nshape = shape.cut(Part.makeCompound(tools))",
-                many.join(",\n    ")
-            )),
-        }
-    }
-
     /// Straight through holes along an axis lying in the sketch plane
     /// (across a plate, through the upright leg of an L bracket).
     fn across_holes(
         &mut self,
         p: &Prism,
-        d: f64,
+        hole: &Drill,
         axis: Axis,
-        at: &Positions,
         placed: &mut Vec<Placed>,
-    ) -> Result<(), NotUnderstood> {
+    ) -> Result<Vec<String>, NotUnderstood> {
+        let Drill { prefix, d, at, .. } = *hole;
         let r = d / 2.0;
+        let radius_x = self.cell(&format!("{prefix}_diameter"), d).times(0.5);
         let axis_index = match axis {
             Axis::X => 0,
             Axis::Y => 1,
@@ -1089,7 +1494,7 @@ impl Compiler<'_> {
             })
             .unwrap_or(0);
         let mut tools = Vec::new();
-        for q in at.points() {
+        for (q, q_x) in at.points().into_iter().zip(self.positions_x(at, prefix)) {
             let mut world = [0.0; 3];
             world[others[0]] = q[0];
             world[others[1]] = q[1];
@@ -1142,19 +1547,17 @@ impl Compiler<'_> {
             let length: f64 = mid.iter().map(|(a, b)| b - a).sum();
             self.add_volume(-PI * r * r * length);
             self.add_holes(mid.len() as u32);
-            let b = &self.bbox;
+            let b = self.bbox;
             let mut start = world;
             start[axis_index] = b[axis_index] - OVERSHOOT;
             let span = b[3 + axis_index] - b[axis_index] + 2.0 * OVERSHOOT;
-            let mut dir = [0.0; 3];
-            dir[axis_index] = 1.0;
-            tools.push(format!(
-                "Part.makeCylinder({}, {}, {}, {})",
-                py(r),
-                py(span),
-                vector(start),
-                vector(dir)
-            ));
+            // Across the part the tool spans its fixed extent; its position
+            // on the cross-section follows the spreadsheet.
+            let mut start_x = start.map(X::mm);
+            let [first, second] = q_x;
+            start_x[others[0]] = first;
+            start_x[others[1]] = second;
+            tools.push(self.cylinder(&radius_x, &X::mm(span), &start_x, axis_index, "Drill"));
             let mut lo = [b[0], b[1], b[2]];
             let mut hi = [b[3], b[4], b[5]];
             // Along the hole: only where it crosses material.
@@ -1176,27 +1579,23 @@ impl Compiler<'_> {
             }
             placed.push(Placed::Across(bx));
         }
-        self.cut_tools(&tools);
-        Ok(())
+        Ok(tools)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn pocket(
         &mut self,
         p: &Prism,
+        prefix: &str,
         loops: &[Loop],
         depth: Option<f64>,
-        cavity: &Option<(Region, f64)>,
-        bosses: &[(Outline, f64)],
-        margin: f64,
-        keepout: &[(P2, f64)],
+        fit: &Fit,
         placed: &mut Vec<Placed>,
-    ) -> Result<(), NotUnderstood> {
-        let n = normal(p.plane);
+    ) -> Result<Vec<String>, NotUnderstood> {
+        let depth_x = depth.map(|v| self.cell(&format!("{prefix}_depth"), v));
         let mut tools = Vec::new();
-        for l in loops {
+        for (i, l) in loops.iter().enumerate() {
             let o = Outline::from_loop(l);
-            let chord = self.fit_normal(p, &o, "The pocket", cavity, bosses, margin, keepout, placed)?;
+            let (chord, chord_x) = self.fit_normal(p, &o, "The pocket", fit, placed)?;
             let d = depth.unwrap_or(chord);
             if d > chord + 1e-9 {
                 return Err(self.refuse(format!(
@@ -1210,19 +1609,16 @@ impl Compiler<'_> {
                 self.add_holes(1);
             }
             self.add_volume(-o.area() * d);
-            let top = self.top_w(p);
-            let (start, len) = if through {
-                (p.w0 - OVERSHOOT, top - p.w0 + 2.0 * OVERSHOOT)
-            } else {
-                (top - d, d + OVERSHOOT)
+            let (start, len) = match &depth_x {
+                Some(dx) if !through => (p.w0_x.plus(&chord_x).minus(dx), dx.plus_mm(OVERSHOOT)),
+                _ => (p.w0_x.plus_mm(-OVERSHOOT), chord_x.plus_mm(2.0 * OVERSHOOT)),
             };
-            let wire = self.wire(p, &o, start);
-            tools.push(format!("Part.Face({wire}).extrude({})", vector(scale(n, len))));
-            let b = normal_box(p, &o, top);
+            let form = self.loop_form(p.plane, l, &loop_prefix(prefix, i, loops.len()));
+            tools.push(self.solid(p.plane, &form, &start, &len, "Pocket").0);
+            let b = normal_box(p, &o, self.top_w(p));
             placed.push(Placed::Normal(o, b));
         }
-        self.cut_tools(&tools);
-        Ok(())
+        Ok(tools)
     }
 
     fn build_revolved(&mut self) -> Result<(), NotUnderstood> {
@@ -1235,7 +1631,11 @@ impl Compiler<'_> {
         match &self.spec.base {
             Base::Sphere { diameter } => {
                 let r = diameter / 2.0;
-                self.script.line(&format!("shape = Part.makeSphere({})", py(r)));
+                let var = self.script.object("Part::Sphere", "Sphere");
+                self.script
+                    .set(&var, "Radius", &self.cell("diameter", *diameter).times(0.5));
+                self.part = var;
+                self.part_at = Some(origin());
                 self.volume = Some(4.0 / 3.0 * PI * r.powi(3));
                 self.holes = Some(0);
                 self.bbox = [-r, -r, -r, r, r, r];
@@ -1252,12 +1652,14 @@ impl Compiler<'_> {
                     )));
                 }
                 let (b, t) = (*bottom_diameter, *top_diameter);
-                self.script.line(&format!(
-                    "shape = Part.makeCone({}, {}, {})",
-                    py(b / 2.0),
-                    py(t / 2.0),
-                    py(*height)
-                ));
+                let var = self.script.object("Part::Cone", "Cone");
+                self.script
+                    .set(&var, "Radius1", &self.cell("bottom_diameter", b).times(0.5));
+                self.script
+                    .set(&var, "Radius2", &self.cell("top_diameter", t).times(0.5));
+                self.script.set(&var, "Height", &self.cell("height", *height));
+                self.part = var;
+                self.part_at = Some(origin());
                 self.volume = Some(PI * height / 12.0 * (b * b + b * t + t * t));
                 self.holes = Some(0);
                 let r = b.max(t) / 2.0;
@@ -1275,8 +1677,13 @@ impl Compiler<'_> {
                         human(*ring_diameter)
                     )));
                 }
+                let var = self.script.object("Part::Torus", "Torus");
                 self.script
-                    .line(&format!("shape = Part.makeTorus({}, {})", py(big), py(small)));
+                    .set(&var, "Radius1", &self.cell("ring_diameter", *ring_diameter).times(0.5));
+                self.script
+                    .set(&var, "Radius2", &self.cell("tube_diameter", *tube_diameter).times(0.5));
+                self.part = var;
+                self.part_at = Some(origin());
                 self.volume = Some(2.0 * PI * PI * big * small * small);
                 self.holes = Some(1);
                 let e = big + small;
@@ -1306,26 +1713,16 @@ impl Compiler<'_> {
                 } else {
                     Some(0)
                 };
-                let p = Prism {
-                    plane: Plane::Xz,
-                    w0: 0.0,
-                    depth: 0.0,
-                    region: region.clone(),
-                    gear: None,
-                    shape: Shape::Other,
-                };
-                let wire = self.wire(&p, &region.outer, 0.0);
-                self.script.line(&format!(
-                    "shape = Part.Face({wire}).revolve(Vector(0, 0, 0), Vector(0, 0, 1), {})",
-                    py(*angle_deg)
-                ));
-                for h in &region.holes {
-                    let wire = self.wire(&p, h, 0.0);
-                    self.script.line(&format!(
-                        "shape = shape.cut(Part.Face({wire}).revolve(Vector(0, 0, 0), Vector(0, 0, 1), {}))",
-                        py(*angle_deg)
-                    ));
-                }
+                self.script.fixed("the outline of the revolved sketch");
+                let angle_x = self.cell("angle", *angle_deg);
+                self.part = self.revolution(&region.outer, &angle_x, "Base");
+                self.part_at = None;
+                let tools: Vec<String> = region
+                    .holes
+                    .iter()
+                    .map(|h| self.revolution(h, &angle_x, "Bore"))
+                    .collect();
+                self.cut(tools, "Hollow");
                 // Extents: sample the outline swept through the angle.
                 let pts = region.outer.points(720);
                 let steps = 720;
@@ -1354,6 +1751,19 @@ impl Compiler<'_> {
         Ok(())
     }
 
+    /// A fixed face on the XZ plane revolved about Z by `angle`.
+    fn revolution(&mut self, o: &Outline, angle: &X, name: &str) -> String {
+        let profile = self.script.object("Part::Feature", &format!("{name}Profile"));
+        self.script
+            .line(&format!("{profile}.Shape = Part.Face({})", wire(Plane::Xz, o, 0.0)));
+        let var = self.script.object("Part::Revolution", name);
+        self.script.line(&format!(
+            "{var}.Source = {profile}\n{var}.Base = Vector(0, 0, 0)\n{var}.Axis = Vector(0, 0, 1)\n{var}.Solid = True"
+        ));
+        self.script.set(&var, "Angle", angle);
+        var
+    }
+
     fn place(&mut self) {
         let pl = self.spec.placement;
         if pl.is_identity() {
@@ -1365,12 +1775,41 @@ impl Compiler<'_> {
                 *s -= (self.bbox[i] + self.bbox[3 + i]) / 2.0;
             }
         }
-        self.script.line(&format!("shape.translate({})", vector(shift)));
+        if pl.centered {
+            self.script.fixed("the centring on the origin");
+        }
+        let names = ["offset_x", "offset_y", "offset_z"];
+        let shift_x: Vec<X> = (0..3)
+            .map(|i| {
+                if pl.offset[i] != 0.0 {
+                    self.cell(names[i], pl.offset[i]).plus_mm(shift[i] - pl.offset[i])
+                } else {
+                    X::mm(shift[i])
+                }
+            })
+            .collect();
+        // A primitive's Placement is where it sits; a computed shape's
+        // Placement moves it.
+        let base = match self.part_at.take() {
+            Some(at) => [0, 1, 2].map(|i| at[i].plus(&shift_x[i])),
+            None => [0, 1, 2].map(|i| shift_x[i].clone()),
+        };
+        let part = self.part.clone();
+        self.script.place(&part, &base, None);
         for (i, s) in shift.iter().enumerate() {
             self.bbox[i] += s;
             self.bbox[3 + i] += s;
         }
     }
+}
+
+fn is_length(kind: ParameterKind) -> bool {
+    matches!(kind, ParameterKind::Length | ParameterKind::Position)
+}
+
+/// The origin, for primitives FreeCAD builds there.
+fn origin() -> [X; 3] {
+    [X::mm(0.0), X::mm(0.0), X::mm(0.0)]
 }
 
 /// A region with u and v swapped, to take chords along v.
@@ -1418,8 +1857,49 @@ fn rounded_rect(corner: P2, size: P2, r: f64) -> Outline {
     }
 }
 
-fn scale(v: [f64; 3], s: f64) -> [f64; 3] {
-    [v[0] * s, v[1] * s, v[2] * s]
+/// A wire expression for an outline at height `w` on `plane`.
+fn wire(plane: Plane, o: &Outline, w: f64) -> String {
+    let at = |q: P2| vector(to_xyz(plane, [q[0], q[1], w]));
+    match o {
+        Outline::Circle { c, r } => format!(
+            "Part.Wire(Part.makeCircle({}, {}, {}))",
+            py(*r),
+            at(*c),
+            vector(normal(plane))
+        ),
+        Outline::Polygon(points) => {
+            let mut pts: Vec<String> = points.iter().map(|q| at(*q)).collect();
+            pts.push(pts[0].clone());
+            format!("Part.makePolygon([{}])", pts.join(", "))
+        }
+        Outline::Path { start, segments } => {
+            if segments.iter().all(|s| matches!(s, geom::Seg::Line(_))) {
+                let mut pts = vec![at(*start)];
+                pts.extend(segments.iter().map(|s| at(s.end())));
+                return format!("Part.makePolygon([{}])", pts.join(", "));
+            }
+            let mut a = *start;
+            let edges: Vec<String> = segments
+                .iter()
+                .map(|s| {
+                    let e = match *s {
+                        geom::Seg::Line(b) => format!("Part.LineSegment({}, {}).toShape()", at(a), at(b)),
+                        geom::Seg::Arc { through, to } => {
+                            format!("Part.Arc({}, {}, {}).toShape()", at(a), at(through), at(to))
+                        }
+                    };
+                    a = s.end();
+                    e
+                })
+                .collect();
+            format!("Part.Wire([{}])", edges.join(", "))
+        }
+    }
+}
+
+/// The world axis (0 = X, 1 = Y, 2 = Z) a unit vector runs along.
+fn axis_index(n: [f64; 3]) -> usize {
+    n.iter().position(|c| *c > 0.5).unwrap_or(2)
 }
 
 fn vector(v: [f64; 3]) -> String {
