@@ -205,6 +205,30 @@ impl Apply<'_> {
         Ok(())
     }
 
+    /// Refuses when the part has more than one group of holes: "the holes"
+    /// could mean any of them.
+    fn one_hole_group(&self) -> Result<(), String> {
+        let groups: Vec<String> = self
+            .spec
+            .features
+            .iter()
+            .filter_map(|f| match f {
+                Feature::Hole { name, diameter, at, .. } if name != "bore" => {
+                    Some(format!("{} × Ø{} mm", at.count(), human(*diameter)))
+                }
+                _ => None,
+            })
+            .collect();
+        if groups.len() > 1 {
+            return Err(format!(
+                "The part has {} groups of holes ({}); I cannot tell which ones you mean.",
+                groups.len(),
+                groups.join(", ")
+            ));
+        }
+        Ok(())
+    }
+
     /// The first hole feature that is not a bore, or the bore.
     fn hole_index(&self) -> Option<usize> {
         let holes = |bore: bool| {
@@ -242,6 +266,9 @@ impl Apply<'_> {
             .or_else(|| self.facts.take_bare())
             .ok_or("I read a direction but no distance to move by.")?;
         let holes = self.facts.take_count(Counted::Holes).is_some() || self.facts.keys.contains(&Role::Bore);
+        if holes && !self.facts.keys.contains(&Role::Bore) {
+            self.one_hole_group()?;
+        }
         if holes {
             let i = self.hole_index().ok_or("The part has no hole to move.")?;
             if let Feature::Hole { at, .. } = &mut self.spec.features[i] {
@@ -266,6 +293,7 @@ impl Apply<'_> {
             Some(None) => return Err("I read \"more holes\" but not how many.".into()),
             None => return Err("I read \"more\" but not more of what.".into()),
         };
+        self.one_hole_group()?;
         let i = self
             .hole_index()
             .ok_or("The part has no holes to add to; describe the new holes.")?;
@@ -317,6 +345,9 @@ impl Apply<'_> {
         let adding = self.facts.has(Flag::Add) || self.hole_index().is_none();
         let mentioned = self.facts.take_count(Counted::Holes);
         let Some(count) = mentioned else { return Ok(()) };
+        if !self.facts.has(Flag::Add) && count.is_none() && self.hole_index().is_none() {
+            return Err("The part has no holes to change; to add some, say e.g. \"add 4 holes 6 mm\".".into());
+        }
         if !adding {
             // Not new holes: put the count back for set_dimensions.
             self.pending_hole_count = Some(count);
@@ -554,6 +585,7 @@ impl Apply<'_> {
         }
         // "make the holes M6": the M6 clearance hole.
         if let Some(size) = self.facts.take_thread() {
+            self.one_hole_group()?;
             let tapped = self.facts.take_flag(Flag::Tapped);
             let m = crate::read::metric_size(size)
                 .ok_or_else(|| format!("M{} is not a metric size I know.", human(size)))?;
@@ -585,6 +617,9 @@ impl Apply<'_> {
         ];
         for role in roles {
             while let Some(v) = self.facts.take(&[role]) {
+                if matches!(role, Role::Hole | Role::BoltCircle) {
+                    self.one_hole_group()?;
+                }
                 let name = self.parameter_for(role).ok_or_else(|| {
                     format!(
                         "This {} has no {} to set.",
@@ -615,6 +650,7 @@ impl Apply<'_> {
                 // "the holes" next to a size was a hole-diameter keyword only.
                 return Ok(());
             };
+            self.one_hole_group()?;
             let prefix = self
                 .parameter_for(Role::Hole)
                 .map(|p| p.trim_end_matches("_diameter").to_string());
@@ -946,6 +982,23 @@ mod tests {
         assert!(matches!(g.spec.features[0], Feature::Hole { diameter, .. } if diameter == 6.6));
         let g = after(base, "make the holes M6 tapped").unwrap();
         assert!(matches!(g.spec.features[0], Feature::Hole { diameter, .. } if diameter == 5.0));
+    }
+
+    #[test]
+    fn factors_and_hole_groups() {
+        let base = "plate 100x60x5 with 4 holes 6 mm";
+        let length = |g: &crate::Generated| match g.spec.base {
+            Base::Box { length, .. } => length,
+            _ => panic!("not a box"),
+        };
+        assert_eq!(length(&after(base, "make it 2x longer").unwrap()), 200.0);
+        assert_eq!(length(&after(base, "make it 50% longer").unwrap()), 150.0);
+        assert_eq!(length(&after(base, "20% shorter").unwrap()), 80.0);
+        let two = "plate 100 x 60 x 5 with four 5 mm holes at the corners and a 20 mm hole in the centre";
+        assert!(after(two, "holes 8 mm").unwrap_err().contains("2 groups of holes"));
+        assert!(after("plate 100x60x5", "make the holes bigger")
+            .unwrap_err()
+            .contains("no holes"));
     }
 
     #[test]

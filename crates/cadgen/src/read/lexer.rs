@@ -26,6 +26,8 @@ pub(crate) enum Token {
     Comma,
     /// `=` or `:` as in `d=20`.
     Equals,
+    /// `%`: "50% longer".
+    Percent,
     Open,
     Close,
 }
@@ -88,6 +90,7 @@ pub(crate) fn lex(prompt: &str) -> Vec<Lexed> {
                 '"' | '″' | '”' | '“' => Some(Token::InchMark),
                 ',' | ';' => Some(Token::Comma),
                 '=' | ':' => Some(Token::Equals),
+                '%' => Some(Token::Percent),
                 '(' | '[' => Some(Token::Open),
                 ')' | ']' => Some(Token::Close),
                 c if is_diameter_sign(c) => Some(Token::DiameterSign),

@@ -9,7 +9,7 @@
 //! height 30" both come out right.
 
 use super::lexer::{lex, Lexed, Token};
-use super::vocab::{is_unsupported_unit, lookup, Counted, Flag, Meaning, PartNoun, Role, Side, Unit};
+use super::vocab::{is_unsupported_unit, lookup, Counted, Flag, Meaning, PartNoun, Role, Side, Unit, CIRCLE};
 use crate::compile::human;
 
 /// A number as written, before unit resolution.
@@ -138,7 +138,7 @@ impl Facts {
         let mut flags = Vec::new();
         let mut unknown_words = Vec::new();
         let items = items(&lexed, &mut flags, &mut unknown_words);
-        let items = extract_counts(grids(items));
+        let items = hole_circles(extract_counts(grids(items)));
         let (items, factors) = relations(items);
         let pairs = pair_keywords(&items);
         let default_unit = default_unit(&items);
@@ -570,6 +570,8 @@ impl Facts {
             Flag::Counterbored => Some("counterbored".to_string()),
             Flag::Tapped => Some("tapped".to_string()),
             Flag::Move => Some("move".to_string()),
+            Flag::Across | Flag::Lengthwise | Flag::FrontToBack => Some("a hole across the part".to_string()),
+            Flag::Unsupported(what) => Some(what.to_string()),
             Flag::More => Some("more".to_string()),
             Flag::Remove => Some("remove".to_string()),
             Flag::Undo => Some("undo".to_string()),
@@ -722,6 +724,11 @@ fn items(lexed: &[Lexed], flags: &mut Vec<(Flag, usize)>, unknown: &mut Vec<Stri
     let mut out = Vec::new();
     let mut i = 0;
     while i < lexed.len() {
+        if let Some((item, used)) = factor(lexed, i) {
+            out.push(item);
+            i += used;
+            continue;
+        }
         if let Some((item, used)) = quantity_or_chain(lexed, i).or_else(|| point(lexed, i)) {
             out.push(item);
             i += used;
@@ -896,6 +903,40 @@ fn quantity(lexed: &[Lexed], i: usize) -> Option<(Qty, usize)> {
     Some((qty, at - i + used))
 }
 
+/// "2x", "3 times" (a bare number then a times sign or word, no number
+/// after it) and "50%": factors. A percentage before a comparative is the
+/// change: "50% longer" is 1.5 times as long, "20% shorter" 0.8 times.
+fn factor(lexed: &[Lexed], i: usize) -> Option<(Item, usize)> {
+    let Token::Number { value, .. } = lexed.get(i)?.token else {
+        return None;
+    };
+    let next = lexed.get(i + 1).map(|l| &l.token);
+    // "2x longer", "3 times as long", "2 times the width" — not "4x M5 holes".
+    let relation_after = match lexed.get(i + 2).map(|l| &l.token) {
+        Some(Token::Word(w)) if w == "as" || w == "the" || w == "its" => true,
+        Some(Token::Word(_)) => matches!(
+            lookup(&word_run(lexed, i + 2)),
+            Some((Meaning::Key(_, Side::More | Side::Less), _))
+        ),
+        _ => false,
+    };
+    let number_after = !relation_after;
+    match next {
+        Some(Token::Percent) => {
+            let f = value / 100.0;
+            let f = match lookup(&word_run(lexed, i + 2)) {
+                Some((Meaning::Key(_, Side::More), _)) => 1.0 + f,
+                Some((Meaning::Key(_, Side::Less), _)) => 1.0 - f,
+                _ => f,
+            };
+            Some((Item::Factor(f), 2))
+        }
+        Some(Token::Times) if !number_after => Some((Item::Factor(value), 2)),
+        Some(Token::Word(w)) if (w == "x" || w == "times") && !number_after => Some((Item::Factor(value), 2)),
+        _ => None,
+    }
+}
+
 /// A quantity, or a chain of them joined by `x`, `×`, `*` or "by".
 fn quantity_or_chain(lexed: &[Lexed], i: usize) -> Option<(Item, usize)> {
     let (first, mut used) = quantity(lexed, i)?;
@@ -935,6 +976,28 @@ fn point(lexed: &[Lexed], i: usize) -> Option<(Item, usize)> {
         return None;
     }
     Some((Item::Point(x, y), 3 + nx + ny))
+}
+
+/// "four holes on a 60 mm circle": after holes, a sized circle is their
+/// bolt circle, not a part.
+fn hole_circles(mut items: Vec<Item>) -> Vec<Item> {
+    let mut holes_before = false;
+    for i in 0..items.len() {
+        match &items[i] {
+            Item::Counted {
+                what: Counted::Holes, ..
+            } => holes_before = true,
+            Item::Part(noun)
+                if noun.word == CIRCLE
+                    && holes_before
+                    && matches!(items.get(i.wrapping_sub(1)), Some(Item::Qty(_))) =>
+            {
+                items[i] = Item::Key(Role::BoltCircle, Side::After);
+            }
+            _ => {}
+        }
+    }
+    items
 }
 
 /// "3 x 4 grid", "grid of 3 x 4": two counts and the grid keyword fold into
@@ -1110,7 +1173,10 @@ fn count_before(items: &mut Vec<Item>, i: usize, what: Counted, plural: bool) ->
     };
     let prev = i.checked_sub(1).map(|p| &items[p]);
     // "a 6 hole" is a 6 mm hole, not six of them.
+    // "a 4 hole flange": a count, the noun used as an adjective.
+    let adjectival = matches!(items.get(i + 1), Some(Item::Part(_)));
     let sized_singular = !plural
+        && !adjectival
         && what == Counted::Holes
         && matches!(prev, Some(Item::Qty(q)) if q.as_count() != Some(1))
         && i >= 2
@@ -1323,9 +1389,38 @@ mod tests {
     }
 
     #[test]
+    fn factors_by_times_and_percent() {
+        assert_eq!(
+            Facts::read("make it 2x longer").factors,
+            vec![(2.0, Some(Role::Length))]
+        );
+        assert_eq!(
+            Facts::read("3 times as thick").factors,
+            vec![(3.0, Some(Role::Thickness))]
+        );
+        assert_eq!(Facts::read("50% longer").factors, vec![(1.5, Some(Role::Length))]);
+        assert_eq!(Facts::read("20% thinner").factors, vec![(0.8, Some(Role::Thickness))]);
+        // "4x M5 holes" is a count.
+        let mut f = Facts::read("4x M5 holes");
+        assert!(f.factors.is_empty());
+        assert_eq!(f.take_count(Counted::Holes), Some(Some(4)));
+    }
+
+    #[test]
+    fn unmade_features_are_named_not_dropped() {
+        let f = Facts::read("plate with a slot and a keyway");
+        assert_eq!(f.leftovers(), vec!["a slot".to_string(), "a keyway".to_string()]);
+    }
+
+    #[test]
     fn a_count_before_teeth_is_a_count() {
         let mut f = Facts::read("a 20 tooth gear");
         assert_eq!(f.take_count(Counted::Teeth), Some(Some(20)));
+        // "a 4 hole flange" counts holes; "a 6 hole" is a 6 mm hole.
+        let mut f = Facts::read("a 4 hole flange");
+        assert_eq!(f.take_count(Counted::Holes), Some(Some(4)));
+        let mut f = Facts::read("plate with a 6 hole");
+        assert_eq!(f.take_count(Counted::Holes), Some(Some(1)));
     }
 
     #[test]

@@ -109,6 +109,8 @@ pub(crate) enum Role {
     Pitch,
     /// "3 x 3 grid": rows × columns of holes (a keyword without a length).
     Grid,
+    /// "1 inch square": both sides of a square section.
+    Square,
     /// Diameter of a torus's tube.
     TubeDiameter,
     /// Radius of a torus's tube ("minor radius").
@@ -154,6 +156,7 @@ impl Role {
             Role::Counterbore => "counterbore diameter",
             Role::Pitch => "hole spacing",
             Role::Grid => "grid",
+            Role::Square => "square side",
             Role::TubeDiameter => "tube diameter",
             Role::TubeRadius => "tube radius",
             Role::RingDiameter => "ring diameter",
@@ -236,6 +239,16 @@ pub(crate) enum Flag {
     Tapped,
     /// "move …": a follow-up that must name a direction.
     Move,
+    /// A hole across the part without saying which way ("cross hole",
+    /// "on the side", "horizontal").
+    Across,
+    /// Across a block along its length ("through the ends").
+    Lengthwise,
+    /// Across a block through its width ("front to back").
+    FrontToBack,
+    /// A feature the reader does not make ("a slot", "a keyway"): named in
+    /// the refusal instead of being left out.
+    Unsupported(&'static str),
     /// Follow-ups: "two more holes", "remove the fillet", "undo", moves.
     More,
     Remove,
@@ -265,6 +278,10 @@ pub(crate) enum Meaning {
     /// "with", "and", "on": a dimension never pairs across these.
     Block,
 }
+
+/// The word of the "circle" noun: a sketched cylinder, or after holes
+/// ("four holes on a 60 mm circle") their bolt circle.
+pub(crate) const CIRCLE: &str = "Circle";
 
 const fn part(family: Family, word: &'static str) -> Meaning {
     Meaning::Part(PartNoun { family, word })
@@ -345,7 +362,7 @@ const PHRASES: &[(&str, Meaning)] = &[
     ("rectangular plate", part(Family::Plate, "Plate")),
     ("square plate", part(Family::Plate, "Square plate")),
     ("square block", part(Family::Box, "Square block")),
-    ("circle", part(Family::Cylinder, "Cylinder")),
+    ("circle", part(Family::Cylinder, CIRCLE)),
     ("torus", part(Family::Torus, "Torus")),
     ("donut", part(Family::Torus, "Torus")),
     ("doughnut", part(Family::Torus, "Torus")),
@@ -354,6 +371,11 @@ const PHRASES: &[(&str, Meaning)] = &[
     ("hex bar", part(Family::Prism, "Hexagonal prism")),
     ("hexagonal bar", part(Family::Prism, "Hexagonal prism")),
     ("pentagonal prism", part(Family::Prism, "Pentagonal prism")),
+    ("pentagon prism", part(Family::Prism, "Pentagonal prism")),
+    ("hexagon prism", part(Family::Prism, "Hexagonal prism")),
+    ("hexagon bar", part(Family::Prism, "Hexagonal prism")),
+    ("octagon prism", part(Family::Prism, "Octagonal prism")),
+    ("octagonal bar", part(Family::Prism, "Octagonal prism")),
     ("octagonal prism", part(Family::Prism, "Octagonal prism")),
     ("square prism", part(Family::Prism, "Square prism")),
     ("triangular prism", part(Family::Triangle, "Triangular prism")),
@@ -482,6 +504,9 @@ const PHRASES: &[(&str, Meaning)] = &[
     ("on centres", after(Role::Pitch)),
     ("on centers", after(Role::Pitch)),
     ("grid", after(Role::Grid)),
+    ("square", after(Role::Square)),
+    ("hole circle", key(Role::BoltCircle)),
+    ("hole circle diameter", key(Role::BoltCircle)),
     ("grid of", after(Role::Grid)),
     ("inset", key(Role::Inset)),
     ("edge distance", key(Role::Inset)),
@@ -490,6 +515,12 @@ const PHRASES: &[(&str, Meaning)] = &[
     ("from the edges", after(Role::Inset)),
     ("from edges", after(Role::Inset)),
     ("from each edge", after(Role::Inset)),
+    ("from the corners", after(Role::Inset)),
+    ("from each corner", after(Role::Inset)),
+    ("in from each corner", after(Role::Inset)),
+    ("in from the corners", after(Role::Inset)),
+    ("in from the edges", after(Role::Inset)),
+    ("in from each edge", after(Role::Inset)),
     ("from the sides", after(Role::Inset)),
     // Edges and edge treatments.
     ("fillet", key(Role::Fillet)),
@@ -514,6 +545,26 @@ const PHRASES: &[(&str, Meaning)] = &[
     ("counterbore diameter", key(Role::Counterbore)),
     ("counterbored", Meaning::Flag(Flag::Counterbored)),
     ("tapped", Meaning::Flag(Flag::Tapped)),
+    ("cross", Meaning::Flag(Flag::Across)),
+    ("cross drilled", Meaning::Flag(Flag::Across)),
+    ("crosswise", Meaning::Flag(Flag::Across)),
+    ("transverse", Meaning::Flag(Flag::Across)),
+    ("horizontal", Meaning::Flag(Flag::Across)),
+    ("horizontally", Meaning::Flag(Flag::Across)),
+    ("sideways", Meaning::Flag(Flag::Across)),
+    ("on the side", Meaning::Flag(Flag::Across)),
+    ("in the side", Meaning::Flag(Flag::Across)),
+    ("through the side", Meaning::Flag(Flag::Across)),
+    ("from the side", Meaning::Flag(Flag::Across)),
+    ("into the side", Meaning::Flag(Flag::Across)),
+    ("through the ends", Meaning::Flag(Flag::Lengthwise)),
+    ("end to end", Meaning::Flag(Flag::Lengthwise)),
+    ("lengthwise", Meaning::Flag(Flag::Lengthwise)),
+    ("along the length", Meaning::Flag(Flag::Lengthwise)),
+    ("front to back", Meaning::Flag(Flag::FrontToBack)),
+    ("through the front", Meaning::Flag(Flag::FrontToBack)),
+    ("from the front", Meaning::Flag(Flag::FrontToBack)),
+    ("across the width", Meaning::Flag(Flag::FrontToBack)),
     ("threaded", Meaning::Flag(Flag::Tapped)),
     ("move", Meaning::Flag(Flag::Move)),
     ("shift", Meaning::Flag(Flag::Move)),
@@ -535,6 +586,61 @@ const PHRASES: &[(&str, Meaning)] = &[
     ("every edge", Meaning::Flag(Flag::AllEdges)),
     ("all round", Meaning::Flag(Flag::AllEdges)),
     ("edges", Meaning::Flag(Flag::Edges)),
+    // Features the reader does not make: named in the refusal.
+    ("slot", Meaning::Flag(Flag::Unsupported("a slot"))),
+    ("slots", Meaning::Flag(Flag::Unsupported("slots"))),
+    ("slotted", Meaning::Flag(Flag::Unsupported("a slot"))),
+    ("groove", Meaning::Flag(Flag::Unsupported("a groove"))),
+    ("grooves", Meaning::Flag(Flag::Unsupported("grooves"))),
+    ("pocket", Meaning::Flag(Flag::Unsupported("a pocket"))),
+    ("pockets", Meaning::Flag(Flag::Unsupported("pockets"))),
+    ("cutout", Meaning::Flag(Flag::Unsupported("a cutout"))),
+    ("cutouts", Meaning::Flag(Flag::Unsupported("cutouts"))),
+    ("cut out", Meaning::Flag(Flag::Unsupported("a cutout"))),
+    ("notch", Meaning::Flag(Flag::Unsupported("a notch"))),
+    ("notches", Meaning::Flag(Flag::Unsupported("notches"))),
+    ("keyway", Meaning::Flag(Flag::Unsupported("a keyway"))),
+    ("key way", Meaning::Flag(Flag::Unsupported("a keyway"))),
+    ("thread", Meaning::Flag(Flag::Unsupported("a thread"))),
+    ("threads", Meaning::Flag(Flag::Unsupported("a thread"))),
+    ("knurl", Meaning::Flag(Flag::Unsupported("knurling"))),
+    ("knurled", Meaning::Flag(Flag::Unsupported("knurling"))),
+    ("rib", Meaning::Flag(Flag::Unsupported("a rib"))),
+    ("ribs", Meaning::Flag(Flag::Unsupported("ribs"))),
+    ("boss", Meaning::Flag(Flag::Unsupported("a boss"))),
+    ("bosses", Meaning::Flag(Flag::Unsupported("bosses"))),
+    ("countersunk", Meaning::Flag(Flag::Unsupported("a countersink"))),
+    ("countersink", Meaning::Flag(Flag::Unsupported("a countersink"))),
+    ("countersinks", Meaning::Flag(Flag::Unsupported("a countersink"))),
+    ("spline", Meaning::Flag(Flag::Unsupported("a spline"))),
+    ("splined", Meaning::Flag(Flag::Unsupported("a spline"))),
+    ("engraved", Meaning::Flag(Flag::Unsupported("engraving"))),
+    ("engrave", Meaning::Flag(Flag::Unsupported("engraving"))),
+    ("embossed", Meaning::Flag(Flag::Unsupported("embossing"))),
+    ("text", Meaning::Flag(Flag::Unsupported("text"))),
+    ("logo", Meaning::Flag(Flag::Unsupported("a logo"))),
+    ("square hole", Meaning::Flag(Flag::Unsupported("a square hole"))),
+    ("square holes", Meaning::Flag(Flag::Unsupported("square holes"))),
+    (
+        "rectangular hole",
+        Meaning::Flag(Flag::Unsupported("a rectangular hole")),
+    ),
+    (
+        "rectangular holes",
+        Meaning::Flag(Flag::Unsupported("rectangular holes")),
+    ),
+    ("hexagonal hole", Meaning::Flag(Flag::Unsupported("a hexagonal hole"))),
+    ("hex hole", Meaning::Flag(Flag::Unsupported("a hexagonal hole"))),
+    ("taper", Meaning::Flag(Flag::Unsupported("a taper"))),
+    ("tapered", Meaning::Flag(Flag::Unsupported("a taper"))),
+    ("stepped", Meaning::Flag(Flag::Unsupported("a step"))),
+    ("lip", Meaning::Flag(Flag::Unsupported("a lip"))),
+    ("lid", Meaning::Flag(Flag::Unsupported("a lid"))),
+    ("hinge", Meaning::Flag(Flag::Unsupported("a hinge"))),
+    ("handle", Meaning::Flag(Flag::Unsupported("a handle"))),
+    ("window", Meaning::Flag(Flag::Unsupported("a window"))),
+    ("recess", Meaning::Flag(Flag::Unsupported("a recess"))),
+    ("recessed", Meaning::Flag(Flag::Unsupported("a recess"))),
     // Sketch-and-extrude wording.
     ("extrude", key(Role::Height)),
     ("extruded", key(Role::Height)),

@@ -18,7 +18,9 @@ pub(crate) fn spur_gear(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
     let f = &mut *cx.facts;
     let module = f
         .take(&[Role::Module])
-        .or_else(|| f.take(&[Role::PitchDiameter]).map(|d| d / f64::from(teeth)));
+        .or_else(|| f.take(&[Role::PitchDiameter]).map(|d| d / f64::from(teeth)))
+        // "m1", "m2": the usual shorthand for a gear's module.
+        .or_else(|| f.take_thread());
     let thickness = f.take(&[Role::Thickness, Role::Height, Role::Length, Role::Width]);
     let bore = f.take_diameter(&[Role::Bore, Role::Hole, Role::InnerDiameter], &[Role::InnerRadius]);
     single_hole(cx)?;

@@ -112,7 +112,10 @@ pub(crate) fn build(noun: PartNoun, facts: &mut Facts) -> Result<(PartSpec, Vec<
             prism::profile(&mut cx)?
         }
     };
-    spec.label = noun.word.to_string();
+    spec.label = match noun.word {
+        super::vocab::CIRCLE => "Cylinder".to_string(),
+        word => word.to_string(),
+    };
     edge_features(&mut cx, &mut spec)?;
     if cx.facts.take_flag(Flag::Centre) {
         spec.placement.centered = true;
@@ -125,7 +128,11 @@ pub(crate) fn build(noun: PartNoun, facts: &mut Facts) -> Result<(PartSpec, Vec<
 pub(crate) fn new_holes(facts: &mut Facts, spec: &PartSpec) -> Result<(Option<Feature>, Vec<String>), NotUnderstood> {
     use domain::spec::Base;
     let face = match spec.base {
-        Base::Box { length, width, .. } => Face::Rect { l: length, w: width },
+        Base::Box { length, width, height } => Face::Rect {
+            l: length,
+            w: width,
+            h: (spec.features.is_empty()).then_some(height),
+        },
         Base::Cylinder { diameter: d, .. }
         | Base::Tube { outer_diameter: d, .. }
         | Base::Prism { across_flats: d, .. } => Face::Round { d },
@@ -233,8 +240,9 @@ fn edge_features(cx: &mut Ctx, spec: &mut PartSpec) -> Result<(), NotUnderstood>
 /// The face holes are drilled into, in the base's own coordinates.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Face {
-    /// `[0, l] × [0, w]`.
-    Rect { l: f64, w: f64 },
+    /// `[0, l] × [0, w]`; `h`: the height of a plain block, for holes
+    /// drilled across it (`None` where those are not offered).
+    Rect { l: f64, w: f64, h: Option<f64> },
     /// Centred on the origin.
     Round { d: f64 },
 }
@@ -376,6 +384,9 @@ impl Ctx<'_> {
         if count.is_none() && points.is_empty() && !corners {
             return Ok(None);
         }
+        if let Some(across) = self.across(face, count, &points)? {
+            return Ok(Some(across));
+        }
         let grid = self.facts.take_grid();
         let given = count.flatten();
         let thread = self.facts.peek_thread();
@@ -394,7 +405,7 @@ impl Ctx<'_> {
             self.ensure(nx * ny <= domain::spec::MAX_COUNT && nx * ny > 0, || {
                 format!("A {nx} × {ny} grid is not a hole pattern I can lay out.")
             })?;
-            let Face::Rect { l, w } = face else {
+            let Face::Rect { l, w, .. } = face else {
                 return Err(self.refuse("I can lay out a grid of holes on a rectangular face only."));
             };
             let step = match pitch {
@@ -425,7 +436,7 @@ impl Ctx<'_> {
             self.ensure(given.is_none_or(|g| g == 4), || {
                 "Corner holes come in fours.".to_string()
             })?;
-            let Face::Rect { l, w } = face else {
+            let Face::Rect { l, w, .. } = face else {
                 return Err(self.refuse("Only a rectangular face has corners for holes."));
             };
             let inset = self.facts.take(&[Role::Inset]);
@@ -442,6 +453,12 @@ impl Ctx<'_> {
         } else {
             let n = match given {
                 Some(n) => n,
+                // "with holes 6 mm": how many is not for me to guess.
+                None if count == Some(None) && !self.facts.has_role(&[Role::BoltCircle]) => {
+                    return Err(
+                        self.refuse("I read holes but not how many; say how many, e.g. \"4 holes\" or \"a hole\".")
+                    )
+                }
                 None => {
                     let n = if self.facts.has_role(&[Role::BoltCircle]) { 4 } else { 1 };
                     self.defaults.push(crate::compile::counted(n, "hole", "holes"));
@@ -456,17 +473,17 @@ impl Ctx<'_> {
             let circle = self.facts.take(&[Role::BoltCircle]);
             match face {
                 // "4 holes on a 70 mm bolt circle" on a plate: round its centre.
-                Face::Rect { l, w } if circle.is_some() => Positions::Circular {
+                Face::Rect { l, w, .. } if circle.is_some() => Positions::Circular {
                     center: [l / 2.0, w / 2.0],
                     diameter: self.need(circle, "bolt circle")?,
                     count: n,
                     start_angle_deg: 0.0,
                 },
-                Face::Rect { l, w } if n == 1 => Positions::Points {
+                Face::Rect { l, w, .. } if n == 1 => Positions::Points {
                     points: vec![[l / 2.0, w / 2.0]],
                 },
                 // "2 holes spaced 50 mm apart": a row at that pitch, centred.
-                Face::Rect { l, w } if pitch.is_some() => {
+                Face::Rect { l, w, .. } if pitch.is_some() => {
                     let p = self.need(pitch, "hole spacing")?;
                     let half = p * f64::from(n - 1) / 2.0;
                     let (start, step) = if l >= w {
@@ -476,7 +493,7 @@ impl Ctx<'_> {
                     };
                     Positions::Linear { start, step, count: n }
                 }
-                Face::Rect { l, w } => {
+                Face::Rect { l, w, .. } => {
                     let pitch = if l >= w { l } else { w } / f64::from(n);
                     let (start, step) = if l >= w {
                         ([pitch / 2.0, w / 2.0], [pitch, 0.0])
@@ -509,6 +526,79 @@ impl Ctx<'_> {
             counterbore,
             axis: Axis::Z,
             at,
+        }))
+    }
+
+    /// Holes drilled across a block rather than down from the top: "through
+    /// the ends" (along the length, X), "front to back" (across the width,
+    /// Y). "On the side", "cross" and "horizontal" do not say which way on
+    /// a block that is longer than wide, and are refused; so are holes
+    /// across round parts, which the compiler does not cut.
+    fn across(
+        &mut self,
+        face: Face,
+        count: Option<Option<u32>>,
+        points: &[(f64, f64)],
+    ) -> Result<Option<Feature>, NotUnderstood> {
+        let ends = self.facts.take_flag(Flag::Lengthwise);
+        let front = self.facts.take_flag(Flag::FrontToBack);
+        let side = self.facts.take_flag(Flag::Across);
+        if !(ends || front || side) {
+            return Ok(None);
+        }
+        let Face::Rect { l, w, h: Some(h) } = face else {
+            return Err(self.refuse(
+                "I can drill holes across plain blocks and plates only, not across this part; \
+                 holes from the top work.",
+            ));
+        };
+        let axis = match (ends, front || (side && (l - w).abs() < 1e-9)) {
+            (true, false) => Axis::X,
+            (false, true) => Axis::Y,
+            _ => {
+                return Err(self.refuse(
+                    "I cannot tell which way to drill the hole across the block; say \"through the ends\" \
+                     (along the length) or \"front to back\" (across the width).",
+                ))
+            }
+        };
+        self.ensure(points.is_empty(), || {
+            "I place holes across a block in a row at mid-height, not at given points.".into()
+        })?;
+        let n = match count {
+            Some(Some(n)) => n,
+            Some(None) => return Err(self.refuse("I read holes but not how many; say how many.")),
+            None => 1,
+        };
+        self.ensure((1..=domain::spec::MAX_COUNT).contains(&n), || {
+            format!("{n} holes is not a hole count I can lay out.")
+        })?;
+        let d = self.hole_diameter(true)?;
+        self.facts.take_flag(Flag::Centre);
+        self.facts.take_flag(Flag::Through);
+        self.ensure(!self.facts.has_role(&[Role::Depth, Role::Counterbore]), || {
+            "Holes across a block go straight through; I cannot make them blind or counterbored.".into()
+        })?;
+        // A row along the face it enters, at mid-height, evenly spread.
+        let span = if axis == Axis::X { w } else { l };
+        let pitch = span / f64::from(n);
+        Ok(Some(Feature::Hole {
+            name: "hole".into(),
+            diameter: d,
+            depth: None,
+            counterbore: None,
+            axis,
+            at: if n == 1 {
+                Positions::Points {
+                    points: vec![[span / 2.0, h / 2.0]],
+                }
+            } else {
+                Positions::Linear {
+                    start: [pitch / 2.0, h / 2.0],
+                    step: [pitch, 0.0],
+                    count: n,
+                }
+            },
         }))
     }
 
@@ -793,7 +883,43 @@ mod tests {
     }
 
     #[test]
+    fn holes_across_a_block_need_a_direction() {
+        let h = generate("a block 50 x 30 x 20 with an 8 mm hole front to back").unwrap();
+        assert!(matches!(
+            &h.spec.features[0],
+            Feature::Hole { axis: domain::spec::Axis::Y, at: Positions::Points { points }, .. } if points == &vec![[25.0, 10.0]]
+        ));
+        let h = generate("a block 50 x 30 x 20 with an 8 mm hole through the ends").unwrap();
+        assert!(matches!(
+            &h.spec.features[0],
+            Feature::Hole { axis: domain::spec::Axis::X, at: Positions::Points { points }, .. } if points == &vec![[15.0, 10.0]]
+        ));
+        assert!(refusal("a block 50 x 30 x 20 with a 8 mm hole on the side").contains("which way"));
+        assert!(refusal("cylinder 20 mm diameter 50 mm long with a 5 mm cross hole").contains("across"));
+        // Plural holes without a count are asked about, not guessed.
+        assert!(refusal("plate 100 x 60 x 5 with holes 6 mm").contains("how many"));
+    }
+
+    #[test]
+    fn square_sections_and_circles_of_holes() {
+        assert_eq!(
+            base("a bar 1 inch square 12 inches long"),
+            Base::Box {
+                length: 304.8,
+                width: 25.4,
+                height: 25.4
+            }
+        );
+        let h = holes("a cylinder 10mm high 40mm across with four 5mm holes on a 30mm circle");
+        assert!(matches!(h[0].1, Positions::Circular { diameter, count: 4, .. } if diameter == 30.0));
+        // A sketched circle is still a cylinder.
+        let g = generate("Draw a 50 mm circle and extrude it 10 mm").unwrap();
+        assert_eq!(g.spec.label, "Cylinder");
+    }
+
+    #[test]
     fn unsupported_features_are_refused_by_name() {
+        assert!(refusal("plate 100 x 60 x 5 with a 10 mm slot").contains("a slot"));
         assert!(refusal("sphere 20 mm diameter with a 5 mm hole").contains("holes in a sphere"));
         assert!(refusal("cone bottom diameter 40 height 30 with a 5 mm hole").contains("holes in a cone"));
         assert!(refusal("block 40 x 20 x 10 chamfer all edges 1 mm").contains("not all its edges"));

@@ -15,7 +15,18 @@ const DEFAULT_WALL_MM: f64 = 2.0;
 fn box_dims(cx: &mut Ctx) -> Result<[f64; 3], NotUnderstood> {
     let z_roles = [Role::Height, Role::Thickness, Role::Depth];
     let square = cx.noun.word.starts_with("Square");
-    let (l, w, h) = if let Some(c) = cx.facts.take_chain(3) {
+    let square_side = cx.facts.take(&[Role::Square]);
+    let (l, w, h) = if let Some(s) = square_side {
+        // "a bar 1 inch square 12 inches long": the section is square.
+        match cx.facts.take(&[Role::Length]) {
+            Some(l) => (Some(l), Some(s), Some(s)),
+            None => (
+                Some(s),
+                Some(s),
+                cx.facts.take(&z_roles).or_else(|| cx.facts.take_bare()),
+            ),
+        }
+    } else if let Some(c) = cx.facts.take_chain(3) {
         (Some(c[0]), Some(c[1]), Some(c[2]))
     } else if let Some(c) = cx.facts.take_chain(2) {
         (Some(c[0]), Some(c[1]), cx.facts.take(&z_roles))
@@ -60,7 +71,8 @@ pub(crate) fn block(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
         },
     );
     // Any number of groups: "… and a 10 mm hole at the centre".
-    spec.features.extend(cx.all_holes(Face::Rect { l, w }, "hole")?);
+    spec.features
+        .extend(cx.all_holes(Face::Rect { l, w, h: Some(h) }, "hole")?);
     Ok(spec)
 }
 
@@ -81,7 +93,8 @@ pub(crate) fn enclosure(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
         },
     );
     spec.features.push(Feature::Shell { wall, floor });
-    spec.features.extend(cx.all_holes(Face::Rect { l, w }, "hole")?);
+    spec.features
+        .extend(cx.all_holes(Face::Rect { l, w, h: None }, "hole")?);
     Ok(spec)
 }
 
