@@ -167,7 +167,27 @@ impl Apply<'_> {
 
     fn remove(&mut self) -> Result<(), String> {
         let keys = self.facts.keys.clone();
-        let holes = self.facts.take_count(Counted::Holes).is_some();
+        let counted = self.facts.take_count(Counted::Holes);
+        let holes = counted.is_some();
+        // "remove 2 holes" of 4: which two is not for me to choose.
+        if let Some(Some(n)) = counted {
+            let total: u32 = self
+                .spec
+                .features
+                .iter()
+                .filter_map(|f| match f {
+                    Feature::Hole { name, at, .. } if name != "bore" => Some(at.count()),
+                    _ => None,
+                })
+                .sum();
+            if n != total && !(n == 1 && total == 1) {
+                return Err(format!(
+                    "I can remove all {total} holes but cannot tell which {n} to remove; say how many to keep, \
+                     e.g. \"{} holes\".",
+                    total.saturating_sub(n).max(1)
+                ));
+            }
+        }
         let mut kinds: Vec<&str> = Vec::new();
         if keys.contains(&Role::Fillet) {
             kinds.push("fillet");
@@ -651,6 +671,14 @@ impl Apply<'_> {
                 return Ok(());
             };
             self.one_hole_group()?;
+            // "make the hole 30 mm": the singular names the hole, it is no new count.
+            let current = self.hole_index().and_then(|i| match &self.spec.features[i] {
+                Feature::Hole { at, .. } => Some(at.count()),
+                _ => None,
+            });
+            if current == Some(n) {
+                return Ok(());
+            }
             let prefix = self
                 .parameter_for(Role::Hole)
                 .map(|p| p.trim_end_matches("_diameter").to_string());
@@ -999,6 +1027,21 @@ mod tests {
         assert!(after("plate 100x60x5", "make the holes bigger")
             .unwrap_err()
             .contains("no holes"));
+    }
+
+    #[test]
+    fn some_holes_are_not_guessed_and_the_hole_is_not_a_count() {
+        let corners = "plate 100x60x5 with four M5 holes in the corners";
+        assert!(after(corners, "remove 2 holes").unwrap_err().contains("which 2"));
+        assert!(after(corners, "remove the holes").is_ok());
+        let g = after(
+            "plate 100 x 60 x 5 with a 20 mm hole in the centre",
+            "make the hole 30 mm",
+        )
+        .unwrap();
+        assert!(matches!(g.spec.features[0], Feature::Hole { diameter, .. } if diameter == 30.0));
+        let g = after("box 30x20x10", "halve the length").unwrap();
+        assert!(matches!(g.spec.base, Base::Box { length, .. } if length == 15.0));
     }
 
     #[test]

@@ -24,7 +24,26 @@
 //! - Relations: "a cylinder 40 mm across whose height is half its
 //!   diameter", "twice as long as wide", "a hole a quarter of the width".
 //! - Every number must be used: a prompt with a dimension, count, M size or
-//!   "at the corners" the part has no use for is refused, not trimmed.
+//!   "at the corners" the part has no use for is refused, not trimmed; so
+//!   is a feature the reader does not make ("a slot", "a keyway"), a
+//!   rounded or chamfered edge without its size, holes without a count
+//!   ("with holes 6 mm"), and numbers joined by a hyphen ("1/4-20", a
+//!   thread or a range).
+//! - Phrases (split at "with", "and", "at", commas…) keep groups of holes
+//!   apart: "four 5 mm holes in the corners and a 20 mm hole in the centre"
+//!   is two groups, each with its own size and place; "rounded corners
+//!   5 mm" rounds the corners without moving corner holes.
+//! - Number words are numbers ("ten by twenty by thirty mm", "twenty-five");
+//!   "2x", "3 times" and "50%" before a comparative are factors ("50%
+//!   longer"); "20 mm wider" in a follow-up adds 20 mm.
+//! - Round parts take "wide" and "across" as their diameter ("across" is
+//!   a torus's outside); a torus is any two of ring (major), outer, inner
+//!   and tube (minor) size.
+//! - Holes: counts, sizes (mm, M sizes, tapped M sizes as tap-drill holes),
+//!   at the corners or "N mm from the edges", at the centre, in a row
+//!   ("spaced 50 mm apart"), in an "a x b grid", on a bolt circle (also on
+//!   plates), at `(x, y)` points, or across a block ("front to back",
+//!   "through the ends").
 //!
 //! Defaults for secondary dimensions (the reply lists each one used after
 //! "defaults:"):

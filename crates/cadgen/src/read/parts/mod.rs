@@ -194,6 +194,15 @@ fn edge_features(cx: &mut Ctx, spec: &mut PartSpec) -> Result<(), NotUnderstood>
         _ => fillet,
     };
     if fillet.is_none() && chamfer.is_none() {
+        // "rounded corners", "chamfered edges" without a size: asked, not
+        // left out.
+        for (role, what) in [(Role::Fillet, "rounded"), (Role::Chamfer, "chamfered")] {
+            if cx.facts.keys.contains(&role) {
+                return Err(cx.refuse(format!(
+                    "I read that edges are {what} but not by how much; give the size, e.g. \"{what} 2 mm\"."
+                )));
+            }
+        }
         return Ok(());
     }
     let edges = if cx.facts.take_flag(Flag::VerticalEdges) || cx.facts.take_flag(Flag::Corners) {
@@ -920,6 +929,9 @@ mod tests {
     #[test]
     fn unsupported_features_are_refused_by_name() {
         assert!(refusal("plate 100 x 60 x 5 with a 10 mm slot").contains("a slot"));
+        // Rounded or chamfered without a size is asked about, not dropped.
+        assert!(refusal("a cylinder with a rounded top, 30 mm diameter 40 mm tall").contains("by how much"));
+        assert!(refusal("a 30 mm cube with chamfered edges").contains("by how much"));
         assert!(refusal("sphere 20 mm diameter with a 5 mm hole").contains("holes in a sphere"));
         assert!(refusal("cone bottom diameter 40 height 30 with a 5 mm hole").contains("holes in a cone"));
         assert!(refusal("block 40 x 20 x 10 chamfer all edges 1 mm").contains("not all its edges"));
