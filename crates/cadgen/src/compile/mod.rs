@@ -17,6 +17,17 @@
 //!   top, bottom and all edges;
 //! - the volume is therefore exact wherever the compiler accepts a spec,
 //!   and the default 0.5 % tolerance only absorbs OpenCASCADE's rounding.
+//!
+//! The script builds the part as parametric FreeCAD document objects, one
+//! chain per part: the base (a primitive per [`Form`], or a fixed face
+//! extruded or revolved), each step consuming the last (`Part::Cut` with
+//! the tools fused by `Part::MultiFuse`, `Part::MultiFuse` for bosses,
+//! `Part::Fillet` / `Part::Chamfer`), so exactly one solid is left at the
+//! top of the document. Every number that a spec parameter determines is an
+//! [`X`](expr::X) and its property an expression on the `Parameters`
+//! spreadsheet, so editing a cell in desktop FreeCAD rebuilds the part as
+//! compiling the edited spec would; what cannot follow (counts, gear teeth,
+//! sketch paths, fillet sizes) is literal and the spreadsheet says so.
 
 mod expr;
 mod gear;
