@@ -54,10 +54,16 @@ pub(crate) fn detect(facts: &Facts) -> Option<PartNoun> {
         Family::Cube,
         Family::Box,
     ];
+    // "sketch a 40 mm square and extrude it 10 mm": a square is a block.
+    let square = facts.has_role(&[Role::Square]).then_some(PartNoun {
+        family: Family::Box,
+        word: "Block",
+    });
     let noun = PRIORITY
         .iter()
         .find_map(|family| facts.parts.iter().find(|n| n.family == *family))
-        .copied()?;
+        .copied()
+        .or(square)?;
     let walls = facts.has_role(&[Role::Wall, Role::Floor]) || facts.has(Flag::Open);
     let family = match noun.family {
         Family::Box | Family::Plate | Family::Cube if walls => Family::Enclosure,
@@ -911,6 +917,14 @@ mod tests {
 
     #[test]
     fn square_sections_and_circles_of_holes() {
+        assert_eq!(
+            base("Sketch a 40 mm square and extrude it 10 mm."),
+            Base::Box {
+                length: 40.0,
+                width: 40.0,
+                height: 10.0
+            }
+        );
         assert_eq!(
             base("a bar 1 inch square 12 inches long"),
             Base::Box {
