@@ -30,7 +30,7 @@ def top_solids(doc):
     return [o for o in doc.Objects if not o.InList and o.isDerivedFrom("Part::Feature") and o.Shape.Solids]
 
 
-for name in sorted(n for n in os.listdir(folder) if n.endswith(".py")):
+for name in sorted(n for n in os.listdir(folder) if n.endswith(".py") and n != "runner.py"):
     case = name[:-3]
     try:
         doc = App.newDocument("Build")
@@ -41,6 +41,7 @@ for name in sorted(n for n in os.listdir(folder) if n.endswith(".py")):
         doc.recompute()
         before = top_solids(doc)
         volume_before = before[-1].Shape.Volume
+        a = before[-1].Shape.optimalBoundingBox()
         path = os.path.join(folder, case + ".FCStd")
         doc.saveAs(path)
         App.closeDocument(doc.Name)
@@ -55,9 +56,11 @@ for name in sorted(n for n in os.listdir(folder) if n.endswith(".py")):
         broken = [o.Name for o in doc.Objects if "Invalid" in o.State]
         shape = after[-1].Shape
         b = shape.optimalBoundingBox()
-        print("CADGEN_RESULT %s %.6f %.6f %d %d %d %d %s %.6f %.6f %.6f" % (
+        print("CADGEN_RESULT %s %.6f %.6f %d %d %d %d %s %s %s" % (
             case, volume_before, shape.Volume, len(before), len(after), shape.isValid(), len(shape.Solids),
-            ",".join(broken) or "-", b.XLength, b.YLength, b.ZLength))
+            ",".join(broken) or "-",
+            " ".join("%.6f" % v for v in (a.XMin, a.YMin, a.ZMin, a.XMax, a.YMax, a.ZMax)),
+            " ".join("%.6f" % v for v in (b.XMin, b.YMin, b.ZMin, b.XMax, b.YMax, b.ZMax))))
         App.closeDocument(doc.Name)
     except Exception:
         print("CADGEN_ERROR %s %s" % (case, traceback.format_exc().replace("\n", " | ")))
@@ -161,17 +164,32 @@ struct Measured {
     valid: bool,
     solids: usize,
     broken: String,
-    extents: [f64; 3],
+    /// Tight boxes `[min x, min y, min z, max x, max y, max z]`.
+    box_before: [f64; 6],
+    box_after: [f64; 6],
+}
+
+impl Measured {
+    fn extents(&self) -> [f64; 3] {
+        let b = self.box_after;
+        [b[3] - b[0], b[4] - b[1], b[5] - b[2]]
+    }
+}
+
+fn centre(b: [f64; 6]) -> [f64; 3] {
+    [(b[0] + b[3]) / 2.0, (b[1] + b[4]) / 2.0, (b[2] + b[5]) / 2.0]
 }
 
 fn run_freecad(cases: &[(String, String, String)]) -> BTreeMap<String, Result<Measured, String>> {
-    let dir = std::env::temp_dir().join(format!("cadgen-parameters-{}", std::process::id()));
+    static RUN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let run = RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("cadgen-parameters-{}-{run}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("create temp dir");
     for (name, script, edit) in cases {
         std::fs::write(dir.join(format!("{name}.py")), script).expect("write script");
         std::fs::write(dir.join(format!("{name}.edit")), edit).expect("write edit");
     }
-    let runner = std::env::temp_dir().join(format!("cadgen-parameters-{}.py", std::process::id()));
+    let runner = dir.join("runner.py");
     std::fs::write(&runner, RUNNER).expect("write runner");
     let binary = std::env::var_os("FREECAD_CMD").map_or_else(|| PathBuf::from("freecadcmd"), PathBuf::from);
     let output = Command::new(&binary)
@@ -185,8 +203,12 @@ fn run_freecad(cases: &[(String, String, String)]) -> BTreeMap<String, Result<Me
                 binary.display()
             )
         });
-    let _ = std::fs::remove_dir_all(&dir);
-    let _ = std::fs::remove_file(&runner);
+    // CADGEN_KEEP=1 keeps the scripts and FCStd files to look at.
+    if std::env::var_os("CADGEN_KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    } else {
+        println!("kept {}", dir.display());
+    }
     let stdout = String::from_utf8_lossy(&output.stdout);
     let mut results = BTreeMap::new();
     for line in stdout.lines().filter_map(|l| l.find("CADGEN_").map(|i| &l[i..])) {
@@ -203,7 +225,8 @@ fn run_freecad(cases: &[(String, String, String)]) -> BTreeMap<String, Result<Me
                     valid: f[5] == "1",
                     solids: f[6].parse().expect("count"),
                     broken: f[7].to_string(),
-                    extents: [n(8), n(9), n(10)],
+                    box_before: [n(8), n(9), n(10), n(11), n(12), n(13)],
+                    box_after: [n(14), n(15), n(16), n(17), n(18), n(19)],
                 }),
             );
         } else if let Some(rest) = line.strip_prefix("CADGEN_ERROR ") {
@@ -278,7 +301,7 @@ fn a_spreadsheet_edit_in_the_saved_fcstd_rebuilds_the_part_like_the_same_spec_ed
         let tolerance = edited.expected.volume_tolerance;
         let box_ok = edited.expected.bbox_mm.is_none_or(|b| {
             b.iter()
-                .zip(m.extents)
+                .zip(m.extents())
                 .all(|(w, got)| (w - got).abs() <= edited.expected.bbox_tolerance_mm)
         });
         let ok = close(m.before, was, tolerance)
@@ -296,7 +319,7 @@ fn a_spreadsheet_edit_in_the_saved_fcstd_rebuilds_the_part_like_the_same_spec_ed
                  top-level solids {} / {}, valid {}, solids {}, broken objects {}",
                 m.before,
                 m.after,
-                m.extents,
+                m.extents(),
                 edited.expected.bbox_mm,
                 m.solids_before,
                 m.solids_after,
@@ -338,4 +361,74 @@ fn the_spreadsheet_says_which_cells_drive_the_model() {
     assert!(gear.script.contains("Fixed in this model: the tooth outline"));
     let block = cadgen::generate("block 50 x 30 x 20 with 3 mm fillets on the vertical edges").unwrap();
     assert!(block.script.contains("Fixed in this model: the fillet radius"));
+}
+
+/// Placement follows the spreadsheet too: a centred part with an offset is
+/// centred on the offset, and editing `offset_x` / `offset_y` / `offset_z`
+/// moves it there — for computed shapes (a plate with holes, a flange),
+/// primitives (a cylinder, a sphere) and a turned primitive (a hex nut).
+#[test]
+fn an_offset_edited_in_the_spreadsheet_moves_the_part() {
+    let cases: &[(&str, bool, [f64; 3], usize, f64)] = &[
+        (
+            "plate 100 x 50 x 10 mm with 4 holes 6 mm at the corners",
+            true,
+            [10.0, 0.0, 0.0],
+            0,
+            25.0,
+        ),
+        (
+            "flange 80 mm diameter 10 mm thick with 4 holes 8 mm on a 60 mm bolt circle",
+            true,
+            [0.0, -5.0, 0.0],
+            1,
+            7.5,
+        ),
+        ("cylinder diameter 20mm height 50mm", true, [0.0, 0.0, 3.0], 2, -4.0),
+        ("sphere radius 15 mm", false, [2.0, 0.0, 0.0], 0, 12.0),
+        ("M8 hex nut", true, [0.0, 6.0, 0.0], 1, -6.0),
+    ];
+    let mut runs = Vec::new();
+    for (i, (prompt, centred, offset, axis, new)) in cases.iter().enumerate() {
+        let mut spec = cadgen::generate(prompt)
+            .unwrap_or_else(|e| panic!("{prompt:?}: {e}"))
+            .spec;
+        spec.placement.centered = *centred;
+        spec.placement.offset = *offset;
+        let g = cadgen::compile(&spec).unwrap_or_else(|e| panic!("{prompt:?}: {e}"));
+        let name = ["offset_x", "offset_y", "offset_z"][*axis];
+        // A negative length needs `=` in a cell, or FreeCAD reads text.
+        let sign = if *new < 0.0 { "=" } else { "" };
+        runs.push((format!("move_{i:02}"), g.script, format!("{name}\t{sign}{new} mm")));
+    }
+    let results = run_freecad(&runs);
+    let mut failures = Vec::new();
+    for (i, (prompt, _, offset, axis, new)) in cases.iter().enumerate() {
+        let m = match results.get(&format!("move_{i:02}")) {
+            Some(Ok(m)) => m,
+            other => {
+                failures.push(format!("{prompt:?}: {:?}", other.map(|r| r.as_ref().err())));
+                continue;
+            }
+        };
+        let mut moved = *offset;
+        moved[*axis] = *new;
+        let (before, after) = (centre(m.box_before), centre(m.box_after));
+        // The sphere is not centred: it is built around the origin already.
+        let at = |c: [f64; 3], want: [f64; 3]| (0..3).all(|k| (c[k] - want[k]).abs() < 1e-3);
+        let ok = at(before, *offset)
+            && at(after, moved)
+            && close(m.after, m.before, 1e-9)
+            && m.solids_after == 1
+            && m.valid
+            && m.broken == "-";
+        if !ok {
+            failures.push(format!(
+                "{prompt:?}: centre {before:?} -> {after:?}, expected {offset:?} -> {moved:?}; volume {} -> {}, \
+                 solids {}, valid {}, broken {}",
+                m.before, m.after, m.solids_after, m.valid, m.broken
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "FreeCAD disagreed:\n{}", failures.join("\n"));
 }

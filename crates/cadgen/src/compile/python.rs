@@ -158,6 +158,9 @@ impl Script {
             "Cells marked \"drives the model\" are bound to the features: change one and recompute. \
              Cells marked \"recorded only\" do not move the model; change them through CADScribe.",
         );
+        if params.iter().any(|p| p.kind == ParameterKind::Position) {
+            note.push_str(" Type a negative value with an equals sign: =-5 mm.");
+        }
         if !self.fixed.is_empty() {
             note.push_str(&format!(" Fixed in this model: {}.", self.fixed.join("; ")));
         }
@@ -186,7 +189,8 @@ impl Script {
              sheet = doc.addObject(\"Spreadsheet::Sheet\", \"Parameters\")\n\
              for row, (name, value, unit, label, role) in enumerate(PARAMETERS, start=1):\n    \
                  sheet.set(\"A%d\" % row, label)\n    \
-                 sheet.set(\"B%d\" % row, (\"%s %s\" % (value, unit)).strip())\n    \
+                 # FreeCAD reads \"-5 mm\" as text, \"=-5 mm\" as a length.\n    \
+                 sheet.set(\"B%d\" % row, (\"=\" if value < 0 else \"\") + (\"%s %s\" % (value, unit)).strip())\n    \
                  sheet.setAlias(\"B%d\" % row, name)\n    \
                  sheet.set(\"C%d\" % row, role)\n\
              sheet.set(\"A%d\" % (len(PARAMETERS) + 2), \"Note\")\n\
