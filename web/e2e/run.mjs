@@ -392,6 +392,33 @@ try {
     }, first, { timeout: T });
   });
 
+  await step('a failed run shows its class, line and suggestion, and marks the line', async () => {
+    await page.getByRole('tab', { name: 'Scripts' }).click();
+    const failing = [
+      'import FreeCAD as App',
+      'import Part',
+      '',
+      'doc = App.newDocument("Block")',
+      'box = Part.makeBox(58, 30, 10)',
+      'rounded = box.makeFillet(20, box.Edges)',
+      'doc.addObject("Part::Feature", "Block").Shape = rounded',
+      '',
+    ].join('\n');
+    await page.getByLabel('or paste it here').fill(failing);
+    await page.getByRole('button', { name: 'Upload and build' }).click();
+    const status = page.locator('.job-status[data-stage="failed"] .diagnosis');
+    await status.waitFor({ timeout: T });
+    const text = await status.textContent();
+    assert(/FreeCAD exception/.test(text ?? ''), `the class is shown (${text})`);
+    assert(/makeFillet/.test(text ?? ''), `the failing line's code is shown (${text})`);
+    assert(/Try:/.test(text ?? ''), `a suggestion is shown (${text})`);
+    await status.getByRole('button', { name: 'line 6' }).click();
+    await page.locator('.code .line-mark[data-line="6"]').waitFor({ timeout: T });
+    assert((await page.getByRole('tab', { name: 'Scripts' }).getAttribute('aria-selected')) === 'true', 'the Scripts tab shows the line');
+    await shot('07b-diagnosis-laptop');
+    await page.getByRole('tab', { name: 'Model' }).click();
+  });
+
   await step('phone width: readable project page', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(projectUrl, { waitUntil: 'load' });

@@ -2,7 +2,7 @@
 // (how live status events update a job, which steps of the pipeline a job
 // has passed, which version's model to show, how projects are ordered).
 
-import type { Job, JobStage, ModelMetrics, Output, Project, StatusEvent, VerificationCheck } from './types';
+import type { Diagnosis, Job, JobStage, Question, ModelMetrics, Output, Project, StatusEvent, VerificationCheck } from './types';
 
 /** A value with subscribers. */
 export class Store<T> {
@@ -33,7 +33,7 @@ export class Store<T> {
   }
 }
 
-export const TERMINAL: readonly JobStage[] = ['completed', 'failed', 'timeout', 'cancelled'];
+export const TERMINAL: readonly JobStage[] = ['completed', 'failed', 'timeout', 'cancelled', 'needs_input'];
 
 const RANK: Record<JobStage, number> = {
   queued: 0,
@@ -44,6 +44,7 @@ const RANK: Record<JobStage, number> = {
   failed: 4,
   timeout: 4,
   cancelled: 4,
+  needs_input: 4,
 };
 
 export const LABELS: Record<JobStage, string> = {
@@ -55,6 +56,7 @@ export const LABELS: Record<JobStage, string> = {
   failed: 'Failed',
   timeout: 'Timed out',
   cancelled: 'Cancelled',
+  needs_input: 'Waiting for your answer',
 };
 
 export function isTerminal(stage: JobStage): boolean {
@@ -74,6 +76,10 @@ export interface JobState {
   at: string;
   /** `generate` or `upload` when known (an upload has no generating step). */
   kind?: string;
+  /** Why a failed job failed (class, line, suggestion). */
+  diagnosis?: Diagnosis | null;
+  /** What a `needs_input` job asks. */
+  question?: Question | null;
 }
 
 export type Jobs = Readonly<Record<string, JobState>>;
@@ -103,6 +109,8 @@ export function applyStatus(jobs: Jobs, ev: StatusEvent): Jobs {
     terminal: isTerminal(ev.stage),
     at: ev.at,
     ...(known?.kind && { kind: known.kind }),
+    ...(ev.diagnosis && { diagnosis: ev.diagnosis }),
+    ...(ev.question && { question: ev.question }),
   };
   return { ...jobs, [ev.job_id]: next };
 }
@@ -117,7 +125,10 @@ export function mergeJob(jobs: Jobs, state: JobState): Jobs {
   const stale = known && (known.terminal || RANK[state.stage] < RANK[known.stage]);
   const same = known && known.stage === state.stage && known.detail === state.detail && known.version === state.version;
   if (known && (stale || same)) {
-    return known.kind === kind ? jobs : { ...jobs, [state.job_id]: { ...known, kind } };
+    // The API may know why a job failed when the event that said so was missed.
+    const diagnosis = known.diagnosis ?? (known.stage === state.stage ? state.diagnosis : undefined);
+    if (known.kind === kind && diagnosis === known.diagnosis) return jobs;
+    return { ...jobs, [state.job_id]: { ...known, kind, ...(diagnosis && { diagnosis }) } };
   }
   return { ...jobs, [state.job_id]: { ...state, kind } };
 }
@@ -137,6 +148,8 @@ export function jobState(job: Job): JobState {
     terminal: isTerminal(job.stage),
     at: last?.at ?? job.updated_at,
     kind: job.kind,
+    ...(job.diagnosis && { diagnosis: job.diagnosis }),
+    ...(job.question && { question: job.question }),
   };
 }
 
@@ -225,3 +238,15 @@ export function viewerFormat(outputs: Output[], version: number): 'STL' | 'OBJ' 
   if (formats.includes('OBJ')) return 'OBJ';
   return null;
 }
+
+/** The title of a failure class, as the status card shows it. */
+export const FAILURE_CLASSES: Record<Diagnosis['class'], string> = {
+  syntax: 'Syntax error',
+  refused: 'Refused',
+  exception: 'FreeCAD exception',
+  no_solid: 'No solid produced',
+  invalid_solid: 'Invalid solid',
+  verification: 'Verification failed',
+  limit: 'Limit reached',
+  crash: 'FreeCAD crashed',
+};

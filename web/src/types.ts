@@ -8,7 +8,8 @@ export type JobStage =
   | 'completed'
   | 'failed'
   | 'timeout'
-  | 'cancelled';
+  | 'cancelled'
+  | 'needs_input';
 
 export type ProjectStatus = 'draft' | 'processing' | 'completed' | 'error' | 'timeout';
 export type ProcessingStatus = 'no_scripts' | 'processing' | 'completed' | 'timeout' | 'error';
@@ -76,6 +77,23 @@ export interface Verification {
   passed: boolean;
 }
 
+/** What a job asks instead of guessing a dimension; the next message answers it. */
+export interface Question {
+  text: string;
+  what?: string;
+  prompt: string;
+}
+
+/** Why a run failed: its class, the script line and its text, FreeCAD's console and a suggestion. */
+export interface Diagnosis {
+  class: 'syntax' | 'refused' | 'exception' | 'no_solid' | 'invalid_solid' | 'verification' | 'limit' | 'crash';
+  message: string;
+  line?: number | null;
+  code?: string | null;
+  console?: string[];
+  suggestion: string;
+}
+
 export interface ModelMetrics {
   /** mm³ */
   volume: number;
@@ -108,6 +126,8 @@ export interface Job {
   metrics?: ModelMetrics | null;
   verification?: Verification | null;
   verification_summary?: string | null;
+  diagnosis?: Diagnosis | null;
+  question?: Question | null;
   outputs: Record<string, string>;
   created_at: string;
   updated_at: string;
@@ -140,6 +160,8 @@ export interface StatusEvent {
   detail?: string | null;
   terminal: boolean;
   at: string;
+  diagnosis?: Diagnosis | null;
+  question?: Question | null;
 }
 
 export interface ScriptVersion {

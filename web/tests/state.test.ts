@@ -21,7 +21,7 @@ const ev = (stage: JobStage, over: Partial<StatusEvent> = {}): StatusEvent => ({
   slug: 'part',
   stage,
   label: '',
-  terminal: ['completed', 'failed', 'timeout', 'cancelled'].includes(stage),
+  terminal: ['completed', 'failed', 'timeout', 'cancelled', 'needs_input'].includes(stage),
   at: '2026-01-01T00:00:0' + ['queued', 'generating', 'uploading', 'processing', 'completed', 'failed'].indexOf(stage) + 'Z',
   ...over,
 });
@@ -186,5 +186,39 @@ describe('upload jobs', () => {
     const live = applyStatus({}, ev('processing'));
     const merged = mergeJob(live, { ...jobState(job({ stage: 'uploading', terminal: false, history: [] })), kind: 'upload' });
     expect(merged['job-1']).toMatchObject({ stage: 'processing', kind: 'upload' });
+  });
+});
+
+describe('failures and questions', () => {
+  const diagnosis = {
+    class: 'exception' as const,
+    message: 'Part.OCCError: BRep_API: command not done',
+    line: 6,
+    code: 'rounded = box.makeFillet(20, box.Edges)',
+    suggestion: 'Use a smaller radius.',
+  };
+
+  it('keeps why a job failed, from the event or from the API', () => {
+    let jobs: Jobs = applyStatus({}, ev('processing'));
+    jobs = applyStatus(jobs, ev('failed', { detail: 'FreeCAD exception at line 6', diagnosis }));
+    expect(jobs['job-1'].diagnosis?.line).toBe(6);
+    // The stream missed the diagnosis; the API's view brings it.
+    let missed: Jobs = applyStatus({}, ev('failed', { detail: 'x' }));
+    expect(missed['job-1'].diagnosis).toBeUndefined();
+    const stored = { ...jobState({ job_id: 'job-1', stage: 'failed', history: [], outputs: {}, label: '', kind: 'generate', terminal: true, project_id: 'p', slug: 's', created_at: '', updated_at: '' } as unknown as Job)!, detail: 'x', diagnosis };
+    missed = mergeJob(missed, stored);
+    expect(missed['job-1'].diagnosis?.class).toBe('exception');
+  });
+
+  it('ends a job that asks a question without a failure', () => {
+    const question = { text: 'What outer diameter should the flange have?', what: 'outer diameter', prompt: 'a flange' };
+    let jobs: Jobs = applyStatus({}, ev('generating'));
+    jobs = applyStatus(jobs, ev('needs_input', { question, detail: question.text }));
+    const job = jobs['job-1'];
+    expect(job.terminal).toBe(true);
+    expect(job.label).toBe('Waiting for your answer');
+    expect(job.question?.text).toBe(question.text);
+    // Nothing more happens to it.
+    expect(applyStatus(jobs, ev('processing'))).toBe(jobs);
   });
 });

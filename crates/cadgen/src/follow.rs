@@ -101,6 +101,7 @@ fn refuse(base: &PartSpec, reason: impl Into<String>) -> NotUnderstood {
     NotUnderstood {
         reason: reason.into(),
         part: Some(base.part.clone()),
+        question: None,
     }
 }
 

@@ -44,7 +44,7 @@ pub mod follow;
 pub mod read;
 pub mod requirements;
 
-pub use check::{check_script, Violation, ViolationKind};
+pub use check::{check_script, diagnose, Violation, ViolationKind};
 pub use compile::compile;
 pub use domain::spec::PartSpec;
 pub use follow::follow_up;
@@ -78,6 +78,9 @@ pub struct NotUnderstood {
     pub reason: String,
     /// The part family it was recognised as, if any.
     pub part: Option<String>,
+    /// The question to ask when the prompt names a part but lacks a
+    /// dimension it needs (asked instead of guessing).
+    pub question: Option<domain::messages::Question>,
 }
 
 impl NotUnderstood {
@@ -85,6 +88,7 @@ impl NotUnderstood {
         NotUnderstood {
             reason: reason.into(),
             part: None,
+            question: None,
         }
     }
 }

@@ -26,7 +26,12 @@ fn refuses_the_classic_escapes() {
     refused("eval(\"1\")", Name, 1);
     refused("import socket", Import, 1);
     refused("import os.path as p", Import, 1);
-    refused("import FreeCADGui", Import, 1);
+    refused("import numpy.ctypeslib", Import, 1);
+    refused(
+        "import numpy as np\nlib = np.ctypeslib.load_library('x', '.')",
+        Attribute,
+        2,
+    );
     refused("from . import helpers", Import, 1);
     refused("from FreeCAD import *", Import, 1);
     refused("from FreeCAD import openDocument", Import, 1);
@@ -38,17 +43,13 @@ fn refuses_the_classic_escapes() {
 #[test]
 fn refuses_freecad_file_and_settings_facilities() {
     use ViolationKind::*;
-    refused("import Part\nPart.export([], 'x.step')", Attribute, 2);
     refused("import FreeCAD as App\nApp.openDocument('a.FCStd')", Attribute, 2);
-    refused(
-        "import FreeCAD as App\nApp.ActiveDocument.saveAs('a.FCStd')",
-        Attribute,
-        2,
-    );
-    refused("doc.save()", Attribute, 1);
-    refused("shape.exportStep('a.step')", Attribute, 1);
-    refused("shape.exportStl('a.stl')", Attribute, 1);
-    refused("import Mesh\nMesh.export([], 'a.obj')", Attribute, 2);
+    // Export calls are skipped by the harness; anything else reaching
+    // them (a reference, a computed call) is refused as before.
+    refused("f = shape.exportStep\nf('a.step')", Attribute, 1);
+    refused("go = doc.saveAs", Attribute, 1);
+    refused("f = getattr(shape, 'exportStep')", Call, 1);
+    refused("import numpy as np\na = np.fromfile('/etc/passwd')", Attribute, 2);
     refused("import Mesh\nm = Mesh.read('a.stl')", Attribute, 2);
     refused("import Part\ns = Part.read('a.brep')", Attribute, 2);
     refused("import Part\nPart.insert('a.step', 'Doc')", Attribute, 2);
@@ -59,7 +60,7 @@ fn refuses_freecad_file_and_settings_facilities() {
         Attribute,
         2,
     );
-    refused("f.write('x')", Attribute, 1);
+    refused("w = f.write", Attribute, 1);
     refused("import Mesh\nm = Mesh.Mesh('a.stl')", Call, 2);
     refused("import FreeCAD as App\ng = App.Gui", Attribute, 2);
 }
@@ -98,7 +99,7 @@ fn sees_into_every_corner_of_the_tree() {
 
 #[test]
 fn reports_all_violations_in_line_order() {
-    let source = "import os\nimport Part\nx = eval('1')\nPart.export([], 'x.step')\nimport socket\n";
+    let source = "import os\nimport Part\nx = eval('1')\nPart.read('x.step')\nimport socket\n";
     let found = violations(source);
     let lines: Vec<usize> = found.iter().map(|v| v.line).collect();
     assert_eq!(lines, vec![1, 3, 4, 5], "{found:?}");
@@ -183,6 +184,42 @@ doc.recompute()
 print(shape.Volume, total)
 if __name__ == "__main__":
     pass
+"#;
+    assert_eq!(check_script(source), Ok(()));
+}
+
+/// The idioms language models write out of habit: GUI calls, numpy point
+/// lists, the script exporting or saving its own result. The harness
+/// stands in for the GUI and skips the exports; the checker lets them by.
+#[test]
+fn accepts_the_idioms_models_write() {
+    let source = r#"
+import FreeCAD as App
+import FreeCADGui as Gui
+import FreeCADGui
+import ImportGui
+import Import
+import Part
+import Mesh
+import numpy as np
+
+doc = App.newDocument("Part")
+pts = np.linspace(0, 10, 5)
+box = Part.makeBox(float(pts[-1]), 10, 10)
+obj = doc.addObject("Part::Feature", "Box")
+obj.Shape = box
+obj.ViewObject.ShapeColor = (0.8, 0.2, 0.2)
+doc.recompute()
+Gui.SendMsgToActiveView("ViewFit")
+FreeCADGui.ActiveDocument.ActiveView.viewIsometric()
+__objs__ = [obj]
+ImportGui.export(__objs__, "part.step")
+del __objs__
+Part.export([obj], "/home/user/part.step")
+Mesh.export([obj], "part.stl")
+box.exportStep("part.step")
+box.exportStl("part.stl")
+doc.saveAs("part.FCStd")
 "#;
     assert_eq!(check_script(source), Ok(()));
 }

@@ -10,7 +10,8 @@ use bson::serde_helpers::chrono_datetime_as_bson_datetime as bson_dt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::messages::{ModelMetrics, ScriptSource};
+use crate::diagnosis::Diagnosis;
+use crate::messages::{ModelMetrics, Question, ScriptSource};
 use crate::verify::{Expectations, Verification};
 use crate::{FileType, JobId, JobStage, ProjectId, ProjectSlug, ProjectStatus, UserId, Version};
 
@@ -184,6 +185,12 @@ pub struct Job {
     /// only with a passing one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<Verification>,
+    /// Why the job failed, by class and line (failed jobs only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnosis: Option<Diagnosis>,
+    /// What the job asked instead of guessing (`needs_input` jobs only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question: Option<Question>,
     #[serde(default)]
     pub outputs: BTreeMap<String, String>,
     #[serde(default)]

@@ -1,7 +1,9 @@
 //! Job stages and their only legal transitions.
 //!
 //! `queued → generating → uploading → processing → completed`, with the
-//! terminal alternatives `failed`, `timeout` and `cancelled`. A stage never
+//! terminal alternatives `failed`, `timeout`, `cancelled` and
+//! `needs_input` (the prompt lacks a dimension: the job ends with a
+//! question, and the user's answer continues the request as a new job). A stage never
 //! moves backwards, with one named exception: a failed FreeCAD run of an LLM
 //! script goes from `processing` back to `generating` for a repair attempt.
 //! Stages may be skipped forwards (a user's uploaded script starts at
@@ -23,6 +25,8 @@ pub enum JobStage {
     Failed,
     Timeout,
     Cancelled,
+    /// The prompt lacks a dimension the part needs; the job asked for it.
+    NeedsInput,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,7 +37,7 @@ pub struct IllegalTransition {
 }
 
 impl JobStage {
-    pub const ALL: [JobStage; 8] = [
+    pub const ALL: [JobStage; 9] = [
         JobStage::Queued,
         JobStage::Generating,
         JobStage::Uploading,
@@ -42,10 +46,14 @@ impl JobStage {
         JobStage::Failed,
         JobStage::Timeout,
         JobStage::Cancelled,
+        JobStage::NeedsInput,
     ];
 
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Completed | Self::Failed | Self::Timeout | Self::Cancelled)
+        matches!(
+            self,
+            Self::Completed | Self::Failed | Self::Timeout | Self::Cancelled | Self::NeedsInput
+        )
     }
 
     /// Position on the happy path; terminal failures have none.
@@ -103,6 +111,7 @@ impl JobStage {
             Self::Failed => "Failed",
             Self::Timeout => "Timed out",
             Self::Cancelled => "Cancelled",
+            Self::NeedsInput => "Waiting for your answer",
         }
     }
 
@@ -116,6 +125,7 @@ impl JobStage {
             Self::Failed => "failed",
             Self::Timeout => "timeout",
             Self::Cancelled => "cancelled",
+            Self::NeedsInput => "needs_input",
         }
     }
 }

@@ -5,6 +5,7 @@
 //! safe to put in an S3 key). The crate does no I/O; adapters live in
 //! `platform`, behaviour in the services.
 
+pub mod diagnosis;
 pub mod documents;
 pub mod files;
 pub mod ids;
@@ -15,6 +16,7 @@ pub mod spec;
 pub mod status;
 pub mod verify;
 
+pub use diagnosis::{Diagnosis, FailureClass};
 pub use files::{FileType, ModelFormat};
 pub use ids::{IdError, JobId, ProjectId, ProjectSlug, UserId, Version};
 pub use job::{IllegalTransition, JobStage};

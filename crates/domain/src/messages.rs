@@ -15,6 +15,7 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::diagnosis::Diagnosis;
 use crate::spec::PartSpec;
 use crate::verify::Verification;
 use crate::{JobId, JobStage, ModelFormat, ProjectId, ProjectSlug, UserId, Version};
@@ -400,10 +401,47 @@ pub struct ModelFailed {
     pub prompt: String,
     #[serde(default)]
     pub repair_attempt: u32,
+    /// The failure's class, line, console and suggestion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnosis: Option<Diagnosis>,
 }
 
 impl Payload for ModelFailed {
     const TYPE: MessageType = MessageType::ModelFailed;
+}
+
+/// A question a generator asks instead of guessing: the prompt names a part
+/// but lacks a dimension it needs. The job ends in `needs_input`; the
+/// user's next message in the project answers it and continues the request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Question {
+    /// "What outside diameter should the flange have?"
+    pub text: String,
+    /// The dimension asked for ("outside diameter"), when the generator
+    /// knows it; the answer is read as that dimension.
+    #[serde(default)]
+    pub what: String,
+    /// The request the answer completes.
+    pub prompt: String,
+}
+
+impl Question {
+    /// The request with `answer` in it: "a flange with six bolt holes,
+    /// outside diameter 80 mm". A bare value ("80 mm") is named by the
+    /// dimension asked for; anything longer is added as it is.
+    pub fn answered(&self, answer: &str) -> String {
+        let answer = answer.trim().trim_end_matches(['.', '!']);
+        let bare =
+            answer.split_whitespace().count() <= 2 && answer.starts_with(|c: char| c.is_ascii_digit() || c == '.');
+        let prompt = self.prompt.trim().trim_end_matches('.');
+        if bare && !self.what.is_empty() {
+            format!("{prompt}, {} {answer}", self.what)
+        } else if self.what.is_empty() {
+            format!("{prompt}. {} {answer}", self.text)
+        } else {
+            format!("{prompt}, {answer}")
+        }
+    }
 }
 
 /// `job.status`: a job entered a stage; what clients see live.
@@ -422,6 +460,12 @@ pub struct JobStatus {
     /// against what was asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<Verification>,
+    /// On the final event of a failed job: why, by class and line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnosis: Option<Diagnosis>,
+    /// On the final event of a job that needs input: the question.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question: Option<Question>,
 }
 
 impl JobStatus {
@@ -433,6 +477,8 @@ impl JobStatus {
             version: None,
             detail: None,
             verification: None,
+            diagnosis: None,
+            question: None,
         }
     }
 }
@@ -459,6 +505,35 @@ impl Payload for ServiceHeartbeat {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_answer_completes_the_request() {
+        let q = Question {
+            text: "What outside diameter should the flange have?".into(),
+            what: "outside diameter".into(),
+            prompt: "a flange with six bolt holes".into(),
+        };
+        assert_eq!(
+            q.answered("80 mm"),
+            "a flange with six bolt holes, outside diameter 80 mm"
+        );
+        assert_eq!(
+            q.answered(" 3 in. "),
+            "a flange with six bolt holes, outside diameter 3 in"
+        );
+        assert_eq!(
+            q.answered("make it 80 mm across"),
+            "a flange with six bolt holes, make it 80 mm across"
+        );
+        let open = Question {
+            what: String::new(),
+            ..q
+        };
+        assert_eq!(
+            open.answered("80 mm"),
+            "a flange with six bolt holes. What outside diameter should the flange have? 80 mm"
+        );
+    }
 
     #[test]
     fn envelope_round_trip_and_type_check() {

@@ -155,6 +155,22 @@ impl Verification {
     }
 
     /// The failed checks in one line, for errors and repair prompts.
+    /// A failed verification as a diagnosis: an invalid solid (or more
+    /// than one) when that check failed, a mismatch of sizes otherwise.
+    pub fn diagnosis(&self) -> crate::Diagnosis {
+        use crate::FailureClass;
+        let shape = self
+            .checks
+            .iter()
+            .any(|c| !c.passed && (c.name == "valid_solid" || c.name == "solids"));
+        let class = if shape {
+            FailureClass::InvalidSolid
+        } else {
+            FailureClass::Verification
+        };
+        crate::Diagnosis::new(class, self.failures())
+    }
+
     pub fn failures(&self) -> String {
         self.checks
             .iter()

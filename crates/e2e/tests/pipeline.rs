@@ -5,11 +5,11 @@
 use std::f64::consts::PI;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+
 use std::time::Duration;
 
-use actix_web::{web, App, HttpResponse, HttpServer};
 use domain::{FileType, JobStage, ModelFormat, ProjectStatus, S3Key, Version};
+use e2e::chat::{asks_for_spec, chat_model, script_requests, Requests};
 use e2e::{binary, stl, Pipeline, PIPELINE};
 use platform::mongo::PageRequest;
 
@@ -268,80 +268,6 @@ async fn hostile_scripts_are_contained_and_reported_and_the_worker_keeps_serving
     let mut slugs: Vec<_> = jobs.iter().map(|(_, p)| &p.slug).collect();
     slugs.push(&good.slug);
     p.clean(&slugs).await;
-}
-
-/// Every request a fake model got, in order.
-type Requests = Arc<Mutex<Vec<serde_json::Value>>>;
-
-/// A chat-completions server on a free port: every request is kept and
-/// answered by `answer`, with the assistant's text or an HTTP error status
-/// and message. Returns its base URL.
-async fn chat_model<F>(answer: F) -> (String, Requests)
-where
-    F: Fn(&serde_json::Value) -> Result<String, (u16, String)> + Send + Sync + 'static,
-{
-    let requests: Requests = Arc::new(Mutex::new(Vec::new()));
-    let answer = Arc::new(answer);
-    let seen = requests.clone();
-    let server = HttpServer::new(move || {
-        let seen = seen.clone();
-        let answer = answer.clone();
-        App::new().route(
-            "/v1/chat/completions",
-            web::post().to(move |body: web::Json<serde_json::Value>| {
-                let seen = seen.clone();
-                let answer = answer.clone();
-                async move {
-                    let body = body.into_inner();
-                    let n = {
-                        let mut seen = seen.lock().unwrap();
-                        seen.push(body.clone());
-                        seen.len()
-                    };
-                    match answer(&body) {
-                        Ok(text) => HttpResponse::Ok().json(serde_json::json!({
-                            "id": format!("chatcmpl-{n}"),
-                            "object": "chat.completion",
-                            "created": 1_700_000_000,
-                            "model": "local-coder",
-                            "choices": [{
-                                "index": 0,
-                                "message": { "role": "assistant", "content": text },
-                                "finish_reason": "stop"
-                            }],
-                            "usage": { "prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150 }
-                        })),
-                        Err((status, message)) => {
-                            HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).json(
-                                serde_json::json!({
-                                    "error": { "message": message, "type": "invalid_request_error", "param": null, "code": null }
-                                }),
-                            )
-                        }
-                    }
-                }
-            }),
-        )
-    })
-    .workers(1)
-    .bind(("127.0.0.1", 0))
-    .unwrap();
-    let port = server.addrs()[0].port();
-    tokio::spawn(server.run());
-    (format!("http://127.0.0.1:{port}/v1"), requests)
-}
-
-/// Whether a request asks for a part spec (rather than a script).
-fn asks_for_spec(request: &serde_json::Value) -> bool {
-    request["messages"][0]["content"]
-        .as_str()
-        .is_some_and(|system| system.contains("part spec"))
-}
-
-/// The requests that asked for a script.
-fn script_requests(requests: &Requests) -> Vec<serde_json::Value> {
-    let all = requests.lock().unwrap().clone();
-    all.into_iter().filter(|r| !asks_for_spec(r)).collect()
 }
 
 const UNSUPPORTED: &str = r#"{"unsupported": "the spec has no knurling"}"#;
@@ -799,5 +725,43 @@ doc.recompute()\n";
         .find(|c| c.name == "solids")
         .expect("a solids check");
     assert_eq!((solids.measured.as_str(), solids.passed), ("2", false));
+    p.clean(&[&project.slug]).await;
+}
+
+#[tokio::test]
+async fn a_prompt_missing_a_dimension_is_asked_about_and_the_answer_builds_the_part() {
+    let mut p = Pipeline::new().await;
+    p.start(&PIPELINE, &[]);
+    let project = p.project("ask me").await;
+    let job = p
+        .finished(p.generate(&project, "a flange with six bolt holes").await, 2 * MINUTE)
+        .await;
+    assert_eq!(job.stage, JobStage::NeedsInput, "{:?}", job.error);
+    let question = job.question.clone().expect("the job asks");
+    assert!(
+        question.text.starts_with("What ") && question.text.contains("diameter") && question.text.ends_with('?'),
+        "{question:?}"
+    );
+    assert_eq!(job.version, None, "nothing was built");
+    let messages =
+        p.db.messages()
+            .list(&project.project_id, PageRequest::all())
+            .await
+            .unwrap();
+    assert!(
+        messages.items.iter().any(|m| m.content == question.text),
+        "the question is the assistant's reply in the chat"
+    );
+
+    // The answer continues the same request.
+    let answered = p.finished(p.generate(&project, "80 mm").await, 2 * MINUTE).await;
+    assert_eq!(answered.stage, JobStage::Completed, "{:?}", answered.error);
+    assert!(answered.verification.as_ref().is_some_and(|v| v.passed));
+    let size = answered.expected.and_then(|e| e.bbox_mm).expect("a size was expected");
+    assert!(
+        size.iter().filter(|x| (**x - 80.0).abs() < 1e-6).count() >= 2,
+        "an 80 mm flange: {size:?}"
+    );
+    assert_eq!(answered.version, Some(Version::new(1).unwrap()));
     p.clean(&[&project.slug]).await;
 }

@@ -9,7 +9,9 @@ use chrono::Utc;
 
 use domain::documents::{Job, JobKind, Project};
 use domain::messages::JobStatus;
-use domain::{Envelope, JobId, JobStage, Payload, ProjectId, ProjectSlug, ProjectStatus, RawEnvelope, UserId, Version};
+use domain::{
+    Diagnosis, Envelope, JobId, JobStage, Payload, ProjectId, ProjectSlug, ProjectStatus, RawEnvelope, UserId, Version,
+};
 
 use crate::bus::{Bus, BusError, HandlerError};
 use crate::metrics;
@@ -80,6 +82,8 @@ pub fn new_job<P: Payload>(project: &Project, user: &UserId, kind: JobKind, firs
         metrics: None,
         expected: None,
         verification: None,
+        diagnosis: None,
+        question: None,
         outputs: Default::default(),
         request_id: first.request_id.clone(),
         created_at: now,
@@ -230,6 +234,8 @@ pub async fn advance(
         status.detail = step.detail;
         if step.stage.is_terminal() {
             status.verification = job.verification.clone();
+            status.diagnosis = job.diagnosis.clone();
+            status.question = job.question.clone();
         }
         bus.publish(&origin.message(status).into_raw()).await?;
     }
@@ -251,7 +257,23 @@ pub async fn fail(
     slug: &ProjectSlug,
     reason: &str,
 ) -> Result<(), HandlerError> {
-    let t = advance(db, bus, origin, slug, Advance::to(JobStage::Failed).detail(reason)).await?;
+    fail_with(db, bus, origin, slug, reason, None).await
+}
+
+/// [`fail`], keeping why by class and line on the job and its final event.
+pub async fn fail_with(
+    db: &Db,
+    bus: &dyn Bus,
+    origin: &Origin<'_>,
+    slug: &ProjectSlug,
+    reason: &str,
+    diagnosis: Option<&Diagnosis>,
+) -> Result<(), HandlerError> {
+    let mut step = Advance::to(JobStage::Failed).detail(reason);
+    if let Some(d) = diagnosis {
+        step = step.set(doc! { "diagnosis": bson::to_bson(d).map_err(HandlerError::permanent)? });
+    }
+    let t = advance(db, bus, origin, slug, step).await?;
     if matches!(t, Transition::Moved(_)) {
         db.projects()
             .set_status(origin.project_id, ProjectStatus::Error)

@@ -50,6 +50,8 @@ fn job(p: &Project) -> Job {
         metrics: None,
         expected: None,
         verification: None,
+        diagnosis: None,
+        question: None,
         outputs: Default::default(),
         request_id: None,
         created_at: now,

@@ -45,8 +45,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             kind,
             error,
             traceback_tail,
+            diagnosis,
         } => {
             println!("failed ({kind:?}): {error}\n{traceback_tail}");
+            println!(
+                "diagnosis: {}\n  suggestion: {}",
+                diagnosis.headline(),
+                diagnosis.suggestion
+            );
+            for line in &diagnosis.console {
+                println!("  console: {line}");
+            }
         }
     }
     if show_log {

@@ -14,7 +14,11 @@ arguments):
 Outcome: `<out>/result.json`, always written unless the process is killed:
 
     {"ok": true, "metrics": {...}, "files": {"FCStd": "MyHeadlessModel.FCStd", ...}}
-    {"ok": false, "kind": "script_error", "error": "...", "traceback_tail": "..."}
+    {"ok": false, "kind": "script_error", "error": "...", "traceback_tail": "...",
+     "class": "exception", "line": 12}
+
+`class` uses the names of `FailureClass` in the Rust `domain` crate and `line`
+is the script's line where it failed (null when unknown).
 
 `kind` uses the names of `FailureKind` in the Rust `domain` crate. The exit
 status is 0 for a model, 1 for a reported failure, 2 when even the report could
@@ -46,6 +50,7 @@ its own outputs only spoils its own model.
 """
 
 import _thread
+import ast
 import builtins
 import errno
 import gc
@@ -305,6 +310,173 @@ def install_guard(job_dir, report):
     sys.addaudithook(hook)
 
 
+# --- what models write out of habit --------------------------------------
+#
+# Language models end FreeCAD scripts the way desktop macros end: fit the
+# view, colour the part, export a STEP, save the document. None of it means
+# anything here, and none of it needs refusing: the GUI modules are replaced
+# by stand-ins whose calls do nothing, and the script's own exports and saves
+# are skipped (the worker exports every format itself). Each is said once in
+# the run log. The checker in front of the worker (cadgen's `is_export_call`)
+# lets exactly these calls through, as direct calls only.
+
+
+class Notes:
+    """What the harness set aside, said once each in the run log."""
+
+    def __init__(self):
+        self.seen = set()
+
+    def say(self, text):
+        if text not in self.seen:
+            self.seen.add(text)
+            print("cadscribe: note: " + text)
+
+
+class HeadlessGui:
+    """Stand-in for FreeCADGui and ImportGui: any attribute is another
+    stand-in, any call does nothing and returns one, iteration is empty."""
+
+    def __init__(self, path, notes):
+        object.__setattr__(self, "_path", path)
+        object.__setattr__(self, "_notes", notes)
+
+    def __getattr__(self, name):
+        return HeadlessGui("%s.%s" % (self._path, name), self._notes)
+
+    def __call__(self, *args, **kwargs):
+        self._notes.say("%s() does nothing without a GUI; ignored" % self._path)
+        return HeadlessGui(self._path + "()", self._notes)
+
+    def __setattr__(self, name, value):
+        self._notes.say("%s.%s has no GUI to set; ignored" % (self._path, name))
+
+    def __iter__(self):
+        return iter(())
+
+    def __len__(self):
+        return 0
+
+    def __bool__(self):
+        return False
+
+
+def is_export_call(attr):
+    """Same rule as the checker's: calls that write the script's own copy."""
+    return attr.startswith("export") or attr.startswith("save") or attr == "write"
+
+
+def dotted(node):
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return dotted(node.value) + "." + node.attr
+    return "\u2026"
+
+
+CALL = "__cadscribe_call__"
+
+
+class Habits(ast.NodeTransformer):
+    """Rewrites the script's exports and saves into notes, and drops the
+    statements that style the part through `ViewObject` (None headless)."""
+
+    def __init__(self):
+        self.views = set()  # names bound to a ViewObject
+
+    def styles(self, node):
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Attribute) and sub.attr == "ViewObject":
+                return True
+            if isinstance(sub, ast.Name) and sub.id in self.views:
+                return True
+        return False
+
+    def drop(self, node):
+        for target in getattr(node, "targets", []):
+            if isinstance(target, ast.Name):
+                self.views.add(target.id)
+        return ast.copy_location(ast.Pass(), node)
+
+    def visit_Expr(self, node):
+        return self.drop(node) if self.styles(node) else self.generic_visit(node)
+
+    def visit_Assign(self, node):
+        return self.drop(node) if self.styles(node) else self.generic_visit(node)
+
+    visit_AugAssign = visit_Expr
+    visit_AnnAssign = visit_Expr
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        func = node.func
+        if not (isinstance(func, ast.Attribute) and is_export_call(func.attr)):
+            return node
+        # `recv.attr(a, *b, k=c, **d)` becomes
+        # `__cadscribe_call__(recv, "attr", "recv.attr", (a, *b), {"k": c, **d})`:
+        # the receiver and arguments are evaluated as before, and the call is
+        # made unless it writes the model (decided on the receiver's type).
+        kwargs = ast.Dict(
+            keys=[None if k.arg is None else ast.Constant(value=k.arg) for k in node.keywords],
+            values=[k.value for k in node.keywords],
+        )
+        call = ast.Call(
+            func=ast.Name(id=CALL, ctx=ast.Load()),
+            args=[
+                func.value,
+                ast.Constant(value=func.attr),
+                ast.Constant(value=dotted(func)),
+                ast.Tuple(elts=list(node.args), ctx=ast.Load()),
+                kwargs,
+            ],
+            keywords=[],
+        )
+        return ast.copy_location(call, node)
+
+
+def writes_model(obj, attr):
+    """Whether `obj.attr(...)` writes the script's own copy of the model:
+    every export and save; `write` only on a mesh (files and streams write
+    as they always do, under the sandbox's walls)."""
+    if attr != "write":
+        return True
+    import Mesh
+
+    return isinstance(obj, Mesh.Mesh)
+
+
+def prepare(source, namespace, notes):
+    """The script's code, with its habits set aside (see above)."""
+    tree = ast.parse(source, SCRIPT_NAME)
+    dropped = []
+
+    class Counting(Habits):
+        def drop(self, node):
+            dropped.append(node.lineno)
+            return Habits.drop(self, node)
+
+    tree = ast.fix_missing_locations(Counting().visit(tree))
+    if dropped:
+        lines = ", ".join(str(n) for n in sorted(set(dropped)))
+        notes.say("skipped the view styling (ViewObject) on line(s) %s: there is no view headless" % lines)
+
+    def call(obj, attr, what, args, kwargs):
+        if not writes_model(obj, attr):
+            return getattr(obj, attr)(*args, **kwargs)
+        values = list(args) + list(kwargs.values())
+        path = next((v for v in values if isinstance(v, str)), None)
+        target = " to %r" % path if path else ""
+        notes.say("skipped %s%s: the worker exports FCStd, STEP, STL and OBJ itself" % (what, target))
+        return None
+
+    gui = HeadlessGui("FreeCADGui", notes)
+    sys.modules["FreeCADGui"] = gui
+    sys.modules["ImportGui"] = HeadlessGui("ImportGui", notes)
+    namespace["Gui"] = gui
+    namespace[CALL] = call
+    return compile(tree, SCRIPT_NAME, "exec")
+
+
 # --- failures --------------------------------------------------------------
 
 
@@ -343,7 +515,7 @@ def strip_harness(te):
     seen = set()
     while te is not None and id(te) not in seen:
         seen.add(id(te))
-        te.stack = traceback.StackSummary.from_list([f for f in te.stack if f.filename != HARNESS_FILE])
+        te.stack = traceback.StackSummary.from_list([f for f in te.stack if f.filename not in (HARNESS_FILE, ast.__file__)])
         te = te.__cause__ or te.__context__
 
 
@@ -361,6 +533,30 @@ def describe(exc, job_dir):
     except Exception:  # formatting must never hide the original failure
         lines = [error]
     return error, "\n".join(lines[-TAIL_LINES:])
+
+
+def script_line(exc):
+    """The script's line where `exc` happened: a syntax error's own line, else
+    the innermost frame of the script in the traceback."""
+    for e in chain(exc):
+        if isinstance(e, SyntaxError) and e.filename == SCRIPT_NAME:
+            return e.lineno
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == SCRIPT_NAME:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def failure_class(exc, kind):
+    """The `FailureClass` name of a failure the harness saw."""
+    if kind == "script_error":
+        if any(isinstance(e, SyntaxError) and e.filename == SCRIPT_NAME for e in chain(exc)):
+            return "syntax"
+        return "no_solid" if isinstance(exc, NoModel) else "exception"
+    return {"sandbox_violation": "refused", "crashed": "crash"}.get(kind, "limit")
 
 
 def release_memory(exc, namespace):
@@ -381,7 +577,11 @@ def release_memory(exc, namespace):
 
 
 def collect_shape(namespace):
-    """The script's model: `result` if set, else every top-level shape."""
+    """The script's model: `result` if set, else every top-level shape.
+
+    Returns (shape, document): the document is the script's own when the
+    whole model came from one document, so its feature tree (and a
+    parameters spreadsheet bound to it) is what the FCStd keeps; else None."""
     import FreeCAD
     import Part
 
@@ -394,11 +594,17 @@ def collect_shape(namespace):
             if not isinstance(shape, Part.Shape):
                 raise NoModel("`result` must be a Part.Shape (or a list of them), not %s" % type(item).__name__)
             shapes.append(shape)
+        sources = set()
     else:
         shapes = []
+        sources = set()
         for doc in FreeCAD.listDocuments().values():
             doc.recompute()
             for obj in doc.Objects:
+                if "Invalid" in obj.State:
+                    # What "Recompute failed! Please check report view" means.
+                    why = obj.getStatusString() if hasattr(obj, "getStatusString") else "invalid"
+                    print("cadscribe: warning: %s (%s) failed to recompute: %s" % (obj.Label, obj.TypeId, why))
                 if obj.InList:
                     continue  # consumed by another feature (booleans, bodies, groups)
                 try:
@@ -409,6 +615,7 @@ def collect_shape(namespace):
                 # Sketches, datums and construction geometry carry no solid.
                 if isinstance(shape, Part.Shape) and not shape.isNull() and shape.Solids:
                     shapes.append(shape)
+                    sources.add(doc.Name)
     shapes = [s for s in shapes if not s.isNull()]
     if not shapes:
         raise NoModel("the script made no solid")
@@ -417,7 +624,8 @@ def collect_shape(namespace):
         raise NoModel("the script's shape is null")
     if not shape.Solids:
         raise NoModel("the script made no solid (its shape has %d faces and no closed volume)" % len(shape.Faces))
-    return shape
+    document = FreeCAD.getDocument(sources.pop()) if len(sources) == 1 else None
+    return shape, document
 
 
 def measure(shape):
@@ -484,7 +692,11 @@ def clear_dir(path):
             os.unlink(full)
 
 
-def export(shape, out_dir):
+def export(shape, document, out_dir):
+    """Every format from the measured shape. The FCStd is the script's own
+    document when the model came from one (features, sketches and
+    spreadsheets stay editable in desktop FreeCAD), else a new document
+    holding the shape."""
     import FreeCAD
     import MeshPart
 
@@ -492,11 +704,12 @@ def export(shape, out_dir):
     files = {fmt: "%s.%s" % (BASENAME, ext) for fmt, ext in EXPORTS.items()}
     path = {fmt: os.path.join(out_dir, name) for fmt, name in files.items()}
 
-    doc = FreeCAD.newDocument(BASENAME)
-    feature = doc.addObject("Part::Feature", "Model")
-    feature.Shape = shape
-    doc.recompute()
-    doc.saveAs(path["FCStd"])
+    if document is None:
+        document = FreeCAD.newDocument(BASENAME)
+        feature = document.addObject("Part::Feature", "Model")
+        feature.Shape = shape
+        document.recompute()
+    document.saveAs(path["FCStd"])
 
     shape.exportStep(path["STEP"])
 
@@ -538,16 +751,16 @@ def run(job_dir, script_path, out_dir):
     namespace = {"__name__": "__main__", "__builtins__": builtins, "FreeCAD": FreeCAD, "App": FreeCAD}
     denials = []
     try:
-        code = compile(source, SCRIPT_NAME, "exec")
+        code = prepare(source, namespace, Notes())
         install_guard(job_dir, denials)
         try:
             exec(code, namespace)
         except SystemExit as exc:
             if exc.code not in (None, 0):  # sys.exit(0) at the end is fine
                 raise
-        shape = collect_shape(namespace)
+        shape, document = collect_shape(namespace)
         metrics = measure(shape)
-        files = export(shape, out_dir)
+        files = export(shape, document, out_dir)
     except BaseException as exc:  # noqa: B902 - SystemExit and friends are script failures too
         if any(isinstance(e, MemoryError) for e in chain(exc)):
             release_memory(exc, namespace)
@@ -558,7 +771,10 @@ def run(job_dir, script_path, out_dir):
         if denials and kind != "sandbox_violation":
             error += " (after the sandbox denied %s)" % denials[0]
         sys.stderr.write("%s\n%s\n" % (tail or error, "cadscribe: failed (%s)" % kind))
-        write_result(out_dir, {"ok": False, "kind": kind, "error": error, "traceback_tail": tail})
+        failure = {"ok": False, "kind": kind, "error": error, "traceback_tail": tail}
+        failure["class"] = failure_class(exc, kind)
+        failure["line"] = script_line(exc)
+        write_result(out_dir, failure)
         return 1
     if denials:
         sys.stderr.write("cadscribe: the script caught %d sandbox denial(s)\n" % len(denials))

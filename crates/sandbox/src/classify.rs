@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use domain::messages::{FailureKind, ModelMetrics};
 use domain::ModelFormat;
+use domain::{Diagnosis, FailureClass};
 use serde::Deserialize;
 
 use crate::executor::{Ending, Execution};
@@ -37,9 +38,35 @@ struct HarnessResult {
     error: String,
     #[serde(default)]
     traceback_tail: String,
+    /// The harness's `FailureClass`, when it knows better than `kind`.
+    class: Option<FailureClass>,
+    /// The script's line where it failed.
+    line: Option<u32>,
 }
 
-pub(crate) fn outcome(job: &JobDir, exec: &Execution, limits: &Limits) -> Outcome {
+/// The outcome of a run of `script`, failures diagnosed by class and line.
+pub(crate) fn outcome(job: &JobDir, exec: &Execution, limits: &Limits, script: &str) -> Outcome {
+    match outcome_of(job, exec, limits) {
+        Outcome::Failed {
+            kind,
+            error,
+            traceback_tail,
+            diagnosis,
+        } => {
+            let line = diagnosis.line;
+            let diagnosis = diagnosis.at_line(line, script).with_console(console(&exec.log));
+            Outcome::Failed {
+                kind,
+                error,
+                traceback_tail,
+                diagnosis,
+            }
+        }
+        built => built,
+    }
+}
+
+fn outcome_of(job: &JobDir, exec: &Execution, limits: &Limits) -> Outcome {
     match exec.ending {
         Ending::Exited => {}
         Ending::WallTime => {
@@ -75,11 +102,54 @@ pub(crate) fn outcome(job: &JobDir, exec: &Execution, limits: &Limits) -> Outcom
 }
 
 fn failed(kind: FailureKind, error: String, traceback_tail: String) -> Outcome {
+    let diagnosis = Diagnosis::new(FailureClass::of_kind(kind), &error);
     Outcome::Failed {
         kind,
         error,
         traceback_tail,
+        diagnosis,
     }
+}
+
+/// FreeCAD's console warnings and errors and the harness's notes, from
+/// the run log: the lines a person would look for in the report view.
+/// Tracebacks are left out (the diagnosis has the error and its line).
+fn console(log: &str) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for raw in log.lines() {
+        let line = strip_ansi(raw);
+        let line = line.trim();
+        let lower = line.to_ascii_lowercase();
+        let noted = line.starts_with("cadscribe: note:") || line.starts_with("cadscribe: warning:");
+        let says = ["warning", "error", "failed", "invalid", "exception", "sandbox: denied"]
+            .iter()
+            .any(|w| lower.contains(w));
+        let traceback =
+            line.starts_with("File \"") || line.starts_with("Traceback") || line.starts_with("cadscribe: failed");
+        if (noted || says) && !traceback && !line.is_empty() && !lines.iter().any(|l| l == line) {
+            lines.push(line.chars().take(300).collect());
+        }
+    }
+    lines
+}
+
+/// Drops terminal colour codes (`ESC[32;1m`) and progress carriage returns.
+fn strip_ansi(line: &str) -> String {
+    let line = line.rsplit('\r').next().unwrap_or(line);
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `Ok(None)` when there is no result file.
@@ -130,7 +200,14 @@ fn from_result(job: &JobDir, result: HarnessResult, limits: &Limits) -> Outcome 
             }
             _ => result.error,
         };
-        return failed(kind, error, result.traceback_tail);
+        let mut outcome = failed(kind, error, result.traceback_tail);
+        if let Outcome::Failed { diagnosis, .. } = &mut outcome {
+            if let Some(class) = result.class {
+                *diagnosis = Diagnosis::new(class, &diagnosis.message);
+            }
+            diagnosis.line = result.line;
+        }
+        return outcome;
     }
     let Some(metrics) = result.metrics else {
         return failed(

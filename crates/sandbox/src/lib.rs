@@ -186,7 +186,7 @@ impl Sandbox {
             setup,
         };
         let execution = self.executor.execute(job).await?;
-        let outcome = classify::outcome(&dir, &execution, &self.limits);
+        let outcome = classify::outcome(&dir, &execution, &self.limits, script);
         match &outcome {
             Outcome::Built { metrics, .. } => {
                 tracing::debug!(

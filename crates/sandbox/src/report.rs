@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use domain::messages::{FailureKind, ModelMetrics};
-use domain::ModelFormat;
+use domain::{Diagnosis, ModelFormat};
 
 use crate::job::JobDir;
 use crate::Containment;
@@ -27,6 +27,8 @@ pub enum Outcome {
         error: String,
         /// The last lines of the traceback (or of the log), job paths removed.
         traceback_tail: String,
+        /// Class, script line, console messages and a suggestion.
+        diagnosis: Diagnosis,
     },
 }
 

@@ -53,6 +53,7 @@ fn failure(report: &RunReport) -> (FailureKind, &str, &str) {
             kind,
             error,
             traceback_tail,
+            ..
         } => (*kind, error, traceback_tail),
         Outcome::Built { .. } => panic!("expected a failure, got a model; log:\n{}", report.log),
     }
@@ -523,4 +524,95 @@ fn stl_volume(data: &[u8]) -> f64 {
         })
         .sum::<f64>()
         .abs()
+}
+
+/// What language models write out of habit runs behind the same walls: GUI
+/// calls do nothing, styling through `ViewObject` and the script's own
+/// exports are skipped, numpy works; each is noted in the log.
+#[tokio::test]
+async fn gui_calls_self_exports_and_numpy_build_with_notes() {
+    let sandbox = sandbox(Limits {
+        wall_time: Duration::from_secs(60),
+        ..strict()
+    });
+    let script = r#"
+import numpy as np
+import FreeCAD as App
+import FreeCADGui as Gui
+import ImportGui
+import Mesh
+import Part
+
+doc = App.newDocument("Block")
+corners = np.array([[0.0, 0.0], [40.0, 0.0], [40.0, 20.0], [0.0, 20.0], [0.0, 0.0]])
+wire = Part.makePolygon([App.Vector(float(x), float(y), 0) for x, y in corners])
+obj = doc.addObject("Part::Feature", "Block")
+obj.Shape = Part.Face(wire).extrude(App.Vector(0, 0, 10))
+obj.ViewObject.ShapeColor = (0.2, 0.5, 0.8)
+doc.recompute()
+Gui.ActiveDocument.ActiveView.viewIsometric()
+Gui.SendMsgToActiveView("ViewFit")
+__objs__ = [obj]
+ImportGui.export(__objs__, "/home/user/block.step")
+Mesh.export(__objs__, "block.stl")
+obj.Shape.exportStep("/etc/block.step")
+doc.saveAs("block.FCStd")
+"#;
+    let report = run(&sandbox, script).await;
+    match &report.outcome {
+        Outcome::Built { metrics, .. } => assert!((metrics.volume - 8000.0).abs() < 1e-6, "{metrics:?}"),
+        Outcome::Failed { error, .. } => panic!("{error}\n{}", report.log),
+    }
+    for note in [
+        "skipped the view styling (ViewObject) on line(s) 14",
+        "FreeCADGui.ActiveDocument.ActiveView.viewIsometric() does nothing",
+        "skipped ImportGui.export to '/home/user/block.step'",
+        "skipped Mesh.export to 'block.stl'",
+        "skipped obj.Shape.exportStep to '/etc/block.step'",
+        "skipped doc.saveAs to 'block.FCStd'",
+    ] {
+        assert!(report.log.contains(note), "missing note {note:?} in\n{}", report.log);
+    }
+}
+
+/// Failures say what kind they are, where, and what to try.
+#[tokio::test]
+async fn failures_are_diagnosed_by_class_and_line() {
+    use domain::FailureClass;
+    let sandbox = sandbox(strict());
+    let cases: &[(&str, FailureClass, Option<u32>, &str)] = &[
+        (
+            "import Part\n\nbox = Part.makeBox(10, 10, 10)\nround = box.makeFillet(20, box.Edges)\nresult = round\n",
+            FailureClass::Exception,
+            Some(4),
+            "round = box.makeFillet(20, box.Edges)",
+        ),
+        ("import Part\nx = (1,\n", FailureClass::Syntax, Some(2), "x = (1,"),
+        (
+            "import Part\nwire = Part.makePolygon([])\n",
+            FailureClass::Exception,
+            Some(2),
+            "wire",
+        ),
+        ("import FreeCAD\nx = 1\n", FailureClass::NoSolid, None, ""),
+        (
+            "data = open('/etc/passwd').read()\n",
+            FailureClass::Refused,
+            Some(1),
+            "open('/etc/passwd')",
+        ),
+    ];
+    for (script, class, line, code) in cases {
+        let report = run(&sandbox, script).await;
+        let Outcome::Failed { diagnosis, .. } = &report.outcome else {
+            panic!("{script:?} built");
+        };
+        assert_eq!(diagnosis.class, *class, "{script:?}: {diagnosis:?}");
+        assert_eq!(diagnosis.line, *line, "{script:?}: {diagnosis:?}");
+        assert!(
+            diagnosis.code.as_deref().unwrap_or_default().contains(code),
+            "{diagnosis:?}"
+        );
+        assert!(!diagnosis.suggestion.is_empty());
+    }
 }

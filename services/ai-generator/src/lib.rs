@@ -19,9 +19,9 @@ use bson::doc;
 use chrono::Utc;
 
 use domain::documents::{Message, Role};
-use domain::messages::{GenerationRepair, GenerationRequested, ScriptGenerated, ScriptSource};
+use domain::messages::{GenerationRepair, GenerationRequested, Question, ScriptGenerated, ScriptSource};
 use domain::spec::PartSpec;
-use domain::{JobStage, MessageType, ProjectSlug, RawEnvelope, S3Key, UserId, Version};
+use domain::{JobStage, MessageType, ProjectSlug, ProjectStatus, RawEnvelope, S3Key, UserId, Version};
 use platform::bus::{Bus, DeadLetterReason, Handler, HandlerError, Subscription};
 use platform::config::{EnvReader, FromEnv};
 use platform::jobs::{self, Advance, Origin};
@@ -173,6 +173,14 @@ impl Generator {
         if let Some(spec) = task.spec.take() {
             return self.build_spec(raw, task, spec).await;
         }
+        if task.repair_attempt == 0 {
+            if let Some(question) = self.open_question(raw).await? {
+                // The message answers the project's open question: the
+                // request it completes is what is generated.
+                task.prompt = question.answered(&task.prompt);
+                tracing::info!(prompt = %task.prompt, "continuing the request with the user's answer");
+            }
+        }
         let mut request = self.request(raw, &task, base_version).await?;
         let provider = self.provider.name().to_owned();
         let label = format!("{provider}/{}", self.provider.model());
@@ -184,6 +192,10 @@ impl Generator {
                 Err(ProviderError::NotUnderstood(message)) => {
                     metrics::event("ai_request", &format!("{label}:not_understood"));
                     return jobs::fail(db, bus.as_ref(), &origin, &task.slug, &message).await;
+                }
+                Err(ProviderError::Question { question }) => {
+                    metrics::event("ai_request", &format!("{label}:question"));
+                    return self.ask(raw, &task, question, &label).await;
                 }
                 Err(e @ ProviderError::Unavailable(_)) => {
                     metrics::event("ai_request", &format!("{label}:failed"));
@@ -200,7 +212,8 @@ impl Generator {
                     metrics::event("ai_request", &format!("{label}:rejected"));
                     if provider == "template" || checks > self.max_check_retries {
                         let reason = format!("the generated script was rejected by the safety check:\n{findings}");
-                        return jobs::fail(db, bus.as_ref(), &origin, &task.slug, &reason).await;
+                        let diagnosis = cadgen::diagnose(&violations, &draft.script);
+                        return jobs::fail_with(db, bus.as_ref(), &origin, &task.slug, &reason, Some(&diagnosis)).await;
                     }
                     tracing::info!(checks, "script rejected by the checker; asking the model again");
                     request.failed = Some((
@@ -215,6 +228,58 @@ impl Generator {
             metrics::event("ai_repair", &label);
         }
         self.publish(raw, task, draft, provider).await
+    }
+
+    /// The question the project's previous job ended with, if it did: the
+    /// message of this job answers it.
+    async fn open_question(&self, raw: &RawEnvelope) -> Result<Option<Question>, HandlerError> {
+        let recent = self
+            .deps
+            .db
+            .jobs()
+            .list_by_project(&raw.project_id, PageRequest::new(5, 0))
+            .await?;
+        let previous = recent
+            .items
+            .into_iter()
+            .filter(|j| j.job_id != raw.job_id && j.created_at <= raw.created_at)
+            .max_by_key(|j| j.created_at);
+        Ok(previous
+            .filter(|j| j.stage == JobStage::NeedsInput)
+            .and_then(|j| j.question))
+    }
+
+    /// Ends the job with a question instead of a guess: the question is the
+    /// assistant's reply in the chat and the job's final state.
+    async fn ask(&self, raw: &RawEnvelope, task: &Task, question: Question, label: &str) -> Result<(), HandlerError> {
+        let Deps { db, bus, .. } = &self.deps;
+        let metadata = doc! {
+            "source_model": label,
+            "question": true,
+            "job_id": raw.job_id.to_string(),
+        };
+        db.messages()
+            .insert(&reply(raw, task, question.text.clone(), metadata))
+            .await?;
+        let set = doc! { "question": bson::to_bson(&question).map_err(HandlerError::permanent)? };
+        let step = Advance::to(JobStage::NeedsInput).detail(question.text.clone()).set(set);
+        let moved = jobs::advance(db, bus.as_ref(), &Origin::of(raw), &task.slug, step).await?;
+        if matches!(moved, platform::mongo::Transition::Moved(_)) {
+            // Nothing runs while the question waits: the project shows what
+            // it has (its last model, or nothing yet).
+            let has_version = db
+                .projects()
+                .get(&raw.project_id)
+                .await?
+                .is_some_and(|p| p.current_version > 0);
+            let status = if has_version {
+                ProjectStatus::Completed
+            } else {
+                ProjectStatus::Draft
+            };
+            db.projects().set_status(&raw.project_id, status).await?;
+        }
+        Ok(())
     }
 
     /// A spec edited by the user (a parameter changed in the client): the
@@ -246,28 +311,18 @@ impl Generator {
     async fn publish(&self, raw: &RawEnvelope, task: Task, draft: Draft, provider: String) -> Result<(), HandlerError> {
         let Deps { db, bus, .. } = &self.deps;
         let origin = Origin::of(raw);
-        let now = Utc::now();
-        let message = Message {
-            message_id: format!("{}-{}", raw.job_id, task.repair_attempt),
-            project_id: raw.project_id.clone(),
-            user_id: task.user_id.clone(),
-            role: Role::Assistant,
-            content: draft.reply.clone(),
-            timestamp: now,
-            job_id: Some(raw.job_id),
-            metadata: doc! {
-                "source_model": draft.model.as_str(),
-                "provider": provider.as_str(),
-                "response_time": draft.response_time.as_secs_f64(),
-                "prompt_tokens": draft.prompt_tokens,
-                "completion_tokens": draft.completion_tokens,
-                "repair_attempt": task.repair_attempt,
-                "job_id": raw.job_id.to_string(),
-            },
-            created_at: now,
-            updated_at: now,
+        let metadata = doc! {
+            "source_model": draft.model.as_str(),
+            "provider": provider.as_str(),
+            "response_time": draft.response_time.as_secs_f64(),
+            "prompt_tokens": draft.prompt_tokens,
+            "completion_tokens": draft.completion_tokens,
+            "repair_attempt": task.repair_attempt,
+            "job_id": raw.job_id.to_string(),
         };
-        db.messages().insert(&message).await?;
+        db.messages()
+            .insert(&reply(raw, &task, draft.reply.clone(), metadata))
+            .await?;
         if let Some(expected) = &draft.expected {
             let expected = bson::to_bson(expected).map_err(HandlerError::permanent)?;
             db.jobs().set(raw.job_id, doc! { "expected": expected }).await?;
@@ -286,6 +341,23 @@ impl Generator {
         };
         bus.publish(&origin.message(generated).into_raw()).await?;
         Ok(())
+    }
+}
+
+/// The assistant's reply to a job's request, one per attempt.
+fn reply(raw: &RawEnvelope, task: &Task, content: String, metadata: bson::Document) -> Message {
+    let now = Utc::now();
+    Message {
+        message_id: format!("{}-{}", raw.job_id, task.repair_attempt),
+        project_id: raw.project_id.clone(),
+        user_id: task.user_id.clone(),
+        role: Role::Assistant,
+        content,
+        timestamp: now,
+        job_id: Some(raw.job_id),
+        metadata,
+        created_at: now,
+        updated_at: now,
     }
 }
 

@@ -22,6 +22,7 @@ use async_openai::types::chat::{
 use async_openai::Client;
 use async_trait::async_trait;
 
+use domain::messages::Question;
 use domain::spec::PartSpec;
 use domain::verify::Expectations;
 use platform::config::{EnvReader, Secret};
@@ -30,7 +31,7 @@ use platform::config::{EnvReader, Secret};
 pub const SYSTEM_PROMPT: &str = r#"You write FreeCAD 0.20 Python scripts that build one solid part from a description.
 The script contract:
 - Units are millimetres.
-- Import only: FreeCAD (as App), Part, Mesh, MeshPart, Sketcher, Draft, math, itertools, functools, collections, typing.
+- Import only FreeCAD's modeling modules (FreeCAD as App, Part, PartDesign, Sketcher, Draft, Mesh, MeshPart, BOPTools) and pure computation modules (math, numpy, itertools, functools, collections, typing).
 - Get the document with `doc = App.ActiveDocument or App.newDocument("Model")`.
 - Put the part's dimensions as named constants at the top, then build shapes with Part (makeBox, makeCylinder, makeSphere, makeCone, extrude, cut, fuse, …).
 - Add the final part as one solid: `doc.addObject("Part::Feature", "Part").Shape = shape`, then call `doc.recompute()`.
@@ -41,6 +42,7 @@ Answer with the complete script in one ```python fenced block, nothing else."#;
 pub const SPEC_PROMPT: &str = r#"You describe one solid part as a CADScribe part spec: a JSON object with a base solid and features, every length in millimetres, every angle in degrees. A compiler turns the spec into the model, so the JSON must follow the JSON Schema you are given exactly (no extra fields, "spec_version": 1, no "history").
 Choose the base that matches the part (a box, cylinder, tube, catalogue part, or a sketch of closed profiles extruded or revolved), then add holes, patterns, fillets, chamfers and shells as features.
 If the spec format cannot express the part, answer exactly {"unsupported": "<why, in one sentence>"} and nothing else: the part will then be written as a FreeCAD script instead.
+If the request names a part but leaves out a dimension the part cannot do without (a flange with no size at all), do not guess: answer exactly {"question": "<one short question for that dimension>"} and nothing else. Ordinary details (a thickness, a hole size) may take sensible defaults.
 Answer with the JSON object only."#;
 
 /// Added to [`SPEC_PROMPT`] when the server does not take a JSON Schema as
@@ -89,6 +91,10 @@ pub enum ProviderError {
     /// with this message.
     #[error("{0}")]
     NotUnderstood(String),
+    /// The prompt names a part but lacks a dimension it needs: the job
+    /// ends asking this, and the user's answer continues the request.
+    #[error("{}", question.text)]
+    Question { question: Question },
     /// The model service failed; worth a retry.
     #[error("AI provider unavailable: {0}")]
     Unavailable(String),
@@ -121,7 +127,13 @@ impl Provider for Template {
         let started = Instant::now();
         let g = match (cadgen::generate(&request.prompt), &request.base_spec) {
             (Ok(fresh), _) => fresh,
-            (Err(_), Some(base)) => cadgen::follow_up(base, &request.prompt).map_err(not_understood)?,
+            // A new part that lacks a dimension is asked about, even in a
+            // project that has a version.
+            (Err(fresh), Some(base)) => match cadgen::follow_up(base, &request.prompt) {
+                Ok(g) => g,
+                Err(_) if fresh.question.is_some() => return Err(not_understood(fresh)),
+                Err(e) => return Err(not_understood(e)),
+            },
             (Err(e), None) => return Err(not_understood(e)),
         };
         Ok(Draft::compiled(g, started))
@@ -129,7 +141,10 @@ impl Provider for Template {
 }
 
 fn not_understood(e: cadgen::NotUnderstood) -> ProviderError {
-    ProviderError::NotUnderstood(e.to_string())
+    match e.question {
+        Some(question) => ProviderError::Question { question },
+        None => ProviderError::NotUnderstood(e.to_string()),
+    }
 }
 
 impl Draft {
@@ -366,6 +381,14 @@ impl OpenAiCompatible {
             tokens.1 += answer.completion_tokens;
             let error = match read_spec(&answer.text, request.base_spec.as_ref()) {
                 SpecReply::Unsupported(reason) => return Ok(Err(reason)),
+                SpecReply::Question(text) => {
+                    let question = Question {
+                        text,
+                        what: String::new(),
+                        prompt: request.prompt.clone(),
+                    };
+                    return Err(ProviderError::Question { question });
+                }
                 SpecReply::Spec(spec) => match cadgen::compile(&spec).map(|g| {
                     let conflicts = prompt_conflicts(request, &g);
                     (g, conflicts)
@@ -518,6 +541,12 @@ pub fn spec_schema() -> serde_json::Value {
                 "properties": { "unsupported": { "type": "string", "description": "Why the spec format cannot express the part." } },
                 "required": ["unsupported"],
                 "additionalProperties": false
+            },
+            {
+                "type": "object",
+                "properties": { "question": { "type": "string", "description": "One question for a dimension the part needs and the prompt does not give." } },
+                "required": ["question"],
+                "additionalProperties": false
             }
         ],
         "$defs": defs
@@ -542,6 +571,8 @@ fn spec_format() -> ResponseFormat {
 enum SpecReply {
     Spec(PartSpec),
     Unsupported(String),
+    /// The prompt lacks a dimension; the model asks for it.
+    Question(String),
     Invalid(String),
 }
 
@@ -554,6 +585,9 @@ fn read_spec(text: &str, base: Option<&PartSpec>) -> SpecReply {
         Ok(v) => v,
         Err(e) => return SpecReply::Invalid(format!("the answer is not JSON ({e})")),
     };
+    if let Some(question) = value.get("question").and_then(|q| q.as_str()) {
+        return SpecReply::Question(question.trim().to_owned());
+    }
     if let Some(reason) = value.get("unsupported") {
         let reason = reason.as_str().map_or_else(|| reason.to_string(), str::to_owned);
         return SpecReply::Unsupported(format!("the model says the part spec cannot express it ({reason})"));
@@ -613,8 +647,10 @@ impl Provider for OpenAiCompatible {
     }
 }
 
-/// The code of a reply: the first fenced block (preferring one marked
-/// `python`), or the whole reply when it has none.
+/// The code of a reply: of its fenced blocks, the one that imports FreeCAD
+/// (the longest such, when a model shows a snippet before the whole
+/// script), else the first marked `python`, else the first; with no fence,
+/// the reply from its first line of code on (prose before it dropped).
 pub fn extract_code(reply: &str) -> String {
     let blocks: Vec<(&str, &str)> = reply
         .split("```")
@@ -622,13 +658,30 @@ pub fn extract_code(reply: &str) -> String {
         .filter(|(i, _)| i % 2 == 1)
         .map(|(_, block)| block.split_once('\n').unwrap_or((block, "")))
         .collect();
+    let imports_freecad = |code: &str| {
+        code.lines().any(|l| {
+            let l = l.trim_start();
+            (l.starts_with("import ") || l.starts_with("from ")) && (l.contains("FreeCAD") || l.contains("Part"))
+        })
+    };
+    let python = |lang: &str| matches!(lang.trim().to_ascii_lowercase().as_str(), "python" | "py" | "python3");
     let chosen = blocks
         .iter()
-        .find(|(lang, _)| matches!(lang.trim().to_ascii_lowercase().as_str(), "python" | "py" | "python3"))
+        .filter(|(_, code)| imports_freecad(code))
+        .max_by_key(|(_, code)| code.len())
+        .or_else(|| blocks.iter().find(|(lang, _)| python(lang)))
         .or_else(|| blocks.first());
     match chosen {
         Some((_, code)) => code.trim_end().to_owned() + "\n",
-        None => reply.trim().to_owned() + "\n",
+        None => {
+            let lines: Vec<&str> = reply.trim().lines().collect();
+            let code_starts = |l: &&str| {
+                let l = l.trim_start();
+                l.starts_with("import ") || l.starts_with("from ") || l.starts_with('#')
+            };
+            let first = lines.iter().position(code_starts).unwrap_or(0);
+            lines[first..].join("\n").trim_end().to_owned() + "\n"
+        }
     }
 }
 
@@ -648,6 +701,21 @@ mod tests {
             "import Part\n"
         );
         assert_eq!(extract_code("import Part\n"), "import Part\n");
+        // A snippet, then the whole script: the script.
+        assert_eq!(
+            extract_code("First:\n```python\nbox = Part.makeBox(1, 1, 1)\n```\nAll of it:\n```python\nimport Part\nbox = Part.makeBox(1, 1, 1)\n```"),
+            "import Part\nbox = Part.makeBox(1, 1, 1)\n"
+        );
+        // Shell commands first, the script after.
+        assert_eq!(
+            extract_code("```bash\nfreecadcmd x.py\n```\n```\nimport FreeCAD\n```"),
+            "import FreeCAD\n"
+        );
+        // No fence, prose first.
+        assert_eq!(
+            extract_code("Here is the script:\nimport Part\nx = 1\n"),
+            "import Part\nx = 1\n"
+        );
     }
 
     #[test]
@@ -667,6 +735,10 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(read_spec("import Part", None), SpecReply::Invalid(_)));
+        match read_spec(r#"{"question": "What outside diameter should the flange have?"}"#, None) {
+            SpecReply::Question(q) => assert!(q.starts_with("What outside diameter"), "{q}"),
+            other => panic!("{other:?}"),
+        }
         assert!(matches!(read_spec(r#"{"part": "box"}"#, None), SpecReply::Invalid(_)));
     }
 
@@ -684,7 +756,7 @@ mod tests {
     #[test]
     fn the_spec_schema_accepts_a_spec_or_a_refusal() {
         let schema = spec_schema();
-        assert_eq!(schema["anyOf"].as_array().map(Vec::len), Some(2));
+        assert_eq!(schema["anyOf"].as_array().map(Vec::len), Some(3));
         assert!(schema["$defs"].as_object().is_some_and(|d| !d.is_empty()));
         assert!(
             schema["anyOf"][0].get("$defs").is_none(),

@@ -188,6 +188,7 @@ impl Worker {
                 kind,
                 error,
                 traceback_tail,
+                diagnosis,
             } => {
                 let failed = ModelFailed {
                     slug: msg.slug.clone(),
@@ -202,6 +203,7 @@ impl Worker {
                     source: msg.source.clone(),
                     prompt: msg.prompt.clone(),
                     repair_attempt: msg.repair_attempt,
+                    diagnosis: Some(diagnosis.clone()),
                 };
                 bus.publish(&origin.message(failed).into_raw()).await?;
                 tracing::info!(kind = %reason, %error, "model failed");

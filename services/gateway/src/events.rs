@@ -23,8 +23,8 @@ use serde::Serialize;
 use tokio::sync::{broadcast, mpsc};
 
 use domain::documents::Job;
-use domain::messages::JobStatus;
-use domain::{JobId, JobStage, ProjectId, ProjectSlug, RawEnvelope, Version};
+use domain::messages::{JobStatus, Question};
+use domain::{Diagnosis, JobId, JobStage, ProjectId, ProjectSlug, RawEnvelope, Version};
 use platform::bus::{Handler, HandlerError};
 use platform::mongo::{Db, PageRequest};
 use platform::CancellationToken;
@@ -44,6 +44,13 @@ pub struct StatusEvent {
     /// Whether the job is over (completed, failed, timeout, cancelled).
     pub terminal: bool,
     pub at: DateTime<Utc>,
+    /// On a failed job's final event: class, script line, console and a
+    /// suggestion.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diagnosis: Option<Diagnosis>,
+    /// On the final event of a `needs_input` job: what it asks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub question: Option<Question>,
 }
 
 impl StatusEvent {
@@ -58,6 +65,8 @@ impl StatusEvent {
             version: status.version,
             detail: status.detail,
             at: raw.created_at,
+            diagnosis: status.diagnosis,
+            question: status.question,
         }
     }
 
@@ -74,6 +83,8 @@ impl StatusEvent {
             detail: job.error.clone().or_else(|| last.and_then(|h| h.detail.clone())),
             terminal: job.stage.is_terminal(),
             at: last.map(|h| h.at).unwrap_or(job.updated_at),
+            diagnosis: job.diagnosis.clone(),
+            question: job.question.clone(),
         }
     }
 

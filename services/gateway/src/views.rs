@@ -12,9 +12,11 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use domain::documents::{FileRecord, Job, LogRecord, Message, Project, User};
-use domain::messages::ModelMetrics;
+use domain::messages::{ModelMetrics, Question};
 use domain::verify::{Expectations, Verification};
-use domain::{FileType, JobId, JobStage, ProcessingStatus, ProjectId, ProjectSlug, ProjectStatus, UserId, Version};
+use domain::{
+    Diagnosis, FileType, JobId, JobStage, ProcessingStatus, ProjectId, ProjectSlug, ProjectStatus, UserId, Version,
+};
 
 /// Free-form stored metadata as plain JSON.
 pub fn metadata_json(doc: &bson::Document) -> serde_json::Value {
@@ -260,6 +262,11 @@ pub struct JobView {
     pub verification: Option<Verification>,
     /// "Verified · volume 44 108 mm³ ✓ · 80 × 80 × 10 mm ✓".
     pub verification_summary: Option<String>,
+    /// Why a failed job failed: class, script line and its text, FreeCAD's
+    /// console messages and a suggestion.
+    pub diagnosis: Option<Diagnosis>,
+    /// What a `needs_input` job asks; the project's next message answers it.
+    pub question: Option<Question>,
     /// Format → S3 key of each model file.
     pub outputs: BTreeMap<String, String>,
     pub request_id: Option<String>,
@@ -300,6 +307,8 @@ impl From<&Job> for JobView {
                 .as_ref()
                 .zip(j.metrics.as_ref())
                 .map(|(v, m)| v.summary(m)),
+            diagnosis: j.diagnosis.clone(),
+            question: j.question.clone(),
             outputs: j.outputs.clone(),
             request_id: j.request_id.clone(),
             created_at: j.created_at,

@@ -454,6 +454,8 @@ async fn ai_metrics_per_provider_and_model_and_a_stuck_job_is_located() {
         metrics: None,
         expected: None,
         verification: None,
+        diagnosis: None,
+        question: None,
         outputs: Default::default(),
         request_id: None,
         created_at: created,

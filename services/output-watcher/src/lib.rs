@@ -20,8 +20,8 @@ use chrono::Utc;
 use domain::documents::{FileRecord, Job, LogRecord};
 use domain::messages::{GenerationRepair, ModelBuilt, ModelFailed, ModelMetrics, ScriptSource, METRICS_METADATA_KEY};
 use domain::{
-    FileType, JobStage, MessageType, ModelFormat, ProjectSlug, ProjectStatus, RawEnvelope, S3Key, UserId, Verification,
-    Version,
+    Diagnosis, FileType, JobStage, MessageType, ModelFormat, ProjectSlug, ProjectStatus, RawEnvelope, S3Key, UserId,
+    Verification, Version,
 };
 use platform::bus::{Bus, DeadLetterReason, Handler, HandlerError, Subscription};
 use platform::config::{EnvReader, FromEnv};
@@ -291,7 +291,10 @@ impl Watcher {
         };
         db.jobs().set(job.job_id, recorded).await?;
         let attempt = attempt_of!(msg);
-        self.repair_or_fail(&origin, attempt, &reason, reason.clone()).await
+        let diagnosis = verification.diagnosis();
+        let error = format!("{reason}\n  suggestion: {}", diagnosis.suggestion);
+        self.repair_or_fail(&origin, attempt, &reason, error, Some(diagnosis))
+            .await
     }
 
     /// A language-model script under the repair limit goes back to the
@@ -302,6 +305,7 @@ impl Watcher {
         attempt: Attempt,
         reason: &str,
         error: String,
+        diagnosis: Option<Diagnosis>,
     ) -> Result<(), HandlerError> {
         let Deps { db, bus, .. } = &self.deps;
         if attempt.source.is_repairable() && attempt.repair_attempt < self.settings.max_repairs {
@@ -323,7 +327,7 @@ impl Watcher {
             }
             return Ok(());
         }
-        jobs::fail(db, bus.as_ref(), origin, &attempt.slug, reason).await
+        jobs::fail_with(db, bus.as_ref(), origin, &attempt.slug, reason, diagnosis.as_ref()).await
     }
 
     async fn on_failed(&self, raw: &RawEnvelope, msg: ModelFailed) -> Result<(), HandlerError> {
@@ -341,14 +345,22 @@ impl Watcher {
             };
             self.record_log(&job, msg.version, &log).await?;
         }
-        let reason = format!("{} ({})", msg.error, msg.kind.as_str());
-        let error = if msg.traceback_tail.is_empty() {
-            msg.error.clone()
-        } else {
-            format!("{}\n{}", msg.error, msg.traceback_tail)
+        let reason = match &msg.diagnosis {
+            Some(d) => d.headline(),
+            None => format!("{} ({})", msg.error, msg.kind.as_str()),
         };
+        // The repairing model reads the class, the line and its text, the
+        // console, the suggestion, then the traceback.
+        let mut error = match &msg.diagnosis {
+            Some(d) => d.for_repair(),
+            None => msg.error.clone(),
+        };
+        if !msg.traceback_tail.is_empty() {
+            error = format!("{error}\n{}", msg.traceback_tail);
+        }
+        let diagnosis = msg.diagnosis.clone();
         let attempt = attempt_of!(msg);
-        self.repair_or_fail(&origin, attempt, &reason, error).await
+        self.repair_or_fail(&origin, attempt, &reason, error, diagnosis).await
     }
 
     /// One pass of reconciliation; returns (completed, timed out, republished).
@@ -385,7 +397,8 @@ impl Watcher {
                                 "metrics": bson::to_bson(m).map_err(HandlerError::permanent)?,
                             };
                             db.jobs().set(job.job_id, recorded).await?;
-                            jobs::fail(db, bus.as_ref(), &origin, &job.slug, &reason).await?;
+                            let diagnosis = v.diagnosis();
+                            jobs::fail_with(db, bus.as_ref(), &origin, &job.slug, &reason, Some(&diagnosis)).await?;
                         }
                         _ => {
                             let measured = metrics.as_ref().zip(verification.as_ref());

@@ -378,7 +378,10 @@ export function scriptsPanel(ctx: ProjectCtx, panel: HTMLElement): Cleanup {
       if (mode === 'code') {
         const code = await script(v);
         if (s !== seq) return;
-        mount(view, codeBlock(code, hl.highlightPython(code)));
+        const mark = ctx.mark.get();
+        const block = codeBlock(code, hl.highlightPython(code), mark?.version === v ? mark.line : null);
+        mount(view, block);
+        block.querySelector('.line-mark')?.scrollIntoView({ block: 'center' });
       } else {
         const prev = previousOf(v);
         if (prev == null) {
@@ -428,6 +431,12 @@ export function scriptsPanel(ctx: ProjectCtx, panel: HTMLElement): Cleanup {
       drawVersions();
       void draw();
     }),
+    // A failure's line to show: the code itself, marked.
+    ctx.mark.subscribe((m) => {
+      if (m == null) return;
+      if (mode !== 'code') setMode('code');
+      else void draw();
+    }),
   );
   drawVersions();
   void draw();
@@ -437,12 +446,21 @@ export function scriptsPanel(ctx: ProjectCtx, panel: HTMLElement): Cleanup {
   };
 }
 
-function codeBlock(code: string, html: string): HTMLElement {
+/** The script with line numbers; `mark` (1-based) is the line a failure points at. */
+function codeBlock(code: string, html: string, mark: number | null = null): HTMLElement {
   const lines = code.replace(/\n$/, '').split('\n').length;
-  const gutter = h('pre', { class: 'gutter', 'aria-hidden': 'true' }, Array.from({ length: lines }, (_, i) => `${i + 1}\n`).join(''));
+  const marked = mark != null && mark >= 1 && mark <= lines ? mark : null;
+  const numbers = Array.from({ length: lines }, (_, i) =>
+    i + 1 === marked ? h('span', { class: 'marked' }, `${i + 1}\n`) : `${i + 1}\n`,
+  );
+  const gutter = h('pre', { class: 'gutter', 'aria-hidden': 'true' }, numbers);
   const body = h('code', { class: 'hljs language-python' });
   body.innerHTML = html;
-  return h('div', { class: 'code', tabindex: '0', 'aria-label': 'Script source' }, gutter, h('pre', { class: 'source' }, body));
+  const source = h('pre', { class: 'source' }, body);
+  if (marked != null) {
+    source.append(h('div', { class: 'line-mark', style: `--line: ${marked}`, title: `The run failed at line ${marked}`, dataset: { line: String(marked) } }));
+  }
+  return h('div', { class: 'code', tabindex: '0', 'aria-label': 'Script source' }, gutter, source);
 }
 
 function diffBlock(from: number, to: number, a: string, b: string, highlight: (lines: string[]) => string[]): HTMLElement {

@@ -3,10 +3,10 @@
 
 import type { App, Cleanup } from '../main';
 import type { ApiError } from '../api';
-import type { Accepted, Job, Logs, Message, Output, Project, ScriptVersion } from '../types';
+import type { Accepted, Diagnosis, Job, Logs, Message, Output, Project, ScriptVersion } from '../types';
 import { StatusStream } from '../events';
 import type { Connection } from '../events';
-import { applyStatus, jobState, latestJob, LABELS, mergeJob, Store, timeline } from '../state';
+import { applyStatus, FAILURE_CLASSES, jobState, latestJob, LABELS, mergeJob, Store, timeline } from '../state';
 import type { JobState, Jobs } from '../state';
 import { ago, when } from '../format';
 import { h, icon, ICONS, mount, toast } from './dom';
@@ -28,6 +28,10 @@ export interface ProjectCtx {
   logs: Store<Logs | null>;
   /** The version the panels show (null: none yet). */
   version: Store<number | null>;
+  /** A script line to point at in the Scripts tab (a failure's line). */
+  mark: Store<{ version: number; line: number } | null>;
+  /** Opens the Scripts tab on `version` with `line` marked. */
+  showLine(version: number, line: number): void;
   reload(what: Reload[]): Promise<void>;
   /**
    * Follows a job the person just started (a chat message, a retry, an
@@ -94,6 +98,9 @@ function createCtx(app: App, project: Project, alive: () => boolean): ProjectCtx
     scripts: new Store<ScriptVersion[]>([]),
     logs: new Store<Logs | null>(null),
     version: new Store<number | null>(null),
+    mark: new Store<{ version: number; line: number } | null>(null),
+    // Replaced by `render` once the tabs exist.
+    showLine() {},
     alive,
     reload(what) {
       // Changes that come close together (a burst of status events) share one
@@ -285,6 +292,11 @@ function render(ctx: ProjectCtx, main: HTMLElement, firstTab: Tab, wanted: numbe
     app.setPath(`${base}${tab === 'model' ? '' : '/' + tab}${v ? `?v=${v}` : ''}`);
   }
   select(tab, false);
+  ctx.showLine = (version, line) => {
+    ctx.mark.set({ version, line });
+    ctx.version.set(version);
+    select('scripts', true);
+  };
 
   // The version list: every script version, newest first.
   const drawVersions = () => {
@@ -563,14 +575,41 @@ function statusCard(ctx: ProjectCtx, job: JobState): HTMLElement {
       h('strong', { class: 'status-label' }, job.label),
       job.version ? h('span', { class: 'muted' }, `version ${job.version}`) : null,
     ),
-    h(
+    job.stage === 'needs_input'
+      ? h('p', { class: 'status-question' }, job.question?.text ?? job.detail ?? 'The request needs a dimension.', h('span', { class: 'muted' }, ' Answer in the chat to continue.'))
+      : null,
+    job.stage === 'needs_input' ? null : h(
       'ol',
       { class: `steps steps-${steps.length}`, 'aria-label': 'Progress' },
       steps.map((s) => h('li', { class: `step ${s.state}`, dataset: { stage: s.stage } }, h('span', { class: 'dot', 'aria-hidden': 'true' }), h('span', null, s.label), h('span', { class: 'sr-only' }, ` (${s.state})`))),
     ),
-    failed && job.detail ? h('pre', { class: 'status-detail' }, job.detail) : null,
-    !failed && job.detail && !job.terminal ? h('p', { class: 'muted status-note' }, job.detail) : null,
+    failed && job.diagnosis ? diagnosisBlock(ctx, job) : null,
+    failed && job.detail && !job.diagnosis ? h('pre', { class: 'status-detail' }, job.detail) : null,
+    !failed && job.detail && !job.terminal && job.stage !== 'needs_input' ? h('p', { class: 'muted status-note' }, job.detail) : null,
     actions.length ? h('div', { class: 'job-actions' }, actions) : null,
+  );
+}
+
+/** Why a run failed: class, line and its text, suggestion, FreeCAD's console. */
+function diagnosisBlock(ctx: ProjectCtx, job: JobState): HTMLElement {
+  const d = job.diagnosis as Diagnosis;
+  const version = job.version;
+  const where =
+    d.line != null
+      ? version != null
+        ? h('button', { type: 'button', class: 'link diagnosis-line', onclick: () => ctx.showLine(version, d.line as number) }, `line ${d.line}`)
+        : h('span', { class: 'diagnosis-line' }, `line ${d.line}`)
+      : null;
+  return h(
+    'div',
+    { class: 'status-detail diagnosis', dataset: { class: d.class } },
+    h('p', { class: 'diagnosis-head' }, h('strong', { class: 'diagnosis-class' }, FAILURE_CLASSES[d.class] ?? d.class), where ? ' at ' : null, where),
+    h('p', { class: 'diagnosis-message' }, d.message),
+    d.code ? h('pre', { class: 'diagnosis-code' }, d.code) : null,
+    h('p', { class: 'diagnosis-suggestion' }, h('strong', null, 'Try: '), d.suggestion),
+    d.console?.length
+      ? h('details', { class: 'diagnosis-console' }, h('summary', null, `FreeCAD console (${d.console.length})`), h('pre', null, d.console.join('\n')))
+      : null,
   );
 }
 

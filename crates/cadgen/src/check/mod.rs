@@ -54,6 +54,22 @@ impl fmt::Display for Violation {
     }
 }
 
+/// The diagnosis of a refused script: the first violation's class, line
+/// and text; the others listed after it.
+pub fn diagnose(violations: &[Violation], script: &str) -> domain::Diagnosis {
+    use domain::{Diagnosis, FailureClass};
+    let Some(first) = violations.first() else {
+        return Diagnosis::new(FailureClass::Refused, "refused by the script check");
+    };
+    let class = match first.kind {
+        ViolationKind::Syntax => FailureClass::Syntax,
+        _ => FailureClass::Refused,
+    };
+    Diagnosis::new(class, &first.message)
+        .at_line(u32::try_from(first.line).ok(), script)
+        .with_console(violations[1..].iter().map(ToString::to_string).collect())
+}
+
 /// Stack for the checking thread. Parsing, walking and freeing the tree
 /// recurse with the script's nesting, and the caller's stack is unknown
 /// (async runtimes give 2 MiB), so the check brings its own. The depth

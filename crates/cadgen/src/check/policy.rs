@@ -2,20 +2,59 @@
 //! names and attributes that reach files, processes, the network or
 //! dynamic code. Kept apart from the AST walk so the policy reads as data.
 
-/// Top-level modules a script may import.
+/// Top-level modules a script may import: FreeCAD's modeling modules, the
+/// GUI modules (which the harness replaces by headless stand-ins) and pure
+/// computation modules that ship with FreeCAD's Python. None of them
+/// reaches past the sandbox's kernel walls on its own.
 pub const ALLOWED_MODULES: &[&str] = &[
     "FreeCAD",
+    "FreeCADGui",
     "Part",
+    "PartDesign",
     "Mesh",
     "MeshPart",
     "Sketcher",
     "Draft",
+    "DraftGeomUtils",
+    "DraftVecUtils",
+    "BOPTools",
+    "Spreadsheet",
+    "Import",
+    "ImportGui",
     "math",
+    "cmath",
+    "numpy",
+    "random",
+    "fractions",
+    "decimal",
+    "statistics",
     "itertools",
     "functools",
     "collections",
     "typing",
+    "copy",
+    "enum",
+    "dataclasses",
+    "operator",
+    "bisect",
+    "heapq",
+    "numbers",
+    "string",
+    "re",
+    "time",
 ];
+
+/// Submodules of allowed modules that build or load native code, or run
+/// tools: refused wherever they appear, as imports or attributes.
+const FORBIDDEN_SUBMODULES: &[&str] = &["ctypeslib", "f2py", "distutils", "testing"];
+
+/// Calls that write the script's own copy of the model (`Part.export`,
+/// `shape.exportStep`, `doc.saveAs`, `mesh.write`). The worker exports
+/// every format itself, so the harness skips these calls and notes it;
+/// as anything but a direct call they are refused like other file access.
+pub fn is_export_call(attr: &str) -> bool {
+    attr.starts_with("export") || attr.starts_with("save") || attr == "write"
+}
 
 /// Built-ins and globals that run code, read input or expose interpreter
 /// internals; any reference is refused, not only calls, so they cannot be
@@ -34,8 +73,6 @@ const FORBIDDEN_NAMES: &[(&str, &str)] = &[
     ("exit", "stops the interpreter"),
     ("quit", "stops the interpreter"),
     ("memoryview", "gives raw memory access"),
-    ("FreeCADGui", "is the GUI, which scripts must not drive"),
-    ("Gui", "is the GUI, which scripts must not drive"),
 ];
 
 /// Names of modules that reach the system. They cannot be imported, but a
@@ -96,10 +133,19 @@ const FORBIDDEN_ATTRIBUTES: &[&str] = &[
     "eval",
     "exec",
     "compile",
+    // numpy's raw file access.
+    "fromfile",
+    "tofile",
+    "genfromtxt",
+    "memmap",
+    "DataSource",
 ];
 
 /// Attribute prefixes for the same, e.g. `exportStep`, `saveAs`, `readShape`.
 const FORBIDDEN_ATTRIBUTE_PREFIXES: &[&str] = &["export", "import", "save", "load", "read", "write", "restore"];
+
+/// Dunder names that are plain variables, not interpreter internals.
+const HARMLESS_DUNDERS: &[&str] = &["__name__", "__objs__"];
 
 /// True for `__name__`-style identifiers.
 pub fn is_dunder(name: &str) -> bool {
@@ -114,8 +160,9 @@ pub fn forbidden_name(name: &str) -> Option<String> {
     if SYSTEM_MODULES.contains(&name) {
         return Some(format!("`{name}` is not allowed: system modules are off limits"));
     }
-    // `__name__` is harmless and common in `if __name__ == "__main__"`.
-    if is_dunder(name) && name != "__name__" {
+    // `__name__` is harmless and common in `if __name__ == "__main__"`;
+    // `__objs__` is the list FreeCAD's macro recorder exports from.
+    if is_dunder(name) && !HARMLESS_DUNDERS.contains(&name) {
         return Some(format!(
             "`{name}` is not allowed: dunder names reach interpreter internals"
         ));
@@ -128,6 +175,9 @@ pub fn forbidden_attribute(attr: &str) -> Option<&'static str> {
     if is_dunder(attr) {
         return Some("dunder attributes reach interpreter internals");
     }
+    if FORBIDDEN_SUBMODULES.contains(&attr) {
+        return Some("it builds or loads native code or runs tools");
+    }
     let exact = FORBIDDEN_ATTRIBUTES.contains(&attr);
     let prefixed = FORBIDDEN_ATTRIBUTE_PREFIXES.iter().any(|p| attr.starts_with(p));
     (exact || prefixed).then_some("it touches files, settings, the GUI or running code; exporting is the harness's job")
@@ -135,8 +185,9 @@ pub fn forbidden_attribute(attr: &str) -> Option<&'static str> {
 
 /// Whether `module` (possibly dotted) may be imported.
 pub fn module_allowed(module: &str) -> bool {
-    let top = module.split('.').next().unwrap_or(module);
-    ALLOWED_MODULES.contains(&top)
+    let mut parts = module.split('.');
+    let top = parts.next().unwrap_or(module);
+    ALLOWED_MODULES.contains(&top) && !parts.any(|p| FORBIDDEN_SUBMODULES.contains(&p))
 }
 
 #[cfg(test)]
@@ -156,7 +207,13 @@ mod tests {
         assert!(forbidden_attribute("makeBox").is_none());
         assert!(forbidden_attribute("insertKnot").is_none());
         assert!(module_allowed("FreeCAD"));
-        assert!(!module_allowed("FreeCADGui"));
+        assert!(module_allowed("FreeCADGui"));
+        assert!(module_allowed("numpy"));
+        assert!(!module_allowed("numpy.ctypeslib"));
+        assert!(forbidden_attribute("ctypeslib").is_some());
+        assert!(forbidden_attribute("fromfile").is_some());
         assert!(!module_allowed("os.path"));
+        assert!(is_export_call("exportStep") && is_export_call("saveAs") && is_export_call("write"));
+        assert!(!is_export_call("read"));
     }
 }

@@ -126,8 +126,17 @@ pub(crate) fn facts(prompt: &str) -> Result<prompt::Facts, NotUnderstood> {
 /// assert_eq!(g.part, "box");
 /// assert_eq!(g.expected.volume_mm3, Some(24_000.0));
 /// ```
+///
+/// A prompt that names a part but lacks a dimension it needs is refused
+/// with a [`NotUnderstood::question`] to ask, whose answer completes this
+/// prompt.
 pub fn generate(prompt: &str) -> Result<Generated, NotUnderstood> {
-    read_prompt(prompt).map(|(g, _)| g)
+    read_prompt(prompt).map(|(g, _)| g).map_err(|mut e| {
+        if let Some(q) = &mut e.question {
+            q.prompt = prompt.to_owned();
+        }
+        e
+    })
 }
 
 /// [`generate`], with the defaults it chose for what the prompt left open
@@ -149,6 +158,7 @@ pub(crate) fn read_prompt(prompt: &str) -> Result<(Generated, Vec<String>), NotU
                 leftovers.join(", ")
             ),
             part: Some(spec.part.clone()),
+            question: None,
         });
     }
     if let Some((f, _)) = facts.factors.first() {
@@ -159,6 +169,7 @@ pub(crate) fn read_prompt(prompt: &str) -> Result<(Generated, Vec<String>), NotU
                 crate::compile::human(*f)
             ),
             part: Some(spec.part.clone()),
+            question: None,
         });
     }
     let mut g = compile(&spec)?;

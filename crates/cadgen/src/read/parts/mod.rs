@@ -11,6 +11,7 @@ mod hex;
 mod prism;
 mod round;
 
+use domain::messages::Question;
 use domain::spec::{Axis, Counterbore, Edges, Feature, PartSpec, Positions};
 
 use super::metric;
@@ -146,6 +147,7 @@ pub(crate) fn new_holes(facts: &mut Facts, spec: &PartSpec) -> Result<(Option<Fe
             return Err(NotUnderstood {
                 reason: "I can add holes to blocks, plates, cylinders, tubes and prisms.".into(),
                 part: Some(spec.part.clone()),
+                question: None,
             })
         }
     };
@@ -278,6 +280,7 @@ impl Ctx<'_> {
         NotUnderstood {
             reason: reason.into(),
             part: Some(self.part.to_string()),
+            question: None,
         }
     }
 
@@ -286,11 +289,22 @@ impl Ctx<'_> {
         match value {
             Some(v) if v > 0.0 => Ok(v),
             Some(v) => Err(self.refuse(format!("The {what} must be positive, not {} mm.", human(v)))),
-            None => Err(self.refuse(format!(
-                "A {} needs its {what}; for example: \"{}\".",
-                self.part.replace('_', " "),
-                super::catalogue::example_for(self.part)
-            ))),
+            // Asked, not guessed: the job ends with the question and the
+            // user's answer completes the prompt.
+            None => {
+                let part = self.part.replace('_', " ");
+                let mut refusal = self.refuse(format!(
+                    "A {part} needs its {what}; for example: \"{}\".",
+                    super::catalogue::example_for(self.part)
+                ));
+                refusal.question = Some(Question {
+                    text: format!("What {what} should the {part} have?"),
+                    what: what.to_owned(),
+                    // Filled in by `generate`, which has the prompt.
+                    prompt: String::new(),
+                });
+                Err(refusal)
+            }
         }
     }
 
