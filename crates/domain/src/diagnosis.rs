@@ -51,7 +51,9 @@ impl FailureClass {
     pub fn of_kind(kind: FailureKind) -> Self {
         match kind {
             FailureKind::ScriptError => Self::Exception,
-            FailureKind::Timeout | FailureKind::MemoryLimit | FailureKind::FileSizeLimit => Self::Limit,
+            FailureKind::Timeout | FailureKind::MemoryLimit | FailureKind::FileSizeLimit | FailureKind::OutputLimit => {
+                Self::Limit
+            }
             FailureKind::SandboxViolation => Self::Refused,
             FailureKind::Crashed => Self::Crash,
         }

@@ -366,6 +366,8 @@ pub enum FailureKind {
     SandboxViolation,
     /// FreeCAD itself crashed (signal, no result).
     Crashed,
+    /// The script printed more than the output limit.
+    OutputLimit,
 }
 
 impl FailureKind {
@@ -377,6 +379,7 @@ impl FailureKind {
             Self::FileSizeLimit => "file_size_limit",
             Self::SandboxViolation => "sandbox_violation",
             Self::Crashed => "crashed",
+            Self::OutputLimit => "output_limit",
         }
     }
 }

@@ -82,21 +82,40 @@ fn strip_ansi(text: &str) -> String {
 /// so the run is stopped at once instead of at the wall-clock limit.
 pub const STALL_MARKER: &[u8] = b"QThread::start: Thread creation error";
 
-/// Watches the output for [`STALL_MARKER`], across chunk boundaries.
+/// Why the output says the run must stop now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// FreeCAD could not start a thread ([`STALL_MARKER`]).
+    Stalled,
+    /// The output passed its limit.
+    Output,
+}
+
+/// Watches the output for [`STALL_MARKER`], across chunk boundaries, and
+/// counts it against the output limit.
 struct StallWatch {
-    stalled: Option<oneshot::Sender<()>>,
+    stop: Option<oneshot::Sender<Stop>>,
     window: Vec<u8>,
+    total: u64,
+    limit: u64,
 }
 
 impl StallWatch {
     fn scan(&mut self, chunk: &[u8]) {
-        if self.stalled.is_none() {
+        if self.stop.is_none() {
+            return;
+        }
+        self.total += chunk.len() as u64;
+        if self.total > self.limit {
+            if let Some(stop) = self.stop.take() {
+                let _ = stop.send(Stop::Output);
+            }
             return;
         }
         self.window.extend_from_slice(chunk);
         if self.window.windows(STALL_MARKER.len()).any(|w| w == STALL_MARKER) {
-            if let Some(stalled) = self.stalled.take() {
-                let _ = stalled.send(());
+            if let Some(stop) = self.stop.take() {
+                let _ = stop.send(Stop::Stalled);
             }
         }
         let keep = STALL_MARKER.len() - 1;
@@ -107,19 +126,22 @@ impl StallWatch {
 
 /// Read both pipes until they close. Once `exited` fires, wait at most
 /// `grace` more: a descendant that escaped the process group could keep a
-/// pipe open forever. `stalled` fires when FreeCAD reports a thread it
-/// could not start.
+/// pipe open forever. `stop` fires when FreeCAD reports a thread it could
+/// not start, or when more than `output_limit` bytes were printed.
 pub async fn capture(
     stdout: impl AsyncRead + Unpin,
     stderr: impl AsyncRead + Unpin,
     exited: oneshot::Receiver<()>,
     grace: Duration,
-    stalled: oneshot::Sender<()>,
+    stop: oneshot::Sender<Stop>,
+    output_limit: u64,
 ) -> LogCapture {
     let mut log = LogCapture::default();
     let mut watch = StallWatch {
-        stalled: Some(stalled),
+        stop: Some(stop),
         window: Vec::new(),
+        total: 0,
+        limit: output_limit,
     };
     let (mut out, mut err) = (Some(stdout), Some(stderr));
     let (mut out_buf, mut err_buf) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
@@ -173,14 +195,31 @@ mod tests {
     fn spots_a_stall_split_across_reads() {
         let (tx, mut rx) = oneshot::channel();
         let mut watch = StallWatch {
-            stalled: Some(tx),
+            stop: Some(tx),
             window: Vec::new(),
+            total: 0,
+            limit: u64::MAX,
         };
         watch.scan(b"Recompute... QThread::start: Thread cre");
         assert!(rx.try_recv().is_err());
         watch.scan(b"ation error (Resource temporarily unavailable)\n");
-        assert!(rx.try_recv().is_ok());
+        assert_eq!(rx.try_recv(), Ok(Stop::Stalled));
         watch.scan(b"more output");
+    }
+
+    #[test]
+    fn stops_a_run_past_the_output_limit() {
+        let (tx, mut rx) = oneshot::channel();
+        let mut watch = StallWatch {
+            stop: Some(tx),
+            window: Vec::new(),
+            total: 0,
+            limit: 1000,
+        };
+        watch.scan(&[b'x'; 600]);
+        assert!(rx.try_recv().is_err());
+        watch.scan(&[b'x'; 600]);
+        assert_eq!(rx.try_recv(), Ok(Stop::Output));
     }
 
     #[test]
@@ -213,7 +252,15 @@ mod tests {
         tx.send(()).unwrap();
         let (stall_tx, _stall_rx) = oneshot::channel();
         let started = std::time::Instant::now();
-        let log = capture(reader, tokio::io::empty(), rx, Duration::from_millis(50), stall_tx).await;
+        let log = capture(
+            reader,
+            tokio::io::empty(),
+            rx,
+            Duration::from_millis(50),
+            stall_tx,
+            u64::MAX,
+        )
+        .await;
         assert!(started.elapsed() < Duration::from_secs(5));
         assert_eq!(log.finish(Path::new("/x")), "");
     }

@@ -79,6 +79,16 @@ fn outcome_of(job: &JobDir, exec: &Execution, limits: &Limits) -> Outcome {
                 log_tail(&exec.log),
             )
         }
+        Ending::OutputLimit => {
+            return failed(
+                FailureKind::OutputLimit,
+                format!(
+                    "the script printed more than the output limit of {} MiB and was stopped",
+                    limits.output >> 20
+                ),
+                log_tail(&exec.log),
+            )
+        }
         // pthread_create fails with EAGAIN for want of address space (the
         // usual case: a thread stack is 8 MiB) or of processes.
         Ending::Stalled => {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::process::Command;
 use tokio::sync::oneshot;
 
-use crate::capture::capture;
+use crate::capture::{capture, Stop};
 use crate::executor::{Ending, Execution, Job};
 use crate::SandboxError;
 
@@ -49,7 +49,7 @@ pub(crate) async fn execute(job: Job<'_>) -> Result<Execution, SandboxError> {
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
     let (exited_tx, exited_rx) = oneshot::channel();
-    let (stalled_tx, mut stalled_rx) = oneshot::channel();
+    let (stop_tx, mut stop_rx) = oneshot::channel();
 
     let wall_time = job.limits.wall_time;
     // Owns the child and its group: if `run` is cancelled, dropping this
@@ -58,7 +58,10 @@ pub(crate) async fn execute(job: Job<'_>) -> Result<Execution, SandboxError> {
         let (exited, ending) = tokio::select! {
             status = child.wait() => (Some(status), Ending::Exited),
             () = tokio::time::sleep(wall_time) => (None, Ending::WallTime),
-            Ok(()) = &mut stalled_rx => (None, Ending::Stalled),
+            Ok(stop) = &mut stop_rx => (None, match stop {
+                Stop::Stalled => Ending::Stalled,
+                Stop::Output => Ending::OutputLimit,
+            }),
         };
         let status = match exited {
             Some(status) => status,
@@ -78,7 +81,10 @@ pub(crate) async fn execute(job: Job<'_>) -> Result<Execution, SandboxError> {
         let _ = exited_tx.send(());
         result
     };
-    let (status, log) = tokio::join!(wait, capture(stdout, stderr, exited_rx, OUTPUT_GRACE, stalled_tx));
+    let (status, log) = tokio::join!(
+        wait,
+        capture(stdout, stderr, exited_rx, OUTPUT_GRACE, stop_tx, job.limits.output)
+    );
     let (status, ending) = status.map_err(SandboxError::Wait)?;
     Ok(Execution {
         exit_code: status.code(),

@@ -42,6 +42,8 @@ pub(crate) enum Ending {
     /// The worker killed it after FreeCAD reported a thread it could not
     /// start, which leaves it waiting forever.
     Stalled,
+    /// The worker killed it when its output passed [`Limits::output`](crate::Limits).
+    OutputLimit,
 }
 
 /// How the process ended.

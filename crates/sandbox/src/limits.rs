@@ -30,6 +30,10 @@ pub struct Limits {
     /// same user share it, and OpenCASCADE starts about one meshing thread
     /// per CPU: raise it on machines with many cores.
     pub processes: u64,
+    /// Bytes the run may print (stdout and stderr together). A run past it
+    /// is stopped at once and fails with `output_limit`: a script printing
+    /// gigabytes would otherwise hold a FreeCAD slot for minutes.
+    pub output: u64,
 }
 
 const MIB: u64 = 1024 * 1024;
@@ -49,6 +53,9 @@ impl Default for Limits {
             // FreeCAD runs 1–3 threads here (2 CPUs); the rest is headroom
             // for other runs as the same user at the same time.
             processes: 64,
+            // A model's run prints a few KiB; FreeCAD's STEP statistics
+            // and a chatty script stay far below.
+            output: 16 * MIB,
         }
     }
 }

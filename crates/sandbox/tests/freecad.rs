@@ -39,6 +39,7 @@ fn strict() -> Limits {
         address_space: 1024 * MIB,
         file_size: 64 * MIB,
         processes: 64,
+        output: 16 * MIB,
     }
 }
 
@@ -459,17 +460,34 @@ async fn file_size_bomb_hits_the_file_size_limit() {
 }
 
 #[tokio::test]
-async fn printing_100_mb_keeps_the_log_bounded() {
+async fn printing_10_mb_keeps_the_log_bounded() {
     let sandbox = sandbox(Limits {
         wall_time: Duration::from_secs(60),
         ..strict()
     });
-    let script = format!("line = 'x' * 99\nfor _ in range(10**6):\n    print(line)\nprint('done printing')\n{PLATE}");
+    let script = format!("line = 'x' * 99\nfor _ in range(10**5):\n    print(line)\nprint('done printing')\n{PLATE}");
     let report = run(&sandbox, &script).await;
     assert!(report.is_built(), "{:?}", report.outcome);
     assert!(report.log.len() < 2 * 1024 * 1024, "log of {} bytes", report.log.len());
     assert!(report.log.contains("bytes of output omitted"));
     assert!(report.log.contains("done printing"));
+}
+
+/// Printing without end is stopped at the output limit, not at the clock.
+#[tokio::test]
+async fn printing_past_the_output_limit_is_stopped() {
+    let sandbox = sandbox(Limits {
+        wall_time: Duration::from_secs(60),
+        cpu_time: Duration::from_secs(60),
+        output: 4 * MIB,
+        ..strict()
+    });
+    let report = run(&sandbox, "line = 'x' * 99\nwhile True:\n    print(line)\n").await;
+    let (error, _) = expect_failure(&report, FailureKind::OutputLimit);
+    assert!(error.contains("output limit of 4 MiB"), "{error}");
+    assert!(report.log.len() < 2 * 1024 * 1024, "log of {} bytes", report.log.len());
+    assert!(report.duration < Duration::from_secs(30), "{:?}", report.duration);
+    still_builds(&sandbox).await;
     still_builds(&sandbox).await;
 }
 

@@ -50,6 +50,7 @@ impl FromEnv for Settings {
             address_space: env.parse_or("FREECAD_MEMORY_MB", d.address_space / (1024 * 1024)) * 1024 * 1024,
             file_size: env.parse_or("FREECAD_FILE_SIZE_MB", d.file_size / (1024 * 1024)) * 1024 * 1024,
             processes: env.parse_or("FREECAD_MAX_PROCESSES", d.processes),
+            output: env.parse_or("FREECAD_OUTPUT_MB", d.output / (1024 * 1024)) * 1024 * 1024,
         };
         let concurrency = env.parse_or("FREECAD_CONCURRENCY", 1u16).max(1);
         // FreeCAD runs are heavy: take only as many messages as we run.
