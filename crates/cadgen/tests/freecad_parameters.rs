@@ -432,3 +432,116 @@ fn an_offset_edited_in_the_spreadsheet_moves_the_part() {
     }
     assert!(failures.is_empty(), "FreeCAD disagreed:\n{}", failures.join("\n"));
 }
+
+/// Every benchmark part, one bound parameter each (taking turns through
+/// its bound cells): the edit made in the spreadsheet of the saved FCStd
+/// gives the volume and extents the compiler expects of the edited spec.
+/// Edits the compiler refuses (a hole no longer fits) are skipped.
+#[test]
+fn every_benchmark_part_follows_an_edit_of_a_bound_cell() {
+    let suite = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/prompts.tsv")).expect("suite");
+    let chains: Vec<&str> = suite
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f.len() == 3 && f[2] != "refuse").then_some(f[1])
+        })
+        .collect();
+    let mut runs = Vec::new();
+    let mut expected = Vec::new();
+    let mut skipped = 0;
+    for (i, chain) in chains.iter().enumerate() {
+        let mut steps = chain.split(" => ");
+        let mut g = cadgen::generate(steps.next().unwrap_or_default()).expect("generates");
+        for message in steps {
+            g = cadgen::follow_up(&g.spec, message).expect("follows");
+        }
+        let bound: Vec<(String, f64)> = g
+            .spec
+            .parameters()
+            .into_iter()
+            .filter(|p| {
+                g.script.lines().any(|l| {
+                    l.trim_start().starts_with(&format!("(\"{}\", ", p.name)) && l.contains("\"drives the model\"")
+                })
+            })
+            .map(|p| {
+                let new = match p.kind {
+                    domain::spec::ParameterKind::Count => p.value + 1.0,
+                    domain::spec::ParameterKind::Position => p.value + 0.5,
+                    _ => p.value * 1.1,
+                };
+                (p.name, new)
+            })
+            .collect();
+        if bound.is_empty() {
+            panic!("{chain:?}: nothing in the model follows the spreadsheet");
+        }
+        let (name, new) = &bound[i % bound.len()];
+        let mut spec = g.spec.clone();
+        let edited = match spec.set_parameter(name, *new).map(|_| cadgen::compile(&spec)) {
+            Ok(Ok(edited)) => edited,
+            _ => {
+                skipped += 1;
+                continue;
+            }
+        };
+        let unit = if g
+            .spec
+            .parameters()
+            .iter()
+            .any(|p| p.name == *name && p.kind == domain::spec::ParameterKind::Count)
+        {
+            ""
+        } else {
+            " mm"
+        };
+        let sign = if *new < 0.0 { "=" } else { "" };
+        let case = format!("bench_{i:03}");
+        runs.push((case.clone(), g.script.clone(), format!("{name}\t{sign}{new}{unit}")));
+        expected.push((case, chain, name.clone(), *new, edited));
+    }
+    let results = run_freecad(&runs);
+    let mut failures = Vec::new();
+    for (case, chain, name, new, edited) in &expected {
+        let what = format!("{chain:?}, {name} = {new}");
+        match results.get(case) {
+            Some(Ok(m)) => {
+                let want = edited.expected.volume_mm3.expect("volume");
+                let box_ok = edited.expected.bbox_mm.is_none_or(|b| {
+                    b.iter()
+                        .zip(m.extents())
+                        .all(|(w, got)| (w - got).abs() <= edited.expected.bbox_tolerance_mm)
+                });
+                let ok = close(m.after, want, edited.expected.volume_tolerance)
+                    && box_ok
+                    && m.solids_after == 1
+                    && m.valid
+                    && m.solids == 1
+                    && m.broken == "-";
+                if !ok {
+                    failures.push(format!(
+                        "{what}: volume {} (expected {want}), extents {:?} (expected {:?}), solids {}, valid {}, broken {}",
+                        m.after,
+                        m.extents(),
+                        edited.expected.bbox_mm,
+                        m.solids_after,
+                        m.valid,
+                        m.broken
+                    ));
+                }
+            }
+            Some(Err(e)) => failures.push(format!("{what}: FreeCAD raised: {e}")),
+            None => failures.push(format!("{what}: no result from FreeCAD")),
+        }
+    }
+    println!("{} edits checked, {skipped} refused by the compiler", expected.len());
+    assert!(expected.len() >= 150, "only {} edits were checked", expected.len());
+    assert!(
+        failures.is_empty(),
+        "FreeCAD disagreed on {} edits:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

@@ -1562,13 +1562,18 @@ impl Compiler<'_> {
             let mut start = world;
             start[axis_index] = b[axis_index] - OVERSHOOT;
             let span = b[3 + axis_index] - b[axis_index] + 2.0 * OVERSHOOT;
-            // Across the part the tool spans its fixed extent; its position
-            // on the cross-section follows the spreadsheet.
+            // The tool spans the part's extent along the hole and sits on
+            // the cross-section where the spreadsheet puts it.
+            let (from, extent) = self
+                .extent(p, axis_index)
+                .unwrap_or_else(|| (X::mm(start[axis_index] + OVERSHOOT), X::mm(span - 2.0 * OVERSHOOT)));
             let mut start_x = start.map(X::mm);
             let [first, second] = q_x;
             start_x[others[0]] = first;
             start_x[others[1]] = second;
-            tools.push(self.cylinder(&radius_x, &X::mm(span), &start_x, axis_index, "Drill"));
+            start_x[axis_index] = from.plus_mm(-OVERSHOOT);
+            let span_x = extent.plus_mm(2.0 * OVERSHOOT);
+            tools.push(self.cylinder(&radius_x, &span_x, &start_x, axis_index, "Drill"));
             let mut lo = [b[0], b[1], b[2]];
             let mut hi = [b[3], b[4], b[5]];
             // Along the hole: only where it crosses material.
@@ -1760,6 +1765,36 @@ impl Compiler<'_> {
             _ => unreachable!("extruded bases are built by build_prism"),
         }
         Ok(())
+    }
+
+    /// Where the base starts along a world axis and how far it reaches, as
+    /// they follow the spreadsheet; `None` where the outline is fixed.
+    fn extent(&self, p: &Prism, axis: usize) -> Option<(X, X)> {
+        let k = (0..3).find(|k| {
+            let mut e = [0.0; 3];
+            e[*k] = 1.0;
+            to_xyz(p.plane, e)[axis] > 0.5
+        })?;
+        if k == 2 {
+            return Some((p.w0_x.clone(), p.depth_x.clone()));
+        }
+        let rects: Vec<(&X, &X)> = match &p.form {
+            Form::Rect { corner, size } => vec![(&corner[k], &size[k])],
+            Form::Circle { c, r } => return Some((c[k].minus(r), r.times(2.0))),
+            Form::Union(forms) => forms
+                .iter()
+                .map(|f| match f {
+                    Form::Rect { corner, size } => Some((&corner[k], &size[k])),
+                    _ => None,
+                })
+                .collect::<Option<_>>()?,
+            Form::Regular { .. } | Form::Face(_) => return None,
+        };
+        let lo = rects.iter().min_by(|a, b| a.0.value.total_cmp(&b.0.value))?.0;
+        let (c, s) = rects
+            .iter()
+            .max_by(|a, b| (a.0.value + a.1.value).total_cmp(&(b.0.value + b.1.value)))?;
+        Some((lo.clone(), c.plus(s).minus(lo)))
     }
 
     /// A fixed face on the XZ plane revolved about Z by `angle`.
