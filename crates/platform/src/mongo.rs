@@ -560,6 +560,31 @@ impl Files {
         count_of(&self.0, project).await
     }
 
+    /// Bytes stored for these projects' files, as their records state
+    /// (`metadata.file_size`; quotas).
+    pub async fn bytes_of(&self, projects: &[ProjectId]) -> DbResult<u64> {
+        if projects.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<&str> = projects.iter().map(|p| p.as_str()).collect();
+        let files: Vec<FileRecord> = self
+            .0
+            .find(doc! { "project_id": { "$in": ids } })
+            .await?
+            .try_collect()
+            .await?;
+        Ok(files
+            .iter()
+            .map(|f| {
+                let size = f.metadata.get("file_size");
+                let bytes = size
+                    .and_then(Bson::as_i64)
+                    .or_else(|| size.and_then(Bson::as_i32).map(i64::from));
+                u64::try_from(bytes.unwrap_or(0)).unwrap_or(0)
+            })
+            .sum())
+    }
+
     pub async fn delete_by_project(&self, project: &ProjectId) -> DbResult<u64> {
         delete_of(&self.0, project).await
     }
@@ -757,6 +782,36 @@ impl Users {
 }
 
 impl Jobs {
+    /// How many of a user's jobs are not over yet (quotas).
+    pub async fn count_live_by_user(&self, user: &UserId) -> DbResult<u64> {
+        let live: Vec<Bson> = JobStage::ALL
+            .into_iter()
+            .filter(|s| !s.is_terminal())
+            .map(|s| to_bson(&s))
+            .collect::<DbResult<_>>()?;
+        Ok(self
+            .0
+            .count_documents(doc! { "user_id": user.as_str(), "stage": { "$in": live } })
+            .await?)
+    }
+
+    /// How many jobs a user started since `since`, and when the oldest of
+    /// them started (quotas: when the window frees a place).
+    pub async fn started_since(&self, user: &UserId, since: DateTime<Utc>) -> DbResult<(u64, Option<DateTime<Utc>>)> {
+        let filter = doc! { "user_id": user.as_str(), "created_at": { "$gte": bson::DateTime::from_chrono(since) } };
+        let count = self.0.count_documents(filter.clone()).await?;
+        let oldest = if count == 0 {
+            None
+        } else {
+            self.0
+                .find_one(filter)
+                .sort(doc! { "created_at": 1 })
+                .await?
+                .map(|j| j.created_at)
+        };
+        Ok((count, oldest))
+    }
+
     /// A user's jobs across projects, newest first (the API's job list).
     pub async fn list_by_user(&self, user: &UserId, page: PageRequest) -> DbResult<Page<Job>> {
         collect(

@@ -101,6 +101,19 @@ impl ApiError {
         e
     }
 
+    /// Over a per-user quota: `429` with when to try again, or `413` for
+    /// storage (`retry_after` None).
+    pub fn quota(message: impl Into<String>, retry_after: Option<u64>) -> Self {
+        let status = if retry_after.is_some() {
+            StatusCode::TOO_MANY_REQUESTS
+        } else {
+            StatusCode::PAYLOAD_TOO_LARGE
+        };
+        let mut e = Self::new(status, "quota_exceeded", message);
+        e.retry_after = retry_after;
+        e
+    }
+
     pub fn unavailable(dependency: &str) -> Self {
         let mut e = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -20,6 +20,7 @@
 pub mod auth;
 pub mod error;
 pub mod events;
+pub mod quota;
 pub mod ratelimit;
 pub mod routes;
 pub mod settings;

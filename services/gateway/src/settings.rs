@@ -45,6 +45,18 @@ pub struct RateLimitSettings {
     pub burst: u32,
 }
 
+/// What one user may have the system do; 0 turns a limit off. Admins are
+/// not limited (the operator's override: give a user the admin role).
+#[derive(Debug, Clone, Copy)]
+pub struct QuotaSettings {
+    /// Jobs not over yet (queued to processing).
+    pub jobs_in_flight: u64,
+    /// Jobs started in the last hour.
+    pub jobs_per_hour: u64,
+    /// Bytes of stored files (scripts, models, logs) across the user's projects.
+    pub storage_bytes: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub common: CommonSettings,
@@ -52,6 +64,7 @@ pub struct Settings {
     pub host: String,
     pub jwt: JwtSettings,
     pub rate_limit: RateLimitSettings,
+    pub quota: QuotaSettings,
     /// Interval of keep-alive comments (and state re-checks) on live streams.
     pub sse_keepalive: Duration,
     /// Where `/api/monitoring/*` is forwarded.
@@ -122,6 +135,11 @@ impl FromEnv for Settings {
             per_minute: env.parse_or("RATE_LIMIT_PER_MINUTE", 300u32),
             burst: env.parse_or("RATE_LIMIT_BURST", 60u32),
         };
+        let quota = QuotaSettings {
+            jobs_in_flight: env.parse_or("QUOTA_JOBS_IN_FLIGHT", 50u64),
+            jobs_per_hour: env.parse_or("QUOTA_JOBS_PER_HOUR", 600u64),
+            storage_bytes: env.parse_or("QUOTA_STORAGE_MB", 2048u64) * 1024 * 1024,
+        };
         let sse_keepalive = env.secs_or("SSE_KEEPALIVE_SECS", Duration::from_secs(15));
         if sse_keepalive < Duration::from_millis(100) {
             env.malformed("SSE_KEEPALIVE_SECS", "must be at least 0.1");
@@ -156,6 +174,7 @@ impl FromEnv for Settings {
             host,
             jwt,
             rate_limit,
+            quota,
             sse_keepalive,
             monitoring_url,
             web_root,

@@ -24,7 +24,7 @@ use crate::auth::{JwtKeys, PasswordHashing};
 use crate::error::{json_error, path_error, query_error, render_plain_errors};
 use crate::events::{Hub, HubFeed};
 use crate::ratelimit::RateLimiter;
-use crate::settings::Settings;
+use crate::settings::{QuotaSettings, Settings};
 use crate::{routes, telemetry, NAME};
 
 /// What every handler can reach.
@@ -35,6 +35,7 @@ pub struct AppState {
     pub jwt: JwtKeys,
     pub passwords: PasswordHashing,
     pub limiter: RateLimiter,
+    pub quota: QuotaSettings,
     pub hub: Arc<Hub>,
     pub presign_expiry: Duration,
     pub sse_keepalive: Duration,
@@ -76,6 +77,7 @@ impl Application {
             jwt,
             passwords: PasswordHashing::new(settings.argon2_memory_kib, settings.argon2_iterations),
             limiter: RateLimiter::new(settings.rate_limit),
+            quota: settings.quota,
             hub: hub.clone(),
             presign_expiry: settings.common.s3.presign_expiry,
             sse_keepalive: settings.sse_keepalive,

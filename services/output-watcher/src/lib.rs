@@ -346,7 +346,7 @@ impl Watcher {
             self.record_log(&job, msg.version, &log).await?;
         }
         let reason = match &msg.diagnosis {
-            Some(d) => d.headline(),
+            Some(d) => format!("{} ({})", d.headline(), msg.kind.as_str()),
             None => format!("{} ({})", msg.error, msg.kind.as_str()),
         };
         // The repairing model reads the class, the line and its text, the

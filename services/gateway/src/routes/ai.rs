@@ -175,6 +175,7 @@ pub(super) async fn submit(
     base_version: Option<Version>,
     spec: Option<PartSpec>,
 ) -> ApiResult<HttpResponse> {
+    crate::quota::admit(state, user).await?;
     let job_id = JobId::generate();
     let now = Utc::now();
     state

@@ -137,6 +137,7 @@ async fn retry(
         tracing::error!(job_id = %old.job_id, error = %e, "stored request is not an envelope");
         ApiError::internal()
     })?;
+    crate::quota::admit(&state, &user).await?;
     let new_id = JobId::generate();
     let rid = Some(request_id.0);
     let undecodable = |e: domain::messages::EnvelopeError| {

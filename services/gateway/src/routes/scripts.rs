@@ -240,6 +240,7 @@ async fn upload(
         ))
         .with_details(serde_json::json!({ "violations": details })));
     }
+    crate::quota::admit(&state, &user).await?;
     let message = ScriptUploaded {
         slug: project.slug.clone(),
         user_id: user.user_id.clone(),

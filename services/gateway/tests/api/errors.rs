@@ -139,3 +139,96 @@ async fn a_web_root_serves_the_client_with_an_index_fallback() {
     app.cleanup(&[]).await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn over_a_quota_is_429_or_413_with_the_reason() {
+    let app = spawn_app_with(&[
+        ("QUOTA_JOBS_IN_FLIGHT", "2"),
+        ("QUOTA_JOBS_PER_HOUR", "3"),
+        ("QUOTA_STORAGE_MB", "1"),
+    ])
+    .await;
+    let user = app.register().await;
+    let generate = |prompt: &str| {
+        app.post("/api/ai/generate-code", &user)
+            .json(&serde_json::json!({ "prompt": prompt }))
+            .send()
+    };
+    // No workers run here: accepted jobs stay in flight.
+    let mut jobs = Vec::new();
+    let mut slugs = Vec::new();
+    for i in 0..2 {
+        let res = generate(&format!("cube {} mm", 10 + i)).await.unwrap();
+        assert_eq!(res.status(), 202);
+        let body: serde_json::Value = res.json().await.unwrap();
+        jobs.push(body["job_id"].as_str().unwrap().to_owned());
+        slugs.push(body["slug"].as_str().unwrap().to_owned());
+    }
+    let res = generate("cube 12 mm").await.unwrap();
+    let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(retry >= 1, "{retry}");
+    let message = error(res, 429, "quota_exceeded").await;
+    assert!(message.contains("2 jobs in flight"), "{message}");
+
+    // Finished jobs free their place in flight, not in the hour.
+    for id in &jobs {
+        let res = app.post(&format!("/api/jobs/{id}/cancel"), &user).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    let res = generate("cube 13 mm").await.unwrap();
+    assert_eq!(res.status(), 202);
+    let body: serde_json::Value = res.json().await.unwrap();
+    slugs.push(body["slug"].as_str().unwrap().to_owned());
+    let res = generate("cube 14 mm").await.unwrap();
+    let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(
+        (3000..=3600).contains(&retry),
+        "the oldest job of the hour frees a place in {retry} s"
+    );
+    let message = error(res, 429, "quota_exceeded").await;
+    assert!(message.contains("3 jobs in the last hour"), "{message}");
+
+    // Storage: files past the limit refuse new work with 413.
+    let other = app.register().await;
+    let res = app
+        .post("/api/projects", &other)
+        .json(&serde_json::json!({ "project_name": "big" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let project: serde_json::Value = res.json().await.unwrap();
+    let id = domain::ProjectId::parse(project["project_id"].as_str().unwrap()).unwrap();
+    slugs.push(project["slug"].as_str().unwrap().to_owned());
+    let now = chrono::Utc::now();
+    app.db
+        .files()
+        .record(&domain::documents::FileRecord {
+            project_id: id.clone(),
+            version: domain::Version::new(1).unwrap(),
+            file_type: domain::FileType::Output,
+            s3_path: "s3://bucket/output/big/big_v1.stl".into(),
+            s3_key: "output/big/big_v1.stl".into(),
+            timestamp: now,
+            metadata: bson::doc! { "file_size": 3i64 * 1024 * 1024 },
+            created_at: now,
+            updated_at: now,
+        })
+        .await
+        .unwrap();
+    let res = app
+        .post("/api/ai/chat", &other)
+        .json(&serde_json::json!({ "message": "cube 10 mm", "project_id": id.as_str() }))
+        .send()
+        .await
+        .unwrap();
+    assert!(!res.headers().contains_key("retry-after"));
+    let message = error(res, 413, "quota_exceeded").await;
+    assert!(
+        message.contains("store 3 MiB") && message.contains("(1 MiB)"),
+        "{message}"
+    );
+
+    let slugs: Vec<&str> = slugs.iter().map(String::as_str).collect();
+    app.cleanup(&slugs).await;
+}
