@@ -15,6 +15,9 @@ use serde_json::{json, Map, Value};
 use super::ai::{Chat, GenerateCode};
 use super::auth::Credentials;
 use super::parameters::{EditParameters, SpecView};
+
+/// The refusal of a new job over the storage quota.
+const STORAGE_QUOTA: &str = "Over the account's storage quota (`quota_exceeded`).";
 use super::projects::{CompleteView, DeletedView, LogsView, NewProject, ProjectUpdate, SummaryView};
 use super::scripts::{DownloadView, OutputsView, ScriptUpload, ScriptsView, StatusView};
 use crate::error::ErrorBody;
@@ -155,7 +158,11 @@ impl Builder {
         let mut all = op.responses;
         if op.auth {
             all.push((401, "No valid bearer token.", None));
-            all.push((429, "Over the per-user rate limit; see `Retry-After`.", None));
+            all.push((
+                429,
+                "Over the per-user rate limit (`rate_limited`) or a job quota (`quota_exceeded`); see `Retry-After`.",
+                None,
+            ));
         }
         all.push((
             503,
@@ -382,7 +389,7 @@ pub fn openapi() -> Value {
         .describe("Send JSON `{\"script\": \"…\", \"file_name\": \"mine.py\"}`, or the script itself as `text/x-python` (with `?file_name=`). The script is checked against the script contract first (422 lists every violation), then versioned, run by FreeCAD and followed like a generation.")
         .param(project_param()).param(query("file_name", "For text/x-python bodies.", json!({"type": "string"})))
         .body("application/json", upload)
-        .ok(202, "The job started.", accepted.clone()).fails(400, bad).fails(404, missing).fails(413, "Over 256 KiB.").fails(415, "Neither JSON nor Python text.").fails(422, "The script breaks the script contract; `details.violations` lists why."));
+        .ok(202, "The job started.", accepted.clone()).fails(400, bad).fails(404, missing).fails(413, "Over 256 KiB, or over the account's storage quota (`quota_exceeded`).").fails(415, "Neither JSON nor Python text.").fails(422, "The script breaks the script contract; `details.violations` lists why."));
     let outputs = b.res::<OutputsView>();
     b.add(
         Op::new(
@@ -484,7 +491,7 @@ pub fn openapi() -> Value {
     let chat = b.req::<Chat>();
     b.add(Op::new("post", "/api/ai/generate-code", "ai", "Start a generation from a prompt")
         .describe("Answers 202 at once. Without `project_id`, a project named after the prompt is created. The prompt is stored as the user's message.")
-        .body("application/json", generate).ok(202, "The job started.", accepted.clone()).fails(400, bad).fails(404, missing).fails(415, "Not JSON."));
+        .body("application/json", generate).ok(202, "The job started.", accepted.clone()).fails(400, bad).fails(404, missing).fails(413, STORAGE_QUOTA).fails(415, "Not JSON."));
     b.add(
         Op::new(
             "post",
@@ -496,6 +503,7 @@ pub fn openapi() -> Value {
         .ok(202, "The job started.", accepted.clone())
         .fails(400, bad)
         .fails(404, missing)
+        .fails(413, STORAGE_QUOTA)
         .fails(415, "Not JSON."),
     );
 
