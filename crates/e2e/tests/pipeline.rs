@@ -765,3 +765,39 @@ async fn a_prompt_missing_a_dimension_is_asked_about_and_the_answer_builds_the_p
     assert_eq!(answered.version, Some(Version::new(1).unwrap()));
     p.clean(&[&project.slug]).await;
 }
+
+/// Fair scheduling: one user's backlog does not hold back another user's
+/// job by more than about one job per FreeCAD slot.
+#[tokio::test]
+async fn one_users_backlog_does_not_hold_back_another_users_job() {
+    let mut p = Pipeline::new().await;
+    p.start(
+        &["script-store", "freecad-worker", "output-watcher"],
+        &[("FREECAD_CONCURRENCY", "1")],
+    );
+    let busy = p.project("busy user").await;
+    let other = p.project("other user").await;
+    assert_ne!(busy.created_by, other.created_by);
+    // Each of the busy user's jobs keeps FreeCAD busy for a while.
+    let slow = "import Part\nn = 0\nfor i in range(3000000):\n    n += i\nresult = Part.makeBox(10, 10, 10)\n";
+    let mut backlog = Vec::new();
+    for _ in 0..8 {
+        backlog.push(p.upload(&busy, slow).await);
+    }
+    let first = p.upload(&other, "import Part\nresult = Part.makeBox(5, 5, 5)\n").await;
+    let first = p.finished(first, 3 * MINUTE).await;
+    assert_eq!(first.stage, JobStage::Completed, "{:?}", first.error);
+    let mut later = 0;
+    for id in backlog {
+        let job = p.finished(id, 3 * MINUTE).await;
+        assert_eq!(job.stage, JobStage::Completed, "{:?}", job.error);
+        if job.finished_at > first.finished_at {
+            later += 1;
+        }
+    }
+    assert!(
+        later >= 5,
+        "the other user's job, submitted last, finished before only {later} of the 8 jobs queued ahead of it"
+    );
+    p.clean(&[&busy.slug, &other.slug]).await;
+}

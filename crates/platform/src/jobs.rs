@@ -242,6 +242,32 @@ pub async fn advance(
     Ok(transition)
 }
 
+/// How recent another user's waiting job must be to hold back this
+/// user's: a job whose message was lost cannot hold others for longer.
+pub const FAIR_WAIT_WINDOW: Duration = Duration::from_secs(120);
+
+/// Fair scheduling across users: whether `user`'s job should let another
+/// user's go first. It should when another user has a job waiting for
+/// FreeCAD and was served less recently (or never): the least recently
+/// served user's job runs next, so one user's backlog delays another's job
+/// by about one job per FreeCAD slot, with any number of workers.
+pub async fn should_defer(db: &Db, user: &UserId) -> Result<bool, HandlerError> {
+    let since = Utc::now() - chrono::Duration::from_std(FAIR_WAIT_WINDOW).unwrap_or_default();
+    let others = db.jobs().waiting_users(user, since).await?;
+    if others.is_empty() {
+        return Ok(false);
+    }
+    let mut users: Vec<&UserId> = others.iter().collect();
+    users.push(user);
+    let last = db.schedule().last_started(&users).await?;
+    let Some(mine) = last.get(user.as_str()) else {
+        return Ok(false); // never served: nobody goes before them
+    };
+    Ok(others
+        .iter()
+        .any(|other| last.get(other.as_str()).is_none_or(|theirs| theirs < mine)))
+}
+
 /// The job if it still wants work; `None` when it is gone or finished (a
 /// cancelled job's late messages are dropped).
 pub async fn live_job(db: &Db, id: JobId) -> Result<Option<Job>, HandlerError> {

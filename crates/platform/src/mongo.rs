@@ -5,13 +5,14 @@
 //! atomic `findOneAndUpdate` with `$inc` on the project, so no two scripts of
 //! a project ever get the same number.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use bson::{doc, Bson, Document};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use mongodb::options::{
-    Acknowledgment, ClientOptions, FindOneAndUpdateOptions, IndexOptions, ReturnDocument, WriteConcern,
+    Acknowledgment, ClientOptions, FindOneAndUpdateOptions, IndexOptions, ReturnDocument, UpdateOptions, WriteConcern,
 };
 use mongodb::{Client, Collection, Database, IndexModel};
 use serde::de::DeserializeOwned;
@@ -173,6 +174,9 @@ impl Db {
     }
     pub fn jobs(&self) -> Jobs {
         Jobs(self.db.collection("jobs"))
+    }
+    pub fn schedule(&self) -> Schedule {
+        Schedule(self.db.collection("schedule"))
     }
     pub fn users(&self) -> Users {
         Users(self.db.collection("users"))
@@ -781,7 +785,60 @@ impl Users {
     }
 }
 
+/// When each user's last job started in FreeCAD, for fair scheduling.
+#[derive(Clone)]
+pub struct Schedule(Collection<Document>);
+
+impl Schedule {
+    /// Records that `user`'s job started now.
+    pub async fn started(&self, user: &UserId) -> DbResult<()> {
+        let opts = UpdateOptions::builder().upsert(true).build();
+        self.0
+            .update_one(
+                doc! { "user_id": user.as_str() },
+                doc! { "$set": { "last_started_at": bson::DateTime::now() } },
+            )
+            .with_options(opts)
+            .await?;
+        Ok(())
+    }
+
+    /// The last start of each of `users` that has one.
+    pub async fn last_started(&self, users: &[&UserId]) -> DbResult<HashMap<String, DateTime<Utc>>> {
+        let ids: Vec<&str> = users.iter().map(|u| u.as_str()).collect();
+        let docs: Vec<Document> = self
+            .0
+            .find(doc! { "user_id": { "$in": ids } })
+            .await?
+            .try_collect()
+            .await?;
+        Ok(docs
+            .into_iter()
+            .filter_map(|d| {
+                let user = d.get_str("user_id").ok()?.to_owned();
+                let at = d.get_datetime("last_started_at").ok()?.to_chrono();
+                Some((user, at))
+            })
+            .collect())
+    }
+}
+
 impl Jobs {
+    /// Users other than `except` with a job waiting for FreeCAD (its script
+    /// stored) that moved since `since`.
+    pub async fn waiting_users(&self, except: &UserId, since: DateTime<Utc>) -> DbResult<Vec<UserId>> {
+        let filter = doc! {
+            "stage": to_bson(&JobStage::Uploading)?,
+            "user_id": { "$ne": except.as_str() },
+            "updated_at": { "$gte": bson::DateTime::from_chrono(since) },
+        };
+        let jobs: Vec<Job> = self.0.find(filter).limit(500).await?.try_collect().await?;
+        let mut users: Vec<UserId> = jobs.into_iter().map(|j| j.user_id).collect();
+        users.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        users.dedup();
+        Ok(users)
+    }
+
     /// How many of a user's jobs are not over yet (quotas).
     pub async fn count_live_by_user(&self, user: &UserId) -> DbResult<u64> {
         let live: Vec<Bson> = JobStage::ALL

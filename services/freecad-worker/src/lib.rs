@@ -79,10 +79,16 @@ impl Worker {
     async fn run(&self, raw: &RawEnvelope, msg: ScriptStored) -> Result<(), HandlerError> {
         let Deps { db, store, bus } = &self.deps;
         let origin = Origin::of(raw);
-        if jobs::live_job(db, raw.job_id).await?.is_none() {
+        let Some(job) = jobs::live_job(db, raw.job_id).await? else {
             tracing::info!("job is finished or unknown; not running it");
             return Ok(());
+        };
+        // A job already started (a redelivery after a crash) runs again at
+        // once; a new one waits its turn among users.
+        if job.stage != JobStage::Processing && jobs::should_defer(db, &msg.user_id).await? {
+            return Err(HandlerError::Defer("another user's job goes first".into()));
         }
+        db.schedule().started(&msg.user_id).await?;
         jobs::advance(
             db,
             bus.as_ref(),

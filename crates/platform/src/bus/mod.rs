@@ -35,6 +35,11 @@ pub enum HandlerError {
     /// Will never succeed (bad payload, broken invariant): dead-lettered at once.
     #[error("{0:#}")]
     Permanent(anyhow::Error),
+    /// Not now: another user's work goes first (fair scheduling). The
+    /// message goes to the back of its queue unchanged (no attempt is
+    /// counted).
+    #[error("deferred: {0}")]
+    Defer(String),
 }
 
 impl HandlerError {

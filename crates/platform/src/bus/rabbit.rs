@@ -33,6 +33,9 @@ use crate::config::BusSettings;
 use crate::metrics;
 
 const PERSISTENT: u8 = 2;
+/// Pause before a deferred message goes back to its queue, so a queue of
+/// deferrable work is not spun through faster than the work it waits for.
+const DEFER_PAUSE: Duration = Duration::from_millis(20);
 
 fn unavailable(e: lapin::Error) -> BusError {
     BusError::Unavailable(e.to_string())
@@ -362,6 +365,19 @@ impl RabbitBus {
                 self.schedule_retry(channel, &queue, &raw).await?;
                 delivery.ack(BasicAckOptions::default()).await?;
                 metrics::bus_message(&queue, "retried");
+                return Ok(());
+            }
+            Err(HandlerError::Defer(why)) => {
+                tracing::debug!(%why, "deferred to the back of the queue");
+                tokio::time::sleep(DEFER_PAUSE).await;
+                match Self::publish_confirmed(channel, "", &queue, &delivery.data, Self::properties(&raw)).await? {
+                    Ok(()) => {
+                        delivery.ack(BasicAckOptions::default()).await?;
+                        metrics::bus_message(&queue, "deferred");
+                    }
+                    // Not requeued by us: the broker redelivers it.
+                    Err(e) => return Err(lapin::Error::from(std::io::Error::other(e.to_string()))),
+                }
                 return Ok(());
             }
             Err(HandlerError::Transient(e)) => DeadLetterReason::AttemptsExhausted {
