@@ -19,22 +19,24 @@
 //!
 //! - Plain Python 3, run by FreeCAD 0.20's `freecadcmd` through the worker's
 //!   harness. Units are millimetres.
-//! - Allowed imports: `FreeCAD` (usually `import FreeCAD as App`), `Part`,
-//!   `Mesh`, `MeshPart`, `Sketcher`, `Draft`, `math`, `itertools`,
-//!   `functools`, `collections`, `typing`, including
-//!   `from FreeCAD import Vector, Placement, Rotation`.
+//! - Allowed imports: FreeCAD's modeling modules (`FreeCAD`, usually
+//!   `import FreeCAD as App`, `Part`, `PartDesign`, `Sketcher`, `Draft`,
+//!   `Mesh`, `MeshPart`, `BOPTools`, `Spreadsheet`, `Import`), the GUI
+//!   modules `FreeCADGui` and `ImportGui` (headless stand-ins in the
+//!   harness), and pure computation modules (`math`, `numpy`, `itertools`,
+//!   `collections`, …; see [`check::ALLOWED_MODULES`]).
 //! - The harness creates and activates a document before running the
-//!   script. The script gets it with
-//!   `doc = App.ActiveDocument or App.newDocument("Model")`, builds its
-//!   shapes, adds the result with
-//!   `doc.addObject("Part::Feature", "Name").Shape = shape` (or
-//!   `Part.show(shape)`) and calls `doc.recompute()`.
-//! - The final part is one solid feature named after the part; booleans
-//!   (`cut`, `fuse`) happen inside the script.
-//! - The script never exports, saves, opens or prints files, and imports
-//!   nothing else: exporting FCStd/STEP/STL/OBJ is the harness's job.
-//! - Generated scripts start with a comment header repeating the part
-//!   summary; their named dimensions are in a `Parameters` spreadsheet.
+//!   script. The script builds its model in a document (features, or
+//!   `doc.addObject("Part::Feature", "Name").Shape = shape`, or
+//!   `Part.show(shape)`) or assigns it to `result`; every top-level solid
+//!   is the model, which must be one solid.
+//! - The script opens, reads and prints no files and reaches no processes
+//!   or network. Its own exports and saves (`Part.export`, `doc.saveAs`, …)
+//!   are skipped by the harness, which exports every format itself.
+//! - Scripts compiled from a spec start with a comment header repeating the
+//!   part summary and build parametric features whose dimensions are
+//!   expressions on a `Parameters` spreadsheet (see docs/SPEC.md); one
+//!   labelled result object is left at the top of the document.
 
 use std::collections::BTreeMap;
 
