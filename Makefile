@@ -18,6 +18,8 @@ ENV_FILE := .local/stack.env
 
 # Service binaries started by `make run`, each from target/debug/<name>.
 SERVICES := gateway ai-generator script-store freecad-worker output-watcher monitoring
+# Instances of each worker `make run` starts (SCALE=2 make run, or make run SCALE=2).
+SCALE ?= 1
 
 # Extra arguments: make test CARGO_TEST_ARGS='-p domain -- --nocapture'
 CARGO_TEST_ARGS ?=
@@ -72,7 +74,7 @@ run: stack-up build
 
 services-up:
 	bash web/scripts/ensure-s3-cors.sh
-	SERVICES="$(SERVICES)" WEB_ROOT="$(if $(wildcard web/dist/index.html),$(CURDIR)/web/dist)" bash $(STACK) services-up
+	SERVICES="$(SERVICES)" SCALE="$(SCALE)" WEB_ROOT="$(if $(wildcard web/dist/index.html),$(CURDIR)/web/dist)" bash $(STACK) services-up
 	@echo
 	@echo "web client  http://127.0.0.1:8080/   (open it in a browser)"
 	@echo "gateway     http://127.0.0.1:8080/api"

@@ -7,6 +7,7 @@
 #   deploy/stack.sh down           stop what this checkout started; data is kept
 #   deploy/stack.sh clean          down, then delete local data, logs and env file
 #   deploy/stack.sh services-up    start the service binaries from target/debug
+#                                  (SCALE=N: N instances of each worker)
 #   deploy/stack.sh services-down  stop them
 #   deploy/stack.sh env            print the path of the env file
 #
@@ -553,14 +554,14 @@ cmd_status() {
     down=1
   fi
 
-  local name
-  for name in $(service_names); do
-    if pid_alive "$RUN_DIR/$name.pid" "$name"; then
-      status_line "$name" up "pid $(<"$RUN_DIR/$name.pid"), log $(rel "$LOG_DIR/$name.log")"
-    elif [[ -f "$RUN_DIR/$name.pid" ]]; then
-      status_line "$name" down "exited, see $(rel "$LOG_DIR/$name.log")"
+  local name id
+  while read -r name id; do
+    if pid_alive "$RUN_DIR/$id.pid" "$name"; then
+      status_line "$id" up "pid $(<"$RUN_DIR/$id.pid"), log $(rel "$LOG_DIR/$id.log")"
+    else
+      status_line "$id" down "exited, see $(rel "$LOG_DIR/$id.log")"
     fi
-  done
+  done < <(running_instances)
   return "$down"
 }
 
@@ -568,6 +569,40 @@ cmd_status() {
 # SERVICES (from the Makefile or the caller) is a space-separated list.
 # shellcheck disable=SC2086  # word splitting is the point here
 service_names() { printf '%s\n' ${SERVICES:-$SERVICES_DEFAULT}; }
+
+# Workers scale out: SCALE=N starts N instances of each (the gateway and
+# monitoring stay single; clients know one address).
+is_worker() {
+  case "$1" in
+    ai-generator | script-store | freecad-worker | output-watcher) return 0 ;;
+    *) return 1 ;;
+  esac
+}
+
+# "name instance" lines, instance 1 first.
+service_instances() {
+  local scale="${SCALE:-1}" name n i
+  for name in $(service_names); do
+    n=1
+    is_worker "$name" && n="$scale"
+    for ((i = 1; i <= n; i++)); do
+      printf '%s %s\n' "$name" "$i"
+    done
+  done
+}
+
+# The pid and log name of an instance: the service's name, then name-2, name-3…
+instance_id() { if (($2 == 1)); then echo "$1"; else echo "$1-$2"; fi; }
+
+# Every instance with a pid file, whatever SCALE it was started with.
+running_instances() {
+  local name file
+  for name in $(service_names); do
+    for file in "$RUN_DIR/$name.pid" "$RUN_DIR/$name"-[0-9]*.pid; do
+      [[ -f "$file" ]] && printf '%s %s\n' "$name" "$(basename "$file" .pid)"
+    done
+  done
+}
 
 service_port() {
   case "$1" in
@@ -583,6 +618,8 @@ service_port() {
 
 cmd_services_up() {
   make_dirs
+  [[ "${SCALE:-1}" =~ ^[1-9][0-9]?$ ]] ||
+    die services "SCALE must be a whole number from 1 to 99 (got '${SCALE}')"
   [[ -f "$ENV_FILE" ]] || die services "$(rel "$ENV_FILE") is missing; run 'deploy/stack.sh up' first"
   local target="${CARGO_TARGET_DIR:-$ROOT/target}/debug" name missing=()
   for name in $(service_names); do
@@ -591,13 +628,14 @@ cmd_services_up() {
   ((${#missing[@]} == 0)) ||
     die services "no binary in $(rel "$target") for: ${missing[*]} (run 'make build')"
 
-  local started=() port
-  for name in $(service_names); do
-    if pid_alive "$RUN_DIR/$name.pid" "$name"; then
-      log "[$name] already running (pid $(<"$RUN_DIR/$name.pid"))"
+  local started=() port instance id
+  while read -r name instance; do
+    id="$(instance_id "$name" "$instance")"
+    if pid_alive "$RUN_DIR/$id.pid" "$name"; then
+      log "[$id] already running (pid $(<"$RUN_DIR/$id.pid"))"
       continue
     fi
-    log "[$name] starting; log $(rel "$LOG_DIR/$name.log")"
+    log "[$id] starting; log $(rel "$LOG_DIR/$id.log")"
     # Load the env file in a subshell so each service sees exactly stack.env.
     (
       set -a
@@ -606,38 +644,44 @@ cmd_services_up() {
       set +a
       # Pin each service to the port the URL table below promises (the
       # services read their HTTP port from PORT).
+      # Instance N of a worker answers health on its port + 100 × (N - 1).
       port="$(service_port "$name")"
-      [[ -z "$port" ]] || export PORT="$port"
+      [[ -z "$port" ]] || export PORT="$((port + 100 * (instance - 1)))"
+      export WORKER_ID="$id"
       cd "$ROOT"
-      RUST_LOG="${RUST_LOG:-info}" start_daemon "$name" "$RUN_DIR/$name.pid" "$LOG_DIR/$name.log" "$target/$name"
+      RUST_LOG="${RUST_LOG:-info}" start_daemon "$id" "$RUN_DIR/$id.pid" "$LOG_DIR/$id.log" "$target/$name"
     )
-    started+=("$name")
-  done
+    started+=("$name $id")
+  done < <(service_instances)
 
   # A service that cannot reach its dependencies usually exits at once.
   ((${#started[@]} == 0)) || sleep 2
-  for name in "${started[@]}"; do
-    pid_alive "$RUN_DIR/$name.pid" "$name" ||
-      die "$name" "exited right after starting" "$LOG_DIR/$name.log"
+  local entry
+  for entry in "${started[@]}"; do
+    read -r name id <<<"$entry"
+    pid_alive "$RUN_DIR/$id.pid" "$name" ||
+      die "$id" "exited right after starting" "$LOG_DIR/$id.log"
   done
 
-  printf '\n%-16s %-26s %s\n' SERVICE URL STATE
+  printf '\n%-18s %-26s %s\n' SERVICE URL STATE
   local state
-  for name in $(service_names); do
+  while read -r name instance; do
+    id="$(instance_id "$name" "$instance")"
     port="$(service_port "$name")"
+    [[ -z "$port" ]] || port="$((port + 100 * (instance - 1)))"
     state="running, port not open yet"
     [[ -n "$port" ]] && port_open "$port" && state="listening"
     [[ -n "$port" ]] || state="running"
-    printf '%-16s %-26s %s\n' "$name" "${port:+http://127.0.0.1:$port}" "$state"
-  done
+    printf '%-18s %-26s %s\n' "$id" "${port:+http://127.0.0.1:$port}" "$state"
+  done < <(service_instances)
 }
 
 cmd_services_down() {
   make_dirs
-  local name
-  for name in $(service_names); do
-    stop_pid "$name" "$RUN_DIR/$name.pid" "$name"
-  done
+  local name id
+  while read -r name id; do
+    stop_pid "$id" "$RUN_DIR/$id.pid" "$name"
+  done < <(running_instances)
 }
 
 usage() {
