@@ -85,6 +85,16 @@ export interface JobState {
 export type Jobs = Readonly<Record<string, JobState>>;
 
 /**
+ * The one legal backward move (as in the domain's job stages): a failed
+ * FreeCAD run of a language model's script goes from processing back to
+ * generating for a repair. Only a newer event makes it; a late event from
+ * before processing does not.
+ */
+function isRepair(known: JobState, stage: JobStage, at: string): boolean {
+  return known.stage === 'processing' && stage === 'generating' && at > known.at;
+}
+
+/**
  * Applies one status event. Stages never move backwards: a late or repeated
  * event is ignored (the same object is returned, so nothing re-renders).
  */
@@ -92,7 +102,7 @@ export function applyStatus(jobs: Jobs, ev: StatusEvent): Jobs {
   const known = jobs[ev.job_id];
   if (known) {
     if (known.terminal) return jobs;
-    if (RANK[ev.stage] < RANK[known.stage]) return jobs;
+    if (RANK[ev.stage] < RANK[known.stage] && !isRepair(known, ev.stage, ev.at)) return jobs;
     if (ev.stage === known.stage && (ev.detail ?? null) === known.detail && (ev.version ?? null) === known.version) {
       return jobs;
     }
@@ -122,7 +132,7 @@ export function applyStatus(jobs: Jobs, ev: StatusEvent): Jobs {
 export function mergeJob(jobs: Jobs, state: JobState): Jobs {
   const known = jobs[state.job_id];
   const kind = known?.kind ?? state.kind;
-  const stale = known && (known.terminal || RANK[state.stage] < RANK[known.stage]);
+  const stale = known && (known.terminal || (RANK[state.stage] < RANK[known.stage] && !isRepair(known, state.stage, state.at)));
   const same = known && known.stage === state.stage && known.detail === state.detail && known.version === state.version;
   if (known && (stale || same)) {
     // The API may know why a job failed when the event that said so was missed.

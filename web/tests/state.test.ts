@@ -52,7 +52,16 @@ describe('applyStatus', () => {
     expect(jobs['job-1']).toMatchObject({ stage: 'completed', terminal: true, version: 1, reached: 'processing' });
   });
 
-  it('never moves a job backwards and ignores repeats', () => {
+  it('follows a repair from processing back to generating, but not a late event', () => {
+    let jobs = applyStatus({}, ev('processing'));
+    expect(applyStatus(jobs, ev('generating'))).toBe(jobs);
+    jobs = applyStatus(jobs, ev('generating', { at: '2026-01-01T00:00:09Z', detail: 'Repairing the script (attempt 1)' }));
+    expect(jobs['job-1']).toMatchObject({ stage: 'generating', label: 'Generating script…', detail: 'Repairing the script (attempt 1)' });
+    jobs = applyStatus(jobs, ev('processing', { at: '2026-01-01T00:00:10Z' }));
+    expect(jobs['job-1'].stage).toBe('processing');
+  });
+
+  it('never moves a job backwards otherwise and ignores repeats', () => {
     let jobs = applyStatus({}, ev('processing'));
     const same = applyStatus(jobs, ev('generating'));
     expect(same).toBe(jobs);
@@ -107,7 +116,7 @@ describe('jobState and mergeJob', () => {
 
   it('lets the stream stay ahead of an older API answer', () => {
     const live = applyStatus({}, ev('processing'));
-    const stale = jobState(job({ stage: 'generating', terminal: false, history: [{ stage: 'generating', label: '', at: 'x' }] }));
+    const stale = jobState(job({ stage: 'generating', terminal: false, history: [{ stage: 'generating', label: '', at: '2026-01-01T00:00:01Z' }] }));
     const merged = mergeJob(live, stale);
     expect(merged['job-1']).toMatchObject({ stage: 'processing', kind: 'generate' });
     expect(mergeJob(merged, stale)).toBe(merged);
