@@ -348,3 +348,37 @@ async fn uploads_are_checked_then_versioned_through_a_job() {
     error(res, 400, "bad_request").await;
     app.cleanup(&[&slug]).await;
 }
+
+/// Scripts written in the idioms language models use (GUI calls, numpy,
+/// their own exports) pass the upload check; the harness sets the habits
+/// aside when it runs them. An escape is still refused by line.
+#[tokio::test]
+async fn uploads_in_the_idioms_models_write_are_accepted() {
+    let app = spawn_app().await;
+    let user = app.register().await;
+    let project = app.project(&user, "idioms").await;
+    let slug = project["slug"].as_str().unwrap().to_owned();
+    let path = format!("/api/projects/{slug}/upload-script");
+    let idioms = "import numpy as np\nimport FreeCAD as App\nimport FreeCADGui as Gui\nimport Part\nimport Mesh\n\
+                  doc = App.newDocument('Part')\nbox = Part.makeBox(float(np.float64(10)), 10, 10)\n\
+                  obj = doc.addObject('Part::Feature', 'Box')\nobj.Shape = box\nobj.ViewObject.ShapeColor = (1.0, 0.0, 0.0)\n\
+                  Gui.SendMsgToActiveView('ViewFit')\nMesh.export([obj], 'box.stl')\nbox.exportStep('box.step')\ndoc.saveAs('box.FCStd')\n";
+    let res = app
+        .post(&path, &user)
+        .json(&json!({ "script": idioms }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202, "{}", res.text().await.unwrap());
+    let escape = "import Part\nexport = Part.export\nexport([], '/tmp/x.step')\n";
+    let res = app
+        .post(&path, &user)
+        .json(&json!({ "script": escape }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["details"]["violations"][0]["line"], 2, "{body}");
+    app.cleanup(&[&slug]).await;
+}
