@@ -122,10 +122,13 @@ async fn health_turns_degraded_when_a_worker_stops() {
     )
     .await;
 
-    // Healthy, and monitoring has heard its own heartbeat too.
+    // Healthy, and monitoring has heard the store's heartbeat and its own
+    // (a store slow to start is "unknown" until its first beat).
     let (_, healthy) = m
         .health_until(Duration::from_secs(30), |b| {
-            b["status"] == "healthy" && service(b, "monitoring")["status"] == "up"
+            b["status"] == "healthy"
+                && service(b, "monitoring")["status"] == "up"
+                && service(b, "script-store")["status"] == "up"
         })
         .await;
     for dep in ["mongodb", "broker", "s3"] {
