@@ -821,4 +821,7 @@ def main():
         os._exit(code)
 
 
-main()
+# `freecadcmd harness.py` runs it (a cold run); the warm server imports it
+# under this name and calls `main` in each job's child.
+if __name__ != "cadscribe_harness":
+    main()

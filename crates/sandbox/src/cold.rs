@@ -1,18 +1,17 @@
 //! The cold strategy: spawn one contained `freecadcmd` for the job.
 
+use std::future::Future;
+use std::io;
 use std::os::unix::process::ExitStatusExt;
+use std::pin::Pin;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use tokio::process::Command;
-use tokio::sync::oneshot;
+use tokio::process::{Child, Command};
 
-use crate::capture::{capture, Stop};
-use crate::executor::{Ending, Execution, Job};
+use crate::executor::{Execution, Job};
+use crate::supervise::{supervise, Exit, Process};
 use crate::SandboxError;
-
-/// How long to keep reading output after the process is gone.
-const OUTPUT_GRACE: Duration = Duration::from_secs(2);
 
 pub(crate) async fn execute(job: Job<'_>) -> Result<Execution, SandboxError> {
     let setup = job.setup;
@@ -33,7 +32,7 @@ pub(crate) async fn execute(job: Job<'_>) -> Result<Execution, SandboxError> {
 
     let started = Instant::now();
     let mut child = cmd.spawn().map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => SandboxError::FreeCadNotFound {
+        io::ErrorKind::NotFound => SandboxError::FreeCadNotFound {
             cmd: job.freecad.to_owned(),
         },
         _ => SandboxError::Spawn {
@@ -41,81 +40,29 @@ pub(crate) async fn execute(job: Job<'_>) -> Result<Execution, SandboxError> {
             source,
         },
     })?;
-    // The child made itself a group leader before exec, so pid == pgid.
-    let mut group = child.id().map(|pid| ProcessGroup {
-        pgid: pid as libc::pid_t,
-        armed: true,
-    });
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
-    let (exited_tx, exited_rx) = oneshot::channel();
-    let (stop_tx, mut stop_rx) = oneshot::channel();
-
-    let wall_time = job.limits.wall_time;
-    // Owns the child and its group: if `run` is cancelled, dropping this
-    // future kills both.
-    let wait = async move {
-        let (exited, ending) = tokio::select! {
-            status = child.wait() => (Some(status), Ending::Exited),
-            () = tokio::time::sleep(wall_time) => (None, Ending::WallTime),
-            Ok(stop) = &mut stop_rx => (None, match stop {
-                Stop::Stalled => Ending::Stalled,
-                Stop::Output => Ending::OutputLimit,
-            }),
-        };
-        let status = match exited {
-            Some(status) => status,
-            None => {
-                if let Some(group) = &group {
-                    group.kill();
-                }
-                child.wait().await
-            }
-        };
-        let result = status.map(|status| (status, ending));
-        // Whatever the script left behind in its group goes too.
-        if let Some(group) = &mut group {
-            group.kill();
-            group.armed = false;
-        }
-        let _ = exited_tx.send(());
-        result
+    // The child made itself a group leader before exec, so pid == pgid.
+    let Some(pid) = child.id() else {
+        return Err(SandboxError::Wait(io::Error::other("FreeCAD exited before it could be watched")));
     };
-    let (status, log) = tokio::join!(
-        wait,
-        capture(stdout, stderr, exited_rx, OUTPUT_GRACE, stop_tx, job.limits.output)
-    );
-    let (status, ending) = status.map_err(SandboxError::Wait)?;
-    Ok(Execution {
-        exit_code: status.code(),
-        signal: status.signal(),
-        ending,
-        log: log.finish(job.dir.path()),
-        duration: started.elapsed(),
-    })
+    let mut process = Cold(child);
+    supervise(&mut process, pid as libc::pid_t, job.limits, job.dir, stdout, stderr, started)
+        .await
+        .map_err(SandboxError::Wait)
 }
 
-/// A process group that is killed when dropped while armed, so a cancelled
-/// `run` leaves nothing behind. Disarmed once killed after the leader was
-/// reaped, so the id is never signalled again after it could be reused.
-struct ProcessGroup {
-    pgid: libc::pid_t,
-    armed: bool,
-}
+/// The spawned `freecadcmd`, killed if dropped before it ended.
+struct Cold(Child);
 
-impl ProcessGroup {
-    fn kill(&self) {
-        // SAFETY: kill has no memory effects; ESRCH (already gone) is fine.
-        unsafe {
-            libc::kill(-self.pgid, libc::SIGKILL);
-        }
-    }
-}
-
-impl Drop for ProcessGroup {
-    fn drop(&mut self) {
-        if self.armed {
-            self.kill();
-        }
+impl Process for Cold {
+    fn wait(&mut self) -> Pin<Box<dyn Future<Output = io::Result<Exit>> + Send + '_>> {
+        Box::pin(async move {
+            let status = self.0.wait().await?;
+            Ok(Exit {
+                code: status.code(),
+                signal: status.signal(),
+            })
+        })
     }
 }

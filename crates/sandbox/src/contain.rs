@@ -250,6 +250,53 @@ impl ChildSetup {
     }
 }
 
+/// [`ChildSetup`] as data for a process that contains itself: the warm
+/// executor's child, forked inside FreeCAD, applies it with the same system
+/// calls in the same order (`harness/warm.py`). Syscall numbers and flags
+/// travel with it, so the numbers are written only here (by `libc`).
+#[derive(Debug, serde::Serialize)]
+pub struct Plan {
+    rlimits: Vec<(i64, u64, u64)>,
+    unshare_network: bool,
+    landlock: Option<landlock::RulesetPlan>,
+    user: Option<(u32, u32)>,
+    seccomp: Option<Vec<(u16, u8, u8, u32)>>,
+    syscalls: std::collections::BTreeMap<&'static str, i64>,
+    constants: std::collections::BTreeMap<&'static str, i64>,
+}
+
+impl ChildSetup {
+    pub fn plan(&self) -> Plan {
+        Plan {
+            rlimits: self
+                .rlimits
+                .iter()
+                .map(|&(resource, soft, hard)| (resource as i64, soft, hard))
+                .collect(),
+            unshare_network: self.unshare_network,
+            landlock: self.landlock.as_ref().map(Ruleset::plan),
+            user: self.user,
+            seccomp: self.seccomp.as_ref().map(Filter::instructions),
+            syscalls: [
+                ("landlock_create_ruleset", libc::SYS_landlock_create_ruleset),
+                ("landlock_add_rule", libc::SYS_landlock_add_rule),
+                ("landlock_restrict_self", libc::SYS_landlock_restrict_self),
+            ]
+            .into_iter()
+            .collect(),
+            constants: [
+                ("clone_newnet", libc::CLONE_NEWNET as i64),
+                ("landlock_rule_path_beneath", landlock::RULE_PATH_BENEATH as i64),
+                ("pr_set_no_new_privs", libc::PR_SET_NO_NEW_PRIVS as i64),
+                ("pr_set_seccomp", libc::PR_SET_SECCOMP as i64),
+                ("seccomp_mode_filter", libc::SECCOMP_MODE_FILTER as i64),
+            ]
+            .into_iter()
+            .collect(),
+        }
+    }
+}
+
 fn current_hard_limit(resource: Resource) -> libc::rlim_t {
     let mut current = libc::rlimit {
         rlim_cur: 0,

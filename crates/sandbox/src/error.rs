@@ -33,6 +33,9 @@ pub enum SandboxError {
         source: io::Error,
     },
 
+    #[error("the warm FreeCAD process could not serve: {reason}")]
+    WarmStart { reason: String },
+
     #[error("lost track of the FreeCAD process: {0}")]
     Wait(#[source] io::Error),
 }

@@ -12,16 +12,46 @@ use std::time::Duration;
 
 use crate::contain::ChildSetup;
 use crate::job::JobDir;
-use crate::{cold, Limits, SandboxError};
+use crate::Limits;
 
-/// The strategy used to run jobs.
+/// The strategy used to run jobs. Both give a job the same containment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Executor {
-    /// One fresh `freecadcmd` per job: ~0.5 s of start-up, nothing shared
+    /// One fresh `freecadcmd` per job: ~0.3 s of start-up, nothing shared
     /// between jobs.
     #[default]
     Cold,
+    /// Long-lived FreeCAD processes with everything loaded, forking one
+    /// contained child per job (`crate::warm`): tens of milliseconds.
+    Warm,
+}
+
+impl Executor {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Cold => "cold",
+            Self::Warm => "warm",
+        }
+    }
+}
+
+impl std::fmt::Display for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Executor {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "cold" => Ok(Self::Cold),
+            "warm" => Ok(Self::Warm),
+            other => Err(format!("unknown FreeCAD executor {other:?}: expected warm or cold")),
+        }
+    }
 }
 
 /// One job, ready to run.
@@ -55,12 +85,4 @@ pub(crate) struct Execution {
     /// Combined stdout and stderr, capped.
     pub log: String,
     pub duration: Duration,
-}
-
-impl Executor {
-    pub(crate) async fn execute(&self, job: Job<'_>) -> Result<Execution, SandboxError> {
-        match self {
-            Self::Cold => cold::execute(job).await,
-        }
-    }
 }

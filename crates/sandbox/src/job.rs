@@ -17,6 +17,9 @@ use crate::SandboxError;
 pub const HARNESS: &str = include_str!("../harness/harness.py");
 
 pub const HARNESS_FILE: &str = "harness.py";
+/// The warm executor's server, embedded like the harness it imports.
+pub const WARM_SERVER: &str = include_str!("../harness/warm.py");
+pub const WARM_SERVER_FILE: &str = "warm.py";
 pub const SCRIPT_FILE: &str = "script.py";
 pub const LOG_FILE: &str = "harness.log";
 pub const OUT_DIR: &str = "out";
@@ -38,11 +41,7 @@ impl JobDir {
             path: work_root.to_owned(),
             source,
         };
-        if !work_root.exists() {
-            fs::create_dir_all(work_root).map_err(err)?;
-            // Others may pass through to their job directory, not list it.
-            fs::set_permissions(work_root, fs::Permissions::from_mode(0o711)).map_err(err)?;
-        }
+        ensure_work_root(work_root)?;
         if let Some((uid, gid)) = owner {
             check_reachable(work_root, uid, gid)?;
         }
@@ -91,28 +90,52 @@ impl JobDir {
         self.path.join(HARNESS_FILE)
     }
 
-    /// The child's entire environment: FreeCAD needs a PATH, a HOME it can
-    /// write its settings to and a UTF-8 locale (without one `freecadcmd`
-    /// can crash while decoding its arguments).
+    /// The child's entire environment: [`process_env`] with the job
+    /// directory as home, and where the harness finds the job.
     pub fn env(&self) -> Vec<(OsString, OsString)> {
         let p = |name: &str| self.path.join(name).into_os_string();
-        vec![
-            ("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()),
-            ("HOME".into(), self.path.clone().into_os_string()),
-            ("TMPDIR".into(), self.path.clone().into_os_string()),
-            ("LANG".into(), "C.UTF-8".into()),
-            // Caches would otherwise be written next to FreeCAD's modules.
-            ("PYTHONDONTWRITEBYTECODE".into(), "1".into()),
-            ("PYTHONNOUSERSITE".into(), "1".into()),
-            // glibc reserves 64 MiB of address space per malloc arena, up to
-            // 8 per CPU; OpenCASCADE's threads would eat RLIMIT_AS with them.
-            ("MALLOC_ARENA_MAX".into(), "2".into()),
+        let mut env = process_env(&self.path);
+        env.extend([
             ("CADSCRIBE_JOB_DIR".into(), self.path.clone().into_os_string()),
             ("CADSCRIBE_SCRIPT".into(), p(SCRIPT_FILE)),
             ("CADSCRIBE_OUT".into(), p(OUT_DIR)),
             ("CADSCRIBE_LOG".into(), p(LOG_FILE)),
-        ]
+        ]);
+        env
     }
+}
+
+/// Create the work root if needed: others may pass through it to their job
+/// directory, not list it.
+pub fn ensure_work_root(work_root: &Path) -> Result<(), SandboxError> {
+    if work_root.exists() {
+        return Ok(());
+    }
+    let err = |source| SandboxError::JobDir {
+        path: work_root.to_owned(),
+        source,
+    };
+    fs::create_dir_all(work_root).map_err(err)?;
+    fs::set_permissions(work_root, fs::Permissions::from_mode(0o711)).map_err(err)
+}
+
+/// The whole environment of a FreeCAD process of the sandbox, a job's or a
+/// warm server's: FreeCAD needs a PATH, a HOME it can write its settings to
+/// (`home`, also the temporary directory) and a UTF-8 locale (without one
+/// `freecadcmd` can crash while decoding its arguments).
+pub fn process_env(home: &Path) -> Vec<(OsString, OsString)> {
+    vec![
+        ("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()),
+        ("HOME".into(), home.as_os_str().to_owned()),
+        ("TMPDIR".into(), home.as_os_str().to_owned()),
+        ("LANG".into(), "C.UTF-8".into()),
+        // Caches would otherwise be written next to FreeCAD's modules.
+        ("PYTHONDONTWRITEBYTECODE".into(), "1".into()),
+        ("PYTHONNOUSERSITE".into(), "1".into()),
+        // glibc reserves 64 MiB of address space per malloc arena, up to
+        // 8 per CPU; OpenCASCADE's threads would eat RLIMIT_AS with them.
+        ("MALLOC_ARENA_MAX".into(), "2".into()),
+    ]
 }
 
 /// Every directory from `/` to `dir` must be searchable by the sandbox user,

@@ -24,7 +24,8 @@ const IOCTL_DEV: u64 = 1 << 15;
 const FILE_RIGHTS: u64 = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV;
 
 const CREATE_RULESET_VERSION: u32 = 1 << 0;
-const RULE_PATH_BENEATH: libc::c_int = 1;
+/// The path-beneath rule type (also for [`RulesetPlan`]s).
+pub const RULE_PATH_BENEATH: libc::c_int = 1;
 const NET_BIND_TCP: u64 = 1 << 0;
 const NET_CONNECT_TCP: u64 = 1 << 1;
 const SCOPE_ABSTRACT_UNIX_SOCKET: u64 = 1 << 0;
@@ -182,6 +183,34 @@ impl Ruleset {
             }
         }
         Ok(())
+    }
+}
+
+/// A ruleset as data, for a process that applies it itself (the warm
+/// executor's forked children): the `landlock_ruleset_attr` bytes the ABI
+/// takes and the `(path, access)` rules.
+#[derive(Debug, serde::Serialize)]
+pub struct RulesetPlan {
+    pub attr: Vec<u8>,
+    pub rules: Vec<(String, u64)>,
+}
+
+impl Ruleset {
+    pub fn plan(&self) -> RulesetPlan {
+        let attr = self.attr;
+        let bytes: Vec<u8> = [attr.handled_access_fs, attr.handled_access_net, attr.scoped]
+            .iter()
+            .flat_map(|v| v.to_ne_bytes())
+            .take(self.attr_size)
+            .collect();
+        RulesetPlan {
+            attr: bytes,
+            rules: self
+                .rules
+                .iter()
+                .map(|r| (r.path.to_string_lossy().into_owned(), r.access))
+                .collect(),
+        }
     }
 }
 

@@ -53,9 +53,11 @@ mod landlock;
 mod limits;
 mod report;
 mod seccomp;
+mod supervise;
+mod warm;
 
 use std::path::{Path, PathBuf};
-use std::sync::Once;
+use std::sync::{Arc, Once, OnceLock};
 
 pub use classify::MODEL_BASENAME;
 pub use contain::Containment;
@@ -65,7 +67,7 @@ pub use limits::Limits;
 pub use report::{Outcome, RunReport};
 
 use contain::ChildSetup;
-use executor::Job;
+use executor::{Execution, Job};
 use job::JobDir;
 
 /// Environment variable naming the `freecadcmd` to use.
@@ -83,6 +85,8 @@ pub struct Sandbox {
     run_as: Option<(u32, u32)>,
     read_paths: Vec<PathBuf>,
     executor: Executor,
+    /// The warm executor's servers, shared by clones; made on first use.
+    warm: Arc<OnceLock<warm::Pool>>,
 }
 
 impl Sandbox {
@@ -99,6 +103,7 @@ impl Sandbox {
             run_as: Some(DEFAULT_RUN_AS),
             read_paths: Vec::new(),
             executor: Executor::default(),
+            warm: Arc::default(),
         })
     }
 
@@ -139,7 +144,34 @@ impl Sandbox {
 
     pub fn with_executor(mut self, executor: Executor) -> Self {
         self.executor = executor;
+        self.warm = Arc::default();
         self
+    }
+
+    pub fn executor(&self) -> Executor {
+        self.executor
+    }
+
+    /// Start the warm executor's FreeCAD processes for `runs` concurrent
+    /// runs now rather than at the first jobs. Nothing to do for the cold
+    /// executor.
+    pub async fn warm_up(&self, runs: usize) -> Result<(), SandboxError> {
+        match self.executor {
+            Executor::Cold => Ok(()),
+            Executor::Warm => self.pool().warm_up(runs).await,
+        }
+    }
+
+    fn pool(&self) -> &warm::Pool {
+        self.warm.get_or_init(|| warm::Pool::new(&self.freecad_binary(), &self.work_root))
+    }
+
+    /// The FreeCAD binary behind `freecad_cmd`'s symlinks: Landlock rules
+    /// name resolved paths.
+    fn freecad_binary(&self) -> PathBuf {
+        self.freecad_cmd
+            .canonicalize()
+            .unwrap_or_else(|_| self.freecad_cmd.clone())
     }
 
     /// The resolved `freecadcmd`.
@@ -168,12 +200,7 @@ impl Sandbox {
         ANNOUNCE.call_once(|| tracing::info!(layers = %containment.describe(), "FreeCAD sandbox"));
 
         let dir = JobDir::create(&self.work_root, script, containment.user)?;
-        // Landlock rules name resolved paths: the job dir and the binary
-        // behind /usr/bin/freecadcmd's alternatives symlinks.
-        let binary = self
-            .freecad_cmd
-            .canonicalize()
-            .unwrap_or_else(|_| self.freecad_cmd.clone());
+        let binary = self.freecad_binary();
         let mut read_paths = self.read_paths.clone();
         read_paths.extend(install_tree(&binary));
         let setup = ChildSetup::new(&self.limits, &containment, &binary, dir.path(), &read_paths);
@@ -185,7 +212,7 @@ impl Sandbox {
             limits: &self.limits,
             setup,
         };
-        let execution = self.executor.execute(job).await?;
+        let execution = self.execute(job).await?;
         let outcome = classify::outcome(&dir, &execution, &self.limits, script);
         match &outcome {
             Outcome::Built { metrics, .. } => {
@@ -209,6 +236,21 @@ impl Sandbox {
             containment,
             dir,
         })
+    }
+}
+
+impl Sandbox {
+    async fn execute(&self, job: Job<'_>) -> Result<Execution, SandboxError> {
+        match self.executor {
+            Executor::Cold => cold::execute(job).await,
+            Executor::Warm => match self.pool().execute(&job).await {
+                Err(SandboxError::WarmStart { reason }) => {
+                    tracing::warn!(%reason, "the warm FreeCAD process failed to start; running this job cold");
+                    cold::execute(job).await
+                }
+                other => other,
+            },
+        }
     }
 }
 

@@ -90,6 +90,12 @@ impl Filter {
         unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) >= 0 }
     }
 
+    /// The program as `(code, jt, jf, k)` instructions, for a process that
+    /// installs it itself (the warm executor's forked children).
+    pub fn instructions(&self) -> Vec<(u16, u8, u8, u32)> {
+        self.0.iter().map(|i| (i.code, i.jt, i.jf, i.k)).collect()
+    }
+
     /// Install the filter on the calling process. Runs in the forked child
     /// before exec: syscalls only, the program lives on the stack.
     pub fn apply(&self) -> io::Result<()> {

@@ -1,8 +1,10 @@
-//! Runs the real FreeCAD: good scripts, broken scripts and hostile ones.
-//!
-//! Needs `freecadcmd` (FREECAD_CMD, else PATH); without it these tests fail
-//! on purpose. Every hostile test also checks that the same sandbox still
-//! builds a model afterwards.
+// Runs the real FreeCAD: good scripts, broken scripts and hostile ones,
+// through the executor named by `EXECUTOR` in the test file that includes
+// this one (`cold.rs`, `warm.rs`).
+//
+// Needs `freecadcmd` (FREECAD_CMD, else PATH); without it these tests fail
+// on purpose. Every hostile test also checks that the same sandbox still
+// builds a model afterwards.
 
 use std::path::Path;
 use std::time::Duration;
@@ -29,6 +31,7 @@ fn sandbox(limits: Limits) -> Sandbox {
     Sandbox::from_env()
         .unwrap_or_else(|e| panic!("{e}\nThese tests need FreeCAD: run `make stack-up`."))
         .with_limits(limits)
+        .with_executor(EXECUTOR)
 }
 
 /// Tight limits for hostile scripts, so they end quickly.
@@ -633,4 +636,74 @@ async fn failures_are_diagnosed_by_class_and_line() {
         );
         assert!(!diagnosis.suggestion.is_empty());
     }
+}
+
+/// A thread the script leaves running neither holds the run open nor
+/// reaches the next one.
+#[tokio::test]
+async fn a_thread_left_running_ends_with_the_run() {
+    let sandbox = sandbox(strict());
+    let script = format!(
+        "import threading, time\n\
+         def linger():\n    time.sleep(0.5)\n    while True:\n        print('still here', flush=True)\n        time.sleep(0.05)\n\
+         threading.Thread(target=linger).start()\n{PLATE}"
+    );
+    let report = run(&sandbox, &script).await;
+    assert!(report.is_built(), "{:?}\n{}", report.outcome, report.log);
+    assert!(report.duration < Duration::from_secs(8), "{:?}", report.duration);
+    let next = run(&sandbox, PLATE).await;
+    assert!(next.is_built(), "{:?}", next.outcome);
+    assert!(!next.log.contains("still here"), "{}", next.log);
+}
+
+/// Two jobs at once: one cannot read the other's files, neither through
+/// Python nor through FreeCAD's own C++ readers, even knowing the path.
+#[tokio::test]
+async fn concurrent_jobs_never_see_each_others_files() {
+    let sandbox = sandbox(strict());
+    let token = format!("secret{}", std::process::id());
+    // A one-facet binary STL: FreeCAD's mesh reader loads it when allowed to.
+    let stl = |header: &str| {
+        format!("__import__('struct').pack('<80sI12fH', b'{header}', 1, 0,0,1, 0,0,0, 1,0,0, 0,1,0, 0)")
+    };
+    let owner = format!(
+        "import time\nwith open('{token}.stl', 'wb') as f:\n    f.write({})\ntime.sleep(4)\n{PLATE}",
+        stl(&format!("content-{token}"))
+    );
+    let spy = async {
+        // Find the owner's job directory the way only the host can.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let secret = loop {
+            let found = std::fs::read_dir(sandbox.work_root())
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path().join(format!("{token}.stl")))
+                .find(|p| p.exists());
+            if let Some(path) = found {
+                break path;
+            }
+            assert!(std::time::Instant::now() < deadline, "the first job never wrote its file");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let path = secret.display();
+        // Its own copy proves the reader works where it may read.
+        let script = format!(
+            "import Mesh\nwith open('own.stl', 'wb') as f:\n    f.write({own})\n\
+             print('own facets', Mesh.Mesh('own.stl').CountFacets)\n\
+             for how, read in [('python', lambda: open('{path}', 'rb').read()),\n\
+             ('freecad', lambda: Mesh.Mesh('{path}').CountFacets)]:\n\
+             \x20   try:\n        print(how, 'read', repr(read()))\n\
+             \x20   except BaseException as e:\n        print(how, 'refused', type(e).__name__)\n{PLATE}",
+            own = stl("own"),
+        );
+        run(&sandbox, &script).await
+    };
+    let (owner, spy) = tokio::join!(run(&sandbox, &owner), spy);
+    assert!(owner.is_built(), "{:?}\n{}", owner.outcome, owner.log);
+    assert!(spy.is_built(), "{:?}\n{}", spy.outcome, spy.log);
+    assert!(spy.log.contains("own facets 1"), "{}", spy.log);
+    assert!(spy.log.contains("python refused"), "{}", spy.log);
+    assert!(!spy.log.contains(&format!("content-{token}")), "{}", spy.log);
+    assert!(spy.log.contains("freecad refused"), "{}", spy.log);
 }
