@@ -30,11 +30,11 @@ ARGS ?=
 LOAD_ENV := set -a; . ./$(ENV_FILE); set +a
 
 .PHONY: help stack-up stack-down stack-status stack-clean build run services-up \
-	services-down stop test lint bench-pipeline bench-generator web web-test
+	services-down stop test lint bench-pipeline bench-generator bench-executor web web-test
 
 help:
 	@sed -n '3,6p' Makefile | sed 's/^# *//'
-	@echo "other targets: build web web-test lint stack-status stack-down stack-clean services-up services-down bench-pipeline bench-generator"
+	@echo "other targets: build web web-test lint stack-status stack-down stack-clean services-up services-down bench-pipeline bench-generator bench-executor"
 
 stack-up:
 	bash $(STACK) up
@@ -102,6 +102,11 @@ lint:
 # ARGS='path/to/other-suite.tsv' runs another suite.
 bench-generator:
 	$(CARGO) run -q --release -p cadgen --bin bench-generator -- $(ARGS)
+
+# The FreeCAD stage, cold against warm, on the same catalogue jobs; needs
+# FreeCAD (make stack-up), not the services. ARGS='--jobs 40'.
+bench-executor:
+	$(CARGO) run -q -p e2e --bin bench-executor -- $(ARGS)
 
 # Needs the system running (make run); ARGS='--jobs 50 --projects 5'.
 bench-pipeline:

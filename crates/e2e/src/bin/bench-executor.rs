@@ -1,0 +1,131 @@
+//! The FreeCAD stage, cold against warm: the same catalogue jobs through a
+//! fresh `freecadcmd` per job and through the warm executor (FreeCAD loaded
+//! once, a contained child forked per job), one job at a time, in one run.
+//!
+//! `cargo run -p e2e --bin bench-executor -- [--jobs N]` (`make bench-executor`).
+//! Prints p50 / p95 per executor and per part family, the warm process's
+//! start-up, and as its last line
+//! `speedup N.N× (cold p50 A ms, warm p50 B ms)`. A job counts from the
+//! sandbox's `run` call to its report: job directory, FreeCAD, exports,
+//! measurements. Exits with status 1 if any job fails to build or misses
+//! its volume.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use sandbox::{Executor, Outcome, Sandbox};
+
+/// Simple catalogue parts, cycled through for `--jobs`.
+const PROMPTS: &[&str] = &[
+    "cube 25 mm",
+    "a 40 x 20 x 10 mm plate with a 6 mm through hole",
+    "cylinder diameter 20mm height 50mm",
+    "washer 20 mm outer 8.4 mm inner 2 mm thick",
+    "a flange 80 mm across with six 8 mm holes on a 60 mm bolt circle",
+    "L-bracket 50 x 40 x 30 mm 5 mm thick with 2 holes 5 mm",
+    "M8 hex nut",
+    "spur gear module 2 with 20 teeth 10 mm thick bore 8 mm",
+];
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    let mut jobs = 24usize;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--jobs" => {
+                jobs = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| anyhow::anyhow!("--jobs takes a positive number"))?
+            }
+            other => anyhow::bail!("unknown argument {other:?}; usage: bench-executor [--jobs N]"),
+        }
+    }
+    let parts: Vec<(String, cadgen::Generated)> = PROMPTS
+        .iter()
+        .map(|p| {
+            Ok((
+                p.to_string(),
+                cadgen::generate(p).map_err(|e| anyhow::anyhow!("{p}: {e}"))?,
+            ))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let base = Sandbox::from_env()?;
+    println!("containment: {}", base.containment().describe());
+    println!("{jobs} jobs per executor, one at a time, {} part families", parts.len());
+
+    let mut p50s = BTreeMap::new();
+    let mut failures = 0;
+    for executor in [Executor::Cold, Executor::Warm] {
+        let sandbox = base.clone().with_executor(executor);
+        let started = Instant::now();
+        sandbox.warm_up(1).await?;
+        if executor == Executor::Warm {
+            println!(
+                "warm: FreeCAD process ready in {} ms (once per slot, not counted)",
+                started.elapsed().as_millis()
+            );
+        }
+        let mut all = Vec::new();
+        let mut by_family: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
+        for i in 0..jobs {
+            let (prompt, part) = &parts[i % parts.len()];
+            let t = Instant::now();
+            let report = sandbox.run(&part.script).await?;
+            let took = t.elapsed();
+            match &report.outcome {
+                Outcome::Built { metrics, .. } => {
+                    let expected = part.expected.volume_mm3.unwrap_or(metrics.volume);
+                    if (metrics.volume - expected).abs() > expected.abs() * 1e-2 {
+                        failures += 1;
+                        eprintln!(
+                            "{executor}: {prompt}: volume {} mm³, expected {expected}",
+                            metrics.volume
+                        );
+                    }
+                }
+                Outcome::Failed { error, .. } => {
+                    failures += 1;
+                    eprintln!("{executor}: {prompt}: failed: {error}");
+                }
+            }
+            all.push(took);
+            by_family.entry(part.part.as_str()).or_default().push(took);
+        }
+        let (p50, p95) = (percentile(&mut all, 50), percentile(&mut all, 95));
+        println!("{executor:<5} p50 {:>7.1} ms   p95 {:>7.1} ms", ms(p50), ms(p95));
+        for (family, times) in &mut by_family {
+            println!(
+                "  {family:<10} p50 {:>7.1} ms   ({} jobs)",
+                ms(percentile(times, 50)),
+                times.len()
+            );
+        }
+        p50s.insert(executor.as_str(), p50);
+    }
+    if failures > 0 {
+        eprintln!("{failures} job(s) did not build as expected");
+    }
+    let (cold, warm) = (p50s["cold"], p50s["warm"]);
+    println!(
+        "speedup {:.1}× (cold p50 {:.0} ms, warm p50 {:.0} ms)",
+        cold.as_secs_f64() / warm.as_secs_f64().max(1e-9),
+        ms(cold),
+        ms(warm)
+    );
+    if failures > 0 {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+fn percentile(times: &mut [Duration], p: usize) -> Duration {
+    times.sort();
+    times[((times.len() - 1) * p + 50) / 100]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
