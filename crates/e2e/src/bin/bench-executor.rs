@@ -7,8 +7,8 @@
 //! start-up, and as its last line
 //! `speedup N.N× (cold p50 A ms, warm p50 B ms)`. A job counts from the
 //! sandbox's `run` call to its report: job directory, FreeCAD, exports,
-//! measurements. Exits with status 1 if any job fails to build or misses
-//! its volume.
+//! measurements. Exits with status 1 if any job fails to build or to pass
+//! its verification.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -77,13 +77,10 @@ async fn main() -> anyhow::Result<()> {
             let took = t.elapsed();
             match &report.outcome {
                 Outcome::Built { metrics, .. } => {
-                    let expected = part.expected.volume_mm3.unwrap_or(metrics.volume);
-                    if (metrics.volume - expected).abs() > expected.abs() * 1e-2 {
+                    let verification = domain::verify::Verification::of(&part.expected, metrics);
+                    if !verification.passed {
                         failures += 1;
-                        eprintln!(
-                            "{executor}: {prompt}: volume {} mm³, expected {expected}",
-                            metrics.volume
-                        );
+                        eprintln!("{executor}: {prompt}: {}", verification.failures());
                     }
                 }
                 Outcome::Failed { error, .. } => {
