@@ -94,14 +94,14 @@ impl JobDir {
     /// directory as home, and where the harness finds the job.
     pub fn env(&self) -> Vec<(OsString, OsString)> {
         let p = |name: &str| self.path.join(name).into_os_string();
-        let mut env = process_env(&self.path);
-        env.extend([
+        let mut vars = process_env(&self.path);
+        vars.extend([
             ("CADSCRIBE_JOB_DIR".into(), self.path.clone().into_os_string()),
             ("CADSCRIBE_SCRIPT".into(), p(SCRIPT_FILE)),
             ("CADSCRIBE_OUT".into(), p(OUT_DIR)),
             ("CADSCRIBE_LOG".into(), p(LOG_FILE)),
         ]);
-        env
+        vars
     }
 }
 

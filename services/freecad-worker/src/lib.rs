@@ -23,7 +23,7 @@ use platform::jobs::{self, Advance, Origin};
 use platform::metrics;
 use platform::runtime::{CommonSettings, Deps, WorkerApp};
 use platform::service::ServiceInfo;
-use sandbox::{Limits, Outcome, Sandbox};
+use sandbox::{Executor, Limits, Outcome, Sandbox};
 
 pub const NAME: &str = "freecad-worker";
 pub const DEFAULT_PORT: u16 = 8083;
@@ -36,6 +36,8 @@ pub struct Settings {
     pub limits: Limits,
     /// Scripts run at once by this worker.
     pub concurrency: u16,
+    /// How runs get a FreeCAD process (`FREECAD_EXECUTOR`, warm by default).
+    pub executor: Executor,
     /// Names this worker in logs and records.
     pub worker_id: String,
 }
@@ -53,6 +55,7 @@ impl FromEnv for Settings {
             output: env.parse_or("FREECAD_OUTPUT_MB", d.output / (1024 * 1024)) * 1024 * 1024,
         };
         let concurrency = env.parse_or("FREECAD_CONCURRENCY", 1u16).max(1);
+        let executor = env.parse_or("FREECAD_EXECUTOR", Executor::Warm);
         // FreeCAD runs are heavy: take only as many messages as we run.
         common.bus.prefetch = concurrency;
         let worker_id = env.optional("WORKER_ID").unwrap_or_else(|| {
@@ -64,6 +67,7 @@ impl FromEnv for Settings {
             freecad_cmd: env.optional("FREECAD_CMD").unwrap_or_else(|| "freecadcmd".into()),
             limits,
             concurrency,
+            executor,
             worker_id,
         }
     }
@@ -241,7 +245,9 @@ impl Handler for Worker {
 pub async fn build(settings: Settings) -> anyhow::Result<WorkerApp> {
     let sandbox = Sandbox::new(&settings.freecad_cmd)
         .context("FreeCAD is required (FREECAD_CMD); install freecad-python3 or run `make stack-up`")?
-        .with_limits(settings.limits);
+        .with_limits(settings.limits)
+        .with_executor(settings.executor);
+    announce_executor(&sandbox, settings.concurrency);
     // A worker killed mid-run leaves its job directory behind; sweep
     // those no run can still own.
     let swept = sweep_stale(
@@ -264,6 +270,30 @@ pub async fn build(settings: Settings) -> anyhow::Result<WorkerApp> {
     )?
     .consume(Subscription::work(NAME, &[MessageType::ScriptStored]), worker);
     Ok(app)
+}
+
+/// Say which executor runs jobs and why; start the warm FreeCAD processes,
+/// one per concurrent run, in the background so the first jobs find them.
+fn announce_executor(sandbox: &Sandbox, concurrency: u16) {
+    match sandbox.executor() {
+        Executor::Cold => tracing::info!(
+            executor = "cold",
+            "FREECAD_EXECUTOR=cold: a fresh freecadcmd per job (about 0.3 s more per job than warm)"
+        ),
+        _ => {
+            tracing::info!(
+                executor = "warm",
+                processes = concurrency,
+                "FreeCAD loaded once per slot, a contained child forked per job (FREECAD_EXECUTOR=cold to start one per job)"
+            );
+            let sandbox = sandbox.clone();
+            tokio::spawn(async move {
+                if let Err(err) = sandbox.warm_up(usize::from(concurrency)).await {
+                    tracing::warn!(%err, "the warm FreeCAD processes did not start; each job will try again and run cold if they cannot");
+                }
+            });
+        }
+    }
 }
 
 /// How long a graceful stop may take: the longest run plus the upload.
