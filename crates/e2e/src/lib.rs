@@ -9,12 +9,13 @@ pub mod stl;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use domain::documents::{Job, JobKind, Project};
 use domain::messages::{GenerationRequested, ScriptUploaded};
 use domain::{Envelope, JobId, ProjectSlug};
-use platform::bus::RabbitBus;
+use platform::bus::Bus;
 use platform::jobs;
 use platform::mongo::Db;
 use platform::testkit::{repo_root, TestEnv};
@@ -137,7 +138,7 @@ impl Drop for Service {
 pub struct Pipeline {
     pub env: TestEnv,
     pub db: Db,
-    pub bus: RabbitBus,
+    pub bus: Arc<dyn Bus>,
     pub services: Vec<Service>,
 }
 
@@ -153,9 +154,7 @@ impl Pipeline {
         let bus = env.bus("driver");
         // As every service does at start: no message is unroutable, even
         // one published before the consuming service is up.
-        platform::bus::Bus::declare_topology(&bus)
-            .await
-            .expect("broker answers");
+        bus.declare_topology().await.expect("the bus answers");
         Self {
             env,
             db,
@@ -198,7 +197,9 @@ impl Pipeline {
         };
         let env = Envelope::new(JobId::generate(), project.project_id.clone(), msg);
         let job = jobs::new_job(project, &project.created_by, JobKind::Generate, &env);
-        jobs::submit(&self.db, &self.bus, &job).await.expect("job accepted");
+        jobs::submit(&self.db, self.bus.as_ref(), &job)
+            .await
+            .expect("job accepted");
         job.job_id
     }
 
@@ -212,7 +213,9 @@ impl Pipeline {
         };
         let env = Envelope::new(JobId::generate(), project.project_id.clone(), msg);
         let job = jobs::new_job(project, &project.created_by, JobKind::Upload, &env);
-        jobs::submit(&self.db, &self.bus, &job).await.expect("job accepted");
+        jobs::submit(&self.db, self.bus.as_ref(), &job)
+            .await
+            .expect("job accepted");
         job.job_id
     }
 

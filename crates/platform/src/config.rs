@@ -293,12 +293,11 @@ impl FromEnv for S3Settings {
     }
 }
 
+/// The message bus: which backend (`BUS_BACKEND`, read here once) and the
+/// delivery rules every backend follows.
 #[derive(Debug, Clone)]
 pub struct BusSettings {
-    pub amqp_url: Secret,
-    /// Prefixed to every queue name (isolated test runs, shared brokers).
-    pub queue_prefix: String,
-    pub exchange: String,
+    pub backend: BusBackend,
     /// Deliveries handled at once per consumer.
     pub prefetch: u16,
     /// Deliveries of one message before it is dead-lettered.
@@ -308,15 +307,59 @@ pub struct BusSettings {
     pub retry_max: Duration,
 }
 
-impl FromEnv for BusSettings {
+/// `BUS_BACKEND`: `rabbitmq` (the default) or `sqs`, with the settings only
+/// that backend reads.
+#[derive(Debug, Clone)]
+pub enum BusBackend {
+    RabbitMq(RabbitSettings),
+}
+
+impl BusBackend {
+    /// What to name when the bus does not answer at start.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Self::RabbitMq(_) => "the message broker (AMQP_URL)",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RabbitSettings {
+    pub amqp_url: Secret,
+    pub exchange: String,
+    /// Prefixed to every queue name (isolated test runs, shared brokers).
+    pub queue_prefix: String,
+}
+
+impl FromEnv for RabbitSettings {
     fn read(env: &mut EnvReader) -> Self {
         let amqp_url = Secret(env.url(
             "AMQP_URL",
             &["amqp", "amqps"],
             "e.g. amqp://guest:guest@127.0.0.1:5672/%2f",
         ));
-        let exchange = env.optional("AMQP_EXCHANGE").unwrap_or_else(|| "cadscribe".into());
-        let queue_prefix = env.optional("AMQP_QUEUE_PREFIX").unwrap_or_default();
+        Self {
+            amqp_url,
+            exchange: env.optional("AMQP_EXCHANGE").unwrap_or_else(|| "cadscribe".into()),
+            queue_prefix: env.optional("AMQP_QUEUE_PREFIX").unwrap_or_default(),
+        }
+    }
+}
+
+impl FromEnv for BusSettings {
+    fn read(env: &mut EnvReader) -> Self {
+        let backend = match env.optional("BUS_BACKEND").map(|b| b.to_ascii_lowercase()).as_deref() {
+            None | Some("rabbitmq") => BusBackend::RabbitMq(RabbitSettings::read(env)),
+            Some(other) => {
+                env.malformed("BUS_BACKEND", format!("expected rabbitmq (got {other:?})"));
+                // Never used: `finish` refuses the configuration.
+                BusBackend::RabbitMq(RabbitSettings {
+                    amqp_url: Secret::new(""),
+                    exchange: String::new(),
+                    queue_prefix: String::new(),
+                })
+            }
+        };
         let prefetch = env.parse_or("AMQP_PREFETCH", 8u16);
         if prefetch == 0 {
             env.malformed("AMQP_PREFETCH", "must be at least 1");
@@ -328,9 +371,7 @@ impl FromEnv for BusSettings {
         let retry_base = env.secs_or("AMQP_RETRY_BASE_SECS", Duration::from_secs(1));
         let retry_max = env.secs_or("AMQP_RETRY_MAX_SECS", Duration::from_secs(60));
         Self {
-            amqp_url,
-            queue_prefix,
-            exchange,
+            backend,
             prefetch,
             max_attempts,
             retry_base,
@@ -367,6 +408,15 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("AMQP_URL is malformed"), "{text}");
         assert!(text.contains("AMQP_PREFETCH is malformed"), "{text}");
+    }
+
+    #[test]
+    fn the_bus_backend_is_rabbitmq_unless_another_is_named() {
+        let amqp = ("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f");
+        let s = BusSettings::from_reader(reader(&[amqp])).unwrap();
+        assert!(matches!(s.backend, BusBackend::RabbitMq(_)));
+        let err = BusSettings::from_reader(reader(&[amqp, ("BUS_BACKEND", "kafka")])).unwrap_err();
+        assert!(err.to_string().contains("BUS_BACKEND is malformed"), "{err}");
     }
 
     #[test]

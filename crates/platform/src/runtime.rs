@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use domain::messages::ServiceHeartbeat;
 use domain::{Envelope, JobId, ProjectId, RawEnvelope};
 
-use crate::bus::{Bus, DeadLetterReason, Handler, HandlerError, RabbitBus, Subscription};
+use crate::bus::{self, Bus, DeadLetterReason, Handler, HandlerError, Subscription};
 use crate::config::{http_port, BusSettings, EnvReader, FromEnv, MongoSettings, S3Settings};
 use crate::metrics;
 use crate::mongo::Db;
@@ -65,7 +65,7 @@ impl CommonSettings {
 pub struct Deps {
     pub db: Db,
     pub store: ObjectStore,
-    pub bus: Arc<RabbitBus>,
+    pub bus: Arc<dyn Bus>,
 }
 
 impl Deps {
@@ -86,10 +86,10 @@ impl Deps {
             .await
             .context("the S3 bucket (AWS_ENDPOINT_URL, AWS_BUCKET_NAME) does not answer")?;
         let instance = format!("{client_name}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        let bus = Arc::new(RabbitBus::new(settings.bus.clone(), instance));
+        let bus = bus::from_settings(&settings.bus, instance);
         bus.declare_topology()
             .await
-            .context("the message broker (AMQP_URL) does not answer")?;
+            .with_context(|| format!("{} does not answer", settings.bus.backend.describe()))?;
         Ok(Self { db, store, bus })
     }
 
@@ -163,7 +163,7 @@ impl Handler for Counted {
 pub struct WorkerApp {
     listener: TcpListener,
     info: ServiceInfo,
-    bus: Arc<RabbitBus>,
+    bus: Arc<dyn Bus>,
     consumers: Vec<(Subscription, Arc<dyn Handler>)>,
     loops: Vec<Box<dyn FnOnce(CancellationToken) -> Task + Send>>,
     routes: Vec<Routes>,
@@ -180,7 +180,7 @@ impl WorkerApp {
     /// A worker application that needs only the bus (and whatever checks
     /// `info` carries): for a service that must start while MongoDB or S3
     /// are down, such as monitoring.
-    pub fn with_bus(info: ServiceInfo, bus: Arc<RabbitBus>, port: u16) -> anyhow::Result<Self> {
+    pub fn with_bus(info: ServiceInfo, bus: Arc<dyn Bus>, port: u16) -> anyhow::Result<Self> {
         let mut env = EnvReader::from_env();
         let heartbeat_every = heartbeat_interval(&mut env);
         // Loopback by default; containers set HOST=0.0.0.0 to be probed.
@@ -255,7 +255,7 @@ impl WorkerApp {
             service: name,
             version: self.info.version,
             started: self.info.started,
-            instance: instance_name(&self.bus),
+            instance: self.bus.instance().to_owned(),
             counters: self.counters.clone(),
             every,
         });
@@ -301,25 +301,18 @@ impl WorkerApp {
     }
 }
 
-/// The instance name the bus gives this process's connections.
-fn instance_name(bus: &RabbitBus) -> String {
-    let role = "heartbeat";
-    let full = bus.connection_name(role);
-    full.strip_suffix(&format!("/{role}")).unwrap_or(&full).to_owned()
-}
-
 /// Publishes `service.heartbeat` every `every` until `shutdown`, for a
 /// service that does not run in a [`WorkerApp`] (which does this itself):
 /// `tokio::spawn(publish_heartbeats(bus, NAME, env!("CARGO_PKG_VERSION"), every, token))`.
 /// Its instance name is the bus's client name; it reports no jobs.
 pub async fn publish_heartbeats(
-    bus: Arc<RabbitBus>,
+    bus: Arc<dyn Bus>,
     service: &'static str,
     version: &'static str,
     every: Duration,
     shutdown: CancellationToken,
 ) {
-    let instance = instance_name(&bus);
+    let instance = bus.instance().to_owned();
     let hb = Heartbeat {
         bus,
         service,
@@ -340,7 +333,7 @@ pub fn heartbeat_interval(env: &mut EnvReader) -> Option<Duration> {
 
 /// Publishes `service.heartbeat` until shutdown.
 struct Heartbeat {
-    bus: Arc<RabbitBus>,
+    bus: Arc<dyn Bus>,
     service: &'static str,
     version: &'static str,
     started: std::time::Instant,

@@ -1,16 +1,18 @@
 //! Isolated resources on the real local stack, for tests of every crate.
 //!
 //! Each `TestEnv` owns a database name, an S3 key prefix, an exchange and a
-//! queue prefix of its own, so tests run in parallel and see nothing of each
-//! other. The bucket is shared and slugs are unique per database only, so
+//! queue prefix of its own (on either bus backend: `BUS_BACKEND` from the
+//! environment or the test's overrides), so tests run in parallel and see
+//! nothing of each other. The bucket is shared and slugs are unique per database only, so
 //! tests that run at the same time (one test binary) give their projects
 //! distinct names: two projects with one slug would share S3 prefixes. Settings come from the process environment, completed by the
 //! stack's env file (`.local/stack.env`, written by `make stack-up`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use crate::bus::RabbitBus;
+use crate::bus::{self, Bus};
 use crate::config::{BusSettings, EnvReader, FromEnv, MongoSettings, S3Settings};
 use crate::mongo::Db;
 use crate::s3::ObjectStore;
@@ -65,6 +67,7 @@ impl TestEnv {
         vars.insert("DATABASE_NAME".into(), format!("test_{id}"));
         vars.insert("AMQP_EXCHANGE".into(), format!("test-{id}"));
         vars.insert("AMQP_QUEUE_PREFIX".into(), format!("test-{id}."));
+        vars.insert("SQS_QUEUE_PREFIX".into(), format!("test-{id}-"));
         for (k, v) in overrides {
             vars.insert((*k).into(), (*v).into());
         }
@@ -85,12 +88,10 @@ impl TestEnv {
         self.vars.clone()
     }
 
-    pub fn queue_prefix(&self) -> String {
-        format!("test-{}.", self.id)
-    }
-
-    pub fn bus(&self, client: &str) -> RabbitBus {
-        RabbitBus::new(self.bus.clone(), format!("test-{}-{client}", self.id)).with_queue_prefix(self.queue_prefix())
+    /// A bus of this test's settings, whose instance (and RabbitMQ
+    /// connection) name is `test-<id>-<client>`.
+    pub fn bus(&self, client: &str) -> Arc<dyn Bus> {
+        bus::from_settings(&self.bus, format!("test-{}-{client}", self.id))
     }
 
     pub async fn db(&self) -> Db {
@@ -142,10 +143,10 @@ impl TestEnv {
     }
 
     /// Takes every message waiting in a queue of this test (prefix added).
-    pub async fn drain(&self, bus: &RabbitBus, queue: &str) -> Vec<domain::RawEnvelope> {
+    pub async fn drain(&self, bus: &dyn Bus, queue: &str) -> Vec<domain::RawEnvelope> {
         let mut out = Vec::new();
-        while let Some((body, _)) = bus.take_one(queue).await.expect("broker answers") {
-            out.push(domain::RawEnvelope::from_slice(&body).expect("an envelope"));
+        while let Some(taken) = bus.take_one(queue).await.expect("broker answers") {
+            out.push(domain::RawEnvelope::from_slice(&taken.body).expect("an envelope"));
         }
         out
     }

@@ -1,22 +1,53 @@
-//! The RabbitMQ bus against the real broker: confirms, retries with backoff,
-//! dead-lettering, and surviving dropped connections.
+//! The bus contract against the real backends: the same test bodies run on
+//! RabbitMQ and on SQS (the local SQS-compatible server): retries with
+//! backoff, dead-lettering with the reason, surviving dropped connections,
+//! broadcasts to every instance.
 
+use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use domain::messages::JobStatus;
 use domain::{Envelope, JobId, JobStage, MessageType, ProjectId, ProjectSlug, RawEnvelope};
-use platform::bus::{Bus, DeadLetterReason, Handler, HandlerError, RabbitBus, Subscription};
-use platform::testkit::TestEnv;
+use platform::bus::{Bus, DeadLetterReason, Handler, HandlerError, Subscription};
+use platform::testkit::{stack_vars, TestEnv};
 
 const SERVICE: &str = "probe";
 const KEYS: &[MessageType] = &[MessageType::JobStatus];
+
+/// Which backend a test body runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    RabbitMq,
+    Sqs,
+}
+
+/// Runs each named test body once per backend, as `rabbitmq::<name>` and
+/// `sqs::<name>`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod rabbitmq {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::Backend::RabbitMq).await
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    a_handler_failing_twice_is_retried_with_backoff_and_acked_once,
+    garbage_goes_to_the_dead_letter_queue_at_once,
+    permanent_failures_and_exhausted_retries_are_dead_lettered_with_the_reason,
+    messages_survive_a_dropped_connection_and_consumers_reconnect,
+    every_broadcast_consumer_hears_every_message,
+);
 
 fn envelope(label: &str) -> RawEnvelope {
     let mut status = JobStatus::new(ProjectSlug::parse("bus-test").unwrap(), JobStage::Generating);
@@ -59,58 +90,159 @@ impl Handler for Flaky {
     }
 }
 
+/// A TCP relay in front of the SQS server whose connections can all be cut
+/// at once: the HTTP backend's equivalent of the broker closing a
+/// connection.
+struct Relay {
+    addr: SocketAddr,
+    cut: broadcast::Sender<()>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Relay {
+    async fn start(upstream: SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (cut, _) = broadcast::channel(4);
+        let cuts = cut.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let mut stop = cuts.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = stop.recv() => {}
+                    }
+                });
+            }
+        });
+        Self { addr, cut, accept }
+    }
+
+    /// Closes every open connection; returns how many there were.
+    fn cut_all(&self) -> usize {
+        self.cut.send(()).unwrap_or(0)
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}
+
+/// Where the local SQS-compatible server listens (`.local/stack.env`).
+fn sqs_server() -> SocketAddr {
+    let vars = stack_vars();
+    let url = vars
+        .get("AWS_ENDPOINT_URL_SQS")
+        .expect("AWS_ENDPOINT_URL_SQS is set (run `make stack-up`)");
+    let host = url.trim_start_matches("http://").trim_end_matches('/');
+    host.parse().unwrap_or_else(|e| panic!("{url}: {e}"))
+}
+
+/// Which connections to drop.
+enum Role {
+    Publisher,
+    Consumer,
+}
+
 struct Harness {
+    backend: Backend,
     env: TestEnv,
-    bus: Arc<RabbitBus>,
+    bus: Arc<dyn Bus>,
+    relay: Option<Relay>,
     shutdown: CancellationToken,
 }
 
+/// Short SQS timings, so redeliveries and long polls take seconds.
+const SQS_TEST_SETTINGS: &[(&str, &str)] = &[
+    ("BUS_BACKEND", "sqs"),
+    ("SQS_VISIBILITY_TIMEOUT_SECS", "2"),
+    ("SQS_WAIT_TIME_SECS", "1"),
+];
+
 impl Harness {
-    fn new(max_attempts: u32) -> Self {
-        let mut env = TestEnv::new();
+    async fn new(backend: Backend, max_attempts: u32) -> Self {
+        let mut relay = None;
+        let env = match backend {
+            Backend::RabbitMq => TestEnv::with(&[("BUS_BACKEND", "rabbitmq")]),
+            Backend::Sqs => {
+                let r = Relay::start(sqs_server()).await;
+                let endpoint = format!("http://{}", r.addr);
+                relay = Some(r);
+                let mut vars = SQS_TEST_SETTINGS.to_vec();
+                vars.push(("AWS_ENDPOINT_URL_SQS", &endpoint));
+                TestEnv::with(&vars)
+            }
+        };
+        Self::on(backend, env, max_attempts, relay)
+    }
+
+    fn on(backend: Backend, mut env: TestEnv, max_attempts: u32, relay: Option<Relay>) -> Self {
         env.bus.max_attempts = max_attempts;
         env.bus.retry_base = Duration::from_millis(100);
         env.bus.retry_max = Duration::from_millis(400);
-        let bus = Arc::new(env.bus("bus"));
+        let bus = env.bus("bus");
         Self {
+            backend,
             env,
             bus,
+            relay,
             shutdown: CancellationToken::new(),
         }
     }
 
     fn start(&self, handler: Arc<dyn Handler>) -> tokio::task::JoinHandle<()> {
-        let bus = self.bus.clone();
+        self.start_on(self.bus.clone(), Subscription::work(SERVICE, KEYS), handler)
+    }
+
+    fn start_on(&self, bus: Arc<dyn Bus>, sub: Subscription, handler: Arc<dyn Handler>) -> tokio::task::JoinHandle<()> {
         let token = self.shutdown.clone();
-        tokio::spawn(async move { bus.consume(Subscription::work(SERVICE, KEYS), handler, token).await })
+        tokio::spawn(async move { bus.consume(sub, handler, token).await })
     }
 
     /// Declares the queues without consuming, so messages wait for a consumer.
     async fn declare(&self) {
-        let idle = CancellationToken::new();
-        idle.cancel();
         let noop: Arc<dyn Handler> = Arc::new(flaky(0, false).0);
-        // A consumer that starts and stops at once declares its queues.
+        // A consumer that starts and stops declares its queues.
         let bus = self.bus.clone();
         let token = CancellationToken::new();
         let t = token.clone();
         let task = tokio::spawn(async move { bus.consume(Subscription::work(SERVICE, KEYS), noop, t).await });
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_millis(1000)).await;
         token.cancel();
         task.await.unwrap();
     }
 
+    /// Bodies and reasons of everything in the dead-letter queue.
     async fn dlq(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        while let Some((body, headers)) = self.bus.take_one(&format!("{SERVICE}.dlq")).await.unwrap() {
-            let reason = headers
-                .inner()
-                .get("x-cadscribe-reason")
-                .and_then(|v| v.as_long_string().map(|s| s.to_string()))
-                .unwrap_or_default();
-            out.push((String::from_utf8_lossy(&body).into_owned(), reason));
+        while let Some(taken) = self.bus.take_one(&format!("{SERVICE}.dlq")).await.unwrap() {
+            out.push((
+                String::from_utf8_lossy(&taken.body).into_owned(),
+                taken.reason.unwrap_or_default(),
+            ));
         }
         out
+    }
+
+    /// Drops the connections of `role` from the far side; how many.
+    fn drop_connections(&self, role: Role) -> usize {
+        match self.backend {
+            Backend::RabbitMq => {
+                let name = format!("test-{}-bus", self.env.id);
+                match role {
+                    Role::Publisher => drop_rabbit_connections(&name),
+                    Role::Consumer => drop_rabbit_connections(&format!("{name}/consumer")),
+                }
+            }
+            // HTTP connections carry no role: cut them all.
+            Backend::Sqs => self.relay.as_ref().expect("an SQS harness has a relay").cut_all(),
+        }
     }
 
     async fn finish(self, task: tokio::task::JoinHandle<()>) {
@@ -120,7 +252,6 @@ impl Harness {
             .expect("consumer stops")
             .unwrap();
         self.bus.delete_topology(&[(SERVICE, KEYS)]).await.unwrap();
-        let _ = self.env.id;
     }
 }
 
@@ -145,20 +276,24 @@ async fn next(rx: &mut mpsc::UnboundedReceiver<(String, u32)>) -> (String, u32) 
         .unwrap()
 }
 
-#[tokio::test]
-async fn a_handler_failing_twice_is_retried_with_backoff_and_acked_once() {
-    let h = Harness::new(5);
+/// Waits for the delivery of `label`, skipping others.
+async fn until(rx: &mut mpsc::UnboundedReceiver<(String, u32)>, label: &str) {
+    while next(rx).await.0 != label {}
+}
+
+async fn a_handler_failing_twice_is_retried_with_backoff_and_acked_once(backend: Backend) {
+    let h = Harness::new(backend, 5).await;
+    h.declare().await;
     let (handler, mut rx) = flaky(2, false);
     let handler = Arc::new(handler);
     let task = h.start(handler.clone());
-    tokio::time::sleep(Duration::from_millis(300)).await;
     h.bus.publish(&envelope("retry-me")).await.unwrap();
 
     let attempts: Vec<u32> = vec![next(&mut rx).await.1, next(&mut rx).await.1, next(&mut rx).await.1];
     assert_eq!(attempts, [1, 2, 3], "each retry carries the next attempt number");
     // Acked once: no fourth delivery, nothing dead-lettered.
     assert!(
-        tokio::time::timeout(Duration::from_secs(2), rx.recv()).await.is_err(),
+        tokio::time::timeout(Duration::from_secs(3), rx.recv()).await.is_err(),
         "delivered again after success"
     );
     assert_eq!(handler.calls.load(Ordering::SeqCst), 3);
@@ -167,63 +302,73 @@ async fn a_handler_failing_twice_is_retried_with_backoff_and_acked_once() {
     h.finish(task).await;
 }
 
-#[tokio::test]
-async fn garbage_goes_to_the_dead_letter_queue_at_once() {
-    let h = Harness::new(5);
+async fn garbage_goes_to_the_dead_letter_queue_at_once(backend: Backend) {
+    let h = Harness::new(backend, 5).await;
+    h.declare().await;
     let (handler, mut rx) = flaky(0, false);
     let task = h.start(Arc::new(handler));
-    tokio::time::sleep(Duration::from_millis(300)).await;
     h.bus.publish_bytes("job.status", b"{not an envelope").await.unwrap();
     h.bus.publish(&envelope("fine")).await.unwrap();
     assert_eq!(next(&mut rx).await.0, "fine", "the handler never sees garbage");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let dead = h.dlq().await;
+    let dead = loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let dead = h.dlq().await;
+        if !dead.is_empty() {
+            break dead;
+        }
+    };
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].0, "{not an envelope");
     assert!(dead[0].1.contains("unparseable"), "{}", dead[0].1);
     h.finish(task).await;
 }
 
-#[tokio::test]
-async fn permanent_failures_and_exhausted_retries_are_dead_lettered_with_the_reason() {
-    let h = Harness::new(3);
+async fn permanent_failures_and_exhausted_retries_are_dead_lettered_with_the_reason(backend: Backend) {
+    let h = Harness::new(backend, 3).await;
+    h.declare().await;
     let (handler, mut rx) = flaky(u32::MAX, false);
     let handler = Arc::new(handler);
     let task = h.start(handler.clone());
-    tokio::time::sleep(Duration::from_millis(300)).await;
     h.bus.publish(&envelope("always-fails")).await.unwrap();
     for expected in 1..=3 {
         assert_eq!(next(&mut rx).await.1, expected);
     }
     assert!(
-        tokio::time::timeout(Duration::from_secs(2), rx.recv()).await.is_err(),
+        tokio::time::timeout(Duration::from_secs(3), rx.recv()).await.is_err(),
         "no fourth attempt"
     );
     let dead = h.dlq().await;
     assert_eq!(dead.len(), 1);
+    assert!(
+        dead[0].0.contains("always-fails"),
+        "the message as it came: {}",
+        dead[0].0
+    );
     assert!(dead[0].1.contains("gave up after 3 attempts"), "{}", dead[0].1);
     assert_eq!(handler.dead.lock().unwrap().len(), 1);
     h.finish(task).await;
 
-    let h = Harness::new(5);
+    let h = Harness::new(backend, 5).await;
+    h.declare().await;
     let (handler, mut rx) = flaky(1, true);
     let handler = Arc::new(handler);
     let task = h.start(handler.clone());
-    tokio::time::sleep(Duration::from_millis(300)).await;
     h.bus.publish(&envelope("bad-payload")).await.unwrap();
     assert_eq!(next(&mut rx).await.1, 1);
     assert!(
-        tokio::time::timeout(Duration::from_secs(2), rx.recv()).await.is_err(),
+        tokio::time::timeout(Duration::from_secs(3), rx.recv()).await.is_err(),
         "permanent is not retried"
     );
-    assert_eq!(h.dlq().await.len(), 1);
+    let dead = h.dlq().await;
+    assert_eq!(dead.len(), 1);
+    assert!(dead[0].1.contains("failure 1"), "{}", dead[0].1);
     assert!(handler.dead.lock().unwrap()[0].contains("failure 1"));
     h.finish(task).await;
 }
 
 /// Closes, from the broker's side, every connection whose name contains
 /// `name`; returns how many it closed.
-fn drop_connections(name: &str) -> usize {
+fn drop_rabbit_connections(name: &str) -> usize {
     let out = Command::new("rabbitmqctl")
         .args(["-q", "list_connections", "pid", "client_properties"])
         .output()
@@ -244,14 +389,12 @@ fn drop_connections(name: &str) -> usize {
     pids.len()
 }
 
-#[tokio::test]
-async fn messages_survive_a_dropped_connection_and_consumers_reconnect() {
-    let h = Harness::new(5);
+async fn messages_survive_a_dropped_connection_and_consumers_reconnect(backend: Backend) {
+    let h = Harness::new(backend, 5).await;
     h.declare().await;
     h.bus.publish(&envelope("before-drop")).await.unwrap();
-    let name = format!("test-{}-bus", h.env.id);
     assert!(
-        drop_connections(&name) >= 1,
+        h.drop_connections(Role::Publisher) >= 1,
         "the publisher's connection was found and dropped"
     );
     // The publisher reconnects by itself.
@@ -265,9 +408,42 @@ async fn messages_survive_a_dropped_connection_and_consumers_reconnect() {
 
     // Now drop the consumer's connection too; it comes back and keeps going.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(drop_connections(&format!("{name}/consumer")) >= 1);
+    assert!(h.drop_connections(Role::Consumer) >= 1);
     tokio::time::sleep(Duration::from_millis(500)).await;
     h.bus.publish(&envelope("after-consumer-drop")).await.unwrap();
     assert_eq!(next(&mut rx).await.0, "after-consumer-drop");
     h.finish(task).await;
+}
+
+async fn every_broadcast_consumer_hears_every_message(backend: Backend) {
+    let h = Harness::new(backend, 5).await;
+    let sub = Subscription::broadcast("probe-feed", KEYS);
+    let (first, mut first_rx) = flaky(0, false);
+    let (second, mut second_rx) = flaky(0, false);
+    // Two instances, as two gateways would be.
+    let a = h.start_on(h.env.bus("instance-a"), sub.clone(), Arc::new(first));
+    let b = h.start_on(h.env.bus("instance-b"), sub, Arc::new(second));
+    // Subscriptions are made asynchronously: publish until both hear.
+    let mut heard = (false, false);
+    for i in 0..40 {
+        h.bus.publish(&envelope(&format!("hello-{i}"))).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        heard.0 |= first_rx.try_recv().is_ok();
+        heard.1 |= second_rx.try_recv().is_ok();
+        if heard == (true, true) {
+            break;
+        }
+    }
+    assert_eq!(heard, (true, true), "both instances hear the broadcast");
+    // From now on both hear the same messages.
+    while first_rx.try_recv().is_ok() || second_rx.try_recv().is_ok() {}
+    h.bus.publish(&envelope("to-all")).await.unwrap();
+    tokio::join!(until(&mut first_rx, "to-all"), until(&mut second_rx, "to-all"));
+    h.shutdown.cancel();
+    for t in [a, b] {
+        tokio::time::timeout(Duration::from_secs(10), t)
+            .await
+            .expect("broadcast consumers stop")
+            .unwrap();
+    }
 }

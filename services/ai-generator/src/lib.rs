@@ -22,7 +22,7 @@ use domain::documents::{Message, Role};
 use domain::messages::{GenerationRepair, GenerationRequested, Question, ScriptGenerated, ScriptSource};
 use domain::spec::PartSpec;
 use domain::{JobStage, MessageType, ProjectSlug, ProjectStatus, RawEnvelope, S3Key, UserId, Version};
-use platform::bus::{Bus, DeadLetterReason, Handler, HandlerError, Subscription};
+use platform::bus::{DeadLetterReason, Handler, HandlerError, Subscription};
 use platform::config::{EnvReader, FromEnv};
 use platform::jobs::{self, Advance, Origin};
 use platform::metrics;

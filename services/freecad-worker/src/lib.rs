@@ -17,7 +17,7 @@ use chrono::Utc;
 
 use domain::messages::{ModelBuilt, ModelFailed, ScriptStored, METRICS_METADATA_KEY};
 use domain::{JobStage, MessageType, RawEnvelope, S3Key};
-use platform::bus::{Bus, DeadLetterReason, Handler, HandlerError, Subscription};
+use platform::bus::{DeadLetterReason, Handler, HandlerError, Subscription};
 use platform::config::{EnvReader, FromEnv};
 use platform::jobs::{self, Advance, Origin};
 use platform::metrics;

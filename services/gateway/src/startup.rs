@@ -13,7 +13,7 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context as _;
 
 use domain::MessageType;
-use platform::bus::{Bus, RabbitBus, Subscription};
+use platform::bus::{Bus, Subscription};
 use platform::mongo::Db;
 use platform::runtime::Deps;
 use platform::s3::ObjectStore;
@@ -31,7 +31,7 @@ use crate::{routes, telemetry, NAME};
 pub struct AppState {
     pub db: Db,
     pub store: ObjectStore,
-    pub bus: Arc<RabbitBus>,
+    pub bus: Arc<dyn Bus>,
     pub jwt: JwtKeys,
     pub passwords: PasswordHashing,
     pub limiter: RateLimiter,
@@ -49,7 +49,7 @@ pub const JSON_LIMIT: usize = 64 * 1024;
 pub struct Application {
     server: Server,
     port: u16,
-    bus: Arc<RabbitBus>,
+    bus: Arc<dyn Bus>,
     hub: Arc<Hub>,
 }
 

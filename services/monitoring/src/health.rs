@@ -15,7 +15,6 @@ use bson::doc;
 use serde::Serialize;
 use serde_json::json;
 
-use platform::bus::Bus;
 use platform::service::Check;
 
 use crate::auth::Admin;

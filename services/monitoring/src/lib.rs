@@ -24,7 +24,7 @@ use anyhow::Context as _;
 use mongodb::options::ClientOptions;
 
 use domain::MessageType;
-use platform::bus::{RabbitBus, Subscription};
+use platform::bus::{self, Bus, Subscription};
 use platform::config::{EnvReader, FromEnv, MongoSettings};
 use platform::runtime::{CommonSettings, WorkerApp};
 use platform::s3::ObjectStore;
@@ -102,7 +102,7 @@ pub struct State {
     /// bounded by `check_timeout`.
     pub db: mongodb::Database,
     pub store: ObjectStore,
-    pub bus: Arc<RabbitBus>,
+    pub bus: Arc<dyn Bus>,
     pub tracker: Arc<Tracker>,
     /// The environment the configuration views read.
     pub config_env: HashMap<String, String>,
@@ -154,7 +154,7 @@ impl Application {
         let db = lazy_database(&settings.common.mongo, settings.check_timeout).await?;
         let store = ObjectStore::new(&settings.common.s3);
         let instance = format!("{NAME}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        let bus = Arc::new(RabbitBus::new(settings.common.bus.clone(), instance));
+        let bus = bus::from_settings(&settings.common.bus, instance);
         let tracker = Arc::new(Tracker::new(settings.heartbeat_timeout, settings.services.clone()));
         let verifier = web::Data::new(auth::Verifier::new(&settings.jwt)?);
         let port = settings.common.port;

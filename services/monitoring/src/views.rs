@@ -13,7 +13,7 @@ use serde_json::json;
 
 use domain::documents::{Job, JobKind, Project};
 use domain::{JobStage, ProcessingStatus, ProjectSlug};
-use platform::bus::{dead_letter_queue, work_queue, Bus, QueueStats, TOPOLOGY};
+use platform::bus::{dead_letter_queue, work_queue, QueueStats, TOPOLOGY};
 
 use crate::auth::Admin;
 use crate::error::{ApiError, ApiResult};

@@ -344,7 +344,7 @@ async fn queues_show_depth_consumers_and_dead_letters() {
                 spec: None,
             },
         );
-        platform::bus::Bus::publish(&p.bus, &env.into_raw()).await.unwrap();
+        p.bus.publish(&env.into_raw()).await.unwrap();
     }
     p.bus
         .publish_bytes("script.generated", b"not an envelope")

@@ -23,7 +23,7 @@ use domain::{
     Diagnosis, FileType, JobStage, MessageType, ModelFormat, ProjectSlug, ProjectStatus, RawEnvelope, S3Key, UserId,
     Verification, Version,
 };
-use platform::bus::{Bus, DeadLetterReason, Handler, HandlerError, Subscription};
+use platform::bus::{DeadLetterReason, Handler, HandlerError, Subscription};
 use platform::config::{EnvReader, FromEnv};
 use platform::jobs::{self, Advance, Origin};
 use platform::mongo::Transition;

@@ -58,13 +58,13 @@ async fn jobs_accepted_while_the_broker_was_down_are_published_later() {
     let env = TestEnv::new();
     let db = env.db().await;
     let bus = env.bus("driver");
-    platform::bus::Bus::declare_topology(&bus).await.unwrap();
+    bus.declare_topology().await.unwrap();
     let (_, job) = job(&env, &db, "broker was down").await;
     // What `submit` leaves behind when publishing failed: stored, unpublished.
     db.jobs().insert(&job).await.unwrap();
     let stop = start(&env).await;
     until(&db, job.job_id, |j| j.published).await;
-    let waiting = env.drain(&bus, "ai-generator.generation.requested").await;
+    let waiting = env.drain(bus.as_ref(), "ai-generator.generation.requested").await;
     assert_eq!(waiting.len(), 1);
     assert_eq!(waiting[0].job_id, job.job_id);
     stop.cancel();

@@ -15,7 +15,7 @@ use chrono::Utc;
 use domain::documents::FileRecord;
 use domain::messages::{ScriptGenerated, ScriptSource, ScriptStored, ScriptUploaded};
 use domain::{FileType, JobStage, MessageType, ProjectSlug, RawEnvelope, S3Key, UserId};
-use platform::bus::{Bus, DeadLetterReason, Handler, HandlerError, Subscription};
+use platform::bus::{DeadLetterReason, Handler, HandlerError, Subscription};
 use platform::config::{EnvReader, FromEnv};
 use platform::jobs::{self, Advance, Origin};
 use platform::runtime::{CommonSettings, Deps, WorkerApp};

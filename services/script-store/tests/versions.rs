@@ -39,7 +39,7 @@ async fn start(env: &TestEnv) -> CancellationToken {
 }
 
 /// Waits until `queue` has received `n` messages.
-async fn collect(env: &TestEnv, bus: &platform::bus::RabbitBus, queue: &str, n: usize) -> Vec<RawEnvelope> {
+async fn collect(env: &TestEnv, bus: &dyn Bus, queue: &str, n: usize) -> Vec<RawEnvelope> {
     let mut got = Vec::new();
     for _ in 0..300 {
         got.extend(env.drain(bus, queue).await);
@@ -68,9 +68,9 @@ async fn a_redelivered_script_generated_does_not_create_a_second_version() {
 
     let raw = env0.into_raw();
     bus.publish(&raw).await.unwrap();
-    let first = collect(&env, &bus, "freecad-worker.script.stored", 1).await;
+    let first = collect(&env, bus.as_ref(), "freecad-worker.script.stored", 1).await;
     bus.publish(&raw).await.unwrap(); // the same message again, as after a lost ack
-    let second = collect(&env, &bus, "freecad-worker.script.stored", 1).await;
+    let second = collect(&env, bus.as_ref(), "freecad-worker.script.stored", 1).await;
 
     let v = |m: &RawEnvelope| m.clone().decode::<ScriptStored>().unwrap().payload.version.get();
     assert_eq!((first.len(), second.len()), (1, 1));
@@ -127,7 +127,7 @@ async fn fifty_jobs_at_once_get_versions_one_to_fifty() {
     futures::future::try_join_all(raws.iter().map(|r| bus.publish(r)))
         .await
         .unwrap();
-    let stored = collect(&env, &bus, "freecad-worker.script.stored", 50).await;
+    let stored = collect(&env, bus.as_ref(), "freecad-worker.script.stored", 50).await;
     let mut versions: Vec<u32> = stored
         .iter()
         .map(|m| m.clone().decode::<ScriptStored>().unwrap().payload.version.get())

@@ -11,7 +11,7 @@ use anyhow::{bail, Context};
 use domain::documents::{Job, JobKind};
 use domain::messages::GenerationRequested;
 use domain::{Envelope, JobId, JobStage, UserId};
-use platform::bus::{Bus, RabbitBus};
+use platform::bus;
 use platform::config::{BusSettings, EnvReader, FromEnv, MongoSettings};
 use platform::jobs;
 use platform::mongo::Db;
@@ -86,17 +86,17 @@ async fn main() -> anyhow::Result<()> {
     let db = Db::connect(&mongo)
         .await
         .context("MongoDB does not answer: start the system with `make run`")?;
-    let bus = RabbitBus::new(bus_settings, "bench-pipeline");
+    let bus = bus::from_settings(&bus_settings, "bench-pipeline");
     let stats = bus
         .queue_stats()
         .await
-        .context("the broker does not answer: start the system with `make run`")?;
+        .context("the message bus does not answer: start the system with `make run`")?;
     for (queue, consumers) in stats
         .iter()
         .filter(|s| !s.queue.ends_with(".dlq"))
         .map(|s| (&s.queue, s.consumers))
     {
-        if consumers == 0 {
+        if consumers == Some(0) {
             bail!("nobody consumes {queue}: start the system with `make run`");
         }
     }
@@ -124,7 +124,7 @@ async fn main() -> anyhow::Result<()> {
         };
         let env = Envelope::new(JobId::generate(), project.project_id.clone(), msg);
         let job = jobs::new_job(project, &owner, JobKind::Generate, &env);
-        jobs::submit(&db, &bus, &job).await?;
+        jobs::submit(&db, bus.as_ref(), &job).await?;
         ids.push(job.job_id);
     }
 

@@ -1,12 +1,13 @@
 //! The message bus: publish envelopes, consume them with retries and
 //! dead-lettering, all behind one interface.
 //!
-//! RabbitMQ (`rabbit`) is the default backend. Nothing here names an AMQP
-//! concept in its interface, so an SQS backend can implement the same traits:
-//! a *work queue* is one durable queue per consuming service and routing key,
-//! a *broadcast* is a per-instance subscription (live status, heartbeats).
+//! Backends implement the one [`Bus`] trait: RabbitMQ (`rabbit`) is the
+//! default; `BUS_BACKEND` picks one in [`from_settings`], and nothing outside
+//! this module names a backend. A *work
+//! queue* is one durable queue per consuming service and routing key, a
+//! *broadcast* is a per-instance subscription (live status, heartbeats).
 
-pub mod rabbit;
+mod rabbit;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +16,22 @@ use async_trait::async_trait;
 use domain::{MessageType, RawEnvelope};
 use tokio_util::sync::CancellationToken;
 
-pub use rabbit::RabbitBus;
+use crate::config::{BusBackend, BusSettings};
+
+/// The bus `settings` name, for the process called `instance` (its
+/// connections and heartbeats carry the name). Nothing is contacted yet:
+/// `declare_topology` or `ping` says whether the backend answers.
+pub fn from_settings(settings: &BusSettings, instance: impl Into<String>) -> Arc<dyn Bus> {
+    match &settings.backend {
+        BusBackend::RabbitMq(rabbit) => Arc::new(rabbit::RabbitBus::new(settings.clone(), rabbit.clone(), instance)),
+    }
+}
+
+/// Where a dead-lettered message keeps why, where it came from and when
+/// (an AMQP header or an SQS message attribute of these names).
+pub const REASON_HEADER: &str = "x-cadscribe-reason";
+pub const QUEUE_HEADER: &str = "x-cadscribe-queue";
+pub const FAILED_AT_HEADER: &str = "x-cadscribe-failed-at";
 
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
@@ -109,8 +125,18 @@ impl Subscription {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct QueueStats {
     pub queue: String,
+    /// Messages waiting for a consumer (not those in hand).
     pub messages: u64,
-    pub consumers: u64,
+    /// `None` where the backend cannot tell (SQS has no consumers to count).
+    pub consumers: Option<u64>,
+}
+
+/// A message taken off a queue by [`Bus::take_one`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Taken {
+    pub body: Vec<u8>,
+    /// [`REASON_HEADER`] of a dead-lettered message.
+    pub reason: Option<String>,
 }
 
 #[async_trait]
@@ -129,6 +155,24 @@ pub trait Bus: Send + Sync + 'static {
     async fn queue_stats(&self) -> Result<Vec<QueueStats>, BusError>;
 
     async fn ping(&self) -> Result<(), BusError>;
+
+    /// This process's name on the bus (its heartbeats' instance).
+    fn instance(&self) -> &str;
+
+    /// The backend's full name of a queue named by [`work_queue`] or
+    /// [`dead_letter_queue`], prefix included (as [`QueueStats`] names it).
+    fn queue_name(&self, name: &str) -> String;
+
+    /// Publishes raw bytes under a routing key (tools and tests: a message
+    /// that is not an envelope must still be handled).
+    async fn publish_bytes(&self, routing_key: &str, body: &[u8]) -> Result<(), BusError>;
+
+    /// Takes one message off a queue without a consumer (inspection of
+    /// dead-letter queues); `None` when it is empty.
+    async fn take_one(&self, queue: &str) -> Result<Option<Taken>, BusError>;
+
+    /// Deletes the work and dead-letter queues of `services`: test teardown.
+    async fn delete_topology(&self, services: &[(&str, &[MessageType])]) -> Result<(), BusError>;
 }
 
 /// Who consumes what: one work queue per service and routing key
@@ -153,6 +197,14 @@ pub fn work_queue(service: &str, key: MessageType) -> String {
 
 pub fn dead_letter_queue(service: &str) -> String {
     format!("{service}.dlq")
+}
+
+/// Every queue of a service: its work queues, then its dead-letter queue.
+pub fn service_queues(service: &str, keys: &[MessageType]) -> Vec<String> {
+    keys.iter()
+        .map(|k| work_queue(service, *k))
+        .chain([dead_letter_queue(service)])
+        .collect()
 }
 
 /// Retry delay before delivery number `attempt + 1`: `base · 2^(attempt-1)`,

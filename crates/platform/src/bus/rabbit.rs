@@ -26,10 +26,10 @@ use tracing::Instrument;
 use domain::{MessageType, RawEnvelope};
 
 use super::{
-    backoff, dead_letter_queue, work_queue, Bus, BusError, DeadLetterReason, Handler, HandlerError, QueueStats,
-    Subscription, TOPOLOGY,
+    backoff, dead_letter_queue, service_queues, work_queue, Bus, BusError, DeadLetterReason, Handler, HandlerError,
+    QueueStats, Subscription, Taken, FAILED_AT_HEADER, QUEUE_HEADER, REASON_HEADER, TOPOLOGY,
 };
-use crate::config::BusSettings;
+use crate::config::{BusSettings, RabbitSettings};
 use crate::metrics;
 
 const PERSISTENT: u8 = 2;
@@ -41,47 +41,34 @@ fn unavailable(e: lapin::Error) -> BusError {
     BusError::Unavailable(e.to_string())
 }
 
-pub struct RabbitBus {
+pub(super) struct RabbitBus {
     settings: BusSettings,
-    /// Prefixed to every queue name, so parallel tests never share a queue.
-    queue_prefix: String,
-    /// Names this process's connections in the broker's management views.
+    rabbit: RabbitSettings,
+    /// Names this process's connections in the broker's management views
+    /// (`<client name>/<role>`).
     client_name: String,
     publisher: Mutex<Option<(Connection, Channel)>>,
 }
 
 impl RabbitBus {
-    pub fn new(settings: BusSettings, client_name: impl Into<String>) -> Self {
+    pub(super) fn new(settings: BusSettings, rabbit: RabbitSettings, client_name: impl Into<String>) -> Self {
         Self {
-            queue_prefix: settings.queue_prefix.clone(),
             settings,
+            rabbit,
             client_name: client_name.into(),
             publisher: Mutex::new(None),
         }
     }
 
-    pub fn with_queue_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.queue_prefix = prefix.into();
-        self
-    }
-
-    pub fn settings(&self) -> &BusSettings {
-        &self.settings
-    }
-
     /// The full name of a queue, prefix included.
-    pub fn queue_name(&self, name: &str) -> String {
-        format!("{}{name}", self.queue_prefix)
-    }
-
-    /// The name connections of this bus carry (`connection_name`).
-    pub fn connection_name(&self, role: &str) -> String {
-        format!("{}/{role}", self.client_name)
+    fn full_name(&self, name: &str) -> String {
+        format!("{}{name}", self.rabbit.queue_prefix)
     }
 
     async fn connect(&self, role: &str) -> Result<Connection, lapin::Error> {
-        let props = ConnectionProperties::default().with_connection_name(self.connection_name(role).into());
-        Connection::connect(self.settings.amqp_url.expose(), props).await
+        let name = format!("{}/{role}", self.client_name);
+        let props = ConnectionProperties::default().with_connection_name(name.into());
+        Connection::connect(self.rabbit.amqp_url.expose(), props).await
     }
 
     async fn confirming_channel(conn: &Connection) -> Result<Channel, lapin::Error> {
@@ -93,7 +80,7 @@ impl RabbitBus {
     async fn declare_exchange(&self, channel: &Channel) -> Result<(), lapin::Error> {
         channel
             .exchange_declare(
-                self.settings.exchange.as_str().into(),
+                self.rabbit.exchange.as_str().into(),
                 ExchangeKind::Topic,
                 ExchangeDeclareOptions {
                     durable: true,
@@ -127,73 +114,23 @@ impl RabbitBus {
     ) -> Result<(), lapin::Error> {
         self.declare_durable(
             channel,
-            &self.queue_name(&dead_letter_queue(service)),
+            &self.full_name(&dead_letter_queue(service)),
             FieldTable::default(),
         )
         .await?;
         for key in keys {
-            let queue = self.queue_name(&work_queue(service, *key));
+            let queue = self.full_name(&work_queue(service, *key));
             self.declare_durable(channel, &queue, FieldTable::default()).await?;
             channel
                 .queue_bind(
                     queue.as_str().into(),
-                    self.settings.exchange.as_str().into(),
+                    self.rabbit.exchange.as_str().into(),
                     key.routing_key().into(),
                     QueueBindOptions::default(),
                     FieldTable::default(),
                 )
                 .await?;
         }
-        Ok(())
-    }
-
-    /// Publishes raw bytes under a routing key (tools and tests: a message
-    /// that is not an envelope must still be handled).
-    pub async fn publish_bytes(&self, routing_key: &str, body: &[u8]) -> Result<(), BusError> {
-        let channel = self.publisher_channel().await.map_err(unavailable)?;
-        let props = BasicProperties::default().with_delivery_mode(PERSISTENT);
-        Self::publish_confirmed(&channel, &self.settings.exchange, routing_key, body, props)
-            .await
-            .map_err(unavailable)?
-    }
-
-    /// Takes one message off a queue without a consumer (inspection of
-    /// dead-letter queues); `None` when it is empty.
-    pub async fn take_one(&self, queue: &str) -> Result<Option<(Vec<u8>, FieldTable)>, BusError> {
-        let channel = self.publisher_channel().await.map_err(unavailable)?;
-        let got = channel
-            .basic_get(
-                self.queue_name(queue).as_str().into(),
-                lapin::options::BasicGetOptions { no_ack: true },
-            )
-            .await
-            .map_err(unavailable)?;
-        Ok(got.map(|m| {
-            let headers = m.delivery.properties.headers().clone().unwrap_or_default();
-            (m.delivery.data, headers)
-        }))
-    }
-
-    /// Deletes every queue of `services` (with their delay queues left to
-    /// expire) and the exchange: test teardown.
-    pub async fn delete_topology(&self, services: &[(&str, &[MessageType])]) -> Result<(), BusError> {
-        let channel = self.publisher_channel().await.map_err(unavailable)?;
-        for (service, keys) in services {
-            let names = keys
-                .iter()
-                .map(|k| work_queue(service, *k))
-                .chain([dead_letter_queue(service)]);
-            for name in names {
-                channel
-                    .queue_delete(self.queue_name(&name).as_str().into(), Default::default())
-                    .await
-                    .map_err(unavailable)?;
-            }
-        }
-        channel
-            .exchange_delete(self.settings.exchange.as_str().into(), Default::default())
-            .await
-            .map_err(unavailable)?;
         Ok(())
     }
 
@@ -286,21 +223,18 @@ impl RabbitBus {
     ) -> Result<(), lapin::Error> {
         let mut headers = FieldTable::default();
         headers.insert(
-            "x-cadscribe-reason".into(),
+            REASON_HEADER.into(),
             AMQPValue::LongString(LongString::from(reason.to_string())),
         );
+        headers.insert(QUEUE_HEADER.into(), AMQPValue::LongString(LongString::from(queue)));
         headers.insert(
-            "x-cadscribe-queue".into(),
-            AMQPValue::LongString(LongString::from(queue)),
-        );
-        headers.insert(
-            "x-cadscribe-failed-at".into(),
+            FAILED_AT_HEADER.into(),
             AMQPValue::LongString(LongString::from(chrono::Utc::now().to_rfc3339())),
         );
         let props = BasicProperties::default()
             .with_delivery_mode(PERSISTENT)
             .with_headers(headers);
-        let dlq = self.queue_name(&dead_letter_queue(service));
+        let dlq = self.full_name(&dead_letter_queue(service));
         match Self::publish_confirmed(channel, "", &dlq, body, props).await? {
             Ok(()) => Ok(()),
             Err(e) => Err(lapin::Error::from(std::io::Error::other(e.to_string()))),
@@ -417,7 +351,7 @@ impl RabbitBus {
         let queues: Vec<String> = match subscription {
             Subscription::Work { service, keys } => {
                 self.declare_service(&channel, service, keys).await?;
-                keys.iter().map(|k| self.queue_name(&work_queue(service, *k))).collect()
+                keys.iter().map(|k| self.full_name(&work_queue(service, *k))).collect()
             }
             Subscription::Broadcast { keys, .. } => {
                 let q = channel
@@ -435,7 +369,7 @@ impl RabbitBus {
                     channel
                         .queue_bind(
                             q.name().clone(),
-                            self.settings.exchange.as_str().into(),
+                            self.rabbit.exchange.as_str().into(),
                             key.routing_key().into(),
                             QueueBindOptions::default(),
                             FieldTable::default(),
@@ -494,14 +428,7 @@ impl Bus for RabbitBus {
                 }
             };
             let key = envelope.message_type.routing_key();
-            match Self::publish_confirmed(
-                &channel,
-                &self.settings.exchange,
-                key,
-                &body,
-                Self::properties(envelope),
-            )
-            .await
+            match Self::publish_confirmed(&channel, &self.rabbit.exchange, key, &body, Self::properties(envelope)).await
             {
                 Ok(result) => return result,
                 Err(e) => {
@@ -546,12 +473,8 @@ impl Bus for RabbitBus {
         let channel = conn.create_channel().await.map_err(unavailable)?;
         let mut stats = Vec::new();
         for (service, keys) in TOPOLOGY {
-            let names = keys
-                .iter()
-                .map(|k| work_queue(service, *k))
-                .chain([dead_letter_queue(service)]);
-            for name in names {
-                let name = self.queue_name(&name);
+            for name in service_queues(service, keys) {
+                let name = self.full_name(&name);
                 let q = channel
                     .queue_declare(
                         name.as_str().into(),
@@ -566,7 +489,7 @@ impl Bus for RabbitBus {
                 stats.push(QueueStats {
                     queue: name,
                     messages: u64::from(q.message_count()),
-                    consumers: u64::from(q.consumer_count()),
+                    consumers: Some(u64::from(q.consumer_count())),
                 });
             }
         }
@@ -576,5 +499,63 @@ impl Bus for RabbitBus {
 
     async fn ping(&self) -> Result<(), BusError> {
         self.publisher_channel().await.map(|_| ()).map_err(unavailable)
+    }
+
+    fn instance(&self) -> &str {
+        &self.client_name
+    }
+
+    fn queue_name(&self, name: &str) -> String {
+        self.full_name(name)
+    }
+
+    async fn publish_bytes(&self, routing_key: &str, body: &[u8]) -> Result<(), BusError> {
+        let channel = self.publisher_channel().await.map_err(unavailable)?;
+        let props = BasicProperties::default().with_delivery_mode(PERSISTENT);
+        Self::publish_confirmed(&channel, &self.rabbit.exchange, routing_key, body, props)
+            .await
+            .map_err(unavailable)?
+    }
+
+    async fn take_one(&self, queue: &str) -> Result<Option<Taken>, BusError> {
+        let channel = self.publisher_channel().await.map_err(unavailable)?;
+        let got = channel
+            .basic_get(
+                self.full_name(queue).as_str().into(),
+                lapin::options::BasicGetOptions { no_ack: true },
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(got.map(|m| {
+            let reason = m
+                .delivery
+                .properties
+                .headers()
+                .as_ref()
+                .and_then(|h| h.inner().get(REASON_HEADER).cloned())
+                .and_then(|v| v.as_long_string().map(|s| s.to_string()));
+            Taken {
+                body: m.delivery.data,
+                reason,
+            }
+        }))
+    }
+
+    /// Also deletes the exchange; delay queues are left to expire.
+    async fn delete_topology(&self, services: &[(&str, &[MessageType])]) -> Result<(), BusError> {
+        let channel = self.publisher_channel().await.map_err(unavailable)?;
+        for (service, keys) in services {
+            for name in service_queues(service, keys) {
+                channel
+                    .queue_delete(self.full_name(&name).as_str().into(), Default::default())
+                    .await
+                    .map_err(unavailable)?;
+            }
+        }
+        channel
+            .exchange_delete(self.rabbit.exchange.as_str().into(), Default::default())
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 }

@@ -41,7 +41,10 @@ async fn generate_code_creates_a_project_stores_the_prompt_and_publishes() {
     let job_id = JobId::parse(accepted["job_id"].as_str().unwrap()).unwrap();
     assert_eq!(messages.items[0].job_id, Some(job_id));
 
-    let sent = app.env.drain(&app.bus, "ai-generator.generation.requested").await;
+    let sent = app
+        .env
+        .drain(app.bus.as_ref(), "ai-generator.generation.requested")
+        .await;
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].job_id, job_id);
     assert_eq!(sent[0].request_id.as_deref(), Some("gen-req-1"));
@@ -65,7 +68,10 @@ async fn generate_code_creates_a_project_stores_the_prompt_and_publishes() {
     assert_eq!(chat["project_id"], accepted["project_id"]);
     assert_ne!(chat["job_id"], accepted["job_id"]);
     assert_eq!(app.db.messages().count(&project_id).await.unwrap(), 2);
-    let sent = app.env.drain(&app.bus, "ai-generator.generation.requested").await;
+    let sent = app
+        .env
+        .drain(app.bus.as_ref(), "ai-generator.generation.requested")
+        .await;
     assert_eq!(sent.len(), 1);
     assert!(
         !sent[0].request_id.as_deref().unwrap_or_default().is_empty(),

@@ -7,7 +7,6 @@ use serde_json::{json, Value};
 
 use domain::messages::JobStatus;
 use domain::{Envelope, JobId, JobStage, ProjectId, ProjectSlug};
-use platform::bus::Bus;
 
 use crate::helpers::{another_instance, error, spawn_app, Frame, Sse};
 
@@ -125,7 +124,7 @@ async fn a_late_subscriber_learns_the_job_failed_and_why() {
         request_id: None,
         traceparent: None,
     };
-    platform::jobs::fail(&app.db, &app.bus, &origin, &slug, "the catalogue has no dragon")
+    platform::jobs::fail(&app.db, app.bus.as_ref(), &origin, &slug, "the catalogue has no dragon")
         .await
         .unwrap();
 

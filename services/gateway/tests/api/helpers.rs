@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use domain::ProjectSlug;
 use gateway::{Application, Settings};
-use platform::bus::{RabbitBus, TOPOLOGY};
+use std::sync::Arc;
+
+use platform::bus::{Bus, TOPOLOGY};
 use platform::mongo::Db;
 use platform::testkit::TestEnv;
 use platform::CancellationToken;
@@ -17,7 +19,7 @@ pub struct TestApp {
     pub address: String,
     pub env: TestEnv,
     pub db: Db,
-    pub bus: RabbitBus,
+    pub bus: Arc<dyn Bus>,
     pub http: reqwest::Client,
     stop: CancellationToken,
     done: tokio::task::JoinHandle<()>,

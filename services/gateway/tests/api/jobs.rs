@@ -19,7 +19,10 @@ async fn cancel_and_retry() {
     let accepted: Value = res.json().await.unwrap();
     let slug = accepted["slug"].as_str().unwrap().to_owned();
     let job_id = accepted["job_id"].as_str().unwrap().to_owned();
-    let first: Vec<RawEnvelope> = app.env.drain(&app.bus, "ai-generator.generation.requested").await;
+    let first: Vec<RawEnvelope> = app
+        .env
+        .drain(app.bus.as_ref(), "ai-generator.generation.requested")
+        .await;
     assert_eq!(first.len(), 1);
 
     let res = app
@@ -78,7 +81,10 @@ async fn cancel_and_retry() {
     let retried: Value = res.json().await.unwrap();
     assert_ne!(retried["job_id"], job_id.as_str());
     assert_eq!(retried["project_id"], accepted["project_id"]);
-    let again = app.env.drain(&app.bus, "ai-generator.generation.requested").await;
+    let again = app
+        .env
+        .drain(app.bus.as_ref(), "ai-generator.generation.requested")
+        .await;
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].payload, first[0].payload, "the same request");
     assert_eq!(again[0].request_id.as_deref(), Some("retry-1"));

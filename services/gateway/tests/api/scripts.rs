@@ -265,7 +265,7 @@ async fn uploads_are_checked_then_versioned_through_a_job() {
     assert_eq!(job.kind, domain::documents::JobKind::Upload);
     assert_eq!(job.request_id.as_deref(), Some("upload-req-1"));
     assert!(job.published);
-    let sent = app.env.drain(&app.bus, "script-store.script.uploaded").await;
+    let sent = app.env.drain(app.bus.as_ref(), "script-store.script.uploaded").await;
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].request_id.as_deref(), Some("upload-req-1"));
     assert_eq!(sent[0].payload["file_name"], "box.py");
@@ -281,7 +281,7 @@ async fn uploads_are_checked_then_versioned_through_a_job() {
         .unwrap();
     assert_eq!(res.status(), 202);
     assert_eq!(
-        app.env.drain(&app.bus, "script-store.script.uploaded").await[0].payload["file_name"],
+        app.env.drain(app.bus.as_ref(), "script-store.script.uploaded").await[0].payload["file_name"],
         "raw.py"
     );
 
@@ -300,7 +300,10 @@ async fn uploads_are_checked_then_versioned_through_a_job() {
     assert!(violations.len() >= 2, "{body}");
     assert!(violations.iter().any(|v| v["line"] == 1), "{body}");
     assert!(
-        app.env.drain(&app.bus, "script-store.script.uploaded").await.is_empty(),
+        app.env
+            .drain(app.bus.as_ref(), "script-store.script.uploaded")
+            .await
+            .is_empty(),
         "nothing published"
     );
 
