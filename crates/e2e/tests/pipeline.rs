@@ -635,9 +635,22 @@ async fn a_script_of_the_wrong_size_goes_back_with_the_failed_checks_and_may_tur
 }
 
 #[tokio::test]
-async fn a_worker_killed_mid_job_leaves_the_job_to_the_next_worker() {
+async fn a_cold_worker_killed_mid_job_leaves_the_job_to_the_next_worker() {
+    worker_killed_mid_job("cold").await;
+}
+
+#[tokio::test]
+async fn a_warm_worker_killed_mid_job_leaves_the_job_to_the_next_worker() {
+    worker_killed_mid_job("warm").await;
+}
+
+/// kill -9 of the worker running a job, with the given FreeCAD executor:
+/// the next worker builds the job.
+async fn worker_killed_mid_job(executor: &str) {
+    let executor = [("FREECAD_EXECUTOR", executor)];
     let mut p = Pipeline::new().await;
-    p.start(&["script-store", "output-watcher", "freecad-worker"], &[]);
+    p.start(&["script-store", "output-watcher"], &[]);
+    p.start(&["freecad-worker"], &executor);
     let project = p.project("kill nine").await;
     let script = "import time\ntime.sleep(4)\nimport FreeCAD as App\nimport Part\ndoc = App.ActiveDocument or App.newDocument('Model')\ndoc.addObject('Part::Feature', 'Box').Shape = Part.makeBox(2, 3, 4)\ndoc.recompute()\n";
     let id = p.upload(&project, script).await;
@@ -651,7 +664,7 @@ async fn a_worker_killed_mid_job_leaves_the_job_to_the_next_worker() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let worker = p.services.iter_mut().find(|s| s.name == "freecad-worker").unwrap();
     worker.kill();
-    p.start(&["freecad-worker"], &[]);
+    p.start(&["freecad-worker"], &executor);
     let job = p.finished(id, 2 * MINUTE).await;
     assert_eq!(job.stage, JobStage::Completed, "{:?}", job.error);
     assert!((job.metrics.unwrap().volume - 24.0).abs() < 1e-6);
