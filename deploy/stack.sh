@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Local CADScribe stack: RabbitMQ, a MongoDB-compatible server (SecantusDB),
-# an S3-compatible object store (Garage) and FreeCAD, without Docker.
+# an S3-compatible object store (Garage), an SQS-compatible server (moto, for
+# BUS_BACKEND=sqs) and FreeCAD, without Docker.
 #
 #   deploy/stack.sh up             start (or reuse) every piece, write .local/stack.env
 #   deploy/stack.sh status         print each piece up/down (exit 1 if one is down)
@@ -36,7 +37,13 @@ MONGO_PORT=27017
 # directConnection keeps drivers from trying to discover other members.
 MONGODB_URI="mongodb://127.0.0.1:${MONGO_PORT}/?directConnection=true"
 DATABASE_NAME=cadscribe
-SECANTUS_REQUIREMENTS=("secantusdb==0.7.0b3" "pymongo>=4,<5")
+# The venv's packages: SecantusDB and its client, and moto's server (SQS).
+PYTHON_REQUIREMENTS=("secantusdb==0.7.0b3" "pymongo>=4,<5" "moto[server]==5.2.5")
+
+# moto keeps queues in memory; it serves any region name (the stack's is
+# Garage's) only when told to.
+SQS_PORT=9324
+SQS_ENDPOINT="http://127.0.0.1:${SQS_PORT}"
 
 S3_PORT=3900
 GARAGE_ADMIN_PORT=3903
@@ -247,8 +254,8 @@ rabbitmq_down() {
 
 # --- Python venv + SecantusDB ----------------------------------------------------------
 venv_ready() {
-  [[ -x "$VENV/bin/python" && -x "$VENV/bin/secantusd-py" ]] &&
-    [[ "$(cat "$VENV/.cadscribe-requirements" 2>/dev/null)" == "${SECANTUS_REQUIREMENTS[*]}" ]] &&
+  [[ -x "$VENV/bin/python" && -x "$VENV/bin/secantusd-py" && -x "$VENV/bin/moto_server" ]] &&
+    [[ "$(cat "$VENV/.cadscribe-requirements" 2>/dev/null)" == "${PYTHON_REQUIREMENTS[*]}" ]] &&
     "$VENV/bin/python" -c 'import pymongo' >/dev/null 2>&1
 }
 
@@ -268,11 +275,11 @@ venv_up() {
       python3 -m venv "$VENV" >>"$logfile" 2>&1 || die venv "python3 -m venv failed" "$logfile"
     fi
   fi
-  log "[venv] pip install ${SECANTUS_REQUIREMENTS[*]}"
-  log_header "$logfile" "pip install ${SECANTUS_REQUIREMENTS[*]}"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check "${SECANTUS_REQUIREMENTS[@]}" \
+  log "[venv] pip install ${PYTHON_REQUIREMENTS[*]}"
+  log_header "$logfile" "pip install ${PYTHON_REQUIREMENTS[*]}"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "${PYTHON_REQUIREMENTS[@]}" \
     >>"$logfile" 2>&1 || die venv "pip install failed" "$logfile"
-  printf '%s' "${SECANTUS_REQUIREMENTS[*]}" >"$VENV/.cadscribe-requirements"
+  printf '%s' "${PYTHON_REQUIREMENTS[*]}" >"$VENV/.cadscribe-requirements"
 }
 
 mongo_ping() {
@@ -309,6 +316,36 @@ mongo_up() {
     --host 127.0.0.1 --port "$MONGO_PORT" --storage-path "$data"
   wait_until mongodb 60 "$logfile" "$pidfile" secantusd mongo_ping
   log "[mongodb] up on 127.0.0.1:$MONGO_PORT (pid $(<"$pidfile"))"
+}
+
+# --- SQS (moto) ----------------------------------------------------------------------------
+# sqs_answers: true if something on SQS_PORT answers an SQS ListQueues call
+# (JSON protocol; moto does not check signatures).
+sqs_answers() {
+  curl -sf -o /dev/null --max-time 3 -X POST \
+    -H "Content-Type: application/x-amz-json-1.0" -H "X-Amz-Target: AmazonSQS.ListQueues" \
+    -d '{}' "$SQS_ENDPOINT/"
+}
+
+sqs_up() {
+  local pidfile="$RUN_DIR/moto.pid" logfile="$LOG_DIR/moto.log"
+  command -v curl >/dev/null 2>&1 || apt_install sqs curl
+  if sqs_answers; then
+    if pid_alive "$pidfile" moto_server; then
+      log "[sqs] moto running (pid $(<"$pidfile"))"
+    else
+      log "[sqs] something already answers SQS on 127.0.0.1:$SQS_PORT; reusing it"
+    fi
+    return 0
+  fi
+  if ! pid_alive "$pidfile" moto_server; then
+    port_open "$SQS_PORT" && die sqs "port $SQS_PORT is taken by something that does not answer SQS"
+    log "[sqs] starting moto's server (queues live in memory)"
+    start_daemon sqs "$pidfile" "$logfile" env MOTO_ALLOW_NONEXISTENT_REGION=true \
+      "$VENV/bin/moto_server" -H 127.0.0.1 -p "$SQS_PORT"
+  fi
+  wait_until sqs 60 "$logfile" "$pidfile" moto_server sqs_answers
+  log "[sqs] up on $SQS_ENDPOINT (pid $(<"$pidfile"))"
 }
 
 # --- Garage -----------------------------------------------------------------------------
@@ -466,6 +503,7 @@ AWS_SECRET_ACCESS_KEY=$S3_SECRET_ACCESS_KEY
 AWS_BUCKET_NAME=$S3_BUCKET
 AWS_REGION=$S3_REGION
 AWS_ENDPOINT_URL=$S3_ENDPOINT
+AWS_ENDPOINT_URL_SQS=$SQS_ENDPOINT
 AMQP_URL=$AMQP_URL
 JWT_SECRET_KEY=$JWT_SECRET_KEY
 FREECAD_CMD=$FREECAD_CMD
@@ -481,6 +519,7 @@ print_summary() {
   printf '%-10s %-28s %s\n' RabbitMQ "127.0.0.1:$AMQP_PORT" "rabbitmqctl usable: $ctl"
   printf '%-10s %-28s %s\n' MongoDB "127.0.0.1:$MONGO_PORT" "SecantusDB, database $DATABASE_NAME"
   printf '%-10s %-28s %s\n' S3 "$S3_ENDPOINT" "Garage, bucket $S3_BUCKET, region $S3_REGION, path-style"
+  printf '%-10s %-28s %s\n' SQS "$SQS_ENDPOINT" "moto, used with BUS_BACKEND=sqs"
   printf '%-10s %-28s %s\n' FreeCAD "$FREECAD_CMD" ""
   printf '\nenv file: %s  (load with: set -a; . %s; set +a)\n' "$(rel "$ENV_FILE")" "$(rel "$ENV_FILE")"
 }
@@ -493,6 +532,7 @@ cmd_up() {
   freecad_up
   venv_up
   mongo_up
+  sqs_up
   garage_up
   write_env_file
   print_summary
@@ -502,6 +542,7 @@ cmd_down() {
   make_dirs
   take_lock
   stop_pid garage "$RUN_DIR/garage.pid" garage
+  stop_pid moto "$RUN_DIR/moto.pid" moto_server
   stop_pid SecantusDB "$RUN_DIR/secantusdb.pid" secantusd
   rabbitmq_down
   log "down (data kept under $(rel "$STACK_DIR"))"
@@ -544,6 +585,15 @@ cmd_status() {
     status_line s3 up "$S3_ENDPOINT ($how, bucket $S3_BUCKET)"
   else
     status_line s3 down "$S3_ENDPOINT"
+    down=1
+  fi
+
+  if command -v curl >/dev/null 2>&1 && sqs_answers; then
+    how="not started by this checkout"
+    pid_alive "$RUN_DIR/moto.pid" moto_server && how="moto pid $(<"$RUN_DIR/moto.pid")"
+    status_line sqs up "$SQS_ENDPOINT ($how)"
+  else
+    status_line sqs down "$SQS_ENDPOINT"
     down=1
   fi
 

@@ -312,6 +312,7 @@ pub struct BusSettings {
 #[derive(Debug, Clone)]
 pub enum BusBackend {
     RabbitMq(RabbitSettings),
+    Sqs(SqsSettings),
 }
 
 impl BusBackend {
@@ -319,6 +320,7 @@ impl BusBackend {
     pub fn describe(&self) -> &'static str {
         match self {
             Self::RabbitMq(_) => "the message broker (AMQP_URL)",
+            Self::Sqs(_) => "SQS (AWS_ENDPOINT_URL_SQS, AWS_REGION, credentials)",
         }
     }
 }
@@ -346,12 +348,82 @@ impl FromEnv for RabbitSettings {
     }
 }
 
+/// Longest `SQS_QUEUE_PREFIX`: queue names are at most 80 characters and
+/// the longest name the bus builds after the prefix is 40.
+pub const SQS_PREFIX_MAX: usize = 40;
+
+#[derive(Debug, Clone)]
+pub struct SqsSettings {
+    /// A local SQS-compatible server; `None` is AWS itself.
+    pub endpoint_url: Option<String>,
+    pub region: String,
+    /// Static keys when both are set; otherwise the SDK's default chain
+    /// (a web-identity token on EKS, an instance profile, ...).
+    pub credentials: Option<(String, Secret)>,
+    /// Starts every queue name, followed by `_` (several deployments in one
+    /// account; `_` appears nowhere else before the service name).
+    pub queue_prefix: String,
+    /// How long a received message stays hidden from other consumers; the
+    /// bus extends it while the handler runs.
+    pub visibility_timeout: Duration,
+    /// Long polling: how long one receive waits for a message.
+    pub wait_time: Duration,
+}
+
+impl FromEnv for SqsSettings {
+    fn read(env: &mut EnvReader) -> Self {
+        let endpoint_var = ["AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL"]
+            .into_iter()
+            .find(|name| env.optional(name).is_some());
+        let endpoint_url = endpoint_var.and_then(|name| {
+            let url = env.optional(name)?;
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                env.malformed(name, format!("expected an http(s) URL (got {url:?})"));
+            }
+            Some(url)
+        });
+        let region = env.optional("AWS_REGION").unwrap_or_else(|| "us-east-1".into());
+        let credentials = match (env.optional("AWS_ACCESS_KEY_ID"), env.optional("AWS_SECRET_ACCESS_KEY")) {
+            (Some(id), Some(secret)) => Some((id, Secret(secret))),
+            _ => None,
+        };
+        let queue_prefix = env.optional("SQS_QUEUE_PREFIX").unwrap_or_else(|| "cadscribe".into());
+        if queue_prefix.len() > SQS_PREFIX_MAX || !queue_prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            env.malformed(
+                "SQS_QUEUE_PREFIX",
+                format!("use letters, digits or '-' (at most {SQS_PREFIX_MAX})"),
+            );
+        }
+        let visibility = env.parse_or("SQS_VISIBILITY_TIMEOUT_SECS", 60u64);
+        if !(1..=43_200).contains(&visibility) {
+            env.malformed(
+                "SQS_VISIBILITY_TIMEOUT_SECS",
+                "whole seconds from 1 to 43200 (12 hours)",
+            );
+        }
+        let wait = env.parse_or("SQS_WAIT_TIME_SECS", 20u64);
+        if wait > 20 {
+            env.malformed("SQS_WAIT_TIME_SECS", "whole seconds from 0 to 20");
+        }
+        Self {
+            endpoint_url,
+            region,
+            credentials,
+            queue_prefix,
+            visibility_timeout: Duration::from_secs(visibility.clamp(1, 43_200)),
+            wait_time: Duration::from_secs(wait.min(20)),
+        }
+    }
+}
+
 impl FromEnv for BusSettings {
     fn read(env: &mut EnvReader) -> Self {
         let backend = match env.optional("BUS_BACKEND").map(|b| b.to_ascii_lowercase()).as_deref() {
             None | Some("rabbitmq") => BusBackend::RabbitMq(RabbitSettings::read(env)),
+            Some("sqs") => BusBackend::Sqs(SqsSettings::read(env)),
             Some(other) => {
-                env.malformed("BUS_BACKEND", format!("expected rabbitmq (got {other:?})"));
+                env.malformed("BUS_BACKEND", format!("expected rabbitmq or sqs (got {other:?})"));
                 // Never used: `finish` refuses the configuration.
                 BusBackend::RabbitMq(RabbitSettings {
                     amqp_url: Secret::new(""),
@@ -411,12 +483,50 @@ mod tests {
     }
 
     #[test]
-    fn the_bus_backend_is_rabbitmq_unless_another_is_named() {
+    fn the_bus_backend_is_rabbitmq_unless_sqs_is_named() {
         let amqp = ("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f");
         let s = BusSettings::from_reader(reader(&[amqp])).unwrap();
         assert!(matches!(s.backend, BusBackend::RabbitMq(_)));
+
+        let s = BusSettings::from_reader(reader(&[
+            ("BUS_BACKEND", "sqs"),
+            ("AWS_ENDPOINT_URL", "http://s3.local:3900"),
+            ("AWS_ENDPOINT_URL_SQS", "http://127.0.0.1:9324"),
+            ("SQS_WAIT_TIME_SECS", "1"),
+        ]))
+        .unwrap();
+        let BusBackend::Sqs(sqs) = s.backend else {
+            panic!("not sqs")
+        };
+        assert_eq!(sqs.endpoint_url.as_deref(), Some("http://127.0.0.1:9324"));
+        assert_eq!(sqs.queue_prefix, "cadscribe");
+        assert_eq!(sqs.wait_time, Duration::from_secs(1));
+        assert!(sqs.credentials.is_none(), "no keys: the default chain");
+
         let err = BusSettings::from_reader(reader(&[amqp, ("BUS_BACKEND", "kafka")])).unwrap_err();
         assert!(err.to_string().contains("BUS_BACKEND is malformed"), "{err}");
+    }
+
+    #[test]
+    fn sqs_settings_name_every_bad_variable() {
+        let err = BusSettings::from_reader(reader(&[
+            ("BUS_BACKEND", "sqs"),
+            ("AWS_ENDPOINT_URL_SQS", "127.0.0.1:9324"),
+            ("SQS_QUEUE_PREFIX", "my_prefix"),
+            ("SQS_VISIBILITY_TIMEOUT_SECS", "0"),
+            ("SQS_WAIT_TIME_SECS", "30"),
+        ]))
+        .unwrap_err();
+        let names: Vec<_> = err.0.iter().map(ConfigError::name).collect();
+        assert_eq!(
+            names,
+            [
+                "AWS_ENDPOINT_URL_SQS",
+                "SQS_QUEUE_PREFIX",
+                "SQS_VISIBILITY_TIMEOUT_SECS",
+                "SQS_WAIT_TIME_SECS"
+            ]
+        );
     }
 
     #[test]

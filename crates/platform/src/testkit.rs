@@ -67,7 +67,7 @@ impl TestEnv {
         vars.insert("DATABASE_NAME".into(), format!("test_{id}"));
         vars.insert("AMQP_EXCHANGE".into(), format!("test-{id}"));
         vars.insert("AMQP_QUEUE_PREFIX".into(), format!("test-{id}."));
-        vars.insert("SQS_QUEUE_PREFIX".into(), format!("test-{id}-"));
+        vars.insert("SQS_QUEUE_PREFIX".into(), format!("test-{id}"));
         for (k, v) in overrides {
             vars.insert((*k).into(), (*v).into());
         }

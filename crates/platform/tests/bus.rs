@@ -38,6 +38,12 @@ macro_rules! on_both_backends {
                 super::$name(super::Backend::RabbitMq).await
             })*
         }
+        mod sqs {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::Backend::Sqs).await
+            })*
+        }
     };
 }
 
@@ -446,4 +452,103 @@ async fn every_broadcast_consumer_hears_every_message(backend: Backend) {
             .expect("broadcast consumers stop")
             .unwrap();
     }
+}
+
+/// Blocks in its first call until released (or forever), counts the calls
+/// that finished and reports each start.
+struct Stuck {
+    started: mpsc::UnboundedSender<u32>,
+    finished: AtomicU32,
+    hold: Duration,
+}
+
+#[async_trait]
+impl Handler for Stuck {
+    async fn handle(&self, env: RawEnvelope) -> Result<(), HandlerError> {
+        self.started.send(env.attempt).unwrap();
+        tokio::time::sleep(self.hold).await;
+        self.finished.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+fn stuck(hold: Duration) -> (Arc<Stuck>, mpsc::UnboundedReceiver<u32>) {
+    let (started, rx) = mpsc::unbounded_channel();
+    (
+        Arc::new(Stuck {
+            started,
+            finished: AtomicU32::new(0),
+            hold,
+        }),
+        rx,
+    )
+}
+
+async fn started(rx: &mut mpsc::UnboundedReceiver<u32>) -> u32 {
+    tokio::time::timeout(Duration::from_secs(20), rx.recv())
+        .await
+        .expect("a delivery in time")
+        .unwrap()
+}
+
+/// SQS: a consumer that dies mid-message (its task dropped, as a killed
+/// process would) leaves the message to reappear after the visibility
+/// timeout (2 s here); another consumer then handles it, once, and it is
+/// not a retry.
+#[tokio::test]
+async fn sqs_a_consumer_dropped_mid_message_is_redelivered_after_its_visibility_timeout() {
+    let h = Harness::new(Backend::Sqs, 5).await;
+    h.declare().await;
+    let (dying, mut dying_rx) = stuck(Duration::from_secs(3600));
+    let first = h.start(dying.clone());
+    h.bus.publish(&envelope("survives")).await.unwrap();
+    assert_eq!(started(&mut dying_rx).await, 1);
+    first.abort();
+    let dropped_at = std::time::Instant::now();
+
+    let (healthy, mut healthy_rx) = stuck(Duration::ZERO);
+    let second = h.start(healthy.clone());
+    assert_eq!(started(&mut healthy_rx).await, 1, "a redelivery is not a retry");
+    assert!(
+        dropped_at.elapsed() >= Duration::from_millis(1500),
+        "redelivered only once the visibility timeout passed ({:?})",
+        dropped_at.elapsed()
+    );
+    // Handled once: no further delivery after a few timeouts.
+    assert!(
+        tokio::time::timeout(Duration::from_secs(6), healthy_rx.recv())
+            .await
+            .is_err(),
+        "delivered again after it was handled"
+    );
+    assert_eq!(healthy.finished.load(Ordering::SeqCst), 1);
+    assert_eq!(dying.finished.load(Ordering::SeqCst), 0);
+    assert!(h.dlq().await.is_empty());
+    h.finish(second).await;
+}
+
+/// SQS: a handler that runs for longer than the visibility timeout keeps its
+/// message (the bus extends the timeout), so a second consumer never gets it.
+#[tokio::test]
+async fn sqs_a_slow_handler_keeps_its_message_past_the_visibility_timeout() {
+    let h = Harness::new(Backend::Sqs, 5).await;
+    h.declare().await;
+    let (slow, mut rx) = stuck(Duration::from_secs(6));
+    // Two consumers, as two workers would be.
+    let a = h.start(slow.clone());
+    let b = h.start_on(
+        h.env.bus("other-worker"),
+        Subscription::work(SERVICE, KEYS),
+        slow.clone(),
+    );
+    h.bus.publish(&envelope("slow")).await.unwrap();
+    started(&mut rx).await;
+    assert!(
+        tokio::time::timeout(Duration::from_secs(9), rx.recv()).await.is_err(),
+        "handed to a second consumer while the first still worked on it"
+    );
+    assert_eq!(slow.finished.load(Ordering::SeqCst), 1);
+    h.shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(10), b).await.unwrap().unwrap();
+    h.finish(a).await;
 }

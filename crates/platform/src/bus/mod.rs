@@ -1,13 +1,15 @@
 //! The message bus: publish envelopes, consume them with retries and
 //! dead-lettering, all behind one interface.
 //!
-//! Backends implement the one [`Bus`] trait: RabbitMQ (`rabbit`) is the
-//! default; `BUS_BACKEND` picks one in [`from_settings`], and nothing outside
-//! this module names a backend. A *work
+//! Two backends implement the one [`Bus`] trait: RabbitMQ (`rabbit`, the
+//! default) and Amazon SQS (`sqs`); `BUS_BACKEND` picks one in
+//! [`from_settings`], and nothing outside this module names either. Both
+//! follow one delivery rule, [`settle`]. A *work
 //! queue* is one durable queue per consuming service and routing key, a
 //! *broadcast* is a per-instance subscription (live status, heartbeats).
 
 mod rabbit;
+mod sqs;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +26,7 @@ use crate::config::{BusBackend, BusSettings};
 pub fn from_settings(settings: &BusSettings, instance: impl Into<String>) -> Arc<dyn Bus> {
     match &settings.backend {
         BusBackend::RabbitMq(rabbit) => Arc::new(rabbit::RabbitBus::new(settings.clone(), rabbit.clone(), instance)),
+        BusBackend::Sqs(sqs) => Arc::new(sqs::SqsBus::new(settings.clone(), sqs.clone(), instance)),
     }
 }
 
@@ -206,6 +209,62 @@ pub fn service_queues(service: &str, keys: &[MessageType]) -> Vec<String> {
         .chain([dead_letter_queue(service)])
         .collect()
 }
+
+/// What becomes of a work message once its handler answered.
+#[derive(Debug)]
+enum Settle {
+    Ack,
+    /// Send `next` (the next attempt) after `delay`, then drop the original.
+    Retry {
+        next: RawEnvelope,
+        delay: Duration,
+    },
+    /// Back to its queue unchanged, no attempt counted.
+    Defer,
+    DeadLetter(DeadLetterReason),
+}
+
+/// The delivery rule of every backend: a transient failure is retried with
+/// backoff until `max_attempts`, a permanent one dead-lettered at once.
+fn settle(result: Result<(), HandlerError>, raw: &RawEnvelope, settings: &BusSettings) -> Settle {
+    match result {
+        Ok(()) => Settle::Ack,
+        Err(HandlerError::Transient(e)) if raw.attempt < settings.max_attempts => {
+            tracing::warn!(error = %format!("{e:#}"), "handler failed; retrying later");
+            let mut next = raw.clone();
+            next.attempt += 1;
+            Settle::Retry {
+                next,
+                delay: backoff(raw.attempt, settings.retry_base, settings.retry_max),
+            }
+        }
+        Err(HandlerError::Defer(why)) => {
+            tracing::debug!(%why, "deferred to the back of the queue");
+            Settle::Defer
+        }
+        Err(HandlerError::Transient(e)) => Settle::DeadLetter(DeadLetterReason::AttemptsExhausted {
+            attempts: raw.attempt,
+            last_error: format!("{e:#}"),
+        }),
+        Err(HandlerError::Permanent(e)) => Settle::DeadLetter(DeadLetterReason::Permanent(format!("{e:#}"))),
+    }
+}
+
+/// The span a message is handled in.
+fn message_span(raw: &RawEnvelope) -> tracing::Span {
+    tracing::info_span!(
+        "message",
+        message_type = %raw.message_type,
+        job_id = %raw.job_id,
+        project_id = %raw.project_id,
+        attempt = raw.attempt,
+        request_id = raw.request_id.as_deref().unwrap_or(""),
+    )
+}
+
+/// Pause before a deferred message goes back to its queue, so a queue of
+/// deferrable work is not spun through faster than the work it waits for.
+const DEFER_PAUSE: Duration = Duration::from_millis(20);
 
 /// Retry delay before delivery number `attempt + 1`: `base · 2^(attempt-1)`,
 /// capped.

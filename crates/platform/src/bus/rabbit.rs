@@ -26,16 +26,13 @@ use tracing::Instrument;
 use domain::{MessageType, RawEnvelope};
 
 use super::{
-    backoff, dead_letter_queue, service_queues, work_queue, Bus, BusError, DeadLetterReason, Handler, HandlerError,
-    QueueStats, Subscription, Taken, FAILED_AT_HEADER, QUEUE_HEADER, REASON_HEADER, TOPOLOGY,
+    dead_letter_queue, message_span, service_queues, settle, work_queue, Bus, BusError, DeadLetterReason, Handler,
+    QueueStats, Settle, Subscription, Taken, DEFER_PAUSE, FAILED_AT_HEADER, QUEUE_HEADER, REASON_HEADER, TOPOLOGY,
 };
 use crate::config::{BusSettings, RabbitSettings};
 use crate::metrics;
 
 const PERSISTENT: u8 = 2;
-/// Pause before a deferred message goes back to its queue, so a queue of
-/// deferrable work is not spun through faster than the work it waits for.
-const DEFER_PAUSE: Duration = Duration::from_millis(20);
 
 fn unavailable(e: lapin::Error) -> BusError {
     BusError::Unavailable(e.to_string())
@@ -189,10 +186,15 @@ impl RabbitBus {
             .with_type(envelope.message_type.routing_key().into())
     }
 
-    /// Sends a delivery to the retry queue of its queue for the backoff of
-    /// its attempt; the copy carries the next attempt number.
-    async fn schedule_retry(&self, channel: &Channel, queue: &str, envelope: &RawEnvelope) -> Result<(), lapin::Error> {
-        let delay = backoff(envelope.attempt, self.settings.retry_base, self.settings.retry_max);
+    /// Sends `next` to the delay queue of its queue for `delay`, whence it
+    /// expires back into the queue.
+    async fn schedule_retry(
+        &self,
+        channel: &Channel,
+        queue: &str,
+        next: &RawEnvelope,
+        delay: Duration,
+    ) -> Result<(), lapin::Error> {
         let ms = delay.as_millis().max(1) as u32;
         let retry_queue = format!("{queue}.retry.{ms}");
         let mut args = FieldTable::default();
@@ -205,9 +207,7 @@ impl RabbitBus {
             AMQPValue::LongUInt(ms.saturating_mul(2).saturating_add(60_000)),
         );
         self.declare_durable(channel, &retry_queue, args).await?;
-        let mut next = envelope.clone();
-        next.attempt += 1;
-        match Self::publish_confirmed(channel, "", &retry_queue, &next.to_vec(), Self::properties(&next)).await? {
+        match Self::publish_confirmed(channel, "", &retry_queue, &next.to_vec(), Self::properties(next)).await? {
             Ok(()) => Ok(()),
             Err(e) => Err(lapin::Error::from(std::io::Error::other(e.to_string()))),
         }
@@ -270,14 +270,7 @@ impl RabbitBus {
                 return Ok(());
             }
         };
-        let span = tracing::info_span!(
-            "message",
-            message_type = %raw.message_type,
-            job_id = %raw.job_id,
-            project_id = %raw.project_id,
-            attempt = raw.attempt,
-            request_id = raw.request_id.as_deref().unwrap_or(""),
-        );
+        let span = message_span(&raw);
         let Subscription::Work { service, .. } = subscription else {
             if let Err(e) = handler.handle(raw).instrument(span).await {
                 tracing::warn!(error = %e, "broadcast handler failed");
@@ -288,21 +281,19 @@ impl RabbitBus {
         metrics::bus_message(&queue, "consumed");
         let result = handler.handle(raw.clone()).instrument(span.clone()).await;
         let _enter = span.enter();
-        let reason = match result {
-            Ok(()) => {
+        let reason = match settle(result, &raw, &self.settings) {
+            Settle::Ack => {
                 delivery.ack(BasicAckOptions::default()).await?;
                 metrics::bus_message(&queue, "acked");
                 return Ok(());
             }
-            Err(HandlerError::Transient(e)) if raw.attempt < self.settings.max_attempts => {
-                tracing::warn!(error = %format!("{e:#}"), "handler failed; retrying later");
-                self.schedule_retry(channel, &queue, &raw).await?;
+            Settle::Retry { next, delay } => {
+                self.schedule_retry(channel, &queue, &next, delay).await?;
                 delivery.ack(BasicAckOptions::default()).await?;
                 metrics::bus_message(&queue, "retried");
                 return Ok(());
             }
-            Err(HandlerError::Defer(why)) => {
-                tracing::debug!(%why, "deferred to the back of the queue");
+            Settle::Defer => {
                 tokio::time::sleep(DEFER_PAUSE).await;
                 match Self::publish_confirmed(channel, "", &queue, &delivery.data, Self::properties(&raw)).await? {
                     Ok(()) => {
@@ -314,11 +305,7 @@ impl RabbitBus {
                 }
                 return Ok(());
             }
-            Err(HandlerError::Transient(e)) => DeadLetterReason::AttemptsExhausted {
-                attempts: raw.attempt,
-                last_error: format!("{e:#}"),
-            },
-            Err(HandlerError::Permanent(e)) => DeadLetterReason::Permanent(format!("{e:#}")),
+            Settle::DeadLetter(reason) => reason,
         };
         tracing::error!(%reason, "dead-lettering message");
         self.dead_letter(channel, service, &queue, &delivery.data, &reason)
