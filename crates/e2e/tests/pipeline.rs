@@ -1,6 +1,7 @@
 //! The generation pipeline end to end: ai-generator, script-store,
 //! freecad-worker and output-watcher as their own processes, on the real
-//! broker, database, object store and FreeCAD.
+//! broker, database, object store and FreeCAD. The catalogue and the killed
+//! worker also run on the SQS backend (the local SQS-compatible server).
 
 use std::f64::consts::PI;
 use std::process::Command;
@@ -60,9 +61,21 @@ fn catalogue() -> Vec<(&'static str, &'static str, f64)> {
     ]
 }
 
+/// The pipeline on SQS instead of RabbitMQ.
+const ON_SQS: &[(&str, &str)] = &[("BUS_BACKEND", "sqs")];
+
 #[tokio::test]
 async fn catalogue_prompts_become_four_model_files_with_the_right_volume() {
-    let mut p = Pipeline::new().await;
+    catalogue_pipeline(&[]).await;
+}
+
+#[tokio::test]
+async fn catalogue_prompts_become_four_model_files_on_sqs() {
+    catalogue_pipeline(ON_SQS).await;
+}
+
+async fn catalogue_pipeline(overrides: &[(&str, &str)]) {
+    let mut p = Pipeline::with(overrides).await;
     p.start(&PIPELINE, &[("FREECAD_CONCURRENCY", "2")]);
     let mut jobs = Vec::new();
     for (name, prompt, volume) in catalogue() {
@@ -636,19 +649,31 @@ async fn a_script_of_the_wrong_size_goes_back_with_the_failed_checks_and_may_tur
 
 #[tokio::test]
 async fn a_cold_worker_killed_mid_job_leaves_the_job_to_the_next_worker() {
-    worker_killed_mid_job("cold").await;
+    worker_killed_mid_job("cold", &[]).await;
 }
 
 #[tokio::test]
 async fn a_warm_worker_killed_mid_job_leaves_the_job_to_the_next_worker() {
-    worker_killed_mid_job("warm").await;
+    worker_killed_mid_job("warm", &[]).await;
+}
+
+/// On SQS the killed worker's message comes back after its visibility
+/// timeout (3 s here), and the job completes once.
+#[tokio::test]
+async fn a_worker_killed_mid_job_on_sqs_leaves_the_job_to_the_next_worker_after_the_visibility_timeout() {
+    let on_sqs = [
+        ON_SQS,
+        &[("SQS_VISIBILITY_TIMEOUT_SECS", "3"), ("SQS_WAIT_TIME_SECS", "2")],
+    ]
+    .concat();
+    worker_killed_mid_job("warm", &on_sqs).await;
 }
 
 /// kill -9 of the worker running a job, with the given FreeCAD executor:
 /// the next worker builds the job.
-async fn worker_killed_mid_job(executor: &str) {
+async fn worker_killed_mid_job(executor: &str, overrides: &[(&str, &str)]) {
     let executor = [("FREECAD_EXECUTOR", executor)];
-    let mut p = Pipeline::new().await;
+    let mut p = Pipeline::with(overrides).await;
     p.start(&["script-store", "output-watcher"], &[]);
     p.start(&["freecad-worker"], &executor);
     let project = p.project("kill nine").await;
