@@ -333,6 +333,11 @@ pub struct ModelBuilt {
     pub user_id: UserId,
     pub version: Version,
     pub outputs: BTreeMap<ModelFormat, String>,
+    /// Bytes of each output as stored, so the completion records them
+    /// without asking the store again (absent from older workers: then
+    /// the store is asked).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub output_sizes: BTreeMap<ModelFormat, u64>,
     pub log_key: String,
     pub metrics: ModelMetrics,
     pub duration_ms: u64,

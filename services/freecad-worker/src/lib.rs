@@ -92,18 +92,23 @@ impl Worker {
         if job.stage != JobStage::Processing && jobs::should_defer(db, &msg.user_id).await? {
             return Err(HandlerError::Defer("another user's job goes first".into()));
         }
-        db.schedule().started(&msg.user_id).await?;
-        jobs::advance(
-            db,
-            bus.as_ref(),
-            &origin,
-            &msg.slug,
-            Advance::to(JobStage::Processing).version(msg.version),
-        )
-        .await?;
-        let script = store
-            .get(&msg.input_key)
-            .await?
+        // Independent round trips, at once: the turn recorded, the stage
+        // moved, the script fetched.
+        let schedule = db.schedule();
+        let (started, moved, script) = tokio::join!(
+            schedule.started(&msg.user_id),
+            jobs::advance(
+                db,
+                bus.as_ref(),
+                &origin,
+                &msg.slug,
+                Advance::to(JobStage::Processing).version(msg.version),
+            ),
+            store.get(&msg.input_key),
+        );
+        started?;
+        moved?;
+        let script = script?
             .ok_or_else(|| HandlerError::transient(anyhow::anyhow!("script {} is not in the bucket", msg.input_key)))?;
         let script = String::from_utf8(script.bytes)
             .map_err(|_| HandlerError::permanent(anyhow::anyhow!("script {} is not UTF-8", msg.input_key)))?;
@@ -145,44 +150,45 @@ impl Worker {
             reason,
             report.log
         );
-        store
-            .put(
-                &log_key,
-                log_text.into_bytes(),
-                "text/plain; charset=utf-8",
-                &meta(vec![]),
-            )
-            .await?;
+        let log_meta = meta(vec![]);
+        let log_put = store.put(&log_key, log_text.into_bytes(), "text/plain; charset=utf-8", &log_meta);
         let duration_ms = report.duration.as_millis() as u64;
 
         match &report.outcome {
             Outcome::Built { metrics: m, files } => {
                 let measured = serde_json::to_string(m).map_err(HandlerError::permanent)?;
-                let mut outputs = BTreeMap::new();
+                let mut uploads = Vec::new();
                 for (format, path) in files {
                     let bytes = tokio::fs::read(path)
                         .await
                         .with_context(|| format!("reading the exported {format}"))
                         .map_err(HandlerError::transient)?;
                     let key = S3Key::output(&msg.slug, msg.version, *format).to_string();
-                    store
-                        .put(
-                            &key,
-                            bytes,
-                            format.content_type(),
-                            &meta(vec![
-                                ("format", format.to_string()),
-                                (METRICS_METADATA_KEY, measured.clone()),
-                            ]),
-                        )
-                        .await?;
-                    outputs.insert(*format, key);
+                    let metadata = meta(vec![
+                        ("format", format.to_string()),
+                        (METRICS_METADATA_KEY, measured.clone()),
+                    ]);
+                    uploads.push(async move {
+                        let size = bytes.len() as u64;
+                        store.put(&key, bytes, format.content_type(), &metadata).await?;
+                        Ok::<_, HandlerError>((*format, key, size))
+                    });
+                }
+                // The log and every output at once.
+                let (logged, uploaded) = tokio::join!(log_put, futures::future::try_join_all(uploads));
+                logged?;
+                let mut outputs = BTreeMap::new();
+                let mut output_sizes = BTreeMap::new();
+                for (format, key, size) in uploaded? {
+                    outputs.insert(format, key);
+                    output_sizes.insert(format, size);
                 }
                 let built = ModelBuilt {
                     slug: msg.slug.clone(),
                     user_id: msg.user_id.clone(),
                     version: msg.version,
                     outputs,
+                    output_sizes,
                     log_key,
                     metrics: m.clone(),
                     duration_ms,
@@ -201,6 +207,7 @@ impl Worker {
                 traceback_tail,
                 diagnosis,
             } => {
+                log_put.await?;
                 let failed = ModelFailed {
                     slug: msg.slug.clone(),
                     user_id: msg.user_id.clone(),

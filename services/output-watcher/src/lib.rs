@@ -128,33 +128,33 @@ impl Watcher {
     async fn record_log(&self, job: &Job, version: Version, log: &RunLog<'_>) -> Result<(), HandlerError> {
         let db = &self.deps.db;
         let file_name = log.key.rsplit('/').next().unwrap_or_default();
-        db.files()
-            .record(&self.file(
-                job,
-                version,
-                FileType::Log,
-                log.key,
-                doc! { "file_name": file_name, "content_type": "text/plain" },
-            ))
-            .await?;
+        let (files, logs) = (db.files(), db.logs());
+        let file = self.file(
+            job,
+            version,
+            FileType::Log,
+            log.key,
+            doc! { "file_name": file_name, "content_type": "text/plain" },
+        );
         let now = Utc::now();
-        db.logs()
-            .record(&LogRecord {
-                project_id: job.project_id.clone(),
-                version,
-                s3_log_path: self.deps.store.uri(log.key),
-                log_summary: log.summary.clone(),
-                timestamp: now,
-                metadata: doc! {
-                    "processing_time": log.processing_time_s,
-                    "worker_id": log.worker_id,
-                    "exit_code": log.exit_code,
-                    "job_id": job.job_id.to_string(),
-                },
-                created_at: now,
-                updated_at: now,
-            })
-            .await?;
+        let record = LogRecord {
+            project_id: job.project_id.clone(),
+            version,
+            s3_log_path: self.deps.store.uri(log.key),
+            log_summary: log.summary.clone(),
+            timestamp: now,
+            metadata: doc! {
+                "processing_time": log.processing_time_s,
+                "worker_id": log.worker_id,
+                "exit_code": log.exit_code,
+                "job_id": job.job_id.to_string(),
+            },
+            created_at: now,
+            updated_at: now,
+        };
+        let (file, log) = tokio::join!(files.record(&file), logs.record(&record));
+        file?;
+        log?;
         Ok(())
     }
 
@@ -167,27 +167,40 @@ impl Watcher {
         slug: &ProjectSlug,
         version: Version,
         outputs: &BTreeMap<ModelFormat, String>,
+        sizes: &BTreeMap<ModelFormat, u64>,
         measured: Option<(&ModelMetrics, &Verification)>,
     ) -> Result<(), HandlerError> {
         let Deps { db, store, bus } = &self.deps;
-        let mut uris = Vec::new();
-        for (format, key) in outputs {
-            let info = store
-                .head(key)
-                .await?
-                .ok_or_else(|| HandlerError::transient(anyhow::anyhow!("output {key} is not in the bucket yet")))?;
-            let meta = doc! {
-                "file_name": key.rsplit('/').next().unwrap_or_default(),
-                "format": format.extension(),
-                "file_size": info.size as i64,
-                "content_type": info.content_type.unwrap_or_else(|| format.content_type().to_owned()),
-                "job_id": job.job_id.to_string(),
-            };
-            db.files()
-                .record(&self.file(job, version, FileType::Output, key, meta))
-                .await?;
-            uris.push(store.uri(key));
-        }
+        // Every output recorded at once; the store is asked only for sizes
+        // the worker did not report.
+        let files = db.files();
+        let records = outputs.iter().map(|(format, key)| {
+            let files = &files;
+            async move {
+                let (size, content_type) = match sizes.get(format) {
+                    Some(&size) => (size, format.content_type().to_owned()),
+                    None => {
+                        let info = store.head(key).await?.ok_or_else(|| {
+                            HandlerError::transient(anyhow::anyhow!("output {key} is not in the bucket yet"))
+                        })?;
+                        let content_type = info.content_type.unwrap_or_else(|| format.content_type().to_owned());
+                        (info.size, content_type)
+                    }
+                };
+                let meta = doc! {
+                    "file_name": key.rsplit('/').next().unwrap_or_default(),
+                    "format": format.extension(),
+                    "file_size": size as i64,
+                    "content_type": content_type,
+                    "job_id": job.job_id.to_string(),
+                };
+                files
+                    .record(&self.file(job, version, FileType::Output, key, meta))
+                    .await?;
+                Ok::<_, HandlerError>(store.uri(key))
+            }
+        });
+        let uris = futures::future::try_join_all(records).await?;
         let marker = S3Key::processed(slug, version).to_string();
         let body = serde_json::json!({
             "job_id": job.job_id,
@@ -264,6 +277,7 @@ impl Watcher {
             &msg.slug,
             msg.version,
             &msg.outputs,
+            &msg.output_sizes,
             Some((&msg.metrics, &verification)),
         )
         .await
@@ -402,7 +416,7 @@ impl Watcher {
                         }
                         _ => {
                             let measured = metrics.as_ref().zip(verification.as_ref());
-                            self.complete(&origin, &job, &job.slug, version, &outputs, measured)
+                            self.complete(&origin, &job, &job.slug, version, &outputs, &BTreeMap::new(), measured)
                                 .await?;
                         }
                     }
