@@ -36,7 +36,7 @@ COMPOSE = ROOT / "deploy/docker-compose.yml"
 ENV_EXAMPLE = ROOT / "deploy/.env.example"
 DOCKERFILE = ROOT / "deploy/docker/Dockerfile"
 K8S = ROOT / "k8s"
-OVERLAYS = ["local", "production"]
+OVERLAYS = ["local", "production", "aws"]
 # Oldest and newest Kubernetes minor versions the manifests must fit.
 K8S_VERSIONS = ["1.29", "1.33"]
 STORES = {"mongo", "rabbitmq", "minio", "minio-init"}
@@ -440,13 +440,35 @@ def mebibytes(quantity: str) -> int:
     return int(int(quantity) / 1048576)
 
 
-def check_keda_queues() -> list[str]:
-    """Every ScaledObject watches exactly the queues of its service."""
+def watched_queues(so: dict[str, Any]) -> set[str]:
+    """The queue names a ScaledObject's triggers watch: RabbitMQ's by name,
+    SQS's by the last segment of the queue URL."""
+    names = set()
+    for t in so["spec"]["triggers"]:
+        if t["type"] == "rabbitmq":
+            names.add(t["metadata"]["queueName"])
+        elif t["type"] == "aws-sqs-queue":
+            names.add(t["metadata"]["queueURL"].rstrip("/").rsplit("/", 1)[-1])
+    return names
+
+
+def check_keda_queues(overlay: str = "production") -> list[str]:
+    """Every ScaledObject watches exactly the queues of its service, named as
+    the overlay's bus backend names them (platform::bus::rabbit, ::sqs)."""
     problems = []
     topo = topology()
-    objs = rendered("production")
+    objs = rendered(overlay)
     common = by_kind(objs, "ConfigMap").get("cadscribe-common", {}).get("data") or {}
-    prefix = common.get("AMQP_QUEUE_PREFIX", "")
+    if common.get("BUS_BACKEND", "rabbitmq") == "sqs":
+        sqs_prefix = common.get("SQS_QUEUE_PREFIX", "cadscribe")
+
+        def queue(service: str, key: str) -> str:
+            return f"{sqs_prefix}_{service}_{key.replace('.', '-')}"
+    else:
+        amqp_prefix = common.get("AMQP_QUEUE_PREFIX", "")
+
+        def queue(service: str, key: str) -> str:
+            return f"{amqp_prefix}{service}.{key}"
     scaled = by_kind(objs, "ScaledObject")
     for service, keys in sorted(topo.items()):
         so = scaled.get(service)
@@ -455,8 +477,8 @@ def check_keda_queues() -> list[str]:
             continue
         if so["spec"]["scaleTargetRef"]["name"] != service:
             problems.append(f"ScaledObject/{service} scales {so['spec']['scaleTargetRef']['name']}")
-        watched = {t["metadata"]["queueName"] for t in so["spec"]["triggers"] if t["type"] == "rabbitmq"}
-        expected = {f"{prefix}{service}.{k}" for k in keys}
+        watched = watched_queues(so)
+        expected = {queue(service, k) for k in keys}
         for q in sorted(watched - expected):
             problems.append(f"ScaledObject/{service} watches {q}, which TOPOLOGY does not declare for {service}")
         for q in sorted(expected - watched):
@@ -465,7 +487,7 @@ def check_keda_queues() -> list[str]:
         problems.append(f"ScaledObject/{name} scales a service that consumes no queue")
     if scaled.get("output-watcher", {}).get("spec", {}).get("minReplicaCount", 0) < 1:
         problems.append("output-watcher must keep one pod: it runs the reconciliation loop")
-    if "gateway" not in by_kind(objs, "HorizontalPodAutoscaler"):
+    if overlay == "production" and "gateway" not in by_kind(objs, "HorizontalPodAutoscaler"):
         problems.append("the gateway has no HorizontalPodAutoscaler")
     return problems
 
@@ -510,7 +532,11 @@ def main() -> int:
         check(f"k8s/{overlay}: renders and every object fits the Kubernetes/KEDA schemas", lambda o=overlay: check_schemas(o))
         check(f"k8s/{overlay}: references between objects resolve", lambda o=overlay: check_references(o))
         check(f"k8s/{overlay}: probes, resources, security, egress labels, FreeCAD sizing", lambda o=overlay: check_cadscribe_pods(o))
-    check("k8s: KEDA watches exactly the queues of platform::bus::TOPOLOGY", check_keda_queues)
+    for overlay in ("production", "aws"):
+        check(
+            f"k8s/{overlay}: KEDA watches exactly the queues of platform::bus::TOPOLOGY",
+            lambda o=overlay: check_keda_queues(o),
+        )
     check("k8s: the renderer agrees with kustomize", check_against_kustomize)
     print()
     if failures:

@@ -357,9 +357,8 @@ pub struct SqsSettings {
     /// A local SQS-compatible server; `None` is AWS itself.
     pub endpoint_url: Option<String>,
     pub region: String,
-    /// Static keys when both are set; otherwise the SDK's default chain
-    /// (a web-identity token on EKS, an instance profile, ...).
-    pub credentials: Option<(String, Secret)>,
+    /// Where the keys come from.
+    pub credentials: SqsCredentials,
     /// Starts every queue name, followed by `_` (several deployments in one
     /// account; `_` appears nowhere else before the service name).
     pub queue_prefix: String,
@@ -368,6 +367,18 @@ pub struct SqsSettings {
     pub visibility_timeout: Duration,
     /// Long polling: how long one receive waits for a message.
     pub wait_time: Duration,
+}
+
+/// The keys SQS is called with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SqsCredentials {
+    /// The IAM role of the service account (EKS sets `AWS_ROLE_ARN` and
+    /// `AWS_WEB_IDENTITY_TOKEN_FILE`), even where S3 keys are set too.
+    WebIdentity,
+    /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`.
+    Static(String, Secret),
+    /// The SDK's default chain (profile, instance or task role...).
+    DefaultChain,
 }
 
 impl FromEnv for SqsSettings {
@@ -383,9 +394,12 @@ impl FromEnv for SqsSettings {
             Some(url)
         });
         let region = env.optional("AWS_REGION").unwrap_or_else(|| "us-east-1".into());
+        let web_identity =
+            env.optional("AWS_WEB_IDENTITY_TOKEN_FILE").is_some() && env.optional("AWS_ROLE_ARN").is_some();
         let credentials = match (env.optional("AWS_ACCESS_KEY_ID"), env.optional("AWS_SECRET_ACCESS_KEY")) {
-            (Some(id), Some(secret)) => Some((id, Secret(secret))),
-            _ => None,
+            _ if web_identity => SqsCredentials::WebIdentity,
+            (Some(id), Some(secret)) => SqsCredentials::Static(id, Secret(secret)),
+            _ => SqsCredentials::DefaultChain,
         };
         let queue_prefix = env.optional("SQS_QUEUE_PREFIX").unwrap_or_else(|| "cadscribe".into());
         if queue_prefix.len() > SQS_PREFIX_MAX || !queue_prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
@@ -501,7 +515,33 @@ mod tests {
         assert_eq!(sqs.endpoint_url.as_deref(), Some("http://127.0.0.1:9324"));
         assert_eq!(sqs.queue_prefix, "cadscribe");
         assert_eq!(sqs.wait_time, Duration::from_secs(1));
-        assert!(sqs.credentials.is_none(), "no keys: the default chain");
+        assert_eq!(sqs.credentials, SqsCredentials::DefaultChain, "no keys");
+
+        let sqs_with = |extra: &[(&str, &str)]| {
+            let mut vars = vec![
+                ("BUS_BACKEND", "sqs"),
+                ("AWS_ACCESS_KEY_ID", "id"),
+                ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ];
+            vars.extend_from_slice(extra);
+            match BusSettings::from_reader(reader(&vars)).unwrap().backend {
+                BusBackend::Sqs(sqs) => sqs.credentials,
+                BusBackend::RabbitMq(_) => panic!("not sqs"),
+            }
+        };
+        assert_eq!(
+            sqs_with(&[]),
+            SqsCredentials::Static("id".into(), Secret::new("secret"))
+        );
+        let eks = [
+            ("AWS_ROLE_ARN", "arn:aws:iam::1:role/r"),
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", "/token"),
+        ];
+        assert_eq!(
+            sqs_with(&eks),
+            SqsCredentials::WebIdentity,
+            "the role wins over S3's keys"
+        );
 
         let err = BusSettings::from_reader(reader(&[amqp, ("BUS_BACKEND", "kafka")])).unwrap_err();
         assert!(err.to_string().contains("BUS_BACKEND is malformed"), "{err}");

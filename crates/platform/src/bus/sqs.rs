@@ -38,6 +38,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
+use aws_config::provider_config::ProviderConfig;
+use aws_config::web_identity_token::WebIdentityTokenCredentialsProvider;
 use aws_sdk_sqs::config::{Credentials, Region};
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::{Message, MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName};
@@ -53,7 +55,7 @@ use super::{
     dead_letter_queue, message_span, service_queues, settle, work_queue, Bus, BusError, DeadLetterReason, Handler,
     QueueStats, Settle, Subscription, Taken, DEFER_PAUSE, FAILED_AT_HEADER, QUEUE_HEADER, REASON_HEADER, TOPOLOGY,
 };
-use crate::config::{BusSettings, SqsSettings};
+use crate::config::{BusSettings, SqsCredentials, SqsSettings};
 use crate::metrics;
 
 /// How long a listing of the prefix's queues is reused by the publisher.
@@ -138,6 +140,9 @@ fn string_attribute(value: &str) -> MessageAttributeValue {
         .expect("data type and value are set")
 }
 
+/// Queues of the prefix as (full name, URL).
+type Listed = Vec<(String, String)>;
+
 /// A queue a consumer polls.
 #[derive(Debug, Clone)]
 struct Queue {
@@ -161,7 +166,7 @@ struct Inner {
     /// URLs of queues this process made or looked up, by full name.
     urls: Mutex<HashMap<String, String>>,
     /// The last listing of the prefix's queues (full name, URL), and when.
-    listing: Mutex<Option<(Instant, Vec<(String, String)>)>>,
+    listing: Mutex<Option<(Instant, Listed)>>,
 }
 
 impl SqsBus {
@@ -187,14 +192,21 @@ impl Inner {
             .get_or_init(|| async {
                 let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
                     .region(Region::new(self.sqs.region.clone()));
-                if let Some((id, secret)) = &self.sqs.credentials {
-                    loader = loader.credentials_provider(Credentials::new(
-                        id,
-                        secret.expose(),
-                        None,
-                        None,
-                        "cadscribe-config",
-                    ));
+                let region = Region::new(self.sqs.region.clone());
+                match &self.sqs.credentials {
+                    SqsCredentials::Static(id, secret) => {
+                        let keys = Credentials::new(id, secret.expose(), None, None, "cadscribe-config");
+                        loader = loader.credentials_provider(keys);
+                    }
+                    SqsCredentials::WebIdentity => {
+                        let config = ProviderConfig::default().with_region(Some(region));
+                        loader = loader.credentials_provider(
+                            WebIdentityTokenCredentialsProvider::builder()
+                                .configure(&config)
+                                .build(),
+                        );
+                    }
+                    SqsCredentials::DefaultChain => {}
                 }
                 let shared = loader.load().await;
                 let mut config = aws_sdk_sqs::config::Builder::from(&shared);
@@ -403,7 +415,7 @@ impl Inner {
     }
 
     /// The prefix's queues (full name, URL); `fresh` skips the cache.
-    async fn listing(&self, fresh: bool) -> Result<Vec<(String, String)>, BusError> {
+    async fn listing(&self, fresh: bool) -> Result<Listed, BusError> {
         let mut cached = self.listing.lock().await;
         if let Some((at, queues)) = cached.as_ref() {
             if !fresh && at.elapsed() < LISTING_TTL {
