@@ -30,11 +30,11 @@ ARGS ?=
 LOAD_ENV := set -a; . ./$(ENV_FILE); set +a
 
 .PHONY: help stack-up stack-down stack-status stack-clean build run services-up \
-	services-down stop test lint bench-pipeline bench-generator bench-executor web web-test
+	services-down stop test lint bench-pipeline bench-generator bench-executor bench-api web web-test
 
 help:
 	@sed -n '3,6p' Makefile | sed 's/^# *//'
-	@echo "other targets: build web web-test lint stack-status stack-down stack-clean services-up services-down bench-pipeline bench-generator bench-executor"
+	@echo "other targets: build web web-test lint stack-status stack-down stack-clean services-up services-down bench-pipeline bench-generator bench-executor bench-api"
 
 stack-up:
 	bash $(STACK) up
@@ -107,6 +107,13 @@ bench-generator:
 # FreeCAD (make stack-up), not the services. ARGS='--jobs 40'.
 bench-executor:
 	$(CARGO) run -q -p e2e --bin bench-executor -- $(ARGS)
+
+# The API's reads at fixed request rates against the release build of the
+# gateway (started by the benchmark on port 8180); needs make stack-up.
+# ARGS='--rates 250,500 --seconds 10'.
+bench-api:
+	$(CARGO) build -q --release -p gateway
+	$(LOAD_ENV); $(CARGO) run -q -p e2e --bin bench-api -- $(ARGS)
 
 # Needs the system running (make run); ARGS='--jobs 50 --projects 5'.
 bench-pipeline:

@@ -146,6 +146,31 @@ pub struct StageEntry {
     pub detail: Option<String>,
 }
 
+/// Milliseconds each service spent on its own work for a job; the rest of
+/// a stage is waiting (the bus, a queue, a free slot). Fields are set as the
+/// job passes each service; a job that never reached one leaves it unset.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobTimings {
+    /// ai-generator: reading the prompt and writing the script.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation_ms: Option<u64>,
+    /// script-store: claiming the version and putting the script in S3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_ms: Option<u64>,
+    /// freecad-worker: reading the script from S3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetch_ms: Option<u64>,
+    /// freecad-worker: the FreeCAD run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freecad_ms: Option<u64>,
+    /// freecad-worker: putting the run log and the outputs in S3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_ms: Option<u64>,
+    /// output-watcher: verifying the model and recording its files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_ms: Option<u64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
     pub job_id: JobId,
@@ -193,6 +218,9 @@ pub struct Job {
     pub question: Option<Question>,
     #[serde(default)]
     pub outputs: BTreeMap<String, String>,
+    /// Where the job's time went, as the services measured their own work.
+    #[serde(default)]
+    pub timings: JobTimings,
     #[serde(default)]
     pub request_id: Option<String>,
     #[serde(with = "bson_dt")]

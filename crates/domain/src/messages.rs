@@ -268,6 +268,9 @@ pub struct ScriptGenerated {
     /// The part spec the script was compiled from, stored beside it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spec: Option<PartSpec>,
+    /// Milliseconds spent writing the script.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation_ms: Option<u64>,
 }
 
 impl Payload for ScriptGenerated {
@@ -340,7 +343,14 @@ pub struct ModelBuilt {
     pub output_sizes: BTreeMap<ModelFormat, u64>,
     pub log_key: String,
     pub metrics: ModelMetrics,
+    /// The FreeCAD run, in milliseconds.
     pub duration_ms: u64,
+    /// Reading the script from S3 and putting the log and outputs there,
+    /// in milliseconds.
+    #[serde(default)]
+    pub fetch_ms: u64,
+    #[serde(default)]
+    pub upload_ms: u64,
     pub worker_id: String,
     pub exit_code: i32,
     pub source: ScriptSource,

@@ -101,6 +101,29 @@ async fn catalogue_pipeline(overrides: &[(&str, &str)]) {
             ],
             "{prompt}"
         );
+        // Every service recorded what its own work took.
+        let t = job.timings;
+        let recorded = [
+            t.generation_ms,
+            t.store_ms,
+            t.fetch_ms,
+            t.freecad_ms,
+            t.upload_ms,
+            t.completion_ms,
+        ];
+        assert!(recorded.iter().all(Option::is_some), "{prompt}: timings {t:?}");
+        let total = (job.finished_at.unwrap() - job.created_at).num_milliseconds() as u64;
+        assert!(
+            recorded.iter().flatten().sum::<u64>() <= total,
+            "{prompt}: {t:?} in {total} ms"
+        );
+        // The sizes the worker reported are the stored files' sizes.
+        let files =
+            p.db.files()
+                .list(&project.project_id, Some(domain::FileType::Output), PageRequest::all())
+                .await
+                .unwrap();
+        assert_eq!(files.items.len(), ModelFormat::ALL.len(), "{prompt}");
 
         for format in ModelFormat::ALL {
             let key = S3Key::output(&project.slug, v1, format).to_string();
@@ -110,6 +133,12 @@ async fn catalogue_pipeline(overrides: &[(&str, &str)]) {
                 .unwrap()
                 .unwrap_or_else(|| panic!("{prompt}: no {key}"));
             assert!(head.size > 0, "{key} is empty");
+            let record = files.items.iter().find(|f| f.s3_key == key).expect("a file record");
+            assert_eq!(
+                record.metadata.get_i64("file_size").ok(),
+                Some(head.size as i64),
+                "{key}"
+            );
             // The measurements travel with the files, for reconciliation.
             let kept = head
                 .metadata

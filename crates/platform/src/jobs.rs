@@ -85,6 +85,7 @@ pub fn new_job<P: Payload>(project: &Project, user: &UserId, kind: JobKind, firs
         diagnosis: None,
         question: None,
         outputs: Default::default(),
+        timings: Default::default(),
         request_id: first.request_id.clone(),
         created_at: now,
         updated_at: now,

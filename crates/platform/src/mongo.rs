@@ -18,7 +18,7 @@ use mongodb::{Client, Collection, Database, IndexModel};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use domain::documents::{FileRecord, Job, LogRecord, Message, Project, User};
+use domain::documents::{FileRecord, Job, JobTimings, LogRecord, Message, Project, User};
 use domain::{FileType, JobId, JobStage, ProjectId, ProjectSlug, ProjectStatus, UserId, Version};
 
 use crate::config::{Durability, MongoSettings};
@@ -262,6 +262,17 @@ pub fn index_plan() -> Vec<(&'static str, Vec<(Document, bool)>)> {
             vec![(doc! { "user_id": 1 }, true), (doc! { "email": 1 }, true)],
         ),
     ]
+}
+
+/// `$set` fields (`timings.<name>`) for the timings that are set.
+pub fn timing_fields(timings: &JobTimings) -> DbResult<Document> {
+    let mut set = Document::new();
+    if let Bson::Document(fields) = to_bson(timings)? {
+        for (name, value) in fields {
+            set.insert(format!("timings.{name}"), value);
+        }
+    }
+    Ok(set)
 }
 
 fn now() -> bson::DateTime {
@@ -690,6 +701,17 @@ impl Jobs {
         }
     }
 
+    /// Records the timings that are set, keeping those other services set.
+    pub async fn record_timings(&self, id: JobId, timings: &JobTimings) -> DbResult<()> {
+        let set = timing_fields(timings)?;
+        if !set.is_empty() {
+            self.0
+                .update_one(doc! { "job_id": id.to_string() }, doc! { "$set": set })
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Sets plain fields without a stage change.
     pub async fn set(&self, id: JobId, mut set: Document) -> DbResult<()> {
         set.insert("updated_at", now());
@@ -731,6 +753,15 @@ impl Jobs {
             page,
         )
         .await
+    }
+
+    /// The project's newest job: one query, no count.
+    pub async fn latest_by_project(&self, project: &ProjectId) -> DbResult<Option<Job>> {
+        Ok(self
+            .0
+            .find_one(doc! { "project_id": project.as_str() })
+            .sort(doc! { "created_at": -1, "_id": -1 })
+            .await?)
     }
 
     /// Jobs in one of `stages` not updated since `before` (reconciliation).

@@ -53,6 +53,7 @@ fn job(p: &Project) -> Job {
         diagnosis: None,
         question: None,
         outputs: Default::default(),
+        timings: Default::default(),
         request_id: None,
         created_at: now,
         updated_at: now,

@@ -67,6 +67,8 @@ struct Task {
     failed: Option<(Version, String)>,
     /// A spec to build as it is (a parameter edit).
     spec: Option<PartSpec>,
+    /// When generation began, for the job's timings.
+    began: Option<std::time::Instant>,
 }
 
 pub struct Generator {
@@ -170,6 +172,7 @@ impl Generator {
             return Ok(());
         }
         jobs::advance(db, bus.as_ref(), &origin, &task.slug, Advance::to(JobStage::Generating)).await?;
+        task.began = Some(std::time::Instant::now());
         if let Some(spec) = task.spec.take() {
             return self.build_spec(raw, task, spec).await;
         }
@@ -320,13 +323,22 @@ impl Generator {
             "repair_attempt": task.repair_attempt,
             "job_id": raw.job_id.to_string(),
         };
-        db.messages()
-            .insert(&reply(raw, &task, draft.reply.clone(), metadata))
-            .await?;
-        if let Some(expected) = &draft.expected {
-            let expected = bson::to_bson(expected).map_err(HandlerError::permanent)?;
-            db.jobs().set(raw.job_id, doc! { "expected": expected }).await?;
-        }
+        // The reply and the expectations, at once.
+        let expected = draft
+            .expected
+            .as_ref()
+            .map(|e| bson::to_bson(e).map_err(HandlerError::permanent))
+            .transpose()?;
+        let (messages, jobs_coll) = (db.messages(), db.jobs());
+        let reply = reply(raw, &task, draft.reply.clone(), metadata);
+        let (replied, recorded) = tokio::join!(messages.insert(&reply), async {
+            match expected {
+                Some(expected) => jobs_coll.set(raw.job_id, doc! { "expected": expected }).await,
+                None => Ok(()),
+            }
+        });
+        replied?;
+        recorded?;
         let generated = ScriptGenerated {
             slug: task.slug,
             user_id: task.user_id,
@@ -338,6 +350,7 @@ impl Generator {
             },
             repair_attempt: task.repair_attempt,
             spec: draft.spec,
+            generation_ms: task.began.map(|t| t.elapsed().as_millis() as u64),
         };
         bus.publish(&origin.message(generated).into_raw()).await?;
         Ok(())
@@ -378,6 +391,7 @@ impl Handler for Generator {
                     repair_attempt: 0,
                     failed: None,
                     spec: m.spec,
+                    began: None,
                 };
                 self.generate(&raw, task, m.base_version).await
             }
@@ -394,6 +408,7 @@ impl Handler for Generator {
                     repair_attempt: m.repair_attempt,
                     failed: Some((m.failed_version, m.error)),
                     spec: None,
+                    began: None,
                 };
                 self.generate(&raw, task, None).await
             }

@@ -95,6 +95,7 @@ impl Worker {
         // Independent round trips, at once: the turn recorded, the stage
         // moved, the script fetched.
         let schedule = db.schedule();
+        let fetching = std::time::Instant::now();
         let (started, moved, script) = tokio::join!(
             schedule.started(&msg.user_id),
             jobs::advance(
@@ -104,8 +105,12 @@ impl Worker {
                 &msg.slug,
                 Advance::to(JobStage::Processing).version(msg.version),
             ),
-            store.get(&msg.input_key),
+            async {
+                let script = store.get(&msg.input_key).await;
+                (script, fetching.elapsed())
+            },
         );
+        let (script, fetched) = script;
         started?;
         moved?;
         let script = script?
@@ -175,7 +180,9 @@ impl Worker {
                     });
                 }
                 // The log and every output at once.
+                let uploading = std::time::Instant::now();
                 let (logged, uploaded) = tokio::join!(log_put, futures::future::try_join_all(uploads));
+                let upload_ms = uploading.elapsed().as_millis() as u64;
                 logged?;
                 let mut outputs = BTreeMap::new();
                 let mut output_sizes = BTreeMap::new();
@@ -192,6 +199,8 @@ impl Worker {
                     log_key,
                     metrics: m.clone(),
                     duration_ms,
+                    fetch_ms: fetched.as_millis() as u64,
+                    upload_ms,
                     worker_id: self.worker_id.clone(),
                     exit_code: report.exit_code.unwrap_or(0),
                     source: msg.source.clone(),

@@ -460,6 +460,7 @@ async fn ai_metrics_per_provider_and_model_and_a_stuck_job_is_located() {
         diagnosis: None,
         question: None,
         outputs: Default::default(),
+        timings: Default::default(),
         request_id: None,
         created_at: created,
         updated_at: created,

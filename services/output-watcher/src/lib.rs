@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use bson::doc;
 use chrono::Utc;
 
-use domain::documents::{FileRecord, Job, LogRecord};
+use domain::documents::{FileRecord, Job, JobTimings, LogRecord};
 use domain::messages::{GenerationRepair, ModelBuilt, ModelFailed, ModelMetrics, ScriptSource, METRICS_METADATA_KEY};
 use domain::{
     Diagnosis, FileType, JobStage, MessageType, ModelFormat, ProjectSlug, ProjectStatus, RawEnvelope, S3Key, UserId,
@@ -93,6 +93,16 @@ macro_rules! attempt_of {
     }};
 }
 
+/// What a completion records besides the job: the outputs, their sizes
+/// where the worker reported them, the measurements and the timings.
+struct Completion<'a> {
+    outputs: &'a BTreeMap<ModelFormat, String>,
+    sizes: &'a BTreeMap<ModelFormat, u64>,
+    measured: Option<(&'a ModelMetrics, &'a Verification)>,
+    /// The worker's timings and when this service began, on a `model.built`.
+    timings: Option<(JobTimings, std::time::Instant)>,
+}
+
 pub struct Watcher {
     deps: Deps,
     settings: Settings,
@@ -166,11 +176,15 @@ impl Watcher {
         job: &Job,
         slug: &ProjectSlug,
         version: Version,
-        outputs: &BTreeMap<ModelFormat, String>,
-        sizes: &BTreeMap<ModelFormat, u64>,
-        measured: Option<(&ModelMetrics, &Verification)>,
+        done: Completion<'_>,
     ) -> Result<(), HandlerError> {
         let Deps { db, store, bus } = &self.deps;
+        let Completion {
+            outputs,
+            sizes,
+            measured,
+            timings,
+        } = done;
         // Every output recorded at once; the store is asked only for sizes
         // the worker did not report.
         let files = db.files();
@@ -234,6 +248,10 @@ impl Watcher {
             set.insert("metrics", bson::to_bson(m).map_err(HandlerError::permanent)?);
             set.insert("verification", bson::to_bson(v).map_err(HandlerError::permanent)?);
         }
+        if let Some((mut timings, began)) = timings {
+            timings.completion_ms = Some(began.elapsed().as_millis() as u64);
+            set.extend(platform::mongo::timing_fields(&timings).map_err(HandlerError::transient)?);
+        }
         let mut step = Advance::to(JobStage::Completed).version(version);
         if let Some((m, v)) = measured {
             step = step.detail(v.summary(m));
@@ -246,6 +264,13 @@ impl Watcher {
     }
 
     async fn on_built(&self, raw: &RawEnvelope, msg: ModelBuilt) -> Result<(), HandlerError> {
+        let began = std::time::Instant::now();
+        let timings = JobTimings {
+            fetch_ms: Some(msg.fetch_ms),
+            freecad_ms: Some(msg.duration_ms),
+            upload_ms: Some(msg.upload_ms),
+            ..JobTimings::default()
+        };
         let Some(job) = jobs::live_job(&self.deps.db, raw.job_id).await? else {
             return Ok(());
         };
@@ -276,9 +301,12 @@ impl Watcher {
             &job,
             &msg.slug,
             msg.version,
-            &msg.outputs,
-            &msg.output_sizes,
-            Some((&msg.metrics, &verification)),
+            Completion {
+                outputs: &msg.outputs,
+                sizes: &msg.output_sizes,
+                measured: Some((&msg.metrics, &verification)),
+                timings: Some((timings, began)),
+            },
         )
         .await
     }
@@ -416,8 +444,13 @@ impl Watcher {
                         }
                         _ => {
                             let measured = metrics.as_ref().zip(verification.as_ref());
-                            self.complete(&origin, &job, &job.slug, version, &outputs, &BTreeMap::new(), measured)
-                                .await?;
+                            let done = Completion {
+                                outputs: &outputs,
+                                sizes: &BTreeMap::new(),
+                                measured,
+                                timings: None,
+                            };
+                            self.complete(&origin, &job, &job.slug, version, done).await?;
                         }
                     }
                     completed += 1;

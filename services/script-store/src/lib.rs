@@ -12,7 +12,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::Utc;
 
-use domain::documents::FileRecord;
+use domain::documents::{FileRecord, JobTimings};
 use domain::messages::{ScriptGenerated, ScriptSource, ScriptStored, ScriptUploaded};
 use domain::{FileType, JobStage, MessageType, ProjectSlug, RawEnvelope, S3Key, UserId};
 use platform::bus::{DeadLetterReason, Handler, HandlerError, Subscription};
@@ -47,6 +47,8 @@ struct Incoming {
     repair_attempt: u32,
     /// The part spec of a compiled script, kept beside it.
     spec: Option<domain::spec::PartSpec>,
+    /// What writing the script took, for the job's timings.
+    generation_ms: Option<u64>,
 }
 
 impl Incoming {
@@ -65,6 +67,7 @@ impl Incoming {
                     prompt: m.prompt,
                     repair_attempt: m.repair_attempt,
                     spec: m.spec,
+                    generation_ms: m.generation_ms,
                 })
             }
             MessageType::ScriptUploaded => {
@@ -77,6 +80,7 @@ impl Incoming {
                     prompt: String::new(),
                     repair_attempt: 0,
                     spec: None,
+                    generation_ms: None,
                 })
             }
             other => Err(HandlerError::permanent(anyhow::anyhow!(
@@ -97,6 +101,7 @@ impl ScriptStore {
 
     async fn store(&self, raw: &RawEnvelope, inc: Incoming) -> Result<(), HandlerError> {
         let Deps { db, store, bus } = &self.deps;
+        let began = std::time::Instant::now();
         let origin = Origin::of(raw);
         let Some(job) = jobs::live_job(db, raw.job_id).await? else {
             tracing::info!("job is finished or unknown; nothing to store");
@@ -185,25 +190,36 @@ impl ScriptStore {
         if let Some(m) = &model {
             metadata.insert("ai_model", m.as_str());
         }
-        db.files()
-            .record(&FileRecord {
-                project_id: raw.project_id.clone(),
-                version,
-                file_type: FileType::Input,
-                s3_path: uri.clone(),
-                s3_key: key.clone(),
-                timestamp: now,
-                metadata,
-                created_at: now,
-                updated_at: now,
-            })
-            .await?;
-        db.projects()
-            .record_script(&raw.project_id, version, &uri, model.as_deref())
-            .await?;
+        let record = FileRecord {
+            project_id: raw.project_id.clone(),
+            version,
+            file_type: FileType::Input,
+            s3_path: uri.clone(),
+            s3_key: key.clone(),
+            timestamp: now,
+            metadata,
+            created_at: now,
+            updated_at: now,
+        };
         // The assistant message that wrote this script learns its version.
         let message_id = format!("{}-{}", raw.job_id, inc.repair_attempt);
-        db.messages().attach_version(&message_id, version, &uri).await?;
+        let timings = JobTimings {
+            generation_ms: inc.generation_ms,
+            store_ms: Some(began.elapsed().as_millis() as u64),
+            ..JobTimings::default()
+        };
+        // Independent records, at once.
+        let (files, projects, messages, jobs_coll) = (db.files(), db.projects(), db.messages(), db.jobs());
+        let (file, script, message, timed) = tokio::join!(
+            files.record(&record),
+            projects.record_script(&raw.project_id, version, &uri, model.as_deref()),
+            messages.attach_version(&message_id, version, &uri),
+            jobs_coll.record_timings(raw.job_id, &timings),
+        );
+        file?;
+        script?;
+        message?;
+        timed?;
 
         let stored = ScriptStored {
             slug: inc.slug,

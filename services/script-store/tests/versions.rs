@@ -25,6 +25,7 @@ fn generated(slug: &domain::ProjectSlug, user: &domain::UserId, n: usize) -> Scr
         },
         repair_attempt: 0,
         spec: None,
+        generation_ms: None,
     }
 }
 

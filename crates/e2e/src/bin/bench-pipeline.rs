@@ -1,23 +1,28 @@
-//! `make bench-pipeline`: runs template jobs through the running local
-//! system (`make run`) and prints throughput and p50 / p95 / max of each
-//! stage and of the whole job, from the stage times the services record.
+//! `make bench-pipeline`: runs catalogue jobs through the running local
+//! system (`make run`) and prints, first, single-job latency (jobs one at a
+//! time) broken down into where the time went — each service's own work as
+//! it recorded it on the job (generation, script store, script fetch,
+//! FreeCAD, S3 puts, verification and completion) and the rest (bus hops,
+//! queues, stage writes) — then saturation throughput with p50 / p95 / max
+//! of each stage.
 //!
-//! Usage: bench-pipeline [--jobs N] [--projects N] [--prompt TEXT] [--timeout SECS]
+//! Usage: bench-pipeline [--single N] [--jobs N] [--projects N] [--prompt TEXT] [--timeout SECS]
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use domain::documents::{Job, JobKind};
+use domain::documents::{Job, JobKind, Project};
 use domain::messages::GenerationRequested;
 use domain::{Envelope, JobId, JobStage, UserId};
-use platform::bus;
+use platform::bus::{self, Bus};
 use platform::config::{BusSettings, EnvReader, FromEnv, MongoSettings};
 use platform::jobs;
 use platform::mongo::Db;
 use platform::testkit::stack_vars;
 
 struct Args {
+    single: usize,
     jobs: usize,
     projects: usize,
     prompt: String,
@@ -26,6 +31,7 @@ struct Args {
 
 fn args() -> anyhow::Result<Args> {
     let mut a = Args {
+        single: 10,
         jobs: 20,
         projects: 4,
         prompt: "a 40 x 20 x 10 mm plate with a 6 mm through hole".into(),
@@ -35,19 +41,20 @@ fn args() -> anyhow::Result<Args> {
     while let Some(flag) = it.next() {
         let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
         match flag.as_str() {
+            "--single" => a.single = value()?.parse().context("--single takes a number")?,
             "--jobs" => a.jobs = value()?.parse().context("--jobs takes a number")?,
             "--projects" => a.projects = value()?.parse().context("--projects takes a number")?,
             "--prompt" => a.prompt = value()?,
             "--timeout" => a.timeout = Duration::from_secs(value()?.parse().context("--timeout takes seconds")?),
             "-h" | "--help" => {
-                println!("bench-pipeline [--jobs N] [--projects N] [--prompt TEXT] [--timeout SECS]");
+                println!("bench-pipeline [--single N] [--jobs N] [--projects N] [--prompt TEXT] [--timeout SECS]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other:?} (try --help)"),
         }
     }
-    if a.jobs == 0 || a.projects == 0 {
-        bail!("--jobs and --projects must be at least 1");
+    if a.projects == 0 {
+        bail!("--projects must be at least 1");
     }
     Ok(a)
 }
@@ -107,45 +114,32 @@ async fn main() -> anyhow::Result<()> {
         let p = jobs::new_project(&format!("bench {} {i}", &owner.as_str()[5..13]), &owner)?;
         projects.push(db.projects().create(p).await?);
     }
+
+    if a.single > 0 {
+        println!("one job at a time, {} jobs: {:?}", a.single, a.prompt);
+        let mut finished = Vec::new();
+        for i in 0..a.single {
+            let id = submit(&db, bus.as_ref(), &projects[i % projects.len()], &owner, &a.prompt).await?;
+            finished.extend(wait_for(&db, &[id], a.timeout, false).await?.into_values());
+        }
+        single_job_breakdown(&finished);
+    }
+    if a.jobs == 0 {
+        return Ok(());
+    }
+
+    println!();
     println!(
-        "submitting {} jobs over {} projects: {:?}",
+        "saturation: {} jobs at once over {} projects: {:?}",
         a.jobs, a.projects, a.prompt
     );
     let started = Instant::now();
     let mut ids: Vec<JobId> = Vec::new();
     for i in 0..a.jobs {
-        let project = &projects[i % projects.len()];
-        let msg = GenerationRequested {
-            slug: project.slug.clone(),
-            user_id: owner.clone(),
-            prompt: a.prompt.clone(),
-            base_version: None,
-            spec: None,
-        };
-        let env = Envelope::new(JobId::generate(), project.project_id.clone(), msg);
-        let job = jobs::new_job(project, &owner, JobKind::Generate, &env);
-        jobs::submit(&db, bus.as_ref(), &job).await?;
-        ids.push(job.job_id);
+        ids.push(submit(&db, bus.as_ref(), &projects[i % projects.len()], &owner, &a.prompt).await?);
     }
-
-    let mut done: BTreeMap<JobId, Job> = BTreeMap::new();
-    while done.len() < ids.len() {
-        if started.elapsed() > a.timeout {
-            bail!("{} of {} jobs finished within {:?}", done.len(), ids.len(), a.timeout);
-        }
-        for id in &ids {
-            if done.contains_key(id) {
-                continue;
-            }
-            if let Some(job) = db.jobs().get(*id).await?.filter(|j| j.stage.is_terminal()) {
-                done.insert(*id, job);
-            }
-        }
-        eprint!("\r{} / {} jobs finished", done.len(), ids.len());
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let done = wait_for(&db, &ids, a.timeout, true).await?;
     let wall = started.elapsed().as_secs_f64();
-    eprintln!();
 
     let completed = done.values().filter(|j| j.stage == JobStage::Completed).count();
     println!(
@@ -179,4 +173,96 @@ async fn main() -> anyhow::Result<()> {
         println!("failed job {}: {}", job.job_id, job.error.as_deref().unwrap_or("?"));
     }
     Ok(())
+}
+
+/// Accepts one generation job, as the gateway does.
+async fn submit(db: &Db, bus: &dyn Bus, project: &Project, owner: &UserId, prompt: &str) -> anyhow::Result<JobId> {
+    let msg = GenerationRequested {
+        slug: project.slug.clone(),
+        user_id: owner.clone(),
+        prompt: prompt.to_owned(),
+        base_version: None,
+        spec: None,
+    };
+    let env = Envelope::new(JobId::generate(), project.project_id.clone(), msg);
+    let job = jobs::new_job(project, owner, JobKind::Generate, &env);
+    jobs::submit(db, bus, &job).await?;
+    Ok(job.job_id)
+}
+
+/// Waits until every job is finished; polls often, so the wait adds little.
+async fn wait_for(db: &Db, ids: &[JobId], timeout: Duration, progress: bool) -> anyhow::Result<BTreeMap<JobId, Job>> {
+    let started = Instant::now();
+    let mut done: BTreeMap<JobId, Job> = BTreeMap::new();
+    while done.len() < ids.len() {
+        if started.elapsed() > timeout {
+            bail!("{} of {} jobs finished within {:?}", done.len(), ids.len(), timeout);
+        }
+        for id in ids {
+            if done.contains_key(id) {
+                continue;
+            }
+            if let Some(job) = db.jobs().get(*id).await?.filter(|j| j.stage.is_terminal()) {
+                done.insert(*id, job);
+            }
+        }
+        if progress {
+            eprint!("\r{} / {} jobs finished", done.len(), ids.len());
+        }
+        tokio::time::sleep(Duration::from_millis(if progress { 200 } else { 5 })).await;
+    }
+    if progress {
+        eprintln!();
+    }
+    Ok(done)
+}
+
+/// Where single jobs' time went, in milliseconds: each service's own work as
+/// recorded in the job's timings, and the rest of accepted → completed.
+fn single_job_breakdown(jobs: &[Job]) {
+    let completed: Vec<&Job> = jobs.iter().filter(|j| j.stage == JobStage::Completed).collect();
+    for job in jobs.iter().filter(|j| j.stage != JobStage::Completed).take(3) {
+        println!("failed job {}: {}", job.job_id, job.error.as_deref().unwrap_or("?"));
+    }
+    if completed.is_empty() {
+        println!("no job completed");
+        return;
+    }
+    let ms = |d: chrono::Duration| d.num_microseconds().unwrap_or(0) as f64 / 1000.0;
+    let mut rows: Vec<(&str, Vec<f64>)> = Vec::new();
+    let mut push = |name, value: f64| match rows.iter_mut().find(|(n, _)| *n == name) {
+        Some((_, v)) => v.push(value),
+        None => rows.push((name, vec![value])),
+    };
+    for job in &completed {
+        let t = &job.timings;
+        let total = job.finished_at.map_or(0.0, |end| ms(end - job.created_at));
+        let to_generator = job
+            .history
+            .iter()
+            .find(|h| h.stage == JobStage::Generating)
+            .map_or(0.0, |h| ms(h.at - job.created_at));
+        let own = [
+            ("generation", t.generation_ms),
+            ("script store (claim, S3 put, records)", t.store_ms),
+            ("script fetch (S3 get)", t.fetch_ms),
+            ("FreeCAD", t.freecad_ms),
+            ("S3 puts (log, outputs)", t.upload_ms),
+            ("verification and completion", t.completion_ms),
+        ];
+        push("accepted -> generator (bus, queue)", to_generator);
+        let mut measured = to_generator;
+        for (name, value) in own {
+            let value = value.unwrap_or(0) as f64;
+            measured += value;
+            push(name, value);
+        }
+        push("other waits (bus hops, stage writes)", (total - measured).max(0.0));
+        push("total: accepted -> Model ready", total);
+    }
+    println!("{:<40} {:>9} {:>9}", "where the time went", "p50 ms", "p95 ms");
+    for (name, mut v) in rows {
+        v.sort_by(f64::total_cmp);
+        println!("{name:<40} {:>9.1} {:>9.1}", percentile(&v, 0.5), percentile(&v, 0.95));
+    }
 }

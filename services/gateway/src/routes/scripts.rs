@@ -432,12 +432,8 @@ pub struct StatusView {
 
 async fn status(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let project = owned_project(&state, &user, &path).await?;
-    let latest = state
-        .db
-        .jobs()
-        .list_by_project(&project.project_id, PageRequest::new(1, 0))
-        .await?;
-    let latest_job = latest.items.first().map(|j| LatestJobView {
+    let latest = state.db.jobs().latest_by_project(&project.project_id).await?;
+    let latest_job = latest.as_ref().map(|j| LatestJobView {
         job_id: j.job_id,
         stage: j.stage,
         label: j.stage.label().to_owned(),
