@@ -20,6 +20,9 @@ ENV_FILE := .local/stack.env
 SERVICES := gateway ai-generator script-store freecad-worker output-watcher monitoring
 # Instances of each worker `make run` starts (SCALE=2 make run, or make run SCALE=2).
 SCALE ?= 1
+# The build `make run` starts: debug, or release (optimized, as the images ship).
+PROFILE ?= debug
+RELEASE_FLAG := $(if $(filter release,$(PROFILE)),--release)
 
 # Extra arguments: make test CARGO_TEST_ARGS='-p domain -- --nocapture'
 CARGO_TEST_ARGS ?=
@@ -49,7 +52,7 @@ stack-clean:
 	SERVICES="$(SERVICES)" bash $(STACK) clean
 
 build: web
-	$(CARGO) build --workspace --bins
+	$(CARGO) build --workspace --bins $(RELEASE_FLAG)
 
 # The web client (web/): its npm packages from the lock file, then the bundle
 # in web/dist that the gateway serves at / (WEB_ROOT).
@@ -74,7 +77,7 @@ run: stack-up build
 
 services-up:
 	bash web/scripts/ensure-s3-cors.sh
-	SERVICES="$(SERVICES)" SCALE="$(SCALE)" WEB_ROOT="$(if $(wildcard web/dist/index.html),$(CURDIR)/web/dist)" bash $(STACK) services-up
+	SERVICES="$(SERVICES)" SCALE="$(SCALE)" PROFILE="$(PROFILE)" WEB_ROOT="$(if $(wildcard web/dist/index.html),$(CURDIR)/web/dist)" bash $(STACK) services-up
 	@echo
 	@echo "web client  http://127.0.0.1:8080/   (open it in a browser)"
 	@echo "gateway     http://127.0.0.1:8080/api"

@@ -8,6 +8,7 @@
 #   deploy/stack.sh down           stop what this checkout started; data is kept
 #   deploy/stack.sh clean          down, then delete local data, logs and env file
 #   deploy/stack.sh services-up    start the service binaries from target/debug
+#                                  (target/release with PROFILE=release)
 #                                  (SCALE=N: N instances of each worker)
 #   deploy/stack.sh services-down  stop them
 #   deploy/stack.sh env            print the path of the env file
@@ -671,12 +672,12 @@ cmd_services_up() {
   [[ "${SCALE:-1}" =~ ^[1-9][0-9]?$ ]] ||
     die services "SCALE must be a whole number from 1 to 99 (got '${SCALE}')"
   [[ -f "$ENV_FILE" ]] || die services "$(rel "$ENV_FILE") is missing; run 'deploy/stack.sh up' first"
-  local target="${CARGO_TARGET_DIR:-$ROOT/target}/debug" name missing=()
+  local target="${CARGO_TARGET_DIR:-$ROOT/target}/${PROFILE:-debug}" name missing=()
   for name in $(service_names); do
     [[ -x "$target/$name" ]] || missing+=("$name")
   done
   ((${#missing[@]} == 0)) ||
-    die services "no binary in $(rel "$target") for: ${missing[*]} (run 'make build')"
+    die services "no binary in $(rel "$target") for: ${missing[*]} (run 'make build PROFILE=${PROFILE:-debug}')"
 
   local started=() port instance id
   while read -r name instance; do

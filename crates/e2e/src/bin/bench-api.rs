@@ -151,6 +151,8 @@ async fn main() -> anyhow::Result<()> {
         "endpoint", "rate/s", "achieved", "p50 ms", "p99 ms", "errors"
     );
     for (name, url, auth) in &endpoints {
+        // A second at a low rate first, not counted: connections and caches warm.
+        load(&http, url, auth.then_some(token.as_str()), 50, Duration::from_secs(1)).await;
         for &rate in &a.rates {
             let r = load(
                 &http,
