@@ -264,6 +264,19 @@ impl JobId {
     pub fn generate() -> Self {
         Self(uuid::Uuid::new_v4())
     }
+
+    /// The id of the chat message that asked for this job: a redelivered
+    /// request writes the same record.
+    pub fn request_message_id(&self) -> String {
+        format!("{self}-user")
+    }
+
+    /// The id of the assistant's reply to attempt `attempt` (0 for the
+    /// first, then each repair): script-store attaches the stored version
+    /// to it.
+    pub fn reply_message_id(&self, attempt: u32) -> String {
+        format!("{self}-{attempt}")
+    }
     pub fn parse(s: &str) -> Result<Self, IdError> {
         uuid::Uuid::parse_str(s).map(Self).map_err(|_| IdError::BadId {
             kind: "JobId",

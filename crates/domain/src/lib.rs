@@ -5,6 +5,7 @@
 //! safe to put in an S3 key). The crate does no I/O; adapters live in
 //! `platform`, behaviour in the services.
 
+pub mod auth;
 pub mod diagnosis;
 pub mod documents;
 pub mod files;

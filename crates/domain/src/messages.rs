@@ -212,11 +212,14 @@ pub enum ScriptSource {
     Uploaded { file_name: String },
 }
 
+/// The provider name of the embedded offline generator (`AI_PROVIDER`).
+pub const TEMPLATE_PROVIDER: &str = "template";
+
 impl ScriptSource {
     /// Only LLM scripts are sent back for repair; the template generator is
     /// deterministic and a user's script is theirs.
     pub fn is_repairable(&self) -> bool {
-        matches!(self, Self::Generated { provider, .. } if provider != "template")
+        matches!(self, Self::Generated { provider, .. } if provider != TEMPLATE_PROVIDER)
     }
 }
 

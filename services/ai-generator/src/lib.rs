@@ -19,7 +19,7 @@ use bson::doc;
 use chrono::Utc;
 
 use domain::documents::{Message, Role};
-use domain::messages::{GenerationRepair, GenerationRequested, Question, ScriptGenerated, ScriptSource};
+use domain::messages::{GenerationRepair, GenerationRequested, Question, ScriptGenerated, ScriptSource, TEMPLATE_PROVIDER};
 use domain::spec::PartSpec;
 use domain::{JobStage, MessageType, ProjectSlug, ProjectStatus, RawEnvelope, S3Key, UserId, Version};
 use platform::bus::{DeadLetterReason, Handler, HandlerError, Subscription};
@@ -213,7 +213,7 @@ impl Generator {
                     let findings = findings.join("\n");
                     checks += 1;
                     metrics::event("ai_request", &format!("{label}:rejected"));
-                    if provider == "template" || checks > self.max_check_retries {
+                    if provider == TEMPLATE_PROVIDER || checks > self.max_check_retries {
                         let reason = format!("the generated script was rejected by the safety check:\n{findings}");
                         let diagnosis = cadgen::diagnose(&violations, &draft.script);
                         return jobs::fail_with(db, bus.as_ref(), &origin, &task.slug, &reason, Some(&diagnosis)).await;
@@ -361,7 +361,7 @@ impl Generator {
 fn reply(raw: &RawEnvelope, task: &Task, content: String, metadata: bson::Document) -> Message {
     let now = Utc::now();
     Message {
-        message_id: format!("{}-{}", raw.job_id, task.repair_attempt),
+        message_id: raw.job_id.reply_message_id(task.repair_attempt),
         project_id: raw.project_id.clone(),
         user_id: task.user_id.clone(),
         role: Role::Assistant,

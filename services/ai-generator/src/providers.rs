@@ -22,7 +22,7 @@ use async_openai::types::chat::{
 use async_openai::Client;
 use async_trait::async_trait;
 
-use domain::messages::Question;
+use domain::messages::{Question, TEMPLATE_PROVIDER};
 use domain::spec::PartSpec;
 use domain::verify::Expectations;
 use platform::config::{EnvReader, Secret};
@@ -114,7 +114,7 @@ pub struct Template;
 #[async_trait]
 impl Provider for Template {
     fn name(&self) -> &str {
-        "template"
+        TEMPLATE_PROVIDER
     }
     fn model(&self) -> &str {
         "catalogue"
@@ -190,10 +190,10 @@ impl ChatSettings {
     pub fn read(env: &mut EnvReader) -> Option<Self> {
         let provider = env
             .optional("AI_PROVIDER")
-            .unwrap_or_else(|| "template".into())
+            .unwrap_or_else(|| TEMPLATE_PROVIDER.into())
             .to_ascii_lowercase();
         let (base, key_var, model): (&str, Option<&str>, &str) = match provider.as_str() {
-            "template" => return None,
+            p if p == TEMPLATE_PROVIDER => return None,
             "openai" => ("https://api.openai.com/v1", Some("OPENAI_API_KEY"), "gpt-4o-mini"),
             "openrouter" => (
                 "https://openrouter.ai/api/v1",

@@ -14,7 +14,6 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm as Argon2Algorithm, Argon2, Params, Version as Argon2Version};
 use chrono::Utc;
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use serde::{Deserialize, Serialize};
 
 use domain::documents::UserRole;
 use domain::UserId;
@@ -23,27 +22,7 @@ use crate::error::ApiError;
 use crate::settings::{JwtKeySettings, JwtSettings};
 use crate::startup::AppState;
 
-/// What a token says about its bearer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Claims {
-    /// The user id.
-    pub sub: String,
-    #[serde(default)]
-    pub email: String,
-    /// `user` when an outside identity provider does not say.
-    #[serde(default = "default_role")]
-    pub role: UserRole,
-    pub exp: i64,
-    pub iat: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub iss: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
-}
-
-fn default_role() -> UserRole {
-    UserRole::User
-}
+pub use domain::auth::Claims;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {

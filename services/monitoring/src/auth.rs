@@ -13,7 +13,6 @@ use std::time::Duration;
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use anyhow::Context as _;
 use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
-use serde::Deserialize;
 
 use platform::config::{EnvReader, Secret};
 
@@ -62,16 +61,7 @@ impl JwtSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct Claims {
-    pub sub: String,
-    #[serde(default)]
-    pub email: String,
-    pub role: String,
-    pub exp: u64,
-    #[serde(default)]
-    pub iat: u64,
-}
+pub use domain::auth::Claims;
 
 /// Verifies tokens.
 pub struct Verifier {
@@ -140,7 +130,7 @@ fn admin(req: &HttpRequest) -> Result<Admin, ApiError> {
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::unauthorized("expected `Authorization: Bearer <token>`"))?;
     let claims = verifier.verify(token)?;
-    if claims.role != "admin" {
+    if !claims.is_admin() {
         return Err(ApiError::forbidden("monitoring is for administrators"));
     }
     Ok(Admin(claims))

@@ -12,6 +12,7 @@ use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use serde_json::json;
 
+use domain::messages::TEMPLATE_PROVIDER;
 use platform::config::{ConfigErrors, EnvReader, FromEnv};
 
 use crate::auth::Admin;
@@ -88,7 +89,7 @@ const GATEWAY_VARS: &[Var] = &[
     var("ARGON2_ITERATIONS", Some("2")),
 ];
 const AI_GENERATOR_VARS: &[Var] = &[
-    var("AI_PROVIDER", Some("template")),
+    var("AI_PROVIDER", Some(TEMPLATE_PROVIDER)),
     var("AI_MODEL", None),
     var("AI_BASE_URL", None),
     secret("OPENAI_API_KEY"),

@@ -202,7 +202,7 @@ impl ScriptStore {
             updated_at: now,
         };
         // The assistant message that wrote this script learns its version.
-        let message_id = format!("{}-{}", raw.job_id, inc.repair_attempt);
+        let message_id = raw.job_id.reply_message_id(inc.repair_attempt);
         let timings = JobTimings {
             generation_ms: inc.generation_ms,
             store_ms: Some(began.elapsed().as_millis() as u64),

@@ -182,7 +182,7 @@ pub(super) async fn submit(
         .db
         .messages()
         .insert(&Message {
-            message_id: format!("{job_id}-user"),
+            message_id: job_id.request_message_id(),
             project_id: project.project_id.clone(),
             user_id: user.user_id.clone(),
             role: Role::User,
