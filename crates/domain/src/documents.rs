@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::diagnosis::Diagnosis;
+use crate::material::Material;
 use crate::messages::{ModelMetrics, Question, ScriptSource};
 use crate::verify::{Expectations, Verification};
 use crate::{FileType, JobId, JobStage, ProjectId, ProjectSlug, ProjectStatus, UserId, Version};
@@ -59,6 +60,9 @@ pub struct Project {
     pub latest_s3_input: Option<String>,
     #[serde(default)]
     pub latest_s3_output: Vec<String>,
+    /// What the part is made of; without one no mass is shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub material: Option<Material>,
     #[serde(default)]
     pub metadata: bson::Document,
 }

@@ -12,6 +12,7 @@ pub mod files;
 pub mod ids;
 pub mod job;
 pub mod keys;
+pub mod material;
 pub mod messages;
 pub mod spec;
 pub mod status;

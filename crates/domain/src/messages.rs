@@ -330,6 +330,16 @@ pub struct ModelMetrics {
     /// Through holes (the genus of the solid), where the worker measured it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub through_holes: Option<u32>,
+    /// [x, y, z] in mm, over every solid of the model (absent from models
+    /// measured before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub center_of_mass: Option<[f64; 3]>,
+    /// The 3 × 3 matrix of inertia about the centre of mass for unit
+    /// density, in mm⁵ (rows x, y, z; the diagonal holds Ixx, Iyy, Izz, the
+    /// rest the products of inertia). Times the density (g/mm³) it gives
+    /// g·mm².
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inertia: Option<[[f64; 3]; 3]>,
 }
 
 /// `model.built`: the four model files and the log are in S3.

@@ -246,6 +246,8 @@ mod tests {
             solids: 1,
             valid: true,
             through_holes: Some(1),
+            center_of_mass: None,
+            inertia: None,
         }
     }
 

@@ -26,6 +26,7 @@ fn project(name: &str, owner: &UserId) -> Project {
         status: ProjectStatus::Draft,
         latest_s3_input: None,
         latest_s3_output: vec![],
+        material: None,
         metadata: Default::default(),
     }
 }

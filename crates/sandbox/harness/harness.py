@@ -646,9 +646,44 @@ def measure(shape):
     if holes is not None:
         metrics["through_holes"] = holes
     numbers = [metrics["volume"], metrics["surface_area"]] + metrics["bounding_box"]
+    mass = mass_properties(shape)
+    if mass is not None:
+        metrics["center_of_mass"], metrics["inertia"] = mass
     if not all(math.isfinite(x) for x in numbers):
         raise NoModel("the model's measurements are not finite numbers")
     return metrics
+
+
+def mass_properties(shape):
+    """The centre of mass (mm) and the matrix of inertia about it (for unit
+    density, so in mm^5), combined over the solids: a compound has no mass
+    properties of its own in FreeCAD. Each solid's matrix is about its own
+    centre, and the parallel-axis theorem moves it to the common one. None
+    (the model is still delivered, without them) when the solids have no
+    volume or FreeCAD cannot compute them."""
+    try:
+        parts = []
+        for solid in shape.Solids:
+            m = solid.MatrixOfInertia
+            c = solid.CenterOfMass
+            matrix = [[m.A11, m.A12, m.A13], [m.A21, m.A22, m.A23], [m.A31, m.A32, m.A33]]
+            parts.append((solid.Volume, [c.x, c.y, c.z], matrix))
+        total = sum(v for v, _, _ in parts)
+        if not parts or not total > 0:
+            return None
+        center = [sum(v * c[i] for v, c, _ in parts) / total for i in range(3)]
+        inertia = [[0.0] * 3 for _ in range(3)]
+        for volume, c, matrix in parts:
+            d = [c[i] - center[i] for i in range(3)]
+            dd = sum(x * x for x in d)
+            for i in range(3):
+                for j in range(3):
+                    inertia[i][j] += matrix[i][j] + volume * ((dd if i == j else 0.0) - d[i] * d[j])
+        if not all(math.isfinite(x) for x in center + [x for row in inertia for x in row]):
+            return None
+        return center, inertia
+    except Exception:
+        return None
 
 
 def through_holes(shape):

@@ -12,6 +12,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use domain::documents::{FileRecord, Job, LogRecord, Message, Project, User};
+use domain::material::Material;
 use domain::messages::{ModelMetrics, Question};
 use domain::verify::{Expectations, Verification};
 use domain::{
@@ -99,7 +100,60 @@ pub struct ProjectView {
     pub ai_model_used: Option<String>,
     pub latest_s3_input: Option<String>,
     pub latest_s3_output: Vec<String>,
+    /// What the part is made of (`PUT /api/projects/{project}` sets it);
+    /// absent when none was chosen, and then no mass is shown.
+    pub material: Option<MaterialView>,
+    /// The mass of the newest model, on single-project reads (`GET` and
+    /// `PUT /api/projects/{project}`), when there is a material and a
+    /// measured model; absent from lists.
+    pub mass: Option<MassView>,
     pub metadata: serde_json::Value,
+}
+
+/// A material of the density table.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct MaterialView {
+    /// The key: `steel`, `stainless_steel`, `aluminium`, `brass`,
+    /// `titanium`, `pla`, `abs`, `petg`, `nylon` or `wood`.
+    pub material: Material,
+    /// "Stainless steel", "PLA"…
+    pub name: String,
+    pub density_g_cm3: f64,
+}
+
+impl From<Material> for MaterialView {
+    fn from(m: Material) -> Self {
+        Self {
+            material: m,
+            name: m.name().to_owned(),
+            density_g_cm3: m.density_g_cm3(),
+        }
+    }
+}
+
+/// What a model weighs in its project's material: volume (mm³) × density
+/// (g/cm³) / 1000.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct MassView {
+    pub grams: f64,
+    pub material: MaterialView,
+}
+
+impl MassView {
+    pub fn of(metrics: &ModelMetrics, material: Material) -> Self {
+        Self {
+            grams: material.mass_g(metrics.volume),
+            material: material.into(),
+        }
+    }
+}
+
+impl ProjectView {
+    /// The view with the mass of `newest`, the project's newest measured model.
+    pub fn with_model(mut self, newest: Option<&ModelMetrics>, material: Option<Material>) -> Self {
+        self.mass = newest.zip(material).map(|(m, material)| MassView::of(m, material));
+        self
+    }
 }
 
 impl From<&Project> for ProjectView {
@@ -118,6 +172,8 @@ impl From<&Project> for ProjectView {
             ai_model_used: p.ai_model_used.clone(),
             latest_s3_input: p.latest_s3_input.clone(),
             latest_s3_output: p.latest_s3_output.clone(),
+            material: p.material.map(MaterialView::from),
+            mass: None,
             metadata: metadata_json(&p.metadata),
         }
     }
@@ -254,7 +310,12 @@ pub struct JobView {
     pub error: Option<String>,
     pub history: Vec<StageView>,
     pub repair_attempts: u32,
+    /// Volume, area, bounding box, centre of mass and inertia (unit
+    /// density, mm⁵) of the model.
     pub metrics: Option<ModelMetrics>,
+    /// The model's mass in its project's material; absent while the
+    /// project has no material or the job no measured model.
+    pub mass: Option<MassView>,
     /// What the model must measure (from the part spec or the prompt).
     pub expected: Option<Expectations>,
     /// Each check of the built model against `expected`; a completed job
@@ -300,6 +361,7 @@ impl From<&Job> for JobView {
                 .collect(),
             repair_attempts: j.repair_attempts,
             metrics: j.metrics.clone(),
+            mass: None,
             expected: j.expected.clone(),
             verification: j.verification.clone(),
             verification_summary: j
@@ -316,6 +378,17 @@ impl From<&Job> for JobView {
             finished_at: j.finished_at,
             links: JobLinks::new(j.job_id, &j.project_id, &j.slug),
         }
+    }
+}
+
+impl JobView {
+    /// Adds the mass of the model in `material`, its project's.
+    pub fn weigh(&mut self, material: Option<Material>) {
+        self.mass = self
+            .metrics
+            .as_ref()
+            .zip(material)
+            .map(|(m, material)| MassView::of(m, material));
     }
 }
 

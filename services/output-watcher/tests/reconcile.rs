@@ -160,6 +160,8 @@ async fn outputs_found_in_s3_are_verified_with_the_measurements_the_worker_kept_
         solids: 1,
         valid: true,
         through_holes: Some(0),
+        center_of_mass: None,
+        inertia: None,
     };
     let metrics_json = serde_json::to_string(&measured).unwrap();
 

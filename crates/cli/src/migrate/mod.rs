@@ -317,6 +317,7 @@ async fn create_projects(db: &Database, analysis: &Analysis, write: bool, migrat
             },
             latest_s3_input: input.map(|(_, url)| url),
             latest_s3_output: outputs,
+            material: None,
             metadata,
         };
         if write {

@@ -175,6 +175,64 @@ async fn result_variable_is_the_model() {
     assert!((metrics.volume - 6.0).abs() < 1e-9);
 }
 
+/// A 10 × 20 × 30 mm box at x = 5: centre (10, 10, 15), and about it
+/// Ixx = V(b² + c²)/12, Iyy = V(a² + c²)/12, Izz = V(a² + b²)/12 with no
+/// products of inertia.
+fn assert_off_centre_box(metrics: &domain::messages::ModelMetrics) {
+    let close = |got: f64, want: f64| (got - want).abs() <= 1e-6 * want.abs().max(1.0);
+    let (a, b, c) = (10.0, 20.0, 30.0);
+    let v = a * b * c;
+    let center = metrics.center_of_mass.expect("a centre of mass");
+    for (got, want) in center.iter().zip([10.0, 10.0, 15.0]) {
+        assert!(close(*got, want), "centre of mass {center:?}");
+    }
+    let inertia = metrics.inertia.expect("a matrix of inertia");
+    let diagonal = [
+        v * (b * b + c * c) / 12.0,
+        v * (a * a + c * c) / 12.0,
+        v * (a * a + b * b) / 12.0,
+    ];
+    for i in 0..3 {
+        for j in 0..3 {
+            let want = if i == j { diagonal[i] } else { 0.0 };
+            // Off the diagonal "relative" means relative to the moments.
+            let scale = if i == j { want } else { diagonal[0] };
+            assert!(
+                (inertia[i][j] - want).abs() <= 1e-6 * scale,
+                "inertia[{i}][{j}] = {} (want {want}): {inertia:?}",
+                inertia[i][j]
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_off_centre_box_reports_its_centre_of_mass_and_inertia() {
+    let script = "import Part\nfrom FreeCAD import Vector\nresult = Part.makeBox(10, 20, 30, Vector(5, 0, 0))\n";
+    let report = run(&sandbox(Limits::default()), script).await;
+    let Outcome::Built { metrics, .. } = &report.outcome else {
+        panic!("not built: {:?}\n{}", report.outcome, report.log);
+    };
+    assert_off_centre_box(metrics);
+}
+
+#[tokio::test]
+async fn mass_properties_of_several_solids_are_those_of_the_whole() {
+    // The same box in two unequal pieces, as separate solids of one model:
+    // the pieces' centres and moments must combine to the whole box's.
+    let script = r#"
+import Part
+from FreeCAD import Vector
+result = [Part.makeBox(7, 20, 30, Vector(5, 0, 0)), Part.makeBox(3, 20, 30, Vector(12, 0, 0))]
+"#;
+    let report = run(&sandbox(Limits::default()), script).await;
+    let Outcome::Built { metrics, .. } = &report.outcome else {
+        panic!("not built: {:?}\n{}", report.outcome, report.log);
+    };
+    assert_eq!(metrics.solids, 2);
+    assert_off_centre_box(metrics);
+}
+
 #[tokio::test]
 async fn syntax_error_is_a_script_error() {
     let report = run(&sandbox(strict()), "import Part\nbox = Part.makeBox(1, 2\n").await;

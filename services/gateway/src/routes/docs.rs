@@ -266,12 +266,21 @@ pub fn openapi() -> Value {
             "put",
             "/api/projects/{project}",
             "projects",
-            "Rename or describe a project",
+            "Rename or describe a project, or set its material",
+        )
+        .describe(
+            "`material` is a key of the density table (steel 7.85, stainless_steel 7.93, aluminium 2.70, \
+             brass 8.50, titanium 4.43, pla 1.24, abs 1.04, petg 1.27, nylon 1.14, wood 0.70 g/cm³); \
+             an empty string clears it. With a material, the project and its jobs show `mass` \
+             (grams = volume in mm³ × density / 1000); without one, none.",
         )
         .param(project_param())
         .body("application/json", update)
         .ok(200, "The updated project.", project)
-        .fails(400, bad)
+        .fails(
+            400,
+            "Malformed input, or a material not in the table (the message lists the valid ones).",
+        )
         .fails(404, missing),
     );
     let deleted = b.res::<DeletedView>();
@@ -524,6 +533,10 @@ pub fn openapi() -> Value {
     );
     b.add(
         Op::new("get", "/api/jobs/{job_id}", "jobs", "A job with its history")
+            .describe(
+                "A built job carries `metrics` (volume, area, bounding box, centre of mass, and the matrix of \
+                 inertia about it for unit density in mm⁵) and, when its project has a material, `mass`.",
+            )
             .param(job_param())
             .ok(200, "The job.", job.clone())
             .fails(400, bad)

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use actix_web::{web, HttpResponse};
 
 use domain::documents::{Job, JobKind, Project};
+use domain::material::Material;
 use domain::messages::{GenerationRequested, ScriptUploaded};
 use domain::{Envelope, JobId, JobStage, MessageType, ProjectStatus, RawEnvelope};
 use platform::jobs::{self, Advance, Origin};
@@ -44,19 +45,39 @@ async fn list(
     query: web::Query<HashMap<String, String>>,
 ) -> ApiResult<HttpResponse> {
     let page = page(&query)?;
+    let mut materials = HashMap::new();
     let found = match query.get("project").filter(|p| !p.is_empty()) {
         Some(key) => {
             let project = owned_project(&state, &user, key).await?;
+            materials.insert(project.project_id.clone(), project.material);
             state.db.jobs().list_by_project(&project.project_id, page).await?
         }
         None => state.db.jobs().list_by_user(&user.user_id, page).await?,
     };
-    Ok(HttpResponse::Ok().json(PageView::<JobView>::of(found)))
+    for job in &found.items {
+        if job.metrics.is_some() && !materials.contains_key(&job.project_id) {
+            let material = material_of(&state, job).await?;
+            materials.insert(job.project_id.clone(), material);
+        }
+    }
+    let mut view = PageView::<JobView>::of(found);
+    for job in &mut view.items {
+        job.weigh(materials.get(&job.project_id).copied().flatten());
+    }
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// The material of the job's project, which its mass is given in.
+async fn material_of(state: &AppState, job: &Job) -> ApiResult<Option<Material>> {
+    Ok(state.db.projects().get(&job.project_id).await?.and_then(|p| p.material))
 }
 
 async fn get(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let job = owned_job(&state, &user, &path).await?;
-    Ok(HttpResponse::Ok().json(JobView::from(&job)))
+    let material = material_of(&state, &job).await?;
+    let mut view = JobView::from(&job);
+    view.weigh(material);
+    Ok(HttpResponse::Ok().json(view))
 }
 
 fn finished(job: &Job) -> ApiError {

@@ -8,6 +8,7 @@ use bson::doc;
 use serde::{Deserialize, Serialize};
 
 use domain::documents::{Job, Project};
+use domain::material::Material;
 use domain::{FileType, JobStage, ProcessingStatus, ProjectSlug, ProjectStatus, S3Key};
 use platform::jobs::{self, Advance, Origin};
 use platform::mongo::PageRequest;
@@ -75,6 +76,10 @@ pub struct ProjectUpdate {
     /// The slug stays as it is: S3 keys are built from it.
     pub project_name: Option<String>,
     pub description: Option<String>,
+    /// What the part is made of, for its mass: `steel`, `stainless_steel`,
+    /// `aluminium`, `brass`, `titanium`, `pla`, `abs`, `petg`, `nylon` or
+    /// `wood`; an empty string clears it (no mass shown).
+    pub material: Option<String>,
 }
 
 async fn list(state: web::Data<AppState>, user: AuthUser, query: Query) -> ApiResult<HttpResponse> {
@@ -125,7 +130,26 @@ async fn create(state: web::Data<AppState>, user: AuthUser, body: web::Json<NewP
 
 async fn get(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let project = owned_project(&state, &user, &path).await?;
-    Ok(HttpResponse::Ok().json(ProjectView::from(&project)))
+    Ok(HttpResponse::Ok().json(weighed(&state, &project).await?))
+}
+
+/// The project's view with the mass of its newest measured model.
+async fn weighed(state: &AppState, project: &Project) -> ApiResult<ProjectView> {
+    let view = ProjectView::from(project);
+    if project.material.is_none() {
+        return Ok(view);
+    }
+    let recent = state
+        .db
+        .jobs()
+        .list_by_project(&project.project_id, PageRequest::new(20, 0))
+        .await?;
+    let newest = recent
+        .items
+        .iter()
+        .filter(|j| j.stage == JobStage::Completed)
+        .find_map(|j| j.metrics.as_ref());
+    Ok(view.with_model(newest, project.material))
 }
 
 async fn update(
@@ -143,10 +167,20 @@ async fn update(
     if let Some(d) = &body.description {
         set.insert("metadata.description", check_description(d)?);
     }
+    if let Some(m) = body.material.as_deref() {
+        let material = match m.trim() {
+            "" => bson::Bson::Null,
+            key => {
+                let material: Material = key.parse().map_err(|e| ApiError::bad_request("material", e))?;
+                material.key().into()
+            }
+        };
+        set.insert("material", material);
+    }
     if set.is_empty() {
         return Err(ApiError::bad_request(
             "body",
-            "nothing to update; give project_name or description",
+            "nothing to update; give project_name, description or material",
         ));
     }
     state.db.projects().update_fields(&project.project_id, set).await?;
@@ -156,7 +190,7 @@ async fn update(
         .get(&project.project_id)
         .await?
         .ok_or_else(|| ApiError::not_found("project"))?;
-    Ok(HttpResponse::Ok().json(ProjectView::from(&updated)))
+    Ok(HttpResponse::Ok().json(weighed(&state, &updated).await?))
 }
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]

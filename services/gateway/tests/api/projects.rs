@@ -384,3 +384,120 @@ async fn get_deleted(app: &TestApp, user: &TestUser, id: &str) -> Value {
     assert_eq!(res.status(), 200);
     res.json().await.unwrap()
 }
+
+#[tokio::test]
+async fn a_projects_material_gives_its_models_a_mass() {
+    let app = spawn_app().await;
+    let user = app.register().await;
+    let res = app
+        .post("/api/ai/generate-code", &user)
+        .json(&json!({ "prompt": "box 10 x 20 x 30 mm" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let accepted: Value = res.json().await.unwrap();
+    let slug = accepted["slug"].as_str().unwrap().to_owned();
+    let job_id = accepted["job_id"].as_str().unwrap().to_owned();
+    // The model as the worker measured it: 6000 mm³, centred at (10, 10, 15).
+    let metrics = domain::messages::ModelMetrics {
+        volume: 6000.0,
+        surface_area: 2200.0,
+        bounding_box: [5.0, 0.0, 0.0, 15.0, 20.0, 30.0],
+        solids: 1,
+        valid: true,
+        through_holes: Some(0),
+        center_of_mass: Some([10.0, 10.0, 15.0]),
+        inertia: Some([[650_000.0, 0.0, 0.0], [0.0, 500_000.0, 0.0], [0.0, 0.0, 250_000.0]]),
+    };
+    app.db
+        .jobs()
+        .set(
+            domain::JobId::parse(&job_id).unwrap(),
+            doc! { "stage": "completed", "metrics": bson::to_bson(&metrics).unwrap() },
+        )
+        .await
+        .unwrap();
+
+    // No material yet: no mass anywhere.
+    let job = app.get_json(&format!("/api/jobs/{job_id}"), &user).await;
+    assert_eq!(job["metrics"]["center_of_mass"], json!([10.0, 10.0, 15.0]));
+    assert!(job["mass"].is_null(), "{job}");
+    let project = app.get_json(&format!("/api/projects/{slug}"), &user).await;
+    assert!(project["material"].is_null() && project["mass"].is_null(), "{project}");
+
+    let res = app
+        .put(&format!("/api/projects/{slug}"), &user)
+        .json(&json!({ "material": "aluminium" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let project: Value = res.json().await.unwrap();
+    assert_eq!(project["material"]["material"], "aluminium");
+    assert_eq!(project["material"]["name"], "Aluminium");
+    assert_eq!(project["material"]["density_g_cm3"], 2.7);
+    // 6 cm³ of aluminium at 2.70 g/cm³.
+    let grams = |v: &Value| v["mass"]["grams"].as_f64().unwrap_or(f64::NAN);
+    assert!((grams(&project) - 16.2).abs() < 1e-9, "{project}");
+
+    let job = app.get_json(&format!("/api/jobs/{job_id}"), &user).await;
+    assert!((grams(&job) - 16.2).abs() < 1e-9, "{job}");
+    assert_eq!(job["mass"]["material"]["name"], "Aluminium");
+    let listed = app.get_json(&format!("/api/jobs?project={slug}"), &user).await;
+    assert!((grams(&listed["items"][0]) - 16.2).abs() < 1e-9, "{listed}");
+    let listed = app.get_json("/api/jobs", &user).await;
+    assert!((grams(&listed["items"][0]) - 16.2).abs() < 1e-9, "{listed}");
+
+    // Another material, another mass; an unknown one is refused with the list.
+    let res = app
+        .put(&format!("/api/projects/{slug}"), &user)
+        .json(&json!({ "material": "PLA" }))
+        .send()
+        .await
+        .unwrap();
+    let project: Value = res.json().await.unwrap();
+    assert_eq!(project["material"]["material"], "pla");
+    let job = app.get_json(&format!("/api/jobs/{job_id}"), &user).await;
+    assert!((grams(&job) - 7.44).abs() < 1e-9, "{job}");
+    let res = app
+        .put(&format!("/api/projects/{slug}"), &user)
+        .json(&json!({ "material": "unobtainium" }))
+        .send()
+        .await
+        .unwrap();
+    let msg = error(res, 400, "bad_request").await;
+    assert!(msg.starts_with("material"), "{msg}");
+    for key in [
+        "steel",
+        "stainless_steel",
+        "aluminium",
+        "brass",
+        "titanium",
+        "pla",
+        "abs",
+        "petg",
+        "nylon",
+        "wood",
+    ] {
+        assert!(msg.contains(key), "{msg} lacks {key}");
+    }
+    let project = app.get_json(&format!("/api/projects/{slug}"), &user).await;
+    assert_eq!(
+        project["material"]["material"], "pla",
+        "a refused update changes nothing"
+    );
+
+    // An empty material clears it.
+    let res = app
+        .put(&format!("/api/projects/{slug}"), &user)
+        .json(&json!({ "material": "" }))
+        .send()
+        .await
+        .unwrap();
+    let project: Value = res.json().await.unwrap();
+    assert!(project["material"].is_null(), "{project}");
+    let job = app.get_json(&format!("/api/jobs/{job_id}"), &user).await;
+    assert!(job["mass"].is_null(), "{job}");
+    app.cleanup(&[&slug]).await;
+}
