@@ -323,8 +323,13 @@ export class Api {
     return this.request('POST', `/api/jobs/${enc(id)}/retry`);
   }
 
-  /** The live status stream of a project; EventSource cannot send headers. */
-  eventsUrl(projectId: string): string {
-    return this.url(`/api/projects/${enc(projectId)}/events`, { access_token: this.tokens.token() ?? undefined });
+  /**
+   * The live status stream of a project, with a new single-use ticket: an
+   * EventSource cannot send headers, and the long-lived token must not go
+   * into a URL.
+   */
+  async eventsUrl(projectId: string): Promise<string> {
+    const ticket = await this.request<{ url: string }>('POST', `/api/projects/${enc(projectId)}/events/ticket`);
+    return this.url(ticket.url);
   }
 }

@@ -2,9 +2,10 @@
 // (`GET /api/projects/{id}/events`, frames `event: status`). No polling: the
 // browser's EventSource keeps the stream open and reconnects by itself after
 // a network hiccup. When the stream is refused (the server answered an error,
-// e.g. 401 for an expired token), EventSource gives up; `onRefused` then lets
-// the app find out why (an API call that answers 401 sends the person to
-// sign in), and the stream is opened again after a growing delay.
+// e.g. 401 for an expired token or a used ticket), EventSource gives up;
+// `onRefused` then lets the app find out why (an API call that answers 401
+// sends the person to sign in), and the stream is opened again, with a new
+// URL (a new ticket), after a growing delay.
 
 import type { StatusEvent } from './types';
 
@@ -47,8 +48,8 @@ export function parseStatus(data: string): StatusEvent | null {
 export type Connection = 'connecting' | 'live' | 'reconnecting';
 
 export interface StreamOptions {
-  /** The URL, computed again on every (re)connect so a new token is used. */
-  url: () => string;
+  /** The URL, computed again on every (re)connect so a new ticket is used. */
+  url: () => string | Promise<string>;
   onStatus: (ev: StatusEvent) => void;
   onConnection?: (state: Connection) => void;
   /** The server refused the stream; resolve to false to stop trying. */
@@ -82,7 +83,20 @@ export class StatusStream {
   private open(): void {
     if (this.stopped) return;
     this.opts.onConnection?.(this.attempts === 0 ? 'connecting' : 'reconnecting');
-    const source = this.opts.factory(this.opts.url());
+    let url: string | Promise<string>;
+    try {
+      url = this.opts.url();
+    } catch {
+      void this.refused();
+      return;
+    }
+    if (typeof url === 'string') this.connect(url);
+    else url.then((u) => this.connect(u), () => void this.refused());
+  }
+
+  private connect(url: string): void {
+    if (this.stopped) return;
+    const source = this.opts.factory(url);
     this.source = source;
     source.onopen = () => {
       this.attempts = 0;

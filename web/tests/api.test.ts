@@ -160,11 +160,18 @@ describe('Api', () => {
     await expect(api.spec('my-part', 1)).rejects.toMatchObject({ status: 404, code: 'no_spec' });
   });
 
-  it('puts the token in the query of the event stream', () => {
+  it('opens the event stream with a ticket, never the token in the URL', async () => {
     const tokens = memoryTokens();
     tokens.save('a b+c', user);
-    const api = new Api({ tokens, base: 'http://gw/' });
-    expect(api.eventsUrl('project-9')).toBe('http://gw/api/projects/project-9/events?access_token=a%20b%2Bc');
+    const ticket = 'ab'.repeat(32);
+    const { fn, calls } = fakeFetch([
+      json(201, { ticket, expires_in: 60, url: `/api/projects/project-9/events?ticket=${ticket}` }),
+    ]);
+    const api = new Api({ tokens, base: 'http://gw/', fetch: fn });
+    const url = await api.eventsUrl('project-9');
+    expect(url).toBe(`http://gw/api/projects/project-9/events?ticket=${ticket}`);
+    expect(url).not.toContain('a%20b');
+    expect(calls[0]).toMatchObject({ url: 'http://gw/api/projects/project-9/events/ticket', init: { method: 'POST' } });
   });
 });
 

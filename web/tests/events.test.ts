@@ -51,7 +51,7 @@ function setup(onRefused?: () => Promise<boolean> | boolean) {
   const states: string[] = [];
   let n = 0;
   const stream = new StatusStream({
-    url: () => `/events?access_token=t${++n}`,
+    url: () => `/events?ticket=t${++n}`,
     onStatus: (ev) => events.push(ev),
     onConnection: (s) => states.push(s),
     onRefused,
@@ -91,7 +91,7 @@ describe('StatusStream', () => {
   it('delivers status events and says when it is live', () => {
     const { sources, events, states } = setup();
     expect(sources).toHaveLength(1);
-    expect(sources[0].url).toBe('/events?access_token=t1');
+    expect(sources[0].url).toBe('/events?ticket=t1');
     sources[0].open();
     sources[0].emit('status', frame());
     sources[0].emit('status', 'garbage');
@@ -119,7 +119,7 @@ describe('StatusStream', () => {
     expect(timers[0].ms).toBe(10);
     timers[0].fn();
     expect(sources).toHaveLength(2);
-    expect(sources[1].url).toBe('/events?access_token=t2');
+    expect(sources[1].url).toBe('/events?ticket=t2');
     sources[1].fail(true);
     await vi.waitFor(() => expect(timers).toHaveLength(2));
     expect(timers[1].ms).toBe(20);
@@ -133,6 +133,39 @@ describe('StatusStream', () => {
     await new Promise((r) => setTimeout(r, 0));
     expect(timers).toHaveLength(0);
     expect(sources).toHaveLength(1);
+  });
+
+  it('waits for a ticket before it opens, and retries when none comes', async () => {
+    const sources: FakeSource[] = [];
+    const timers: { fn: () => void; ms: number }[] = [];
+    const onRefused = vi.fn(async () => true);
+    let n = 0;
+    new StatusStream({
+      url: async () => {
+        n += 1;
+        if (n === 1) throw new Error('no ticket');
+        return `/events?ticket=async${n}`;
+      },
+      onStatus: () => {},
+      onRefused,
+      factory: (url) => {
+        const s = new FakeSource(url);
+        sources.push(s);
+        return s;
+      },
+      backoff: [10],
+      setTimer: (fn, ms) => {
+        timers.push({ fn, ms });
+        return timers.length;
+      },
+      clearTimer: () => {},
+    });
+    await vi.waitFor(() => expect(timers).toHaveLength(1));
+    expect(sources).toHaveLength(0);
+    expect(onRefused).toHaveBeenCalledOnce();
+    timers[0].fn();
+    await vi.waitFor(() => expect(sources).toHaveLength(1));
+    expect(sources[0].url).toBe('/events?ticket=async2');
   });
 
   it('closes its source and ignores late events', () => {

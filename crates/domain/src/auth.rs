@@ -1,9 +1,12 @@
 //! The bearer token's claims: issued by the gateway, checked by the gateway
 //! and by monitoring. Declared once here.
 
+use bson::serde_helpers::chrono_datetime_as_bson_datetime as bson_dt;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::documents::UserRole;
+use crate::{ProjectId, UserId};
 
 /// What a token says about its bearer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,6 +33,28 @@ impl Claims {
     pub fn is_admin(&self) -> bool {
         self.role == UserRole::Admin
     }
+}
+
+/// A stream ticket: lets one request open one project's live event stream
+/// without the long-lived token in its URL (a browser's EventSource cannot
+/// send headers, and URLs end up in proxies' and servers' logs). Issued to
+/// a signed-in user for a project, redeemed once, valid for
+/// [`StreamTicket::LIFETIME_SECS`]. Kept in the database, so any gateway
+/// instance redeems what another issued.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamTicket {
+    /// 256 random bits, hex.
+    pub ticket: String,
+    pub user_id: UserId,
+    pub email: String,
+    pub role: UserRole,
+    pub project_id: ProjectId,
+    #[serde(with = "bson_dt")]
+    pub expires_at: DateTime<Utc>,
+}
+
+impl StreamTicket {
+    pub const LIFETIME_SECS: i64 = 60;
 }
 
 fn default_role() -> UserRole {

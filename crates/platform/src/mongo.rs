@@ -18,6 +18,7 @@ use mongodb::{Client, Collection, Database, IndexModel};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use domain::auth::StreamTicket;
 use domain::documents::{FileRecord, Job, JobTimings, LogRecord, Message, Project, User};
 use domain::{FileType, JobId, JobStage, ProjectId, ProjectSlug, ProjectStatus, UserId, Version};
 
@@ -181,6 +182,9 @@ impl Db {
     pub fn users(&self) -> Users {
         Users(self.db.collection("users"))
     }
+    pub fn stream_tickets(&self) -> StreamTickets {
+        StreamTickets(self.db.collection("stream_tickets"))
+    }
 
     /// Creates every index of the schema; safe to run at every start.
     pub async fn ensure_indexes(&self) -> DbResult<()> {
@@ -261,7 +265,34 @@ pub fn index_plan() -> Vec<(&'static str, Vec<(Document, bool)>)> {
             "users",
             vec![(doc! { "user_id": 1 }, true), (doc! { "email": 1 }, true)],
         ),
+        (
+            "stream_tickets",
+            vec![(doc! { "ticket": 1 }, true), (doc! { "expires_at": 1 }, false)],
+        ),
     ]
+}
+
+/// Live-stream tickets: issued, then redeemed once.
+pub struct StreamTickets(Collection<StreamTicket>);
+
+impl StreamTickets {
+    /// Stores a new ticket; expired ones go at the same time.
+    pub async fn issue(&self, ticket: &StreamTicket) -> DbResult<()> {
+        self.0
+            .delete_many(doc! { "expires_at": { "$lt": now() } })
+            .await?;
+        self.0.insert_one(ticket).await?;
+        Ok(())
+    }
+
+    /// The ticket, removed in the same step so it is used once; `None`
+    /// when it is unknown, used or expired.
+    pub async fn redeem(&self, ticket: &str) -> DbResult<Option<StreamTicket>> {
+        Ok(self
+            .0
+            .find_one_and_delete(doc! { "ticket": ticket, "expires_at": { "$gt": now() } })
+            .await?)
+    }
 }
 
 /// `$set` fields (`timings.<name>`) for the timings that are set.

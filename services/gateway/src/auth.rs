@@ -159,12 +159,12 @@ fn bearer(req: &HttpRequest) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// The token of a live-stream request: the header, else `?access_token=`
-/// (browsers' EventSource cannot set headers). Only the events route uses it.
-fn query_token(req: &HttpRequest) -> Option<String> {
+/// The stream ticket of a live-stream request (`?ticket=`).
+fn query_ticket(req: &HttpRequest) -> Option<String> {
     web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
         .ok()
-        .and_then(|q| q.get("access_token").cloned())
+        .and_then(|q| q.get("ticket").cloned())
+        .filter(|t| !t.is_empty())
 }
 
 fn authenticate(req: &HttpRequest, token: Option<&str>) -> Result<AuthUser, ApiError> {
@@ -188,18 +188,55 @@ impl FromRequest for AuthUser {
     }
 }
 
-/// The caller of a live stream: like [`AuthUser`], but the token may also
-/// come as `?access_token=`.
+/// The caller of a live stream: a bearer token in the header, or a stream
+/// ticket (`?ticket=`, [`StreamTicket`](domain::auth::StreamTicket)),
+/// which is redeemed here and is good for its own project only. The
+/// long-lived token is never accepted in the URL.
 #[derive(Debug, Clone)]
-pub struct StreamUser(pub AuthUser);
+pub struct StreamUser {
+    pub user: AuthUser,
+    /// The project a ticket was issued for; `None` with a bearer token.
+    pub ticket_project: Option<domain::ProjectId>,
+}
 
 impl FromRequest for StreamUser {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = futures::future::LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let token = bearer(req).map(str::to_owned).or_else(|| query_token(req));
-        ready(authenticate(req, token.as_deref()).map(StreamUser))
+        if let Some(token) = bearer(req) {
+            let user = authenticate(req, Some(token)).map(|user| StreamUser {
+                user,
+                ticket_project: None,
+            });
+            return Box::pin(ready(user));
+        }
+        let ticket = query_ticket(req);
+        let req = req.clone();
+        Box::pin(async move {
+            let ticket = ticket.ok_or_else(|| {
+                ApiError::unauthorized("a bearer token, or a stream ticket as `?ticket=`, is required")
+            })?;
+            let state = req.app_data::<web::Data<AppState>>().ok_or_else(ApiError::internal)?;
+            let redeemed = state
+                .db
+                .stream_tickets()
+                .redeem(&ticket)
+                .await?
+                .ok_or_else(|| ApiError::unauthorized("the stream ticket is unknown, used or expired"))?;
+            state.limiter.check(redeemed.user_id.as_str())?;
+            tracing::Span::current().record("user_id", redeemed.user_id.as_str());
+            let user = AuthUser {
+                user_id: redeemed.user_id,
+                email: redeemed.email,
+                role: redeemed.role,
+            };
+            req.extensions_mut().insert(user.clone());
+            Ok(StreamUser {
+                user,
+                ticket_project: Some(redeemed.project_id),
+            })
+        })
     }
 }
 

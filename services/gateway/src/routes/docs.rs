@@ -357,9 +357,15 @@ pub fn openapi() -> Value {
         .fails(404, missing),
     );
     let event = b.res::<StatusEvent>();
+    let ticket = b.res::<super::events::TicketView>();
+    b.add(Op::new("post", "/api/projects/{project}/events/ticket", "live status", "A ticket to open the project's event stream")
+        .describe("For clients that cannot send an Authorization header with the stream request (a browser's EventSource): the ticket opens this project's stream once, within 60 seconds, so the long-lived token never goes into a URL.")
+        .param(project_param())
+        .ok(201, "The ticket and the stream's URL with it.", ticket)
+        .fails(404, missing));
     b.add(Op::new("get", "/api/projects/{project}/events", "live status", "Job status as Server-Sent Events")
-        .describe("`event: status` frames whose data is a StatusEvent: first the current state of the project's live jobs and of its latest job, then every change as it happens. Comment lines keep the connection alive. The token may be given as `?access_token=` (EventSource cannot set headers); only this route accepts it there.")
-        .param(project_param()).param(query("access_token", "The bearer token, when no Authorization header can be sent.", json!({"type": "string"})))
+        .describe("`event: status` frames whose data is a StatusEvent: first the current state of the project's live jobs and of its latest job, then every change as it happens. Comment lines keep the connection alive. Authenticate with the bearer token in the Authorization header, or with a stream ticket (`?ticket=`) from the ticket route; the bearer token itself is never accepted in the URL.")
+        .param(project_param()).param(query("ticket", "A stream ticket for this project, when no Authorization header can be sent; good once.", json!({"type": "string", "pattern": "^[0-9a-f]{64}$"})))
         .ok_as(200, "An endless text/event-stream; each data line is a StatusEvent.", "text/event-stream", event).fails(404, missing));
 
     // scripts and outputs

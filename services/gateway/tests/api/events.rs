@@ -12,6 +12,20 @@ use crate::helpers::{another_instance, error, spawn_app, Frame, Sse};
 
 const SECS: Duration = Duration::from_secs(10);
 
+/// The stream's URL with a new ticket, as a browser gets it.
+pub async fn ticket_url(app: &crate::helpers::TestApp, user: &crate::helpers::TestUser, project: &str) -> String {
+    let res = app
+        .post(&format!("/api/projects/{project}/events/ticket"), user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["ticket"].as_str().unwrap().len(), 64, "{body}");
+    assert_eq!(body["expires_in"], 60);
+    body["url"].as_str().unwrap().to_owned()
+}
+
 async fn publish(app: &crate::helpers::TestApp, job: JobId, project: &Value, stage: JobStage, detail: Option<&str>) {
     let mut status = JobStatus::new(ProjectSlug::parse(project["slug"].as_str().unwrap()).unwrap(), stage);
     status.detail = detail.map(str::to_owned);
@@ -39,17 +53,14 @@ async fn a_stream_starts_with_the_current_state_then_follows_every_instance() {
     let project = json!({ "project_id": accepted["project_id"], "slug": accepted["slug"] });
     let events = accepted["links"]["events"].as_str().unwrap().to_owned();
 
-    // One client per instance; the browser way (?access_token=) on the second.
+    // One client per instance; the browser way on the second: a ticket the
+    // first instance issued.
     let res = app.get(&events, &user).send().await.unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "text/event-stream");
     let mut a = Sse::new(res);
-    let res = app
-        .http
-        .get(format!("{second}{events}?access_token={}", user.token))
-        .send()
-        .await
-        .unwrap();
+    let with_ticket = ticket_url(&app, &user, accepted["project_id"].as_str().unwrap()).await;
+    let res = app.http.get(format!("{second}{with_ticket}")).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let mut b = Sse::new(res);
     for s in [&mut a, &mut b] {
@@ -142,43 +153,53 @@ async fn a_late_subscriber_learns_the_job_failed_and_why() {
 }
 
 #[tokio::test]
-async fn the_query_token_is_accepted_on_the_stream_only() {
+async fn the_stream_takes_a_ticket_once_and_never_the_token_in_the_url() {
     let app = spawn_app().await;
     let user = app.register().await;
-    let project = app.project(&user, "tokens").await;
+    let other = app.register().await;
+    let project = app.project(&user, "tickets").await;
+    let second = app.project(&user, "tickets two").await;
     let id = project["project_id"].as_str().unwrap();
-    let res = app
-        .http
-        .get(app.url(&format!("/api/projects/{id}?access_token={}", user.token)))
-        .send()
-        .await
-        .unwrap();
-    error(res, 401, "unauthorized").await;
-    let res = app
-        .http
-        .get(app.url(&format!("/api/projects/{id}/events")))
-        .send()
-        .await
-        .unwrap();
-    error(res, 401, "unauthorized").await;
-    let res = app
-        .http
-        .get(app.url(&format!("/api/projects/{id}/events?access_token=nope")))
-        .send()
-        .await
-        .unwrap();
-    error(res, 401, "unauthorized").await;
-    let res = app
-        .http
-        .get(app.url(&format!("/api/projects/{id}/events?access_token={}", user.token)))
-        .send()
-        .await
-        .unwrap();
+    let events = format!("/api/projects/{id}/events");
+    let (http, base) = (&app.http, app.url(""));
+    let open = |url: String| {
+        let request = http.get(format!("{base}{url}"));
+        async move { request.send().await.unwrap() }
+    };
+    // The long-lived token is refused in the URL, on the stream too.
+    error(
+        open(format!("{events}?access_token={}", user.token)).await,
+        401,
+        "unauthorized",
+    )
+    .await;
+    error(open(events.clone()).await, 401, "unauthorized").await;
+    error(open(format!("{events}?ticket=nope")).await, 401, "unauthorized").await;
+    // A ticket opens its own project's stream once.
+    let url = ticket_url(&app, &user, id).await;
+    let res = open(url.clone()).await;
     assert_eq!(res.status(), 200);
     let mut s = Sse::new(res);
     assert!(
         matches!(s.next(Duration::from_secs(3)).await, Some(Frame::Comment(_))),
         "the stream opens"
     );
-    app.cleanup(&[project["slug"].as_str().unwrap()]).await;
+    error(open(url).await, 401, "unauthorized").await;
+    // Not another project's, even the same user's.
+    let url = ticket_url(&app, &user, second["project_id"].as_str().unwrap()).await;
+    error(
+        open(url.replace(second["project_id"].as_str().unwrap(), id)).await,
+        401,
+        "unauthorized",
+    )
+    .await;
+    // Nobody gets a ticket for a project that is not theirs.
+    let res = app
+        .post(&format!("/api/projects/{id}/events/ticket"), &other)
+        .send()
+        .await
+        .unwrap();
+    error(res, 404, "not_found").await;
+    app.cleanup(&[project["slug"].as_str().unwrap(), second["slug"].as_str().unwrap()])
+        .await;
 }

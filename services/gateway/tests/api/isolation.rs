@@ -89,8 +89,13 @@ async fn another_users_project_scripts_outputs_jobs_and_events_are_not_found() {
         error(res, 404, "not_found").await;
     }
     let res = app
-        .http
-        .get(app.url(&format!("/api/projects/{id}/events?access_token={}", bob.token)))
+        .get(&format!("/api/projects/{id}/events"), &bob)
+        .send()
+        .await
+        .unwrap();
+    error(res, 404, "not_found").await;
+    let res = app
+        .post(&format!("/api/projects/{id}/events/ticket"), &bob)
         .send()
         .await
         .unwrap();

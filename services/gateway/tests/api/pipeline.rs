@@ -30,13 +30,8 @@ async fn a_sentence_becomes_a_downloadable_model_followed_live() {
     assert_eq!(res.status(), 202);
     let accepted: Value = res.json().await.unwrap();
     let slug = accepted["slug"].as_str().unwrap().to_owned();
-    let events = accepted["links"]["events"].as_str().unwrap();
-    let res = app
-        .http
-        .get(app.url(&format!("{events}?access_token={}", user.token)))
-        .send()
-        .await
-        .unwrap();
+    let events = crate::events::ticket_url(&app, &user, accepted["project_id"].as_str().unwrap()).await;
+    let res = app.http.get(app.url(&events)).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let mut stream = Sse::new(res);
 
