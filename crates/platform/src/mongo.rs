@@ -278,9 +278,7 @@ pub struct StreamTickets(Collection<StreamTicket>);
 impl StreamTickets {
     /// Stores a new ticket; expired ones go at the same time.
     pub async fn issue(&self, ticket: &StreamTicket) -> DbResult<()> {
-        self.0
-            .delete_many(doc! { "expires_at": { "$lt": now() } })
-            .await?;
+        self.0.delete_many(doc! { "expires_at": { "$lt": now() } }).await?;
         self.0.insert_one(ticket).await?;
         Ok(())
     }

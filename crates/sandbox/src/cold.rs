@@ -44,12 +44,22 @@ pub(crate) async fn execute(job: Job<'_>) -> Result<Execution, SandboxError> {
     let stderr = child.stderr.take().expect("stderr is piped");
     // The child made itself a group leader before exec, so pid == pgid.
     let Some(pid) = child.id() else {
-        return Err(SandboxError::Wait(io::Error::other("FreeCAD exited before it could be watched")));
+        return Err(SandboxError::Wait(io::Error::other(
+            "FreeCAD exited before it could be watched",
+        )));
     };
     let mut process = Cold(child);
-    supervise(&mut process, pid as libc::pid_t, job.limits, job.dir, stdout, stderr, started)
-        .await
-        .map_err(SandboxError::Wait)
+    supervise(
+        &mut process,
+        pid as libc::pid_t,
+        job.limits,
+        job.dir,
+        stdout,
+        stderr,
+        started,
+    )
+    .await
+    .map_err(SandboxError::Wait)
 }
 
 /// The spawned `freecadcmd`, killed if dropped before it ended.

@@ -163,7 +163,8 @@ impl Sandbox {
     }
 
     fn pool(&self) -> &warm::Pool {
-        self.warm.get_or_init(|| warm::Pool::new(&self.freecad_binary(), &self.work_root))
+        self.warm
+            .get_or_init(|| warm::Pool::new(&self.freecad_binary(), &self.work_root))
     }
 
     /// The FreeCAD binary behind `freecad_cmd`'s symlinks: Landlock rules

@@ -194,12 +194,25 @@ impl Server {
         };
         let started = Instant::now();
         let ready = tokio::time::timeout(READY_TIMEOUT, control.reply()).await;
-        let tail = || output.lock().expect("output lock").iter().cloned().collect::<Vec<_>>().join("\n");
+        let tail = || {
+            output
+                .lock()
+                .expect("output lock")
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
         let pid = match ready {
             Ok(Ok(Some(Reply::Ready(pid)))) => pid,
             Ok(Ok(other)) => return Err(failed(format!("it answered {other:?}; its output:\n{}", tail()))),
             Ok(Err(err)) => return Err(failed(format!("{err}; its output:\n{}", tail()))),
-            Err(_) => return Err(failed(format!("not ready after {READY_TIMEOUT:?}; its output:\n{}", tail()))),
+            Err(_) => {
+                return Err(failed(format!(
+                    "not ready after {READY_TIMEOUT:?}; its output:\n{}",
+                    tail()
+                )))
+            }
         };
         tracing::debug!(pid, ms = started.elapsed().as_millis(), "warm FreeCAD process ready");
         Ok(Self {
@@ -248,18 +261,11 @@ impl Server {
         let mut child = WarmChild {
             control: &mut self.control,
         };
-        let execution = supervise(
-            &mut child,
-            pid,
-            job.limits,
-            job.dir,
-            rx,
-            tokio::io::empty(),
-            started,
-        )
-        .await
-        .map_err(|e| RunError::Gone(format!("lost during the run: {e}")))?;
-        if execution.exit_code == Some(CONTAIN_FAILED) && execution.log.trim_start().starts_with(CONTAIN_FAILED_MARKER) {
+        let execution = supervise(&mut child, pid, job.limits, job.dir, rx, tokio::io::empty(), started)
+            .await
+            .map_err(|e| RunError::Gone(format!("lost during the run: {e}")))?;
+        if execution.exit_code == Some(CONTAIN_FAILED) && execution.log.trim_start().starts_with(CONTAIN_FAILED_MARKER)
+        {
             return Err(RunError::Fault(SandboxError::Spawn {
                 cmd: job.freecad.to_owned(),
                 source: io::Error::other(execution.log.trim().to_owned()),

@@ -18,17 +18,18 @@ fn own_sandbox(name: &str) -> Sandbox {
 fn warm_servers(sandbox: &Sandbox) -> Vec<i32> {
     let root = sandbox.work_root().to_string_lossy().into_owned();
     let me = std::process::id().to_string();
-    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     entries
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| parent(*pid).as_deref() == Some(me.as_str()))
         .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| {
-                    let c = String::from_utf8_lossy(&c);
-                    c.contains("warm.py") && c.contains(&root)
-                })
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                let c = String::from_utf8_lossy(&c);
+                c.contains("warm.py") && c.contains(&root)
+            })
         })
         .collect()
 }
@@ -39,7 +40,9 @@ fn parent(pid: i32) -> Option<String> {
 }
 
 fn children_of(pid: i32) -> Vec<i32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     entries
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
@@ -101,7 +104,11 @@ async fn concurrent_jobs_get_their_own_processes() {
     let a = format!("import time, os\nprint('pid', os.getpid())\ntime.sleep(1)\n{PLATE}");
     let (r1, r2) = tokio::join!(run(&sandbox, &a), run(&sandbox, &a));
     assert!(r1.is_built() && r2.is_built(), "{}\n{}", r1.log, r2.log);
-    let pid = |r: &RunReport| r.log.lines().find_map(|l| l.strip_prefix("pid ")?.trim().parse::<i32>().ok());
+    let pid = |r: &RunReport| {
+        r.log
+            .lines()
+            .find_map(|l| l.strip_prefix("pid ")?.trim().parse::<i32>().ok())
+    };
     assert_ne!(pid(&r1), pid(&r2));
     assert_eq!(warm_servers(&sandbox).len(), 2);
 }

@@ -19,7 +19,9 @@ use bson::doc;
 use chrono::Utc;
 
 use domain::documents::{Message, Role};
-use domain::messages::{GenerationRepair, GenerationRequested, Question, ScriptGenerated, ScriptSource, TEMPLATE_PROVIDER};
+use domain::messages::{
+    GenerationRepair, GenerationRequested, Question, ScriptGenerated, ScriptSource, TEMPLATE_PROVIDER,
+};
 use domain::spec::PartSpec;
 use domain::{JobStage, MessageType, ProjectSlug, ProjectStatus, RawEnvelope, S3Key, UserId, Version};
 use platform::bus::{DeadLetterReason, Handler, HandlerError, Subscription};
