@@ -28,6 +28,12 @@ export function area(mm2: number): string {
   return `${num(mm2, 1)} mm²`;
 }
 
+/** A mass: "7.44 g", "1.25 kg" from 1000 g up. */
+export function grams(g: number): string {
+  if (Math.abs(g) >= 1000) return `${num(g / 1000, 2)} kg`;
+  return `${num(g, 2)} g`;
+}
+
 /** File sizes: "512 B", "1.5 KB", "2.3 MB". */
 export function bytes(n: number | null | undefined): string {
   if (n == null || !Number.isFinite(n)) return '';

@@ -2,7 +2,7 @@
 // (how live status events update a job, which steps of the pipeline a job
 // has passed, which version's model to show, how projects are ordered).
 
-import type { Diagnosis, Job, JobStage, Question, ModelMetrics, Output, Project, StatusEvent, VerificationCheck } from './types';
+import type { Diagnosis, Job, JobStage, Mass, Question, ModelMetrics, Output, Project, StatusEvent, VerificationCheck } from './types';
 
 /** A value with subscribers. */
 export class Store<T> {
@@ -226,6 +226,16 @@ export function metricsByVersion(jobs: Job[]): Map<number, ModelMetrics> {
     .filter((j) => j.stage === 'completed' && j.version != null && j.metrics)
     .sort((a, b) => (a.updated_at < b.updated_at ? -1 : 1));
   for (const j of done) out.set(j.version as number, j.metrics as ModelMetrics);
+  return out;
+}
+
+/** The mass of each version in the project's material, from its completed jobs (newest wins). */
+export function massByVersion(jobs: Job[]): Map<number, Mass> {
+  const out = new Map<number, Mass>();
+  const done = jobs
+    .filter((j) => j.stage === 'completed' && j.version != null && j.mass)
+    .sort((a, b) => (a.updated_at < b.updated_at ? -1 : 1));
+  for (const j of done) out.set(j.version as number, j.mass as Mass);
   return out;
 }
 

@@ -103,6 +103,16 @@ export interface ModelMetrics {
   bounding_box: [number, number, number, number, number, number];
   solids: number;
   valid: boolean;
+  /** [x, y, z] in mm; absent from models measured before it was recorded */
+  center_of_mass?: [number, number, number] | null;
+  /** Matrix of inertia about the centre of mass for unit density, mm⁵ (rows x, y, z) */
+  inertia?: [[number, number, number], [number, number, number], [number, number, number]] | null;
+}
+
+/** The mass of a model in its project's material. */
+export interface Mass {
+  grams: number;
+  material: { material: string; name: string; density_g_cm3: number };
 }
 
 export interface StageEntry {
@@ -124,6 +134,8 @@ export interface Job {
   error?: string | null;
   history: StageEntry[];
   metrics?: ModelMetrics | null;
+  /** Set when the project has a material. */
+  mass?: Mass | null;
   verification?: Verification | null;
   verification_summary?: string | null;
   diagnosis?: Diagnosis | null;

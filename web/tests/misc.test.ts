@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ago, area, boxSize, bytes, mm, volume } from '../src/format';
+import { ago, area, boxSize, bytes, grams, mm, volume } from '../src/format';
 import { isPublic, match, safeNext } from '../src/router';
 
 describe('format', () => {
@@ -12,6 +12,8 @@ describe('format', () => {
     expect(bytes(512)).toBe('512 B');
     expect(bytes(178684)).toBe('174.5 KB');
     expect(bytes(null)).toBe('');
+    expect(grams(7.4432)).toBe('7.44 g');
+    expect(grams(16200)).toBe('16.2 kg');
   });
   it('writes times', () => {
     const now = new Date('2026-01-02T12:00:00Z');

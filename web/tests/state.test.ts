@@ -4,6 +4,7 @@ import {
   jobState,
   latestJob,
   mergeJob,
+  massByVersion,
   metricsByVersion,
   modelVersions,
   pickModelVersion,
@@ -175,6 +176,17 @@ describe('projects and versions', () => {
     ]);
     expect([...map.keys()]).toEqual([1]);
     expect(map.get(1)?.volume).toBe(11);
+  });
+
+  it('finds the mass of each version in the project material', () => {
+    const mass = (grams: number) => ({ grams, material: { material: 'pla', name: 'PLA', density_g_cm3: 1.24 } });
+    const map = massByVersion([
+      job({ version: 1, mass: mass(7.44), updated_at: '2026-01-01T00:00:05Z' }),
+      job({ version: 2, stage: 'failed', mass: mass(99) }),
+      job({ version: 3, mass: null }),
+    ]);
+    expect([...map.keys()]).toEqual([1]);
+    expect(map.get(1)?.material.name).toBe('PLA');
   });
 });
 

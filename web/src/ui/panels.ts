@@ -6,8 +6,8 @@ import type { ApiError } from '../api';
 import type { ModelFormat, ModelMetrics } from '../types';
 import { MODEL_FORMATS } from '../types';
 import type { ProjectCtx } from './project';
-import { metricsByVersion, verificationByVersion, viewerFormat } from '../state';
-import { area, boxSize, bytes, mm, volume, when } from '../format';
+import { massByVersion, metricsByVersion, verificationByVersion, viewerFormat } from '../state';
+import { area, boxSize, bytes, grams, mm, volume, when } from '../format';
 import { foldUnchanged, lineDiff } from '../diff';
 import { h, icon, ICONS, mount, toast } from './dom';
 import { parametersBox } from './parameters';
@@ -168,6 +168,16 @@ export function modelPanel(ctx: ProjectCtx, panel: HTMLElement): Cleanup {
       row('Solids', String(metrics.solids)),
       row('Valid solid', metrics.valid ? 'Yes' : 'No — check the script'),
     );
+    if (metrics.center_of_mass) {
+      const [cx, cy, cz] = metrics.center_of_mass;
+      metricsBox.append(...row('Centre of mass', `(${mm(cx)}, ${mm(cy)}, ${mm(cz)})`));
+    }
+    const mass = version == null ? undefined : massByVersion(ctx.jobList.get()).get(version);
+    if (mass) {
+      metricsBox.append(
+        ...row('Mass', `${grams(mass.grams)} in ${mass.material.name}`, `density ${mass.material.density_g_cm3} g/cm³`),
+      );
+    }
     const verified = version == null ? undefined : verificationByVersion(ctx.jobList.get()).get(version);
     if (verified) {
       const detail = verified.checks.map((c) => `${c.passed ? '✓' : '✗'} ${c.name}: expected ${c.expected}, measured ${c.measured}`).join('\n');
