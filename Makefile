@@ -77,7 +77,7 @@ run: stack-up build
 
 services-up:
 	bash web/scripts/ensure-s3-cors.sh
-	SERVICES="$(SERVICES)" SCALE="$(SCALE)" PROFILE="$(PROFILE)" WEB_ROOT="$(if $(wildcard web/dist/index.html),$(CURDIR)/web/dist)" bash $(STACK) services-up
+	SERVICES="$(SERVICES)" SCALE="$(SCALE)" PROFILE="$(PROFILE)" bash $(STACK) services-up
 	@echo
 	@echo "web client  http://127.0.0.1:8080/   (open it in a browser)"
 	@echo "gateway     http://127.0.0.1:8080/api"

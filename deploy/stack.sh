@@ -699,6 +699,11 @@ cmd_services_up() {
       port="$(service_port "$name")"
       [[ -z "$port" ]] || export PORT="$((port + 100 * (instance - 1)))"
       export WORKER_ID="$id"
+      # The gateway serves the built web client, however the services
+      # were started (make run, or this script directly).
+      if [[ -z "${WEB_ROOT:-}" && -f "$ROOT/web/dist/index.html" ]]; then
+        export WEB_ROOT="$ROOT/web/dist"
+      fi
       cd "$ROOT"
       RUST_LOG="${RUST_LOG:-info}" start_daemon "$id" "$RUN_DIR/$id.pid" "$LOG_DIR/$id.log" "$target/$name"
     )
