@@ -25,8 +25,9 @@ use crate::startup::AppState;
 use crate::telemetry::RequestId;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/ai/generate-code", web::post().to(generate_code))
-        .route("/ai/chat", web::post().to(chat));
+    // One resource per path, so another method answers 405 with `Allow`.
+    cfg.service(web::resource("/ai/generate-code").route(web::post().to(generate_code)));
+    cfg.service(web::resource("/ai/chat").route(web::post().to(chat)));
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]

@@ -14,9 +14,10 @@ use crate::startup::AppState;
 use crate::views::{TokenView, UserView};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/auth/register", web::post().to(register))
-        .route("/auth/login", web::post().to(login))
-        .route("/auth/me", web::get().to(me));
+    // One resource per path, so another method answers 405 with `Allow`.
+    cfg.service(web::resource("/auth/register").route(web::post().to(register)));
+    cfg.service(web::resource("/auth/login").route(web::post().to(login)));
+    cfg.service(web::resource("/auth/me").route(web::get().to(me)));
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]

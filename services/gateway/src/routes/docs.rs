@@ -27,13 +27,11 @@ use crate::views::{AcceptedView, FileView, JobView, MessageView, PageView, Proje
 const PAGE: &str = include_str!("docs.html");
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/openapi.json",
-        web::get().to(|| async { HttpResponse::Ok().json(openapi()) }),
-    )
-    .route(
-        "/docs",
-        web::get().to(|| async { HttpResponse::Ok().content_type("text/html; charset=utf-8").body(PAGE) }),
+    // One resource per path, so another method answers 405 with `Allow`.
+    cfg.service(web::resource("/openapi.json").route(web::get().to(|| async { HttpResponse::Ok().json(openapi()) })));
+    cfg.service(
+        web::resource("/docs")
+            .route(web::get().to(|| async { HttpResponse::Ok().content_type("text/html; charset=utf-8").body(PAGE) })),
     );
 }
 

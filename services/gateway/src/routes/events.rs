@@ -20,8 +20,9 @@ use crate::events;
 use crate::startup::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/projects/{project}/events", web::get().to(stream))
-        .route("/projects/{project}/events/ticket", web::post().to(ticket));
+    // One resource per path, so another method answers 405 with `Allow`.
+    cfg.service(web::resource("/projects/{project}/events").route(web::get().to(stream)));
+    cfg.service(web::resource("/projects/{project}/events/ticket").route(web::post().to(ticket)));
 }
 
 /// A new stream ticket and where to use it.

@@ -20,10 +20,11 @@ use crate::telemetry::RequestId;
 use crate::views::{JobView, PageView};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/jobs", web::get().to(list))
-        .route("/jobs/{job_id}", web::get().to(get))
-        .route("/jobs/{job_id}/cancel", web::post().to(cancel))
-        .route("/jobs/{job_id}/retry", web::post().to(retry));
+    // One resource per path, so another method answers 405 with `Allow`.
+    cfg.service(web::resource("/jobs").route(web::get().to(list)));
+    cfg.service(web::resource("/jobs/{job_id}").route(web::get().to(get)));
+    cfg.service(web::resource("/jobs/{job_id}/cancel").route(web::post().to(cancel)));
+    cfg.service(web::resource("/jobs/{job_id}/retry").route(web::post().to(retry)));
 }
 
 /// The caller's job, or 404 (another user's job looks missing).

@@ -18,8 +18,9 @@ use crate::startup::AppState;
 use crate::telemetry::RequestId;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/projects/{project}/spec", web::get().to(spec))
-        .route("/projects/{project}/parameters", web::post().to(edit));
+    // One resource per path, so another method answers 405 with `Allow`.
+    cfg.service(web::resource("/projects/{project}/spec").route(web::get().to(spec)));
+    cfg.service(web::resource("/projects/{project}/parameters").route(web::post().to(edit)));
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]

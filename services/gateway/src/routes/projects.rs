@@ -20,18 +20,28 @@ use crate::startup::AppState;
 use crate::views::{FileView, LogView, MessageView, PageView, ProjectView};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/projects", web::get().to(list))
-        .route("/projects", web::post().to(create))
-        .route("/projects/", web::get().to(list))
-        .route("/projects/", web::post().to(create))
-        .route("/projects/{project}", web::get().to(get))
-        .route("/projects/{project}", web::put().to(update))
-        .route("/projects/{project}", web::delete().to(delete))
-        .route("/projects/{project}/messages", web::get().to(messages))
-        .route("/projects/{project}/files", web::get().to(files))
-        .route("/projects/{project}/logs", web::get().to(logs))
-        .route("/projects/{project}/complete", web::get().to(complete))
-        .route("/projects/{project}/summary", web::get().to(summary));
+    // One resource per path, so another method answers 405 with `Allow`.
+    cfg.service(
+        web::resource("/projects")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    );
+    cfg.service(
+        web::resource("/projects/")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    );
+    cfg.service(
+        web::resource("/projects/{project}")
+            .route(web::get().to(get))
+            .route(web::put().to(update))
+            .route(web::delete().to(delete)),
+    );
+    cfg.service(web::resource("/projects/{project}/messages").route(web::get().to(messages)));
+    cfg.service(web::resource("/projects/{project}/files").route(web::get().to(files)));
+    cfg.service(web::resource("/projects/{project}/logs").route(web::get().to(logs)));
+    cfg.service(web::resource("/projects/{project}/complete").route(web::get().to(complete)));
+    cfg.service(web::resource("/projects/{project}/summary").route(web::get().to(summary)));
 }
 
 type Query = web::Query<HashMap<String, String>>;

@@ -28,12 +28,13 @@ use crate::views::{AcceptedView, JobLinks};
 pub const UPLOAD_BODY_LIMIT: usize = 3 * cadgen::check::MAX_SCRIPT_BYTES;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/projects/{project}/scripts", web::get().to(scripts))
-        .route("/projects/{project}/script/{version}", web::get().to(script))
-        .route("/projects/{project}/upload-script", web::post().to(upload))
-        .route("/projects/{project}/outputs", web::get().to(outputs))
-        .route("/projects/{project}/download/{format}", web::get().to(download))
-        .route("/projects/{project}/status", web::get().to(status));
+    // One resource per path, so another method answers 405 with `Allow`.
+    cfg.service(web::resource("/projects/{project}/scripts").route(web::get().to(scripts)));
+    cfg.service(web::resource("/projects/{project}/script/{version}").route(web::get().to(script)));
+    cfg.service(web::resource("/projects/{project}/upload-script").route(web::post().to(upload)));
+    cfg.service(web::resource("/projects/{project}/outputs").route(web::get().to(outputs)));
+    cfg.service(web::resource("/projects/{project}/download/{format}").route(web::get().to(download)));
+    cfg.service(web::resource("/projects/{project}/status").route(web::get().to(status)));
 }
 
 fn parse_version(s: &str, field: &str) -> ApiResult<Version> {

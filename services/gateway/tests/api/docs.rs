@@ -30,6 +30,7 @@ async fn the_document_and_the_routes_agree() {
         "/api/projects/{project}/complete",
         "/api/projects/{project}/summary",
         "/api/projects/{project}/events",
+        "/api/projects/{project}/events/ticket",
         "/api/projects/{project}/scripts",
         "/api/projects/{project}/script/{version}",
         "/api/projects/{project}/upload-script",
