@@ -13,7 +13,16 @@ use crate::api::{self, views, Api, CliError};
 use crate::live::Live;
 use crate::sse;
 
-pub const FORMATS: [&str; 4] = ["FCStd", "STEP", "STL", "OBJ"];
+/// Every format a version comes in, as the domain lists them.
+pub const FORMATS: [&str; domain::ModelFormat::ALL.len()] = {
+    let mut names = [""; domain::ModelFormat::ALL.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = domain::ModelFormat::ALL[i].extension();
+        i += 1;
+    }
+    names
+};
 
 fn password(given: Option<String>) -> Result<String, CliError> {
     match given {
@@ -65,7 +74,7 @@ async fn find_project(api: &Api, key: &str) -> Result<Option<views::Project>, Cl
 }
 
 /// `generate`: starts the job, shows each stage as it happens, then writes
-/// the four model files into `out`.
+/// every model file into `out`.
 pub async fn generate(
     api: &Api,
     prompt: &str,

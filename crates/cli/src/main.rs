@@ -36,7 +36,7 @@ enum Command {
         #[arg(long, env = "CADSCRIBE_PASSWORD", hide_env_values = true)]
         password: Option<String>,
     },
-    /// Turn a sentence into a model; follow it live; write its four files.
+    /// Turn a sentence into a model; follow it live; write its model files.
     Generate {
         prompt: String,
         /// A project of yours (name, slug or id) to add a version to; a new
@@ -59,7 +59,7 @@ enum Command {
         /// Default: the latest version with outputs.
         #[arg(long)]
         version: Option<u32>,
-        /// FCStd, STEP, STL or OBJ; repeat for several (default: all four).
+        /// FCStd, STEP, STL, OBJ, GLB or 3MF; repeat for several (default: all).
         #[arg(long = "format")]
         formats: Vec<String>,
         #[arg(long, default_value = ".")]

@@ -1,6 +1,6 @@
 //! `cadscribe` against the running system: the gateway and the pipeline as
 //! their own processes on an isolated slice of the local stack. A sentence
-//! becomes four model files on disk; API errors and a stopped gateway
+//! becomes its model files on disk; API errors and a stopped gateway
 //! become one readable line and a non-zero exit.
 
 use std::collections::HashMap;
@@ -127,7 +127,7 @@ fn a_stopped_gateway_is_one_clear_line_and_a_failure() {
 }
 
 #[tokio::test]
-async fn generate_follows_the_job_and_writes_four_model_files() {
+async fn generate_follows_the_job_and_writes_every_model_file() {
     let mut p = Pipeline::new().await;
     p.start(&PIPELINE, &[]);
     let mut vars = p.env.service_env();
@@ -190,9 +190,9 @@ async fn generate_follows_the_job_and_writes_four_model_files() {
         assert!(e.contains(label), "the live stages are shown: {e}");
     }
     let files: Vec<PathBuf> = o.lines().map(PathBuf::from).collect();
-    assert_eq!(files.len(), 4, "{o}");
-    for ext in ["FCStd", "STEP", "STL", "OBJ"] {
-        let f = out_dir.join(format!("cli-box_v1.{ext}"));
+    assert_eq!(files.len(), domain::ModelFormat::ALL.len(), "{o}");
+    for format in domain::ModelFormat::ALL {
+        let f = out_dir.join(format!("cli-box_v1.{}", format.extension()));
         assert!(files.contains(&f), "{o}");
         assert!(std::fs::metadata(&f).unwrap().len() > 0, "{} is empty", f.display());
     }

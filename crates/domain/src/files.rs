@@ -57,17 +57,25 @@ pub enum ModelFormat {
     Stl,
     #[serde(rename = "OBJ")]
     Obj,
+    /// Binary glTF 2.0: one mesh, positions in metres as glTF defines them.
+    #[serde(rename = "GLB")]
+    Glb,
+    /// 3D Manufacturing Format, in millimetres, for slicers.
+    #[serde(rename = "3MF")]
+    ThreeMf,
 }
 
 impl ModelFormat {
-    pub const ALL: [ModelFormat; 4] = [Self::FcStd, Self::Step, Self::Stl, Self::Obj];
+    pub const ALL: [ModelFormat; 6] = [Self::FcStd, Self::Step, Self::Stl, Self::Obj, Self::Glb, Self::ThreeMf];
 
-    pub fn extension(self) -> &'static str {
+    pub const fn extension(self) -> &'static str {
         match self {
             Self::FcStd => "FCStd",
             Self::Step => "STEP",
             Self::Stl => "STL",
             Self::Obj => "OBJ",
+            Self::Glb => "GLB",
+            Self::ThreeMf => "3MF",
         }
     }
 
@@ -77,6 +85,8 @@ impl ModelFormat {
             Self::Step => "model/step",
             Self::Stl => "model/stl",
             Self::Obj => "model/obj",
+            Self::Glb => "model/gltf-binary",
+            Self::ThreeMf => "model/3mf",
         }
     }
 
@@ -98,6 +108,9 @@ impl FromStr for ModelFormat {
         Self::ALL
             .into_iter()
             .find(|f| f.extension().eq_ignore_ascii_case(s))
-            .ok_or_else(|| format!("unknown format {s:?}; expected FCStd, STEP, STL or OBJ"))
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|f| f.extension()).collect();
+                format!("unknown format {s:?}; expected one of {}", names.join(", "))
+            })
     }
 }

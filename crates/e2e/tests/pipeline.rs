@@ -65,12 +65,12 @@ fn catalogue() -> Vec<(&'static str, &'static str, f64)> {
 const ON_SQS: &[(&str, &str)] = &[("BUS_BACKEND", "sqs")];
 
 #[tokio::test]
-async fn catalogue_prompts_become_four_model_files_with_the_right_volume() {
+async fn catalogue_prompts_become_every_model_file_with_the_right_volume() {
     catalogue_pipeline(&[]).await;
 }
 
 #[tokio::test]
-async fn catalogue_prompts_become_four_model_files_on_sqs() {
+async fn catalogue_prompts_become_every_model_file_on_sqs() {
     catalogue_pipeline(ON_SQS).await;
 }
 
@@ -175,6 +175,24 @@ async fn catalogue_pipeline(overrides: &[(&str, &str)]) {
             "{prompt}: {}",
             measured.volume
         );
+        // The mesh formats, read back without FreeCAD, hold the same solid
+        // within 0.5 %; the 3MF is in millimetres.
+        let bytes_of = |format: ModelFormat| {
+            let key = S3Key::output(&project.slug, v1, format).to_string();
+            let store = &store;
+            async move { store.get(&key).await.unwrap().expect("the export").bytes }
+        };
+        let glb = stl::glb_volume(&bytes_of(ModelFormat::Glb).await).expect("a readable GLB");
+        let (three_mf, unit) = stl::threemf_volume(&bytes_of(ModelFormat::ThreeMf).await).expect("a readable 3MF");
+        assert_eq!(unit, "millimeter", "{prompt}");
+        for (format, v) in [("STL", volume), ("GLB", glb), ("3MF", three_mf)] {
+            let off = (v - measured.volume).abs() / measured.volume;
+            assert!(
+                off < 0.005,
+                "{prompt}: {format} holds {v:.1} mm³, the model {:.1} mm³",
+                measured.volume
+            );
+        }
         assert!(measured.valid && measured.solids == 1, "{prompt}: {measured:?}");
         // The job was verified against the generator's own expectations.
         let verification = job.verification.as_ref().expect("a verification recorded");
@@ -198,11 +216,11 @@ async fn catalogue_pipeline(overrides: &[(&str, &str)]) {
         let project_now = p.db.projects().get(&project.project_id).await.unwrap().unwrap();
         assert_eq!(project_now.status, ProjectStatus::Completed);
         assert_eq!(project_now.current_version, 1);
-        assert_eq!(project_now.latest_s3_output.len(), 4);
+        assert_eq!(project_now.latest_s3_output.len(), ModelFormat::ALL.len());
         let files = p.db.files();
         for (t, n) in [
             (FileType::Input, 1),
-            (FileType::Output, 4),
+            (FileType::Output, ModelFormat::ALL.len() as u64),
             (FileType::Log, 1),
             (FileType::Processed, 1),
         ] {

@@ -66,7 +66,7 @@ BASENAME = "MyHeadlessModel"
 LOG_CAP = 4 * 1024 * 1024
 TAIL_LINES = 15
 # Formats and their file names; the keys are the `ModelFormat` names.
-EXPORTS = {"FCStd": "FCStd", "STEP": "STEP", "STL": "STL", "OBJ": "OBJ"}
+EXPORTS = {"FCStd": "FCStd", "STEP": "STEP", "STL": "STL", "OBJ": "OBJ", "GLB": "GLB", "3MF": "3MF"}
 
 
 class SandboxViolation(PermissionError):
@@ -714,6 +714,45 @@ def mesh_deflection(shape):
     return min(0.1, max(0.001, diagonal * 2e-4))
 
 
+def write_glb(mesh, path):
+    """The mesh as binary glTF 2.0: one node, one triangle list, positions in
+    metres (glTF's unit) as 32-bit floats, indices as 32-bit integers."""
+    import struct
+
+    points, facets = mesh.Topology
+    positions = [c / 1000.0 for p in points for c in (p.x, p.y, p.z)]
+    indices = [i for f in facets for i in f]
+    pos_bytes = struct.pack("<%df" % len(positions), *positions)
+    idx_bytes = struct.pack("<%dI" % len(indices), *indices)
+    lows = [min(positions[k::3]) for k in range(3)] if positions else [0, 0, 0]
+    highs = [max(positions[k::3]) for k in range(3)] if positions else [0, 0, 0]
+    gltf = {
+        "asset": {"version": "2.0", "generator": "CADScribe"},
+        "scene": 0,
+        "scenes": [{"nodes": [0]}],
+        "nodes": [{"mesh": 0, "name": BASENAME}],
+        "meshes": [{"name": BASENAME, "primitives": [{"attributes": {"POSITION": 0}, "indices": 1, "mode": 4}]}],
+        "buffers": [{"byteLength": len(pos_bytes) + len(idx_bytes)}],
+        "bufferViews": [
+            {"buffer": 0, "byteOffset": 0, "byteLength": len(pos_bytes), "target": 34962},
+            {"buffer": 0, "byteOffset": len(pos_bytes), "byteLength": len(idx_bytes), "target": 34963},
+        ],
+        "accessors": [
+            {"bufferView": 0, "componentType": 5126, "count": len(points), "type": "VEC3", "min": lows, "max": highs},
+            {"bufferView": 1, "componentType": 5125, "count": len(indices), "type": "SCALAR"},
+        ],
+    }
+    text = json.dumps(gltf, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 4)
+    binary = pos_bytes + idx_bytes
+    binary += b"\0" * (-len(binary) % 4)
+    total = 12 + 8 + len(text) + 8 + len(binary)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<4sII", b"glTF", 2, total))
+        f.write(struct.pack("<I4s", len(text), b"JSON") + text)
+        f.write(struct.pack("<I4s", len(binary), b"BIN\0") + binary)
+
+
 def clear_dir(path):
     """Empty the out dir of anything the script put there."""
     import shutil
@@ -753,6 +792,8 @@ def export(shape, document, out_dir):
     )
     mesh.write(path["STL"], "STL")
     mesh.write(path["OBJ"], "OBJ")
+    mesh.write(path["3MF"], "3MF")
+    write_glb(mesh, path["GLB"])
 
     for fmt, full in path.items():
         if not os.path.isfile(full) or os.path.getsize(full) == 0:

@@ -19,6 +19,8 @@ const FORMAT_INFO: Record<ModelFormat, { title: string; ext: string }> = {
   STEP: { title: 'STEP, for any CAD program', ext: 'step' },
   STL: { title: 'STL mesh, for 3D printing', ext: 'stl' },
   OBJ: { title: 'OBJ mesh, for rendering', ext: 'obj' },
+  GLB: { title: 'glTF binary, for web viewers and AR', ext: 'glb' },
+  '3MF': { title: '3MF, for slicers (millimetres)', ext: '3mf' },
 };
 
 /** Saves a file fetched from `url` under `name`; opens the URL if it cannot be fetched. */

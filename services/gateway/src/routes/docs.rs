@@ -427,7 +427,7 @@ pub fn openapi() -> Value {
         .param(path_param(
             "format",
             "Case-insensitive.",
-            json!({"type": "string", "enum": ["FCStd", "STEP", "STL", "OBJ"]}),
+            json!({"type": "string", "enum": domain::ModelFormat::ALL.map(|f| f.extension())}),
         ))
         .param(query(
             "version",

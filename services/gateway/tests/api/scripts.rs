@@ -11,7 +11,7 @@ use crate::helpers::{error, spawn_app, TestApp};
 
 const SCRIPT: &str = "import FreeCAD as App\nimport Part\n\ndoc = App.ActiveDocument or App.newDocument(\"Model\")\ndoc.addObject(\"Part::Feature\", \"Box\").Shape = Part.makeBox(10, 20, 30)\ndoc.recompute()\n";
 
-/// A stored script version and its four model files, as the pipeline leaves them.
+/// A stored script version and its model files, as the pipeline leaves them.
 async fn seed_version(app: &TestApp, project: &Value, version: u32) {
     let id = ProjectId::parse(project["project_id"].as_str().unwrap()).unwrap();
     let slug = ProjectSlug::parse(project["slug"].as_str().unwrap()).unwrap();
@@ -147,8 +147,11 @@ async fn versions_scripts_outputs_downloads_and_status() {
         .await
         .unwrap();
     assert_eq!(outputs["latest_version"], 2);
-    assert_eq!(outputs["outputs"].as_array().unwrap().len(), 8);
-    assert_eq!(outputs["by_version"]["1"].as_array().unwrap().len(), 4);
+    assert_eq!(outputs["outputs"].as_array().unwrap().len(), 2 * ModelFormat::ALL.len());
+    assert_eq!(
+        outputs["by_version"]["1"].as_array().unwrap().len(),
+        ModelFormat::ALL.len()
+    );
 
     // Latest by default, a version on request; case-insensitive formats.
     for (query, version) in [("", 2), ("?version=1", 1)] {
