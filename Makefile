@@ -37,7 +37,7 @@ LOAD_ENV := set -a; . ./$(ENV_FILE); set +a
 
 help:
 	@sed -n '3,6p' Makefile | sed 's/^# *//'
-	@echo "other targets: build web web-test lint stack-status stack-down stack-clean services-up services-down bench-pipeline bench-generator bench-executor bench-api"
+	@echo "other targets: build web web-test lint stack-status stack-down stack-clean services-up services-down bench-pipeline bench-generator bench-executor bench-api chaos"
 
 stack-up:
 	bash $(STACK) up
@@ -121,6 +121,16 @@ bench-api:
 # Needs the system running (make run); ARGS='--jobs 50 --projects 5'.
 bench-pipeline:
 	$(LOAD_ENV); $(CARGO) run -q -p e2e --bin bench-pipeline -- $(ARGS)
+
+# A soak under faults (docs/OPERATIONS.md): starts the system with two
+# instances of each worker, then submits jobs while killing and restarting
+# its pieces, and checks nothing was lost. Restarts the shared stack's
+# broker, database server and object store: run it on a quiet machine.
+# ARGS='--jobs 60 --minutes 2 --every 15 --seed 7'.
+.PHONY: chaos
+chaos: stack-up build
+	@$(MAKE) --no-print-directory services-up SCALE=2
+	$(LOAD_ENV); $(CARGO) run -q -p e2e --bin chaos -- $(ARGS)
 
 # Deployment files (compose, Dockerfile, Kubernetes, message schemas),
 # checked without Docker or a cluster; see deploy/validate.sh.

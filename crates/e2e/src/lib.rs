@@ -2,6 +2,7 @@
 //! own processes on an isolated slice of the local stack (`TestEnv`),
 //! submits jobs the way the gateway does, and waits for them to finish.
 
+pub mod chaos;
 pub mod chat;
 pub mod database_server;
 pub mod stl;
