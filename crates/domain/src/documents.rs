@@ -53,6 +53,12 @@ pub struct Project {
     /// assigned before its script is stored.
     #[serde(default)]
     pub version_counter: u32,
+    /// Who each of the last versions handed out went to, in order (the
+    /// last entry got `version_counter`): a job's attempt asking again —
+    /// redelivered after a crash between the hand-out and its own record —
+    /// gets the same number back, so no version is skipped.
+    #[serde(default)]
+    pub version_claims: Vec<String>,
     #[serde(default)]
     pub ai_model_used: Option<String>,
     pub status: ProjectStatus,

@@ -108,7 +108,7 @@ async fn a_version_handed_out_before_the_database_server_is_killed_is_never_hand
     // What script-store does for a job's first attempt.
     let v1 =
         p.db.projects()
-            .next_version(&project.project_id)
+            .next_version(&project.project_id, &job.job_id.reply_message_id(0))
             .await
             .expect("a version");
     assert_eq!(v1, Version::new(1).unwrap());
@@ -134,7 +134,7 @@ async fn a_version_handed_out_before_the_database_server_is_killed_is_never_hand
     // …and the project's counter never hands out 1 a second time.
     let v2 =
         p.db.projects()
-            .next_version(&project.project_id)
+            .next_version(&project.project_id, "another job's attempt")
             .await
             .expect("a version");
     assert_eq!(v2, Version::new(2).unwrap());

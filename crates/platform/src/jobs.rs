@@ -52,6 +52,7 @@ pub fn new_project(name: &str, owner: &UserId) -> Result<Project, domain::IdErro
         updated_at: now,
         current_version: 0,
         version_counter: 0,
+        version_claims: Vec::new(),
         ai_model_used: None,
         status: ProjectStatus::Draft,
         latest_s3_input: None,

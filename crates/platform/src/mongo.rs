@@ -420,21 +420,44 @@ impl Projects {
         collect(&self.0, doc! {}, doc! { "updated_at": -1, "_id": -1 }, page).await
     }
 
-    /// Hands out the next version number of a project, atomically.
-    pub async fn next_version(&self, id: &ProjectId) -> DbResult<Version> {
+    /// Hands out the next version number of a project to `claimant` (a
+    /// job's attempt), atomically and once: the increment and the claimant
+    /// are recorded in one update, so asked again — a redelivery after a
+    /// crash before the job recorded its claim — it answers the same
+    /// number, and no version is skipped.
+    pub async fn next_version(&self, id: &ProjectId, claimant: &str) -> DbResult<Version> {
         let opts = FindOneAndUpdateOptions::builder()
             .return_document(ReturnDocument::After)
             .build();
-        let updated = self
+        let fresh = self
             .0
             .find_one_and_update(
-                doc! { "project_id": id.as_str() },
-                doc! { "$inc": { "version_counter": 1 }, "$set": { "updated_at": now() } },
+                doc! { "project_id": id.as_str(), "version_claims": { "$ne": claimant } },
+                doc! {
+                    "$inc": { "version_counter": 1 },
+                    "$push": { "version_claims": claimant },
+                    "$set": { "updated_at": now() },
+                },
             )
             .with_options(opts)
+            .await?;
+        let counter_error = || DbError::NotFound(format!("version counter of project {id}"));
+        if let Some(updated) = fresh {
+            return Version::new(updated.version_counter).map_err(|_| counter_error());
+        }
+        // Handed out before: each claim went with one increment, so the
+        // claim's place from the end is its distance from the counter.
+        let project = self
+            .get(id)
             .await?
             .ok_or_else(|| DbError::NotFound(format!("project {id}")))?;
-        Version::new(updated.version_counter).map_err(|_| DbError::NotFound(format!("version counter of project {id}")))
+        let at = project
+            .version_claims
+            .iter()
+            .position(|c| c == claimant)
+            .ok_or_else(counter_error)?;
+        let behind = (project.version_claims.len() - 1 - at) as u32;
+        Version::new(project.version_counter.saturating_sub(behind)).map_err(|_| counter_error())
     }
 
     /// Records a stored script: the project's current version only moves up.

@@ -22,6 +22,7 @@ fn project(name: &str, owner: &UserId) -> Project {
         updated_at: now,
         current_version: 0,
         version_counter: 0,
+        version_claims: Vec::new(),
         ai_model_used: None,
         status: ProjectStatus::Draft,
         latest_s3_input: None,
@@ -105,7 +106,12 @@ async fn two_hundred_concurrent_next_versions_are_all_distinct_and_contiguous() 
         .map(|_| {
             let projects = db.projects();
             let id = p.project_id.clone();
-            tokio::spawn(async move { projects.next_version(&id).await.unwrap() })
+            tokio::spawn(async move {
+                projects
+                    .next_version(&id, &uuid::Uuid::new_v4().to_string())
+                    .await
+                    .unwrap()
+            })
         })
         .collect();
     let mut got = Vec::new();
@@ -115,6 +121,24 @@ async fn two_hundred_concurrent_next_versions_are_all_distinct_and_contiguous() 
     let unique: HashSet<_> = got.iter().copied().collect();
     assert_eq!(unique.len(), 200, "duplicate versions handed out");
     assert_eq!(unique, (1..=200).collect());
+    env.drop_db().await;
+}
+
+#[tokio::test]
+async fn a_claimant_asking_again_gets_its_version_back_and_none_is_skipped() {
+    let env = TestEnv::new();
+    let db = env.db().await;
+    let owner = UserId::generate();
+    let p = db.projects().create(project("Claims", &owner)).await.unwrap();
+    let projects = db.projects();
+    let v = |n: u32| domain::Version::new(n).unwrap();
+    assert_eq!(projects.next_version(&p.project_id, "job-a-0").await.unwrap(), v(1));
+    assert_eq!(projects.next_version(&p.project_id, "job-b-0").await.unwrap(), v(2));
+    // job-a crashed before recording its claim and asks again: still 1.
+    assert_eq!(projects.next_version(&p.project_id, "job-a-0").await.unwrap(), v(1));
+    assert_eq!(projects.next_version(&p.project_id, "job-c-0").await.unwrap(), v(3));
+    assert_eq!(projects.next_version(&p.project_id, "job-b-0").await.unwrap(), v(2));
+    assert_eq!(projects.get(&p.project_id).await.unwrap().unwrap().version_counter, 3);
     env.drop_db().await;
 }
 

@@ -110,10 +110,17 @@ impl ScriptStore {
         let version = match job.versions.get(&inc.repair_attempt.to_string()) {
             Some(v) => *v,
             None => {
-                let candidate = db.projects().next_version(&raw.project_id).await.map_err(|e| match e {
-                    platform::mongo::DbError::NotFound(_) => HandlerError::permanent(e),
-                    e => e.into(),
-                })?;
+                // The claimant is the attempt: asked again after a crash, the
+                // project hands out the same number.
+                let claimant = raw.job_id.reply_message_id(inc.repair_attempt);
+                let candidate = db
+                    .projects()
+                    .next_version(&raw.project_id, &claimant)
+                    .await
+                    .map_err(|e| match e {
+                        platform::mongo::DbError::NotFound(_) => HandlerError::permanent(e),
+                        e => e.into(),
+                    })?;
                 db.jobs()
                     .claim_version(raw.job_id, inc.repair_attempt, candidate)
                     .await?

@@ -309,6 +309,7 @@ async fn create_projects(db: &Database, analysis: &Analysis, write: bool, migrat
             updated_at: plan.last_at,
             current_version: input.as_ref().map(|(v, _)| v.get()).unwrap_or(0),
             version_counter: input.as_ref().map(|(v, _)| v.get()).unwrap_or(0),
+            version_claims: Vec::new(),
             ai_model_used: plan.model.as_ref().map(|(_, m)| m.clone()),
             status: if outputs.is_empty() {
                 ProjectStatus::Draft

@@ -64,7 +64,7 @@ async fn seed_version(app: &TestApp, project: &Value, version: u32) {
         outputs.push(store.uri(&key));
     }
     let projects = app.db.projects();
-    projects.next_version(&id).await.unwrap();
+    projects.next_version(&id, &format!("test-{v}")).await.unwrap();
     projects.record_script(&id, v, &store.uri(&input), None).await.unwrap();
     projects.mark_completed(&id, v, &outputs).await.unwrap();
 }
