@@ -40,6 +40,17 @@ fn children(pid: u32) -> Vec<u32> {
         .collect()
 }
 
+/// Whether the worker `pid` is running a FreeCAD job: a cold run is a
+/// child of its own; a warm run is a child forked by one of the worker's
+/// warm FreeCAD processes (which are there, idle, from the start).
+fn runs_a_job(pid: u32) -> bool {
+    children(pid).into_iter().any(|child| {
+        let warm_server = std::fs::read(format!("/proc/{child}/cmdline"))
+            .is_ok_and(|c| String::from_utf8_lossy(&c).contains("warm.py"));
+        !warm_server || !children(child).is_empty()
+    })
+}
+
 /// Starts one freecad-worker with its own id and log file.
 fn worker(p: &Pipeline, id: &str) -> Service {
     let mut vars: HashMap<String, String> = p.env.service_env();
@@ -67,7 +78,7 @@ async fn a_worker_stopped_mid_run_finishes_the_job_and_exits_cleanly() {
                 .unwrap()
                 .is_some_and(|j| j.stage == JobStage::Processing);
         if processing {
-            if let Some(i) = workers.iter().position(|w| !children(w.child.id()).is_empty()) {
+            if let Some(i) = workers.iter().position(|w| runs_a_job(w.child.id())) {
                 break i;
             }
         }
