@@ -425,7 +425,7 @@ mod tests {
         for format in ModelFormat::ALL {
             fs::write(dir.path().join(format!("{MODEL_BASENAME}.{}", format.extension())), "x").unwrap();
         }
-        assert_eq!(outputs(dir.path()).unwrap().len(), 4);
+        assert_eq!(outputs(dir.path()).unwrap().len(), ModelFormat::ALL.len());
 
         let stl = dir.path().join(format!("{MODEL_BASENAME}.STL"));
         fs::remove_file(&stl).unwrap();
