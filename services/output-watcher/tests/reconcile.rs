@@ -113,7 +113,7 @@ async fn quiet_jobs_with_outputs_in_s3_complete_and_jobs_that_went_nowhere_time_
     let stop = start(&env).await;
     let done = until(&db, found_job.job_id, |j| j.stage.is_terminal()).await;
     assert_eq!(done.stage, JobStage::Completed);
-    assert_eq!(done.outputs.len(), 4);
+    assert_eq!(done.outputs.len(), ModelFormat::ALL.len());
     assert!(store
         .head(&S3Key::processed(&found.slug, v1).to_string())
         .await
