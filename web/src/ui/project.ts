@@ -298,7 +298,10 @@ function render(ctx: ProjectCtx, main: HTMLElement, firstTab: Tab, wanted: numbe
     select('scripts', true);
   };
 
-  // The version list: every script version, newest first.
+  // The version list: every script version, newest first. A version picked
+  // here (not by the person) is picked again once the versions with a model
+  // are known: scripts and outputs load separately, in either order.
+  let autoPicked: number | null = null;
   const drawVersions = () => {
     const versions = ctx.scripts.get().map((s) => s.version);
     const withModel = new Set(ctx.outputs.get().map((o) => o.version));
@@ -318,8 +321,10 @@ function render(ctx: ProjectCtx, main: HTMLElement, firstTab: Tab, wanted: numbe
         : h('option', { value: '' }, 'No versions yet'),
     );
     versionSelect.disabled = !versions.length;
-    if (current == null || !versions.includes(current)) {
+    const stillAuto = current != null && current === autoPicked && !withModel.has(current) && withModel.size > 0;
+    if (current == null || !versions.includes(current) || stillAuto) {
       const pick = (wanted && versions.includes(wanted) ? wanted : null) ?? versions.find((v) => withModel.has(v)) ?? versions[0] ?? null;
+      autoPicked = pick;
       if (pick !== current) ctx.version.set(pick);
     }
   };
