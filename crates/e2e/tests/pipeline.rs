@@ -66,20 +66,22 @@ const ON_SQS: &[(&str, &str)] = &[("BUS_BACKEND", "sqs")];
 
 #[tokio::test]
 async fn catalogue_prompts_become_every_model_file_with_the_right_volume() {
-    catalogue_pipeline(&[]).await;
+    catalogue_pipeline("e2e", &[]).await;
 }
 
 #[tokio::test]
 async fn catalogue_prompts_become_every_model_file_on_sqs() {
-    catalogue_pipeline(ON_SQS).await;
+    catalogue_pipeline("e2e sqs", ON_SQS).await;
 }
 
-async fn catalogue_pipeline(overrides: &[(&str, &str)]) {
+/// `label` starts every project name: the tests share the bucket, and a
+/// project's files live under its slug.
+async fn catalogue_pipeline(label: &str, overrides: &[(&str, &str)]) {
     let mut p = Pipeline::with(overrides).await;
     p.start(&PIPELINE, &[("FREECAD_CONCURRENCY", "2")]);
     let mut jobs = Vec::new();
     for (name, prompt, volume) in catalogue() {
-        let project = p.project(&format!("e2e {name}")).await;
+        let project = p.project(&format!("{label} {name}")).await;
         let job = p.generate(&project, prompt).await;
         jobs.push((project, job, prompt, volume));
     }
@@ -696,12 +698,12 @@ async fn a_script_of_the_wrong_size_goes_back_with_the_failed_checks_and_may_tur
 
 #[tokio::test]
 async fn a_cold_worker_killed_mid_job_leaves_the_job_to_the_next_worker() {
-    worker_killed_mid_job("cold", &[]).await;
+    worker_killed_mid_job("kill nine cold", "cold", &[]).await;
 }
 
 #[tokio::test]
 async fn a_warm_worker_killed_mid_job_leaves_the_job_to_the_next_worker() {
-    worker_killed_mid_job("warm", &[]).await;
+    worker_killed_mid_job("kill nine warm", "warm", &[]).await;
 }
 
 /// On SQS the killed worker's message comes back after its visibility
@@ -713,17 +715,17 @@ async fn a_worker_killed_mid_job_on_sqs_leaves_the_job_to_the_next_worker_after_
         &[("SQS_VISIBILITY_TIMEOUT_SECS", "3"), ("SQS_WAIT_TIME_SECS", "2")],
     ]
     .concat();
-    worker_killed_mid_job("warm", &on_sqs).await;
+    worker_killed_mid_job("kill nine sqs", "warm", &on_sqs).await;
 }
 
 /// kill -9 of the worker running a job, with the given FreeCAD executor:
 /// the next worker builds the job.
-async fn worker_killed_mid_job(executor: &str, overrides: &[(&str, &str)]) {
+async fn worker_killed_mid_job(name: &str, executor: &str, overrides: &[(&str, &str)]) {
     let executor = [("FREECAD_EXECUTOR", executor)];
     let mut p = Pipeline::with(overrides).await;
     p.start(&["script-store", "output-watcher"], &[]);
     p.start(&["freecad-worker"], &executor);
-    let project = p.project("kill nine").await;
+    let project = p.project(name).await;
     let script = "import time\ntime.sleep(4)\nimport FreeCAD as App\nimport Part\ndoc = App.ActiveDocument or App.newDocument('Model')\ndoc.addObject('Part::Feature', 'Box').Shape = Part.makeBox(2, 3, 4)\ndoc.recompute()\n";
     let id = p.upload(&project, script).await;
     // Wait until the first worker runs it, then kill it without mercy.
