@@ -59,7 +59,7 @@ enum Command {
         /// Default: the latest version with outputs.
         #[arg(long)]
         version: Option<u32>,
-        /// FCStd, STEP, STL, OBJ, GLB or 3MF; repeat for several (default: all).
+        /// FCStd, STEP, STL, OBJ, GLB, 3MF or PNG (the picture); repeat for several (default: all).
         #[arg(long = "format")]
         formats: Vec<String>,
         #[arg(long, default_value = ".")]

@@ -10,6 +10,9 @@ arguments):
     CADSCRIBE_LOG      a log file (inside the job dir) that gets a copy of all
                        Python output, capped; the process's stdout/stderr carry
                        the same text for whoever watches them
+    CADSCRIBE_MODEL_NAME  the name the model carries inside its files (the
+                       STEP product, the FreeCAD document and part, the glTF
+                       node): printable ASCII, derived from the project's name
 
 Outcome: `<out>/result.json`, always written unless the process is killed:
 
@@ -466,7 +469,7 @@ def prepare(source, namespace, notes):
         values = list(args) + list(kwargs.values())
         path = next((v for v in values if isinstance(v, str)), None)
         target = " to %r" % path if path else ""
-        notes.say("skipped %s%s: the worker exports FCStd, STEP, STL and OBJ itself" % (what, target))
+        notes.say("skipped %s%s: the worker exports every format itself" % (what, target))
         return None
 
     gui = HeadlessGui("FreeCADGui", notes)
@@ -714,7 +717,43 @@ def mesh_deflection(shape):
     return min(0.1, max(0.001, diagonal * 2e-4))
 
 
-def write_glb(mesh, path):
+def model_name():
+    """The worker's name for the model, kept to printable ASCII without
+    quotes or backslashes (a STEP string holds nothing else unescaped)."""
+    name = os.environ.get("CADSCRIBE_MODEL_NAME", "")
+    name = "".join(c for c in name if 32 <= ord(c) < 127 and c not in "'\\").strip()[:64]
+    return name or BASENAME
+
+
+def write_step(shape, name, path):
+    """AP214 in millimetres, one product named `name`. Written through
+    FreeCAD's document exporter (the product takes the part's label) from a
+    document of its own, so the STEP holds the measured shape alone."""
+    import FreeCAD
+    import Import
+    import Part
+
+    Part.setStaticValue("write.step.unit", "MM")
+    Part.setStaticValue("write.step.schema", "AP214IS")
+    Part.setStaticValue("write.step.product.name", name)
+    header = FreeCAD.ParamGet("User parameter:BaseApp/Preferences/Mod/Part/STEP")
+    header.SetInt("Unit", 0)  # millimetres
+    header.SetString("Scheme", "AP214IS")
+    header.SetString("Author", "CADScribe")
+    header.SetString("Company", "CADScribe")
+    header.SetString("Product", name)
+    document = FreeCAD.newDocument("StepExport")
+    try:
+        feature = document.addObject("Part::Feature", "Model")
+        feature.Label = name
+        feature.Shape = shape
+        document.recompute()
+        Import.export([feature], path)
+    finally:
+        FreeCAD.closeDocument(document.Name)
+
+
+def write_glb(mesh, path, name):
     """The mesh as binary glTF 2.0: one node, one triangle list, positions in
     metres (glTF's unit) as 32-bit floats, indices as 32-bit integers."""
     import struct
@@ -730,8 +769,8 @@ def write_glb(mesh, path):
         "asset": {"version": "2.0", "generator": "CADScribe"},
         "scene": 0,
         "scenes": [{"nodes": [0]}],
-        "nodes": [{"mesh": 0, "name": BASENAME}],
-        "meshes": [{"name": BASENAME, "primitives": [{"attributes": {"POSITION": 0}, "indices": 1, "mode": 4}]}],
+        "nodes": [{"mesh": 0, "name": name}],
+        "meshes": [{"name": name, "primitives": [{"attributes": {"POSITION": 0}, "indices": 1, "mode": 4}]}],
         "buffers": [{"byteLength": len(pos_bytes) + len(idx_bytes)}],
         "bufferViews": [
             {"buffer": 0, "byteOffset": 0, "byteLength": len(pos_bytes), "target": 34962},
@@ -766,26 +805,30 @@ def clear_dir(path):
             os.unlink(full)
 
 
-def export(shape, document, out_dir):
-    """Every format from the measured shape. The FCStd is the script's own
-    document when the model came from one (features, sketches and
-    spreadsheets stay editable in desktop FreeCAD), else a new document
-    holding the shape."""
+def export(shape, document, out_dir, name):
+    """Every format from the measured shape, the model called `name`. The
+    FCStd is the script's own document when the model came from one
+    (features, sketches and spreadsheets stay editable in desktop FreeCAD),
+    else a new document holding the shape."""
     import FreeCAD
     import MeshPart
 
     clear_dir(out_dir)
     files = {fmt: "%s.%s" % (BASENAME, ext) for fmt, ext in EXPORTS.items()}
-    path = {fmt: os.path.join(out_dir, name) for fmt, name in files.items()}
+    path = {fmt: os.path.join(out_dir, f) for fmt, f in files.items()}
 
     if document is None:
         document = FreeCAD.newDocument(BASENAME)
         feature = document.addObject("Part::Feature", "Model")
+        feature.Label = name
         feature.Shape = shape
         document.recompute()
-    document.saveAs(path["FCStd"])
+    # A copy: `saveAs` would rename the document after its file, and the
+    # model is named after the project.
+    document.Label = name
+    document.saveCopy(path["FCStd"])
 
-    shape.exportStep(path["STEP"])
+    write_step(shape, name, path["STEP"])
 
     mesh = MeshPart.meshFromShape(
         Shape=shape, LinearDeflection=mesh_deflection(shape), AngularDeflection=0.1, Relative=False
@@ -793,7 +836,7 @@ def export(shape, document, out_dir):
     mesh.write(path["STL"], "STL")
     mesh.write(path["OBJ"], "OBJ")
     mesh.write(path["3MF"], "3MF")
-    write_glb(mesh, path["GLB"])
+    write_glb(mesh, path["GLB"], name)
 
     for fmt, full in path.items():
         if not os.path.isfile(full) or os.path.getsize(full) == 0:
@@ -811,8 +854,9 @@ def write_result(out_dir, payload):
     os.replace(tmp, os.path.join(out_dir, "result.json"))
 
 
-def run(job_dir, script_path, out_dir):
+def run(job_dir, script_path, out_dir, name):
     import FreeCAD
+    import Import  # noqa: F401
     import Part  # noqa: F401  (loaded before the guard, like everything the harness uses)
     import Mesh  # noqa: F401
     import MeshPart  # noqa: F401
@@ -836,7 +880,7 @@ def run(job_dir, script_path, out_dir):
                 raise
         shape, document = collect_shape(namespace)
         metrics = measure(shape)
-        files = export(shape, document, out_dir)
+        files = export(shape, document, out_dir, name)
     except BaseException as exc:  # noqa: B902 - SystemExit and friends are script failures too
         if any(isinstance(e, MemoryError) for e in chain(exc)):
             release_memory(exc, namespace)
@@ -872,7 +916,7 @@ def main():
     # Bytecode caches would be written next to FreeCAD's modules.
     sys.dont_write_bytecode = True
     try:
-        code = run(job_dir, script_path, out_dir)
+        code = run(job_dir, script_path, out_dir, model_name())
     except BaseException as exc:  # a fault of the harness or of the machine
         traceback.print_exc()
         kind = classify(exc)  # e.g. FreeCAD's libraries not fitting the memory limit

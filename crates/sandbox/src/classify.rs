@@ -111,7 +111,7 @@ fn outcome_of(job: &JobDir, exec: &Execution, limits: &Limits) -> Outcome {
     }
 }
 
-fn failed(kind: FailureKind, error: String, traceback_tail: String) -> Outcome {
+pub(crate) fn failed(kind: FailureKind, error: String, traceback_tail: String) -> Outcome {
     let diagnosis = Diagnosis::new(FailureClass::of_kind(kind), &error);
     Outcome::Failed {
         kind,
@@ -232,11 +232,11 @@ fn from_result(job: &JobDir, result: HarnessResult, limits: &Limits) -> Outcome 
     }
 }
 
-/// The four exports, each a plain, non-empty, singly linked file: the
+/// FreeCAD's exports, each a plain, non-empty, singly linked file: the
 /// caller reads them with the worker's rights, so a symlink or hard link
 /// planted by the script must never pass.
 fn outputs(out_dir: &Path) -> Result<BTreeMap<ModelFormat, PathBuf>, String> {
-    ModelFormat::ALL
+    ModelFormat::EXPORTED
         .into_iter()
         .map(|format| {
             let name = format!("{MODEL_BASENAME}.{}", format.extension());
@@ -422,10 +422,10 @@ mod tests {
     #[test]
     fn outputs_must_be_plain_files() {
         let dir = tempfile::tempdir().unwrap();
-        for format in ModelFormat::ALL {
+        for format in ModelFormat::EXPORTED {
             fs::write(dir.path().join(format!("{MODEL_BASENAME}.{}", format.extension())), "x").unwrap();
         }
-        assert_eq!(outputs(dir.path()).unwrap().len(), ModelFormat::ALL.len());
+        assert_eq!(outputs(dir.path()).unwrap().len(), ModelFormat::EXPORTED.len());
 
         let stl = dir.path().join(format!("{MODEL_BASENAME}.STL"));
         fs::remove_file(&stl).unwrap();

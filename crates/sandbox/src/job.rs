@@ -9,6 +9,7 @@ use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use domain::files::ModelName;
 use tempfile::TempDir;
 
 use crate::SandboxError;
@@ -31,12 +32,19 @@ pub struct JobDir {
     _dir: TempDir,
     /// Canonical path: the audit hook and Landlock compare resolved paths.
     path: PathBuf,
+    /// The name the harness gives the model inside its files.
+    model_name: ModelName,
 }
 
 impl JobDir {
     /// Create the directory under `work_root` and hand it to `owner`, the
     /// user the run will switch to.
-    pub fn create(work_root: &Path, script: &str, owner: Option<(u32, u32)>) -> Result<Self, SandboxError> {
+    pub fn create(
+        work_root: &Path,
+        script: &str,
+        model_name: &ModelName,
+        owner: Option<(u32, u32)>,
+    ) -> Result<Self, SandboxError> {
         let err = |source| SandboxError::JobDir {
             path: work_root.to_owned(),
             source,
@@ -50,7 +58,11 @@ impl JobDir {
             .tempdir_in(work_root)
             .map_err(err)?;
         let path = dir.path().canonicalize().map_err(err)?;
-        let job = Self { _dir: dir, path };
+        let job = Self {
+            _dir: dir,
+            path,
+            model_name: model_name.clone(),
+        };
         job.populate(script, owner).map_err(err)?;
         Ok(job)
     }
@@ -100,6 +112,7 @@ impl JobDir {
             ("CADSCRIBE_SCRIPT".into(), p(SCRIPT_FILE)),
             ("CADSCRIBE_OUT".into(), p(OUT_DIR)),
             ("CADSCRIBE_LOG".into(), p(LOG_FILE)),
+            ("CADSCRIBE_MODEL_NAME".into(), self.model_name.as_str().into()),
         ]);
         vars
     }
@@ -173,10 +186,14 @@ fn check_reachable(dir: &Path, uid: u32, gid: u32) -> Result<(), SandboxError> {
 mod tests {
     use super::*;
 
+    fn name() -> ModelName {
+        ModelName::derive("Plate 40 × 20", &domain::ProjectSlug::parse("plate").unwrap())
+    }
+
     #[test]
     fn lays_out_the_job_and_removes_it_on_drop() {
         let root = tempfile::tempdir().unwrap();
-        let job = JobDir::create(&root.path().join("jobs"), "print(1)\n", None).unwrap();
+        let job = JobDir::create(&root.path().join("jobs"), "print(1)\n", &name(), None).unwrap();
         let path = job.path().to_owned();
         assert_eq!(fs::read_to_string(path.join(SCRIPT_FILE)).unwrap(), "print(1)\n");
         assert!(fs::read_to_string(path.join(HARNESS_FILE))
@@ -186,6 +203,9 @@ mod tests {
         assert_eq!(fs::metadata(&path).unwrap().mode() & 0o777, 0o700);
         let env = job.env();
         assert!(env.iter().any(|(k, v)| k == "HOME" && Path::new(v) == path));
+        assert!(env
+            .iter()
+            .any(|(k, v)| k == "CADSCRIBE_MODEL_NAME" && v == "Plate 40 x 20"));
         drop(job);
         assert!(!path.exists());
     }
@@ -199,7 +219,7 @@ mod tests {
         // SAFETY: getuid cannot fail.
         let me = unsafe { libc::getuid() };
         let stranger = if me == 65534 { 65533 } else { 65534 };
-        let err = JobDir::create(&locked.join("jobs"), "", Some((stranger, stranger))).unwrap_err();
+        let err = JobDir::create(&locked.join("jobs"), "", &name(), Some((stranger, stranger))).unwrap_err();
         assert!(matches!(err, SandboxError::WorkRootNotReachable { .. }), "{err}");
     }
 }

@@ -51,6 +51,7 @@ mod executor;
 mod job;
 mod landlock;
 mod limits;
+mod picture;
 mod report;
 mod seccomp;
 mod supervise;
@@ -67,6 +68,9 @@ pub use limits::Limits;
 pub use report::{Outcome, RunReport};
 
 use contain::ChildSetup;
+use domain::files::ModelName;
+use domain::messages::FailureKind;
+use domain::ModelFormat;
 use executor::{Execution, Job};
 use job::JobDir;
 
@@ -193,14 +197,24 @@ impl Sandbox {
         Containment::detect(self.run_as)
     }
 
-    /// Run one script. `Err` only for faults of the machine (no FreeCAD, no
-    /// disk); whatever the script does ends in [`Outcome`].
+    /// Run one script, its model named [`MODEL_BASENAME`]. `Err` only for
+    /// faults of the machine (no FreeCAD, no disk); whatever the script
+    /// does ends in [`Outcome`].
     pub async fn run(&self, script: &str) -> Result<RunReport, SandboxError> {
+        let slug = domain::ProjectSlug::parse("model").expect("a valid slug");
+        self.run_named(script, &ModelName::derive(MODEL_BASENAME, &slug)).await
+    }
+
+    /// Run one script; the model carries `name` inside its files (the STEP
+    /// product, the FreeCAD document and part, the glTF node). A built model
+    /// also gets its picture ([`domain::ModelFormat::Png`]), drawn here from
+    /// the STL once FreeCAD has exited.
+    pub async fn run_named(&self, script: &str, name: &ModelName) -> Result<RunReport, SandboxError> {
         let containment = self.containment();
         static ANNOUNCE: Once = Once::new();
         ANNOUNCE.call_once(|| tracing::info!(layers = %containment.describe(), "FreeCAD sandbox"));
 
-        let dir = JobDir::create(&self.work_root, script, containment.user)?;
+        let dir = JobDir::create(&self.work_root, script, name, containment.user)?;
         let binary = self.freecad_binary();
         let mut read_paths = self.read_paths.clone();
         read_paths.extend(install_tree(&binary));
@@ -215,6 +229,7 @@ impl Sandbox {
         };
         let execution = self.execute(job).await?;
         let outcome = classify::outcome(&dir, &execution, &self.limits, script);
+        let outcome = self.with_picture(outcome, &dir).await;
         match &outcome {
             Outcome::Built { metrics, .. } => {
                 tracing::debug!(
@@ -241,6 +256,32 @@ impl Sandbox {
 }
 
 impl Sandbox {
+    /// A built model's outcome with its picture added; a model whose STL
+    /// cannot be drawn fails like one whose export failed.
+    async fn with_picture(&self, outcome: Outcome, dir: &JobDir) -> Outcome {
+        let Outcome::Built { metrics, mut files } = outcome else {
+            return outcome;
+        };
+        let Some(stl) = files.get(&ModelFormat::Stl).cloned() else {
+            return classify::failed(
+                FailureKind::Crashed,
+                "the run exported no STL to draw".into(),
+                String::new(),
+            );
+        };
+        match picture::draw(stl, dir.out_dir(), self.limits.file_size).await {
+            Ok(png) => {
+                files.insert(ModelFormat::Png, png);
+                Outcome::Built { metrics, files }
+            }
+            Err(error) => classify::failed(
+                FailureKind::Crashed,
+                format!("drawing the picture of the model failed: {error}"),
+                String::new(),
+            ),
+        }
+    }
+
     async fn execute(&self, job: Job<'_>) -> Result<Execution, SandboxError> {
         match self.executor {
             Executor::Cold => cold::execute(job).await,

@@ -2,8 +2,9 @@
 //!
 //! Consumes `script.stored`, downloads the script, runs it through the
 //! `sandbox` crate (own process, limits, no network, private directory),
-//! uploads `MyHeadlessModel.{FCStd,STEP,STL,OBJ}` to `output/{slug}/v{n}/`
-//! and the run log to `logs/{slug}/…`, then publishes `model.built` with the
+//! uploads every file of the version (`MyHeadlessModel.{FCStd,STEP,…,PNG}`,
+//! [`domain::ModelFormat::ALL`]) to `output/{slug}/v{n}/` and the run log
+//! to `logs/{slug}/…`, then publishes `model.built` with the
 //! measured model, or `model.failed` with the reason. A worker killed in the
 //! middle of a job never acks it, so the broker hands it to the next worker.
 
@@ -15,6 +16,7 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use chrono::Utc;
 
+use domain::files::ModelName;
 use domain::messages::{ModelBuilt, ModelFailed, ScriptStored, METRICS_METADATA_KEY};
 use domain::{JobStage, MessageType, RawEnvelope, S3Key};
 use platform::bus::{DeadLetterReason, Handler, HandlerError, Subscription};
@@ -93,10 +95,11 @@ impl Worker {
             return Err(HandlerError::Defer("another user's job goes first".into()));
         }
         // Independent round trips, at once: the turn recorded, the stage
-        // moved, the script fetched.
+        // moved, the script fetched, the project's name read.
         let schedule = db.schedule();
+        let projects = db.projects();
         let fetching = std::time::Instant::now();
-        let (started, moved, script) = tokio::join!(
+        let (started, moved, script, project) = tokio::join!(
             schedule.started(&msg.user_id),
             jobs::advance(
                 db,
@@ -109,6 +112,7 @@ impl Worker {
                 let script = store.get(&msg.input_key).await;
                 (script, fetching.elapsed())
             },
+            projects.get(&job.project_id),
         );
         let (script, fetched) = script;
         started?;
@@ -118,8 +122,17 @@ impl Worker {
         let script = String::from_utf8(script.bytes)
             .map_err(|_| HandlerError::permanent(anyhow::anyhow!("script {} is not UTF-8", msg.input_key)))?;
 
+        // The model is named after its project inside its files (a project
+        // deleted meanwhile still builds, named after its slug).
+        let project_name = project?.map(|p| p.project_name).unwrap_or_default();
+        let model_name = ModelName::derive(&project_name, &msg.slug);
+
         let started = Utc::now();
-        let report = self.sandbox.run(&script).await.map_err(HandlerError::transient)?;
+        let report = self
+            .sandbox
+            .run_named(&script, &model_name)
+            .await
+            .map_err(HandlerError::transient)?;
         let seconds = report.duration.as_secs_f64();
         let reason = match &report.outcome {
             Outcome::Built { .. } => "built".to_owned(),

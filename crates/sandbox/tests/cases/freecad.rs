@@ -144,6 +144,113 @@ async fn builds_a_plate_with_a_hole() {
     assert!(!dir.exists());
 }
 
+/// The picture's (width, height, pixels drawn, distinct shades among the
+/// opaque pixels).
+fn picture_stats(png: &[u8]) -> (u32, u32, usize, usize) {
+    let mut reader = png::Decoder::new(std::io::Cursor::new(png)).read_info().expect("a PNG");
+    let mut rgba = vec![0; reader.output_buffer_size().expect("a bounded picture")];
+    let frame = reader.next_frame(&mut rgba).expect("a decodable PNG");
+    assert_eq!(frame.color_type, png::ColorType::Rgba);
+    let pixels = &rgba[..frame.buffer_size()];
+    let drawn = pixels.chunks_exact(4).filter(|p| p[3] > 0).count();
+    let shades: std::collections::HashSet<[u8; 3]> = pixels
+        .chunks_exact(4)
+        .filter(|p| p[3] == 255)
+        .map(|p| [p[0], p[1], p[2]])
+        .collect();
+    (frame.width, frame.height, drawn, shades.len())
+}
+
+#[tokio::test]
+async fn every_version_has_a_picture_of_its_model() {
+    let report = run(&sandbox(Limits::default()), PLATE).await;
+    let Outcome::Built { files, .. } = &report.outcome else {
+        panic!("not built: {:?}\n{}", report.outcome, report.log);
+    };
+    let (width, height, drawn, shades) = picture_stats(&std::fs::read(&files[&ModelFormat::Png]).unwrap());
+    assert_eq!((width, height), (512, 512));
+    // The part fills the picture: well over a fifth of it, never all of it.
+    let total = (width * height) as usize;
+    assert!(drawn > total / 5 && drawn < total, "{drawn} of {total} pixels drawn");
+    // Three faces in three shades at least, and the hole's wall, edges and
+    // smoothed borders in more.
+    assert!(shades >= 3, "{shades} shades");
+}
+
+/// A script in Japanese with emoji: comments, strings and labels in its own
+/// document, for a project whose name is mostly not ASCII.
+const UNICODE_SCRIPT: &str = r#"
+# 取付板 — 穴あきプレート ✨🚀
+import FreeCAD as App
+import Part
+
+doc = App.newDocument("取付板")
+plate = doc.addObject("Part::Box", "プレート")
+plate.Label = "プレート 🔩"
+plate.Length, plate.Width, plate.Height = 40, 20, 10
+hole = doc.addObject("Part::Cylinder", "穴")
+hole.Label = "穴 ⭕"
+hole.Radius, hole.Height = 3, 10
+hole.Placement.Base = App.Vector(20, 10, 0)
+cut = doc.addObject("Part::Cut", "結果")
+cut.Label = "結果 ✅ «fertig»"
+cut.Base, cut.Tool = plate, hole
+doc.recompute()
+print("できた ✨")
+"#;
+
+#[tokio::test]
+async fn a_japanese_and_emoji_project_exports_every_format_with_a_clean_step() {
+    let slug = domain::ProjectSlug::parse("plate-40x20").unwrap();
+    for (project_name, expected) in [
+        ("取付板 ✨ plate 40×20 🚀", "plate 40x20"),
+        ("取付板 🔩", "plate-40x20"),
+    ] {
+        let name = domain::files::ModelName::derive(project_name, &slug);
+        assert_eq!(name.as_str(), expected);
+        let report = sandbox(Limits::default())
+            .run_named(UNICODE_SCRIPT, &name)
+            .await
+            .expect("the sandbox itself works");
+        let Outcome::Built { metrics, files } = &report.outcome else {
+            panic!("not built: {:?}\n{}", report.outcome, report.log);
+        };
+        assert!((metrics.volume - PLATE_VOLUME).abs() / PLATE_VOLUME < 0.001);
+        assert_eq!(files.keys().copied().collect::<Vec<_>>(), ModelFormat::ALL.to_vec());
+
+        // STEP: ASCII throughout (ISO 10303-21), AP214, millimetres, and one
+        // product named after the project.
+        let step = std::fs::read(&files[&ModelFormat::Step]).unwrap();
+        assert!(step.is_ascii(), "the STEP has non-ASCII bytes");
+        let step = String::from_utf8(step).unwrap();
+        let header = &step[..step.find("ENDSEC;").unwrap()];
+        assert!(header.starts_with("ISO-10303-21;"), "{header}");
+        assert!(header.contains("AUTOMOTIVE_DESIGN"), "AP214: {header}");
+        assert!(header.contains("'CADScribe'"), "{header}");
+        assert!(step.contains("SI_UNIT(.MILLI.,.METRE.)"), "millimetres");
+        assert!(!step.contains(".INCH.") && !step.contains("SI_UNIT($,.METRE.)"));
+        let products: Vec<&str> = step.lines().filter(|l| l.contains("= PRODUCT(")).collect();
+        assert_eq!(products.len(), 1, "{products:?}");
+        assert!(
+            products[0].contains(&format!("PRODUCT('{expected}','{expected}',")),
+            "{products:?}"
+        );
+        // No path of the worker's machine in the file.
+        assert!(!step.contains(&report.job_dir().to_string_lossy().to_string()));
+
+        // The glTF node carries the name; the FCStd is the script's own
+        // document, labels and all.
+        let glb = std::fs::read(&files[&ModelFormat::Glb]).unwrap();
+        let needle = format!("\"name\":\"{expected}\"");
+        assert!(glb.windows(needle.len()).any(|w| w == needle.as_bytes()));
+        assert!(std::fs::read(&files[&ModelFormat::FcStd]).unwrap().starts_with(b"PK"));
+        let (width, height, drawn, _) = picture_stats(&std::fs::read(&files[&ModelFormat::Png]).unwrap());
+        assert_eq!((width, height), (512, 512));
+        assert!(drawn > 512 * 512 / 5);
+        assert!(report.log.contains("できた ✨"), "{}", report.log);
+    }
+}
+
 #[tokio::test]
 async fn collects_top_level_features_of_a_parametric_document() {
     let script = r#"
