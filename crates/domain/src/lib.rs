@@ -14,6 +14,7 @@ pub mod job;
 pub mod keys;
 pub mod material;
 pub mod messages;
+pub mod s3_event;
 pub mod spec;
 pub mod status;
 pub mod verify;

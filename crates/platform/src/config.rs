@@ -94,7 +94,7 @@ impl EnvReader {
                 } else {
                     format!(" ({hint})")
                 };
-                self.errors.push(ConfigError::Missing {
+                self.push(ConfigError::Missing {
                     name: name.to_owned(),
                     hint,
                 });
@@ -108,10 +108,18 @@ impl EnvReader {
     }
 
     pub fn malformed(&mut self, name: &str, reason: impl Into<String>) {
-        self.errors.push(ConfigError::Malformed {
+        self.push(ConfigError::Malformed {
             name: name.to_owned(),
             reason: reason.into(),
         });
+    }
+
+    /// Settings that share variables (the SQS connection of the bus and of
+    /// the S3 event queue) read them twice: each problem is told once.
+    fn push(&mut self, error: ConfigError) {
+        if !self.errors.contains(&error) {
+            self.errors.push(error);
+        }
     }
 
     /// Parses an optional value, falling back to `default` when unset.
@@ -354,11 +362,7 @@ pub const SQS_PREFIX_MAX: usize = 40;
 
 #[derive(Debug, Clone)]
 pub struct SqsSettings {
-    /// A local SQS-compatible server; `None` is AWS itself.
-    pub endpoint_url: Option<String>,
-    pub region: String,
-    /// Where the keys come from.
-    pub credentials: SqsCredentials,
+    pub connection: SqsConnection,
     /// Starts every queue name, followed by `_` (several deployments in one
     /// account; `_` appears nowhere else before the service name).
     pub queue_prefix: String,
@@ -381,7 +385,18 @@ pub enum SqsCredentials {
     DefaultChain,
 }
 
-impl FromEnv for SqsSettings {
+/// Where SQS is and who calls it: the bus on SQS and the S3 event queue
+/// (whichever bus) share it.
+#[derive(Debug, Clone)]
+pub struct SqsConnection {
+    /// A local SQS-compatible server; `None` is AWS itself.
+    pub endpoint_url: Option<String>,
+    pub region: String,
+    /// Where the keys come from.
+    pub credentials: SqsCredentials,
+}
+
+impl FromEnv for SqsConnection {
     fn read(env: &mut EnvReader) -> Self {
         let endpoint_var = ["AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL"]
             .into_iter()
@@ -401,6 +416,17 @@ impl FromEnv for SqsSettings {
             (Some(id), Some(secret)) => SqsCredentials::Static(id, Secret(secret)),
             _ => SqsCredentials::DefaultChain,
         };
+        Self {
+            endpoint_url,
+            region,
+            credentials,
+        }
+    }
+}
+
+impl FromEnv for SqsSettings {
+    fn read(env: &mut EnvReader) -> Self {
+        let connection = SqsConnection::read(env);
         let queue_prefix = env.optional("SQS_QUEUE_PREFIX").unwrap_or_else(|| "cadscribe".into());
         if queue_prefix.len() > SQS_PREFIX_MAX || !queue_prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         {
@@ -421,9 +447,7 @@ impl FromEnv for SqsSettings {
             env.malformed("SQS_WAIT_TIME_SECS", "whole seconds from 0 to 20");
         }
         Self {
-            endpoint_url,
-            region,
-            credentials,
+            connection,
             queue_prefix,
             visibility_timeout: Duration::from_secs(visibility.clamp(1, 43_200)),
             wait_time: Duration::from_secs(wait.min(20)),
@@ -512,10 +536,10 @@ mod tests {
         let BusBackend::Sqs(sqs) = s.backend else {
             panic!("not sqs")
         };
-        assert_eq!(sqs.endpoint_url.as_deref(), Some("http://127.0.0.1:9324"));
+        assert_eq!(sqs.connection.endpoint_url.as_deref(), Some("http://127.0.0.1:9324"));
         assert_eq!(sqs.queue_prefix, "cadscribe");
         assert_eq!(sqs.wait_time, Duration::from_secs(1));
-        assert_eq!(sqs.credentials, SqsCredentials::DefaultChain, "no keys");
+        assert_eq!(sqs.connection.credentials, SqsCredentials::DefaultChain, "no keys");
 
         let sqs_with = |extra: &[(&str, &str)]| {
             let mut vars = vec![
@@ -525,7 +549,7 @@ mod tests {
             ];
             vars.extend_from_slice(extra);
             match BusSettings::from_reader(reader(&vars)).unwrap().backend {
-                BusBackend::Sqs(sqs) => sqs.credentials,
+                BusBackend::Sqs(sqs) => sqs.connection.credentials,
                 BusBackend::RabbitMq(_) => panic!("not sqs"),
             }
         };

@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod mongo;
 pub mod runtime;
 pub mod s3;
+pub mod s3_events;
 pub mod service;
 pub mod telemetry;
 pub mod testkit;

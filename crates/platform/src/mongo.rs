@@ -259,6 +259,7 @@ pub fn index_plan() -> Vec<(&'static str, Vec<(Document, bool)>)> {
                 (doc! { "project_id": 1, "created_at": -1 }, false),
                 (doc! { "stage": 1, "updated_at": 1 }, false),
                 (doc! { "user_id": 1, "created_at": -1 }, false),
+                (doc! { "slug": 1, "stage": 1 }, false),
             ],
         ),
         (
@@ -826,6 +827,22 @@ impl Jobs {
             .limit(limit)
             .await?
             .try_collect()
+            .await?)
+    }
+
+    /// The newest job of `slug` waiting for FreeCAD's result, of `version`
+    /// when given (an output in the bucket names its version, except in the
+    /// flat layout of external workers).
+    pub async fn awaiting_output(&self, slug: &ProjectSlug, version: Option<Version>) -> DbResult<Option<Job>> {
+        let mut filter = doc! { "slug": slug.as_str(), "stage": to_bson(&JobStage::Processing)? };
+        match version {
+            Some(v) => filter.insert("version", v.get()),
+            None => filter.insert("version", doc! { "$ne": Bson::Null }),
+        };
+        Ok(self
+            .0
+            .find_one(filter)
+            .sort(doc! { "created_at": -1, "_id": -1 })
             .await?)
     }
 

@@ -8,6 +8,10 @@
 //! - A reconciliation loop re-publishes jobs accepted while the broker was
 //!   down, completes quiet jobs whose outputs are in S3 (including the flat
 //!   layout of external workers) and times out jobs that went nowhere.
+//! - With `S3_EVENTS_QUEUE`, the bucket's own notifications: an output
+//!   created for a job still waiting for FreeCAD completes it from S3 once
+//!   `S3_EVENTS_GRACE_SECS` have passed without its `model.built` (a lost
+//!   message, an external worker), without waiting for reconciliation.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,6 +23,7 @@ use chrono::Utc;
 
 use domain::documents::{FileRecord, Job, JobTimings, LogRecord};
 use domain::messages::{GenerationRepair, ModelBuilt, ModelFailed, ModelMetrics, ScriptSource, METRICS_METADATA_KEY};
+use domain::s3_event::ObjectEvent;
 use domain::{
     Diagnosis, FileType, JobStage, MessageType, ModelFormat, ProjectSlug, ProjectStatus, RawEnvelope, S3Key, UserId,
     Verification, Version,
@@ -28,6 +33,7 @@ use platform::config::{EnvReader, FromEnv};
 use platform::jobs::{self, Advance, Origin};
 use platform::mongo::Transition;
 use platform::runtime::{CommonSettings, Deps, WorkerApp};
+use platform::s3_events::{ObjectEventHandler, S3EventQueue, S3EventsSettings, Seen};
 use platform::service::ServiceInfo;
 
 pub const NAME: &str = "output-watcher";
@@ -44,6 +50,12 @@ pub struct Settings {
     pub max_repairs: u32,
     /// A job not updated for this long is checked against S3.
     pub quiet_after: Duration,
+    /// Where the bucket sends its object-created events (`S3_EVENTS_QUEUE`);
+    /// `None`: reconciliation alone finds what messages did not bring.
+    pub s3_events: Option<S3EventsSettings>,
+    /// How long an output's event waits for the job's `model.built`
+    /// before the job is completed from S3.
+    pub s3_events_grace: Duration,
 }
 
 impl FromEnv for Settings {
@@ -54,6 +66,8 @@ impl FromEnv for Settings {
             reconcile_every: env.secs_or("RECONCILE_INTERVAL_SECS", Duration::from_secs(15)),
             max_repairs: env.parse_or("MAX_REPAIRS", 2u32),
             quiet_after: env.secs_or("RECONCILE_QUIET_SECS", Duration::from_secs(30)),
+            s3_events: S3EventsSettings::read(env),
+            s3_events_grace: env.secs_or("S3_EVENTS_GRACE_SECS", Duration::from_secs(10)),
         }
     }
 }
@@ -418,41 +432,10 @@ impl Watcher {
         ];
         let (mut completed, mut timed_out) = (0, 0);
         for job in db.jobs().stale(&live, quiet_since, 200).await? {
-            let origin = Origin::of_job(&job);
-            if let Some(version) = job.version {
-                if let Some((outputs, metrics)) = self.outputs_in_s3(&job.slug, version).await? {
-                    // The worker's measurements travel with its files: the
-                    // job is verified as if its `model.built` had arrived.
-                    // Files of external workers carry none and complete as
-                    // they are.
-                    let verification = metrics
-                        .as_ref()
-                        .map(|m| Verification::of(&job.expected.clone().unwrap_or_default(), m));
-                    match (&metrics, &verification) {
-                        (Some(m), Some(v)) if !v.passed => {
-                            let reason = format!(
-                                "the model does not match what was asked (verification failed): {}",
-                                v.failures()
-                            );
-                            let recorded = doc! {
-                                "verification": bson::to_bson(v).map_err(HandlerError::permanent)?,
-                                "metrics": bson::to_bson(m).map_err(HandlerError::permanent)?,
-                            };
-                            db.jobs().set(job.job_id, recorded).await?;
-                            let diagnosis = v.diagnosis();
-                            jobs::fail_with(db, bus.as_ref(), &origin, &job.slug, &reason, Some(&diagnosis)).await?;
-                        }
-                        _ => {
-                            let measured = metrics.as_ref().zip(verification.as_ref());
-                            let done = Completion {
-                                outputs: &outputs,
-                                sizes: &BTreeMap::new(),
-                                measured,
-                                timings: None,
-                            };
-                            self.complete(&origin, &job, &job.slug, version, done).await?;
-                        }
-                    }
+            // Only a job waiting for FreeCAD has outputs to look for: one
+            // being repaired still names its failed version.
+            if let (JobStage::Processing, Some(version)) = (job.stage, job.version) {
+                if self.complete_from_s3(&job, version).await? {
                     completed += 1;
                     continue;
                 }
@@ -463,7 +446,7 @@ impl Watcher {
                 let t = jobs::advance(
                     db,
                     bus.as_ref(),
-                    &origin,
+                    &Origin::of_job(&job),
                     &job.slug,
                     Advance::to(JobStage::Timeout).detail(detail),
                 )
@@ -477,6 +460,48 @@ impl Watcher {
             }
         }
         Ok((completed, timed_out, republished))
+    }
+
+    /// Settles a job waiting for FreeCAD from what is in the bucket, as if
+    /// its `model.built` had arrived: the worker's measurements travel with
+    /// its files, so the job is verified the same way (files of external
+    /// workers carry none and complete as they are). `false` while not
+    /// every output of `version` is there.
+    async fn complete_from_s3(&self, job: &Job, version: Version) -> Result<bool, HandlerError> {
+        let Deps { db, bus, .. } = &self.deps;
+        let Some((outputs, metrics)) = self.outputs_in_s3(&job.slug, version).await? else {
+            return Ok(false);
+        };
+        let origin = Origin::of_job(job);
+        let verification = metrics
+            .as_ref()
+            .map(|m| Verification::of(&job.expected.clone().unwrap_or_default(), m));
+        match (&metrics, &verification) {
+            (Some(m), Some(v)) if !v.passed => {
+                let reason = format!(
+                    "the model does not match what was asked (verification failed): {}",
+                    v.failures()
+                );
+                let recorded = doc! {
+                    "verification": bson::to_bson(v).map_err(HandlerError::permanent)?,
+                    "metrics": bson::to_bson(m).map_err(HandlerError::permanent)?,
+                };
+                db.jobs().set(job.job_id, recorded).await?;
+                let diagnosis = v.diagnosis();
+                jobs::fail_with(db, bus.as_ref(), &origin, &job.slug, &reason, Some(&diagnosis)).await?;
+            }
+            _ => {
+                let measured = metrics.as_ref().zip(verification.as_ref());
+                let done = Completion {
+                    outputs: &outputs,
+                    sizes: &BTreeMap::new(),
+                    measured,
+                    timings: None,
+                };
+                self.complete(&origin, job, &job.slug, version, done).await?;
+            }
+        }
+        Ok(true)
     }
 
     /// All four outputs of a version, per-version layout first, then the
@@ -545,14 +570,51 @@ impl Handler for Watcher {
     }
 }
 
+/// An object created in the bucket. Only a model file of a job waiting for
+/// FreeCAD means anything; the worker's `model.built` usually follows its
+/// uploads within a moment and completes the job with its timings and run
+/// log, so the event gives it `s3_events_grace` first. Completing twice is
+/// harmless (the job moves once), so the two paths need no lock.
+#[async_trait]
+impl ObjectEventHandler for Watcher {
+    async fn created(&self, event: &ObjectEvent) -> Result<Seen, HandlerError> {
+        let (slug, version) = match event.s3_key() {
+            Some(S3Key::Output { slug, version, .. }) => (slug, Some(version)),
+            Some(S3Key::FlatOutput { slug, .. }) => (slug, None),
+            _ => return Ok(Seen::Done),
+        };
+        let Some(job) = self.deps.db.jobs().awaiting_output(&slug, version).await? else {
+            return Ok(Seen::Done);
+        };
+        let age = event
+            .time
+            .map_or(Duration::MAX, |at| (Utc::now() - at).to_std().unwrap_or_default());
+        if age < self.settings.s3_events_grace {
+            return Ok(Seen::Again(self.settings.s3_events_grace - age));
+        }
+        let Some(version) = version.or(job.version) else {
+            return Ok(Seen::Done);
+        };
+        if self.complete_from_s3(&job, version).await? {
+            tracing::info!(job_id = %job.job_id, %slug, %version, key = %event.key, "settled from an S3 event");
+        }
+        Ok(Seen::Done)
+    }
+}
+
 /// Builds the service: connects its dependencies and binds its port; run it
 /// with `run_until_stopped`.
 pub async fn build(settings: Settings) -> anyhow::Result<WorkerApp> {
     let deps = Deps::connect(&settings.common, NAME).await?;
+    let events = match &settings.s3_events {
+        Some(s3_events) => Some(S3EventQueue::open(s3_events, deps.store.bucket()).await?),
+        None => None,
+    };
     let every = settings.reconcile_every;
     let watcher = Arc::new(Watcher::new(deps.clone(), settings.clone()));
     let reconciler = watcher.clone();
-    let app = WorkerApp::new(
+    let notified = watcher.clone();
+    let mut app = WorkerApp::new(
         ServiceInfo::new(NAME, env!("CARGO_PKG_VERSION")),
         &deps,
         settings.common.port,
@@ -576,5 +638,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<WorkerApp> {
             }
         }
     });
+    if let Some(queue) = events {
+        app = app.spawn_loop(move |shutdown| async move { queue.run(notified, shutdown).await });
+    }
     Ok(app)
 }

@@ -1,56 +1,34 @@
 //! The output-watcher's reconciliation on the real stack: jobs accepted
 //! while the broker was down are published, quiet jobs whose outputs are in
-//! S3 (flat layout of external workers included) are completed, and jobs
-//! that went nowhere time out.
+//! S3 (flat layout of external workers included) are completed, jobs being
+//! repaired are left to their repair, and jobs that went nowhere time out.
+
+mod common;
 
 use std::time::Duration;
 
 use bson::doc;
-use domain::documents::{Job, JobKind};
-use domain::messages::GenerationRequested;
-use domain::{Envelope, JobId, JobStage, ModelFormat, ProjectStatus, S3Key, Version};
+use common::{cube, job, processing, put_outputs, until};
+use domain::{JobStage, ModelFormat, ProjectStatus, S3Key, Version};
 use output_watcher::{build, Settings};
-use platform::jobs;
-use platform::mongo::Db;
 use platform::testkit::TestEnv;
 use platform::CancellationToken;
 
 async fn start(env: &TestEnv) -> CancellationToken {
+    start_with_timeout(env, "3").await
+}
+
+async fn start_with_timeout(env: &TestEnv, job_timeout_secs: &str) -> CancellationToken {
     let settings: Settings = env.service_settings(&[
         ("RECONCILE_INTERVAL_SECS", "0.5"),
         ("RECONCILE_QUIET_SECS", "0.5"),
-        ("JOB_TIMEOUT_SECS", "3"),
+        ("JOB_TIMEOUT_SECS", job_timeout_secs),
     ]);
     let app = build(settings).await.expect("service starts");
     let token = CancellationToken::new();
     let t = token.clone();
     tokio::spawn(async move { app.run_until_stopped(t).await.unwrap() });
     token
-}
-
-async fn job(env: &TestEnv, db: &Db, name: &str) -> (domain::documents::Project, Job) {
-    let project = env.project(db, name).await;
-    let msg = GenerationRequested {
-        slug: project.slug.clone(),
-        user_id: project.created_by.clone(),
-        prompt: "box 1 x 1 x 1 mm".into(),
-        base_version: None,
-        spec: None,
-    };
-    let e = Envelope::new(JobId::generate(), project.project_id.clone(), msg);
-    let job = jobs::new_job(&project, &project.created_by, JobKind::Generate, &e);
-    (project, job)
-}
-
-async fn until(db: &Db, id: JobId, what: impl Fn(&Job) -> bool) -> Job {
-    for _ in 0..200 {
-        let j = db.jobs().get(id).await.unwrap().unwrap();
-        if what(&j) {
-            return j;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("job {id} never got there: {:?}", db.jobs().get(id).await.unwrap());
 }
 
 #[tokio::test]
@@ -153,47 +131,14 @@ async fn outputs_found_in_s3_are_verified_with_the_measurements_the_worker_kept_
     let db = env.db().await;
     let store = env.store();
     let v1 = Version::new(1).unwrap();
-    let measured = domain::messages::ModelMetrics {
-        volume: 1000.0,
-        surface_area: 600.0,
-        bounding_box: [0.0, 0.0, 0.0, 10.0, 10.0, 10.0],
-        solids: 1,
-        valid: true,
-        through_holes: Some(0),
-        center_of_mass: None,
-        inertia: None,
-    };
-    let metrics_json = serde_json::to_string(&measured).unwrap();
+    let measured = cube();
 
     // Two jobs whose `model.built` was lost after the worker wrote the
     // files: one asked for this 10 mm cube, the other for a 12 mm one.
     let mut jobs = Vec::new();
     for (name, side) in [("lost message right", 10.0), ("lost message wrong", 12.0)] {
-        let (project, job) = job(&env, &db, name).await;
-        db.jobs().insert(&job).await.unwrap();
-        let expected = domain::Expectations {
-            volume_mm3: Some(side * side * side),
-            bbox_mm: Some([side; 3]),
-            solids: Some(1),
-            ..domain::Expectations::default()
-        };
-        db.jobs()
-            .transition(
-                job.job_id,
-                JobStage::Processing,
-                None,
-                doc! { "version": 1, "published": true, "expected": bson::to_bson(&expected).unwrap() },
-            )
-            .await
-            .unwrap();
-        for format in ModelFormat::ALL {
-            let key = S3Key::output(&project.slug, v1, format).to_string();
-            let meta = [(domain::messages::METRICS_METADATA_KEY, metrics_json.clone())];
-            store
-                .put(&key, b"model".to_vec(), format.content_type(), &meta)
-                .await
-                .unwrap();
-        }
+        let (project, job) = processing(&env, &db, name, side).await;
+        put_outputs(&store, &project.slug, v1, &measured).await;
         jobs.push((project, job));
     }
 
@@ -222,6 +167,35 @@ async fn outputs_found_in_s3_are_verified_with_the_measurements_the_worker_kept_
         for prefix in S3Key::project_prefixes(&project.slug) {
             store.delete_prefix(&prefix).await.unwrap();
         }
+    }
+    env.drop_db().await;
+}
+
+#[tokio::test]
+async fn a_job_being_repaired_is_not_settled_by_the_outputs_of_its_failed_version() {
+    let env = TestEnv::new();
+    let db = env.db().await;
+    let store = env.store();
+    let v1 = Version::new(1).unwrap();
+    // Version 1 was built and failed its checks (a 10 mm cube for a 12 mm
+    // one); its files stay in the bucket while a language model repairs
+    // the script, which takes longer than the quiet period.
+    let (project, job) = processing(&env, &db, "under repair", 12.0).await;
+    db.jobs()
+        .transition(job.job_id, JobStage::Generating, None, doc! { "repair_attempts": 1 })
+        .await
+        .unwrap();
+    put_outputs(&store, &project.slug, v1, &cube()).await;
+
+    let stop = start_with_timeout(&env, "60").await;
+    // Several passes of reconciliation.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let still = db.jobs().get(job.job_id).await.unwrap().unwrap();
+    assert_eq!(still.stage, JobStage::Generating, "{:?}", still.error);
+
+    stop.cancel();
+    for prefix in S3Key::project_prefixes(&project.slug) {
+        store.delete_prefix(&prefix).await.unwrap();
     }
     env.drop_db().await;
 }

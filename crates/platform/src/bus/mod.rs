@@ -11,6 +11,8 @@
 mod rabbit;
 mod sqs;
 
+pub(crate) use sqs::{connect as sqs_client, error_text as sqs_error_text, is_missing as sqs_queue_missing};
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -55,7 +55,7 @@ use super::{
     dead_letter_queue, message_span, service_queues, settle, work_queue, Bus, BusError, DeadLetterReason, Handler,
     QueueStats, Settle, Subscription, Taken, DEFER_PAUSE, FAILED_AT_HEADER, QUEUE_HEADER, REASON_HEADER, TOPOLOGY,
 };
-use crate::config::{BusSettings, SqsCredentials, SqsSettings};
+use crate::config::{BusSettings, SqsConnection, SqsCredentials, SqsSettings};
 use crate::metrics;
 
 /// How long a listing of the prefix's queues is reused by the publisher.
@@ -77,7 +77,14 @@ fn unavailable<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
     op: &str,
     err: SdkError<E, R>,
 ) -> BusError {
-    let message = match &err {
+    BusError::Unavailable(format!("SQS {op}: {}", error_text(&err)))
+}
+
+/// What went wrong with a call to SQS, in a few words.
+pub(crate) fn error_text<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
+    err: &SdkError<E, R>,
+) -> String {
+    match err {
         SdkError::ServiceError(e) => format!(
             "{} {}",
             e.err().code().unwrap_or("error"),
@@ -86,12 +93,11 @@ fn unavailable<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
         SdkError::DispatchFailure(e) => format!("cannot reach SQS ({e:?})"),
         SdkError::TimeoutError(_) => "timed out".into(),
         other => format!("{other:?}"),
-    };
-    BusError::Unavailable(format!("SQS {op}: {message}"))
+    }
 }
 
 /// The queue is gone (deleted, or never made).
-fn is_missing<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+pub(crate) fn is_missing<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     matches!(
         err.code(),
         Some("QueueDoesNotExist" | "AWS.SimpleQueueService.NonExistentQueue")
@@ -138,6 +144,33 @@ fn string_attribute(value: &str) -> MessageAttributeValue {
         .string_value(value)
         .build()
         .expect("data type and value are set")
+}
+
+/// A client of the SQS that `connection` names (also the S3 event queue's).
+pub(crate) async fn connect(connection: &SqsConnection) -> Client {
+    let region = Region::new(connection.region.clone());
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).region(region.clone());
+    match &connection.credentials {
+        SqsCredentials::Static(id, secret) => {
+            let keys = Credentials::new(id, secret.expose(), None, None, "cadscribe-config");
+            loader = loader.credentials_provider(keys);
+        }
+        SqsCredentials::WebIdentity => {
+            let config = ProviderConfig::default().with_region(Some(region));
+            loader = loader.credentials_provider(
+                WebIdentityTokenCredentialsProvider::builder()
+                    .configure(&config)
+                    .build(),
+            );
+        }
+        SqsCredentials::DefaultChain => {}
+    }
+    let shared = loader.load().await;
+    let mut config = aws_sdk_sqs::config::Builder::from(&shared);
+    if let Some(url) = &connection.endpoint_url {
+        config = config.endpoint_url(url);
+    }
+    Client::from_conf(config.build())
 }
 
 /// Queues of the prefix as (full name, URL).
@@ -188,34 +221,7 @@ impl Inner {
     /// The client, configured on first use (loading the default credential
     /// chain is asynchronous).
     async fn client(&self) -> &Client {
-        self.client
-            .get_or_init(|| async {
-                let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                    .region(Region::new(self.sqs.region.clone()));
-                let region = Region::new(self.sqs.region.clone());
-                match &self.sqs.credentials {
-                    SqsCredentials::Static(id, secret) => {
-                        let keys = Credentials::new(id, secret.expose(), None, None, "cadscribe-config");
-                        loader = loader.credentials_provider(keys);
-                    }
-                    SqsCredentials::WebIdentity => {
-                        let config = ProviderConfig::default().with_region(Some(region));
-                        loader = loader.credentials_provider(
-                            WebIdentityTokenCredentialsProvider::builder()
-                                .configure(&config)
-                                .build(),
-                        );
-                    }
-                    SqsCredentials::DefaultChain => {}
-                }
-                let shared = loader.load().await;
-                let mut config = aws_sdk_sqs::config::Builder::from(&shared);
-                if let Some(url) = &self.sqs.endpoint_url {
-                    config = config.endpoint_url(url);
-                }
-                Client::from_conf(config.build())
-            })
-            .await
+        self.client.get_or_init(|| connect(&self.sqs.connection)).await
     }
 
     fn full_name(&self, name: &str) -> String {
