@@ -17,6 +17,7 @@
 //! - `views`: the JSON the API answers.
 //! - `routes`: the handlers, and the OpenAPI document.
 
+pub mod archive;
 pub mod auth;
 pub mod error;
 pub mod events;

@@ -443,6 +443,25 @@ pub fn openapi() -> Value {
         .fails(400, bad)
         .fails(404, "No such project or output."),
     );
+    b.add(
+        Op::new(
+            "get",
+            "/api/projects/{project}/archive",
+            "scripts",
+            "Every file of a version in one ZIP",
+        )
+        .describe("`{slug}_v{n}.zip` holding `{slug}_v{n}.{ext}` for each format of the version (the model files and the picture). Built on request, up to 256 MiB of files; larger versions are downloaded one file at a time.")
+        .param(project_param())
+        .param(query(
+            "version",
+            "A version; the latest with outputs by default.",
+            json!({"type": "integer", "minimum": 1}),
+        ))
+        .ok_as(200, "The archive.", "application/zip", json!({"type": "string", "format": "binary"}))
+        .fails(400, bad)
+        .fails(404, "No such project, or no outputs (of that version).")
+        .fails(413, "The version's files are over 256 MiB together."),
+    );
     let status = b.res::<StatusView>();
     b.add(
         Op::new(

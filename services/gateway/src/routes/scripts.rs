@@ -18,6 +18,7 @@ use platform::jobs::{self, Submitted};
 use platform::mongo::PageRequest;
 
 use super::owned_project;
+use crate::archive;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::startup::AppState;
@@ -34,6 +35,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/projects/{project}/upload-script").route(web::post().to(upload)));
     cfg.service(web::resource("/projects/{project}/outputs").route(web::get().to(outputs)));
     cfg.service(web::resource("/projects/{project}/download/{format}").route(web::get().to(download)));
+    cfg.service(web::resource("/projects/{project}/archive").route(web::get().to(version_archive)));
     cfg.service(web::resource("/projects/{project}/status").route(web::get().to(status)));
 }
 
@@ -410,6 +412,75 @@ async fn download(
         file_name: file.file_name,
         size: file.size,
     }))
+}
+
+/// Every file of one version in one ZIP (`{slug}_v{n}.zip` holding
+/// `{slug}_v{n}.{ext}` of each format), built in memory within
+/// [`archive::MAX_BYTES`].
+async fn version_archive(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+    query: web::Query<HashMap<String, String>>,
+) -> ApiResult<HttpResponse> {
+    let version = query
+        .get("version")
+        .filter(|v| !v.is_empty())
+        .map(|v| parse_version(v, "version"))
+        .transpose()?;
+    let project = owned_project(&state, &user, &path).await?;
+    let outputs = output_files(&state, &project).await?;
+    let Some(version) = version.or_else(|| outputs.first().map(|o| o.version)) else {
+        return Err(ApiError::not_found("output"));
+    };
+    let files: Vec<OutputView> = outputs.into_iter().filter(|o| o.version == version).collect();
+    if files.is_empty() {
+        return Err(ApiError::not_found(format!("output of version {version}")));
+    }
+    let too_large = || {
+        ApiError::too_large(format!(
+            "the files of version {version} are over the archive limit of {} MiB; download them one by one",
+            archive::MAX_BYTES >> 20
+        ))
+    };
+    let declared: i64 = files.iter().filter_map(|f| f.size).sum();
+    if declared as u64 > archive::MAX_BYTES {
+        return Err(too_large());
+    }
+    let stem = format!("{}_v{}", project.slug, version);
+    let fetched = futures::future::try_join_all(files.iter().map(|f| async {
+        let object = state.store.get(&f.s3_key).await?;
+        Ok::<_, ApiError>(object.map(|o| archive::Entry {
+            name: format!("{stem}.{}", f.format.extension()),
+            bytes: o.bytes,
+        }))
+    }))
+    .await?;
+    let entries: Vec<archive::Entry> = fetched.into_iter().flatten().collect();
+    if entries.is_empty() {
+        return Err(ApiError::not_found(format!("output of version {version}")));
+    }
+    if entries.iter().map(|e| e.bytes.len() as u64).sum::<u64>() > archive::MAX_BYTES {
+        return Err(too_large());
+    }
+    let modified = files.iter().map(|f| f.created_at).max().unwrap_or_else(Utc::now);
+    let zip = tokio::task::spawn_blocking(move || archive::zip(&entries, modified))
+        .await
+        .map_err(|e| {
+            tracing::error!(%e, "building an archive stopped");
+            ApiError::internal()
+        })?
+        .map_err(|e| {
+            tracing::error!(%e, "building an archive failed");
+            ApiError::internal()
+        })?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/zip")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{stem}.zip\""),
+        ))
+        .body(zip))
 }
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]

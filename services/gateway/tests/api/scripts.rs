@@ -388,3 +388,73 @@ async fn uploads_in_the_idioms_models_write_are_accepted() {
     assert_eq!(body["error"]["details"]["violations"][0]["line"], 2, "{body}");
     app.cleanup(&[&slug]).await;
 }
+
+/// The names and contents of a ZIP, read by Python's `zipfile` (a reader
+/// that shares nothing with the gateway's writer), which also checks every
+/// file's CRC.
+fn unzip(bytes: &[u8]) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("version.zip");
+    std::fs::write(&path, bytes).unwrap();
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg("import json, sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nassert z.testzip() is None\nprint(json.dumps({n: z.read(n).decode() for n in z.namelist()}))")
+        .arg(&path)
+        .output()
+        .expect("python3");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn every_file_of_a_version_comes_in_one_zip() {
+    let app = spawn_app().await;
+    let user = app.register().await;
+    let project = app.project(&user, "archive").await;
+    let slug = project["slug"].as_str().unwrap().to_owned();
+    let get = |path: String| app.get(&path, &user).send();
+    error(
+        get(format!("/api/projects/{slug}/archive")).await.unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
+
+    seed_version(&app, &project, 1).await;
+    seed_version(&app, &project, 2).await;
+    for (query, version) in [("", 2), ("?version=1", 1)] {
+        let res = get(format!("/api/projects/{slug}/archive{query}")).await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["content-type"], "application/zip");
+        assert_eq!(
+            res.headers()["content-disposition"],
+            format!("attachment; filename=\"{slug}_v{version}.zip\"").as_str()
+        );
+        let files = unzip(&res.bytes().await.unwrap());
+        let expected: serde_json::Map<String, Value> = ModelFormat::ALL
+            .iter()
+            .map(|f| (format!("{slug}_v{version}.{f}"), json!(format!("{f} v{version}"))))
+            .collect();
+        assert_eq!(files, Value::Object(expected));
+    }
+    error(
+        get(format!("/api/projects/{slug}/archive?version=9")).await.unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
+    error(
+        get(format!("/api/projects/{slug}/archive?version=x")).await.unwrap(),
+        400,
+        "bad_request",
+    )
+    .await;
+    // Someone else's project is not found.
+    let stranger = app.register().await;
+    let res = app
+        .get(&format!("/api/projects/{slug}/archive"), &stranger)
+        .send()
+        .await
+        .unwrap();
+    error(res, 404, "not_found").await;
+}
