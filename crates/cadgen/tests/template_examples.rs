@@ -261,8 +261,8 @@ fn spur_gears() {
     let (lo, hi) = ((disc(35.0) - disc(8.0)) * 10.0, (disc(44.0) - disc(8.0)) * 10.0);
     assert!(g.expected.volume_mm3.unwrap() > lo && g.expected.volume_mm3.unwrap() < hi);
     assert!(
-        g.script.contains("Part.makePolygon(outline)"),
-        "teeth are a real profile"
+        g.script.contains("spline(left)") && g.script.contains("Part.Face(gear_wire)"),
+        "teeth are a real involute profile, extruded once"
     );
     let g = gen("gear with 30 teeth pitch diameter 45 mm 6 mm thick");
     assert!(close(g.parameters["module"], 1.5));
