@@ -438,7 +438,8 @@ pub async fn processing_status(_: Admin, state: web::Data<State>, slug: web::Pat
                     "service_reason": svc_reason,
                     "queue": queue,
                     "queue_depth": depth.as_ref().map(|q| q.messages),
-                    "queue_consumers": depth.as_ref().map(|q| q.consumers),
+                    "queue_in_flight": depth.as_ref().and_then(|q| q.in_flight),
+                    "queue_consumers": depth.as_ref().and_then(|q| q.consumers),
                 });
             }
             json!({
@@ -483,12 +484,20 @@ pub async fn processing_status(_: Admin, state: web::Data<State>, slug: web::Pat
     })))
 }
 
-/// `GET /api/monitoring/queues`: every work queue's depth and consumers,
-/// and each service's dead-lettered count (the depth of its `.dlq`).
+/// `GET /api/monitoring/queues`: every work queue's depth, messages in
+/// hand and consumers, and each service's dead-lettered count (the depth of
+/// its `.dlq`). What the bus cannot count is `null`, and `notes` says why,
+/// rather than a zero that would read as "nobody consumes".
 pub async fn queues(_: Admin, state: web::Data<State>) -> ApiResult<HttpResponse> {
     let stats = state.bounded("the message broker", state.bus.queue_stats()).await?;
     Ok(HttpResponse::Ok().json(queues_view(&state, &stats)))
 }
+
+/// Why a count of [`queues_view`] is `null`.
+const NO_CONSUMER_COUNT: &str = "consumers: the bus (SQS) does not count consumers; \
+     /api/monitoring/health lists each service's instances by their heartbeats";
+const NO_IN_FLIGHT_COUNT: &str = "in_flight: the bus (RabbitMQ) does not count messages in hand through its protocol; \
+     its management UI does";
 
 fn queues_view(state: &State, stats: &[QueueStats]) -> serde_json::Value {
     let find = |name: &str| {
@@ -496,6 +505,7 @@ fn queues_view(state: &State, stats: &[QueueStats]) -> serde_json::Value {
         stats.iter().find(|q| q.queue == full)
     };
     let mut total_depth = 0;
+    let mut total_in_flight = Some(0);
     let mut total_dead = 0;
     let services: Vec<serde_json::Value> = TOPOLOGY
         .iter()
@@ -505,7 +515,8 @@ fn queues_view(state: &State, stats: &[QueueStats]) -> serde_json::Value {
                 .filter_map(|k| find(&work_queue(service, *k)))
                 .map(|q| {
                     total_depth += q.messages;
-                    json!({ "queue": q.queue, "depth": q.messages, "consumers": q.consumers })
+                    total_in_flight = total_in_flight.zip(q.in_flight).map(|(t, n)| t + n);
+                    json!({ "queue": q.queue, "depth": q.messages, "in_flight": q.in_flight, "consumers": q.consumers })
                 })
                 .collect();
             let dlq = find(&dead_letter_queue(service));
@@ -519,7 +530,20 @@ fn queues_view(state: &State, stats: &[QueueStats]) -> serde_json::Value {
             })
         })
         .collect();
-    json!({ "services": services, "total_depth": total_depth, "total_dead_lettered": total_dead })
+    let mut notes = Vec::new();
+    if stats.iter().any(|q| q.consumers.is_none()) {
+        notes.push(NO_CONSUMER_COUNT);
+    }
+    if stats.iter().any(|q| q.in_flight.is_none()) {
+        notes.push(NO_IN_FLIGHT_COUNT);
+    }
+    json!({
+        "services": services,
+        "total_depth": total_depth,
+        "total_in_flight": total_in_flight,
+        "total_dead_lettered": total_dead,
+        "notes": notes,
+    })
 }
 
 #[cfg(test)]

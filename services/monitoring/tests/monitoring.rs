@@ -327,7 +327,19 @@ async fn s3_status_counts_prefixes_and_the_probe_times_each_step() {
 
 #[tokio::test]
 async fn queues_show_depth_consumers_and_dead_letters() {
-    let mut p = Pipeline::new().await;
+    queues_show_depth_and_dead_letters(&[]).await;
+}
+
+/// On SQS the queues show messages in hand, and no consumer count (null,
+/// with a note saying why, rather than a zero).
+#[tokio::test]
+async fn queues_on_sqs_show_depth_messages_in_hand_and_dead_letters() {
+    queues_show_depth_and_dead_letters(&[("BUS_BACKEND", "sqs"), ("SQS_WAIT_TIME_SECS", "1")]).await;
+}
+
+async fn queues_show_depth_and_dead_letters(overrides: &[(&str, &str)]) {
+    let on_sqs = overrides.contains(&("BUS_BACKEND", "sqs"));
+    let mut p = Pipeline::with(overrides).await;
     p.start(&["script-store"], &[]);
     let m = Monitor::start(&p.env, &[]).await;
     // Two messages for a stage nobody consumes here, and one unparseable
@@ -371,16 +383,25 @@ async fn queues_show_depth_consumers_and_dead_letters() {
             .unwrap()
             .iter()
             .find(|q| {
-                q["queue"]
-                    .as_str()
-                    .unwrap()
-                    .ends_with("ai-generator.generation.requested")
+                let name = q["queue"].as_str().unwrap();
+                // `<prefix>ai-generator.generation.requested` on RabbitMQ,
+                // `<prefix>_ai-generator_generation-requested` on SQS.
+                name.ends_with("generation.requested") || name.ends_with("generation-requested")
             })
             .cloned()
             .unwrap();
-        let consumers = store["queues"][0]["consumers"].as_u64().unwrap();
-        if requested["depth"] == 2 && store["dead_lettered"] == 1 && consumers >= 1 {
-            assert_eq!(requested["consumers"], 0);
+        let consumed = match store["queues"][0]["consumers"].as_u64() {
+            Some(consumers) => consumers >= 1,
+            None => on_sqs,
+        };
+        if requested["depth"] == 2 && store["dead_lettered"] == 1 && consumed {
+            if on_sqs {
+                assert_eq!(requested["consumers"], Value::Null, "SQS does not count consumers");
+                assert_eq!(requested["in_flight"], 0, "nobody took them");
+            } else {
+                assert_eq!(requested["consumers"], 0);
+                assert_eq!(requested["in_flight"], Value::Null);
+            }
             break body;
         }
         assert!(start.elapsed() < Duration::from_secs(20), "{body:#}");
@@ -388,6 +409,14 @@ async fn queues_show_depth_consumers_and_dead_letters() {
     };
     assert_eq!(body["total_dead_lettered"], 1);
     assert!(body["total_depth"].as_u64().unwrap() >= 2);
+    let notes = body["notes"].to_string();
+    if on_sqs {
+        assert!(body["total_in_flight"].is_u64(), "{body:#}");
+        assert!(notes.contains("does not count consumers"), "{notes}");
+    } else {
+        assert_eq!(body["total_in_flight"], Value::Null);
+        assert!(notes.contains("messages in hand"), "{notes}");
+    }
     p.clean(&[]).await;
 }
 

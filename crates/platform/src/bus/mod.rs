@@ -132,6 +132,9 @@ pub struct QueueStats {
     pub queue: String,
     /// Messages waiting for a consumer (not those in hand).
     pub messages: u64,
+    /// Messages a consumer has taken and not settled yet; `None` where the
+    /// backend cannot tell (RabbitMQ's protocol does not count them).
+    pub in_flight: Option<u64>,
     /// `None` where the backend cannot tell (SQS has no consumers to count).
     pub consumers: Option<u64>,
 }

@@ -476,6 +476,7 @@ impl Bus for RabbitBus {
                 stats.push(QueueStats {
                     queue: name,
                     messages: u64::from(q.message_count()),
+                    in_flight: None,
                     consumers: Some(u64::from(q.consumer_count())),
                 });
             }

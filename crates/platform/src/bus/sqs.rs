@@ -877,17 +877,22 @@ impl Bus for SqsBus {
                     .get_queue_attributes()
                     .queue_url(&url)
                     .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+                    .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
                     .send()
                     .await
                     .map_err(|e| unavailable("GetQueueAttributes", e))?;
-                let messages = got
-                    .attributes()
-                    .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessages))
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or(0);
+                let count = |attribute| {
+                    got.attributes()
+                        .and_then(|a| a.get(&attribute))
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(0)
+                };
+                // Received and not deleted: in a handler's hands (or its
+                // consumer died and it waits out its visibility timeout).
                 stats.push(QueueStats {
                     queue: name,
-                    messages,
+                    messages: count(QueueAttributeName::ApproximateNumberOfMessages),
+                    in_flight: Some(count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)),
                     consumers: None,
                 });
             }
