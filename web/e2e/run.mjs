@@ -263,6 +263,9 @@ try {
   await step('the 3D view draws the model', async () => {
     const viewer = page.locator('.viewer');
     await page.locator('.viewer[data-state="ready"]').waitFor({ timeout: T });
+    // The viewer reads the GLB (binary glTF), the smallest of the meshes.
+    const format = await viewer.getAttribute('data-format');
+    assert(format === 'GLB', `the 3D view loaded the GLB (it loaded ${format})`);
     await page.waitForTimeout(500);
     const png = await viewer.screenshot({ path: join(opts.artifacts, '03-viewer.png') });
     const stats = await pixelStats(png);
@@ -286,6 +289,23 @@ try {
     const text = await metrics.textContent();
     assert(/Volume.*mm³|Volume.*cm³/.test(text), `a volume (${text})`);
     assert(/Surface area/.test(text), 'a surface area');
+  });
+
+  await step('the picture of the version shows in the chat and beside the version picker', async () => {
+    for (const selector of ['.job-status img.chat-picture', '.version-pick img.version-thumb']) {
+      const img = page.locator(`${selector}:not([hidden])`).first();
+      await img.waitFor({ timeout: T });
+      const size = await img.evaluate((el) => [el.naturalWidth, el.naturalHeight]);
+      assert(size[0] === 512 && size[1] === 512, `${selector} shows the 512 × 512 picture (${size.join(' × ')})`);
+    }
+    const src = await page.locator('.version-pick img.version-thumb').getAttribute('src');
+    const res = await fetch(src);
+    assert(res.ok && res.headers.get('content-type') === 'image/png', `the picture is a PNG (${res.status} ${res.headers.get('content-type')})`);
+    const stats = await pixelStats(Buffer.from(await res.arrayBuffer()));
+    console.log(`     picture ${stats.width}×${stats.height}: ${(stats.differ * 100).toFixed(1)}% drawn, ${stats.colours} colours`);
+    assert(stats.differ > 0.1, 'the picture is not blank');
+    assert(stats.colours > 5, 'the picture is shaded');
+    await shot('03-picture-chat', page.locator('.job-status').first());
   });
 
   await step('a follow-up in the chat makes version 2 at 15 mm', async () => {
@@ -430,6 +450,7 @@ try {
 
   await step('rename and delete the project from the list', async () => {
     await page.goto(opts.baseUrl + '/', { waitUntil: 'load' });
+    await page.locator('.project-card img.project-thumb:not([hidden])').first().waitFor({ timeout: T });
     await shot('09-projects-phone');
     await page.setViewportSize({ width: 1366, height: 860 });
     await page.getByRole('button', { name: 'Rename E2E flange' }).click();

@@ -251,12 +251,10 @@ export function verificationByVersion(jobs: Job[]): Map<number, { summary: strin
   return out;
 }
 
-/** The file to draw in the viewer: STL first, OBJ otherwise. */
-export function viewerFormat(outputs: Output[], version: number): 'STL' | 'OBJ' | null {
+/** The file to draw in the viewer: GLB first (the smallest and quickest to read), then STL, then OBJ. */
+export function viewerFormat(outputs: Output[], version: number): 'GLB' | 'STL' | 'OBJ' | null {
   const formats = outputs.filter((o) => o.version === version).map((o) => o.format);
-  if (formats.includes('STL')) return 'STL';
-  if (formats.includes('OBJ')) return 'OBJ';
-  return null;
+  return (['GLB', 'STL', 'OBJ'] as const).find((f) => formats.includes(f)) ?? null;
 }
 
 /** The title of a failure class, as the status card shows it. */

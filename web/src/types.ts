@@ -13,8 +13,8 @@ export type JobStage =
 
 export type ProjectStatus = 'draft' | 'processing' | 'completed' | 'error' | 'timeout';
 export type ProcessingStatus = 'no_scripts' | 'processing' | 'completed' | 'timeout' | 'error';
-export type ModelFormat = 'FCStd' | 'STEP' | 'STL' | 'OBJ' | 'GLB' | '3MF';
-export const MODEL_FORMATS: readonly ModelFormat[] = ['FCStd', 'STEP', 'STL', 'OBJ', 'GLB', '3MF'];
+export type ModelFormat = 'FCStd' | 'STEP' | 'STL' | 'OBJ' | 'GLB' | '3MF' | 'PNG';
+export const MODEL_FORMATS: readonly ModelFormat[] = ['FCStd', 'STEP', 'STL', 'OBJ', 'GLB', '3MF', 'PNG'];
 
 export interface ErrorBody {
   error: { code: string; message: string; details?: unknown };

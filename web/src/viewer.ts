@@ -1,7 +1,8 @@
 // The interactive 3D view of a model: three.js with OrbitControls (drag to
 // rotate, wheel or pinch to zoom, right-drag to pan), a "fit to view" that
 // frames the part, and buttons for the same from the keyboard. Models are in
-// millimetres with Z up, as FreeCAD exports them.
+// millimetres with Z up, as FreeCAD exports them; the GLB's positions are in
+// metres (glTF's unit) on the same axes, so it is scaled by 1000.
 
 import {
   AmbientLight,
@@ -25,6 +26,7 @@ import {
 import { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
 import { STLLoader } from 'three/examples/jsm/loaders/STLLoader.js';
 import { OBJLoader } from 'three/examples/jsm/loaders/OBJLoader.js';
+import { GLTFLoader } from 'three/examples/jsm/loaders/GLTFLoader.js';
 
 /** Whether this browser can draw WebGL at all (checked without three.js, which logs errors). */
 export function webglAvailable(): boolean {
@@ -36,11 +38,33 @@ export function webglAvailable(): boolean {
   }
 }
 
-export type ModelKind = 'STL' | 'OBJ';
+export type ModelKind = 'GLB' | 'STL' | 'OBJ';
 
-/** Parses model bytes into something to draw. */
-export function parseModel(kind: ModelKind, data: ArrayBuffer): Object3D {
+/** Millimetres per glTF unit (metres). */
+const GLB_SCALE = 1000;
+
+/** Parses model bytes into something to draw, in millimetres. */
+export async function parseModel(kind: ModelKind, data: ArrayBuffer): Promise<Object3D> {
   const material = new MeshStandardMaterial({ color: 0x4f7cac, metalness: 0.15, roughness: 0.55 });
+  if (kind === 'GLB') {
+    const gltf = await new GLTFLoader().parseAsync(data, '');
+    const model = gltf.scene;
+    model.scale.setScalar(GLB_SCALE);
+    model.traverse((o) => {
+      const mesh = o as Mesh;
+      if (!mesh.isMesh) return;
+      // The mesh shares corners between faces; unshared, each facet gets
+      // its own normal, so flat faces stay flat and edges stay sharp.
+      const geometry = mesh.geometry.index ? mesh.geometry.toNonIndexed() : mesh.geometry;
+      geometry.computeVertexNormals();
+      if (geometry !== mesh.geometry) mesh.geometry.dispose();
+      mesh.geometry = geometry;
+      (Array.isArray(mesh.material) ? mesh.material : [mesh.material]).forEach((m) => m.dispose());
+      mesh.material = material;
+    });
+    model.updateMatrixWorld(true);
+    return model;
+  }
   if (kind === 'STL') {
     const geometry: BufferGeometry = new STLLoader().parse(data);
     geometry.computeVertexNormals();

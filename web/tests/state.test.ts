@@ -164,6 +164,9 @@ describe('projects and versions', () => {
     expect(viewerFormat(outputs, 1)).toBe('STL');
     expect(viewerFormat(outputs, 3)).toBe('OBJ');
     expect(viewerFormat(outputs, 2)).toBeNull();
+    // GLB first: the smallest to fetch and the quickest to read.
+    expect(viewerFormat([...outputs, out(1, 'GLB'), out(1, 'PNG')], 1)).toBe('GLB');
+    expect(viewerFormat([out(4, 'PNG'), out(4, 'STEP')], 4)).toBeNull();
   });
 
   it('finds the metrics of each version', () => {

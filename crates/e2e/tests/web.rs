@@ -3,7 +3,8 @@
 //! their own processes on an isolated slice of the local stack, and the
 //! browser script `web/e2e/run.mjs` walks a person's path through them:
 //! register, describe a part, watch "Model ready" arrive live, check that the
-//! 3D view draws the part, make it thicker with a follow-up in the chat and
+//! 3D view draws the part from its GLB and that the version's picture shows
+//! in the chat, beside the version picker and in the project list, make it thicker with a follow-up in the chat and
 //! again with the Parameters form (the offline generator, no language model),
 //! download the STL, read and diff scripts, read the logs, retry a failure,
 //! rename and delete the project.

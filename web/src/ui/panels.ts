@@ -21,6 +21,7 @@ const FORMAT_INFO: Record<ModelFormat, { title: string; ext: string }> = {
   OBJ: { title: 'OBJ mesh, for rendering', ext: 'obj' },
   GLB: { title: 'glTF binary, for web viewers and AR', ext: 'glb' },
   '3MF': { title: '3MF, for slicers (millimetres)', ext: '3mf' },
+  PNG: { title: 'Picture, isometric view', ext: 'png' },
 };
 
 /** Saves a file fetched from `url` under `name`; opens the URL if it cannot be fetched. */
@@ -140,8 +141,11 @@ export function modelPanel(ctx: ProjectCtx, panel: HTMLElement): Cleanup {
       const data = await res.arrayBuffer();
       const mod = await viewerModule!;
       if (seq !== loadSeq) return;
-      v.show(mod.parseModel(format, data));
+      const model = await mod.parseModel(format, data);
+      if (seq !== loadSeq) return;
+      v.show(model);
       stage.dataset.version = String(version);
+      stage.dataset.format = format;
       setOverlay('ready', '');
     } catch (e) {
       if (seq !== loadSeq) return;

@@ -13,6 +13,7 @@ import { h, icon, ICONS, mount, toast } from './dom';
 import { confirmDialog, promptDialog } from './dialog';
 import { statusBadge } from './badges';
 import { logsPanel, modelPanel, scriptsPanel } from './panels';
+import { pictureImg } from './picture';
 
 /** What the panels of a project page share. */
 export interface ProjectCtx {
@@ -269,6 +270,18 @@ function render(ctx: ProjectCtx, main: HTMLElement, firstTab: Tab, wanted: numbe
   });
 
   const versionSelect = h('select', { id: 'version', 'aria-label': 'Version' });
+  // The picked version's picture beside the picker.
+  const versionThumb = h('span', { class: 'version-thumb-holder' });
+  let thumbFor = '';
+  const drawThumb = () => {
+    const v = ctx.version.get();
+    const has = v != null && ctx.outputs.get().some((o) => o.version === v && o.format === 'PNG');
+    const key = has ? String(v) : '';
+    if (key === thumbFor) return;
+    thumbFor = key;
+    mount(versionThumb, has ? pictureImg(app.api, ctx.project.get().slug, v as number, 'version-thumb', `Picture of version ${v}`) : null);
+  };
+  cleanups.push(ctx.version.subscribe(drawThumb), ctx.outputs.subscribe(drawThumb));
   versionSelect.addEventListener('change', () => ctx.version.set(Number(versionSelect.value) || null));
   const panels: Record<Tab, HTMLElement> = {
     model: h('div', { role: 'tabpanel', id: 'panel-model', 'aria-labelledby': 'tab-model', class: 'panel' }),
@@ -339,7 +352,7 @@ function render(ctx: ProjectCtx, main: HTMLElement, firstTab: Tab, wanted: numbe
   const side = h(
     'section',
     { class: 'workbench', 'aria-label': 'Model, scripts and logs' },
-    h('div', { class: 'workbench-head' }, tablist, h('label', { class: 'version-pick' }, h('span', { class: 'muted' }, 'Version'), versionSelect)),
+    h('div', { class: 'workbench-head' }, tablist, h('label', { class: 'version-pick' }, h('span', { class: 'muted' }, 'Version'), versionSelect, versionThumb)),
     panels.model,
     panels.scripts,
     panels.logs,
@@ -557,6 +570,14 @@ function statusCard(ctx: ProjectCtx, job: JobState): HTMLElement {
       ),
     );
   } else if (job.stage === 'completed' && job.version != null) {
+    const version = job.version;
+    actions.push(
+      h(
+        'button',
+        { type: 'button', class: 'picture-button', 'aria-label': `Show version ${version}`, onclick: () => ctx.version.set(version) },
+        pictureImg(ctx.app.api, ctx.project.get().slug, version, 'chat-picture', `Picture of version ${version}`),
+      ),
+    );
     actions.push(
       h(
         'button',

@@ -8,6 +8,7 @@ import { ago, when } from '../format';
 import { h, icon, ICONS, mount, toast } from './dom';
 import { confirmDialog, promptDialog } from './dialog';
 import { statusBadge } from './badges';
+import { pictureImg } from './picture';
 
 export const EXAMPLES = [
   'a flange 80 mm across with six 8 mm holes on a 60 mm bolt circle',
@@ -157,6 +158,10 @@ export function projectsView(app: App, main: HTMLElement): Cleanup {
     return h(
       'li',
       { class: 'project-card', dataset: { project: p.project_id } },
+      p.current_version
+        ? h('a', { href, 'data-link': '', class: 'project-thumb-link', tabindex: '-1', 'aria-hidden': 'true' },
+            pictureImg(app.api, p.slug, undefined, 'project-thumb', `Picture of ${p.project_name}`))
+        : null,
       h(
         'div',
         { class: 'project-card-main' },
