@@ -101,10 +101,13 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # The offline generator on its prompt suite (crates/cadgen/bench): correct,
-# refused and wrong per style, and the time per prompt. No services needed;
+# refused and wrong per style, and the time per prompt; then every part the
+# suite makes built once in FreeCAD (warm), with the FreeCAD time per part
+# family. Needs FreeCAD (make stack-up), not the services;
 # ARGS='path/to/other-suite.tsv' runs another suite.
 bench-generator:
 	$(CARGO) run -q --release -p cadgen --bin bench-generator -- $(ARGS)
+	$(CARGO) run -q -p e2e --bin bench-executor -- --suite $(or $(ARGS),crates/cadgen/bench/prompts.tsv)
 
 # The FreeCAD stage, cold against warm, on the same catalogue jobs; needs
 # FreeCAD (make stack-up), not the services. ARGS='--jobs 40'.

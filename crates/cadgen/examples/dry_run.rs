@@ -4,19 +4,12 @@
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some((first, rest)) = args.split_first() else {
+    if args.is_empty() {
         eprintln!("usage: dry_run PROMPT [FOLLOW-UP ...]");
         std::process::exit(2);
-    };
-    let script = std::env::var_os("SCRIPT").is_some();
-    let mut result = cadgen::generate(first);
-    for message in rest {
-        result = match result {
-            Ok(g) => cadgen::follow_up(&g.spec, message),
-            Err(e) => Err(e),
-        };
     }
-    match result {
+    let script = std::env::var_os("SCRIPT").is_some();
+    match cadgen::converse(args.iter().map(String::as_str)) {
         Ok(g) => {
             println!("reply: {}", g.reply);
             println!("expected: {:?}", g.expected);

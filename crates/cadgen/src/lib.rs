@@ -94,3 +94,15 @@ impl NotUnderstood {
         }
     }
 }
+
+/// A prompt and the follow-ups after it, each applied to the part the
+/// previous message made: the part the conversation ends with, or the first
+/// refusal. An empty conversation is refused like an empty prompt.
+pub fn converse<'a>(messages: impl IntoIterator<Item = &'a str>) -> Result<Generated, NotUnderstood> {
+    let mut messages = messages.into_iter();
+    let mut part = generate(messages.next().unwrap_or_default())?;
+    for message in messages {
+        part = follow_up(&part.spec, message)?;
+    }
+    Ok(part)
+}

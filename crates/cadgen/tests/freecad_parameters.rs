@@ -452,11 +452,7 @@ fn every_benchmark_part_follows_an_edit_of_a_bound_cell() {
     let mut expected = Vec::new();
     let mut skipped = 0;
     for (i, chain) in chains.iter().enumerate() {
-        let mut steps = chain.split(" => ");
-        let mut g = cadgen::generate(steps.next().unwrap_or_default()).expect("generates");
-        for message in steps {
-            g = cadgen::follow_up(&g.spec, message).expect("follows");
-        }
+        let g = cadgen::converse(chain.split(" => ")).expect("generates and follows");
         let bound: Vec<(String, f64)> = g
             .spec
             .parameters()

@@ -147,12 +147,7 @@ fn run_freecad(scripts: &[(String, String)]) -> BTreeMap<String, Result<Measured
 
 /// A prompt, or a prompt and follow-ups separated by " => ".
 fn generate_chain(chain: &str) -> Result<cadgen::Generated, cadgen::NotUnderstood> {
-    let mut steps = chain.split(" => ");
-    let mut g = cadgen::generate(steps.next().unwrap_or_default())?;
-    for message in steps {
-        g = cadgen::follow_up(&g.spec, message)?;
-    }
-    Ok(g)
+    cadgen::converse(chain.split(" => "))
 }
 
 /// Builds every generated part in FreeCAD and compares what it measures

@@ -122,11 +122,7 @@ fn main() {
 
 /// Runs a prompt and its follow-ups; the predicted volume or the refusal.
 fn run(chain: &str) -> Result<f64, String> {
-    let mut steps = chain.split(" => ");
-    let mut g = cadgen::generate(steps.next().unwrap_or_default()).map_err(|e| e.reason)?;
-    for message in steps {
-        g = cadgen::follow_up(&g.spec, message).map_err(|e| e.reason)?;
-    }
+    let g = cadgen::converse(chain.split(" => ")).map_err(|e| e.reason)?;
     g.expected.volume_mm3.ok_or_else(|| "no volume predicted".to_string())
 }
 

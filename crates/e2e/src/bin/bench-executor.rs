@@ -9,6 +9,12 @@
 //! sandbox's `run` call to its report: job directory, FreeCAD, exports,
 //! measurements. Exits with status 1 if any job fails to build or to pass
 //! its verification.
+//!
+//! `--suite PATH` instead builds every part a generator suite makes (the
+//! prompt column of `crates/cadgen/bench/prompts.tsv`, follow-ups applied),
+//! warm, once each, and prints the FreeCAD time per part family: p50, the
+//! slowest part, and how many families stay within [`BUDGET`]
+//! (`make bench-generator` runs it after the generator's own figures).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -27,9 +33,13 @@ const PROMPTS: &[&str] = &[
     "spur gear module 2 with 20 teeth 10 mm thick bore 8 mm",
 ];
 
+/// The FreeCAD time a catalogue part should stay within, warm.
+const BUDGET: Duration = Duration::from_millis(200);
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let mut jobs = 24usize;
+    let mut suite_path = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -40,8 +50,17 @@ async fn main() -> anyhow::Result<()> {
                     .filter(|&n| n > 0)
                     .ok_or_else(|| anyhow::anyhow!("--jobs takes a positive number"))?
             }
-            other => anyhow::bail!("unknown argument {other:?}; usage: bench-executor [--jobs N]"),
+            "--suite" => {
+                suite_path = Some(
+                    args.next()
+                        .ok_or_else(|| anyhow::anyhow!("--suite takes the path of a prompt suite"))?,
+                )
+            }
+            other => anyhow::bail!("unknown argument {other:?}; usage: bench-executor [--jobs N | --suite PATH]"),
         }
+    }
+    if let Some(path) = suite_path {
+        return suite(&path).await;
     }
     let parts: Vec<(String, cadgen::Generated)> = PROMPTS
         .iter()
@@ -75,18 +94,9 @@ async fn main() -> anyhow::Result<()> {
             let t = Instant::now();
             let report = sandbox.run(&part.script).await?;
             let took = t.elapsed();
-            match &report.outcome {
-                Outcome::Built { metrics, .. } => {
-                    let verification = domain::verify::Verification::of(&part.expected, metrics);
-                    if !verification.passed {
-                        failures += 1;
-                        eprintln!("{executor}: {prompt}: {}", verification.failures());
-                    }
-                }
-                Outcome::Failed { error, .. } => {
-                    failures += 1;
-                    eprintln!("{executor}: {prompt}: failed: {error}");
-                }
+            if let Some(problem) = problem(&report.outcome, part) {
+                failures += 1;
+                eprintln!("{executor}: {prompt}: {problem}");
             }
             all.push(took);
             by_family.entry(part.part.as_str()).or_default().push(took);
@@ -114,6 +124,69 @@ async fn main() -> anyhow::Result<()> {
     );
     if failures > 0 {
         std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// What is wrong with a built part, if anything: a failed run or a model
+/// that does not pass its verification.
+fn problem(outcome: &Outcome, part: &cadgen::Generated) -> Option<String> {
+    match outcome {
+        Outcome::Built { metrics, .. } => {
+            let verification = domain::verify::Verification::of(&part.expected, metrics);
+            (!verification.passed).then(|| verification.failures())
+        }
+        Outcome::Failed { error, .. } => Some(format!("failed: {error}")),
+    }
+}
+
+/// Every part of a generator suite, warm, once each: FreeCAD time per family.
+async fn suite(path: &str) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {path}: {e}"))?;
+    let parts: Vec<(&str, cadgen::Generated)> = text
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.split('\t').nth(1))
+        .filter_map(|chain| Some((chain, cadgen::converse(chain.split(" => ")).ok()?)))
+        .collect();
+    let sandbox = Sandbox::from_env()?.with_executor(Executor::Warm);
+    sandbox.warm_up(1).await?;
+    println!("{} parts of {path}, warm, one at a time", parts.len());
+    let mut by_family: BTreeMap<&str, Vec<(Duration, &str)>> = BTreeMap::new();
+    let mut failures = 0;
+    for (chain, part) in &parts {
+        let t = Instant::now();
+        let report = sandbox.run(&part.script).await?;
+        let took = t.elapsed();
+        if let Some(problem) = problem(&report.outcome, part) {
+            failures += 1;
+            eprintln!("{chain}: {problem}");
+        }
+        by_family.entry(part.part.as_str()).or_default().push((took, chain));
+    }
+    println!(
+        "{:<16} {:>5} {:>9} {:>9}  slowest part",
+        "family", "parts", "p50 ms", "max ms"
+    );
+    let mut within = 0;
+    for (family, runs) in &mut by_family {
+        runs.sort();
+        let (p50, (max, slowest)) = (runs[(runs.len() - 1) / 2].0, runs[runs.len() - 1]);
+        within += usize::from(max <= BUDGET);
+        println!(
+            "{family:<16} {:>5} {:>9.1} {:>9.1}  {slowest}",
+            runs.len(),
+            ms(p50),
+            ms(max)
+        );
+    }
+    println!(
+        "{within} of {} families within {} ms of FreeCAD time for every part",
+        by_family.len(),
+        BUDGET.as_millis()
+    );
+    if failures > 0 {
+        anyhow::bail!("{failures} part(s) did not build as expected");
     }
     Ok(())
 }
