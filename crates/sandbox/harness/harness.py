@@ -711,10 +711,14 @@ def through_holes(shape):
 
 
 def mesh_deflection(shape):
-    """Linear deflection for the STL/OBJ: fine enough that the mesh volume is
-    within a fraction of a percent, coarse enough that large parts stay small."""
+    """Linear deflection for the meshes. The angular deflection (0.1 rad) is
+    what keeps a curved surface's mesh volume within about 0.2 % of the
+    solid's (a sphere, the worst case, loses 0.19 %); a linear one of 0.1 %
+    of the part's size adds little to that, and a finer one only multiplies
+    facets and time on large radii (a Ø30 sphere: 14 500 facets at 0.02 %,
+    8 000 at 0.1 %)."""
     diagonal = shape.BoundBox.DiagonalLength
-    return min(0.1, max(0.001, diagonal * 2e-4))
+    return min(0.1, max(0.001, diagonal * 1e-3))
 
 
 def model_name():
