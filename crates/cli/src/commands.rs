@@ -270,6 +270,38 @@ pub async fn download(
     Ok(())
 }
 
+/// `download --zip`: every file of a version in one ZIP, as the gateway
+/// builds it, saved under the name it gives (`{slug}_v{n}.zip`).
+pub async fn download_archive(api: &Api, project: &str, version: Option<u32>, out: &Path) -> Result<(), CliError> {
+    require_token(api)?;
+    let mut path = format!("/api/projects/{project}/archive");
+    if let Some(v) = version {
+        path.push_str(&format!("?version={v}"));
+    }
+    let res = api.send(api.request(Method::GET, &path)).await?;
+    let name = res
+        .headers()
+        .get(reqwest::header::CONTENT_DISPOSITION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split("filename=\"").nth(1))
+        .and_then(|v| v.split('"').next())
+        // Only a plain name: never a path the answer could choose.
+        .filter(|n| {
+            !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) && !n.starts_with('.')
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{project}.zip"));
+    let bytes = res
+        .bytes()
+        .await
+        .map_err(|e| CliError::Other(format!("downloading the archive: {e}")))?;
+    std::fs::create_dir_all(out).map_err(|e| CliError::Other(format!("cannot create {}: {e}", out.display())))?;
+    let file = out.join(name);
+    std::fs::write(&file, &bytes).map_err(|e| CliError::Other(format!("cannot write {}: {e}", file.display())))?;
+    println!("{}", file.display());
+    Ok(())
+}
+
 /// `status [PROJECT]`: one project's processing status, or the latest jobs.
 pub async fn status(api: &Api, project: Option<&str>) -> Result<(), CliError> {
     require_token(api)?;

@@ -62,6 +62,9 @@ enum Command {
         /// FCStd, STEP, STL, OBJ, GLB, 3MF or PNG (the picture); repeat for several (default: all).
         #[arg(long = "format")]
         formats: Vec<String>,
+        /// One ZIP of every file of the version instead (`{slug}_v{n}.zip`).
+        #[arg(long, conflicts_with = "formats")]
+        zip: bool,
         #[arg(long, default_value = ".")]
         out: PathBuf,
     },
@@ -117,7 +120,15 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Download {
             project,
             version,
+            formats: _,
+            zip: true,
+            out,
+        } => commands::download_archive(&api, &project, version, &out).await?,
+        Command::Download {
+            project,
+            version,
             formats,
+            zip: false,
             out,
         } => commands::download(&api, &project, version, &formats, &out).await?,
         Command::Spec { .. } => unreachable!("handled before the runtime starts"),

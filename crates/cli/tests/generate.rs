@@ -247,6 +247,32 @@ async fn generate_follows_the_job_and_writes_every_model_file() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(dl.join("cli-box_v1.STEP").exists());
+    // Every file of version 1 in one ZIP, named by the gateway.
+    let out = cadscribe(
+        &gw.url,
+        &home,
+        &[
+            "download",
+            "cli-box",
+            "--version",
+            "1",
+            "--zip",
+            "--out",
+            dl.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let zip = dl.join("cli-box_v1.zip");
+    assert_eq!(stdout(&out).trim(), zip.display().to_string());
+    let bytes = std::fs::read(&zip).unwrap();
+    assert!(bytes.starts_with(b"PK\x03\x04"), "a ZIP archive");
+    for format in domain::ModelFormat::ALL {
+        let name = format!("cli-box_v1.{}", format.extension());
+        assert!(
+            bytes.windows(name.len()).any(|w| w == name.as_bytes()),
+            "{name} is in the archive"
+        );
+    }
 
     // An API error reaches the person as one line.
     let out = cadscribe(

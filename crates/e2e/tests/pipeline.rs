@@ -195,6 +195,29 @@ async fn catalogue_pipeline(label: &str, overrides: &[(&str, &str)]) {
                 measured.volume
             );
         }
+        // The picture: a 512 × 512 RGBA PNG with the part drawn (a blank one
+        // compresses to well under a kilobyte; pixels are counted in the
+        // sandbox's tests).
+        let png = bytes_of(ModelFormat::Png).await;
+        assert!(
+            png.starts_with(b"\x89PNG\r\n\x1a\n") && &png[12..16] == b"IHDR",
+            "{prompt}: a PNG"
+        );
+        let side = |o: usize| u32::from_be_bytes(png[o..o + 4].try_into().unwrap());
+        assert_eq!(
+            (side(16), side(20), png[24], png[25]),
+            (512, 512, 8, 6),
+            "{prompt}: 512², 8-bit RGBA"
+        );
+        assert!(png.len() > 4096, "{prompt}: the picture is blank ({} bytes)", png.len());
+        // The STEP: ASCII, millimetres, one product named after the project.
+        let step = String::from_utf8(bytes_of(ModelFormat::Step).await).expect("an ASCII STEP");
+        assert!(step.is_ascii() && step.contains("SI_UNIT(.MILLI.,.METRE.)"), "{prompt}");
+        let name = domain::files::ModelName::derive(&project.project_name, &project.slug);
+        assert!(
+            step.contains(&format!("PRODUCT('{name}','{name}',")),
+            "{prompt}: the product is named {name}"
+        );
         assert!(measured.valid && measured.solids == 1, "{prompt}: {measured:?}");
         // The job was verified against the generator's own expectations.
         let verification = job.verification.as_ref().expect("a verification recorded");
