@@ -7,7 +7,8 @@
 //! in the chat, beside the version picker and in the project list, make it thicker with a follow-up in the chat and
 //! again with the Parameters form (the offline generator, no language model),
 //! download the STL, read and diff scripts, read the logs, retry a failure,
-//! rename and delete the project.
+//! rename and delete the project. The path runs on RabbitMQ and again on
+//! SQS.
 //!
 //! Needs the client built and its packages installed (`make web`) and
 //! Chromium (`web/scripts/ensure-chromium.sh`); `make test` does both.
@@ -49,6 +50,23 @@ fn tail(text: &str, lines: usize) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_person_describes_a_part_sees_it_in_3d_and_downloads_the_stl_in_a_real_browser() {
+    browser_path("web-e2e", &[]).await;
+}
+
+/// The same path with every service on SQS: the gateway streams the live
+/// status from its own broadcast queue.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_path_in_a_real_browser_on_sqs() {
+    browser_path("web-e2e-sqs", &[("BUS_BACKEND", "sqs"), ("SQS_WAIT_TIME_SECS", "2")]).await;
+}
+
+/// One browser at a time: two, each with its pipeline, would only slow
+/// each other past their step timeouts on a small machine.
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Screenshots go to `target/<artifacts>`.
+async fn browser_path(artifacts: &str, overrides: &[(&str, &str)]) {
+    let _turn = ONE_BROWSER.lock().await;
     let web = web_dir();
     let dist = web.join("dist");
     assert!(
@@ -61,7 +79,7 @@ async fn a_person_describes_a_part_sees_it_in_3d_and_downloads_the_stl_in_a_real
         "the web client's packages are not installed; run `make web`"
     );
 
-    let mut pipeline = Pipeline::new().await;
+    let mut pipeline = Pipeline::with(overrides).await;
     let vars = pipeline.env.service_env();
     let chromium = script("ensure-chromium.sh", &vars);
     // The browser fetches models from S3 through pre-signed URLs.
@@ -73,7 +91,7 @@ async fn a_person_describes_a_part_sees_it_in_3d_and_downloads_the_stl_in_a_real
     let mut gateway = Service::gateway(&vars, &pipeline.env.id, port, Some(&dist));
     gateway.wait_healthy(&base).await;
 
-    let artifacts = repo_root().join("target/web-e2e");
+    let artifacts = repo_root().join("target").join(artifacts);
     let run = tokio::task::spawn_blocking({
         let web = web.clone();
         let base = base.clone();

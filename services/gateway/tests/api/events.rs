@@ -8,7 +8,9 @@ use serde_json::{json, Value};
 use domain::messages::JobStatus;
 use domain::{Envelope, JobId, JobStage, ProjectId, ProjectSlug};
 
-use crate::helpers::{another_instance, error, spawn_app, Frame, Sse};
+use platform::testkit::TestEnv;
+
+use crate::helpers::{another_instance, error, spawn_app, spawn_on, Frame, Sse, TestApp};
 
 const SECS: Duration = Duration::from_secs(10);
 
@@ -39,7 +41,18 @@ async fn publish(app: &crate::helpers::TestApp, job: JobId, project: &Value, sta
 
 #[tokio::test]
 async fn a_stream_starts_with_the_current_state_then_follows_every_instance() {
-    let app = spawn_app().await;
+    streams_follow_every_instance(spawn_app().await).await;
+}
+
+/// On SQS each gateway instance hears every `job.status` through broadcast
+/// queues of its own.
+#[tokio::test]
+async fn on_sqs_a_stream_follows_every_instance_too() {
+    let env = TestEnv::with(&[("BUS_BACKEND", "sqs"), ("SQS_WAIT_TIME_SECS", "1")]);
+    streams_follow_every_instance(spawn_on(env, &[]).await).await;
+}
+
+async fn streams_follow_every_instance(app: TestApp) {
     let (second, stop_second) = another_instance(&app).await;
     let user = app.register().await;
     let res = app
