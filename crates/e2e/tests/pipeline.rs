@@ -26,6 +26,9 @@ fn catalogue() -> Vec<(&'static str, &'static str, f64)> {
             8000.0 - PI * 9.0 * 10.0,
         ),
         ("box", "box 2 by 3 by 4 cm", 24000.0),
+        // A project named and a prompt written partly in Japanese, with an
+        // emoji: every format still exports, the STEP in ASCII.
+        ("立方体 🚀 cube", "立方体: a 20 mm cube 🚀", 8000.0),
         ("cylinder", "cylinder diameter 20mm height 50mm", PI * 100.0 * 50.0),
         (
             "tube",
@@ -765,19 +768,28 @@ async fn worker_killed_mid_job(name: &str, executor: &str, overrides: &[(&str, &
     let job = p.finished(id, 2 * MINUTE).await;
     assert_eq!(job.stage, JobStage::Completed, "{:?}", job.error);
     assert!((job.metrics.unwrap().volume - 24.0).abs() < 1e-6);
+    // Once: one completion, one version, claimed once.
+    let completions = job.history.iter().filter(|h| h.stage == JobStage::Completed).count();
+    assert_eq!(completions, 1, "{:?}", job.history);
+    assert_eq!(job.version, Version::new(1).ok());
+    assert_eq!(job.versions.len(), 1, "{:?}", job.versions);
+    let stored = p.db.projects().get(&project.project_id).await.unwrap().unwrap();
+    assert_eq!((stored.version_counter, stored.current_version), (1, 1));
     p.clean(&[&project.slug]).await;
 }
 
+const SERVICES: [&str; 6] = [
+    "gateway",
+    "ai-generator",
+    "script-store",
+    "freecad-worker",
+    "output-watcher",
+    "monitoring",
+];
+
 #[test]
 fn services_refuse_to_start_naming_what_is_missing_or_malformed() {
-    for service in [
-        "gateway",
-        "ai-generator",
-        "script-store",
-        "freecad-worker",
-        "output-watcher",
-        "monitoring",
-    ] {
+    for service in SERVICES {
         let out = Command::new(binary(service)).env_clear().output().unwrap();
         assert!(!out.status.success(), "{service} started without configuration");
         let err = String::from_utf8_lossy(&out.stderr);
@@ -807,6 +819,75 @@ fn services_refuse_to_start_naming_what_is_missing_or_malformed() {
             "{service} blames a good variable: {err}"
         );
     }
+}
+
+/// On SQS too: every service names the SQS settings that are malformed
+/// (and RabbitMQ's are not asked for), and a service that cannot reach SQS
+/// at start says so, naming where it looked.
+#[test]
+fn on_sqs_services_refuse_to_start_naming_bad_or_unreachable_sqs_settings() {
+    for service in SERVICES {
+        let out = Command::new(binary(service))
+            .env_clear()
+            .env("MONGODB_URI", "mongodb://127.0.0.1:27017")
+            .env("AWS_ACCESS_KEY_ID", "id")
+            .env("AWS_SECRET_ACCESS_KEY", "secret")
+            .env("AWS_BUCKET_NAME", "cadscribe")
+            .env("JWT_SECRET_KEY", "0123456789abcdef0123456789abcdef")
+            .env("BUS_BACKEND", "sqs")
+            .env("AWS_ENDPOINT_URL_SQS", "127.0.0.1:9324")
+            .env("SQS_QUEUE_PREFIX", "bad_prefix")
+            .env("SQS_VISIBILITY_TIMEOUT_SECS", "0")
+            .env("S3_EVENTS_QUEUE", "events.fifo")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{service} started");
+        let err = String::from_utf8_lossy(&out.stderr);
+        for var in [
+            "AWS_ENDPOINT_URL_SQS",
+            "SQS_QUEUE_PREFIX",
+            "SQS_VISIBILITY_TIMEOUT_SECS",
+        ] {
+            assert!(err.contains(&format!("{var} is malformed")), "{service}: {err}");
+        }
+        assert_eq!(
+            err.contains("S3_EVENTS_QUEUE is malformed"),
+            service == "output-watcher",
+            "{service}: {err}"
+        );
+        assert!(!err.contains("AMQP_URL"), "{service} asks for RabbitMQ on SQS: {err}");
+    }
+
+    // Well formed, but nothing answers there. Monitoring starts anyway (it
+    // reports what is down); every other service refuses.
+    let env =
+        platform::testkit::TestEnv::with(&[("BUS_BACKEND", "sqs"), ("AWS_ENDPOINT_URL_SQS", "http://127.0.0.1:9")]);
+    for service in SERVICES.iter().filter(|s| **s != "monitoring") {
+        let mut child = Command::new(binary(service))
+            .env_clear()
+            .envs(env.service_env())
+            .env("PORT", "0")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > MINUTE {
+                child.kill().unwrap();
+                panic!("{service} kept running without SQS");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(!out.status.success(), "{service} started without SQS");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("SQS (AWS_ENDPOINT_URL_SQS, AWS_REGION, credentials) does not answer"),
+            "{service}: {err}"
+        );
+    }
+    tokio::runtime::Runtime::new().unwrap().block_on(env.drop_db());
 }
 
 #[tokio::test]
