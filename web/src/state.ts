@@ -2,6 +2,7 @@
 // (how live status events update a job, which steps of the pipeline a job
 // has passed, which version's model to show, how projects are ordered).
 
+import { JOB_STAGES, STAGE_RULES } from './generated/stages';
 import type { Diagnosis, Job, JobStage, Mass, Question, ModelMetrics, Output, Project, StatusEvent, VerificationCheck } from './types';
 
 /** A value with subscribers. */
@@ -33,34 +34,16 @@ export class Store<T> {
   }
 }
 
-export const TERMINAL: readonly JobStage[] = ['completed', 'failed', 'timeout', 'cancelled', 'needs_input'];
-
-const RANK: Record<JobStage, number> = {
-  queued: 0,
-  generating: 1,
-  uploading: 2,
-  processing: 3,
-  completed: 4,
-  failed: 4,
-  timeout: 4,
-  cancelled: 4,
-  needs_input: 4,
-};
-
-export const LABELS: Record<JobStage, string> = {
-  queued: 'Queued…',
-  generating: 'Generating script…',
-  uploading: 'Uploading to S3…',
-  processing: 'FreeCAD processing…',
-  completed: 'Model ready',
-  failed: 'Failed',
-  timeout: 'Timed out',
-  cancelled: 'Cancelled',
-  needs_input: 'Waiting for your answer',
-};
+/** What a person sees while a job is in each stage, as the domain names it. */
+export const LABELS = Object.fromEntries(JOB_STAGES.map((stage) => [stage, STAGE_RULES[stage].label])) as Record<JobStage, string>;
 
 export function isTerminal(stage: JobStage): boolean {
-  return TERMINAL.includes(stage);
+  return STAGE_RULES[stage].terminal;
+}
+
+/** Whether the domain lets a job move from one stage to the other. */
+export function canTransition(from: JobStage, to: JobStage): boolean {
+  return (STAGE_RULES[from].next as readonly JobStage[]).includes(to);
 }
 
 /** What the client knows of one job. */
@@ -85,30 +68,37 @@ export interface JobState {
 export type Jobs = Readonly<Record<string, JobState>>;
 
 /**
- * The one legal backward move (as in the domain's job stages): a failed
- * FreeCAD run of a language model's script goes from processing back to
- * generating for a repair. Only a newer event makes it; a late event from
- * before processing does not.
+ * Whether news that a job is in `stage` (as of `at`) moves it on from what
+ * is known: the domain allows the move, or the stage is the same with newer
+ * details. A legal move back to a lower rank (the repair of a failed script,
+ * processing → generating) must be newer than what is known, or it is a late
+ * event from before. Forward moves need no clock: only a repair goes back, and
+ * a job the client starts following carries the browser's clock, not the
+ * server's.
  */
-function isRepair(known: JobState, stage: JobStage, at: string): boolean {
-  return known.stage === 'processing' && stage === 'generating' && at > known.at;
+function movesOn(known: JobState, stage: JobStage, at: string): boolean {
+  if (stage === known.stage) return !known.terminal && at >= known.at;
+  if (!canTransition(known.stage, stage)) return false;
+  const from = STAGE_RULES[known.stage].rank;
+  const to = STAGE_RULES[stage].rank;
+  const back = from !== null && to !== null && to < from;
+  return !back || at > known.at;
 }
 
 /**
- * Applies one status event. Stages never move backwards: a late or repeated
- * event is ignored (the same object is returned, so nothing re-renders).
+ * Applies one status event when the domain allows the move; a late, repeated
+ * or illegal event is ignored (the same object is returned, so nothing
+ * re-renders). A terminal stage ends everything.
  */
 export function applyStatus(jobs: Jobs, ev: StatusEvent): Jobs {
   const known = jobs[ev.job_id];
   if (known) {
-    if (known.terminal) return jobs;
-    if (RANK[ev.stage] < RANK[known.stage] && !isRepair(known, ev.stage, ev.at)) return jobs;
+    if (!movesOn(known, ev.stage, ev.at)) return jobs;
     if (ev.stage === known.stage && (ev.detail ?? null) === known.detail && (ev.version ?? null) === known.version) {
       return jobs;
     }
   }
-  const working = !isTerminal(ev.stage) && ev.stage !== 'queued';
-  const reached = working ? ev.stage : (known?.reached ?? (ev.stage === 'completed' ? 'processing' : 'queued'));
+  const reached = STAGE_RULES[ev.stage].working ? ev.stage : (known?.reached ?? (ev.stage === 'completed' ? 'processing' : 'queued'));
   const next: JobState = {
     job_id: ev.job_id,
     stage: ev.stage,
@@ -132,7 +122,7 @@ export function applyStatus(jobs: Jobs, ev: StatusEvent): Jobs {
 export function mergeJob(jobs: Jobs, state: JobState): Jobs {
   const known = jobs[state.job_id];
   const kind = known?.kind ?? state.kind;
-  const stale = known && (known.terminal || (RANK[state.stage] < RANK[known.stage] && !isRepair(known, state.stage, state.at)));
+  const stale = known && !movesOn(known, state.stage, state.at);
   const same = known && known.stage === state.stage && known.detail === state.detail && known.version === state.version;
   if (known && (stale || same)) {
     // The API may know why a job failed when the event that said so was missed.
@@ -145,7 +135,7 @@ export function mergeJob(jobs: Jobs, state: JobState): Jobs {
 
 /** A job as the API describes it, as client state. */
 export function jobState(job: Job): JobState {
-  const working = job.history.map((h) => h.stage).filter((s) => !isTerminal(s) && s !== 'queued');
+  const working = job.history.map((h) => h.stage).filter((s) => STAGE_RULES[s].working);
   const reached = working.length ? working[working.length - 1] : job.stage === 'completed' ? 'processing' : 'queued';
   const last = job.history[job.history.length - 1];
   return {
@@ -185,10 +175,13 @@ export const STEPS: readonly JobStage[] = ['generating', 'uploading', 'processin
 
 export function timeline(job: Pick<JobState, 'stage' | 'reached' | 'kind'>): Step[] {
   const failed = job.stage === 'failed' || job.stage === 'timeout' || job.stage === 'cancelled';
-  const at = failed ? RANK[job.reached] : RANK[job.stage];
+  // Places on the happy path; a stage without one (a failure, a question)
+  // stands where the job last worked.
+  const place = (stage: JobStage): number => STAGE_RULES[stage].rank ?? STAGE_RULES[job.reached].rank ?? 0;
+  const at = place(failed ? job.reached : job.stage);
   const steps = job.kind === 'upload' ? STEPS.filter((s) => s !== 'generating') : STEPS;
   return steps.map((stage) => {
-    const rank = RANK[stage];
+    const rank = place(stage);
     let state: StepState;
     if (failed) {
       state = rank < at ? 'done' : rank === at ? 'failed' : 'pending';

@@ -1,15 +1,9 @@
 // The JSON the CADScribe API answers (see docs/API.md), as the client uses it.
 
-export type JobStage =
-  | 'queued'
-  | 'generating'
-  | 'uploading'
-  | 'processing'
-  | 'completed'
-  | 'failed'
-  | 'timeout'
-  | 'cancelled'
-  | 'needs_input';
+import type { JobStage } from './generated/stages';
+
+// Generated from the domain's job stages (src/generated/stages.ts).
+export type { JobStage };
 
 export type ProjectStatus = 'draft' | 'processing' | 'completed' | 'error' | 'timeout';
 export type ProcessingStatus = 'no_scripts' | 'processing' | 'completed' | 'timeout' | 'error';

@@ -1,6 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
+import { JOB_STAGES, STAGE_RULES } from '../src/generated/stages';
 import {
   applyStatus,
+  canTransition,
   jobState,
   latestJob,
   mergeJob,
@@ -16,14 +18,15 @@ import {
 import type { Jobs } from '../src/state';
 import type { Job, JobStage, Output, Project, StatusEvent } from '../src/types';
 
+// Each stage's event comes at its own second, in the domain's order.
 const ev = (stage: JobStage, over: Partial<StatusEvent> = {}): StatusEvent => ({
   job_id: 'job-1',
   project_id: 'project-1',
   slug: 'part',
   stage,
   label: '',
-  terminal: ['completed', 'failed', 'timeout', 'cancelled', 'needs_input'].includes(stage),
-  at: '2026-01-01T00:00:0' + ['queued', 'generating', 'uploading', 'processing', 'completed', 'failed'].indexOf(stage) + 'Z',
+  terminal: STAGE_RULES[stage].terminal,
+  at: `2026-01-01T00:00:0${JOB_STAGES.indexOf(stage)}Z`,
   ...over,
 });
 
@@ -53,22 +56,62 @@ describe('applyStatus', () => {
     expect(jobs['job-1']).toMatchObject({ stage: 'completed', terminal: true, version: 1, reached: 'processing' });
   });
 
-  it('follows a repair from processing back to generating, but not a late event', () => {
+  it('shows the repair move the domain allows: processing back to generating', () => {
+    expect(STAGE_RULES.processing.next).toContain('generating');
     let jobs = applyStatus({}, ev('processing'));
-    expect(applyStatus(jobs, ev('generating'))).toBe(jobs);
     jobs = applyStatus(jobs, ev('generating', { at: '2026-01-01T00:00:09Z', detail: 'Repairing the script (attempt 1)' }));
     expect(jobs['job-1']).toMatchObject({ stage: 'generating', label: 'Generating script…', detail: 'Repairing the script (attempt 1)' });
     jobs = applyStatus(jobs, ev('processing', { at: '2026-01-01T00:00:10Z' }));
     expect(jobs['job-1'].stage).toBe('processing');
+    // The repaired script fails again: a second repair.
+    jobs = applyStatus(jobs, ev('generating', { at: '2026-01-01T00:00:11Z', detail: 'Repairing the script (attempt 2)' }));
+    expect(jobs['job-1']).toMatchObject({ stage: 'generating', detail: 'Repairing the script (attempt 2)' });
+  });
+
+  it('ignores a late event from before what it knows', () => {
+    // generating from before processing is late news, not a repair.
+    const jobs = applyStatus({}, ev('processing'));
+    expect(applyStatus(jobs, ev('generating'))).toBe(jobs);
+    // nor is an older event of the same stage news.
+    const repaired = applyStatus(jobs, ev('generating', { at: '2026-01-01T00:00:09Z', detail: 'attempt 2' }));
+    expect(applyStatus(repaired, ev('generating', { at: '2026-01-01T00:00:05Z', detail: 'attempt 1' }))).toBe(repaired);
+    // The API's older view does not undo the stream's newer one.
+    const older = jobState(job({ stage: 'generating', terminal: false, history: [{ stage: 'generating', label: '', at: '2026-01-01T00:00:05Z' }] }));
+    expect(mergeJob(repaired, older)['job-1'].detail).toBe('attempt 2');
   });
 
   it('never moves a job backwards otherwise and ignores repeats', () => {
     let jobs = applyStatus({}, ev('processing'));
-    const same = applyStatus(jobs, ev('generating'));
-    expect(same).toBe(jobs);
+    expect(applyStatus(jobs, ev('uploading', { at: '2026-01-01T00:00:09Z' }))).toBe(jobs);
     expect(applyStatus(jobs, ev('processing'))).toBe(jobs);
     jobs = applyStatus(jobs, ev('completed', { version: 3 }));
     expect(applyStatus(jobs, ev('failed'))).toBe(jobs);
+  });
+
+  // From each stage to each other, as the generated table says: the client
+  // follows the domain's transitions, whatever they become.
+  const later = '2026-01-01T00:01:00Z';
+  const pairs = JOB_STAGES.flatMap((from) => JOB_STAGES.filter((to) => to !== from).map((to) => [from, to] as const));
+  const legal = pairs.filter(([from, to]) => (STAGE_RULES[from].next as readonly JobStage[]).includes(to));
+
+  it.each(legal)('accepts the legal move %s → %s', (from, to) => {
+    expect(canTransition(from, to)).toBe(true);
+    const jobs = applyStatus({}, ev(from));
+    const next = applyStatus(jobs, ev(to, { at: later }));
+    expect(next['job-1']).toMatchObject({ stage: to, label: STAGE_RULES[to].label, terminal: STAGE_RULES[to].terminal });
+  });
+
+  it.each(pairs.filter((p) => !legal.includes(p)))('ignores the illegal move %s → %s', (from, to) => {
+    expect(canTransition(from, to)).toBe(false);
+    const jobs = applyStatus({}, ev(from));
+    expect(applyStatus(jobs, ev(to, { at: later }))).toBe(jobs);
+  });
+
+  it('ends everything at a terminal stage', () => {
+    for (const end of JOB_STAGES.filter((s) => STAGE_RULES[s].terminal)) {
+      const jobs = applyStatus({}, ev(end));
+      for (const stage of JOB_STAGES) expect(applyStatus(jobs, ev(stage, { at: later, detail: 'more' }))).toBe(jobs);
+    }
   });
 
   it('remembers where a failure happened and its reason', () => {

@@ -56,8 +56,14 @@ impl JobStage {
         )
     }
 
-    /// Position on the happy path; terminal failures have none.
-    fn rank(self) -> Option<u8> {
+    /// A service is working on the job: it has left the queue and not ended.
+    pub fn is_working(self) -> bool {
+        !self.is_terminal() && self != Self::Queued
+    }
+
+    /// Position on the happy path; terminal failures have none. A legal
+    /// move to a lower rank is a repair (see [`JobStage::can_transition_to`]).
+    pub fn rank(self) -> Option<u8> {
         match self {
             Self::Queued => Some(0),
             Self::Generating => Some(1),
@@ -174,6 +180,8 @@ mod tests {
             assert!(live.can_transition_to(Cancelled));
         }
         assert!(Queued.can_transition_to(Uploading));
+        let working: Vec<JobStage> = JobStage::ALL.into_iter().filter(|s| s.is_working()).collect();
+        assert_eq!(working, vec![Generating, Uploading, Processing]);
         assert_eq!(
             JobStage::predecessors(Completed),
             vec![Queued, Generating, Uploading, Processing]
