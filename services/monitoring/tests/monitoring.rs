@@ -114,7 +114,17 @@ fn service<'a>(health: &'a Value, name: &str) -> &'a Value {
 
 #[tokio::test]
 async fn health_turns_degraded_when_a_worker_stops() {
-    let mut p = Pipeline::new().await;
+    health_turns_degraded_when_a_worker_stops_on(&[]).await;
+}
+
+/// Heartbeats reach monitoring on SQS too (its own broadcast queue).
+#[tokio::test]
+async fn on_sqs_health_turns_degraded_when_a_worker_stops() {
+    health_turns_degraded_when_a_worker_stops_on(&[("BUS_BACKEND", "sqs"), ("SQS_WAIT_TIME_SECS", "1")]).await;
+}
+
+async fn health_turns_degraded_when_a_worker_stops_on(overrides: &[(&str, &str)]) {
+    let mut p = Pipeline::with(overrides).await;
     p.start(&["script-store"], &[("HEARTBEAT_INTERVAL_SECS", "1")]);
     let m = Monitor::start(
         &p.env,
