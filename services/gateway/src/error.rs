@@ -33,6 +33,8 @@ pub struct ErrorDetail {
     pub details: Option<serde_json::Value>,
 }
 
+crate::routes::docs::openapi_schema!(Response: ErrorBody);
+
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{status} {code}: {message}")]
 pub struct ApiError {

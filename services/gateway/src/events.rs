@@ -53,6 +53,8 @@ pub struct StatusEvent {
     pub question: Option<Question>,
 }
 
+crate::routes::docs::openapi_schema!(Response: StatusEvent);
+
 impl StatusEvent {
     pub fn from_message(raw: &RawEnvelope, status: JobStatus) -> Self {
         Self {

@@ -404,3 +404,23 @@ pub struct AcceptedView {
     pub published: bool,
     pub links: JobLinks,
 }
+
+/// The pages the API answers, by name for the OpenAPI document.
+pub type ProjectPage = PageView<ProjectView>;
+pub type MessagePage = PageView<MessageView>;
+pub type FilePage = PageView<FileView>;
+pub type JobPage = PageView<JobView>;
+
+crate::routes::docs::openapi_schema!(
+    Response: ProjectPage,
+    MessagePage,
+    FilePage,
+    JobPage,
+    UserView,
+    TokenView,
+    ProjectView,
+    MessageView,
+    FileView,
+    JobView,
+    AcceptedView,
+);

@@ -16,30 +16,38 @@ use domain::spec::PartSpec;
 use domain::{Envelope, JobId, Version};
 use platform::jobs;
 
+use super::docs::{openapi_schema, Table};
 use super::owned_project;
 use super::projects::create_project;
 use super::scripts::accepted;
 use crate::auth::AuthUser;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::startup::AppState;
 use crate::telemetry::RequestId;
+use crate::views::AcceptedView;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    // One resource per path, so another method answers 405 with `Allow`.
-    cfg.service(web::resource("/ai/generate-code").route(web::post().to(generate_code)));
-    cfg.service(web::resource("/ai/chat").route(web::post().to(chat)));
+pub fn routes(t: &mut Table) {
+    t.add::<__path_generate_code, _, _>(generate_code, None);
+    t.add::<__path_chat, _, _>(chat, None);
 }
+
+openapi_schema!(Request: GenerateCode, Chat);
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GenerateCode {
     /// What to model, in one sentence (at most 2000 characters).
+    #[schemars(length(max = 2000), regex(pattern = r"\S"))]
     pub prompt: String,
     /// The project (id or slug) to add a version to; a new one when absent.
+    #[schemars(regex(pattern = r"^(project-[A-Za-z0-9_-]{1,64}|[a-z0-9][a-z0-9_-]{0,62})$"))]
     pub project_id: Option<String>,
     /// Name of the new project; derived from the prompt when absent.
+    #[schemars(length(max = 200), regex(pattern = super::projects::NAME_PATTERN))]
     pub project_name: Option<String>,
-    /// Iterate on this version's script instead of the latest.
+    /// Iterate on this version's script instead of the latest (needs
+    /// `project_id`).
+    #[schemars(range(min = 1))]
     pub base_version: Option<u32>,
 }
 
@@ -47,15 +55,34 @@ pub struct GenerateCode {
 #[serde(deny_unknown_fields)]
 pub struct Chat {
     /// The user's message (at most 2000 characters).
+    #[schemars(length(max = 2000), regex(pattern = r"\S"))]
     pub message: String,
     /// The project (id or slug) of the conversation; a new one when absent.
+    #[schemars(regex(pattern = r"^(project-[A-Za-z0-9_-]{1,64}|[a-z0-9][a-z0-9_-]{0,62})$"))]
     pub project_id: Option<String>,
     /// Name of the new project; derived from the message when absent.
+    #[schemars(length(max = 200), regex(pattern = super::projects::NAME_PATTERN))]
     pub project_name: Option<String>,
-    /// Iterate on this version's script instead of the latest.
+    /// Iterate on this version's script instead of the latest (needs
+    /// `project_id`).
+    #[schemars(range(min = 1))]
     pub base_version: Option<u32>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/ai/generate-code",
+    tag = "ai",
+    summary = "Start a generation from a prompt",
+    description = "Answers 202 at once. Without `project_id`, a project named after the prompt is created. The prompt is stored as the user's message.",
+    request_body = GenerateCode,
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "The job started.", body = AcceptedView),
+        (status = 404, description = "No such project, or not yours (`not_found`).", body = ErrorBody),
+        (status = 413, description = "Over the account's storage quota (`quota_exceeded`).", body = ErrorBody),
+    ),
+)]
 async fn generate_code(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -76,6 +103,19 @@ async fn generate_code(
     .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/ai/chat",
+    tag = "ai",
+    summary = "Chat: the message becomes the next generation of the project",
+    request_body = Chat,
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "The job started.", body = AcceptedView),
+        (status = 404, description = "No such project, or not yours (`not_found`).", body = ErrorBody),
+        (status = 413, description = "Over the account's storage quota (`quota_exceeded`).", body = ErrorBody),
+    ),
+)]
 async fn chat(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -143,7 +183,7 @@ async fn start(
         .map(|v| Version::new(v).map_err(|e| ApiError::bad_request("base_version", e)))
         .transpose()?;
     let project_name = project_name.as_deref().map(super::projects::check_name).transpose()?;
-    let project: Project = match project_key.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
+    let project: Project = match project_key.as_deref() {
         Some(key) => owned_project(state, user, key).await?,
         None => {
             if base_version.is_some() {

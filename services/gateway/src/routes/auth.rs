@@ -8,26 +8,30 @@ use serde::Deserialize;
 use domain::documents::{User, UserRole};
 use domain::UserId;
 
+use super::docs::{openapi_schema, Table};
 use crate::auth::AuthUser;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::startup::AppState;
 use crate::views::{TokenView, UserView};
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    // One resource per path, so another method answers 405 with `Allow`.
-    cfg.service(web::resource("/auth/register").route(web::post().to(register)));
-    cfg.service(web::resource("/auth/login").route(web::post().to(login)));
-    cfg.service(web::resource("/auth/me").route(web::get().to(me)));
+pub fn routes(t: &mut Table) {
+    t.add::<__path_register, _, _>(register, None);
+    t.add::<__path_login, _, _>(login, None);
+    t.add::<__path_me, _, _>(me, None);
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
     /// Case-insensitive; stored lowercased.
+    #[schemars(email, length(max = 254))]
     pub email: String,
     /// 8 to 128 characters.
+    #[schemars(length(min = 8, max = 128))]
     pub password: String,
 }
+
+openapi_schema!(Request: Credentials);
 
 const MIN_PASSWORD: usize = 8;
 const MAX_PASSWORD: usize = 128;
@@ -89,6 +93,20 @@ fn external_accounts() -> ApiError {
     )
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/auth/register",
+    tag = "auth",
+    summary = "Create an account",
+    request_body = Credentials,
+    responses(
+        (status = 201, description = "The account and a token.", body = TokenView,
+            links(("me" = (operation_id = "me", description = "The new account, with `access_token` as the bearer token.")))),
+        (status = 409, description = "The email is taken (`conflict`).", body = ErrorBody),
+        (status = 429, description = "Too many attempts from this address (`rate_limited`); see `Retry-After`.", body = ErrorBody),
+        (status = 501, description = "Accounts live with an outside identity provider (`external_accounts`).", body = ErrorBody),
+    ),
+)]
 async fn register(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -120,6 +138,19 @@ async fn register(
     Ok(HttpResponse::Created().json(token(&state, &user)?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/auth/login",
+    tag = "auth",
+    summary = "Log in",
+    request_body = Credentials,
+    responses(
+        (status = 200, description = "A token.", body = TokenView),
+        (status = 401, description = "Wrong email or password (`unauthorized`).", body = ErrorBody),
+        (status = 429, description = "Too many attempts from this address (`rate_limited`); see `Retry-After`.", body = ErrorBody),
+        (status = 501, description = "Accounts live with an outside identity provider (`external_accounts`).", body = ErrorBody),
+    ),
+)]
 async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Json<Credentials>) -> ApiResult<HttpResponse> {
     limit_by_address(&state, &req)?;
     if !state.jwt.can_issue() {
@@ -137,6 +168,14 @@ async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Json<Cre
     Ok(HttpResponse::Ok().json(token(&state, &user)?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/auth/me",
+    tag = "auth",
+    summary = "The caller",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The caller's account.", body = UserView)),
+)]
 async fn me(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
     let view = match state.db.users().get(&user.user_id).await? {
         Some(stored) => UserView::from(&stored),

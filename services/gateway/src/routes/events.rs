@@ -13,17 +13,30 @@ use serde::Serialize;
 
 use domain::auth::StreamTicket;
 
-use super::owned_project;
+use super::docs::{openapi_schema, Table};
+use super::{owned_project, ProjectPath};
 use crate::auth::{AuthUser, StreamUser};
-use crate::error::{ApiError, ApiResult};
-use crate::events;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::events::{self, StatusEvent};
 use crate::startup::AppState;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    // One resource per path, so another method answers 405 with `Allow`.
-    cfg.service(web::resource("/projects/{project}/events").route(web::get().to(stream)));
-    cfg.service(web::resource("/projects/{project}/events/ticket").route(web::post().to(ticket)));
+pub fn routes(t: &mut Table) {
+    t.add::<__path_stream, _, _>(stream, None);
+    t.add::<__path_ticket, _, _>(ticket, None);
 }
+
+/// `?ticket=`
+#[allow(dead_code)] // read by the document; the handler reads the query itself
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TicketParam {
+    /// A stream ticket for this project, when no Authorization header can
+    /// be sent; good once.
+    #[param(pattern = "^[0-9a-f]{64}$")]
+    pub ticket: Option<String>,
+}
+
+openapi_schema!(Response: TicketView);
 
 /// A new stream ticket and where to use it.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -35,6 +48,20 @@ pub struct TicketView {
     pub url: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/projects/{project}/events/ticket",
+    tag = "live status",
+    summary = "A ticket to open the project's event stream",
+    description = "For clients that cannot send an Authorization header with the stream request (a browser's EventSource): the ticket opens this project's stream once, within 60 seconds, so the long-lived token never goes into a URL.",
+    params(ProjectPath),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The ticket and the stream's URL with it.", body = TicketView,
+            links(("stream" = (operation_id = "stream", parameters(("ticket" = "$response.body#/ticket")))))),
+        (status = 404, description = "No such project, or not yours (`not_found`).", body = ErrorBody),
+    ),
+)]
 async fn ticket(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let project = owned_project(&state, &user, &path).await?;
     // 256 bits from the operating system's generator.
@@ -55,6 +82,19 @@ async fn ticket(state: web::Data<AppState>, user: AuthUser, path: web::Path<Stri
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/projects/{project}/events",
+    tag = "live status",
+    summary = "Job status as Server-Sent Events",
+    description = "`event: status` frames whose data is a StatusEvent: first the current state of the project's live jobs and of its latest job, then every change as it happens. Comment lines keep the connection alive. Authenticate with the bearer token in the Authorization header, or with a stream ticket (`?ticket=`) from the ticket route; the bearer token itself is never accepted in the URL.",
+    params(ProjectPath, TicketParam),
+    security(("bearer" = []), ()),
+    responses(
+        (status = 200, description = "An endless text/event-stream; each data line is a StatusEvent.", content_type = "text/event-stream", body = StatusEvent),
+        (status = 404, description = "No such project, or not yours (`not_found`).", body = ErrorBody),
+    ),
+)]
 async fn stream(state: web::Data<AppState>, caller: StreamUser, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let project = owned_project(&state, &caller.user, &path).await?;
     if caller.ticket_project.as_ref().is_some_and(|p| *p != project.project_id) {

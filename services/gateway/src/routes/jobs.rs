@@ -11,20 +11,33 @@ use domain::{Envelope, JobId, JobStage, MessageType, ProjectStatus, RawEnvelope}
 use platform::jobs::{self, Advance, Origin};
 use platform::mongo::{PageRequest, Transition};
 
+use super::docs::Table;
 use super::scripts::accepted;
 use super::{owned_project, page};
+use super::{JobPath, PageParams};
 use crate::auth::AuthUser;
+use crate::error::ErrorBody;
 use crate::error::{ApiError, ApiResult};
 use crate::startup::AppState;
 use crate::telemetry::RequestId;
+use crate::views::{AcceptedView, JobPage};
 use crate::views::{JobView, PageView};
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    // One resource per path, so another method answers 405 with `Allow`.
-    cfg.service(web::resource("/jobs").route(web::get().to(list)));
-    cfg.service(web::resource("/jobs/{job_id}").route(web::get().to(get)));
-    cfg.service(web::resource("/jobs/{job_id}/cancel").route(web::post().to(cancel)));
-    cfg.service(web::resource("/jobs/{job_id}/retry").route(web::post().to(retry)));
+pub fn routes(t: &mut Table) {
+    t.add::<__path_list, _, _>(list, None);
+    t.add::<__path_get_job, _, _>(get_job, None);
+    t.add::<__path_cancel, _, _>(cancel, None);
+    t.add::<__path_retry, _, _>(retry, None);
+}
+
+/// `?project=`: only this project's jobs.
+#[allow(dead_code)] // read by the document; the handler reads the query itself
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProjectParam {
+    /// The project id (`project-…`) or its slug.
+    #[param(pattern = r"^(project-[A-Za-z0-9_-]{1,64}|[a-z0-9][a-z0-9_-]{0,62})$")]
+    pub project: Option<String>,
 }
 
 /// The caller's job, or 404 (another user's job looks missing).
@@ -40,6 +53,18 @@ async fn owned_job(state: &AppState, user: &AuthUser, id: &str) -> ApiResult<Job
 }
 
 /// The caller's jobs, newest first; `?project=` (id or slug) narrows to one project.
+#[utoipa::path(
+    get,
+    path = "/api/jobs",
+    tag = "jobs",
+    summary = "The caller's jobs, newest first",
+    params(PageParams, ProjectParam),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of jobs.", body = JobPage),
+        (status = 404, description = "No such project, or not yours (`not_found`).", body = ErrorBody),
+    ),
+)]
 async fn list(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -47,7 +72,7 @@ async fn list(
 ) -> ApiResult<HttpResponse> {
     let page = page(&query)?;
     let mut materials = HashMap::new();
-    let found = match query.get("project").filter(|p| !p.is_empty()) {
+    let found = match query.get("project") {
         Some(key) => {
             let project = owned_project(&state, &user, key).await?;
             materials.insert(project.project_id.clone(), project.material);
@@ -73,7 +98,20 @@ async fn material_of(state: &AppState, job: &Job) -> ApiResult<Option<Material>>
     Ok(state.db.projects().get(&job.project_id).await?.and_then(|p| p.material))
 }
 
-async fn get(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>) -> ApiResult<HttpResponse> {
+#[utoipa::path(
+    get,
+    path = "/api/jobs/{job_id}",
+    tag = "jobs",
+    summary = "A job with its history",
+    description = "A built job carries `metrics` (volume, area, bounding box, centre of mass, and the matrix of inertia about it for unit density in mm⁵) and, when its project has a material, `mass`.",
+    params(JobPath),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The job.", body = JobView),
+        (status = 404, description = "No such job, or not yours (`not_found`).", body = ErrorBody),
+    ),
+)]
+async fn get_job(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let job = owned_job(&state, &user, &path).await?;
     let material = material_of(&state, &job).await?;
     let mut view = JobView::from(&job);
@@ -85,6 +123,19 @@ fn finished(job: &Job) -> ApiError {
     ApiError::conflict(format!("the job is already {}", job.stage))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/jobs/{job_id}/cancel",
+    tag = "jobs",
+    summary = "Cancel a job",
+    params(JobPath),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The cancelled job.", body = JobView),
+        (status = 404, description = "No such job, or not yours (`not_found`).", body = ErrorBody),
+        (status = 409, description = "The job is already over (`conflict`).", body = ErrorBody),
+    ),
+)]
 async fn cancel(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let job = owned_job(&state, &user, &path).await?;
     if job.stage.is_terminal() {
@@ -135,6 +186,20 @@ async fn settle_project(state: &AppState, job: &Job) -> ApiResult<()> {
 }
 
 /// A new job with the same request as a finished one.
+#[utoipa::path(
+    post,
+    path = "/api/jobs/{job_id}/retry",
+    tag = "jobs",
+    summary = "Start a new job with the same request",
+    params(JobPath),
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "The job started.", body = AcceptedView),
+        (status = 404, description = "No such job, or not yours (`not_found`).", body = ErrorBody),
+        (status = 409, description = "The job is still running (`conflict`).", body = ErrorBody),
+        (status = 413, description = "Over the account's storage quota (`quota_exceeded`).", body = ErrorBody),
+    ),
+)]
 async fn retry(
     state: web::Data<AppState>,
     user: AuthUser,

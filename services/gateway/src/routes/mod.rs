@@ -8,7 +8,7 @@
 
 mod ai;
 mod auth;
-mod docs;
+pub mod docs;
 mod events;
 mod jobs;
 mod monitoring;
@@ -30,25 +30,62 @@ use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::startup::AppState;
 
-pub use docs::openapi;
+pub use docs::{openapi, Table};
+
+/// Every route of the API, each documented by its handler.
+pub fn table() -> Table {
+    let mut t = Table::default();
+    auth::routes(&mut t);
+    projects::routes(&mut t);
+    scripts::routes(&mut t);
+    parameters::routes(&mut t);
+    events::routes(&mut t);
+    ai::routes(&mut t);
+    jobs::routes(&mut t);
+    monitoring::routes(&mut t);
+    docs::routes(&mut t);
+    t
+}
 
 pub fn api(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::scope("/api")
-            .configure(auth::routes)
-            .configure(projects::routes)
-            .configure(scripts::routes)
-            .configure(parameters::routes)
-            .configure(events::routes)
-            .configure(ai::routes)
-            .configure(jobs::routes)
-            .configure(monitoring::routes)
-            .configure(docs::routes)
-            .default_service(web::to(|| async {
-                Err::<HttpResponse, _>(ApiError::not_found("route"))
-            })),
-    );
+    table().register(cfg);
+    cfg.service(web::scope("/api").default_service(web::to(|| async {
+        Err::<HttpResponse, _>(ApiError::not_found("route"))
+    })));
 }
+
+/// `{project}` in a path, as documented: an id (`project-…`) or a slug.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ProjectPath {
+    /// The project id (`project-…`) or its slug. The id form is tried first,
+    /// then the slug.
+    #[param(pattern = r"^(project-[A-Za-z0-9_-]{1,64}|[a-z0-9][a-z0-9_-]{0,62})$")]
+    pub project: String,
+}
+
+/// `{job_id}` in a path.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct JobPath {
+    /// The job's id.
+    pub job_id: uuid::Uuid,
+}
+
+/// `?limit=&offset=` of a list, as [`page`] checks them.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Page size, 1 to 200 (50 by default).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+    /// Items to skip, 0 to 1 000 000 000 (0 by default).
+    #[param(minimum = 0, maximum = 1_000_000_000)]
+    pub offset: Option<u64>,
+}
+
+/// The largest `?offset=`.
+const MAX_OFFSET: u64 = 1_000_000_000;
 
 /// The web client's files at `/`; unknown paths get `index.html`, so
 /// client-side routes survive a reload.
@@ -69,10 +106,11 @@ pub fn web_client(root: &Path) -> actix_files::Files {
         }))
 }
 
-/// `?limit=&offset=`, checked: limit 1..=200 (50 by default), offset ≥ 0.
+/// `?limit=&offset=`, checked: limit 1..=200 (50 by default), offset
+/// 0..=1e9 (0 by default).
 pub fn page(query: &HashMap<String, String>) -> ApiResult<PageRequest> {
     let limit = match query.get("limit").map(String::as_str) {
-        None | Some("") => 50,
+        None => 50,
         Some(s) => match s.parse::<u32>() {
             Ok(n) if (1..=PageRequest::MAX_LIMIT).contains(&n) => n,
             _ => {
@@ -84,10 +122,16 @@ pub fn page(query: &HashMap<String, String>) -> ApiResult<PageRequest> {
         },
     };
     let offset = match query.get("offset").map(String::as_str) {
-        None | Some("") => 0,
-        Some(s) => s
-            .parse::<u64>()
-            .map_err(|_| ApiError::bad_request("offset", "must be a whole number from 0"))?,
+        None => 0,
+        Some(s) => match s.parse::<u64>() {
+            Ok(n) if n <= MAX_OFFSET => n,
+            _ => {
+                return Err(ApiError::bad_request(
+                    "offset",
+                    format!("must be a whole number from 0 to {MAX_OFFSET}"),
+                ))
+            }
+        },
     };
     Ok(PageRequest::new(limit, offset))
 }

@@ -6,18 +6,32 @@
 use actix_web::http::header;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 
+use super::docs::Table;
 use crate::auth::AuthUser;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::startup::AppState;
 
 /// Largest body forwarded.
 const BODY_LIMIT: usize = 1024 * 1024;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/monitoring", web::route().to(forward))
-        .route("/monitoring/{tail:.*}", web::route().to(forward));
+pub fn routes(t: &mut Table) {
+    t.add::<__path_forward, _, _>(forward, Some("/api/monitoring/{path:.*}"));
 }
 
+#[utoipa::path(
+    method(get, post),
+    path = "/api/monitoring/{path}",
+    tag = "monitoring",
+    summary = "Forwarded to the monitoring service",
+    description = "The rest of the path, the query, the body and Authorization go to the monitoring service as they came (`health`, `live`, `queues`, `s3/status`, `ai/metrics`, `config/validate`, `config/summary`, `POST test/s3-upload`…); its answer comes back as it is. 503 when monitoring does not answer.",
+    params(("path" = String, Path, description = "The monitoring service's path, e.g. `health`.")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "What monitoring answers.", body = Object),
+        (status = 404, description = "Monitoring has no such route.", body = Object),
+        (status = 413, description = "The body is over 1 MiB (`payload_too_large`).", body = ErrorBody),
+    ),
+)]
 async fn forward(
     state: web::Data<AppState>,
     _user: AuthUser,

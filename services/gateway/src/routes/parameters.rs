@@ -11,22 +11,28 @@ use domain::spec::{Parameter, PartSpec};
 use domain::{S3Key, Version};
 
 use super::ai::submit;
-use super::owned_project;
+use super::docs::{openapi_schema, Table};
+use super::{owned_project, ProjectPath};
 use crate::auth::AuthUser;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::startup::AppState;
 use crate::telemetry::RequestId;
+use crate::views::AcceptedView;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    // One resource per path, so another method answers 405 with `Allow`.
-    cfg.service(web::resource("/projects/{project}/spec").route(web::get().to(spec)));
-    cfg.service(web::resource("/projects/{project}/parameters").route(web::post().to(edit)));
+pub fn routes(t: &mut Table) {
+    t.add::<__path_spec, _, _>(spec, None);
+    t.add::<__path_edit, _, _>(edit, None);
 }
 
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
+openapi_schema!(Request: EditParameters);
+openapi_schema!(Response: SpecView);
+
+#[derive(Debug, Deserialize, schemars::JsonSchema, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct SpecQuery {
     /// The version; the project's current one when absent.
+    #[param(minimum = 1, maximum = 4294967295_u64)]
     pub version: Option<u32>,
 }
 
@@ -46,6 +52,7 @@ pub struct SpecView {
 pub struct EditParameters {
     /// New values by parameter name (millimetres for lengths, degrees for
     /// angles, whole numbers for counts).
+    #[schemars(extend("minProperties" = 1))]
     pub values: BTreeMap<String, f64>,
     /// The version to edit; the project's current one when absent.
     pub base_version: Option<u32>,
@@ -86,6 +93,18 @@ async fn load(state: &AppState, project: &domain::documents::Project, version: O
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/projects/{project}/spec",
+    tag = "parameters",
+    summary = "A version's part spec and its named dimensions",
+    params(ProjectPath, SpecQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The spec and its parameters.", body = SpecView),
+        (status = 404, description = "No such project or version, or the version has no spec (`no_spec`).", body = ErrorBody),
+    ),
+)]
 async fn spec(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -100,6 +119,22 @@ async fn spec(
 /// Applies the new values to the base version's spec, checks that the part
 /// still makes sense (a hole wider than its plate is refused here, with the
 /// reason), and starts the next version.
+#[utoipa::path(
+    post,
+    path = "/api/projects/{project}/parameters",
+    tag = "parameters",
+    summary = "Change named dimensions: the next version, built from the edited spec",
+    description = "Answers 202 at once. No language model is involved: the spec compiler builds the edited spec.",
+    params(ProjectPath),
+    request_body = EditParameters,
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "The job started.", body = AcceptedView),
+        (status = 404, description = "No such project or version, or the version has no spec (`no_spec`).", body = ErrorBody),
+        (status = 413, description = "Over the account's storage quota (`quota_exceeded`).", body = ErrorBody),
+        (status = 422, description = "The edited part cannot be built, a hole no longer fits, say (`unprocessable`).", body = ErrorBody),
+    ),
+)]
 async fn edit(
     state: web::Data<AppState>,
     user: AuthUser,

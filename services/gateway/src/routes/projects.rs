@@ -13,35 +13,50 @@ use domain::{FileType, JobStage, ProcessingStatus, ProjectSlug, ProjectStatus, S
 use platform::jobs::{self, Advance, Origin};
 use platform::mongo::PageRequest;
 
-use super::{owned_project, page};
+use super::docs::{openapi_schema, Table};
+use super::{owned_project, page, PageParams, ProjectPath};
 use crate::auth::AuthUser;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::startup::AppState;
-use crate::views::{FileView, LogView, MessageView, PageView, ProjectView};
+use crate::views::{FilePage, FileView, LogView, MessagePage, MessageView, PageView, ProjectPage, ProjectView};
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    // One resource per path, so another method answers 405 with `Allow`.
-    cfg.service(
-        web::resource("/projects")
-            .route(web::get().to(list))
-            .route(web::post().to(create)),
-    );
-    cfg.service(
-        web::resource("/projects/")
-            .route(web::get().to(list))
-            .route(web::post().to(create)),
-    );
-    cfg.service(
-        web::resource("/projects/{project}")
-            .route(web::get().to(get))
-            .route(web::put().to(update))
-            .route(web::delete().to(delete)),
-    );
-    cfg.service(web::resource("/projects/{project}/messages").route(web::get().to(messages)));
-    cfg.service(web::resource("/projects/{project}/files").route(web::get().to(files)));
-    cfg.service(web::resource("/projects/{project}/logs").route(web::get().to(logs)));
-    cfg.service(web::resource("/projects/{project}/complete").route(web::get().to(complete)));
-    cfg.service(web::resource("/projects/{project}/summary").route(web::get().to(summary)));
+pub fn routes(t: &mut Table) {
+    t.add::<__path_list, _, _>(list, None);
+    t.add::<__path_create, _, _>(create, None);
+    t.alias("/api/projects", "/api/projects/");
+    t.add::<__path_get_project, _, _>(get_project, None);
+    t.add::<__path_update, _, _>(update, None);
+    t.add::<__path_delete, _, _>(delete, None);
+    t.add::<__path_messages, _, _>(messages, None);
+    t.add::<__path_files, _, _>(files, None);
+    t.add::<__path_logs, _, _>(logs, None);
+    t.add::<__path_complete, _, _>(complete, None);
+    t.add::<__path_summary, _, _>(summary, None);
+}
+
+/// `?file_type=`: only files of that type.
+#[allow(dead_code)] // read by the document; the handler reads the query itself
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FileTypeParam {
+    /// `input`, `output`, `log` or `processed`.
+    #[param(inline)]
+    pub file_type: Option<FileTypeValue>,
+}
+
+/// A [`FileType`] in the document.
+#[allow(dead_code)] // a shape for the document only
+#[derive(schemars::JsonSchema)]
+#[schemars(transparent)]
+pub struct FileTypeValue(FileType);
+
+openapi_schema!(Request: FileTypeValue);
+
+/// Every material key, or `""` to clear it.
+fn material_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let mut keys: Vec<&str> = vec![""];
+    keys.extend(Material::ALL.iter().map(|m| m.key()));
+    schemars::json_schema!({ "type": ["string", "null"], "enum": keys })
 }
 
 type Query = web::Query<HashMap<String, String>>;
@@ -73,25 +88,50 @@ fn check_description(raw: &str) -> ApiResult<String> {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProject {
+    #[schemars(length(max = 200), regex(pattern = NAME_PATTERN))]
     pub project_name: String,
+    #[schemars(length(max = 2000))]
     pub description: Option<String>,
     /// The S3-safe name; derived from the name when absent (and then made
     /// unique with a suffix). A slug given here must be free (409 if not).
+    #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9_-]{0,62}$"))]
     pub slug: Option<String>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("minProperties" = 1))]
 pub struct ProjectUpdate {
     /// The slug stays as it is: S3 keys are built from it.
+    #[schemars(length(max = 200), regex(pattern = NAME_PATTERN))]
     pub project_name: Option<String>,
+    #[schemars(length(max = 2000))]
     pub description: Option<String>,
     /// What the part is made of, for its mass: `steel`, `stainless_steel`,
     /// `aluminium`, `brass`, `titanium`, `pla`, `abs`, `petg`, `nylon` or
     /// `wood`; an empty string clears it (no mass shown).
+    #[schemars(schema_with = "material_schema")]
     pub material: Option<String>,
 }
 
+/// A name: printable, with something besides spaces.
+pub const NAME_PATTERN: &str =
+    r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$";
+
+openapi_schema!(Request: NewProject, ProjectUpdate);
+openapi_schema!(Response: DeletedView, LogsView, CompleteView, SummaryView);
+
+#[utoipa::path(
+    get,
+    path = "/api/projects/",
+    tag = "projects",
+    summary = "The caller's projects, newest activity first",
+    params(PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of projects.", body = ProjectPage),
+    ),
+)]
 async fn list(state: web::Data<AppState>, user: AuthUser, query: Query) -> ApiResult<HttpResponse> {
     let page = page(&query)?;
     let found = state.db.projects().list_by_owner(&user.user_id, page).await?;
@@ -123,6 +163,20 @@ pub async fn create_project(
     Ok(state.db.projects().create(project).await?)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/projects/",
+    tag = "projects",
+    summary = "Create a project",
+    request_body = NewProject,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The project; `Location` is its URL.", body = ProjectView,
+            headers(("Location" = String, description = "The project's URL.")),
+            links(("project" = (operation_id = "get_project", parameters(("project" = "$response.body#/project_id")))))),
+        (status = 409, description = "The slug is taken (`conflict`).", body = ErrorBody),
+    ),
+)]
 async fn create(state: web::Data<AppState>, user: AuthUser, body: web::Json<NewProject>) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
     let name = check_name(&body.project_name)?;
@@ -138,7 +192,19 @@ async fn create(state: web::Data<AppState>, user: AuthUser, body: web::Json<NewP
         .json(ProjectView::from(&project)))
 }
 
-async fn get(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>) -> ApiResult<HttpResponse> {
+#[utoipa::path(
+    get,
+    path = "/api/projects/{project}",
+    tag = "projects",
+    summary = "A project",
+    params(ProjectPath),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The project.", body = ProjectView),
+        (status = 404, description = "No such project, or not yours (`not_found`).", body = ErrorBody),
+    ),
+)]
+async fn get_project(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let project = owned_project(&state, &user, &path).await?;
     Ok(HttpResponse::Ok().json(weighed(&state, &project).await?))
 }
@@ -162,6 +228,20 @@ async fn weighed(state: &AppState, project: &Project) -> ApiResult<ProjectView> 
     Ok(view.with_model(newest, project.material))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/projects/{project}",
+    tag = "projects",
+    summary = "Rename or describe a project, or set its material",
+    description = "`material` is a key of the density table (steel 7.85, stainless_steel 7.93, aluminium 2.70, brass 8.50, titanium 4.43, pla 1.24, abs 1.04, petg 1.27, nylon 1.14, wood 0.70 g/cm³); an empty string clears it. With a material, the project and its jobs show `mass` (grams = volume in mm³ × density / 1000); without one, none. Fields left out stay as they are; at least one is needed.",
+    params(ProjectPath),
+    request_body = ProjectUpdate,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The updated project.", body = ProjectView),
+        (status = 404, description = "No such project, or not yours (`not_found`).", body = ErrorBody),
+    ),
+)]
 async fn update(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -178,7 +258,7 @@ async fn update(
         set.insert("metadata.description", check_description(d)?);
     }
     if let Some(m) = body.material.as_deref() {
-        let material = match m.trim() {
+        let material = match m {
             "" => bson::Bson::Null,
             key => {
                 let material: Material = key.parse().map_err(|e| ApiError::bad_request("material", e))?;
@@ -215,6 +295,19 @@ pub struct DeletedView {
     pub s3_objects: u64,
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/projects/{project}",
+    tag = "projects",
+    summary = "Delete a project with everything it has",
+    description = "Cancels its live jobs, then removes its messages, files, logs, jobs and every S3 object under its prefixes.",
+    params(ProjectPath),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "What was removed.", body = DeletedView),
+        (status = 404, description = "No such project, or not yours (`not_found`).", body = ErrorBody),
+    ),
+)]
 async fn delete(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let project = owned_project(&state, &user, &path).await?;
     let db = &state.db;
@@ -271,6 +364,18 @@ async fn all_jobs(state: &AppState, project: &Project) -> ApiResult<Vec<Job>> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/projects/{project}/messages",
+    tag = "project data",
+    summary = "The conversation, oldest first",
+    params(ProjectPath, PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of messages.", body = MessagePage),
+        (status = 404, description = "No such project, or not yours (`not_found`).", body = ErrorBody),
+    ),
+)]
 async fn messages(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -291,6 +396,18 @@ pub fn file_type(query: &HashMap<String, String>) -> ApiResult<Option<FileType>>
         .transpose()
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/projects/{project}/files",
+    tag = "project data",
+    summary = "The project's files, newest version first",
+    params(ProjectPath, PageParams, FileTypeParam),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of files.", body = FilePage),
+        (status = 404, description = "No such project, or not yours (`not_found`).", body = ErrorBody),
+    ),
+)]
 async fn files(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -328,6 +445,18 @@ pub struct LogsView {
 }
 
 /// The processing logs: the records in MongoDB and the log files in S3.
+#[utoipa::path(
+    get,
+    path = "/api/projects/{project}/logs",
+    tag = "project data",
+    summary = "Processing logs: the records and the run-log files in S3",
+    params(ProjectPath, PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Log records and log files.", body = LogsView),
+        (status = 404, description = "No such project, or not yours (`not_found`).", body = ErrorBody),
+    ),
+)]
 async fn logs(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -374,6 +503,18 @@ pub struct CompleteView {
     pub logs: Vec<LogView>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/projects/{project}/complete",
+    tag = "project data",
+    summary = "The project with its messages, files (also by type) and logs",
+    params(ProjectPath),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Everything.", body = CompleteView),
+        (status = 404, description = "No such project, or not yours (`not_found`).", body = ErrorBody),
+    ),
+)]
 async fn complete(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let project = owned_project(&state, &user, &path).await?;
     let id = &project.project_id;
@@ -420,6 +561,18 @@ pub struct Counts {
     pub jobs: u64,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/projects/{project}/summary",
+    tag = "project data",
+    summary = "Counts of the project's data",
+    params(ProjectPath),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The summary.", body = SummaryView),
+        (status = 404, description = "No such project, or not yours (`not_found`).", body = ErrorBody),
+    ),
+)]
 async fn summary(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let project = owned_project(&state, &user, &path).await?;
     let id = &project.project_id;

@@ -17,10 +17,11 @@ use domain::{
 use platform::jobs::{self, Submitted};
 use platform::mongo::PageRequest;
 
-use super::owned_project;
+use super::docs::{openapi_schema, Table};
+use super::{owned_project, ProjectPath};
 use crate::archive;
 use crate::auth::AuthUser;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::startup::AppState;
 use crate::telemetry::RequestId;
 use crate::views::{AcceptedView, JobLinks};
@@ -28,16 +29,70 @@ use crate::views::{AcceptedView, JobLinks};
 /// Largest upload body: a 256 KiB script, JSON-escaped.
 pub const UPLOAD_BODY_LIMIT: usize = 3 * cadgen::check::MAX_SCRIPT_BYTES;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    // One resource per path, so another method answers 405 with `Allow`.
-    cfg.service(web::resource("/projects/{project}/scripts").route(web::get().to(scripts)));
-    cfg.service(web::resource("/projects/{project}/script/{version}").route(web::get().to(script)));
-    cfg.service(web::resource("/projects/{project}/upload-script").route(web::post().to(upload)));
-    cfg.service(web::resource("/projects/{project}/outputs").route(web::get().to(outputs)));
-    cfg.service(web::resource("/projects/{project}/download/{format}").route(web::get().to(download)));
-    cfg.service(web::resource("/projects/{project}/archive").route(web::get().to(version_archive)));
-    cfg.service(web::resource("/projects/{project}/status").route(web::get().to(status)));
+pub fn routes(t: &mut Table) {
+    t.add::<__path_scripts, _, _>(scripts, None);
+    t.add::<__path_script, _, _>(script, None);
+    t.add::<__path_upload, _, _>(upload, None);
+    t.add::<__path_outputs, _, _>(outputs, None);
+    t.add::<__path_download, _, _>(download, None);
+    t.add::<__path_version_archive, _, _>(version_archive, None);
+    t.add::<__path_status, _, _>(status, None);
 }
+
+/// `{format}` in a path: a model format, in any case.
+pub struct FormatValue;
+
+impl schemars::JsonSchema for FormatValue {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "FormatName".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        // Each letter in either case: `stl`, `STL` and `Stl` all name STL.
+        let any_case = |ext: &str| -> String {
+            ext.chars()
+                .map(|c| match c.is_ascii_alphabetic() {
+                    true => format!("[{}{}]", c.to_ascii_uppercase(), c.to_ascii_lowercase()),
+                    false => c.to_string(),
+                })
+                .collect()
+        };
+        let names: Vec<String> = ModelFormat::ALL.iter().map(|f| any_case(f.extension())).collect();
+        schemars::json_schema!({ "type": "string", "pattern": format!("^({})$", names.join("|")) })
+    }
+}
+
+/// `?version=`: a version, 1, 2, 3…
+#[allow(dead_code)] // read by the document; the handler reads the query itself
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct VersionParam {
+    /// A version; the latest (with outputs) by default.
+    #[param(minimum = 1, maximum = 4294967295_u64)]
+    pub version: Option<u32>,
+}
+
+/// `?redirect=`
+#[allow(dead_code)] // read by the document; the handler reads the query itself
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RedirectParam {
+    /// `true`: answer 307 to the link instead of JSON.
+    pub redirect: Option<bool>,
+}
+
+/// `?file_name=`, for a script sent as text.
+#[allow(dead_code)] // read by the document; the handler reads the query itself
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FileNameParam {
+    /// A name to remember the script by (as in the JSON form).
+    #[param(pattern = r"^([A-Za-z0-9_-][A-Za-z0-9._-]{0,96}\.py)?$")]
+    pub file_name: Option<String>,
+}
+
+openapi_schema!(Request: ScriptUpload, FormatValue);
+openapi_schema!(Response: ScriptsView, OutputsView, DownloadView, StatusView);
 
 fn parse_version(s: &str, field: &str) -> ApiResult<Version> {
     s.parse::<Version>().map_err(|e| ApiError::bad_request(field, e))
@@ -80,6 +135,18 @@ fn meta_i64(f: &FileRecord, k: &str) -> Option<i64> {
         .or_else(|| f.metadata.get_i32(k).ok().map(i64::from))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/projects/{project}/scripts",
+    tag = "scripts",
+    summary = "Every script version",
+    params(ProjectPath),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The versions, newest first.", body = ScriptsView),
+        (status = 404, description = "No such project, or not yours (`not_found`).", body = ErrorBody),
+    ),
+)]
 async fn scripts(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let project = owned_project(&state, &user, &path).await?;
     let inputs = state
@@ -121,6 +188,19 @@ async fn scripts(state: web::Data<AppState>, user: AuthUser, path: web::Path<Str
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/projects/{project}/script/{version}",
+    tag = "scripts",
+    summary = "The raw script of a version",
+    params(ProjectPath, ("version" = u32, Path, minimum = 1, maximum = 4294967295_u64, description = "1, 2, 3…")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The script.", content_type = "text/x-python", body = String,
+            headers(("X-Script-Version" = u32, description = "The version."))),
+        (status = 404, description = "No such project or version (`not_found`).", body = ErrorBody),
+    ),
+)]
 async fn script(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -152,13 +232,16 @@ async fn script(
 #[serde(deny_unknown_fields)]
 pub struct ScriptUpload {
     /// The FreeCAD Python script (at most 256 KiB).
+    #[schemars(length(min = 1, max = 65536), regex(pattern = r"\S"))]
     pub script: String,
-    /// A name to remember it by (`[A-Za-z0-9._-]`, ending in `.py`).
+    /// A name to remember it by (`[A-Za-z0-9._-]`, ending in `.py`, up to
+    /// 100 characters); `script.py` when absent or empty.
+    #[schemars(regex(pattern = r"^([A-Za-z0-9_-][A-Za-z0-9._-]{0,96}\.py)?$"))]
     pub file_name: Option<String>,
 }
 
 fn check_file_name(name: Option<&str>) -> ApiResult<String> {
-    let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else {
+    let Some(name) = name.filter(|n| !n.is_empty()) else {
         return Ok("script.py".into());
     };
     let ok = name.len() <= 100
@@ -180,6 +263,24 @@ fn check_file_name(name: Option<&str>) -> ApiResult<String> {
 
 /// A user's own script: checked here (422 with every violation), then
 /// versioned by the script-store through a `script.uploaded` job.
+#[utoipa::path(
+    post,
+    path = "/api/projects/{project}/upload-script",
+    tag = "scripts",
+    summary = "Upload your own script as the next version",
+    description = "Send JSON `{\"script\": \"…\", \"file_name\": \"mine.py\"}`, or the script itself as `text/x-python` (with `?file_name=`). The script is checked against the script contract first (422 lists every violation), then versioned, run by FreeCAD and followed like a generation.",
+    params(ProjectPath, FileNameParam),
+    request_body(content((ScriptUpload = "application/json"), (String = "text/x-python"))),
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "The job started.", body = AcceptedView),
+        (status = 400, description = "A malformed body or value; the message names the field (`bad_request`).", body = ErrorBody),
+        (status = 413, description = "Over 256 KiB, or over the account's storage quota (`quota_exceeded`).", body = ErrorBody),
+        (status = 415, description = "Neither JSON nor Python text (`unsupported_media_type`).", body = ErrorBody),
+        (status = 422, description = "The script breaks the script contract; `details.violations` lists why (`unprocessable`).", body = ErrorBody),
+        (status = 404, description = "No such project, or not yours (`not_found`).", body = ErrorBody),
+    ),
+)]
 async fn upload(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -341,6 +442,18 @@ async fn output_files(state: &AppState, project: &domain::documents::Project) ->
     Ok(out)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/projects/{project}/outputs",
+    tag = "scripts",
+    summary = "The model files of every version",
+    params(ProjectPath),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Output files.", body = OutputsView),
+        (status = 404, description = "No such project, or not yours (`not_found`).", body = ErrorBody),
+    ),
+)]
 async fn outputs(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let project = owned_project(&state, &user, &path).await?;
     let outputs = output_files(&state, &project).await?;
@@ -369,6 +482,20 @@ pub struct DownloadView {
     pub size: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/projects/{project}/download/{format}",
+    tag = "scripts",
+    summary = "A time-limited download link for a model file",
+    params(ProjectPath, ("format" = inline(FormatValue), Path, description = "FCStd, STEP, STL, OBJ, GLB, 3MF or PNG, in any case."), VersionParam, RedirectParam),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A pre-signed URL.", body = DownloadView),
+        (status = 307, description = "With `redirect=true`: to the pre-signed URL.",
+            headers(("Location" = String, description = "The pre-signed URL."))),
+        (status = 404, description = "No such project or output (`not_found`).", body = ErrorBody),
+    ),
+)]
 async fn download(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -377,14 +504,10 @@ async fn download(
 ) -> ApiResult<HttpResponse> {
     let (key, format) = path.into_inner();
     let format: ModelFormat = format.parse().map_err(|e: String| ApiError::bad_request("format", e))?;
-    let version = query
-        .get("version")
-        .filter(|v| !v.is_empty())
-        .map(|v| parse_version(v, "version"))
-        .transpose()?;
+    let version = query.get("version").map(|v| parse_version(v, "version")).transpose()?;
     let redirect = match query.get("redirect").map(String::as_str) {
-        None | Some("" | "false" | "0") => false,
-        Some("true" | "1") => true,
+        None | Some("false") => false,
+        Some("true") => true,
         Some(_) => return Err(ApiError::bad_request("redirect", "expected true or false")),
     };
     let project = owned_project(&state, &user, &key).await?;
@@ -417,17 +540,27 @@ async fn download(
 /// Every file of one version in one ZIP (`{slug}_v{n}.zip` holding
 /// `{slug}_v{n}.{ext}` of each format), built in memory within
 /// [`archive::MAX_BYTES`].
+#[utoipa::path(
+    get,
+    path = "/api/projects/{project}/archive",
+    tag = "scripts",
+    summary = "Every file of a version in one ZIP",
+    description = "`{slug}_v{n}.zip` holding `{slug}_v{n}.{ext}` for each format of the version (the model files and the picture). Built on request, up to 256 MiB of files; larger versions are downloaded one file at a time.",
+    params(ProjectPath, VersionParam),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The archive.", content_type = "application/zip", body = Vec<u8>),
+        (status = 404, description = "No such project, or no outputs (of that version) (`not_found`).", body = ErrorBody),
+        (status = 413, description = "The version's files are over 256 MiB together (`payload_too_large`).", body = ErrorBody),
+    ),
+)]
 async fn version_archive(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<String>,
     query: web::Query<HashMap<String, String>>,
 ) -> ApiResult<HttpResponse> {
-    let version = query
-        .get("version")
-        .filter(|v| !v.is_empty())
-        .map(|v| parse_version(v, "version"))
-        .transpose()?;
+    let version = query.get("version").map(|v| parse_version(v, "version")).transpose()?;
     let project = owned_project(&state, &user, &path).await?;
     let outputs = output_files(&state, &project).await?;
     let Some(version) = version.or_else(|| outputs.first().map(|o| o.version)) else {
@@ -502,6 +635,18 @@ pub struct StatusView {
     pub latest_job: Option<LatestJobView>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/projects/{project}/status",
+    tag = "scripts",
+    summary = "Processing status: no_scripts, processing, completed, timeout or error",
+    params(ProjectPath),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The status.", body = StatusView),
+        (status = 404, description = "No such project, or not yours (`not_found`).", body = ErrorBody),
+    ),
+)]
 async fn status(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let project = owned_project(&state, &user, &path).await?;
     let latest = state.db.jobs().latest_by_project(&project.project_id).await?;
