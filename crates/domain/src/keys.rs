@@ -15,7 +15,7 @@ use std::fmt;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
-use crate::{ModelFormat, ProjectSlug, Version};
+use crate::{JobId, ModelFormat, ProjectId, ProjectSlug, Version};
 
 pub const MODEL_BASENAME: &str = "MyHeadlessModel";
 const LOG_TS: &str = "%Y%m%d_%H%M%S";
@@ -217,6 +217,23 @@ impl fmt::Display for S3Key {
             Self::Processed { slug, version } => write!(f, "processed/{slug}/{slug}_v{version}.py.done"),
         }
     }
+}
+
+/// The metadata every object a job writes carries, so an object found in
+/// the bucket says which project, version and job it belongs to and which
+/// service wrote it; a writer adds its own entries after these.
+pub fn object_metadata(
+    project_id: &ProjectId,
+    version: Version,
+    job_id: JobId,
+    service: &str,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("project-id", project_id.to_string()),
+        ("version", version.to_string()),
+        ("job-id", job_id.to_string()),
+        ("service", service.to_owned()),
+    ]
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 
 pub mod bus;
 pub mod config;
+pub mod dispatch;
 pub mod jobs;
 pub mod metrics;
 pub mod mongo;

@@ -21,10 +21,11 @@ use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
 use domain::messages::ServiceHeartbeat;
-use domain::{Envelope, JobId, ProjectId, RawEnvelope};
+use domain::{Envelope, JobId, MessageType, Payload, ProjectId, RawEnvelope};
 
 use crate::bus::{self, Bus, DeadLetterReason, Handler, HandlerError, Subscription};
 use crate::config::{http_port, BusSettings, EnvReader, FromEnv, MongoSettings, S3Settings};
+use crate::dispatch::{JobHandler, Router};
 use crate::metrics;
 use crate::mongo::Db;
 use crate::s3::ObjectStore;
@@ -165,6 +166,11 @@ pub struct WorkerApp {
     info: ServiceInfo,
     bus: Arc<dyn Bus>,
     consumers: Vec<(Subscription, Arc<dyn Handler>)>,
+    /// The typed job handlers, on the service's work queues; `None` without
+    /// MongoDB ([`WorkerApp::with_bus`]).
+    router: Option<Router>,
+    /// Types given to `consume` on an app without a router.
+    unroutable: Vec<MessageType>,
     loops: Vec<Box<dyn FnOnce(CancellationToken) -> Task + Send>>,
     routes: Vec<Routes>,
     heartbeat_every: Option<Duration>,
@@ -174,7 +180,9 @@ pub struct WorkerApp {
 impl WorkerApp {
     pub fn new(info: ServiceInfo, deps: &Deps, port: u16) -> anyhow::Result<Self> {
         let info = deps.checks().into_iter().fold(info, ServiceInfo::check);
-        Self::with_bus(info, deps.bus.clone(), port)
+        let mut app = Self::with_bus(info, deps.bus.clone(), port)?;
+        app.router = Some(Router::new(app.info.name, deps.db.clone(), deps.bus.clone()));
+        Ok(app)
     }
 
     /// A worker application that needs only the bus (and whatever checks
@@ -193,6 +201,8 @@ impl WorkerApp {
             info,
             bus,
             consumers: Vec::new(),
+            router: None,
+            unroutable: Vec::new(),
             loops: Vec::new(),
             routes: Vec::new(),
             heartbeat_every,
@@ -200,7 +210,22 @@ impl WorkerApp {
         })
     }
 
-    pub fn consume(mut self, subscription: Subscription, handler: Arc<dyn Handler>) -> Self {
+    /// Handles the messages of type `P` of live jobs, from the service's
+    /// work queue for `P` (`<service>.<type>`): decoding, the live-job guard
+    /// and failing the job of a dead-lettered message are done here, once
+    /// for every service (see [`crate::dispatch`]). Needs MongoDB: an app
+    /// made [`WorkerApp::with_bus`] refuses to run with typed handlers.
+    pub fn consume<P: Payload>(mut self, handler: Arc<dyn JobHandler<P>>) -> Self {
+        match &mut self.router {
+            Some(router) => router.route(handler),
+            None => self.unroutable.push(P::TYPE),
+        }
+        self
+    }
+
+    /// Hands every message of `subscription` to `handler` as it arrives,
+    /// for consumers that are not job handlers (heartbeats, broadcasts).
+    pub fn subscribe(mut self, subscription: Subscription, handler: Arc<dyn Handler>) -> Self {
         let handler: Arc<dyn Handler> = match subscription {
             Subscription::Work { .. } => Arc::new(Counted {
                 service: self.info.name,
@@ -247,7 +272,18 @@ impl WorkerApp {
 
     /// Runs until `shutdown` is cancelled, then lets the consumers finish
     /// the messages in hand.
-    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        if !self.unroutable.is_empty() {
+            anyhow::bail!(
+                "{} has job handlers ({:?}) but no MongoDB to check jobs against: build it with WorkerApp::new",
+                self.info.name,
+                self.unroutable
+            );
+        }
+        if let Some(router) = self.router.take().filter(|r| !r.is_empty()) {
+            let subscription = Subscription::work(self.info.name, &router.message_types());
+            self = self.subscribe(subscription, Arc::new(router));
+        }
         let name = self.info.name;
         let port = self.port();
         let heartbeat = self.heartbeat_every.map(|every| Heartbeat {

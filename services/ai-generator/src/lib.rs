@@ -18,14 +18,15 @@ use async_trait::async_trait;
 use bson::doc;
 use chrono::Utc;
 
-use domain::documents::{Message, Role};
+use domain::documents::{Job, Message, Role};
 use domain::messages::{
     GenerationRepair, GenerationRequested, Question, ScriptGenerated, ScriptSource, TEMPLATE_PROVIDER,
 };
 use domain::spec::PartSpec;
-use domain::{JobStage, MessageType, ProjectSlug, ProjectStatus, RawEnvelope, S3Key, UserId, Version};
-use platform::bus::{DeadLetterReason, Handler, HandlerError, Subscription};
+use domain::{JobStage, Payload, ProjectSlug, ProjectStatus, RawEnvelope, S3Key, UserId, Version};
+use platform::bus::HandlerError;
 use platform::config::{EnvReader, FromEnv};
+use platform::dispatch::JobHandler;
 use platform::jobs::{self, Advance, Origin};
 use platform::metrics;
 use platform::mongo::PageRequest;
@@ -60,7 +61,7 @@ impl FromEnv for Settings {
 }
 
 /// What to write a script for, from either message.
-struct Task {
+pub struct Task {
     slug: ProjectSlug,
     user_id: UserId,
     prompt: String,
@@ -71,6 +72,38 @@ struct Task {
     spec: Option<PartSpec>,
     /// When generation began, for the job's timings.
     began: Option<std::time::Instant>,
+    /// The version a follow-up iterates on, when the request names one.
+    base_version: Option<Version>,
+}
+
+impl From<GenerationRequested> for Task {
+    fn from(m: GenerationRequested) -> Self {
+        Self {
+            slug: m.slug,
+            user_id: m.user_id,
+            prompt: m.prompt,
+            repair_attempt: 0,
+            failed: None,
+            spec: m.spec,
+            began: None,
+            base_version: m.base_version,
+        }
+    }
+}
+
+impl From<GenerationRepair> for Task {
+    fn from(m: GenerationRepair) -> Self {
+        Self {
+            slug: m.slug,
+            user_id: m.user_id,
+            prompt: m.prompt,
+            repair_attempt: m.repair_attempt,
+            failed: Some((m.failed_version, m.error)),
+            spec: None,
+            began: None,
+            base_version: None,
+        }
+    }
 }
 
 pub struct Generator {
@@ -122,12 +155,7 @@ impl Generator {
 
     /// The request for the provider: the conversation so far, the script to
     /// iterate on, the failure to repair.
-    async fn request(
-        &self,
-        raw: &RawEnvelope,
-        task: &Task,
-        base_version: Option<Version>,
-    ) -> Result<Request, HandlerError> {
+    async fn request(&self, raw: &RawEnvelope, task: &Task) -> Result<Request, HandlerError> {
         let db = &self.deps.db;
         let history = db
             .messages()
@@ -143,7 +171,7 @@ impl Generator {
             .collect();
         let project = db.projects().get(&raw.project_id).await?;
         let current = project.and_then(|p| Version::new(p.current_version).ok());
-        let (base_script, base_spec) = match base_version.or(current) {
+        let (base_script, base_spec) = match task.base_version.or(current) {
             Some(v) if task.failed.is_none() => {
                 (self.script_of(&task.slug, v).await?, self.spec_of(&task.slug, v).await?)
             }
@@ -162,17 +190,9 @@ impl Generator {
         })
     }
 
-    async fn generate(
-        &self,
-        raw: &RawEnvelope,
-        mut task: Task,
-        base_version: Option<Version>,
-    ) -> Result<(), HandlerError> {
+    async fn generate(&self, raw: &RawEnvelope, mut task: Task) -> Result<(), HandlerError> {
         let Deps { db, bus, .. } = &self.deps;
         let origin = Origin::of(raw);
-        if jobs::live_job(db, raw.job_id).await?.is_none() {
-            return Ok(());
-        }
         jobs::advance(db, bus.as_ref(), &origin, &task.slug, Advance::to(JobStage::Generating)).await?;
         task.began = Some(std::time::Instant::now());
         if let Some(spec) = task.spec.take() {
@@ -186,7 +206,7 @@ impl Generator {
                 tracing::info!(prompt = %task.prompt, "continuing the request with the user's answer");
             }
         }
-        let mut request = self.request(raw, &task, base_version).await?;
+        let mut request = self.request(raw, &task).await?;
         let provider = self.provider.name().to_owned();
         let label = format!("{provider}/{}", self.provider.model());
 
@@ -376,52 +396,11 @@ fn reply(raw: &RawEnvelope, task: &Task, content: String, metadata: bson::Docume
     }
 }
 
+/// A request and a repair both write a script.
 #[async_trait]
-impl Handler for Generator {
-    async fn handle(&self, raw: RawEnvelope) -> Result<(), HandlerError> {
-        match raw.message_type {
-            MessageType::GenerationRequested => {
-                let m = raw
-                    .clone()
-                    .decode::<GenerationRequested>()
-                    .map_err(HandlerError::permanent)?
-                    .payload;
-                let task = Task {
-                    slug: m.slug,
-                    user_id: m.user_id,
-                    prompt: m.prompt,
-                    repair_attempt: 0,
-                    failed: None,
-                    spec: m.spec,
-                    began: None,
-                };
-                self.generate(&raw, task, m.base_version).await
-            }
-            MessageType::GenerationRepair => {
-                let m = raw
-                    .clone()
-                    .decode::<GenerationRepair>()
-                    .map_err(HandlerError::permanent)?
-                    .payload;
-                let task = Task {
-                    slug: m.slug,
-                    user_id: m.user_id,
-                    prompt: m.prompt,
-                    repair_attempt: m.repair_attempt,
-                    failed: Some((m.failed_version, m.error)),
-                    spec: None,
-                    began: None,
-                };
-                self.generate(&raw, task, None).await
-            }
-            other => Err(HandlerError::permanent(anyhow::anyhow!(
-                "ai-generator does not handle {other}"
-            ))),
-        }
-    }
-
-    async fn on_dead_letter(&self, raw: &RawEnvelope, reason: &DeadLetterReason) {
-        jobs::fail_dead_lettered(&self.deps.db, self.deps.bus.as_ref(), raw, &reason.to_string()).await;
+impl<P: Payload + Into<Task>> JobHandler<P> for Generator {
+    async fn handle(&self, raw: &RawEnvelope, payload: P, _job: Job) -> Result<(), HandlerError> {
+        self.generate(raw, payload.into()).await
     }
 }
 
@@ -440,9 +419,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<WorkerApp> {
         &deps,
         settings.common.port,
     )?
-    .consume(
-        Subscription::work(NAME, &[MessageType::GenerationRequested, MessageType::GenerationRepair]),
-        generator,
-    );
+    .consume::<GenerationRequested>(generator.clone())
+    .consume::<GenerationRepair>(generator);
     Ok(app)
 }

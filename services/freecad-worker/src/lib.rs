@@ -16,11 +16,14 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use chrono::Utc;
 
+use domain::documents::Job;
 use domain::files::ModelName;
+use domain::keys::object_metadata;
 use domain::messages::{ModelBuilt, ModelFailed, ScriptStored, METRICS_METADATA_KEY};
-use domain::{JobStage, MessageType, RawEnvelope, S3Key};
-use platform::bus::{DeadLetterReason, Handler, HandlerError, Subscription};
+use domain::{JobStage, RawEnvelope, S3Key};
+use platform::bus::HandlerError;
 use platform::config::{EnvReader, FromEnv};
+use platform::dispatch::JobHandler;
 use platform::jobs::{self, Advance, Origin};
 use platform::metrics;
 use platform::runtime::{CommonSettings, Deps, WorkerApp};
@@ -81,14 +84,11 @@ pub struct Worker {
     worker_id: String,
 }
 
-impl Worker {
-    async fn run(&self, raw: &RawEnvelope, msg: ScriptStored) -> Result<(), HandlerError> {
+#[async_trait]
+impl JobHandler<ScriptStored> for Worker {
+    async fn handle(&self, raw: &RawEnvelope, msg: ScriptStored, job: Job) -> Result<(), HandlerError> {
         let Deps { db, store, bus } = &self.deps;
         let origin = Origin::of(raw);
-        let Some(job) = jobs::live_job(db, raw.job_id).await? else {
-            tracing::info!("job is finished or unknown; not running it");
-            return Ok(());
-        };
         // A job already started (a redelivery after a crash) runs again at
         // once; a new one waits its turn among users.
         if job.stage != JobStage::Processing && jobs::should_defer(db, &msg.user_id).await? {
@@ -142,13 +142,8 @@ impl Worker {
         metrics::event("freecad_exit", &reason);
 
         let meta = |extra: Vec<(&'static str, String)>| {
-            let mut m = vec![
-                ("project-id", raw.project_id.to_string()),
-                ("version", msg.version.to_string()),
-                ("job-id", raw.job_id.to_string()),
-                ("service", NAME.to_owned()),
-                ("worker-id", self.worker_id.clone()),
-            ];
+            let mut m = object_metadata(&raw.project_id, msg.version, raw.job_id, NAME);
+            m.push(("worker-id", self.worker_id.clone()));
             m.extend(extra);
             m
         };
@@ -253,22 +248,6 @@ impl Worker {
     }
 }
 
-#[async_trait]
-impl Handler for Worker {
-    async fn handle(&self, raw: RawEnvelope) -> Result<(), HandlerError> {
-        let msg = raw
-            .clone()
-            .decode::<ScriptStored>()
-            .map_err(HandlerError::permanent)?
-            .payload;
-        self.run(&raw, msg).await
-    }
-
-    async fn on_dead_letter(&self, raw: &RawEnvelope, reason: &DeadLetterReason) {
-        jobs::fail_dead_lettered(&self.deps.db, self.deps.bus.as_ref(), raw, &reason.to_string()).await;
-    }
-}
-
 /// Builds the service: connects its dependencies and binds its port; run it
 /// with `run_until_stopped`.
 pub async fn build(settings: Settings) -> anyhow::Result<WorkerApp> {
@@ -297,7 +276,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<WorkerApp> {
         &deps,
         settings.common.port,
     )?
-    .consume(Subscription::work(NAME, &[MessageType::ScriptStored]), worker);
+    .consume::<ScriptStored>(worker);
     Ok(app)
 }
 

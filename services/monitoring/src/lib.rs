@@ -167,7 +167,7 @@ impl Application {
             config_env,
         });
         let app = WorkerApp::with_bus(ServiceInfo::new(NAME, env!("CARGO_PKG_VERSION")), bus, port)?
-            .consume(Subscription::broadcast(NAME, &[MessageType::ServiceHeartbeat]), tracker)
+            .subscribe(Subscription::broadcast(NAME, &[MessageType::ServiceHeartbeat]), tracker)
             .routes(move |cfg| {
                 cfg.app_data(state.clone()).app_data(verifier.clone());
                 routes(cfg);

@@ -22,14 +22,16 @@ use bson::doc;
 use chrono::Utc;
 
 use domain::documents::{FileRecord, Job, JobTimings, LogRecord};
+use domain::keys::object_metadata;
 use domain::messages::{GenerationRepair, ModelBuilt, ModelFailed, ModelMetrics, ScriptSource, METRICS_METADATA_KEY};
 use domain::s3_event::ObjectEvent;
 use domain::{
-    Diagnosis, FileType, JobStage, MessageType, ModelFormat, ProjectSlug, ProjectStatus, RawEnvelope, S3Key, UserId,
-    Verification, Version,
+    Diagnosis, FileType, JobStage, ModelFormat, ProjectSlug, ProjectStatus, RawEnvelope, S3Key, UserId, Verification,
+    Version,
 };
-use platform::bus::{DeadLetterReason, Handler, HandlerError, Subscription};
+use platform::bus::HandlerError;
 use platform::config::{EnvReader, FromEnv};
+use platform::dispatch::JobHandler;
 use platform::jobs::{self, Advance, Origin};
 use platform::mongo::Transition;
 use platform::runtime::{CommonSettings, Deps, WorkerApp};
@@ -237,12 +239,7 @@ impl Watcher {
             "outputs": outputs,
             "completed_at": Utc::now(),
         });
-        let meta = [
-            ("project-id", job.project_id.to_string()),
-            ("version", version.to_string()),
-            ("job-id", job.job_id.to_string()),
-            ("service", NAME.to_owned()),
-        ];
+        let meta = object_metadata(&job.project_id, version, job.job_id, NAME);
         store
             .put(&marker, body.to_string().into_bytes(), "application/json", &meta)
             .await?;
@@ -277,16 +274,13 @@ impl Watcher {
         Ok(())
     }
 
-    async fn on_built(&self, raw: &RawEnvelope, msg: ModelBuilt) -> Result<(), HandlerError> {
+    async fn on_built(&self, raw: &RawEnvelope, msg: ModelBuilt, job: Job) -> Result<(), HandlerError> {
         let began = std::time::Instant::now();
         let timings = JobTimings {
             fetch_ms: Some(msg.fetch_ms),
             freecad_ms: Some(msg.duration_ms),
             upload_ms: Some(msg.upload_ms),
             ..JobTimings::default()
-        };
-        let Some(job) = jobs::live_job(&self.deps.db, raw.job_id).await? else {
-            return Ok(());
         };
         // Every model is checked: against the generator's expectations where
         // it has them, and always for one valid closed solid.
@@ -386,10 +380,7 @@ impl Watcher {
         jobs::fail_with(db, bus.as_ref(), origin, &attempt.slug, reason, diagnosis.as_ref()).await
     }
 
-    async fn on_failed(&self, raw: &RawEnvelope, msg: ModelFailed) -> Result<(), HandlerError> {
-        let Some(job) = jobs::live_job(&self.deps.db, raw.job_id).await? else {
-            return Ok(());
-        };
+    async fn on_failed(&self, raw: &RawEnvelope, msg: ModelFailed, job: Job) -> Result<(), HandlerError> {
         let origin = Origin::of(raw);
         if let Some(key) = &msg.log_key {
             let log = RunLog {
@@ -540,33 +531,16 @@ impl Watcher {
 }
 
 #[async_trait]
-impl Handler for Watcher {
-    async fn handle(&self, raw: RawEnvelope) -> Result<(), HandlerError> {
-        match raw.message_type {
-            MessageType::ModelBuilt => {
-                let msg = raw
-                    .clone()
-                    .decode::<ModelBuilt>()
-                    .map_err(HandlerError::permanent)?
-                    .payload;
-                self.on_built(&raw, msg).await
-            }
-            MessageType::ModelFailed => {
-                let msg = raw
-                    .clone()
-                    .decode::<ModelFailed>()
-                    .map_err(HandlerError::permanent)?
-                    .payload;
-                self.on_failed(&raw, msg).await
-            }
-            other => Err(HandlerError::permanent(anyhow::anyhow!(
-                "output-watcher does not handle {other}"
-            ))),
-        }
+impl JobHandler<ModelBuilt> for Watcher {
+    async fn handle(&self, raw: &RawEnvelope, msg: ModelBuilt, job: Job) -> Result<(), HandlerError> {
+        self.on_built(raw, msg, job).await
     }
+}
 
-    async fn on_dead_letter(&self, raw: &RawEnvelope, reason: &DeadLetterReason) {
-        jobs::fail_dead_lettered(&self.deps.db, self.deps.bus.as_ref(), raw, &reason.to_string()).await;
+#[async_trait]
+impl JobHandler<ModelFailed> for Watcher {
+    async fn handle(&self, raw: &RawEnvelope, msg: ModelFailed, job: Job) -> Result<(), HandlerError> {
+        self.on_failed(raw, msg, job).await
     }
 }
 
@@ -619,10 +593,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<WorkerApp> {
         &deps,
         settings.common.port,
     )?
-    .consume(
-        Subscription::work(NAME, &[MessageType::ModelBuilt, MessageType::ModelFailed]),
-        watcher,
-    )
+    .consume::<ModelBuilt>(watcher.clone())
+    .consume::<ModelFailed>(watcher)
     .spawn_loop(move |shutdown| async move {
         loop {
             tokio::select! {

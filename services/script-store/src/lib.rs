@@ -12,11 +12,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::Utc;
 
-use domain::documents::{FileRecord, JobTimings};
+use domain::documents::{FileRecord, Job, JobTimings};
+use domain::keys::object_metadata;
 use domain::messages::{ScriptGenerated, ScriptSource, ScriptStored, ScriptUploaded};
-use domain::{FileType, JobStage, MessageType, ProjectSlug, RawEnvelope, S3Key, UserId};
-use platform::bus::{DeadLetterReason, Handler, HandlerError, Subscription};
+use domain::{FileType, JobStage, Payload, ProjectSlug, RawEnvelope, S3Key, UserId};
+use platform::bus::HandlerError;
 use platform::config::{EnvReader, FromEnv};
+use platform::dispatch::JobHandler;
 use platform::jobs::{self, Advance, Origin};
 use platform::runtime::{CommonSettings, Deps, WorkerApp};
 use platform::service::ServiceInfo;
@@ -38,7 +40,7 @@ impl FromEnv for Settings {
 }
 
 /// A script to version, whichever message brought it.
-struct Incoming {
+pub struct Incoming {
     slug: ProjectSlug,
     user_id: UserId,
     script: String,
@@ -51,41 +53,32 @@ struct Incoming {
     generation_ms: Option<u64>,
 }
 
-impl Incoming {
-    fn from_raw(raw: RawEnvelope) -> Result<Self, HandlerError> {
-        match raw.message_type {
-            MessageType::ScriptGenerated => {
-                let m = raw
-                    .decode::<ScriptGenerated>()
-                    .map_err(HandlerError::permanent)?
-                    .payload;
-                Ok(Self {
-                    slug: m.slug,
-                    user_id: m.user_id,
-                    script: m.script,
-                    source: m.source,
-                    prompt: m.prompt,
-                    repair_attempt: m.repair_attempt,
-                    spec: m.spec,
-                    generation_ms: m.generation_ms,
-                })
-            }
-            MessageType::ScriptUploaded => {
-                let m = raw.decode::<ScriptUploaded>().map_err(HandlerError::permanent)?.payload;
-                Ok(Self {
-                    slug: m.slug,
-                    user_id: m.user_id,
-                    script: m.script,
-                    source: ScriptSource::Uploaded { file_name: m.file_name },
-                    prompt: String::new(),
-                    repair_attempt: 0,
-                    spec: None,
-                    generation_ms: None,
-                })
-            }
-            other => Err(HandlerError::permanent(anyhow::anyhow!(
-                "script-store does not handle {other}"
-            ))),
+impl From<ScriptGenerated> for Incoming {
+    fn from(m: ScriptGenerated) -> Self {
+        Self {
+            slug: m.slug,
+            user_id: m.user_id,
+            script: m.script,
+            source: m.source,
+            prompt: m.prompt,
+            repair_attempt: m.repair_attempt,
+            spec: m.spec,
+            generation_ms: m.generation_ms,
+        }
+    }
+}
+
+impl From<ScriptUploaded> for Incoming {
+    fn from(m: ScriptUploaded) -> Self {
+        Self {
+            slug: m.slug,
+            user_id: m.user_id,
+            script: m.script,
+            source: ScriptSource::Uploaded { file_name: m.file_name },
+            prompt: String::new(),
+            repair_attempt: 0,
+            spec: None,
+            generation_ms: None,
         }
     }
 }
@@ -99,14 +92,10 @@ impl ScriptStore {
         Self { deps }
     }
 
-    async fn store(&self, raw: &RawEnvelope, inc: Incoming) -> Result<(), HandlerError> {
+    async fn store(&self, raw: &RawEnvelope, inc: Incoming, job: Job) -> Result<(), HandlerError> {
         let Deps { db, store, bus } = &self.deps;
         let began = std::time::Instant::now();
         let origin = Origin::of(raw);
-        let Some(job) = jobs::live_job(db, raw.job_id).await? else {
-            tracing::info!("job is finished or unknown; nothing to store");
-            return Ok(());
-        };
         let version = match job.versions.get(&inc.repair_attempt.to_string()) {
             Some(v) => *v,
             None => {
@@ -137,13 +126,8 @@ impl ScriptStore {
 
         let key = S3Key::input(&inc.slug, version).to_string();
         let now = Utc::now();
-        let object_meta = [
-            ("project-id", raw.project_id.to_string()),
-            ("version", version.to_string()),
-            ("job-id", raw.job_id.to_string()),
-            ("timestamp", now.to_rfc3339()),
-            ("service", NAME.to_owned()),
-        ];
+        let mut object_meta = object_metadata(&raw.project_id, version, raw.job_id, NAME);
+        object_meta.push(("timestamp", now.to_rfc3339()));
         // The spec first: once the script is there, the version is visible,
         // and a follow-up on it must find its spec.
         if let Some(spec) = &inc.spec {
@@ -243,15 +227,11 @@ impl ScriptStore {
     }
 }
 
+/// Both messages bring a script to version.
 #[async_trait]
-impl Handler for ScriptStore {
-    async fn handle(&self, raw: RawEnvelope) -> Result<(), HandlerError> {
-        let incoming = Incoming::from_raw(raw.clone())?;
-        self.store(&raw, incoming).await
-    }
-
-    async fn on_dead_letter(&self, raw: &RawEnvelope, reason: &DeadLetterReason) {
-        jobs::fail_dead_lettered(&self.deps.db, self.deps.bus.as_ref(), raw, &reason.to_string()).await;
+impl<P: Payload + Into<Incoming>> JobHandler<P> for ScriptStore {
+    async fn handle(&self, raw: &RawEnvelope, payload: P, job: Job) -> Result<(), HandlerError> {
+        self.store(raw, payload.into(), job).await
     }
 }
 
@@ -265,9 +245,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<WorkerApp> {
         &deps,
         settings.common.port,
     )?
-    .consume(
-        Subscription::work(NAME, &[MessageType::ScriptGenerated, MessageType::ScriptUploaded]),
-        handler,
-    );
+    .consume::<ScriptGenerated>(handler.clone())
+    .consume::<ScriptUploaded>(handler);
     Ok(app)
 }
