@@ -117,6 +117,8 @@ struct Completion<'a> {
     measured: Option<(&'a ModelMetrics, &'a Verification)>,
     /// The worker's timings and when this service began, on a `model.built`.
     timings: Option<(JobTimings, std::time::Instant)>,
+    /// The run log to record with the outputs, on a `model.built`.
+    log: Option<RunLog<'a>>,
 }
 
 pub struct Watcher {
@@ -200,6 +202,7 @@ impl Watcher {
             sizes,
             measured,
             timings,
+            log,
         } = done;
         // Every output recorded at once; the store is asked only for sizes
         // the worker did not report.
@@ -230,28 +233,40 @@ impl Watcher {
                 Ok::<_, HandlerError>(store.uri(key))
             }
         });
-        let uris = futures::future::try_join_all(records).await?;
-        let marker = S3Key::processed(slug, version).to_string();
-        let body = serde_json::json!({
-            "job_id": job.job_id,
-            "project_id": job.project_id,
-            "version": version,
-            "outputs": outputs,
-            "completed_at": Utc::now(),
-        });
-        let meta = object_metadata(&job.project_id, version, job.job_id, NAME);
-        store
-            .put(&marker, body.to_string().into_bytes(), "application/json", &meta)
-            .await?;
-        db.files()
-            .record(&self.file(
+        // The marker and its record, and the run log's records, at the same
+        // time as the outputs': none depends on another, and the job is
+        // completed only once all are written.
+        let marker = async {
+            let key = S3Key::processed(slug, version);
+            let body = serde_json::json!({
+                "job_id": job.job_id,
+                "project_id": job.project_id,
+                "version": version,
+                "outputs": outputs,
+                "completed_at": Utc::now(),
+            });
+            let meta = object_metadata(&job.project_id, version, job.job_id, NAME);
+            let marker = key.to_string();
+            store
+                .put(&marker, body.to_string().into_bytes(), "application/json", &meta)
+                .await?;
+            let record = self.file(
                 job,
                 version,
                 FileType::Processed,
                 &marker,
-                doc! { "file_name": S3Key::processed(slug, version).file_name() },
-            ))
-            .await?;
+                doc! { "file_name": key.file_name() },
+            );
+            db.files().record(&record).await?;
+            Ok::<_, HandlerError>(())
+        };
+        let run_log = async {
+            match &log {
+                Some(log) => self.record_log(job, version, log).await,
+                None => Ok(()),
+            }
+        };
+        let (uris, (), ()) = tokio::try_join!(futures::future::try_join_all(records), marker, run_log)?;
         db.projects().mark_completed(&job.project_id, version, &uris).await?;
 
         let mut set = doc! { "outputs": bson::to_bson(&outputs.iter().map(|(f, k)| (f.extension().to_owned(), k.clone())).collect::<BTreeMap<_, _>>()).map_err(HandlerError::permanent)? };
@@ -300,8 +315,8 @@ impl Watcher {
             worker_id: &msg.worker_id,
             exit_code: msg.exit_code,
         };
-        self.record_log(&job, msg.version, &log).await?;
         if !verification.passed {
+            self.record_log(&job, msg.version, &log).await?;
             return self.verification_failed(raw, &job, msg, verification).await;
         }
         self.complete(
@@ -314,6 +329,7 @@ impl Watcher {
                 sizes: &msg.output_sizes,
                 measured: Some((&msg.metrics, &verification)),
                 timings: Some((timings, began)),
+                log: Some(log),
             },
         )
         .await
@@ -488,6 +504,7 @@ impl Watcher {
                     sizes: &BTreeMap::new(),
                     measured,
                     timings: None,
+                    log: None,
                 };
                 self.complete(&origin, job, &job.slug, version, done).await?;
             }
