@@ -18,7 +18,7 @@ function fakeFetch(responses: Array<Response | Error>) {
 const json = (status: number, body: unknown) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 
-const user = { user_id: 'user-1', email: 'ada@example.com', role: 'user' };
+const user = { user_id: 'user-1', email: 'ada@example.com', role: 'user', created_at: null };
 
 describe('Api', () => {
   it('signs in, keeps the token and sends it as a bearer token', async () => {

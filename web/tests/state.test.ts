@@ -25,6 +25,8 @@ const ev = (stage: JobStage, over: Partial<StatusEvent> = {}): StatusEvent => ({
   slug: 'part',
   stage,
   label: '',
+  version: null,
+  detail: null,
   terminal: STAGE_RULES[stage].terminal,
   at: `2026-01-01T00:00:0${JOB_STAGES.indexOf(stage)}Z`,
   ...over,
@@ -76,7 +78,7 @@ describe('applyStatus', () => {
     const repaired = applyStatus(jobs, ev('generating', { at: '2026-01-01T00:00:09Z', detail: 'attempt 2' }));
     expect(applyStatus(repaired, ev('generating', { at: '2026-01-01T00:00:05Z', detail: 'attempt 1' }))).toBe(repaired);
     // The API's older view does not undo the stream's newer one.
-    const older = jobState(job({ stage: 'generating', terminal: false, history: [{ stage: 'generating', label: '', at: '2026-01-01T00:00:05Z' }] }));
+    const older = jobState(job({ stage: 'generating', terminal: false, history: [{ stage: 'generating', label: '', at: '2026-01-01T00:00:05Z', detail: null }] }));
     expect(mergeJob(repaired, older)['job-1'].detail).toBe('attempt 2');
   });
 
@@ -141,14 +143,24 @@ const job = (over: Partial<Job>): Job => ({
   version: 1,
   error: null,
   history: [
-    { stage: 'generating', label: '', at: '2026-01-01T00:00:01Z' },
-    { stage: 'uploading', label: '', at: '2026-01-01T00:00:02Z' },
+    { stage: 'generating', label: '', at: '2026-01-01T00:00:01Z', detail: null },
+    { stage: 'uploading', label: '', at: '2026-01-01T00:00:02Z', detail: null },
     { stage: 'failed', label: '', at: '2026-01-01T00:00:03Z', detail: 'no space' },
   ],
+  repair_attempts: 0,
   metrics: null,
+  mass: null,
+  expected: null,
+  verification: null,
+  verification_summary: null,
+  diagnosis: null,
+  question: null,
   outputs: {},
+  request_id: null,
   created_at: '2026-01-01T00:00:00Z',
   updated_at: '2026-01-01T00:00:03Z',
+  finished_at: null,
+  links: { job: '/api/jobs/job-1', events: '/api/projects/project-1/events', status: '/api/projects/project-1/status' },
   ...over,
 });
 
@@ -160,11 +172,11 @@ describe('jobState and mergeJob', () => {
 
   it('lets the stream stay ahead of an older API answer', () => {
     const live = applyStatus({}, ev('processing'));
-    const stale = jobState(job({ stage: 'generating', terminal: false, history: [{ stage: 'generating', label: '', at: '2026-01-01T00:00:01Z' }] }));
+    const stale = jobState(job({ stage: 'generating', terminal: false, history: [{ stage: 'generating', label: '', at: '2026-01-01T00:00:01Z', detail: null }] }));
     const merged = mergeJob(live, stale);
     expect(merged['job-1']).toMatchObject({ stage: 'processing', kind: 'generate' });
     expect(mergeJob(merged, stale)).toBe(merged);
-    const done = jobState(job({ stage: 'completed', history: [{ stage: 'completed', label: '', at: 'y' }] }));
+    const done = jobState(job({ stage: 'completed', history: [{ stage: 'completed', label: '', at: 'y', detail: null }] }));
     expect(mergeJob(live, done)['job-1'].stage).toBe('completed');
   });
 });
@@ -225,7 +237,7 @@ describe('projects and versions', () => {
   });
 
   it('finds the mass of each version in the project material', () => {
-    const mass = (grams: number) => ({ grams, material: { material: 'pla', name: 'PLA', density_g_cm3: 1.24 } });
+    const mass = (grams: number) => ({ grams, material: { material: 'pla' as const, name: 'PLA', density_g_cm3: 1.24 } });
     const map = massByVersion([
       job({ version: 1, mass: mass(7.44), updated_at: '2026-01-01T00:00:05Z' }),
       job({ version: 2, stage: 'failed', mass: mass(99) }),

@@ -125,6 +125,8 @@ function createCtx(app: App, project: Project, alive: () => boolean): ProjectCtx
           slug: accepted.slug,
           stage: accepted.stage,
           label: LABELS[accepted.stage],
+          version: null,
+          detail: null,
           terminal: false,
           at: new Date().toISOString(),
         });
@@ -448,7 +450,16 @@ function chatPanel(ctx: ProjectCtx, cleanups: Cleanup[]): HTMLElement {
         // Shown at once; replaced by the stored message on the next reload.
         ctx.messages.update((ms) => [
           ...ms,
-          { message_id: 'pending-' + Date.now(), project_id: p.project_id, role: 'user', content: text, timestamp: new Date().toISOString() },
+          {
+            message_id: 'pending-' + Date.now(),
+            project_id: p.project_id,
+            user_id: app.api.tokens.user()?.user_id ?? '',
+            role: 'user',
+            content: text,
+            timestamp: new Date().toISOString(),
+            job_id: null,
+            metadata: null,
+          },
         ]);
         try {
           const accepted = await app.api.chat(text, p.project_id);

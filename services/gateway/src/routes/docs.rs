@@ -192,8 +192,16 @@ impl Table {
         if let Value::Object(paths) = &mut paths {
             for item in paths.values_mut() {
                 if let Value::Object(item) = item {
-                    for op in item.values_mut() {
+                    let ids: Vec<Value> = item.values().map(|op| op["operationId"].clone()).collect();
+                    for (method, op) in item.iter_mut() {
                         complete(op);
+                        // One handler serving several methods (`method(get, post)`)
+                        // gets one id from utoipa; OpenAPI wants one per operation.
+                        if let Some(id) = op["operationId"].as_str() {
+                            if ids.iter().filter(|other| *other == id).count() > 1 {
+                                op["operationId"] = json!(format!("{id}_{method}"));
+                            }
+                        }
                     }
                 }
             }

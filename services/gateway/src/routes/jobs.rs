@@ -56,6 +56,7 @@ async fn owned_job(state: &AppState, user: &AuthUser, id: &str) -> ApiResult<Job
 #[utoipa::path(
     get,
     path = "/api/jobs",
+    operation_id = "list_jobs",
     tag = "jobs",
     summary = "The caller's jobs, newest first",
     params(PageParams, ProjectParam),

@@ -124,6 +124,7 @@ openapi_schema!(Response: DeletedView, LogsView, CompleteView, SummaryView);
 #[utoipa::path(
     get,
     path = "/api/projects/",
+    operation_id = "list_projects",
     tag = "projects",
     summary = "The caller's projects, newest activity first",
     params(PageParams),
