@@ -15,6 +15,7 @@ pub mod keys;
 pub mod material;
 pub mod messages;
 pub mod s3_event;
+pub mod settings;
 pub mod spec;
 pub mod status;
 pub mod verify;

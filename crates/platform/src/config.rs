@@ -2,11 +2,16 @@
 //!
 //! Every problem is collected before failing, so a service that cannot start
 //! says at once *every* variable that is missing or malformed, by name.
+//! What a variable may hold is declared once, in `domain::settings`: a
+//! reader first [`EnvReader::check`]s its declarations, then takes values
+//! that are known to be good ([`EnvReader::get`], [`EnvReader::value`]).
 
 use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
+
+use domain::settings::{common, Kind, Need, ServiceSettings, Setting};
 
 /// A value that must not appear in logs: Debug and Display print `***`.
 #[derive(Clone, PartialEq, Eq)]
@@ -162,12 +167,97 @@ impl EnvReader {
         v
     }
 
+    /// Records every problem of `settings` under this environment: a
+    /// required one unset, a value its declaration refuses. A setting
+    /// whose condition does not hold is skipped.
+    pub fn check<'a>(&mut self, settings: impl IntoIterator<Item = &'a Setting>) {
+        for s in settings {
+            if let Some(when) = &s.when {
+                if !when.holds(self.optional(when.setting.name).as_deref()) {
+                    continue;
+                }
+            }
+            match self.optional(s.name) {
+                None => {
+                    let needed = match s.need {
+                        Need::Optional => false,
+                        Need::Required => true,
+                        Need::RequiredUnless(other) => self.optional(other).is_none(),
+                    };
+                    if needed {
+                        self.required(s.name, s.about);
+                    }
+                }
+                Some(v) => {
+                    let verdict = match s.kind {
+                        Kind::Pem => read_pem(&v).map(|_| ()),
+                        Kind::Directory if !std::path::Path::new(&v).is_dir() => Err(format!("{v} is not a directory")),
+                        _ => s.check(&v),
+                    };
+                    if let Err(reason) = verdict {
+                        self.malformed(s.name, reason);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Checks every setting of a service.
+    pub fn check_service(&mut self, service: &ServiceSettings) {
+        self.check(service.settings());
+    }
+
+    /// The value of `s`, or its declared default; `None` when neither.
+    pub fn get(&self, s: &Setting) -> Option<String> {
+        self.optional(s.name).or_else(|| s.default.map(str::to_owned))
+    }
+
+    /// The value of `s` (or its default) parsed; a value [`Self::check`]
+    /// refused falls back to the default, then to `T::default()`.
+    pub fn value<T: FromStr + Default>(&self, s: &Setting) -> T {
+        self.optional(s.name)
+            .and_then(|v| v.parse().ok())
+            .or_else(|| s.default.and_then(|d| d.parse().ok()))
+            .unwrap_or_default()
+    }
+
+    /// A [`Kind::Seconds`] setting.
+    pub fn secs(&self, s: &Setting) -> Duration {
+        Duration::from_secs_f64(self.value::<f64>(s).clamp(0.0, 1e12))
+    }
+
+    /// A [`Kind::Flag`] setting.
+    pub fn flag(&self, s: &Setting) -> bool {
+        self.get(s)
+            .and_then(|v| domain::settings::parse_flag(&v))
+            .unwrap_or(false)
+    }
+
+    /// A [`Kind::Pem`] setting: the PEM itself, read from its file when
+    /// the value is a path; `None` when unset or refused.
+    pub fn pem(&self, s: &Setting) -> Option<String> {
+        read_pem(&self.optional(s.name)?).ok()
+    }
+
     pub fn finish(self) -> Result<(), ConfigErrors> {
         if self.errors.is_empty() {
             Ok(())
         } else {
             Err(ConfigErrors(self.errors))
         }
+    }
+}
+
+/// A PEM given inline (`\n` escapes allowed) or as the path of a file
+/// holding one.
+fn read_pem(value: &str) -> Result<String, String> {
+    if value.contains("-----BEGIN") {
+        return Ok(value.replace("\\n", "\n"));
+    }
+    match std::fs::read_to_string(value) {
+        Ok(text) if text.contains("-----BEGIN") => Ok(text),
+        Ok(_) => Err("the file holds no PEM block".into()),
+        Err(e) => Err(format!("expected a PEM or the path of one ({e})")),
     }
 }
 
@@ -220,39 +310,14 @@ impl Default for Durability {
 
 impl FromEnv for MongoSettings {
     fn read(env: &mut EnvReader) -> Self {
-        let uri = env.url(
-            "MONGODB_URI",
-            &["mongodb", "mongodb+srv"],
-            "e.g. mongodb://127.0.0.1:27017",
-        );
-        let database = env.optional("DATABASE_NAME").unwrap_or_else(|| "cadscribe".into());
-        if !database
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-            || database.len() > 63
-        {
-            env.malformed("DATABASE_NAME", "use letters, digits, '_' or '-' (at most 63)");
-        }
-        let defaults = Durability::default();
-        let w = env
-            .optional("MONGODB_WRITE_CONCERN")
-            .unwrap_or_else(|| defaults.w.clone());
-        if w.parse::<i64>().is_ok_and(|n| n < 1) {
-            env.malformed(
-                "MONGODB_WRITE_CONCERN",
-                "`majority`, a number of members of at least 1, or a tag set name; \
-                 unacknowledged writes (0) would lose accepted jobs",
-            );
-        }
-        let journal = env.bool_or("MONGODB_JOURNAL", defaults.journal);
-        let timeout_ms = env.parse_or("MONGODB_WRITE_TIMEOUT_MS", defaults.timeout.as_millis() as u64);
+        env.check(common::MONGO);
         Self {
-            uri,
-            database,
+            uri: env.get(&common::MONGODB_URI).unwrap_or_default(),
+            database: env.get(&common::DATABASE_NAME).unwrap_or_default(),
             durability: Durability {
-                w,
-                journal,
-                timeout: Duration::from_millis(timeout_ms.max(1)),
+                w: env.get(&common::MONGODB_WRITE_CONCERN).unwrap_or_default(),
+                journal: env.flag(&common::MONGODB_JOURNAL),
+                timeout: Duration::from_millis(env.value::<u64>(&common::MONGODB_WRITE_TIMEOUT_MS).max(1)),
             },
         }
     }
@@ -271,32 +336,14 @@ pub struct S3Settings {
 
 impl FromEnv for S3Settings {
     fn read(env: &mut EnvReader) -> Self {
-        let access_key_id = env.required("AWS_ACCESS_KEY_ID", "");
-        let secret_access_key = env.secret("AWS_SECRET_ACCESS_KEY", "");
-        let bucket = env.required("AWS_BUCKET_NAME", "the bucket that holds input/, output/, logs/");
-        let valid_bucket = bucket.len() >= 3
-            && bucket.len() <= 63
-            && bucket
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
-        if !bucket.is_empty() && !valid_bucket {
-            env.malformed("AWS_BUCKET_NAME", "3 to 63 of a-z, 0-9, '-' and '.'");
-        }
-        let region = env.optional("AWS_REGION").unwrap_or_else(|| "us-east-1".into());
-        let endpoint_url = env.optional("AWS_ENDPOINT_URL");
-        if let Some(e) = &endpoint_url {
-            if !(e.starts_with("http://") || e.starts_with("https://")) {
-                env.malformed("AWS_ENDPOINT_URL", format!("expected an http(s) URL (got {e:?})"));
-            }
-        }
-        let presign_expiry = env.secs_or("PRESIGN_EXPIRY_SECS", Duration::from_secs(15 * 60));
+        env.check(common::S3);
         Self {
-            access_key_id,
-            secret_access_key,
-            bucket,
-            region,
-            endpoint_url,
-            presign_expiry,
+            access_key_id: env.get(&common::AWS_ACCESS_KEY_ID).unwrap_or_default(),
+            secret_access_key: Secret(env.get(&common::AWS_SECRET_ACCESS_KEY).unwrap_or_default()),
+            bucket: env.get(&common::AWS_BUCKET_NAME).unwrap_or_default(),
+            region: env.get(&common::AWS_REGION).unwrap_or_default(),
+            endpoint_url: env.get(&common::AWS_ENDPOINT_URL),
+            presign_expiry: env.secs(&common::PRESIGN_EXPIRY_SECS),
         }
     }
 }
@@ -343,22 +390,16 @@ pub struct RabbitSettings {
 
 impl FromEnv for RabbitSettings {
     fn read(env: &mut EnvReader) -> Self {
-        let amqp_url = Secret(env.url(
-            "AMQP_URL",
-            &["amqp", "amqps"],
-            "e.g. amqp://guest:guest@127.0.0.1:5672/%2f",
-        ));
+        env.check([&common::AMQP_URL, &common::AMQP_EXCHANGE, &common::AMQP_QUEUE_PREFIX]);
         Self {
-            amqp_url,
-            exchange: env.optional("AMQP_EXCHANGE").unwrap_or_else(|| "cadscribe".into()),
-            queue_prefix: env.optional("AMQP_QUEUE_PREFIX").unwrap_or_default(),
+            amqp_url: Secret(env.get(&common::AMQP_URL).unwrap_or_default()),
+            exchange: env.get(&common::AMQP_EXCHANGE).unwrap_or_default(),
+            queue_prefix: env.get(&common::AMQP_QUEUE_PREFIX).unwrap_or_default(),
         }
     }
 }
 
-/// Longest `SQS_QUEUE_PREFIX`: queue names are at most 80 characters and
-/// the longest name the bus builds after the prefix is 40.
-pub const SQS_PREFIX_MAX: usize = 40;
+pub use domain::settings::SQS_PREFIX_MAX;
 
 #[derive(Debug, Clone)]
 pub struct SqsSettings {
@@ -398,17 +439,11 @@ pub struct SqsConnection {
 
 impl FromEnv for SqsConnection {
     fn read(env: &mut EnvReader) -> Self {
-        let endpoint_var = ["AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL"]
-            .into_iter()
-            .find(|name| env.optional(name).is_some());
-        let endpoint_url = endpoint_var.and_then(|name| {
-            let url = env.optional(name)?;
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                env.malformed(name, format!("expected an http(s) URL (got {url:?})"));
-            }
-            Some(url)
-        });
-        let region = env.optional("AWS_REGION").unwrap_or_else(|| "us-east-1".into());
+        env.check([&common::AWS_ENDPOINT_URL_SQS, &common::AWS_ENDPOINT_URL]);
+        let endpoint_url = env
+            .get(&common::AWS_ENDPOINT_URL_SQS)
+            .or_else(|| env.get(&common::AWS_ENDPOINT_URL));
+        let region = env.get(&common::AWS_REGION).unwrap_or_default();
         let web_identity =
             env.optional("AWS_WEB_IDENTITY_TOKEN_FILE").is_some() && env.optional("AWS_ROLE_ARN").is_some();
         let credentials = match (env.optional("AWS_ACCESS_KEY_ID"), env.optional("AWS_SECRET_ACCESS_KEY")) {
@@ -427,72 +462,48 @@ impl FromEnv for SqsConnection {
 impl FromEnv for SqsSettings {
     fn read(env: &mut EnvReader) -> Self {
         let connection = SqsConnection::read(env);
-        let queue_prefix = env.optional("SQS_QUEUE_PREFIX").unwrap_or_else(|| "cadscribe".into());
-        if queue_prefix.len() > SQS_PREFIX_MAX || !queue_prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        {
-            env.malformed(
-                "SQS_QUEUE_PREFIX",
-                format!("use letters, digits or '-' (at most {SQS_PREFIX_MAX})"),
-            );
-        }
-        let visibility = env.parse_or("SQS_VISIBILITY_TIMEOUT_SECS", 60u64);
-        if !(1..=43_200).contains(&visibility) {
-            env.malformed(
-                "SQS_VISIBILITY_TIMEOUT_SECS",
-                "whole seconds from 1 to 43200 (12 hours)",
-            );
-        }
-        let wait = env.parse_or("SQS_WAIT_TIME_SECS", 20u64);
-        if wait > 20 {
-            env.malformed("SQS_WAIT_TIME_SECS", "whole seconds from 0 to 20");
-        }
+        env.check([
+            &common::SQS_QUEUE_PREFIX,
+            &common::SQS_VISIBILITY_TIMEOUT_SECS,
+            &common::SQS_WAIT_TIME_SECS,
+        ]);
         Self {
             connection,
-            queue_prefix,
-            visibility_timeout: Duration::from_secs(visibility.clamp(1, 43_200)),
-            wait_time: Duration::from_secs(wait.min(20)),
+            queue_prefix: env.get(&common::SQS_QUEUE_PREFIX).unwrap_or_default(),
+            visibility_timeout: Duration::from_secs(
+                env.value::<u64>(&common::SQS_VISIBILITY_TIMEOUT_SECS).clamp(1, 43_200),
+            ),
+            wait_time: Duration::from_secs(env.value::<u64>(&common::SQS_WAIT_TIME_SECS).min(20)),
         }
     }
 }
 
 impl FromEnv for BusSettings {
     fn read(env: &mut EnvReader) -> Self {
-        let backend = match env.optional("BUS_BACKEND").map(|b| b.to_ascii_lowercase()).as_deref() {
-            None | Some("rabbitmq") => BusBackend::RabbitMq(RabbitSettings::read(env)),
+        // Every bus setting, in declared order (the backend's own only
+        // when it is the one named).
+        env.check(common::BUS);
+        let backend = match env.get(&common::BUS_BACKEND).map(|b| b.to_ascii_lowercase()).as_deref() {
             Some("sqs") => BusBackend::Sqs(SqsSettings::read(env)),
-            Some(other) => {
-                env.malformed("BUS_BACKEND", format!("expected rabbitmq or sqs (got {other:?})"));
-                // Never used: `finish` refuses the configuration.
-                BusBackend::RabbitMq(RabbitSettings {
-                    amqp_url: Secret::new(""),
-                    exchange: String::new(),
-                    queue_prefix: String::new(),
-                })
-            }
+            // Anything else but rabbitmq was refused by the check.
+            _ => BusBackend::RabbitMq(RabbitSettings::read(env)),
         };
-        let prefetch = env.parse_or("AMQP_PREFETCH", 8u16);
-        if prefetch == 0 {
-            env.malformed("AMQP_PREFETCH", "must be at least 1");
-        }
-        let max_attempts = env.parse_or("AMQP_MAX_ATTEMPTS", 5u32);
-        if max_attempts == 0 {
-            env.malformed("AMQP_MAX_ATTEMPTS", "must be at least 1");
-        }
-        let retry_base = env.secs_or("AMQP_RETRY_BASE_SECS", Duration::from_secs(1));
-        let retry_max = env.secs_or("AMQP_RETRY_MAX_SECS", Duration::from_secs(60));
         Self {
             backend,
-            prefetch,
-            max_attempts,
-            retry_base,
-            retry_max,
+            prefetch: env.value(&common::AMQP_PREFETCH),
+            max_attempts: env.value(&common::AMQP_MAX_ATTEMPTS),
+            retry_base: env.secs(&common::AMQP_RETRY_BASE_SECS),
+            retry_max: env.secs(&common::AMQP_RETRY_MAX_SECS),
         }
     }
 }
 
 /// The port a service's HTTP side (health, metrics, API) listens on.
 pub fn http_port(env: &mut EnvReader, default: u16) -> u16 {
-    env.parse_or("PORT", default)
+    env.check([&common::PORT]);
+    env.optional(common::PORT.name)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(default)
 }
 
 #[cfg(test)]

@@ -34,10 +34,6 @@ use crate::service::{health_routes, Check, ServiceInfo};
 /// The project id of messages that belong to no project (heartbeats).
 pub const SYSTEM_PROJECT: &str = "project-system";
 
-/// How often a service says it is alive, unless `HEARTBEAT_INTERVAL_SECS`
-/// says otherwise.
-pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
-
 /// The settings all services share.
 #[derive(Debug, Clone)]
 pub struct CommonSettings {
@@ -56,7 +52,10 @@ impl CommonSettings {
             s3: S3Settings::read(env),
             bus: BusSettings::read(env),
             port: http_port(env, default_port),
-            create_bucket: env.bool_or("AWS_CREATE_BUCKET", false),
+            create_bucket: {
+                env.check(domain::settings::common::RUNTIME);
+                env.flag(&domain::settings::common::AWS_CREATE_BUCKET)
+            },
         }
     }
 }
@@ -192,7 +191,8 @@ impl WorkerApp {
         let mut env = EnvReader::from_env();
         let heartbeat_every = heartbeat_interval(&mut env);
         // Loopback by default; containers set HOST=0.0.0.0 to be probed.
-        let host = env.optional("HOST").unwrap_or_else(|| "127.0.0.1".into());
+        env.check([&domain::settings::common::HOST]);
+        let host = env.get(&domain::settings::common::HOST).unwrap_or_default();
         env.finish()?;
         let listener = TcpListener::bind((host.as_str(), port))
             .with_context(|| format!("cannot listen on {host}:{port} (HOST, PORT)"))?;
@@ -363,7 +363,8 @@ pub async fn publish_heartbeats(
 
 /// `HEARTBEAT_INTERVAL_SECS` (5 s by default); `None` when set to 0.
 pub fn heartbeat_interval(env: &mut EnvReader) -> Option<Duration> {
-    let every = env.secs_or("HEARTBEAT_INTERVAL_SECS", DEFAULT_HEARTBEAT_INTERVAL);
+    env.check([&domain::settings::common::HEARTBEAT_INTERVAL_SECS]);
+    let every = env.secs(&domain::settings::common::HEARTBEAT_INTERVAL_SECS);
     (!every.is_zero()).then_some(every)
 }
 

@@ -19,13 +19,14 @@ use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName
 use aws_sdk_sqs::Client;
 use chrono::{DateTime, Utc};
 use domain::s3_event::{ObjectEvent, S3Notification};
+use domain::settings::output_watcher;
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::{backoff, sqs_error_text, sqs_queue_missing, HandlerError};
 use crate::config::{EnvReader, FromEnv, SqsConnection};
 use crate::metrics;
 
-pub const QUEUE_VAR: &str = "S3_EVENTS_QUEUE";
+pub const QUEUE_VAR: &str = output_watcher::S3_EVENTS_QUEUE.name;
 
 /// Where S3 sends the bucket's events: set means on.
 #[derive(Debug, Clone)]
@@ -38,30 +39,8 @@ pub struct S3EventsSettings {
 impl S3EventsSettings {
     /// `None` when `S3_EVENTS_QUEUE` is unset: no events are read.
     pub fn read(env: &mut EnvReader) -> Option<Self> {
-        let queue = env.optional("S3_EVENTS_QUEUE")?;
-        let name = match queue.split_once("://") {
-            Some(("http" | "https", rest)) => rest.rsplit('/').next().unwrap_or_default(),
-            Some(_) => {
-                env.malformed(QUEUE_VAR, format!("a queue name or its http(s) URL (got {queue:?})"));
-                ""
-            }
-            None => queue.as_str(),
-        };
-        if name.ends_with(".fifo") {
-            env.malformed(
-                QUEUE_VAR,
-                "S3 sends event notifications to standard queues only, not to a FIFO queue",
-            );
-        } else if !(1..=80).contains(&name.len())
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            env.malformed(
-                QUEUE_VAR,
-                format!("a queue name is 1 to 80 letters, digits, '-' or '_' (got {name:?})"),
-            );
-        }
+        let queue = env.optional(QUEUE_VAR)?;
+        env.check([&output_watcher::S3_EVENTS_QUEUE]);
         Some(Self {
             connection: SqsConnection::read(env),
             queue,

@@ -22,6 +22,7 @@ use domain::documents::{Job, Message, Role};
 use domain::messages::{
     GenerationRepair, GenerationRequested, Question, ScriptGenerated, ScriptSource, TEMPLATE_PROVIDER,
 };
+use domain::settings::ai_generator;
 use domain::spec::PartSpec;
 use domain::{JobStage, Payload, ProjectSlug, ProjectStatus, RawEnvelope, S3Key, UserId, Version};
 use platform::bus::HandlerError;
@@ -51,11 +52,12 @@ pub struct Settings {
 
 impl FromEnv for Settings {
     fn read(env: &mut EnvReader) -> Self {
+        env.check_service(&ai_generator::SETTINGS);
         Self {
             common: CommonSettings::read(env, DEFAULT_PORT),
             chat: ChatSettings::read(env),
-            max_check_retries: env.parse_or("AI_MAX_CHECK_RETRIES", 2u32),
-            history_turns: env.parse_or("AI_HISTORY_TURNS", 20u32),
+            max_check_retries: env.value(&ai_generator::AI_MAX_CHECK_RETRIES),
+            history_turns: env.value(&ai_generator::AI_HISTORY_TURNS),
         }
     }
 }

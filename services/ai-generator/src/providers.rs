@@ -23,6 +23,7 @@ use async_openai::Client;
 use async_trait::async_trait;
 
 use domain::messages::{Question, TEMPLATE_PROVIDER};
+use domain::settings::{ai_generator, Setting};
 use domain::spec::PartSpec;
 use domain::verify::Expectations;
 use platform::config::{EnvReader, Secret};
@@ -185,60 +186,39 @@ pub struct ChatSettings {
 }
 
 impl ChatSettings {
-    /// Reads `AI_PROVIDER`, `AI_MODEL`, `AI_BASE_URL` and the provider's key;
-    /// `None` for the template provider.
+    /// Reads `AI_PROVIDER`, `AI_MODEL`, `AI_BASE_URL` and the provider's key
+    /// (checked against `domain::settings::ai_generator`); `None` for the
+    /// template provider.
     pub fn read(env: &mut EnvReader) -> Option<Self> {
-        let provider = env
-            .optional("AI_PROVIDER")
-            .unwrap_or_else(|| TEMPLATE_PROVIDER.into())
-            .to_ascii_lowercase();
-        let (base, key_var, model): (&str, Option<&str>, &str) = match provider.as_str() {
-            p if p == TEMPLATE_PROVIDER => return None,
-            "openai" => ("https://api.openai.com/v1", Some("OPENAI_API_KEY"), "gpt-4o-mini"),
+        env.check(ai_generator::OWN);
+        let provider = env.get(&ai_generator::AI_PROVIDER)?.to_ascii_lowercase();
+        let (base, key, model): (&str, Option<&Setting>, &str) = match provider.as_str() {
+            "openai" => (
+                "https://api.openai.com/v1",
+                Some(&ai_generator::OPENAI_API_KEY),
+                "gpt-4o-mini",
+            ),
             "openrouter" => (
                 "https://openrouter.ai/api/v1",
-                Some("OPENROUTER_API_KEY"),
+                Some(&ai_generator::OPENROUTER_API_KEY),
                 "openai/gpt-4o-mini",
             ),
             "gemini" => (
                 "https://generativelanguage.googleapis.com/v1beta/openai",
-                Some("GEMINI_API_KEY"),
+                Some(&ai_generator::GEMINI_API_KEY),
                 "gemini-2.0-flash",
             ),
             "ollama" => ("http://127.0.0.1:11434/v1", None, "qwen2.5-coder"),
             "vllm" => ("http://127.0.0.1:8000/v1", None, ""),
-            other => {
-                env.malformed(
-                    "AI_PROVIDER",
-                    format!("unknown provider {other:?}; use template, openai, openrouter, gemini, ollama or vllm"),
-                );
-                return None;
-            }
+            // The template catalogue, or a provider the check refused.
+            _ => return None,
         };
-        let base_url = env.optional("AI_BASE_URL").unwrap_or_else(|| base.to_owned());
-        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-            env.malformed("AI_BASE_URL", format!("expected an http(s) URL (got {base_url:?})"));
-        }
-        let model = match env.optional("AI_MODEL") {
-            Some(m) => m,
-            None if model.is_empty() => env.required("AI_MODEL", "the model the server serves"),
-            None => model.to_owned(),
-        };
-        // A custom base URL (a local server) may need no key.
-        let api_key = match key_var {
-            Some(var) if env.optional("AI_BASE_URL").is_none() => {
-                Some(env.secret(var, &format!("needed by AI_PROVIDER={provider}")))
-            }
-            Some(var) => env.optional(var).map(Secret::new),
-            None => None,
-        };
-        let timeout = env.secs_or("AI_TIMEOUT_SECS", Duration::from_secs(120));
         Some(Self {
             provider,
-            base_url,
-            model,
-            api_key,
-            timeout,
+            base_url: env.get(&ai_generator::AI_BASE_URL).unwrap_or_else(|| base.to_owned()),
+            model: env.get(&ai_generator::AI_MODEL).unwrap_or_else(|| model.to_owned()),
+            api_key: key.and_then(|k| env.get(k)).map(Secret::new),
+            timeout: env.secs(&ai_generator::AI_TIMEOUT_SECS),
         })
     }
 }

@@ -20,6 +20,7 @@ use domain::documents::Job;
 use domain::files::ModelName;
 use domain::keys::object_metadata;
 use domain::messages::{ModelBuilt, ModelFailed, ScriptStored, METRICS_METADATA_KEY};
+use domain::settings::Setting;
 use domain::{JobStage, RawEnvelope, S3Key};
 use platform::bus::HandlerError;
 use platform::config::{EnvReader, FromEnv};
@@ -49,27 +50,43 @@ pub struct Settings {
 
 impl FromEnv for Settings {
     fn read(env: &mut EnvReader) -> Self {
+        use domain::settings::freecad_worker::*;
+        env.check_service(&SETTINGS);
         let mut common = CommonSettings::read(env, DEFAULT_PORT);
+        const MIB: u64 = 1024 * 1024;
         let d = Limits::default();
-        let limits = Limits {
-            wall_time: env.secs_or("FREECAD_TIMEOUT_SECS", d.wall_time),
-            cpu_time: env.secs_or("FREECAD_CPU_SECS", d.cpu_time),
-            address_space: env.parse_or("FREECAD_MEMORY_MB", d.address_space / (1024 * 1024)) * 1024 * 1024,
-            file_size: env.parse_or("FREECAD_FILE_SIZE_MB", d.file_size / (1024 * 1024)) * 1024 * 1024,
-            processes: env.parse_or("FREECAD_MAX_PROCESSES", d.processes),
-            output: env.parse_or("FREECAD_OUTPUT_MB", d.output / (1024 * 1024)) * 1024 * 1024,
+        // Unset: the sandbox's own limit.
+        let mib = |s: &Setting, fallback: u64| {
+            env.get(s)
+                .and_then(|v| v.parse::<u64>().ok())
+                .map_or(fallback, |n| n * MIB)
         };
-        let concurrency = env.parse_or("FREECAD_CONCURRENCY", 1u16).max(1);
-        let executor = env.parse_or("FREECAD_EXECUTOR", Executor::Warm);
+        let secs = |s: &Setting, fallback| env.get(s).map_or(fallback, |_| env.secs(s));
+        let limits = Limits {
+            wall_time: secs(&FREECAD_TIMEOUT_SECS, d.wall_time),
+            cpu_time: secs(&FREECAD_CPU_SECS, d.cpu_time),
+            address_space: mib(&FREECAD_MEMORY_MB, d.address_space),
+            file_size: mib(&FREECAD_FILE_SIZE_MB, d.file_size),
+            processes: env
+                .get(&FREECAD_MAX_PROCESSES)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(d.processes),
+            output: mib(&FREECAD_OUTPUT_MB, d.output),
+        };
+        let concurrency = env.value::<u16>(&FREECAD_CONCURRENCY).max(1);
+        let executor = env
+            .get(&FREECAD_EXECUTOR)
+            .and_then(|e| e.parse().ok())
+            .unwrap_or(Executor::Warm);
         // FreeCAD runs are heavy: take only as many messages as we run.
         common.bus.prefetch = concurrency;
-        let worker_id = env.optional("WORKER_ID").unwrap_or_else(|| {
+        let worker_id = env.get(&WORKER_ID).unwrap_or_else(|| {
             let host = std::fs::read_to_string("/etc/hostname").unwrap_or_else(|_| "worker".into());
             format!("{}-{}", host.trim(), std::process::id())
         });
         Self {
             common,
-            freecad_cmd: env.optional("FREECAD_CMD").unwrap_or_else(|| "freecadcmd".into()),
+            freecad_cmd: env.get(&FREECAD_CMD).unwrap_or_default(),
             limits,
             concurrency,
             executor,

@@ -2,11 +2,15 @@
 //!
 //! Beyond the settings every service shares it needs the JWT keys, the
 //! per-user rate limit, the live-stream keep-alive, where the monitoring
-//! service answers, and optionally a directory of static web files.
+//! service answers, and optionally a directory of static web files. What
+//! each variable may hold is declared in `domain::settings::gateway`.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use domain::settings::common::HOST;
+use domain::settings::gateway::*;
+use domain::settings::jwt::*;
 use platform::config::{EnvReader, FromEnv, Secret};
 use platform::runtime::CommonSettings;
 
@@ -76,110 +80,48 @@ pub struct Settings {
     pub argon2_iterations: u32,
 }
 
-/// A PEM given inline or as a path to a file holding it.
-fn pem(env: &mut EnvReader, name: &str) -> Option<String> {
-    let value = env.optional(name)?;
-    if value.contains("-----BEGIN") {
-        return Some(value.replace("\\n", "\n"));
-    }
-    match std::fs::read_to_string(&value) {
-        Ok(text) if text.contains("-----BEGIN") => Some(text),
-        Ok(_) => {
-            env.malformed(name, "the file holds no PEM block");
-            None
-        }
-        Err(e) => {
-            env.malformed(name, format!("expected a PEM or the path of one ({e})"));
-            None
-        }
-    }
-}
-
 impl FromEnv for Settings {
     fn read(env: &mut EnvReader) -> Self {
+        env.check_service(&SETTINGS);
         let common = CommonSettings::read(env, DEFAULT_PORT);
-        let host = env.optional("HOST").unwrap_or_else(|| "127.0.0.1".into());
-
-        let keys = match pem(env, "JWT_PUBLIC_KEY_PEM") {
-            Some(public_pem) => {
-                let private_pem = pem(env, "JWT_PRIVATE_KEY_PEM").map(Secret::new);
-                JwtKeySettings::Rs256 {
-                    public_pem,
-                    private_pem,
-                }
-            }
-            None => {
-                let secret = env.secret(
-                    "JWT_SECRET_KEY",
-                    "at least 32 characters, or set JWT_PUBLIC_KEY_PEM for RS256",
-                );
-                if !secret.expose().is_empty() && secret.expose().len() < 32 {
-                    env.malformed("JWT_SECRET_KEY", "must be at least 32 characters");
-                }
-                JwtKeySettings::Hs256 { secret }
-            }
+        let keys = match env.pem(&JWT_PUBLIC_KEY_PEM) {
+            Some(public_pem) => JwtKeySettings::Rs256 {
+                public_pem,
+                private_pem: env.pem(&JWT_PRIVATE_KEY_PEM).map(Secret::new),
+            },
+            None => JwtKeySettings::Hs256 {
+                secret: Secret::new(env.get(&JWT_SECRET_KEY).unwrap_or_default()),
+            },
         };
-        let expiry = env.secs_or("JWT_EXPIRY_SECS", Duration::from_secs(3600));
-        if expiry < Duration::from_secs(1) {
-            env.malformed("JWT_EXPIRY_SECS", "must be at least 1 second");
-        }
         let jwt = JwtSettings {
             keys,
-            expiry,
-            leeway: env.secs_or("JWT_LEEWAY_SECS", Duration::from_secs(30)),
-            issuer: env.optional("JWT_ISSUER"),
-            audience: env.optional("JWT_AUDIENCE"),
+            expiry: env.secs(&JWT_EXPIRY_SECS),
+            leeway: env.secs(&JWT_LEEWAY_SECS),
+            issuer: env.get(&JWT_ISSUER),
+            audience: env.get(&JWT_AUDIENCE),
         };
-
-        let rate_limit = RateLimitSettings {
-            per_minute: env.parse_or("RATE_LIMIT_PER_MINUTE", 300u32),
-            burst: env.parse_or("RATE_LIMIT_BURST", 60u32),
-        };
-        let quota = QuotaSettings {
-            jobs_in_flight: env.parse_or("QUOTA_JOBS_IN_FLIGHT", 50u64),
-            jobs_per_hour: env.parse_or("QUOTA_JOBS_PER_HOUR", 600u64),
-            storage_bytes: env.parse_or("QUOTA_STORAGE_MB", 2048u64) * 1024 * 1024,
-        };
-        let sse_keepalive = env.secs_or("SSE_KEEPALIVE_SECS", Duration::from_secs(15));
-        if sse_keepalive < Duration::from_millis(100) {
-            env.malformed("SSE_KEEPALIVE_SECS", "must be at least 0.1");
-        }
-        let monitoring_url = env
-            .optional("MONITORING_URL")
-            .unwrap_or_else(|| "http://127.0.0.1:8090".into())
-            .trim_end_matches('/')
-            .to_owned();
-        if !(monitoring_url.starts_with("http://") || monitoring_url.starts_with("https://")) {
-            env.malformed(
-                "MONITORING_URL",
-                format!("expected an http(s) URL (got {monitoring_url:?})"),
-            );
-        }
-        let web_root = env.optional("WEB_ROOT").map(PathBuf::from);
-        if let Some(root) = &web_root {
-            if !root.is_dir() {
-                env.malformed("WEB_ROOT", format!("{} is not a directory", root.display()));
-            }
-        }
-        let argon2_memory_kib = env.parse_or("ARGON2_MEMORY_KIB", 19_456u32);
-        if argon2_memory_kib < 8 {
-            env.malformed("ARGON2_MEMORY_KIB", "must be at least 8");
-        }
-        let argon2_iterations = env.parse_or("ARGON2_ITERATIONS", 2u32);
-        if argon2_iterations < 1 {
-            env.malformed("ARGON2_ITERATIONS", "must be at least 1");
-        }
         Self {
             common,
-            host,
+            host: env.get(&HOST).unwrap_or_default(),
             jwt,
-            rate_limit,
-            quota,
-            sse_keepalive,
-            monitoring_url,
-            web_root,
-            argon2_memory_kib,
-            argon2_iterations,
+            rate_limit: RateLimitSettings {
+                per_minute: env.value(&RATE_LIMIT_PER_MINUTE),
+                burst: env.value(&RATE_LIMIT_BURST),
+            },
+            quota: QuotaSettings {
+                jobs_in_flight: env.value(&QUOTA_JOBS_IN_FLIGHT),
+                jobs_per_hour: env.value(&QUOTA_JOBS_PER_HOUR),
+                storage_bytes: env.value::<u64>(&QUOTA_STORAGE_MB) * 1024 * 1024,
+            },
+            sse_keepalive: env.secs(&SSE_KEEPALIVE_SECS),
+            monitoring_url: env
+                .get(&MONITORING_URL)
+                .unwrap_or_default()
+                .trim_end_matches('/')
+                .to_owned(),
+            web_root: env.get(&WEB_ROOT).map(PathBuf::from),
+            argon2_memory_kib: env.value(&ARGON2_MEMORY_KIB),
+            argon2_iterations: env.value(&ARGON2_ITERATIONS),
         }
     }
 }

@@ -14,6 +14,7 @@ use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use anyhow::Context as _;
 use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
 
+use domain::settings::jwt::*;
 use platform::config::{EnvReader, Secret};
 
 use crate::error::ApiError;
@@ -34,29 +35,18 @@ pub struct JwtSettings {
 }
 
 impl JwtSettings {
+    /// The JWT settings of `domain::settings::jwt`, checked with the rest
+    /// of monitoring's settings.
     pub fn read(env: &mut EnvReader) -> Self {
-        let key = match env.optional("JWT_PUBLIC_KEY_PEM") {
-            Some(v) if v.contains("-----BEGIN") => JwtKey::Rs256(v.replace("\\n", "\n")),
-            Some(path) => match std::fs::read_to_string(&path) {
-                Ok(text) if text.contains("-----BEGIN") => JwtKey::Rs256(text),
-                _ => {
-                    env.malformed("JWT_PUBLIC_KEY_PEM", "expected a PEM or the path of a file holding one");
-                    JwtKey::Rs256(String::new())
-                }
-            },
-            None => {
-                let secret = env.secret("JWT_SECRET_KEY", "the gateway's token secret, at least 32 characters");
-                if !secret.expose().is_empty() && secret.expose().len() < 32 {
-                    env.malformed("JWT_SECRET_KEY", "must be at least 32 characters");
-                }
-                JwtKey::Hs256(secret)
-            }
+        let key = match env.pem(&JWT_PUBLIC_KEY_PEM) {
+            Some(pem) => JwtKey::Rs256(pem),
+            None => JwtKey::Hs256(Secret::new(env.get(&JWT_SECRET_KEY).unwrap_or_default())),
         };
         Self {
             key,
-            issuer: env.optional("JWT_ISSUER"),
-            audience: env.optional("JWT_AUDIENCE"),
-            leeway: env.secs_or("JWT_LEEWAY_SECS", Duration::from_secs(30)),
+            issuer: env.get(&JWT_ISSUER),
+            audience: env.get(&JWT_AUDIENCE),
+            leeway: env.secs(&JWT_LEEWAY_SECS),
         }
     }
 }

@@ -37,16 +37,6 @@ use crate::heartbeats::Tracker;
 pub const NAME: &str = "monitoring";
 pub const DEFAULT_PORT: u16 = 8090;
 
-/// The services expected to send heartbeats unless `MONITORED_SERVICES`
-/// names others.
-pub const DEFAULT_SERVICES: [&str; 5] = [
-    "gateway",
-    "ai-generator",
-    "script-store",
-    "freecad-worker",
-    "output-watcher",
-];
-
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub common: CommonSettings,
@@ -65,32 +55,24 @@ pub struct Settings {
 
 impl FromEnv for Settings {
     fn read(env: &mut EnvReader) -> Self {
+        use domain::settings::monitoring::*;
+        env.check_service(&SETTINGS);
         let common = CommonSettings::read(env, DEFAULT_PORT);
         let jwt = auth::JwtSettings::read(env);
-        let heartbeat_timeout = env.secs_or("HEARTBEAT_TIMEOUT_SECS", Duration::from_secs(30));
-        if heartbeat_timeout.is_zero() {
-            env.malformed("HEARTBEAT_TIMEOUT_SECS", "must be more than 0");
-        }
-        let check_timeout = env.secs_or("CHECK_TIMEOUT_SECS", Duration::from_secs(3));
-        if check_timeout.is_zero() {
-            env.malformed("CHECK_TIMEOUT_SECS", "must be more than 0");
-        }
-        let services = match env.optional("MONITORED_SERVICES") {
-            Some(list) => list
+        Self {
+            common,
+            jwt,
+            heartbeat_timeout: env.secs(&HEARTBEAT_TIMEOUT_SECS),
+            check_timeout: env.secs(&CHECK_TIMEOUT_SECS),
+            services: env
+                .get(&MONITORED_SERVICES)
+                .unwrap_or_default()
                 .split(',')
                 .map(|s| s.trim().to_owned())
                 .filter(|s| !s.is_empty())
                 .collect(),
-            None => DEFAULT_SERVICES.iter().map(|s| (*s).to_owned()).collect(),
-        };
-        Self {
-            common,
-            jwt,
-            heartbeat_timeout,
-            check_timeout,
-            services,
-            s3_count_cap: env.parse_or("S3_COUNT_CAP", 10_000usize).max(1),
-            stuck_after: env.secs_or("STUCK_AFTER_SECS", Duration::from_secs(120)),
+            s3_count_cap: env.value::<usize>(&S3_COUNT_CAP).max(1),
+            stuck_after: env.secs(&STUCK_AFTER_SECS),
         }
     }
 }
@@ -203,7 +185,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 "/projects/{slug}/processing-status",
                 web::get().to(views::processing_status),
             ))
-            .service(get("/config/validate", web::get().to(config_check::validate)))
+            .service(get("/config/validate", web::get().to(config_check::validate_view)))
             .service(get("/config/summary", web::get().to(config_check::summary)))
             .service(get("/queues", web::get().to(views::queues))),
     )

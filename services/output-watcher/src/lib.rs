@@ -62,14 +62,16 @@ pub struct Settings {
 
 impl FromEnv for Settings {
     fn read(env: &mut EnvReader) -> Self {
+        use domain::settings::output_watcher::*;
+        env.check_service(&SETTINGS);
         Self {
             common: CommonSettings::read(env, DEFAULT_PORT),
-            job_timeout: env.secs_or("JOB_TIMEOUT_SECS", Duration::from_secs(600)),
-            reconcile_every: env.secs_or("RECONCILE_INTERVAL_SECS", Duration::from_secs(15)),
-            max_repairs: env.parse_or("MAX_REPAIRS", 2u32),
-            quiet_after: env.secs_or("RECONCILE_QUIET_SECS", Duration::from_secs(30)),
+            job_timeout: env.secs(&JOB_TIMEOUT_SECS),
+            reconcile_every: env.secs(&RECONCILE_INTERVAL_SECS),
+            max_repairs: env.value(&MAX_REPAIRS),
+            quiet_after: env.secs(&RECONCILE_QUIET_SECS),
             s3_events: S3EventsSettings::read(env),
-            s3_events_grace: env.secs_or("S3_EVENTS_GRACE_SECS", Duration::from_secs(10)),
+            s3_events_grace: env.secs(&S3_EVENTS_GRACE_SECS),
         }
     }
 }

@@ -33,6 +33,7 @@ pub struct Settings {
 
 impl FromEnv for Settings {
     fn read(env: &mut EnvReader) -> Self {
+        env.check_service(&domain::settings::script_store::SETTINGS);
         Self {
             common: CommonSettings::read(env, DEFAULT_PORT),
         }
