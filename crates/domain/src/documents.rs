@@ -70,8 +70,119 @@ pub struct Project {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub material: Option<Material>,
     #[serde(default)]
-    pub metadata: bson::Document,
+    pub metadata: ProjectMetadata,
 }
+
+/// Declares a metadata sub-document: typed, optional fields stored under
+/// their own names (absent ones left out), and every other key kept as it
+/// was stored in `other` (what an import or an older release wrote).
+macro_rules! metadata {
+    ($(#[$doc:meta])* $name:ident { $($(#[$fdoc:meta])* $field:ident: $ty:ty,)* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+        pub struct $name {
+            $(
+                $(#[$fdoc])*
+                #[serde(default, with = "lenient_opt", skip_serializing_if = "Option::is_none")]
+                pub $field: Option<$ty>,
+            )*
+            /// Keys this release does not write, kept as stored.
+            #[serde(flatten)]
+            pub other: bson::Document,
+        }
+
+        impl From<bson::Document> for $name {
+            /// A stored sub-document: the known keys typed, the rest kept.
+            fn from(stored: bson::Document) -> Self {
+                bson::from_document(stored.clone()).unwrap_or(Self {
+                    other: stored,
+                    ..Self::default()
+                })
+            }
+        }
+    };
+}
+
+mod lenient_opt {
+    //! A metadata value, written as itself (absent ones are left out) and
+    //! read leniently: one of another type (a record an older release or an
+    //! import wrote) reads as absent instead of making the whole document
+    //! unreadable.
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer, T: Serialize>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+        v.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+        let value = bson::Bson::deserialize(d)?;
+        Ok(T::deserialize(bson::Deserializer::new(value)).ok())
+    }
+}
+
+metadata!(
+    /// A project's metadata.
+    ProjectMetadata {
+        /// What the project is for, in the owner's words.
+        description: String,
+    }
+);
+
+metadata!(
+    /// A chat message's metadata.
+    MessageMetadata {
+        /// The job the message belongs to.
+        job_id: JobId,
+        /// The API request that sent it (a person's message).
+        request_id: String,
+        /// The model or generator that wrote it (an assistant's reply).
+        source_model: String,
+        /// The provider behind `source_model`.
+        provider: String,
+        /// Seconds the generator took.
+        response_time: f64,
+        prompt_tokens: u32,
+        completion_tokens: u32,
+        /// Which repair of the job's script this reply is (0: the first).
+        repair_attempt: u32,
+        /// The reply asks for a missing dimension instead of making a part.
+        question: bool,
+        /// The version the reply's script became, and where it is stored.
+        version: u32,
+        s3_url: String,
+    }
+);
+
+metadata!(
+    /// A file record's metadata.
+    FileMetadata {
+        file_name: String,
+        /// Bytes.
+        file_size: i64,
+        content_type: String,
+        /// The model format's extension, for outputs.
+        format: String,
+        /// The job that wrote the file.
+        job_id: JobId,
+        /// The user a script was stored for.
+        uploaded_by: UserId,
+        /// `cadscribe-ai/{provider}` or `user`, for scripts.
+        generated_by: String,
+        /// The language model that wrote a script.
+        ai_model: String,
+    }
+);
+
+metadata!(
+    /// A run log record's metadata.
+    LogMetadata {
+        /// Seconds FreeCAD ran.
+        processing_time: f64,
+        worker_id: String,
+        exit_code: i32,
+        job_id: JobId,
+    }
+);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -92,9 +203,8 @@ pub struct Message {
     pub timestamp: DateTime<Utc>,
     #[serde(default)]
     pub job_id: Option<JobId>,
-    /// `source_model`, `response_time`, `tokens`, `s3_url`, `version`, …
     #[serde(default)]
-    pub metadata: bson::Document,
+    pub metadata: MessageMetadata,
     #[serde(with = "bson_dt")]
     pub created_at: DateTime<Utc>,
     #[serde(with = "bson_dt")]
@@ -112,9 +222,8 @@ pub struct FileRecord {
     pub s3_key: String,
     #[serde(with = "bson_dt")]
     pub timestamp: DateTime<Utc>,
-    /// `file_name`, `file_size`, `content_type`, `uploaded_by`, `generated_by`, …
     #[serde(default)]
-    pub metadata: bson::Document,
+    pub metadata: FileMetadata,
     #[serde(with = "bson_dt")]
     pub created_at: DateTime<Utc>,
     #[serde(with = "bson_dt")]
@@ -129,9 +238,8 @@ pub struct LogRecord {
     pub log_summary: String,
     #[serde(with = "bson_dt")]
     pub timestamp: DateTime<Utc>,
-    /// `processing_time`, `worker_id`, `exit_code`, …
     #[serde(default)]
-    pub metadata: bson::Document,
+    pub metadata: LogMetadata,
     #[serde(with = "bson_dt")]
     pub created_at: DateTime<Utc>,
     #[serde(with = "bson_dt")]
@@ -256,4 +364,49 @@ pub struct User {
     pub role: UserRole,
     #[serde(with = "bson_dt")]
     pub created_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_keeps_the_keys_it_does_not_know_and_writes_the_known_ones_under_their_names() {
+        let job = JobId::generate();
+        let stored = bson::doc! {
+            "file_size": 12i32,
+            "job_id": job.to_string(),
+            "legacy_message_id": "m-7",
+            "imported_at": bson::DateTime::from_millis(1_000),
+        };
+        let meta = FileMetadata::from(stored.clone());
+        assert_eq!(meta.file_size, Some(12), "an older 32-bit size reads");
+        assert_eq!(meta.job_id, Some(job));
+        assert_eq!(meta.other.get_str("legacy_message_id"), Ok("m-7"));
+        let written = bson::to_document(&meta).unwrap();
+        assert_eq!(written.get_i64("file_size"), Ok(12));
+        assert_eq!(written.get_str("job_id"), Ok(job.to_string().as_str()));
+        assert_eq!(written.get("imported_at"), stored.get("imported_at"));
+        assert!(!written.contains_key("content_type"), "absent fields are left out");
+    }
+
+    #[test]
+    fn a_metadata_value_of_another_type_reads_as_absent_not_as_an_unreadable_record() {
+        let stored = bson::doc! { "version": "three", "source_model": "m", "question": true };
+        let meta: MessageMetadata = bson::from_document(stored).unwrap();
+        assert_eq!(meta.version, None);
+        assert_eq!(meta.source_model.as_deref(), Some("m"));
+        assert_eq!(meta.question, Some(true));
+        let record = bson::doc! {
+            "project_id": ProjectId::generate().as_str(), "version": 1, "s3_log_path": "s3://b/k",
+            "log_summary": "ok", "timestamp": bson::DateTime::now(),
+            "metadata": { "exit_code": "0", "worker_id": "w1" },
+            "created_at": bson::DateTime::now(), "updated_at": bson::DateTime::now(),
+        };
+        let log: LogRecord = bson::from_document(record).expect("the record reads");
+        assert_eq!(
+            (log.metadata.exit_code, log.metadata.worker_id.as_deref()),
+            (None, Some("w1"))
+        );
+    }
 }

@@ -139,11 +139,7 @@ async fn catalogue_pipeline(label: &str, overrides: &[(&str, &str)]) {
                 .unwrap_or_else(|| panic!("{prompt}: no {key}"));
             assert!(head.size > 0, "{key} is empty");
             let record = files.items.iter().find(|f| f.s3_key == key).expect("a file record");
-            assert_eq!(
-                record.metadata.get_i64("file_size").ok(),
-                Some(head.size as i64),
-                "{key}"
-            );
+            assert_eq!(record.metadata.file_size, Some(head.size as i64), "{key}");
             // The measurements travel with the files, for reconciliation.
             let kept = head
                 .metadata
@@ -267,14 +263,7 @@ async fn catalogue_pipeline(label: &str, overrides: &[(&str, &str)]) {
                 .await
                 .unwrap();
         assert_eq!(messages.total, 1, "the assistant's message");
-        assert_eq!(
-            messages.items[0].metadata.get_i64("version").ok().or(messages.items[0]
-                .metadata
-                .get_i32("version")
-                .ok()
-                .map(i64::from)),
-            Some(1)
-        );
+        assert_eq!(messages.items[0].metadata.version, Some(1));
     }
     let slugs: Vec<_> = jobs.iter().map(|(p, ..)| &p.slug).collect();
     p.clean(&slugs).await;
@@ -433,10 +422,7 @@ async fn an_llm_script_that_fails_in_freecad_is_repaired_on_the_next_attempt() {
             .await
             .unwrap();
     assert_eq!(messages.total, 2, "one assistant message per attempt");
-    assert_eq!(
-        messages.items[0].metadata.get_str("source_model").unwrap(),
-        "local-coder"
-    );
+    assert_eq!(messages.items[0].metadata.source_model.as_deref(), Some("local-coder"));
 
     // A follow-up iterates on the last version: the model sees the
     // conversation and the current script.
@@ -559,8 +545,8 @@ async fn a_model_that_answers_with_a_spec_gets_the_compiled_part_verified_and_th
             .await
             .unwrap();
     let message = &messages.items[0];
-    assert_eq!(message.metadata.get_str("source_model").unwrap(), "local-coder");
-    assert_eq!(message.metadata.get_str("provider").unwrap(), "openai");
+    assert_eq!(message.metadata.source_model.as_deref(), Some("local-coder"));
+    assert_eq!(message.metadata.provider.as_deref(), Some("openai"));
     assert!(
         message.content.contains("part spec written by local-coder"),
         "{}",

@@ -58,7 +58,7 @@ pub fn new_project(name: &str, owner: &UserId) -> Result<Project, domain::IdErro
         latest_s3_input: None,
         latest_s3_output: Vec::new(),
         material: None,
-        metadata: Document::new(),
+        metadata: Default::default(),
     })
 }
 

@@ -643,13 +643,7 @@ impl Files {
             .await?;
         Ok(files
             .iter()
-            .map(|f| {
-                let size = f.metadata.get("file_size");
-                let bytes = size
-                    .and_then(Bson::as_i64)
-                    .or_else(|| size.and_then(Bson::as_i32).map(i64::from));
-                u64::try_from(bytes.unwrap_or(0)).unwrap_or(0)
-            })
+            .map(|f| u64::try_from(f.metadata.file_size.unwrap_or(0)).unwrap_or(0))
             .sum())
     }
 

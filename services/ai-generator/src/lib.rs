@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use bson::doc;
 use chrono::Utc;
 
-use domain::documents::{Job, Message, Role};
+use domain::documents::{Job, Message, MessageMetadata, Role};
 use domain::messages::{
     GenerationRepair, GenerationRequested, Question, ScriptGenerated, ScriptSource, TEMPLATE_PROVIDER,
 };
@@ -280,10 +280,11 @@ impl Generator {
     /// assistant's reply in the chat and the job's final state.
     async fn ask(&self, raw: &RawEnvelope, task: &Task, question: Question, label: &str) -> Result<(), HandlerError> {
         let Deps { db, bus, .. } = &self.deps;
-        let metadata = doc! {
-            "source_model": label,
-            "question": true,
-            "job_id": raw.job_id.to_string(),
+        let metadata = MessageMetadata {
+            source_model: Some(label.to_owned()),
+            question: Some(true),
+            job_id: Some(raw.job_id),
+            ..MessageMetadata::default()
         };
         db.messages()
             .insert(&reply(raw, task, question.text.clone(), metadata))
@@ -338,14 +339,15 @@ impl Generator {
     async fn publish(&self, raw: &RawEnvelope, task: Task, draft: Draft, provider: String) -> Result<(), HandlerError> {
         let Deps { db, bus, .. } = &self.deps;
         let origin = Origin::of(raw);
-        let metadata = doc! {
-            "source_model": draft.model.as_str(),
-            "provider": provider.as_str(),
-            "response_time": draft.response_time.as_secs_f64(),
-            "prompt_tokens": draft.prompt_tokens,
-            "completion_tokens": draft.completion_tokens,
-            "repair_attempt": task.repair_attempt,
-            "job_id": raw.job_id.to_string(),
+        let metadata = MessageMetadata {
+            source_model: Some(draft.model.clone()),
+            provider: Some(provider.clone()),
+            response_time: Some(draft.response_time.as_secs_f64()),
+            prompt_tokens: Some(draft.prompt_tokens),
+            completion_tokens: Some(draft.completion_tokens),
+            repair_attempt: Some(task.repair_attempt),
+            job_id: Some(raw.job_id),
+            ..MessageMetadata::default()
         };
         // The reply and the expectations, at once.
         let expected = draft
@@ -382,7 +384,7 @@ impl Generator {
 }
 
 /// The assistant's reply to a job's request, one per attempt.
-fn reply(raw: &RawEnvelope, task: &Task, content: String, metadata: bson::Document) -> Message {
+fn reply(raw: &RawEnvelope, task: &Task, content: String, metadata: MessageMetadata) -> Message {
     let now = Utc::now();
     Message {
         message_id: raw.job_id.reply_message_id(task.repair_attempt),

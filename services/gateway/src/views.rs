@@ -20,8 +20,10 @@ use domain::{
 };
 
 /// Free-form stored metadata as plain JSON.
-pub fn metadata_json(doc: &bson::Document) -> serde_json::Value {
-    bson::Bson::Document(doc.clone()).into_relaxed_extjson()
+/// A stored metadata sub-document as JSON (dates and the like in relaxed
+/// extended JSON, as stored).
+pub fn metadata_json<M: Serialize>(metadata: &M) -> serde_json::Value {
+    bson::to_bson(metadata).map_or(serde_json::Value::Null, bson::Bson::into_relaxed_extjson)
 }
 
 fn snake<T: Serialize>(v: &T) -> String {
@@ -162,7 +164,7 @@ impl From<&Project> for ProjectView {
             project_id: p.project_id.clone(),
             project_name: p.project_name.clone(),
             slug: p.slug.clone(),
-            description: p.metadata.get_str("description").ok().map(str::to_owned),
+            description: p.metadata.description.clone(),
             created_by: p.created_by.clone(),
             created_at: p.created_at,
             updated_at: p.updated_at,
@@ -223,11 +225,6 @@ pub struct FileView {
 
 impl From<&FileRecord> for FileView {
     fn from(f: &FileRecord) -> Self {
-        let size = f
-            .metadata
-            .get_i64("file_size")
-            .ok()
-            .or_else(|| f.metadata.get_i32("file_size").ok().map(i64::from));
         Self {
             project_id: f.project_id.clone(),
             version: f.version,
@@ -235,8 +232,8 @@ impl From<&FileRecord> for FileView {
             file_name: f.s3_key.rsplit('/').next().unwrap_or_default().to_owned(),
             s3_path: f.s3_path.clone(),
             s3_key: f.s3_key.clone(),
-            size,
-            content_type: f.metadata.get_str("content_type").ok().map(str::to_owned),
+            size: f.metadata.file_size,
+            content_type: f.metadata.content_type.clone(),
             timestamp: f.timestamp,
             metadata: metadata_json(&f.metadata),
         }

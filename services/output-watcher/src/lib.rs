@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use bson::doc;
 use chrono::Utc;
 
-use domain::documents::{FileRecord, Job, JobTimings, LogRecord};
+use domain::documents::{FileMetadata, FileRecord, Job, JobTimings, LogMetadata, LogRecord};
 use domain::keys::object_metadata;
 use domain::messages::{GenerationRepair, ModelBuilt, ModelFailed, ModelMetrics, ScriptSource, METRICS_METADATA_KEY};
 use domain::s3_event::ObjectEvent;
@@ -133,14 +133,7 @@ impl Watcher {
         Self { deps, settings }
     }
 
-    fn file(
-        &self,
-        job: &Job,
-        version: Version,
-        file_type: FileType,
-        key: &str,
-        metadata: bson::Document,
-    ) -> FileRecord {
+    fn file(&self, job: &Job, version: Version, file_type: FileType, key: &str, metadata: FileMetadata) -> FileRecord {
         let now = Utc::now();
         FileRecord {
             project_id: job.project_id.clone(),
@@ -164,7 +157,11 @@ impl Watcher {
             version,
             FileType::Log,
             log.key,
-            doc! { "file_name": file_name, "content_type": "text/plain" },
+            FileMetadata {
+                file_name: Some(file_name.to_owned()),
+                content_type: Some("text/plain".to_owned()),
+                ..FileMetadata::default()
+            },
         );
         let now = Utc::now();
         let record = LogRecord {
@@ -173,11 +170,12 @@ impl Watcher {
             s3_log_path: self.deps.store.uri(log.key),
             log_summary: log.summary.clone(),
             timestamp: now,
-            metadata: doc! {
-                "processing_time": log.processing_time_s,
-                "worker_id": log.worker_id,
-                "exit_code": log.exit_code,
-                "job_id": job.job_id.to_string(),
+            metadata: LogMetadata {
+                processing_time: Some(log.processing_time_s),
+                worker_id: Some(log.worker_id.to_owned()),
+                exit_code: Some(log.exit_code),
+                job_id: Some(job.job_id),
+                ..LogMetadata::default()
             },
             created_at: now,
             updated_at: now,
@@ -222,12 +220,13 @@ impl Watcher {
                         (info.size, content_type)
                     }
                 };
-                let meta = doc! {
-                    "file_name": key.rsplit('/').next().unwrap_or_default(),
-                    "format": format.extension(),
-                    "file_size": size as i64,
-                    "content_type": content_type,
-                    "job_id": job.job_id.to_string(),
+                let meta = FileMetadata {
+                    file_name: Some(key.rsplit('/').next().unwrap_or_default().to_owned()),
+                    format: Some(format.extension().to_owned()),
+                    file_size: Some(size as i64),
+                    content_type: Some(content_type),
+                    job_id: Some(job.job_id),
+                    ..FileMetadata::default()
                 };
                 files
                     .record(&self.file(job, version, FileType::Output, key, meta))
@@ -257,7 +256,10 @@ impl Watcher {
                 version,
                 FileType::Processed,
                 &marker,
-                doc! { "file_name": key.file_name() },
+                FileMetadata {
+                    file_name: Some(key.file_name().to_owned()),
+                    ..FileMetadata::default()
+                },
             );
             db.files().record(&record).await?;
             Ok::<_, HandlerError>(())

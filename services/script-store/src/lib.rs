@@ -12,7 +12,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::Utc;
 
-use domain::documents::{FileRecord, Job, JobTimings};
+use domain::documents::{FileMetadata, FileRecord, Job, JobTimings};
 use domain::keys::object_metadata;
 use domain::messages::{ScriptGenerated, ScriptSource, ScriptStored, ScriptUploaded};
 use domain::{FileType, JobStage, Payload, ProjectSlug, RawEnvelope, S3Key, UserId};
@@ -146,11 +146,12 @@ impl ScriptStore {
                     s3_path: store.uri(&spec_key.to_string()),
                     s3_key: spec_key.to_string(),
                     timestamp: now,
-                    metadata: bson::doc! {
-                        "file_name": spec_key.file_name(),
-                        "file_size": size as i64,
-                        "content_type": "application/json",
-                        "job_id": raw.job_id.to_string(),
+                    metadata: FileMetadata {
+                        file_name: Some(spec_key.file_name()),
+                        file_size: Some(size as i64),
+                        content_type: Some("application/json".to_owned()),
+                        job_id: Some(raw.job_id),
+                        ..FileMetadata::default()
                     },
                     created_at: now,
                     updated_at: now,
@@ -171,17 +172,16 @@ impl ScriptStore {
             )
             .await?;
         let uri = store.uri(&key);
-        let mut metadata = bson::doc! {
-            "file_name": S3Key::input(&inc.slug, version).file_name(),
-            "uploaded_by": inc.user_id.as_str(),
-            "generated_by": generated_by,
-            "file_size": size as i64,
-            "content_type": "text/x-python",
-            "job_id": raw.job_id.to_string(),
+        let metadata = FileMetadata {
+            file_name: Some(S3Key::input(&inc.slug, version).file_name()),
+            uploaded_by: Some(inc.user_id.clone()),
+            generated_by: Some(generated_by),
+            file_size: Some(size as i64),
+            content_type: Some("text/x-python".to_owned()),
+            job_id: Some(raw.job_id),
+            ai_model: model.clone(),
+            ..FileMetadata::default()
         };
-        if let Some(m) = &model {
-            metadata.insert("ai_model", m.as_str());
-        }
         let record = FileRecord {
             project_id: raw.project_id.clone(),
             version,

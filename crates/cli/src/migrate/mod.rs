@@ -319,7 +319,7 @@ async fn create_projects(db: &Database, analysis: &Analysis, write: bool, migrat
             latest_s3_input: input.map(|(_, url)| url),
             latest_s3_output: outputs,
             material: None,
-            metadata,
+            metadata: metadata.into(),
         };
         if write {
             project.slug = unique_slug(&projects, &mut taken, wanted).await?;
@@ -408,7 +408,7 @@ pub fn to_message(m: &legacy::LegacyMessage) -> Message {
         content: m.content.clone(),
         timestamp: m.timestamp,
         job_id: None,
-        metadata,
+        metadata: metadata.into(),
         created_at: m.created_at,
         updated_at: m.updated_at,
     }
@@ -452,7 +452,7 @@ async fn record_files(db: &Database, analysis: &Analysis, write: bool, migration
                 s3_path: f.file.s3_url.clone(),
                 s3_key: f.file.key.clone(),
                 timestamp: f.at,
-                metadata,
+                metadata: metadata.into(),
                 created_at: f.at,
                 updated_at: f.at,
             };
@@ -628,7 +628,7 @@ async fn verify(db: &Database, record: &Document, analysis: &Analysis, batch: us
 }
 
 fn legacy_of(m: &Message) -> &str {
-    m.metadata.get_str("legacy_id").unwrap_or("?")
+    m.metadata.other.get_str("legacy_id").unwrap_or("?")
 }
 
 async fn rollback(db: &Database, id: Option<&str>, force: bool) -> anyhow::Result<Outcome> {

@@ -10,7 +10,7 @@ use bson::doc;
 use chrono::Utc;
 use serde::Deserialize;
 
-use domain::documents::{JobKind, Message, Project, Role};
+use domain::documents::{JobKind, Message, MessageMetadata, Project, Role};
 use domain::messages::GenerationRequested;
 use domain::spec::PartSpec;
 use domain::{Envelope, JobId, Version};
@@ -230,7 +230,11 @@ pub(super) async fn submit(
             content: prompt.clone(),
             timestamp: now,
             job_id: Some(job_id),
-            metadata: doc! { "request_id": request_id.0.as_str(), "job_id": job_id.to_string() },
+            metadata: MessageMetadata {
+                request_id: Some(request_id.0.clone()),
+                job_id: Some(job_id),
+                ..MessageMetadata::default()
+            },
             created_at: now,
             updated_at: now,
         })

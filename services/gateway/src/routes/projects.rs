@@ -152,9 +152,7 @@ pub async fn create_project(
         .or_else(|_| jobs::new_project("untitled", &user.user_id))
         .map_err(|e| ApiError::bad_request("project_name", e))?;
     project.project_name = name.to_owned();
-    if let Some(d) = description.filter(|d| !d.is_empty()) {
-        project.metadata.insert("description", d);
-    }
+    project.metadata.description = description.filter(|d| !d.is_empty());
     if let Some(slug) = slug {
         if state.db.projects().get_by_slug(&slug).await?.is_some() {
             return Err(ApiError::conflict(format!("the slug {slug} is taken")));

@@ -9,7 +9,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use domain::documents::{FileRecord, JobKind};
+use domain::documents::JobKind;
 use domain::messages::ScriptUploaded;
 use domain::{
     Envelope, FileType, JobId, JobStage, ModelFormat, ProcessingStatus, ProjectSlug, ProjectStatus, S3Key, Version,
@@ -124,17 +124,6 @@ pub struct ScriptsView {
     pub versions: Vec<ScriptVersionView>,
 }
 
-fn meta_str(f: &FileRecord, k: &str) -> Option<String> {
-    f.metadata.get_str(k).ok().map(str::to_owned)
-}
-
-fn meta_i64(f: &FileRecord, k: &str) -> Option<i64> {
-    f.metadata
-        .get_i64(k)
-        .ok()
-        .or_else(|| f.metadata.get_i32(k).ok().map(i64::from))
-}
-
 #[utoipa::path(
     get,
     path = "/api/projects/{project}/scripts",
@@ -170,9 +159,9 @@ async fn scripts(state: web::Data<AppState>, user: AuthUser, path: web::Path<Str
             version: f.version,
             file_name: S3Key::input(&project.slug, f.version).file_name(),
             s3_key: f.s3_key.clone(),
-            size: meta_i64(f, "file_size"),
-            generated_by: meta_str(f, "generated_by"),
-            job_id: meta_str(f, "job_id"),
+            size: f.metadata.file_size,
+            generated_by: f.metadata.generated_by.clone(),
+            job_id: f.metadata.job_id.map(|id| id.to_string()),
             created_at: f.created_at,
             url: format!("/api/projects/{}/script/{}", project.slug, f.version),
             spec_url: with_spec
@@ -428,8 +417,8 @@ async fn output_files(state: &AppState, project: &domain::documents::Project) ->
                 format,
                 file_name: f.s3_key.rsplit('/').next().unwrap_or_default().to_owned(),
                 s3_key: f.s3_key.clone(),
-                size: meta_i64(f, "file_size"),
-                content_type: meta_str(f, "content_type"),
+                size: f.metadata.file_size,
+                content_type: f.metadata.content_type.clone(),
                 created_at: f.created_at,
                 download: format!(
                     "/api/projects/{}/download/{}?version={}",

@@ -231,7 +231,7 @@ async fn over_a_quota_is_429_or_413_with_the_reason() {
             s3_path: "s3://bucket/output/big/big_v1.stl".into(),
             s3_key: "output/big/big_v1.stl".into(),
             timestamp: now,
-            metadata: bson::doc! { "file_size": 3i64 * 1024 * 1024 },
+            metadata: bson::doc! { "file_size": 3i64 * 1024 * 1024 }.into(),
             created_at: now,
             updated_at: now,
         })

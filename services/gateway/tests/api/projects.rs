@@ -240,7 +240,7 @@ async fn seed(app: &TestApp, user: &TestUser, project: &Value) {
                 content: format!("message {i}"),
                 timestamp: now + chrono::Duration::seconds(i as i64),
                 job_id: None,
-                metadata: doc! { "n": i as i32 },
+                metadata: doc! { "n": i as i32 }.into(),
                 created_at: now,
                 updated_at: now,
             })
@@ -267,7 +267,7 @@ async fn seed(app: &TestApp, user: &TestUser, project: &Value) {
                 s3_path: format!("s3://bucket/{key}"),
                 s3_key: key.clone(),
                 timestamp: now,
-                metadata: doc! { "file_size": 12i64, "content_type": "text/plain" },
+                metadata: doc! { "file_size": 12i64, "content_type": "text/plain" }.into(),
                 created_at: now,
                 updated_at: now,
             })
@@ -287,7 +287,7 @@ async fn seed(app: &TestApp, user: &TestUser, project: &Value) {
             s3_log_path: format!("s3://bucket/{}", keys[2].1),
             log_summary: "Model generated successfully.".into(),
             timestamp: now,
-            metadata: doc! { "exit_code": 0 },
+            metadata: doc! { "exit_code": 0 }.into(),
             created_at: now,
             updated_at: now,
         })

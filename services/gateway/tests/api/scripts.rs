@@ -25,7 +25,7 @@ async fn seed_version(app: &TestApp, project: &Value, version: u32) {
         s3_path: store.uri(&key),
         s3_key: key,
         timestamp: now,
-        metadata: doc! { "file_size": 9i64, "generated_by": "user", "content_type": "model/stl" },
+        metadata: doc! { "file_size": 9i64, "generated_by": "user", "content_type": "model/stl" }.into(),
         created_at: now,
         updated_at: now,
     };
