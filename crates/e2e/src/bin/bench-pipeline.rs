@@ -4,9 +4,11 @@
 //! it recorded it on the job (generation, script store, script fetch,
 //! FreeCAD, S3 puts, verification and completion) and the rest (bus hops,
 //! queues, stage writes) — then saturation throughput with p50 / p95 / max
-//! of each stage.
+//! of each stage. `--neighbour N` then measures fairness: one user queues N
+//! spur gears, another then asks for one small cube, and the cube's time to
+//! "Model ready" is printed beside the backlog's.
 //!
-//! Usage: bench-pipeline [--single N] [--jobs N] [--projects N] [--prompt TEXT] [--timeout SECS]
+//! Usage: bench-pipeline [--single N] [--jobs N] [--projects N] [--prompt TEXT] [--neighbour N] [--timeout SECS]
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -26,8 +28,12 @@ struct Args {
     jobs: usize,
     projects: usize,
     prompt: String,
+    neighbour: usize,
     timeout: Duration,
 }
+
+const USAGE: &str =
+    "bench-pipeline [--single N] [--jobs N] [--projects N] [--prompt TEXT] [--neighbour N] [--timeout SECS]";
 
 fn args() -> anyhow::Result<Args> {
     let mut a = Args {
@@ -35,6 +41,7 @@ fn args() -> anyhow::Result<Args> {
         jobs: 20,
         projects: 4,
         prompt: "a 40 x 20 x 10 mm plate with a 6 mm through hole".into(),
+        neighbour: 0,
         timeout: Duration::from_secs(600),
     };
     let mut it = std::env::args().skip(1);
@@ -45,9 +52,10 @@ fn args() -> anyhow::Result<Args> {
             "--jobs" => a.jobs = value()?.parse().context("--jobs takes a number")?,
             "--projects" => a.projects = value()?.parse().context("--projects takes a number")?,
             "--prompt" => a.prompt = value()?,
+            "--neighbour" => a.neighbour = value()?.parse().context("--neighbour takes a number")?,
             "--timeout" => a.timeout = Duration::from_secs(value()?.parse().context("--timeout takes seconds")?),
             "-h" | "--help" => {
-                println!("bench-pipeline [--single N] [--jobs N] [--projects N] [--prompt TEXT] [--timeout SECS]");
+                println!("{USAGE}");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other:?} (try --help)"),
@@ -124,10 +132,17 @@ async fn main() -> anyhow::Result<()> {
         }
         single_job_breakdown(&finished);
     }
-    if a.jobs == 0 {
-        return Ok(());
+    if a.jobs > 0 {
+        saturation(&db, bus.as_ref(), &projects, &owner, &a).await?;
     }
+    if a.neighbour > 0 {
+        neighbour(&db, bus.as_ref(), &owner, &a).await?;
+    }
+    Ok(())
+}
 
+/// Every job at once: throughput and the time in each stage.
+async fn saturation(db: &Db, bus: &dyn Bus, projects: &[Project], owner: &UserId, a: &Args) -> anyhow::Result<()> {
     println!();
     println!(
         "saturation: {} jobs at once over {} projects: {:?}",
@@ -136,9 +151,9 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let mut ids: Vec<JobId> = Vec::new();
     for i in 0..a.jobs {
-        ids.push(submit(&db, bus.as_ref(), &projects[i % projects.len()], &owner, &a.prompt).await?);
+        ids.push(submit(db, bus, &projects[i % projects.len()], owner, &a.prompt).await?);
     }
-    let done = wait_for(&db, &ids, a.timeout, true).await?;
+    let done = wait_for(db, &ids, a.timeout, true).await?;
     let wall = started.elapsed().as_secs_f64();
 
     let completed = done.values().filter(|j| j.stage == JobStage::Completed).count();
@@ -172,6 +187,59 @@ async fn main() -> anyhow::Result<()> {
     for job in done.values().filter(|j| j.stage != JobStage::Completed).take(3) {
         println!("failed job {}: {}", job.job_id, job.error.as_deref().unwrap_or("?"));
     }
+    Ok(())
+}
+
+/// Fairness: user A queues `a.neighbour` spur gears, then user B asks for a
+/// small cube; how long B waits, against how long A's backlog takes.
+async fn neighbour(db: &Db, bus: &dyn Bus, owner: &UserId, a: &Args) -> anyhow::Result<()> {
+    const BACKLOG: &str = "spur gear module 2 with 20 teeth 10 mm thick bore 8 mm";
+    const SMALL: &str = "cube 10 mm";
+    println!();
+    println!(
+        "noisy neighbour: user A queues {} x {BACKLOG:?}, then user B asks for {SMALL:?}",
+        a.neighbour
+    );
+    let tag = &owner.as_str()[5..13];
+    let (user_a, user_b) = (UserId::generate(), UserId::generate());
+    let project_a = db
+        .projects()
+        .create(jobs::new_project(&format!("bench {tag} neighbour a"), &user_a)?)
+        .await?;
+    let project_b = db
+        .projects()
+        .create(jobs::new_project(&format!("bench {tag} neighbour b"), &user_b)?)
+        .await?;
+    let started = Instant::now();
+    let mut backlog = Vec::new();
+    for _ in 0..a.neighbour {
+        backlog.push(submit(db, bus, &project_a, &user_a, BACKLOG).await?);
+    }
+    let small = submit(db, bus, &project_b, &user_b, SMALL).await?;
+    let b = wait_for(db, &[small], a.timeout, false)
+        .await?
+        .remove(&small)
+        .expect("waited for");
+    let stages = stage_times(&b);
+    let b_secs = stages
+        .iter()
+        .find(|(stage, _)| stage == "total")
+        .map_or(f64::NAN, |(_, secs)| *secs);
+    let waits: Vec<String> = stages
+        .iter()
+        .filter(|(stage, _)| stage != "total")
+        .map(|(stage, secs)| format!("{stage} {secs:.2} s"))
+        .collect();
+    let done = wait_for(db, &backlog, a.timeout, true).await?;
+    let wall = started.elapsed().as_secs_f64();
+    let after = done.values().filter(|j| j.finished_at > b.finished_at).count();
+    println!(
+        "user B's cube: {:?} in {b_secs:.2} s (accepted -> finished), ahead of {after} of user A's {} jobs",
+        b.stage,
+        backlog.len()
+    );
+    println!("  where user B's cube waited: {}", waits.join(", "));
+    println!("user A's backlog: {} jobs in {wall:.1} s", backlog.len());
     Ok(())
 }
 
