@@ -51,10 +51,8 @@ pub fn validate_all(env: &HashMap<String, String>) -> Vec<(&'static str, Vec<Pro
 /// shown once, as `common`.
 fn own(service: &ServiceSettings) -> impl Iterator<Item = &'static Setting> {
     service
-        .groups
-        .iter()
-        .filter(|g| !common::ALL.iter().any(|c| std::ptr::eq(*c, **g)))
-        .flat_map(|g| g.iter())
+        .settings()
+        .filter(|s| !common::ALL.iter().flat_map(|g| g.iter()).any(|c| c.name == s.name))
 }
 
 /// A URL with its password replaced by `***`.
@@ -154,6 +152,17 @@ mod tests {
         let v = shown(&common::AWS_SECRET_ACCESS_KEY, &env);
         assert_eq!(v["set"], true);
         assert!(!v.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn a_service_lists_only_its_own_variables_beside_the_common_ones() {
+        let names = |s: &ServiceSettings| own(s).map(|v| v.name).collect::<Vec<_>>();
+        assert!(names(&domain::settings::script_store::SETTINGS).is_empty());
+        let gateway = names(&domain::settings::gateway::SETTINGS);
+        assert!(
+            gateway.contains(&"WEB_ROOT") && !gateway.contains(&"MONGODB_URI"),
+            "{gateway:?}"
+        );
     }
 
     #[test]
