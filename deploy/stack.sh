@@ -38,8 +38,10 @@ MONGO_PORT=27017
 # directConnection keeps drivers from trying to discover other members.
 MONGODB_URI="mongodb://127.0.0.1:${MONGO_PORT}/?directConnection=true"
 DATABASE_NAME=cadscribe
-# The venv's packages: SecantusDB and its client, and moto's server (SQS).
-PYTHON_REQUIREMENTS=("secantusdb==0.7.0b3" "pymongo>=4,<5" "moto[server]==5.2.5")
+# The venv's packages: SecantusDB and its client, moto's server (SQS), and
+# Schemathesis, which the API conformance test (crates/e2e/tests/api_conformance.rs)
+# runs against the gateway's OpenAPI document.
+PYTHON_REQUIREMENTS=("secantusdb==0.7.0b3" "pymongo>=4,<5" "moto[server]==5.2.5" "schemathesis==4.32.5")
 
 # moto keeps queues in memory; it serves any region name (the stack's is
 # Garage's) only when told to.
@@ -255,7 +257,7 @@ rabbitmq_down() {
 
 # --- Python venv + SecantusDB ----------------------------------------------------------
 venv_ready() {
-  [[ -x "$VENV/bin/python" && -x "$VENV/bin/secantusd-py" && -x "$VENV/bin/moto_server" ]] &&
+  [[ -x "$VENV/bin/python" && -x "$VENV/bin/secantusd-py" && -x "$VENV/bin/moto_server" && -x "$VENV/bin/st" ]] &&
     [[ "$(cat "$VENV/.cadscribe-requirements" 2>/dev/null)" == "${PYTHON_REQUIREMENTS[*]}" ]] &&
     "$VENV/bin/python" -c 'import pymongo' >/dev/null 2>&1
 }

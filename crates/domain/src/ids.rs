@@ -154,8 +154,9 @@ impl fmt::Display for Version {
 impl FromStr for Version {
     type Err = IdError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        // Digits only: no sign, no whitespace, no leading zero.
-        if s.is_empty() || s.len() > 9 || !s.bytes().all(|b| b.is_ascii_digit()) || s.starts_with('0') {
+        // Digits only: no sign, no whitespace, no leading zero; the whole
+        // u32 range, as a JSON body may carry it.
+        if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) || s.starts_with('0') {
             return Err(IdError::BadVersion(s.to_owned()));
         }
         Self::new(s.parse().map_err(|_| IdError::BadVersion(s.to_owned()))?)

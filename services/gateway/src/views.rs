@@ -34,6 +34,9 @@ fn snake<T: Serialize>(v: &T) -> String {
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
+// One schema per item type: a single `PageView` would describe every list
+// as a page of whichever item was documented first.
+#[schemars(rename = "{T}Page")]
 pub struct PageView<T> {
     pub items: Vec<T>,
     pub total: u64,

@@ -614,7 +614,7 @@ export interface components {
             /** @description Extra structure, e.g. the violations of a rejected script. */
             details?: unknown;
         };
-        PageView: {
+        ProjectViewPage: {
             items: components["schemas"]["ProjectView"][];
             /** Format: uint64 */
             total: number;
@@ -717,9 +717,16 @@ export interface components {
              * @description What the part is made of, for its mass: `steel`, `stainless_steel`,
              *     `aluminium`, `brass`, `titanium`, `pla`, `abs`, `petg`, `nylon` or
              *     `wood`; an empty string clears it (no mass shown).
+             * @default null
              * @enum {string|null}
              */
-            material: "" | "steel" | "stainless_steel" | "aluminium" | "brass" | "titanium" | "pla" | "abs" | "petg" | "nylon" | "wood" | null;
+            material: null | "" | "steel" | "stainless_steel" | "aluminium" | "brass" | "titanium" | "pla" | "abs" | "petg" | "nylon" | "wood";
+        } | {
+            project_name: string;
+        } | {
+            description: string;
+        } | {
+            material: string;
         };
         DeletedView: {
             project_id: components["schemas"]["ProjectId"];
@@ -736,6 +743,15 @@ export interface components {
             jobs: number;
             /** Format: uint64 */
             s3_objects: number;
+        };
+        MessageViewPage: {
+            items: components["schemas"]["MessageView"][];
+            /** Format: uint64 */
+            total: number;
+            /** Format: uint32 */
+            limit: number;
+            /** Format: uint64 */
+            offset: number;
         };
         MessageView: {
             message_id: string;
@@ -755,6 +771,15 @@ export interface components {
          *     Always serialized as its hyphenated text, in JSON and in BSON alike.
          */
         JobId: string;
+        FileViewPage: {
+            items: components["schemas"]["FileView"][];
+            /** Format: uint64 */
+            total: number;
+            /** Format: uint32 */
+            limit: number;
+            /** Format: uint64 */
+            offset: number;
+        };
         FileView: {
             project_id: components["schemas"]["ProjectId"];
             version: components["schemas"]["Version"];
@@ -878,6 +903,8 @@ export interface components {
              */
             file_name?: string | null;
         };
+        /** @description A script sent as `text/x-python`: the body itself, never empty. */
+        PythonScript: string;
         /** @description The answer to a request that started a job (`202 Accepted`). */
         AcceptedView: {
             job_id: components["schemas"]["JobId"];
@@ -1371,8 +1398,9 @@ export interface components {
             /**
              * Format: uint32
              * @description The version to edit; the project's current one when absent.
+             * @default null
              */
-            base_version?: number | null;
+            base_version: number | null;
         };
         /** @description One `job.status`, as a stream sends it (`event: status`). */
         StatusEvent: {
@@ -1461,8 +1489,9 @@ export interface components {
              * Format: uint32
              * @description Iterate on this version's script instead of the latest (needs
              *     `project_id`).
+             * @default null
              */
-            base_version?: number | null;
+            base_version: number | null;
         };
         Chat: {
             /** @description The user's message (at most 2000 characters). */
@@ -1475,8 +1504,18 @@ export interface components {
              * Format: uint32
              * @description Iterate on this version's script instead of the latest (needs
              *     `project_id`).
+             * @default null
              */
-            base_version?: number | null;
+            base_version: number | null;
+        };
+        JobViewPage: {
+            items: components["schemas"]["JobView"][];
+            /** Format: uint64 */
+            total: number;
+            /** Format: uint32 */
+            limit: number;
+            /** Format: uint64 */
+            offset: number;
         };
         JobView: {
             job_id: components["schemas"]["JobId"];
@@ -1920,7 +1959,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PageView"];
+                    "application/json": components["schemas"]["ProjectViewPage"];
                 };
             };
             /** @description A malformed parameter; the message names it (`bad_request`). */
@@ -2311,7 +2350,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PageView"];
+                    "application/json": components["schemas"]["MessageViewPage"];
                 };
             };
             /** @description A malformed parameter; the message names it (`bad_request`). */
@@ -2389,7 +2428,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PageView"];
+                    "application/json": components["schemas"]["FileViewPage"];
                 };
             };
             /** @description A malformed parameter; the message names it (`bad_request`). */
@@ -2822,7 +2861,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["ScriptUpload"];
-                "text/x-python": string;
+                "text/x-python": components["schemas"]["PythonScript"];
             };
         };
         responses: {
@@ -3277,6 +3316,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The project has no version yet (`no_version`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Over the per-user rate limit (`rate_limited`) or a job quota (`quota_exceeded`); see `Retry-After`. */
             429: {
                 headers: {
@@ -3345,8 +3393,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such project or version, or the version has no spec (`no_spec`). */
+            /** @description No such project, or the version has no spec (`no_spec`). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The project has no version yet (`no_version`). */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3428,7 +3485,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": components["schemas"]["StatusEvent"];
+                    "text/event-stream": {
+                        event?: string;
+                        id?: string;
+                        retry?: number;
+                        data: string;
+                    };
                 };
             };
             /** @description A malformed parameter; the message names it (`bad_request`). */
@@ -3749,7 +3811,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PageView"];
+                    "application/json": components["schemas"]["JobViewPage"];
                 };
             };
             /** @description A malformed parameter; the message names it (`bad_request`). */
@@ -4264,7 +4326,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PageView"];
+                    "application/json": components["schemas"]["ProjectViewPage"];
                 };
             };
             /** @description A malformed parameter; the message names it (`bad_request`). */

@@ -47,6 +47,7 @@ pub struct GenerateCode {
     pub project_name: Option<String>,
     /// Iterate on this version's script instead of the latest (needs
     /// `project_id`).
+    #[serde(default, deserialize_with = "super::whole_number")]
     #[schemars(range(min = 1))]
     pub base_version: Option<u32>,
 }
@@ -65,6 +66,7 @@ pub struct Chat {
     pub project_name: Option<String>,
     /// Iterate on this version's script instead of the latest (needs
     /// `project_id`).
+    #[serde(default, deserialize_with = "super::whole_number")]
     #[schemars(range(min = 1))]
     pub base_version: Option<u32>,
 }

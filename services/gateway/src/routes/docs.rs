@@ -339,6 +339,26 @@ fn complete(op: &mut Value) {
             }});
         }
     }
+    // OpenAPI 3.1 reads the schema of `text/event-stream` as one event's:
+    // the documented payload is what its `data` line carries, as JSON.
+    if let Some(responses) = op["responses"].as_object_mut() {
+        for media in responses
+            .values_mut()
+            .filter_map(|r| r.pointer_mut("/content/text~1event-stream"))
+        {
+            let payload = media["schema"].take();
+            media["schema"] = json!({
+                "type": "object",
+                "required": ["data"],
+                "properties": {
+                    "event": {"type": "string"},
+                    "id": {"type": "string"},
+                    "retry": {"type": "integer"},
+                    "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": payload},
+                },
+            });
+        }
+    }
     // utoipa writes a link's fields in snake case; OpenAPI spells them in
     // camel case.
     if let Some(responses) = op["responses"].as_object_mut() {

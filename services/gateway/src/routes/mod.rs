@@ -136,6 +136,21 @@ pub fn page(query: &HashMap<String, String>) -> ApiResult<PageRequest> {
     Ok(PageRequest::new(limit, offset))
 }
 
+/// An optional whole number of a JSON body. JSON Schema's `integer` is any
+/// number without a fractional part, so `3.0` is as valid as `3`; serde's
+/// `u32` would refuse it.
+pub fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    use serde::Deserialize;
+    match Option::<f64>::deserialize(d)? {
+        None => Ok(None),
+        Some(n) if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) => Ok(Some(n as u32)),
+        Some(n) => Err(serde::de::Error::custom(format!(
+            "expected a whole number from 0 to {}, got {n}",
+            u32::MAX
+        ))),
+    }
+}
+
 /// The caller's project named by `key` (id first, then slug), or 404.
 pub async fn owned_project(state: &AppState, user: &AuthUser, key: &str) -> ApiResult<Project> {
     let projects = state.db.projects();

@@ -32,7 +32,7 @@ openapi_schema!(Response: SpecView);
 #[into_params(parameter_in = Query)]
 pub struct SpecQuery {
     /// The version; the project's current one when absent.
-    #[param(minimum = 1, maximum = 4294967295_u64)]
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 4294967295_u64)]
     pub version: Option<u32>,
 }
 
@@ -55,14 +55,22 @@ pub struct EditParameters {
     #[schemars(extend("minProperties" = 1))]
     pub values: BTreeMap<String, f64>,
     /// The version to edit; the project's current one when absent.
+    #[serde(default, deserialize_with = "super::whole_number")]
     pub base_version: Option<u32>,
 }
 
 async fn load(state: &AppState, project: &domain::documents::Project, version: Option<u32>) -> ApiResult<SpecView> {
     let version = match version {
         Some(v) => Version::new(v).map_err(|e| ApiError::bad_request("version", e))?,
-        None => Version::new(project.current_version)
-            .map_err(|_| ApiError::not_found(format!("a version of project {}", project.slug)))?,
+        // The project is there but has nothing to read or edit yet: a
+        // conflict with its state, not a missing resource.
+        None => Version::new(project.current_version).map_err(|_| {
+            ApiError::new(
+                actix_web::http::StatusCode::CONFLICT,
+                "no_version",
+                format!("project {} has no version yet", project.slug),
+            )
+        })?,
     };
     if version.get() > project.current_version {
         return Err(ApiError::not_found(format!(
@@ -103,6 +111,7 @@ async fn load(state: &AppState, project: &domain::documents::Project, version: O
     responses(
         (status = 200, description = "The spec and its parameters.", body = SpecView),
         (status = 404, description = "No such project or version, or the version has no spec (`no_spec`).", body = ErrorBody),
+        (status = 409, description = "The project has no version yet (`no_version`).", body = ErrorBody),
     ),
 )]
 async fn spec(
@@ -130,7 +139,8 @@ async fn spec(
     security(("bearer" = [])),
     responses(
         (status = 202, description = "The job started.", body = AcceptedView),
-        (status = 404, description = "No such project or version, or the version has no spec (`no_spec`).", body = ErrorBody),
+        (status = 404, description = "No such project, or the version has no spec (`no_spec`).", body = ErrorBody),
+        (status = 409, description = "The project has no version yet (`no_version`).", body = ErrorBody),
         (status = 413, description = "Over the account's storage quota (`quota_exceeded`).", body = ErrorBody),
         (status = 422, description = "The edited part cannot be built, a hole no longer fits, say (`unprocessable`).", body = ErrorBody),
     ),
@@ -147,6 +157,14 @@ async fn edit(
         return Err(ApiError::bad_request("values", "name at least one parameter"));
     }
     let project = owned_project(&state, &user, &path.into_inner()).await?;
+    // As in the generation routes: the body naming a version the project
+    // does not have is a bad request; 404 is for the project in the path.
+    if let Some(v) = body.base_version.filter(|v| *v > project.current_version) {
+        return Err(ApiError::bad_request(
+            "base_version",
+            format!("the project has no version {v}"),
+        ));
+    }
     let SpecView { version, mut spec, .. } = load(&state, &project, body.base_version).await?;
     let before = spec.clone();
     let mut changes = Vec::new();

@@ -54,8 +54,8 @@ openapi_schema!(Request: FileTypeValue);
 
 /// Every material key, or `""` to clear it.
 fn material_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    let mut keys: Vec<&str> = vec![""];
-    keys.extend(Material::ALL.iter().map(|m| m.key()));
+    let mut keys: Vec<serde_json::Value> = vec![serde_json::Value::Null, "".into()];
+    keys.extend(Material::ALL.iter().map(|m| m.key().into()));
     schemars::json_schema!({ "type": ["string", "null"], "enum": keys })
 }
 
@@ -100,7 +100,13 @@ pub struct NewProject {
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(extend("minProperties" = 1))]
+// At least one field with a value: `null` counts as absent, so
+// `{"material": null}` alone is as empty as `{}` (400).
+#[schemars(extend("anyOf" = [
+    {"required": ["project_name"], "properties": {"project_name": {"type": "string"}}},
+    {"required": ["description"], "properties": {"description": {"type": "string"}}},
+    {"required": ["material"], "properties": {"material": {"type": "string"}}},
+]))]
 pub struct ProjectUpdate {
     /// The slug stays as it is: S3 keys are built from it.
     #[schemars(length(max = 200), regex(pattern = NAME_PATTERN))]
@@ -110,6 +116,7 @@ pub struct ProjectUpdate {
     /// What the part is made of, for its mass: `steel`, `stainless_steel`,
     /// `aluminium`, `brass`, `titanium`, `pla`, `abs`, `petg`, `nylon` or
     /// `wood`; an empty string clears it (no mass shown).
+    #[serde(default)]
     #[schemars(schema_with = "material_schema")]
     pub material: Option<String>,
 }

@@ -62,13 +62,21 @@ impl schemars::JsonSchema for FormatValue {
     }
 }
 
+/// A script sent as `text/x-python`: the body itself, never empty.
+#[allow(dead_code)] // documents the raw body; the handler reads the bytes
+#[derive(schemars::JsonSchema)]
+#[schemars(transparent)]
+pub struct PythonScript(#[schemars(length(min = 1))] String);
+
+openapi_schema!(Request: PythonScript);
+
 /// `?version=`: a version, 1, 2, 3…
 #[allow(dead_code)] // read by the document; the handler reads the query itself
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct VersionParam {
     /// A version; the latest (with outputs) by default.
-    #[param(minimum = 1, maximum = 4294967295_u64)]
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 4294967295_u64)]
     pub version: Option<u32>,
 }
 
@@ -182,7 +190,7 @@ async fn scripts(state: web::Data<AppState>, user: AuthUser, path: web::Path<Str
     path = "/api/projects/{project}/script/{version}",
     tag = "scripts",
     summary = "The raw script of a version",
-    params(ProjectPath, ("version" = u32, Path, minimum = 1, maximum = 4294967295_u64, description = "1, 2, 3…")),
+    params(ProjectPath, ("version" = u64, Path, minimum = 1, maximum = 4294967295_u64, description = "1, 2, 3…")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The script.", content_type = "text/x-python", body = String,
@@ -259,7 +267,7 @@ fn check_file_name(name: Option<&str>) -> ApiResult<String> {
     summary = "Upload your own script as the next version",
     description = "Send JSON `{\"script\": \"…\", \"file_name\": \"mine.py\"}`, or the script itself as `text/x-python` (with `?file_name=`). The script is checked against the script contract first (422 lists every violation), then versioned, run by FreeCAD and followed like a generation.",
     params(ProjectPath, FileNameParam),
-    request_body(content((ScriptUpload = "application/json"), (String = "text/x-python"))),
+    request_body(content((ScriptUpload = "application/json"), (PythonScript = "text/x-python"))),
     security(("bearer" = [])),
     responses(
         (status = 202, description = "The job started.", body = AcceptedView),
