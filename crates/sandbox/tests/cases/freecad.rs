@@ -199,6 +199,33 @@ doc.recompute()
 print("できた ✨")
 "#;
 
+/// The volume of the solid a STEP file holds, as FreeCAD reads it (a plain
+/// `freecadcmd`, outside the sandbox).
+fn step_volume(step: &Path) -> f64 {
+    let script = tempfile::Builder::new().suffix(".py").tempfile().unwrap();
+    let source = format!(
+        "import Part\nprint('STEP_VOLUME=%r' % Part.read({:?}).Volume)\n",
+        step.to_str().unwrap()
+    );
+    std::fs::write(script.path(), source).unwrap();
+    let out = std::process::Command::new(sandbox(Limits::default()).freecad_cmd())
+        .arg(script.path())
+        .output()
+        .expect("freecadcmd runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .split(['\n', '\r', '\t'])
+        .find_map(|l| l.trim().strip_prefix("STEP_VOLUME="));
+    line.unwrap_or_else(|| {
+        panic!(
+            "FreeCAD did not read the STEP:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+    .parse()
+    .unwrap()
+}
+
 #[tokio::test]
 async fn a_japanese_and_emoji_project_exports_every_format_with_a_clean_step() {
     let slug = domain::ProjectSlug::parse("plate-40x20").unwrap();
@@ -237,6 +264,13 @@ async fn a_japanese_and_emoji_project_exports_every_format_with_a_clean_step() {
         );
         // No path of the worker's machine in the file.
         assert!(!step.contains(&report.job_dir().to_string_lossy().to_string()));
+        // Read back by FreeCAD itself, the STEP holds the same solid.
+        let read_back = step_volume(&files[&ModelFormat::Step]);
+        assert!(
+            (read_back - metrics.volume).abs() / metrics.volume < 0.005,
+            "the STEP read back holds {read_back} mm³, the model {} mm³",
+            metrics.volume
+        );
 
         // The glTF node carries the name; the FCStd is the script's own
         // document, labels and all.
@@ -828,9 +862,8 @@ async fn concurrent_jobs_never_see_each_others_files() {
     let sandbox = sandbox(strict());
     let token = format!("secret{}", std::process::id());
     // A one-facet binary STL: FreeCAD's mesh reader loads it when allowed to.
-    let stl = |header: &str| {
-        format!("__import__('struct').pack('<80sI12fH', b'{header}', 1, 0,0,1, 0,0,0, 1,0,0, 0,1,0, 0)")
-    };
+    let stl =
+        |header: &str| format!("__import__('struct').pack('<80sI12fH', b'{header}', 1, 0,0,1, 0,0,0, 1,0,0, 0,1,0, 0)");
     let owner = format!(
         "import time\nwith open('{token}.stl', 'wb') as f:\n    f.write({})\ntime.sleep(4)\n{PLATE}",
         stl(&format!("content-{token}"))
@@ -848,7 +881,10 @@ async fn concurrent_jobs_never_see_each_others_files() {
             if let Some(path) = found {
                 break path;
             }
-            assert!(std::time::Instant::now() < deadline, "the first job never wrote its file");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the first job never wrote its file"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
         let path = secret.display();
