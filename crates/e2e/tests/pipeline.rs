@@ -773,6 +773,20 @@ const SERVICES: [&str; 6] = [
     "monitoring",
 ];
 
+/// A service with nothing but well-formed database, object store and token
+/// settings (nothing there needs to answer).
+fn with_database_and_store(service: &str) -> Command {
+    let mut command = Command::new(binary(service));
+    command
+        .env_clear()
+        .env("MONGODB_URI", "mongodb://127.0.0.1:27017")
+        .env("AWS_ACCESS_KEY_ID", "id")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("AWS_BUCKET_NAME", "cadscribe")
+        .env("JWT_SECRET_KEY", "0123456789abcdef0123456789abcdef");
+    command
+}
+
 #[test]
 fn services_refuse_to_start_naming_what_is_missing_or_malformed() {
     for service in SERVICES {
@@ -785,14 +799,8 @@ fn services_refuse_to_start_naming_what_is_missing_or_malformed() {
                 "{service} does not name {var}: {err}"
             );
         }
-        let out = Command::new(binary(service))
-            .env_clear()
-            .env("MONGODB_URI", "mongodb://127.0.0.1:27017")
-            .env("AWS_ACCESS_KEY_ID", "id")
-            .env("AWS_SECRET_ACCESS_KEY", "secret")
-            .env("AWS_BUCKET_NAME", "cadscribe")
+        let out = with_database_and_store(service)
             .env("AMQP_URL", "http://not-amqp")
-            .env("JWT_SECRET_KEY", "0123456789abcdef0123456789abcdef")
             .env("AMQP_PREFETCH", "lots")
             .output()
             .unwrap();
@@ -813,13 +821,7 @@ fn services_refuse_to_start_naming_what_is_missing_or_malformed() {
 #[test]
 fn on_sqs_services_refuse_to_start_naming_bad_or_unreachable_sqs_settings() {
     for service in SERVICES {
-        let out = Command::new(binary(service))
-            .env_clear()
-            .env("MONGODB_URI", "mongodb://127.0.0.1:27017")
-            .env("AWS_ACCESS_KEY_ID", "id")
-            .env("AWS_SECRET_ACCESS_KEY", "secret")
-            .env("AWS_BUCKET_NAME", "cadscribe")
-            .env("JWT_SECRET_KEY", "0123456789abcdef0123456789abcdef")
+        let out = with_database_and_store(service)
             .env("BUS_BACKEND", "sqs")
             .env("AWS_ENDPOINT_URL_SQS", "127.0.0.1:9324")
             .env("SQS_QUEUE_PREFIX", "bad_prefix")
