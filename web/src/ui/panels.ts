@@ -277,7 +277,7 @@ export function scriptsPanel(ctx: ProjectCtx, panel: HTMLElement): Cleanup {
   const script = (v: number) => {
     let p = cache.get(v);
     if (!p) {
-      p = app.api.script(ctx.project.get().slug, v);
+      p = ctx.track(app.api.script(ctx.project.get().slug, v));
       p.catch(() => cache.delete(v));
       cache.set(v, p);
     }
@@ -376,6 +376,7 @@ export function scriptsPanel(ctx: ProjectCtx, panel: HTMLElement): Cleanup {
   }
 
   async function draw() {
+    if (!ctx.alive()) return;
     const v = ctx.version.get();
     const s = seq + 1;
     seq = s;

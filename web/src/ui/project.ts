@@ -41,6 +41,13 @@ export interface ProjectCtx {
    */
   follow(accepted: Accepted, kind?: string): void;
   alive(): boolean;
+  /** Counts `request` as in flight until it settles (see `quiesce`). */
+  track<T>(request: Promise<T>): Promise<T>;
+  /**
+   * Stops every new request of the view and waits for those in flight, so
+   * nothing reads the project while it is being deleted.
+   */
+  quiesce(): Promise<void>;
 }
 
 export type Reload = 'project' | 'messages' | 'jobs' | 'outputs' | 'scripts' | 'logs';
@@ -88,7 +95,10 @@ export function projectView(app: App, main: HTMLElement, id: string, initialTab:
   };
 }
 
-function createCtx(app: App, project: Project, alive: () => boolean): ProjectCtx {
+function createCtx(app: App, project: Project, viewAlive: () => boolean): ProjectCtx {
+  let quiet = false;
+  const inFlight = new Set<Promise<unknown>>();
+  const alive = () => viewAlive() && !quiet;
   const ctx: ProjectCtx = {
     app,
     project: new Store(project),
@@ -103,18 +113,31 @@ function createCtx(app: App, project: Project, alive: () => boolean): ProjectCtx
     // Replaced by `render` once the tabs exist.
     showLine() {},
     alive,
+    track(request) {
+      inFlight.add(request);
+      const done = () => inFlight.delete(request);
+      request.then(done, done);
+      return request;
+    },
+    async quiesce() {
+      quiet = true;
+      while (inFlight.size) await Promise.allSettled([...inFlight]);
+    },
     reload(what) {
+      if (!alive()) return Promise.resolve();
       // Changes that come close together (a burst of status events) share one
       // round of requests.
       what.forEach((w) => pending.add(w));
-      flush ??= new Promise<void>((resolve) => {
-        setTimeout(() => {
-          const batch = [...pending];
-          pending.clear();
-          flush = null;
-          void fetchAll(batch).then(resolve);
-        }, 60);
-      });
+      flush ??= ctx.track(
+        new Promise<void>((resolve) => {
+          setTimeout(() => {
+            const batch = [...pending];
+            pending.clear();
+            flush = null;
+            void (alive() ? fetchAll(batch) : Promise.resolve()).then(resolve);
+          }, 60);
+        }),
+      );
       return flush;
     },
     follow(accepted, kind) {
@@ -229,12 +252,17 @@ function render(ctx: ProjectCtx, main: HTMLElement, firstTab: Tab, wanted: numbe
       danger: true,
     });
     if (!ok) return;
+    // Nothing of the view may read the project while it goes away.
+    stream.close();
+    await ctx.quiesce();
     try {
       await app.api.deleteProject(p.project_id);
       toast('Project deleted.');
       app.go('/');
     } catch (e) {
       toast((e as ApiError).message, 'error');
+      // The view starts again on what is left.
+      app.go(location.pathname + location.search, { replace: true });
     }
   }
 
