@@ -333,12 +333,11 @@ async fn delete(state: web::Data<AppState>, user: AuthUser, path: web::Path<Stri
             Err(e) => tracing::warn!(job_id = %job.job_id, error = %e, "could not cancel a job of a deleted project"),
         }
     }
-    let mut s3_objects = 0;
-    for prefix in S3Key::project_prefixes(&project.slug) {
-        s3_objects += state.store.delete_prefix(&prefix).await? as u64;
-    }
+    // The records go before the objects they name, so a reader never finds a
+    // file listed whose object is gone; the project goes last, so a deletion
+    // cut short is finished by asking again.
     let id = &project.project_id;
-    let view = DeletedView {
+    let mut view = DeletedView {
         project_id: id.clone(),
         slug: project.slug.clone(),
         cancelled_jobs: cancelled,
@@ -346,8 +345,11 @@ async fn delete(state: web::Data<AppState>, user: AuthUser, path: web::Path<Stri
         files: db.files().delete_by_project(id).await?,
         logs: db.logs().delete_by_project(id).await?,
         jobs: db.jobs().delete_by_project(id).await?,
-        s3_objects,
+        s3_objects: 0,
     };
+    for prefix in S3Key::project_prefixes(&project.slug) {
+        view.s3_objects += state.store.delete_prefix(&prefix).await? as u64;
+    }
     db.projects().delete(id).await?;
     tracing::info!(project_id = %id, "project deleted");
     Ok(HttpResponse::Ok().json(view))
