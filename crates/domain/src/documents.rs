@@ -289,6 +289,67 @@ pub struct JobTimings {
     pub completion_ms: Option<u64>,
 }
 
+/// The version each attempt of a job claimed: attempt 0 is the first run,
+/// 1 the first repair, and so on. Stored as a document keyed by the
+/// attempt's decimal number (`{"0": 4, "1": 5}`), since document keys are
+/// strings; [`AttemptVersions::field`] names one entry for an update.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AttemptVersions(BTreeMap<u32, Version>);
+
+impl AttemptVersions {
+    /// The stored field of `attempt`'s version, for a claim by update.
+    pub fn field(attempt: u32) -> String {
+        format!("versions.{attempt}")
+    }
+
+    pub fn get(&self, attempt: u32) -> Option<Version> {
+        self.0.get(&attempt).copied()
+    }
+
+    pub fn insert(&mut self, attempt: u32, version: Version) -> Option<Version> {
+        self.0.insert(attempt, version)
+    }
+
+    /// Attempt and version, first attempt first.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, Version)> + '_ {
+        self.0.iter().map(|(a, v)| (*a, *v))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for AttemptVersions {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (attempt, version) in &self.0 {
+            map.serialize_entry(&attempt.to_string(), version)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for AttemptVersions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = BTreeMap::<String, Version>::deserialize(d)?;
+        raw.into_iter()
+            .map(|(key, version)| {
+                let attempt = key
+                    .parse::<u32>()
+                    .map_err(|_| serde::de::Error::custom(format!("attempt {key:?} is not a number")))?;
+                Ok((attempt, version))
+            })
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
     pub job_id: JobId,
@@ -305,13 +366,22 @@ pub struct Job {
     /// Whether the first message of the job reached the broker.
     #[serde(default)]
     pub published: bool,
+    /// Held back for its turn: its user already had as many jobs in the
+    /// pipeline as the fair share allows; it is published when one of them
+    /// ends (oldest held first).
+    #[serde(default)]
+    pub held: bool,
+    /// When a held job was let into the pipeline; its time limit counts
+    /// from then.
+    #[serde(default, with = "opt_bson_dt", skip_serializing_if = "Option::is_none")]
+    pub released_at: Option<DateTime<Utc>>,
     /// The latest version this job produced.
     #[serde(default)]
     pub version: Option<Version>,
-    /// The version claimed by each attempt ("0" first, "1" first repair…),
-    /// so a redelivered message reuses its version instead of taking a new one.
+    /// The version claimed by each attempt, so a redelivered message reuses
+    /// its version instead of taking a new one.
     #[serde(default)]
-    pub versions: BTreeMap<String, Version>,
+    pub versions: AttemptVersions,
     #[serde(default)]
     pub source: Option<ScriptSource>,
     #[serde(default)]
@@ -408,5 +478,24 @@ mod tests {
             (log.metadata.exit_code, log.metadata.worker_id.as_deref()),
             (None, Some("w1"))
         );
+    }
+
+    #[test]
+    fn attempt_versions_are_stored_keyed_by_the_attempt_number() {
+        let mut versions = AttemptVersions::default();
+        versions.insert(0, Version::new(4).unwrap());
+        versions.insert(1, Version::new(5).unwrap());
+        let stored = bson::to_bson(&versions).unwrap();
+        let doc = stored.as_document().expect("a document");
+        assert_eq!(doc.keys().collect::<Vec<_>>(), ["0", "1"]);
+        assert_eq!(
+            doc.get("1").and_then(|v| v.as_i64().or(v.as_i32().map(i64::from))),
+            Some(5)
+        );
+        let back: AttemptVersions = bson::from_bson(stored).unwrap();
+        assert_eq!(back, versions);
+        assert_eq!(AttemptVersions::field(1), "versions.1");
+        let bad = bson::from_bson::<AttemptVersions>(bson::Bson::Document(bson::doc! { "first": 4_i64 }));
+        assert!(bad.unwrap_err().to_string().contains("\"first\" is not a number"));
     }
 }

@@ -185,6 +185,36 @@ impl S3Key {
     }
 }
 
+/// In messages a key travels as its string; one outside the layout is
+/// refused when the message is read, not when the key is used.
+impl serde::Serialize for S3Key {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for S3Key {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let key = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        Self::parse(&key)
+            .ok_or_else(|| serde::de::Error::custom(format!("{key:?} is not an object key of the bucket layout")))
+    }
+}
+
+impl schemars::JsonSchema for S3Key {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "S3Key".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "An object key of the bucket layout: input/{slug}/{slug}_v{n}.py, output/{slug}/v{n}/MyHeadlessModel.{ext}, logs/{slug}/{slug}_info_{YYYYMMDD_HHMMSS}_v{n}.log …",
+            "pattern": "^(input|output|logs|processed)/[a-z0-9][a-z0-9_-]{0,62}/"
+        })
+    }
+}
+
 fn strip_versioned(file: &str, slug: &ProjectSlug, suffix: &str) -> Option<Version> {
     let n = file
         .strip_prefix(slug.as_str())?

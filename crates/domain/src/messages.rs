@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::diagnosis::Diagnosis;
 use crate::spec::PartSpec;
 use crate::verify::Verification;
-use crate::{JobId, JobStage, ModelFormat, ProjectId, ProjectSlug, UserId, Version};
+use crate::{JobId, JobStage, ModelFormat, ProjectId, ProjectSlug, S3Key, UserId, Version};
 
 /// Every routing key of the `cadscribe` exchange.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -299,7 +299,7 @@ pub struct ScriptStored {
     pub slug: ProjectSlug,
     pub user_id: UserId,
     pub version: Version,
-    pub input_key: String,
+    pub input_key: S3Key,
     pub source: ScriptSource,
     #[serde(default)]
     pub prompt: String,
@@ -348,13 +348,13 @@ pub struct ModelBuilt {
     pub slug: ProjectSlug,
     pub user_id: UserId,
     pub version: Version,
-    pub outputs: BTreeMap<ModelFormat, String>,
+    pub outputs: BTreeMap<ModelFormat, S3Key>,
     /// Bytes of each output as stored, so the completion records them
     /// without asking the store again (absent from older workers: then
     /// the store is asked).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub output_sizes: BTreeMap<ModelFormat, u64>,
-    pub log_key: String,
+    pub log_key: S3Key,
     pub metrics: ModelMetrics,
     /// The FreeCAD run, in milliseconds.
     pub duration_ms: u64,
@@ -424,7 +424,7 @@ pub struct ModelFailed {
     #[serde(default)]
     pub traceback_tail: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub log_key: Option<String>,
+    pub log_key: Option<S3Key>,
     pub duration_ms: u64,
     pub worker_id: String,
     pub source: ScriptSource,

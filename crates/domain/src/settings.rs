@@ -241,12 +241,19 @@ pub mod common {
         Setting::text("MONGODB_WRITE_TIMEOUT_MS", "how long a write may wait for its concern")
             .kind(COUNT)
             .default("10000");
+    pub const FAIR_SHARE_JOBS: Setting = Setting::text(
+        "FAIR_SHARE_JOBS",
+        "jobs of one user let into the pipeline at a time; the others wait in the database, first come first served (0: no limit)",
+    )
+    .kind(COUNT)
+    .default("8");
     pub const MONGO: &[Setting] = &[
         MONGODB_URI,
         DATABASE_NAME,
         MONGODB_WRITE_CONCERN,
         MONGODB_JOURNAL,
         MONGODB_WRITE_TIMEOUT_MS,
+        FAIR_SHARE_JOBS,
     ];
 
     pub const AWS_ACCESS_KEY_ID: Setting = Setting::text("AWS_ACCESS_KEY_ID", "").required().secret();

@@ -479,9 +479,9 @@ async fn check_versions(db: &Db, project: &Project, report: &mut Report) -> anyh
         .context("reading jobs")?;
     let mut claims: BTreeMap<Version, Vec<String>> = BTreeMap::new();
     for job in &all.items {
-        for (attempt, version) in &job.versions {
+        for (attempt, version) in job.versions.iter() {
             claims
-                .entry(*version)
+                .entry(version)
                 .or_default()
                 .push(format!("{} attempt {attempt}", job.job_id));
         }

@@ -283,6 +283,9 @@ pub struct MongoSettings {
     /// The write concern of every write: an answer or an ack never rests on
     /// a write the server has not made durable.
     pub durability: Durability,
+    /// Jobs of one user let into the pipeline at a time (`FAIR_SHARE_JOBS`;
+    /// 0: no limit): see [`crate::jobs::submit`].
+    pub fair_share: u32,
 }
 
 /// `MONGODB_WRITE_CONCERN` and `MONGODB_JOURNAL`: how durable a write must
@@ -319,6 +322,7 @@ impl FromEnv for MongoSettings {
                 journal: env.flag(&common::MONGODB_JOURNAL),
                 timeout: Duration::from_millis(env.value::<u64>(&common::MONGODB_WRITE_TIMEOUT_MS).max(1)),
             },
+            fair_share: env.value::<u32>(&common::FAIR_SHARE_JOBS),
         }
     }
 }

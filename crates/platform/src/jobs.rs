@@ -76,6 +76,8 @@ pub fn new_job<P: Payload>(project: &Project, user: &UserId, kind: JobKind, firs
         history: Vec::new(),
         request: bson::to_document(&raw).expect("envelopes convert to BSON"),
         published: false,
+        held: false,
+        released_at: None,
         version: None,
         versions: Default::default(),
         source: None,
@@ -101,13 +103,64 @@ pub enum Submitted {
     Published,
     /// Stored; the reconciler will publish it once the broker is back.
     Deferred,
+    /// Stored and waiting for its turn: its user already has the fair share
+    /// of jobs in the pipeline ([`Db::fair_share`]); it is published when
+    /// one of them ends.
+    Held,
 }
 
 /// Accepts a job: it is stored before anything is published, so a job that
 /// was accepted always exists, even if the broker is down right now.
+///
+/// Fair share: a user has at most [`Db::fair_share`] jobs in the pipeline;
+/// a job beyond that is stored held and let in, oldest first, as the
+/// user's earlier jobs end ([`release_held`]). So however long one user's
+/// backlog, another user's job finds at most that many of it ahead in any
+/// stage's queue, on any bus and with any number of instances (the count
+/// lives in the database). Two gateways accepting at the same moment may
+/// each let one more in: the share is kept about, not exactly.
 pub async fn submit(db: &Db, bus: &dyn Bus, job: &Job) -> Result<Submitted, DbError> {
+    let share = db.fair_share();
+    if share > 0 && db.jobs().count_released_by_user(&job.user_id).await? >= u64::from(share) {
+        let held = Job {
+            held: true,
+            ..job.clone()
+        };
+        db.jobs().insert(&held).await?;
+        tracing::debug!(job_id = %job.job_id, user_id = %job.user_id, share, "job held for its turn");
+        return Ok(Submitted::Held);
+    }
     db.jobs().insert(job).await?;
     Ok(publish_request(db, bus, job).await)
+}
+
+/// Lets `user`'s held jobs into the pipeline while the user has fewer than
+/// the fair share there, oldest first; returns how many it let in. Called
+/// when one of the user's jobs ends, and by the reconciler as a safety net
+/// (a service stopped between the two loses nothing).
+pub async fn release_held(db: &Db, bus: &dyn Bus, user: &UserId) -> Result<usize, DbError> {
+    let share = u64::from(db.fair_share());
+    let mut released = 0;
+    loop {
+        if share > 0 && db.jobs().count_released_by_user(user).await? >= share {
+            return Ok(released);
+        }
+        let Some(job) = db.jobs().release_oldest_held(user).await? else {
+            return Ok(released);
+        };
+        tracing::debug!(job_id = %job.job_id, user_id = %user, "held job let in");
+        publish_request(db, bus, &job).await;
+        released += 1;
+    }
+}
+
+/// [`release_held`] for every user with held jobs (the reconciler's sweep).
+pub async fn release_all_held(db: &Db, bus: &dyn Bus) -> Result<usize, DbError> {
+    let mut released = 0;
+    for user in db.jobs().users_with_held(1000).await? {
+        released += release_held(db, bus, &user).await?;
+    }
+    Ok(released)
 }
 
 async fn publish_request(db: &Db, bus: &dyn Bus, job: &Job) -> Submitted {
@@ -241,6 +294,13 @@ pub async fn advance(
             status.question = job.question.clone();
         }
         bus.publish(&origin.message(status).into_raw()).await?;
+        if step.stage.is_terminal() {
+            // A place in the pipeline is free: the user's next held job
+            // takes it (the reconciler catches up if this fails).
+            if let Err(e) = release_held(db, bus, &job.user_id).await {
+                tracing::warn!(user_id = %job.user_id, error = %e, "could not let a held job in; the reconciler will");
+            }
+        }
     }
     Ok(transition)
 }

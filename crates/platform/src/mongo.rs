@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use domain::auth::StreamTicket;
-use domain::documents::{FileRecord, Job, JobTimings, LogRecord, Message, Project, User};
+use domain::documents::{AttemptVersions, FileRecord, Job, JobTimings, LogRecord, Message, Project, User};
 use domain::{FileType, JobId, JobStage, ProjectId, ProjectSlug, ProjectStatus, UserId, Version};
 
 use crate::config::{Durability, MongoSettings};
@@ -129,6 +129,7 @@ pub struct Page<T> {
 #[derive(Clone)]
 pub struct Db {
     db: Database,
+    fair_share: u32,
 }
 
 impl Db {
@@ -142,6 +143,7 @@ impl Db {
         let client = Client::with_options(opts)?;
         let db = Self {
             db: client.database(&settings.database),
+            fair_share: settings.fair_share,
         };
         db.ping().await?;
         Ok(db)
@@ -159,6 +161,17 @@ impl Db {
 
     pub fn database(&self) -> &Database {
         &self.db
+    }
+
+    /// Jobs of one user let into the pipeline at a time (0: no limit).
+    pub fn fair_share(&self) -> u32 {
+        self.fair_share
+    }
+
+    /// The same database with another fair share (tests).
+    pub fn with_fair_share(mut self, jobs: u32) -> Self {
+        self.fair_share = jobs;
+        self
     }
 
     pub fn projects(&self) -> Projects {
@@ -771,7 +784,7 @@ impl Jobs {
     /// Claims `candidate` as the version of attempt `slot` of the job unless
     /// that attempt already has one; returns the attempt's version either way.
     pub async fn claim_version(&self, id: JobId, slot: u32, candidate: Version) -> DbResult<Version> {
-        let field = format!("versions.{slot}");
+        let field = AttemptVersions::field(slot);
         let opts = FindOneAndUpdateOptions::builder()
             .return_document(ReturnDocument::After)
             .build();
@@ -788,7 +801,7 @@ impl Jobs {
         }
         self.get(id)
             .await?
-            .and_then(|j| j.versions.get(&slot.to_string()).copied())
+            .and_then(|j| j.versions.get(slot))
             .ok_or_else(|| DbError::NotFound(format!("job {id}")))
     }
 
@@ -816,7 +829,12 @@ impl Jobs {
         let stages: Vec<Bson> = stages.iter().map(to_bson).collect::<DbResult<_>>()?;
         Ok(self
             .0
-            .find(doc! { "stage": { "$in": stages }, "updated_at": { "$lt": bson::DateTime::from_chrono(before) } })
+            .find(doc! {
+                "stage": { "$in": stages },
+                "updated_at": { "$lt": bson::DateTime::from_chrono(before) },
+                // Held for their turn (fair share): waiting, not lost.
+                "held": { "$ne": true },
+            })
             .sort(doc! { "updated_at": 1 })
             .limit(limit)
             .await?
@@ -844,7 +862,7 @@ impl Jobs {
     pub async fn unpublished(&self, before: DateTime<Utc>, limit: i64) -> DbResult<Vec<Job>> {
         Ok(self
             .0
-            .find(doc! { "published": false, "stage": to_bson(&JobStage::Queued)?, "created_at": { "$lt": bson::DateTime::from_chrono(before) } })
+            .find(doc! { "published": false, "held": { "$ne": true }, "stage": to_bson(&JobStage::Queued)?, "created_at": { "$lt": bson::DateTime::from_chrono(before) } })
             .sort(doc! { "created_at": 1 })
             .limit(limit)
             .await?
@@ -935,15 +953,53 @@ impl Jobs {
 
     /// How many of a user's jobs are not over yet (quotas).
     pub async fn count_live_by_user(&self, user: &UserId) -> DbResult<u64> {
-        let live: Vec<Bson> = JobStage::ALL
-            .into_iter()
-            .filter(|s| !s.is_terminal())
-            .map(|s| to_bson(&s))
-            .collect::<DbResult<_>>()?;
         Ok(self
             .0
-            .count_documents(doc! { "user_id": user.as_str(), "stage": { "$in": live } })
+            .count_documents(doc! { "user_id": user.as_str(), "stage": { "$in": live_stages()? } })
             .await?)
+    }
+
+    /// How many of a user's jobs are in the pipeline: not over and not
+    /// held back for their turn (fair share).
+    pub async fn count_released_by_user(&self, user: &UserId) -> DbResult<u64> {
+        Ok(self
+            .0
+            .count_documents(doc! {
+                "user_id": user.as_str(),
+                "stage": { "$in": live_stages()? },
+                "held": { "$ne": true },
+            })
+            .await?)
+    }
+
+    /// Lets the user's oldest held job into the pipeline: clears its `held`
+    /// mark and returns it (to publish), or `None` when none waits.
+    pub async fn release_oldest_held(&self, user: &UserId) -> DbResult<Option<Job>> {
+        let opts = FindOneAndUpdateOptions::builder()
+            .sort(doc! { "created_at": 1, "_id": 1 })
+            .return_document(ReturnDocument::After)
+            .build();
+        Ok(self
+            .0
+            .find_one_and_update(
+                doc! { "user_id": user.as_str(), "held": true, "stage": to_bson(&JobStage::Queued)? },
+                doc! { "$set": { "held": false, "released_at": now(), "updated_at": now() } },
+            )
+            .with_options(opts)
+            .await?)
+    }
+
+    /// Users with a job held back for its turn, at most `limit`.
+    pub async fn users_with_held(&self, limit: usize) -> DbResult<Vec<UserId>> {
+        let users = self
+            .0
+            .distinct("user_id", doc! { "held": true, "stage": to_bson(&JobStage::Queued)? })
+            .await?;
+        Ok(users
+            .into_iter()
+            .filter_map(|u| u.as_str().and_then(|u| UserId::parse(u).ok()))
+            .take(limit)
+            .collect())
     }
 
     /// How many jobs a user started since `since`, and when the oldest of
@@ -973,4 +1029,13 @@ impl Jobs {
         )
         .await
     }
+}
+
+/// The stages of a job that is not over.
+fn live_stages() -> DbResult<Vec<Bson>> {
+    JobStage::ALL
+        .into_iter()
+        .filter(|s| !s.is_terminal())
+        .map(|s| to_bson(&s))
+        .collect()
 }

@@ -44,6 +44,8 @@ fn job(p: &Project) -> Job {
         history: vec![],
         request: doc! { "prompt": "box 1 x 2 x 3 mm" },
         published: false,
+        held: false,
+        released_at: None,
         version: None,
         versions: Default::default(),
         source: None,

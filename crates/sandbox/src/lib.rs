@@ -57,6 +57,7 @@ mod seccomp;
 mod supervise;
 mod warm;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Once, OnceLock};
 
@@ -205,11 +206,35 @@ impl Sandbox {
         self.run_named(script, &ModelName::derive(MODEL_BASENAME, &slug)).await
     }
 
+    /// [`Sandbox::run`] without the picture: the FreeCAD stage alone.
+    pub async fn build(&self, script: &str) -> Result<RunReport, SandboxError> {
+        let slug = domain::ProjectSlug::parse("model").expect("a valid slug");
+        self.build_named(script, &ModelName::derive(MODEL_BASENAME, &slug))
+            .await
+    }
+
     /// Run one script; the model carries `name` inside its files (the STEP
     /// product, the FreeCAD document and part, the glTF node). A built model
     /// also gets its picture ([`domain::ModelFormat::Png`]), drawn here from
-    /// the STL once FreeCAD has exited.
+    /// the STL once FreeCAD has exited: [`Sandbox::build_named`] followed by
+    /// [`Sandbox::draw_picture`].
     pub async fn run_named(&self, script: &str, name: &ModelName) -> Result<RunReport, SandboxError> {
+        let mut report = self.build_named(script, name).await?;
+        if let Outcome::Built { files, .. } = &mut report.outcome {
+            match self.draw_picture(files).await {
+                Ok(png) => {
+                    files.insert(ModelFormat::Png, png);
+                }
+                Err(error) => report.outcome = picture_failed(error),
+            }
+        }
+        Ok(report)
+    }
+
+    /// The FreeCAD stage alone: runs the script and exports every format but
+    /// the picture, which the caller draws with [`Sandbox::draw_picture`]
+    /// (the worker draws it while the other files upload).
+    pub async fn build_named(&self, script: &str, name: &ModelName) -> Result<RunReport, SandboxError> {
         let containment = self.containment();
         static ANNOUNCE: Once = Once::new();
         ANNOUNCE.call_once(|| tracing::info!(layers = %containment.describe(), "FreeCAD sandbox"));
@@ -229,7 +254,6 @@ impl Sandbox {
         };
         let execution = self.execute(job).await?;
         let outcome = classify::outcome(&dir, &execution, &self.limits, script);
-        let outcome = self.with_picture(outcome, &dir).await;
         match &outcome {
             Outcome::Built { metrics, .. } => {
                 tracing::debug!(
@@ -256,30 +280,15 @@ impl Sandbox {
 }
 
 impl Sandbox {
-    /// A built model's outcome with its picture added; a model whose STL
-    /// cannot be drawn fails like one whose export failed.
-    async fn with_picture(&self, outcome: Outcome, dir: &JobDir) -> Outcome {
-        let Outcome::Built { metrics, mut files } = outcome else {
-            return outcome;
-        };
-        let Some(stl) = files.get(&ModelFormat::Stl).cloned() else {
-            return classify::failed(
-                FailureKind::Crashed,
-                "the run exported no STL to draw".into(),
-                String::new(),
-            );
-        };
-        match picture::draw(stl, dir.out_dir(), self.limits.file_size).await {
-            Ok(png) => {
-                files.insert(ModelFormat::Png, png);
-                Outcome::Built { metrics, files }
-            }
-            Err(error) => classify::failed(
-                FailureKind::Crashed,
-                format!("drawing the picture of the model failed: {error}"),
-                String::new(),
-            ),
-        }
+    /// Draws the picture of a built model from its STL, beside its other
+    /// files; returns the PNG's path. Drawing is CPU work on a blocking
+    /// thread (a few to a few tens of milliseconds), outside FreeCAD and its
+    /// sandbox; an STL that cannot be drawn is an `Err` with the reason, and
+    /// the model then fails like one whose export failed ([`picture_failed`]).
+    pub async fn draw_picture(&self, files: &BTreeMap<ModelFormat, PathBuf>) -> Result<PathBuf, String> {
+        let stl = files.get(&ModelFormat::Stl).ok_or("the run exported no STL to draw")?;
+        let out_dir = stl.parent().ok_or("the STL has no folder")?.to_owned();
+        picture::draw(stl.clone(), out_dir, self.limits.file_size).await
     }
 
     async fn execute(&self, job: Job<'_>) -> Result<Execution, SandboxError> {
@@ -294,6 +303,16 @@ impl Sandbox {
             },
         }
     }
+}
+
+/// The outcome of a built model whose picture could not be drawn: it fails
+/// like one whose export failed.
+pub fn picture_failed(error: String) -> Outcome {
+    classify::failed(
+        FailureKind::Crashed,
+        format!("drawing the picture of the model failed: {error}"),
+        String::new(),
+    )
 }
 
 /// Resolve a program like the shell does: a path is taken as is, a bare

@@ -126,7 +126,7 @@ impl JobHandler<ScriptStored> for Worker {
                 Advance::to(JobStage::Processing).version(msg.version),
             ),
             async {
-                let script = store.get(&msg.input_key).await;
+                let script = store.get(&msg.input_key.to_string()).await;
                 (script, fetching.elapsed())
             },
             projects.get(&job.project_id),
@@ -145,18 +145,13 @@ impl JobHandler<ScriptStored> for Worker {
         let model_name = ModelName::derive(&project_name, &msg.slug);
 
         let started = Utc::now();
-        let report = self
+        let mut report = self
             .sandbox
-            .run_named(&script, &model_name)
+            .build_named(&script, &model_name)
             .await
             .map_err(HandlerError::transient)?;
         let seconds = report.duration.as_secs_f64();
-        let reason = match &report.outcome {
-            Outcome::Built { .. } => "built".to_owned(),
-            Outcome::Failed { kind, .. } => kind.as_str().to_owned(),
-        };
-        metrics::operation("freecad_run", &reason, seconds);
-        metrics::event("freecad_exit", &reason);
+        metrics::operation("freecad_run", outcome_reason(&report.outcome), seconds);
 
         let meta = |extra: Vec<(&'static str, String)>| {
             let mut m = object_metadata(&raw.project_id, msg.version, raw.job_id, NAME);
@@ -164,104 +159,155 @@ impl JobHandler<ScriptStored> for Worker {
             m.extend(extra);
             m
         };
-        let log_key = S3Key::log(&msg.slug, started, msg.version).to_string();
-        let log_text = format!(
-            "CADScribe FreeCAD run\nproject: {}\nslug: {}\nversion: {}\njob: {}\nworker: {}\nstarted: {}\nduration: {:.3} s\nexit code: {:?}\nsignal: {:?}\ncontainment: {}\noutcome: {}\n\n{}",
-            raw.project_id,
-            msg.slug,
-            msg.version,
-            raw.job_id,
-            self.worker_id,
-            started.to_rfc3339(),
-            seconds,
-            report.exit_code,
-            report.signal,
-            report.containment.describe(),
-            reason,
-            report.log
-        );
+        let log_key = S3Key::log(&msg.slug, started, msg.version);
+        let log_object = log_key.to_string();
+        let log_text = |outcome: &Outcome| {
+            format!(
+                "CADScribe FreeCAD run\nproject: {}\nslug: {}\nversion: {}\njob: {}\nworker: {}\nstarted: {}\nduration: {:.3} s\nexit code: {:?}\nsignal: {:?}\ncontainment: {}\noutcome: {}\n\n{}",
+                raw.project_id,
+                msg.slug,
+                msg.version,
+                raw.job_id,
+                self.worker_id,
+                started.to_rfc3339(),
+                seconds,
+                report.exit_code,
+                report.signal,
+                report.containment.describe(),
+                outcome_reason(outcome),
+                report.log
+            )
+            .into_bytes()
+        };
         let log_meta = meta(vec![]);
-        let log_put = store.put(&log_key, log_text.into_bytes(), "text/plain; charset=utf-8", &log_meta);
+        const LOG_TYPE: &str = "text/plain; charset=utf-8";
         let duration_ms = report.duration.as_millis() as u64;
 
-        match &report.outcome {
-            Outcome::Built { metrics: m, files } => {
-                let measured = serde_json::to_string(m).map_err(HandlerError::permanent)?;
-                let mut uploads = Vec::new();
-                for (format, path) in files {
-                    let bytes = tokio::fs::read(path)
+        if let Outcome::Built { metrics: m, files } = &report.outcome {
+            let measured = serde_json::to_string(m).map_err(HandlerError::permanent)?;
+            let output_meta = |format: domain::ModelFormat| {
+                meta(vec![
+                    ("format", format.to_string()),
+                    (METRICS_METADATA_KEY, measured.clone()),
+                ])
+            };
+            let (slug, version, store) = (&msg.slug, msg.version, &store);
+            let put_file = |format: domain::ModelFormat, path: std::path::PathBuf| {
+                let metadata = output_meta(format);
+                async move {
+                    let bytes = tokio::fs::read(&path)
                         .await
                         .with_context(|| format!("reading the exported {format}"))
                         .map_err(HandlerError::transient)?;
-                    let key = S3Key::output(&msg.slug, msg.version, *format).to_string();
-                    let metadata = meta(vec![
-                        ("format", format.to_string()),
-                        (METRICS_METADATA_KEY, measured.clone()),
-                    ]);
-                    uploads.push(async move {
-                        let size = bytes.len() as u64;
-                        store.put(&key, bytes, format.content_type(), &metadata).await?;
-                        Ok::<_, HandlerError>((*format, key, size))
-                    });
+                    let key = S3Key::output(slug, version, format);
+                    let size = bytes.len() as u64;
+                    store
+                        .put(&key.to_string(), bytes, format.content_type(), &metadata)
+                        .await?;
+                    Ok::<_, HandlerError>((format, key, size))
                 }
-                // The log and every output at once.
-                let uploading = std::time::Instant::now();
-                let (logged, uploaded) = tokio::join!(log_put, futures::future::try_join_all(uploads));
-                let upload_ms = uploading.elapsed().as_millis() as u64;
-                logged?;
-                let mut outputs = BTreeMap::new();
-                let mut output_sizes = BTreeMap::new();
-                for (format, key, size) in uploaded? {
-                    outputs.insert(format, key);
-                    output_sizes.insert(format, size);
+            };
+            let uploads: Vec<_> = files.iter().map(|(f, path)| put_file(*f, path.clone())).collect();
+            // The picture is drawn from the STL while the other files upload.
+            let picture = async {
+                match self.sandbox.draw_picture(files).await {
+                    Ok(png) => put_file(domain::ModelFormat::Png, png).await.map(Ok),
+                    Err(error) => Ok(Err(error)),
                 }
-                let built = ModelBuilt {
-                    slug: msg.slug.clone(),
-                    user_id: msg.user_id.clone(),
-                    version: msg.version,
-                    outputs,
-                    output_sizes,
-                    log_key,
-                    metrics: m.clone(),
-                    duration_ms,
-                    fetch_ms: fetched.as_millis() as u64,
-                    upload_ms,
-                    worker_id: self.worker_id.clone(),
-                    exit_code: report.exit_code.unwrap_or(0),
-                    source: msg.source.clone(),
-                    prompt: msg.prompt.clone(),
-                    repair_attempt: msg.repair_attempt,
-                };
-                bus.publish(&origin.message(built).into_raw()).await?;
-                tracing::info!(volume = m.volume, ms = duration_ms, "model built");
-            }
-            Outcome::Failed {
-                kind,
-                error,
-                traceback_tail,
-                diagnosis,
-            } => {
-                log_put.await?;
-                let failed = ModelFailed {
-                    slug: msg.slug.clone(),
-                    user_id: msg.user_id.clone(),
-                    version: msg.version,
-                    kind: *kind,
-                    error: error.clone(),
-                    traceback_tail: traceback_tail.clone(),
-                    log_key: Some(log_key),
-                    duration_ms,
-                    worker_id: self.worker_id.clone(),
-                    source: msg.source.clone(),
-                    prompt: msg.prompt.clone(),
-                    repair_attempt: msg.repair_attempt,
-                    diagnosis: Some(diagnosis.clone()),
-                };
-                bus.publish(&origin.message(failed).into_raw()).await?;
-                tracing::info!(kind = %reason, %error, "model failed");
+            };
+            // The log, every output and the picture at once.
+            let uploading = std::time::Instant::now();
+            let (logged, uploaded, picture) = tokio::join!(
+                store.put(&log_object, log_text(&report.outcome), LOG_TYPE, &log_meta),
+                futures::future::try_join_all(uploads),
+                picture,
+            );
+            let upload_ms = uploading.elapsed().as_millis() as u64;
+            logged?;
+            let mut uploaded = uploaded?;
+            match picture? {
+                Ok(png) => {
+                    uploaded.push(png);
+                    let mut outputs = BTreeMap::new();
+                    let mut output_sizes = BTreeMap::new();
+                    for (format, key, size) in uploaded {
+                        outputs.insert(format, key);
+                        output_sizes.insert(format, size);
+                    }
+                    let built = ModelBuilt {
+                        slug: msg.slug.clone(),
+                        user_id: msg.user_id.clone(),
+                        version: msg.version,
+                        outputs,
+                        output_sizes,
+                        log_key,
+                        metrics: m.clone(),
+                        duration_ms,
+                        fetch_ms: fetched.as_millis() as u64,
+                        upload_ms,
+                        worker_id: self.worker_id.clone(),
+                        exit_code: report.exit_code.unwrap_or(0),
+                        source: msg.source.clone(),
+                        prompt: msg.prompt.clone(),
+                        repair_attempt: msg.repair_attempt,
+                    };
+                    bus.publish(&origin.message(built).into_raw()).await?;
+                    metrics::event("freecad_exit", "built");
+                    tracing::info!(volume = m.volume, ms = duration_ms, "model built");
+                    return Ok(());
+                }
+                Err(error) => {
+                    // A model without its picture is not complete: its files
+                    // go, so nothing (reconciliation included) takes the
+                    // version for built, and it fails with the reason.
+                    for (_, key, _) in &uploaded {
+                        store.delete(&key.to_string()).await?;
+                    }
+                    report.outcome = sandbox::picture_failed(error);
+                }
             }
         }
+
+        let Outcome::Failed {
+            kind,
+            error,
+            traceback_tail,
+            diagnosis,
+        } = &report.outcome
+        else {
+            unreachable!("a built model was published above")
+        };
+        let reason = outcome_reason(&report.outcome);
+        metrics::event("freecad_exit", reason);
+        store
+            .put(&log_object, log_text(&report.outcome), LOG_TYPE, &log_meta)
+            .await?;
+        let failed = ModelFailed {
+            slug: msg.slug.clone(),
+            user_id: msg.user_id.clone(),
+            version: msg.version,
+            kind: *kind,
+            error: error.clone(),
+            traceback_tail: traceback_tail.clone(),
+            log_key: Some(log_key),
+            duration_ms,
+            worker_id: self.worker_id.clone(),
+            source: msg.source.clone(),
+            prompt: msg.prompt.clone(),
+            repair_attempt: msg.repair_attempt,
+            diagnosis: Some(diagnosis.clone()),
+        };
+        bus.publish(&origin.message(failed).into_raw()).await?;
+        tracing::info!(kind = %reason, %error, "model failed");
         Ok(())
+    }
+}
+
+/// What a run's log and metrics call its outcome.
+fn outcome_reason(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Built { .. } => "built",
+        Outcome::Failed { kind, .. } => kind.as_str(),
     }
 }
 

@@ -485,6 +485,8 @@ async fn ai_metrics_per_provider_and_model_and_a_stuck_job_is_located() {
         history,
         request: bson::Document::new(),
         published: true,
+        held: false,
+        released_at: None,
         version: None,
         versions: Default::default(),
         source: Some(domain::messages::ScriptSource::Generated {

@@ -78,7 +78,7 @@ impl FromEnv for Settings {
 
 /// What the run log said, for the `logs` record.
 struct RunLog<'a> {
-    key: &'a str,
+    key: &'a S3Key,
     summary: String,
     processing_time_s: f64,
     worker_id: &'a str,
@@ -114,7 +114,7 @@ macro_rules! attempt_of {
 /// What a completion records besides the job: the outputs, their sizes
 /// where the worker reported them, the measurements and the timings.
 struct Completion<'a> {
-    outputs: &'a BTreeMap<ModelFormat, String>,
+    outputs: &'a BTreeMap<ModelFormat, S3Key>,
     sizes: &'a BTreeMap<ModelFormat, u64>,
     measured: Option<(&'a ModelMetrics, &'a Verification)>,
     /// The worker's timings and when this service began, on a `model.built`.
@@ -150,15 +150,15 @@ impl Watcher {
 
     async fn record_log(&self, job: &Job, version: Version, log: &RunLog<'_>) -> Result<(), HandlerError> {
         let db = &self.deps.db;
-        let file_name = log.key.rsplit('/').next().unwrap_or_default();
+        let key = log.key.to_string();
         let (files, logs) = (db.files(), db.logs());
         let file = self.file(
             job,
             version,
             FileType::Log,
-            log.key,
+            &key,
             FileMetadata {
-                file_name: Some(file_name.to_owned()),
+                file_name: Some(log.key.file_name()),
                 content_type: Some("text/plain".to_owned()),
                 ..FileMetadata::default()
             },
@@ -167,7 +167,7 @@ impl Watcher {
         let record = LogRecord {
             project_id: job.project_id.clone(),
             version,
-            s3_log_path: self.deps.store.uri(log.key),
+            s3_log_path: self.deps.store.uri(&key),
             log_summary: log.summary.clone(),
             timestamp: now,
             metadata: LogMetadata {
@@ -210,6 +210,9 @@ impl Watcher {
         let records = outputs.iter().map(|(format, key)| {
             let files = &files;
             async move {
+                let file_name = key.file_name();
+                let key = key.to_string();
+                let key = key.as_str();
                 let (size, content_type) = match sizes.get(format) {
                     Some(&size) => (size, format.content_type().to_owned()),
                     None => {
@@ -221,7 +224,7 @@ impl Watcher {
                     }
                 };
                 let meta = FileMetadata {
-                    file_name: Some(key.rsplit('/').next().unwrap_or_default().to_owned()),
+                    file_name: Some(file_name),
                     format: Some(format.extension().to_owned()),
                     file_size: Some(size as i64),
                     content_type: Some(content_type),
@@ -273,7 +276,7 @@ impl Watcher {
         let (uris, (), ()) = tokio::try_join!(futures::future::try_join_all(records), marker, run_log)?;
         db.projects().mark_completed(&job.project_id, version, &uris).await?;
 
-        let mut set = doc! { "outputs": bson::to_bson(&outputs.iter().map(|(f, k)| (f.extension().to_owned(), k.clone())).collect::<BTreeMap<_, _>>()).map_err(HandlerError::permanent)? };
+        let mut set = doc! { "outputs": bson::to_bson(&outputs.iter().map(|(f, k)| (f.extension().to_owned(), k.to_string())).collect::<BTreeMap<_, _>>()).map_err(HandlerError::permanent)? };
         if let Some((m, v)) = measured {
             set.insert("metrics", bson::to_bson(m).map_err(HandlerError::permanent)?);
             set.insert("verification", bson::to_bson(v).map_err(HandlerError::permanent)?);
@@ -430,10 +433,12 @@ impl Watcher {
         self.repair_or_fail(&origin, attempt, &reason, error, diagnosis).await
     }
 
-    /// One pass of reconciliation; returns (completed, timed out, republished).
+    /// One pass of reconciliation; returns (completed, timed out,
+    /// republished or let in from the fair-share hold).
     pub async fn reconcile(&self) -> Result<(usize, usize, usize), HandlerError> {
         let Deps { db, bus, .. } = &self.deps;
-        let republished = jobs::republish_unpublished(db, bus.as_ref(), self.settings.quiet_after).await?;
+        let republished = jobs::republish_unpublished(db, bus.as_ref(), self.settings.quiet_after).await?
+            + jobs::release_all_held(db, bus.as_ref()).await?;
         let quiet_since = Utc::now() - chrono::Duration::from_std(self.settings.quiet_after).unwrap_or_default();
         let live = [
             JobStage::Queued,
@@ -451,7 +456,8 @@ impl Watcher {
                     continue;
                 }
             }
-            let age = (Utc::now() - job.created_at).to_std().unwrap_or_default();
+            let entered = job.released_at.unwrap_or(job.created_at);
+            let age = (Utc::now() - entered).to_std().unwrap_or_default();
             if age >= self.settings.job_timeout {
                 let detail = format!("no result after {} s", self.settings.job_timeout.as_secs());
                 let t = jobs::advance(
@@ -522,7 +528,7 @@ impl Watcher {
         &self,
         slug: &ProjectSlug,
         version: Version,
-    ) -> Result<Option<(BTreeMap<ModelFormat, String>, Option<ModelMetrics>)>, HandlerError> {
+    ) -> Result<Option<(BTreeMap<ModelFormat, S3Key>, Option<ModelMetrics>)>, HandlerError> {
         let store = &self.deps.store;
         for layout in [Some(version), None] {
             let mut found = BTreeMap::new();
@@ -534,9 +540,8 @@ impl Watcher {
                         slug: slug.clone(),
                         format,
                     },
-                }
-                .to_string();
-                if let Some(info) = store.head(&key).await? {
+                };
+                if let Some(info) = store.head(&key.to_string()).await? {
                     if let Some(json) = info.metadata.get(METRICS_METADATA_KEY) {
                         metrics = metrics.or_else(|| serde_json::from_str(json).ok());
                     }

@@ -148,19 +148,23 @@ impl Notifying {
         processing(&self.env, &self.db, name, 10.0).await
     }
 
-    async fn put_outputs(&self, project: &Project) -> BTreeMap<ModelFormat, String> {
+    async fn put_outputs(&self, project: &Project) -> BTreeMap<ModelFormat, S3Key> {
         put_outputs(&self.env.store(), &project.slug, Version::new(1).unwrap(), &cube()).await
     }
 
     /// The worker's `model.built` for version 1.
-    fn model_built(project: &Project, job: &Job, outputs: BTreeMap<ModelFormat, String>) -> Envelope<ModelBuilt> {
+    fn model_built(project: &Project, job: &Job, outputs: BTreeMap<ModelFormat, S3Key>) -> Envelope<ModelBuilt> {
         let built = ModelBuilt {
             slug: project.slug.clone(),
             user_id: project.created_by.clone(),
             version: Version::new(1).unwrap(),
             outputs,
             output_sizes: BTreeMap::new(),
-            log_key: format!("logs/{}/{}_info_20250101_000000_v1.log", project.slug, project.slug),
+            log_key: S3Key::parse(&format!(
+                "logs/{}/{}_info_20250101_000000_v1.log",
+                project.slug, project.slug
+            ))
+            .expect("a log key"),
             metrics: cube(),
             duration_ms: 120,
             fetch_ms: 3,

@@ -97,8 +97,8 @@ impl ScriptStore {
         let Deps { db, store, bus } = &self.deps;
         let began = std::time::Instant::now();
         let origin = Origin::of(raw);
-        let version = match job.versions.get(&inc.repair_attempt.to_string()) {
-            Some(v) => *v,
+        let version = match job.versions.get(inc.repair_attempt) {
+            Some(v) => v,
             None => {
                 // The claimant is the attempt: asked again after a crash, the
                 // project hands out the same number.
@@ -125,7 +125,8 @@ impl ScriptStore {
         )
         .await?;
 
-        let key = S3Key::input(&inc.slug, version).to_string();
+        let input_key = S3Key::input(&inc.slug, version);
+        let key = input_key.to_string();
         let now = Utc::now();
         let mut object_meta = object_metadata(&raw.project_id, version, raw.job_id, NAME);
         object_meta.push(("timestamp", now.to_rfc3339()));
@@ -217,7 +218,7 @@ impl ScriptStore {
             slug: inc.slug,
             user_id: inc.user_id,
             version,
-            input_key: key,
+            input_key,
             source: inc.source,
             prompt: inc.prompt,
             repair_attempt: inc.repair_attempt,

@@ -6,9 +6,10 @@
 //! Prints p50 / p95 per executor and per part family, the warm process's
 //! start-up, and as its last line
 //! `speedup N.N× (cold p50 A ms, warm p50 B ms)`. A job counts from the
-//! sandbox's `run` call to its report: job directory, FreeCAD, exports,
-//! measurements. Exits with status 1 if any job fails to build or to pass
-//! its verification.
+//! sandbox's `build` call to its report: job directory, FreeCAD, exports,
+//! measurements. The picture, which the worker draws from the STL while the
+//! other files upload, is timed on its own line. Exits with status 1 if any
+//! job fails to build, to pass its verification or to be drawn.
 //!
 //! `--suite PATH` instead builds every part a generator suite makes (the
 //! prompt column of `crates/cadgen/bench/prompts.tsv`, follow-ups applied),
@@ -88,21 +89,39 @@ async fn main() -> anyhow::Result<()> {
             );
         }
         let mut all = Vec::new();
+        let mut pictures = Vec::new();
         let mut by_family: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
         for i in 0..jobs {
             let (prompt, part) = &parts[i % parts.len()];
             let t = Instant::now();
-            let report = sandbox.run(&part.script).await?;
+            let report = sandbox.build(&part.script).await?;
             let took = t.elapsed();
             if let Some(problem) = problem(&report.outcome, part) {
                 failures += 1;
                 eprintln!("{executor}: {prompt}: {problem}");
+            }
+            if let Outcome::Built { files, .. } = &report.outcome {
+                let t = Instant::now();
+                match sandbox.draw_picture(files).await {
+                    Ok(_) => pictures.push(t.elapsed()),
+                    Err(e) => {
+                        failures += 1;
+                        eprintln!("{executor}: {prompt}: the picture: {e}");
+                    }
+                }
             }
             all.push(took);
             by_family.entry(part.part.as_str()).or_default().push(took);
         }
         let (p50, p95) = (percentile(&mut all, 50), percentile(&mut all, 95));
         println!("{executor:<5} p50 {:>7.1} ms   p95 {:>7.1} ms", ms(p50), ms(p95));
+        if !pictures.is_empty() {
+            println!(
+                "  picture p50 {:>5.1} ms   p95 {:>5.1} ms   (drawn after FreeCAD, beside the uploads)",
+                ms(percentile(&mut pictures, 50)),
+                ms(percentile(&mut pictures, 95))
+            );
+        }
         for (family, times) in &mut by_family {
             println!(
                 "  {family:<10} p50 {:>7.1} ms   ({} jobs)",
@@ -156,7 +175,7 @@ async fn suite(path: &str) -> anyhow::Result<()> {
     let mut failures = 0;
     for (chain, part) in &parts {
         let t = Instant::now();
-        let report = sandbox.run(&part.script).await?;
+        let report = sandbox.build(&part.script).await?;
         let took = t.elapsed();
         if let Some(problem) = problem(&report.outcome, part) {
             failures += 1;

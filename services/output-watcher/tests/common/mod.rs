@@ -83,13 +83,13 @@ pub async fn put_outputs(
     slug: &ProjectSlug,
     version: Version,
     measured: &ModelMetrics,
-) -> BTreeMap<ModelFormat, String> {
+) -> BTreeMap<ModelFormat, S3Key> {
     let meta = [(METRICS_METADATA_KEY, serde_json::to_string(measured).unwrap())];
     let mut keys = BTreeMap::new();
     for format in ModelFormat::ALL {
-        let key = S3Key::output(slug, version, format).to_string();
+        let key = S3Key::output(slug, version, format);
         store
-            .put(&key, b"model".to_vec(), format.content_type(), &meta)
+            .put(&key.to_string(), b"model".to_vec(), format.content_type(), &meta)
             .await
             .unwrap();
         keys.insert(format, key);
