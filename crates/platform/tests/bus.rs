@@ -211,17 +211,10 @@ impl Harness {
         tokio::spawn(async move { bus.consume(sub, handler, token).await })
     }
 
-    /// Declares the queues without consuming, so messages wait for a consumer.
+    /// Declares the queues without consuming, so messages wait for a
+    /// consumer; returns once they exist.
     async fn declare(&self) {
-        let noop: Arc<dyn Handler> = Arc::new(flaky(0, false).0);
-        // A consumer that starts and stops declares its queues.
-        let bus = self.bus.clone();
-        let token = CancellationToken::new();
-        let t = token.clone();
-        let task = tokio::spawn(async move { bus.consume(Subscription::work(SERVICE, KEYS), noop, t).await });
-        tokio::time::sleep(Duration::from_millis(1000)).await;
-        token.cancel();
-        task.await.unwrap();
+        self.bus.declare_services(&[(SERVICE, KEYS)]).await.unwrap();
     }
 
     /// Bodies and reasons of everything in the dead-letter queue.
@@ -257,7 +250,33 @@ impl Harness {
             .await
             .expect("consumer stops")
             .unwrap();
-        self.bus.delete_topology(&[(SERVICE, KEYS)]).await.unwrap();
+        // The queues go with the harness (see `Drop`).
+    }
+}
+
+/// The test's queues are deleted when the harness goes, also when the test
+/// panics: on a thread of its own, with a bus of its own, since the test's
+/// runtime may be gone or unwinding.
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        let settings = self.env.bus.clone();
+        let name = format!("test-{}-cleanup", self.env.id);
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for the cleanup");
+            runtime.block_on(async {
+                let bus = platform::bus::from_settings(&settings, name);
+                let deleted =
+                    tokio::time::timeout(Duration::from_secs(20), bus.delete_topology(&[(SERVICE, KEYS)])).await;
+                if !matches!(deleted, Ok(Ok(()))) {
+                    eprintln!("could not delete the test's queues: {deleted:?}");
+                }
+            })
+        });
+        let _ = cleanup.join();
     }
 }
 
@@ -412,10 +431,9 @@ async fn messages_survive_a_dropped_connection_and_consumers_reconnect(backend: 
     got.sort();
     assert_eq!(got, ["after-drop", "before-drop"]);
 
-    // Now drop the consumer's connection too; it comes back and keeps going.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Now drop the consumer's connection too; it comes back and keeps going
+    // (the message waits in its queue meanwhile).
     assert!(h.drop_connections(Role::Consumer) >= 1);
-    tokio::time::sleep(Duration::from_millis(500)).await;
     h.bus.publish(&envelope("after-consumer-drop")).await.unwrap();
     assert_eq!(next(&mut rx).await.0, "after-consumer-drop");
     h.finish(task).await;

@@ -156,9 +156,15 @@ pub trait Bus: Send + Sync + 'static {
     /// Finishes the messages in hand before returning.
     async fn consume(&self, subscription: Subscription, handler: Arc<dyn Handler>, shutdown: CancellationToken);
 
+    /// Declares the work and dead-letter queues of `services`; returns once
+    /// they exist (the mirror of [`Bus::delete_topology`]).
+    async fn declare_services(&self, services: &[(&str, &[MessageType])]) -> Result<(), BusError>;
+
     /// Declares every work queue of the system so no message is unroutable,
     /// whichever service starts first.
-    async fn declare_topology(&self) -> Result<(), BusError>;
+    async fn declare_topology(&self) -> Result<(), BusError> {
+        self.declare_services(TOPOLOGY).await
+    }
 
     async fn queue_stats(&self) -> Result<Vec<QueueStats>, BusError>;
 

@@ -445,9 +445,9 @@ impl Bus for RabbitBus {
         }
     }
 
-    async fn declare_topology(&self) -> Result<(), BusError> {
+    async fn declare_services(&self, services: &[(&str, &[MessageType])]) -> Result<(), BusError> {
         let channel = self.publisher_channel().await.map_err(unavailable)?;
-        for (service, keys) in TOPOLOGY {
+        for (service, keys) in services {
             self.declare_service(&channel, service, keys)
                 .await
                 .map_err(unavailable)?;

@@ -855,8 +855,8 @@ impl Bus for SqsBus {
         }
     }
 
-    async fn declare_topology(&self) -> Result<(), BusError> {
-        for (service, keys) in TOPOLOGY {
+    async fn declare_services(&self, services: &[(&str, &[MessageType])]) -> Result<(), BusError> {
+        for (service, keys) in services {
             self.inner.declare_service(service, keys).await?;
         }
         Ok(())
