@@ -38,16 +38,19 @@ pub enum DbError {
     NotFound(String),
 }
 
+/// The server's code for a write that would duplicate a unique key.
+const DUPLICATE_KEY: i32 = 11000;
+
 impl DbError {
     fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
         use mongodb::error::{ErrorKind, WriteFailure};
         match e.kind.as_ref() {
-            ErrorKind::Write(WriteFailure::WriteError(w)) => w.code == 11000,
-            ErrorKind::Command(c) => c.code == 11000,
+            ErrorKind::Write(WriteFailure::WriteError(w)) => w.code == DUPLICATE_KEY,
+            ErrorKind::Command(c) => c.code == DUPLICATE_KEY,
             ErrorKind::InsertMany(m) => m
                 .write_errors
                 .as_ref()
-                .is_some_and(|ws| ws.iter().any(|w| w.code == 11000)),
+                .is_some_and(|ws| ws.iter().any(|w| w.code == DUPLICATE_KEY)),
             _ => e.to_string().contains("E11000"),
         }
     }
@@ -598,6 +601,34 @@ impl Files {
     /// Records a file; recording the same key again replaces the record.
     pub async fn record(&self, file: &FileRecord) -> DbResult<()> {
         upsert_by(&self.0, "s3_key", &file.s3_key, file, file.created_at).await
+    }
+
+    /// Records files together, as [`Files::record`] each. New keys (the
+    /// usual case) go in one write: the server makes one durable commit for
+    /// it, where separate writes, even sent at once, cost a commit each.
+    /// Keys recorded before (a completion done again) are then replaced one
+    /// by one.
+    pub async fn record_all(&self, files: &[FileRecord]) -> DbResult<()> {
+        if files.is_empty() {
+            return Ok(());
+        }
+        let Err(e) = self.0.insert_many(files).ordered(false).await else {
+            return Ok(());
+        };
+        let recorded_before: Vec<usize> = match e.kind.as_ref() {
+            mongodb::error::ErrorKind::InsertMany(mongodb::error::InsertManyError {
+                write_errors: Some(errors),
+                write_concern_error: None,
+                ..
+            }) if errors.iter().all(|w| w.code == DUPLICATE_KEY) => errors.iter().map(|w| w.index).collect(),
+            _ => return Err(e.into()),
+        };
+        for i in recorded_before {
+            if let Some(file) = files.get(i) {
+                self.record(file).await?;
+            }
+        }
+        Ok(())
     }
 
     /// A project's files, newest version first, optionally of one type.

@@ -319,3 +319,56 @@ async fn a_users_jobs_are_listed_across_projects_newest_first_and_only_theirs() 
     assert_eq!(db.jobs().list_by_user(&bob, PageRequest::all()).await.unwrap().total, 1);
     env.drop_db().await;
 }
+
+#[tokio::test]
+async fn files_recorded_together_are_one_record_per_key_and_recording_again_replaces_them() {
+    use domain::documents::{FileMetadata, FileRecord};
+    use domain::FileType;
+    let env = TestEnv::new();
+    let db = env.db().await;
+    let owner = UserId::generate();
+    let p = db.projects().create(project("record all", &owner)).await.unwrap();
+    let v1 = Version::new(1).unwrap();
+    let file = |key: &str, size: i64| {
+        let now = Utc::now();
+        FileRecord {
+            project_id: p.project_id.clone(),
+            version: v1,
+            file_type: FileType::Output,
+            s3_path: format!("s3://bucket/{key}"),
+            s3_key: key.to_owned(),
+            timestamp: now,
+            metadata: FileMetadata {
+                file_size: Some(size),
+                ..FileMetadata::default()
+            },
+            created_at: now,
+            updated_at: now,
+        }
+    };
+    let first = [file("output/a/v1/m.STL", 1), file("output/a/v1/m.STEP", 2)];
+    db.files().record_all(&first).await.unwrap();
+    // Done again with one key already recorded and one new: the recorded
+    // one is replaced, the new one added, nothing doubled.
+    let again = [file("output/a/v1/m.STL", 10), file("output/a/v1/m.OBJ", 3)];
+    db.files().record_all(&again).await.unwrap();
+    db.files().record_all(&[]).await.unwrap();
+    let stored = db
+        .files()
+        .of_version(&p.project_id, v1, FileType::Output)
+        .await
+        .unwrap();
+    let sizes: Vec<(String, Option<i64>)> = stored
+        .iter()
+        .map(|f| (f.s3_key.clone(), f.metadata.file_size))
+        .collect();
+    assert_eq!(
+        sizes,
+        [
+            ("output/a/v1/m.OBJ".to_owned(), Some(3)),
+            ("output/a/v1/m.STEP".to_owned(), Some(2)),
+            ("output/a/v1/m.STL".to_owned(), Some(10)),
+        ]
+    );
+    env.drop_db().await;
+}

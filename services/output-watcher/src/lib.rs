@@ -150,8 +150,17 @@ impl Watcher {
 
     async fn record_log(&self, job: &Job, version: Version, log: &RunLog<'_>) -> Result<(), HandlerError> {
         let db = &self.deps.db;
-        let key = log.key.to_string();
+        let (file, record) = self.log_records(job, version, log);
         let (files, logs) = (db.files(), db.logs());
+        let (file, log) = tokio::join!(files.record(&file), logs.record(&record));
+        file?;
+        log?;
+        Ok(())
+    }
+
+    /// The run log's two records: its file and its summary.
+    fn log_records(&self, job: &Job, version: Version, log: &RunLog<'_>) -> (FileRecord, LogRecord) {
+        let key = log.key.to_string();
         let file = self.file(
             job,
             version,
@@ -180,10 +189,7 @@ impl Watcher {
             created_at: now,
             updated_at: now,
         };
-        let (file, log) = tokio::join!(files.record(&file), logs.record(&record));
-        file?;
-        log?;
-        Ok(())
+        (file, record)
     }
 
     /// Completes a job whose outputs are all in S3: records, marker,
@@ -204,42 +210,32 @@ impl Watcher {
             timings,
             log,
         } = done;
-        // Every output recorded at once; the store is asked only for sizes
-        // the worker did not report.
-        let files = db.files();
-        let records = outputs.iter().map(|(format, key)| {
-            let files = &files;
-            async move {
-                let file_name = key.file_name();
-                let key = key.to_string();
-                let key = key.as_str();
-                let (size, content_type) = match sizes.get(format) {
-                    Some(&size) => (size, format.content_type().to_owned()),
-                    None => {
-                        let info = store.head(key).await?.ok_or_else(|| {
-                            HandlerError::transient(anyhow::anyhow!("output {key} is not in the bucket yet"))
-                        })?;
-                        let content_type = info.content_type.unwrap_or_else(|| format.content_type().to_owned());
-                        (info.size, content_type)
-                    }
-                };
-                let meta = FileMetadata {
-                    file_name: Some(file_name),
-                    format: Some(format.extension().to_owned()),
-                    file_size: Some(size as i64),
-                    content_type: Some(content_type),
-                    job_id: Some(job.job_id),
-                    ..FileMetadata::default()
-                };
-                files
-                    .record(&self.file(job, version, FileType::Output, key, meta))
-                    .await?;
-                Ok::<_, HandlerError>(store.uri(key))
-            }
+        // Every output's record, the store asked only for sizes the worker
+        // did not report.
+        let records = outputs.iter().map(|(format, key)| async move {
+            let file_name = key.file_name();
+            let key = key.to_string();
+            let (size, content_type) = match sizes.get(format) {
+                Some(&size) => (size, format.content_type().to_owned()),
+                None => {
+                    let info = store.head(&key).await?.ok_or_else(|| {
+                        HandlerError::transient(anyhow::anyhow!("output {key} is not in the bucket yet"))
+                    })?;
+                    let content_type = info.content_type.unwrap_or_else(|| format.content_type().to_owned());
+                    (info.size, content_type)
+                }
+            };
+            let meta = FileMetadata {
+                file_name: Some(file_name),
+                format: Some(format.extension().to_owned()),
+                file_size: Some(size as i64),
+                content_type: Some(content_type),
+                job_id: Some(job.job_id),
+                ..FileMetadata::default()
+            };
+            Ok::<_, HandlerError>(self.file(job, version, FileType::Output, &key, meta))
         });
-        // The marker and its record, and the run log's records, at the same
-        // time as the outputs': none depends on another, and the job is
-        // completed only once all are written.
+        // The marker, at the same time.
         let marker = async {
             let key = S3Key::processed(slug, version);
             let body = serde_json::json!({
@@ -254,7 +250,7 @@ impl Watcher {
             store
                 .put(&marker, body.to_string().into_bytes(), "application/json", &meta)
                 .await?;
-            let record = self.file(
+            Ok::<_, HandlerError>(self.file(
                 job,
                 version,
                 FileType::Processed,
@@ -263,17 +259,24 @@ impl Watcher {
                     file_name: Some(key.file_name().to_owned()),
                     ..FileMetadata::default()
                 },
-            );
-            db.files().record(&record).await?;
-            Ok::<_, HandlerError>(())
+            ))
         };
-        let run_log = async {
-            match &log {
-                Some(log) => self.record_log(job, version, log).await,
+        let (mut files, marker) = tokio::try_join!(futures::future::try_join_all(records), marker)?;
+        let uris: Vec<String> = files.iter().map(|f| f.s3_path.clone()).collect();
+        // Then every file record in one write (the server commits each write
+        // to its journal on its own), beside the run log's summary; the job
+        // is completed only once all are written.
+        files.push(marker);
+        let run_log = log.as_ref().map(|log| self.log_records(job, version, log));
+        let summary = run_log.as_ref().map(|(_, summary)| summary);
+        files.extend(run_log.as_ref().map(|(file, _)| file.clone()));
+        let (file_records, log_records) = (db.files(), db.logs());
+        tokio::try_join!(file_records.record_all(&files), async {
+            match summary {
+                Some(summary) => log_records.record(summary).await,
                 None => Ok(()),
             }
-        };
-        let (uris, (), ()) = tokio::try_join!(futures::future::try_join_all(records), marker, run_log)?;
+        })?;
         db.projects().mark_completed(&job.project_id, version, &uris).await?;
 
         let mut set = doc! { "outputs": bson::to_bson(&outputs.iter().map(|(f, k)| (f.extension().to_owned(), k.to_string())).collect::<BTreeMap<_, _>>()).map_err(HandlerError::permanent)? };

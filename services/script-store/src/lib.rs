@@ -131,7 +131,9 @@ impl ScriptStore {
         let mut object_meta = object_metadata(&raw.project_id, version, raw.job_id, NAME);
         object_meta.push(("timestamp", now.to_rfc3339()));
         // The spec first: once the script is there, the version is visible,
-        // and a follow-up on it must find its spec.
+        // and a follow-up on it must find its spec. Its record is written
+        // with the script's, in one write.
+        let mut records = Vec::with_capacity(2);
         if let Some(spec) = &inc.spec {
             let spec_key = S3Key::spec(&inc.slug, version);
             let body = serde_json::to_vec_pretty(spec).map_err(HandlerError::permanent)?;
@@ -139,25 +141,23 @@ impl ScriptStore {
             store
                 .put(&spec_key.to_string(), body, "application/json", &object_meta)
                 .await?;
-            db.files()
-                .record(&FileRecord {
-                    project_id: raw.project_id.clone(),
-                    version,
-                    file_type: FileType::Spec,
-                    s3_path: store.uri(&spec_key.to_string()),
-                    s3_key: spec_key.to_string(),
-                    timestamp: now,
-                    metadata: FileMetadata {
-                        file_name: Some(spec_key.file_name()),
-                        file_size: Some(size as i64),
-                        content_type: Some("application/json".to_owned()),
-                        job_id: Some(raw.job_id),
-                        ..FileMetadata::default()
-                    },
-                    created_at: now,
-                    updated_at: now,
-                })
-                .await?;
+            records.push(FileRecord {
+                project_id: raw.project_id.clone(),
+                version,
+                file_type: FileType::Spec,
+                s3_path: store.uri(&spec_key.to_string()),
+                s3_key: spec_key.to_string(),
+                timestamp: now,
+                metadata: FileMetadata {
+                    file_name: Some(spec_key.file_name()),
+                    file_size: Some(size as i64),
+                    content_type: Some("application/json".to_owned()),
+                    job_id: Some(raw.job_id),
+                    ..FileMetadata::default()
+                },
+                created_at: now,
+                updated_at: now,
+            });
         }
         let (generated_by, model) = match &inc.source {
             ScriptSource::Generated { provider, model } => (format!("cadscribe-ai/{provider}"), Some(model.clone())),
@@ -183,7 +183,7 @@ impl ScriptStore {
             ai_model: model.clone(),
             ..FileMetadata::default()
         };
-        let record = FileRecord {
+        records.push(FileRecord {
             project_id: raw.project_id.clone(),
             version,
             file_type: FileType::Input,
@@ -193,7 +193,7 @@ impl ScriptStore {
             metadata,
             created_at: now,
             updated_at: now,
-        };
+        });
         // The assistant message that wrote this script learns its version.
         let message_id = raw.job_id.reply_message_id(inc.repair_attempt);
         let timings = JobTimings {
@@ -204,7 +204,7 @@ impl ScriptStore {
         // Independent records, at once.
         let (files, projects, messages, jobs_coll) = (db.files(), db.projects(), db.messages(), db.jobs());
         let (file, script, message, timed) = tokio::join!(
-            files.record(&record),
+            files.record_all(&records),
             projects.record_script(&raw.project_id, version, &uri, model.as_deref()),
             messages.attach_version(&message_id, version, &uri),
             jobs_coll.record_timings(raw.job_id, &timings),
