@@ -681,6 +681,13 @@ cmd_services_up() {
   ((${#missing[@]} == 0)) ||
     die services "no binary in $(rel "$target") for: ${missing[*]} (run 'make build PROFILE=${PROFILE:-debug}')"
 
+  # The gateway serves the built web client: the env file records where,
+  # so a service started again later (make run, or this script directly)
+  # reads it from there like every other setting.
+  if [[ -f "$ROOT/web/dist/index.html" ]] && ! grep -q '^WEB_ROOT=' "$ENV_FILE"; then
+    printf 'WEB_ROOT=%s\n' "$ROOT/web/dist" >>"$ENV_FILE"
+  fi
+
   local started=() port instance id
   while read -r name instance; do
     id="$(instance_id "$name" "$instance")"
@@ -701,11 +708,6 @@ cmd_services_up() {
       port="$(service_port "$name")"
       [[ -z "$port" ]] || export PORT="$((port + 100 * (instance - 1)))"
       export WORKER_ID="$id"
-      # The gateway serves the built web client, however the services
-      # were started (make run, or this script directly).
-      if [[ -z "${WEB_ROOT:-}" && -f "$ROOT/web/dist/index.html" ]]; then
-        export WEB_ROOT="$ROOT/web/dist"
-      fi
       cd "$ROOT"
       RUST_LOG="${RUST_LOG:-info}" start_daemon "$id" "$RUN_DIR/$id.pid" "$LOG_DIR/$id.log" "$target/$name"
     )

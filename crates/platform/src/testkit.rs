@@ -64,6 +64,9 @@ impl TestEnv {
     pub fn with(overrides: &[(&str, &str)]) -> Self {
         let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
         let mut vars = stack_vars();
+        // Whether a test's gateway serves the web client is the test's
+        // choice, not the local stack's (`make run` records its web root).
+        vars.remove("WEB_ROOT");
         vars.insert("DATABASE_NAME".into(), format!("test_{id}"));
         vars.insert("AMQP_EXCHANGE".into(), format!("test-{id}"));
         vars.insert("AMQP_QUEUE_PREFIX".into(), format!("test-{id}."));
