@@ -285,10 +285,16 @@ async fn an_unknown_prompt_fails_with_the_catalogue() {
             "the message lists what is understood: {error}"
         );
     }
-    assert_eq!(
-        p.db.projects().get(&project.project_id).await.unwrap().unwrap().status,
-        ProjectStatus::Error
-    );
+    // The project's status follows the job's (it is written just after).
+    let mut status = ProjectStatus::Draft;
+    for _ in 0..50 {
+        status = p.db.projects().get(&project.project_id).await.unwrap().unwrap().status;
+        if status == ProjectStatus::Error {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, ProjectStatus::Error);
     assert!(
         p.env
             .store()

@@ -52,6 +52,10 @@ pub struct TestEnv {
     pub mongo: MongoSettings,
     pub s3: S3Settings,
     pub bus: BusSettings,
+    /// Whether dropping this environment removes the test's database and
+    /// queues; a copy made to start a second service ([`TestEnv::copy`])
+    /// leaves them to the original.
+    owner: bool,
 }
 
 impl TestEnv {
@@ -83,6 +87,20 @@ impl TestEnv {
             mongo,
             s3,
             bus,
+            owner: true,
+        }
+    }
+
+    /// The same environment (same database, queues and prefixes), whose
+    /// drop leaves them to the original.
+    pub fn copy(&self) -> Self {
+        Self {
+            id: self.id.clone(),
+            vars: self.vars.clone(),
+            mongo: self.mongo.clone(),
+            s3: self.s3.clone(),
+            bus: self.bus.clone(),
+            owner: false,
         }
     }
 
@@ -119,6 +137,38 @@ impl TestEnv {
         if let Ok(db) = Db::connect(&self.mongo).await {
             let _ = db.database().drop().await;
         }
+    }
+}
+
+/// The test's database and queues go with its environment, also when the
+/// test panics: on a thread of its own with connections of its own, since
+/// the test's runtime may be unwinding or gone. Best effort, bounded.
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        if !self.owner {
+            return;
+        }
+        let (mongo, bus_settings) = (self.mongo.clone(), self.bus.clone());
+        let name = format!("test-{}-cleanup", self.id);
+        let cleanup = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                return;
+            };
+            runtime.block_on(async move {
+                let limit = std::time::Duration::from_secs(10);
+                let database = async {
+                    if let Ok(db) = Db::connect(&mongo).await {
+                        let _ = db.database().drop().await;
+                    }
+                };
+                let queues = async {
+                    let bus = bus::from_settings(&bus_settings, name);
+                    let _ = bus.delete_topology(bus::TOPOLOGY).await;
+                };
+                let _ = tokio::time::timeout(limit, futures::future::join(database, queues)).await;
+            });
+        });
+        let _ = cleanup.join();
     }
 }
 

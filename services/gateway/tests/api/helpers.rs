@@ -246,11 +246,5 @@ pub async fn another_instance(app: &TestApp) -> (String, CancellationToken) {
 
 /// A copy of a test environment (its settings are plain values).
 pub fn same_env(env: &TestEnv) -> TestEnv {
-    TestEnv {
-        id: env.id.clone(),
-        vars: env.vars.clone(),
-        mongo: env.mongo.clone(),
-        s3: env.s3.clone(),
-        bus: env.bus.clone(),
-    }
+    env.copy()
 }
