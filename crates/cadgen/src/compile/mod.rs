@@ -21,9 +21,13 @@
 //! The script builds the part as parametric FreeCAD document objects, one
 //! chain per part: the base (a primitive per [`Form`], or a fixed face
 //! extruded or revolved), each step consuming the last (`Part::Cut` with
-//! the tools fused by `Part::MultiFuse`, `Part::MultiFuse` for bosses,
-//! `Part::Fillet` / `Part::Chamfer`), so exactly one solid is left at the
-//! top of the document. Every number that a spec parameter determines is an
+//! the tools in a `Part::Compound`, fused by `Part::MultiFuse` where they
+//! overlap, `Part::MultiFuse` for bosses, `Part::Fillet` /
+//! `Part::Chamfer`), so exactly one solid is left at the top of the
+//! document. A base with holes straight through it and nothing else done to
+//! it is instead a face with the holes in it, extruded once (`Profile`): the
+//! same solid without a boolean, which FreeCAD also checks and exports
+//! faster. Every number that a spec parameter determines is an
 //! [`X`](expr::X) and its property an expression on the `Parameters`
 //! spreadsheet, so editing a cell in desktop FreeCAD rebuilds the part as
 //! compiling the edited spec would; what cannot follow (counts, gear teeth,
@@ -69,6 +73,7 @@ pub fn compile(spec: &PartSpec) -> Result<Generated, NotUnderstood> {
         volume: Some(0.0),
         holes: Some(0),
         bbox: [0.0; 6],
+        profile: None,
     };
     cx.build()?;
     let description = describe(spec);
@@ -245,6 +250,24 @@ struct Compiler<'a> {
     volume: Option<f64>,
     holes: Option<u32>,
     bbox: [f64; 6],
+    /// The face the base is extruded from, while holes can still join it.
+    profile: Option<Profile>,
+}
+
+/// The face an extruded base is made of, and the outlines of the holes
+/// straight through it (`Part::Circle`, or fixed wires) to put in it: the
+/// same solid as cutting them out of the base, without the boolean, and
+/// one FreeCAD also checks and exports about twice as fast. The base's
+/// outline is a wire (a fixed one, `Part::Circle`, `Part::RegularPolygon`)
+/// made a face with the holes by `Part::Face`, or a rectangle
+/// (`Part::Plane`, a face already) that a face of the holes is cut from.
+struct Profile {
+    outline: String,
+    /// The `Part::Face` of a wire outline; `None` for a rectangle.
+    face: Option<String>,
+    /// The `Part::Extrusion` of the profile.
+    extrusion: String,
+    holes: Vec<String>,
 }
 
 /// Maps sketch coordinates `(u, v, w)` to `(x, y, z)`.
@@ -657,16 +680,58 @@ impl Compiler<'_> {
         } else if matches!(p.form, Form::Face(_)) {
             self.script.fixed("the outline of the extruded profile");
         }
-        let (base, at) = self.solid(p.plane, &p.form, &p.w0_x, &p.depth_x, "Base");
+        // A base with holes straight through it and nothing else done to it
+        // is a face with the holes in it, extruded once ([`Profile`]):
+        // edge treatments pick edges by position, a shell or a boss changes
+        // the material a hole crosses. A fixed outline is always a face.
+        let plain_base = !self.spec.features.iter().any(|f| {
+            matches!(
+                f,
+                Feature::Fillet { .. } | Feature::Chamfer { .. } | Feature::Shell { .. } | Feature::Boss { .. }
+            )
+        });
+        let through = |f: &Feature| match f {
+            Feature::Hole {
+                depth,
+                counterbore: None,
+                axis,
+                ..
+            } => normal_axis(p.plane, *axis) && depth.is_none_or(|d| (d - p.depth).abs() < 1e-9),
+            _ => false,
+        };
+        let holed = !p.hole_forms.is_empty() || self.spec.features.iter().any(through);
+        let (base, at) = match self.outline(p, plain_base, holed) {
+            Some((outline, is_face)) => (self.profile_solid(p.plane, outline, is_face, &p.depth_x), None),
+            None => self.solid(p.plane, &p.form, &p.w0_x, &p.depth_x, "Base"),
+        };
         self.part = base;
         self.part_at = at;
         let (w, len) = (p.w0_x.plus_mm(-OVERSHOOT), p.depth_x.plus_mm(2.0 * OVERSHOOT));
-        let tools: Vec<String> = p
-            .hole_forms
-            .iter()
-            .map(|f| self.solid(p.plane, f, &w, &len, "Bore").0)
-            .collect();
-        self.cut(tools, "Hollow");
+        let axis = axis_index(normal(p.plane));
+        let mut tools = Vec::new();
+        for form in &p.hole_forms {
+            let hole = match (form, self.profile.is_some()) {
+                (Form::Circle { c, r }, true) => {
+                    let at = to_xyz(p.plane, [c[0].clone(), c[1].clone(), p.w0_x.clone()]);
+                    self.circle(r, &at, axis, "Bore")
+                }
+                (Form::Face(wire), true) => {
+                    let var = self.script.object("Part::Feature", "Bore");
+                    self.script.line(&format!("{var}.Shape = {wire}"));
+                    self.script
+                        .place(&var, &to_xyz(p.plane, [X::mm(0.0), X::mm(0.0), p.w0_x.clone()]), None);
+                    var
+                }
+                _ => {
+                    tools.push(self.solid(p.plane, form, &w, &len, "Bore").0);
+                    continue;
+                }
+            };
+            if let Some(profile) = self.profile.as_mut() {
+                profile.holes.push(hole);
+            }
+        }
+        self.cut(tools, "Hollow", true);
         let b = if p.gear.is_some() {
             geom::bounds_of(&p.region.outer.points(0))
         } else {
@@ -788,10 +853,7 @@ impl Compiler<'_> {
                     at,
                     ..
                 } => {
-                    let normal_axis = matches!(
-                        (p.plane, axis),
-                        (Plane::Xy, Axis::Z) | (Plane::Xz, Axis::Y) | (Plane::Yz, Axis::X)
-                    );
+                    let normal_axis = normal_axis(p.plane, *axis);
                     let hole = Drill {
                         prefix,
                         d: *diameter,
@@ -830,7 +892,21 @@ impl Compiler<'_> {
                 _ => {}
             }
         }
-        self.cut(tools, "Cut");
+        // Every cut is apart from the others (`fit_normal`), but a
+        // counterbore overlaps its own hole.
+        let apart = !features.iter().any(|f| {
+            matches!(
+                f,
+                Feature::Hole {
+                    counterbore: Some(_),
+                    ..
+                }
+            )
+        });
+        self.cut(tools, "Cut", apart);
+        if let Some(profile) = self.profile.take() {
+            self.finish_profile(profile);
+        }
         Ok(())
     }
 
@@ -856,40 +932,10 @@ impl Compiler<'_> {
                 (self.cylinder(r, len, &at, axis, name), Some(at))
             }
             Form::Regular { sides, af } => {
-                // Part::Prism puts its first corner on +X; the compiler's
-                // outline has a flat at the bottom.
-                let n = sides.value;
                 let var = self.script.object("Part::Prism", name);
-                self.script.line(&format!("{var}.Polygon = {}", n as u32));
-                let factor = 0.5 / (PI / n).cos();
-                self.script.set(&var, "Circumradius", &af.times(factor));
                 self.script.set(&var, "Height", len);
                 let at = to_xyz(plane, [X::mm(0.0), X::mm(0.0), w.clone()]);
-                let angle = -90.0 + 180.0 / n;
-                self.script.place(
-                    &var,
-                    &at,
-                    Some(&format!("App.Rotation(Vector(0, 0, 1), {})", py(angle))),
-                );
-                if sides.is_bound() {
-                    let count = sides.text();
-                    self.script
-                        .line(&format!("{var}.setExpression(\"Polygon\", {count:?})"));
-                    let mut names: Vec<&str> = sides.names().iter().map(String::as_str).collect();
-                    names.extend(af.names().iter().map(String::as_str));
-                    self.script.expression(
-                        &var,
-                        "Circumradius",
-                        &format!("({}) / (2 * cos(180 / {count}))", af.text()),
-                        &names,
-                    );
-                    self.script.expression(
-                        &var,
-                        "Placement.Rotation.Angle",
-                        &format!("-90 deg + 180 deg / {count}"),
-                        &names[..1],
-                    );
-                }
+                self.regular(&var, sides, af, &at);
                 (var, Some(at))
             }
             Form::Union(forms) => {
@@ -915,30 +961,163 @@ impl Compiler<'_> {
         }
     }
 
+    /// The base's outline as a document object ([`Profile`]) at the start
+    /// of its extrusion, and whether it is a face already; `None` when the
+    /// base is better built as it is: a primitive without holes through it,
+    /// or anything with more done to it than holes.
+    fn outline(&mut self, p: &Prism, plain: bool, holed: bool) -> Option<(String, bool)> {
+        let at = |c: [X; 2]| to_xyz(p.plane, [c[0].clone(), c[1].clone(), p.w0_x.clone()]);
+        let xy = p.plane == Plane::Xy;
+        match &p.form {
+            Form::Face(wire) if plain => {
+                let var = self.script.object("Part::Feature", "BaseOutline");
+                self.script.line(&format!("{var}.Shape = {wire}"));
+                self.script.place(&var, &at([X::mm(0.0), X::mm(0.0)]), None);
+                Some((var, false))
+            }
+            Form::Circle { c, r } if plain && holed => {
+                let axis = axis_index(normal(p.plane));
+                Some((self.circle(r, &at(c.clone()), axis, "BaseOutline"), false))
+            }
+            Form::Regular { sides, af } if plain && holed && xy => {
+                let var = self.script.object("Part::RegularPolygon", "BaseOutline");
+                self.regular(&var, sides, af, &at([X::mm(0.0), X::mm(0.0)]));
+                Some((var, false))
+            }
+            Form::Rect { corner, size } if plain && holed && xy => {
+                let var = self.script.object("Part::Plane", "BaseOutline");
+                self.script.set(&var, "Length", &size[0]);
+                self.script.set(&var, "Width", &size[1]);
+                self.script.place(&var, &at(corner.clone()), None);
+                Some((var, true))
+            }
+            _ => None,
+        }
+    }
+
+    /// The base extruded from its `outline` along the normal of `plane` for
+    /// `len`; the holes join it later ([`Compiler::finish_profile`]).
+    fn profile_solid(&mut self, plane: Plane, outline: String, is_face: bool, len: &X) -> String {
+        let face = (!is_face).then(|| {
+            let face = self.script.object("Part::Face", "BaseProfile");
+            self.script.line(&format!(
+                "{face}.Sources = [{outline}]\n{face}.FaceMakerClass = \"Part::FaceMakerBullseye\""
+            ));
+            face
+        });
+        let var = self.script.object("Part::Extrusion", "Base");
+        self.script.line(&format!(
+            "{var}.Base = {}\n{var}.DirMode = \"Custom\"\n{var}.Dir = {}\n{var}.Solid = True",
+            face.as_deref().unwrap_or(&outline),
+            vector(normal(plane))
+        ));
+        self.script.set(&var, "LengthFwd", len);
+        self.profile = Some(Profile {
+            outline,
+            face,
+            extrusion: var.clone(),
+            holes: Vec::new(),
+        });
+        var
+    }
+
+    /// Puts the holes in the base's face: as more wires of its
+    /// `Part::Face`, or, for a rectangle, as a face of their own cut from it.
+    fn finish_profile(&mut self, profile: Profile) {
+        let Profile {
+            outline,
+            face,
+            extrusion,
+            holes,
+        } = profile;
+        if holes.is_empty() {
+            return;
+        }
+        let holes = holes.join(", ");
+        match face {
+            Some(face) => self.script.line(&format!("{face}.Sources = [{outline}, {holes}]")),
+            None => {
+                let tool = self.script.object("Part::Face", "BaseHoles");
+                self.script.line(&format!(
+                    "{tool}.Sources = [{holes}]\n{tool}.FaceMakerClass = \"Part::FaceMakerBullseye\""
+                ));
+                let cut = self.script.object("Part::Cut", "BaseProfile");
+                self.script.line(&format!(
+                    "{cut}.Base = {outline}\n{cut}.Tool = {tool}\n{extrusion}.Base = {cut}"
+                ));
+            }
+        }
+    }
+
+    /// A Part::Circle of radius `r` centred on `at`, facing the world axis
+    /// `axis` (0 = X, 1 = Y, 2 = Z).
+    fn circle(&mut self, r: &X, at: &[X; 3], axis: usize, name: &str) -> String {
+        let var = self.script.object("Part::Circle", name);
+        self.script.set(&var, "Radius", r);
+        self.script.place(&var, at, axis_rotation(axis));
+        var
+    }
+
+    /// Sizes and places a regular polygon's object (`Part::Prism`,
+    /// `Part::RegularPolygon`) centred on `at` with a flat at the bottom.
+    fn regular(&mut self, var: &str, sides: &X, af: &X, at: &[X; 3]) {
+        // FreeCAD puts the first corner on +X; the compiler's outline has a
+        // flat at the bottom.
+        let n = sides.value;
+        self.script.line(&format!("{var}.Polygon = {}", n as u32));
+        let factor = 0.5 / (PI / n).cos();
+        self.script.set(var, "Circumradius", &af.times(factor));
+        let angle = -90.0 + 180.0 / n;
+        self.script
+            .place(var, at, Some(&format!("App.Rotation(Vector(0, 0, 1), {})", py(angle))));
+        if sides.is_bound() {
+            let count = sides.text();
+            self.script
+                .line(&format!("{var}.setExpression(\"Polygon\", {count:?})"));
+            let mut names: Vec<&str> = sides.names().iter().map(String::as_str).collect();
+            names.extend(af.names().iter().map(String::as_str));
+            self.script.expression(
+                var,
+                "Circumradius",
+                &format!("({}) / (2 * cos(180 / {count}))", af.text()),
+                &names,
+            );
+            self.script.expression(
+                var,
+                "Placement.Rotation.Angle",
+                &format!("-90 deg + 180 deg / {count}"),
+                &names[..1],
+            );
+        }
+    }
+
     /// A Part::Cylinder of radius `r` and height `len` from `at` along the
     /// world axis `axis` (0 = X, 1 = Y, 2 = Z).
     fn cylinder(&mut self, r: &X, len: &X, at: &[X; 3], axis: usize, name: &str) -> String {
         let var = self.script.object("Part::Cylinder", name);
         self.script.set(&var, "Radius", r);
         self.script.set(&var, "Height", len);
-        let rotation = match axis {
-            0 => Some("App.Rotation(Vector(0, 1, 0), 90)"),
-            1 => Some("App.Rotation(Vector(1, 0, 0), -90)"),
-            _ => None,
-        };
-        self.script.place(&var, at, rotation);
+        self.script.place(&var, at, axis_rotation(axis));
         var
     }
 
-    /// Cuts the tools (fused first when there are several) from the part.
-    fn cut(&mut self, tools: Vec<String>, name: &str) {
+    /// Cuts the tools from the part. Several tools that lie `apart` are
+    /// one compound (`Part::Compound`), which the cut takes as it is;
+    /// overlapping ones are fused first (`Part::MultiFuse`), a boolean of
+    /// its own.
+    fn cut(&mut self, tools: Vec<String>, name: &str, apart: bool) {
         let tool = match tools.as_slice() {
             [] => return,
             [one] => one.clone(),
             many => {
-                let var = self.script.object("Part::MultiFuse", &format!("{name}Tools"));
+                let (kind, list) = if apart {
+                    ("Part::Compound", "Links")
+                } else {
+                    ("Part::MultiFuse", "Shapes")
+                };
+                let var = self.script.object(kind, &format!("{name}Tools"));
                 self.script
-                    .line(&format!("{var}.Shapes = [\n    {},\n]", many.join(",\n    ")));
+                    .line(&format!("{var}.{list} = [\n    {},\n]", many.join(",\n    ")));
                 var
             }
         };
@@ -1233,7 +1412,7 @@ impl Compiler<'_> {
         // The cavity pokes out of the top so the cut leaves it open.
         let (w, len) = (p.w0_x.plus(floor_x), p.depth_x.minus(floor_x).plus_mm(OVERSHOOT));
         let (tool, _) = self.solid(p.plane, &form, &w, &len, "Cavity");
-        self.cut(vec![tool], "Shell");
+        self.cut(vec![tool], "Shell", true);
         Ok(Region {
             outer: cavity,
             holes: vec![],
@@ -1460,11 +1639,21 @@ impl Compiler<'_> {
                 _ => (p.w0_x.plus_mm(-OVERSHOOT), chord_x.plus_mm(2.0 * OVERSHOOT)),
             };
             let [u, v] = q_x;
-            let start = to_xyz(p.plane, [u.clone(), v.clone(), start]);
-            tools.push(self.cylinder(&radius_x, &len, &start, axis, "Drill"));
-            if let Some((cb_r, cb_depth)) = &counterbore_x {
-                let start = to_xyz(p.plane, [u, v, top_x.minus(cb_depth)]);
-                tools.push(self.cylinder(cb_r, &cb_depth.plus_mm(OVERSHOOT), &start, axis, "Counterbore"));
+            let plain = through && counterbore.is_none() && (chord - p.depth).abs() < 1e-9;
+            if plain && self.profile.is_some() {
+                // A circle in the base's face, the whole depth of it.
+                let at = to_xyz(p.plane, [u, v, p.w0_x.clone()]);
+                let circle = self.circle(&radius_x, &at, axis, "Drill");
+                if let Some(profile) = self.profile.as_mut() {
+                    profile.holes.push(circle);
+                }
+            } else {
+                let start = to_xyz(p.plane, [u.clone(), v.clone(), start]);
+                tools.push(self.cylinder(&radius_x, &len, &start, axis, "Drill"));
+                if let Some((cb_r, cb_depth)) = &counterbore_x {
+                    let start = to_xyz(p.plane, [u, v, top_x.minus(cb_depth)]);
+                    tools.push(self.cylinder(cb_r, &cb_depth.plus_mm(OVERSHOOT), &start, axis, "Counterbore"));
+                }
             }
             let b = normal_box(p, &o, self.top_w(p));
             placed.push(Placed::Normal(o, b));
@@ -1738,7 +1927,7 @@ impl Compiler<'_> {
                     .iter()
                     .map(|h| self.revolution(h, &angle_x, "Bore"))
                     .collect();
-                self.cut(tools, "Hollow");
+                self.cut(tools, "Hollow", true);
                 // Extents: sample the outline swept through the angle.
                 let pts = region.outer.points(720);
                 let steps = 720;
@@ -1944,6 +2133,23 @@ fn wire(plane: Plane, o: &Outline, w: f64) -> String {
 }
 
 /// The world axis (0 = X, 1 = Y, 2 = Z) a unit vector runs along.
+/// Whether holes along `axis` go along the normal of `plane`.
+fn normal_axis(plane: Plane, axis: Axis) -> bool {
+    matches!(
+        (plane, axis),
+        (Plane::Xy, Axis::Z) | (Plane::Xz, Axis::Y) | (Plane::Yz, Axis::X)
+    )
+}
+
+/// The turn that makes a primitive's local Z the world axis `axis`.
+fn axis_rotation(axis: usize) -> Option<&'static str> {
+    match axis {
+        0 => Some("App.Rotation(Vector(0, 1, 0), 90)"),
+        1 => Some("App.Rotation(Vector(1, 0, 0), -90)"),
+        _ => None,
+    }
+}
+
 fn axis_index(n: [f64; 3]) -> usize {
     n.iter().position(|c| *c > 0.5).unwrap_or(2)
 }
