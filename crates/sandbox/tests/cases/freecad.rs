@@ -908,3 +908,63 @@ async fn concurrent_jobs_never_see_each_others_files() {
     assert!(!spy.log.contains(&format!("content-{token}")), "{}", spy.log);
     assert!(spy.log.contains("freecad refused"), "{}", spy.log);
 }
+
+/// A script whose STEP export (through `Import.export`, which the harness
+/// calls) is replaced by `body`, with `main_pid` the harness's process id.
+fn with_step_export(body: &str) -> String {
+    format!(
+        r#"
+import os
+import Import
+import Part
+
+main_pid = os.getpid()
+real_export = Import.export
+
+
+def export(objects, path):
+{body}
+
+
+Import.export = export
+Part.show(Part.makeBox(40, 20, 10).cut(Part.makeCylinder(3, 10, App.Vector(20, 10, 0))))
+"#
+    )
+}
+
+#[tokio::test]
+async fn a_helper_process_writes_the_documents_while_the_harness_writes_the_meshes() {
+    let script = with_step_export(
+        "    print('STEP written by %s' % ('a helper' if os.getpid() != main_pid else 'the harness'))\n    return real_export(objects, path)",
+    );
+    let report = run(&sandbox(Limits::default()), &script).await;
+    let Outcome::Built { metrics, files } = &report.outcome else {
+        panic!("not built: {:?}\n{}", report.outcome, report.log);
+    };
+    // The helper's output reaches the run log, once.
+    assert_eq!(report.log.matches("STEP written by a helper").count(), 1, "{}", report.log);
+    assert!((metrics.volume - PLATE_VOLUME).abs() < 1e-6 * PLATE_VOLUME);
+    // Its share of the answer (the mass properties) comes back.
+    let center = metrics.center_of_mass.expect("a centre of mass");
+    assert!((center[0] - 20.0).abs() < 1e-6 && (center[2] - 5.0).abs() < 1e-6, "{center:?}");
+    for format in ModelFormat::ALL {
+        let path = files.get(&format).unwrap_or_else(|| panic!("no {format:?}"));
+        assert!(std::fs::metadata(path).map(|m| m.len() > 0).unwrap_or(false), "{format:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_failure_in_the_helper_is_reported_like_the_harnesses_own() {
+    let script = with_step_export("    raise MemoryError('no room for the STEP')");
+    let report = run(&sandbox(Limits::default()), &script).await;
+    let (error, _) = expect_failure(&report, FailureKind::MemoryLimit);
+    assert!(error.starts_with("MemoryError: no room for the STEP"), "{error}");
+}
+
+#[tokio::test]
+async fn a_helper_that_dies_fails_the_run_with_its_exit_status() {
+    let script = with_step_export("    os._exit(7)");
+    let report = run(&sandbox(Limits::default()), &script).await;
+    let (error, _) = expect_failure(&report, FailureKind::Crashed);
+    assert!(error.contains("the export helper died (exit status 7)"), "{error}");
+}
