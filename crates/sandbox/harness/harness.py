@@ -1065,10 +1065,11 @@ class Helper:
         try:
             os.close(r)
             try:
-                answer = {"ok": True, "value": work()}
+                data = json.dumps({"ok": True, "value": work()}, allow_nan=False)
             except BaseException as exc:  # noqa: B902 - reported like the harness's own failures
-                answer = {"ok": False, "kind": classify(exc), "error": "%s: %s" % (type(exc).__name__, exc)}
-            data = json.dumps(answer, allow_nan=False).encode("utf-8")
+                error = "%s: %s" % (type(exc).__name__, exc)
+                data = json.dumps({"ok": False, "kind": classify(exc), "error": error})
+            data = data.encode("utf-8")
             while data:
                 data = data[os.write(w, data) :]
             sys.stdout.flush()
@@ -1115,7 +1116,7 @@ def write_fcstd(shape, document, name, path):
     document.saveCopy(path)
 
 
-def write_meshes(shape, path):
+def write_meshes(shape, path, name):
     """STL, OBJ, 3MF and GLB from one mesh of the shape. Meshing leaves its
     triangles on the shape (and a box measured after it would be padded by
     them), so it comes after the measurements."""
@@ -1127,7 +1128,7 @@ def write_meshes(shape, path):
     mesh.write(path["STL"], "STL")
     mesh.write(path["OBJ"], "OBJ")
     mesh.write(path["3MF"], "3MF")
-    return mesh
+    write_glb(mesh, path["GLB"], name)
 
 
 def build(shape, document, out_dir, name, fork=None):
@@ -1155,9 +1156,7 @@ def build(shape, document, out_dir, name, fork=None):
     helper = Helper.start(fork, documents) if fork is not None else None
     try:
         metrics = measure(shape)
-        mesh = write_meshes(shape, path)
-        write_glb(mesh, path["GLB"], name)
-        del mesh
+        write_meshes(shape, path, name)
         mass = helper.result() if helper is not None else documents()
     except BaseException:
         if helper is not None:
