@@ -933,7 +933,7 @@ Part.show(Part.makeBox(40, 20, 10).cut(Part.makeCylinder(3, 10, App.Vector(20, 1
 }
 
 #[tokio::test]
-async fn a_helper_process_writes_the_documents_while_the_harness_writes_the_meshes() {
+async fn a_helper_process_writes_the_step_while_the_harness_writes_the_meshes() {
     let script = with_step_export(
         "    print('STEP written by %s' % ('a helper' if os.getpid() != main_pid else 'the harness'))\n    return real_export(objects, path)",
     );
