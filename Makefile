@@ -29,7 +29,7 @@ CARGO_TEST_ARGS ?=
 # Arguments for the benchmarks: make bench-pipeline ARGS='--jobs 20'
 ARGS ?=
 
-# Load stack.env into the recipe's shell (plain KEY=VALUE lines).
+# Load stack.env into the recipe's shell (KEY=VALUE lines, sourced).
 LOAD_ENV := set -a; . ./$(ENV_FILE); set +a
 
 .PHONY: help stack-up stack-down stack-status stack-clean build run services-up \

@@ -641,6 +641,12 @@ pub mod output_watcher {
         Setting::text("RECONCILE_QUIET_SECS", "a job quiet this long is checked against S3")
             .kind(SECONDS)
             .default("30");
+    pub const OUTBOX_AFTER_SECS: Setting = Setting::text(
+        "OUTBOX_AFTER_SECS",
+        "a job accepted this long ago and still not on the bus (the broker was down) is published again",
+    )
+    .kind(SECONDS)
+    .default("2");
     pub const S3_EVENTS_QUEUE: Setting =
         Setting::text("S3_EVENTS_QUEUE", "the SQS queue the bucket sends its events to").kind(Kind::Rule(|queue| {
             let name = match queue.split_once("://") {
@@ -673,6 +679,7 @@ pub mod output_watcher {
         RECONCILE_INTERVAL_SECS,
         MAX_REPAIRS,
         RECONCILE_QUIET_SECS,
+        OUTBOX_AFTER_SECS,
         S3_EVENTS_QUEUE,
         S3_EVENTS_GRACE_SECS,
     ];

@@ -229,6 +229,11 @@ impl fmt::Display for Report {
             let show = |p| percentile(values, p).map_or("-".to_owned(), |v| format!("{v:.2}"));
             writeln!(f, "  {name:<21} {:>5} {:>9} {:>9}", values.len(), show(0.5), show(0.95))?;
         }
+        if let (Some(calm), Some(faulted)) = (percentile(&self.calm, 0.95), percentile(&self.faulted, 0.95)) {
+            if calm > 0.0 {
+                writeln!(f, "p95 with a fault / without: {:.1}x", faulted / calm)?;
+            }
+        }
         if self.violations.is_empty() {
             write!(f, "all checks passed")
         } else {

@@ -44,9 +44,13 @@ impl DatabaseServer {
         server
     }
 
-    /// `MONGODB_URI` of this server.
+    /// `MONGODB_URI` of this server, with retryable writes off as the
+    /// local stack has them (docs/OPERATIONS.md).
     pub fn uri(&self) -> String {
-        format!("mongodb://127.0.0.1:{}/?directConnection=true", self.port)
+        format!(
+            "mongodb://127.0.0.1:{}/?directConnection=true&retryWrites=false",
+            self.port
+        )
     }
 
     /// Kills the server without warning: what it has not made durable is lost.

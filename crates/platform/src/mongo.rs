@@ -106,11 +106,12 @@ impl PageRequest {
         }
     }
 
+    /// Every item, in one page (`limit` 0, as MongoDB reads it): for reads
+    /// that must see every record (a quota's sum, a project's whole file
+    /// list, a soak's check), never a client's page, which stays within
+    /// [`PageRequest::MAX_LIMIT`].
     pub fn all() -> Self {
-        Self {
-            limit: Self::MAX_LIMIT,
-            offset: 0,
-        }
+        Self { limit: 0, offset: 0 }
     }
 }
 
@@ -275,6 +276,9 @@ pub fn index_plan() -> Vec<(&'static str, Vec<(Document, bool)>)> {
                 (doc! { "project_id": 1, "created_at": -1 }, false),
                 (doc! { "stage": 1, "updated_at": 1 }, false),
                 (doc! { "user_id": 1, "created_at": -1 }, false),
+                // A user's live and held jobs (quotas, fair share) without
+                // walking their finished ones.
+                (doc! { "user_id": 1, "stage": 1, "held": 1 }, false),
                 (doc! { "slug": 1, "stage": 1 }, false),
             ],
         ),
@@ -282,6 +286,7 @@ pub fn index_plan() -> Vec<(&'static str, Vec<(Document, bool)>)> {
             "users",
             vec![(doc! { "user_id": 1 }, true), (doc! { "email": 1 }, true)],
         ),
+        ("schedule", vec![(doc! { "user_id": 1 }, false)]),
         (
             "stream_tickets",
             vec![(doc! { "ticket": 1 }, true), (doc! { "expires_at": 1 }, false)],
@@ -340,7 +345,7 @@ async fn collect<T: DeserializeOwned + Send + Sync>(
         .find(filter)
         .sort(sort)
         .skip(page.offset)
-        .limit(i64::from(page.limit))
+        .limit(i64::from(page.limit)) // 0: no limit
         .await?
         .try_collect()
         .await?;
@@ -816,18 +821,16 @@ impl Jobs {
     /// that attempt already has one; returns the attempt's version either way.
     pub async fn claim_version(&self, id: JobId, slot: u32, candidate: Version) -> DbResult<Version> {
         let field = AttemptVersions::field(slot);
-        let opts = FindOneAndUpdateOptions::builder()
-            .return_document(ReturnDocument::After)
-            .build();
+        // A plain update: whether it matched says whether the claim is ours
+        // (findAndModify would also fetch the job, for nothing).
         let claimed = self
             .0
-            .find_one_and_update(
+            .update_one(
                 doc! { "job_id": id.to_string(), field.as_str(): Bson::Null },
                 doc! { "$set": { field.as_str(): candidate.get(), "version": candidate.get(), "updated_at": now() } },
             )
-            .with_options(opts)
             .await?;
-        if claimed.is_some() {
+        if claimed.matched_count == 1 {
             return Ok(candidate);
         }
         self.get(id)
@@ -886,6 +889,23 @@ impl Jobs {
             .0
             .find_one(filter)
             .sort(doc! { "created_at": -1, "_id": -1 })
+            .await?)
+    }
+
+    /// Those of `ids` that reached a terminal stage, in one query (a
+    /// client waiting for many jobs asks once per look, not once per job).
+    pub async fn finished_among(&self, ids: &[JobId]) -> DbResult<Vec<Job>> {
+        let ids: Vec<String> = ids.iter().map(JobId::to_string).collect();
+        let terminal: Vec<Bson> = JobStage::ALL
+            .iter()
+            .filter(|s| s.is_terminal())
+            .map(to_bson)
+            .collect::<DbResult<_>>()?;
+        Ok(self
+            .0
+            .find(doc! { "job_id": { "$in": ids }, "stage": { "$in": terminal } })
+            .await?
+            .try_collect()
             .await?)
     }
 
@@ -993,14 +1013,18 @@ impl Jobs {
     /// How many of a user's jobs are in the pipeline: not over and not
     /// held back for their turn (fair share).
     pub async fn count_released_by_user(&self, user: &UserId) -> DbResult<u64> {
-        Ok(self
+        // The user's live jobs through the (user, stage, held) index, the
+        // held ones left out here: a `held: {$ne: true}` clause would have
+        // the server walk all of the user's jobs, finished ones included.
+        let live: Vec<Document> = self
             .0
-            .count_documents(doc! {
-                "user_id": user.as_str(),
-                "stage": { "$in": live_stages()? },
-                "held": { "$ne": true },
-            })
-            .await?)
+            .clone_with_type::<Document>()
+            .find(doc! { "user_id": user.as_str(), "stage": { "$in": live_stages()? } })
+            .projection(doc! { "_id": 0, "held": 1 })
+            .await?
+            .try_collect()
+            .await?;
+        Ok(live.iter().filter(|j| !j.get_bool("held").unwrap_or(false)).count() as u64)
     }
 
     /// Lets the user's oldest held job into the pipeline: clears its `held`
@@ -1013,7 +1037,7 @@ impl Jobs {
         Ok(self
             .0
             .find_one_and_update(
-                doc! { "user_id": user.as_str(), "held": true, "stage": to_bson(&JobStage::Queued)? },
+                doc! { "user_id": user.as_str(), "stage": to_bson(&JobStage::Queued)?, "held": true },
                 doc! { "$set": { "held": false, "released_at": now(), "updated_at": now() } },
             )
             .with_options(opts)

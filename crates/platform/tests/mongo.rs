@@ -241,6 +241,90 @@ async fn job_transitions_are_atomic_and_legal_only() {
 }
 
 #[tokio::test]
+async fn a_users_live_released_and_held_jobs_are_counted_apart_from_finished_ones() {
+    let env = TestEnv::new();
+    let db = env.db().await;
+    let owner = UserId::generate();
+    let p = db.projects().create(project("counts", &owner)).await.unwrap();
+    let other = db
+        .projects()
+        .create(project("someone else", &UserId::generate()))
+        .await
+        .unwrap();
+    let start = Utc::now() - chrono::Duration::minutes(10);
+    let mut held_ids = Vec::new();
+    // Finished, running, held (oldest first), and another user's live job.
+    let plan = [
+        (JobStage::Completed, false),
+        (JobStage::Failed, false),
+        (JobStage::Processing, false),
+        (JobStage::Generating, false),
+        (JobStage::Queued, false),
+        (JobStage::Queued, true),
+        (JobStage::Queued, true),
+        (JobStage::Queued, true),
+    ];
+    for (i, (stage, held)) in plan.into_iter().enumerate() {
+        let mut j = job(&p);
+        j.stage = stage;
+        j.held = held;
+        j.created_at = start + chrono::Duration::seconds(i as i64);
+        if held {
+            held_ids.push(j.job_id);
+        }
+        db.jobs().insert(&j).await.unwrap();
+    }
+    db.jobs().insert(&job(&other)).await.unwrap();
+
+    assert_eq!(db.jobs().count_live_by_user(&owner).await.unwrap(), 6);
+    assert_eq!(db.jobs().count_released_by_user(&owner).await.unwrap(), 3);
+    let released = db
+        .jobs()
+        .release_oldest_held(&owner)
+        .await
+        .unwrap()
+        .expect("a held job");
+    assert_eq!(released.job_id, held_ids[0], "the oldest held job goes first");
+    assert!(!released.held);
+    assert_eq!(db.jobs().count_released_by_user(&owner).await.unwrap(), 4);
+    assert_eq!(db.jobs().count_live_by_user(&owner).await.unwrap(), 6);
+    env.drop_db().await;
+}
+
+#[tokio::test]
+async fn page_all_reads_past_the_largest_client_page() {
+    let env = TestEnv::new();
+    let db = env.db().await;
+    let p = db
+        .projects()
+        .create(project("many jobs", &UserId::generate()))
+        .await
+        .unwrap();
+    let n = PageRequest::MAX_LIMIT as usize + 5;
+    for _ in 0..n {
+        db.jobs().insert(&job(&p)).await.unwrap();
+    }
+    let all = db
+        .jobs()
+        .list_by_project(&p.project_id, PageRequest::all())
+        .await
+        .unwrap();
+    assert_eq!(all.items.len(), n);
+    assert_eq!(all.total, n as u64);
+    let page = db
+        .jobs()
+        .list_by_project(&p.project_id, PageRequest::new(10_000, 0))
+        .await
+        .unwrap();
+    assert_eq!(
+        page.items.len(),
+        PageRequest::MAX_LIMIT as usize,
+        "a client's page stays capped"
+    );
+    env.drop_db().await;
+}
+
+#[tokio::test]
 async fn version_claims_are_idempotent_per_job() {
     let env = TestEnv::new();
     let db = env.db().await;

@@ -52,6 +52,9 @@ pub struct Settings {
     pub max_repairs: u32,
     /// A job not updated for this long is checked against S3.
     pub quiet_after: Duration,
+    /// A job accepted this long ago that never reached the bus is published
+    /// again; also how often that is looked for.
+    pub outbox_after: Duration,
     /// Where the bucket sends its object-created events (`S3_EVENTS_QUEUE`);
     /// `None`: reconciliation alone finds what messages did not bring.
     pub s3_events: Option<S3EventsSettings>,
@@ -70,6 +73,7 @@ impl FromEnv for Settings {
             reconcile_every: env.secs(&RECONCILE_INTERVAL_SECS),
             max_repairs: env.value(&MAX_REPAIRS),
             quiet_after: env.secs(&RECONCILE_QUIET_SECS),
+            outbox_after: env.secs(&OUTBOX_AFTER_SECS),
             s3_events: S3EventsSettings::read(env),
             s3_events_grace: env.secs(&S3_EVENTS_GRACE_SECS),
         }
@@ -614,6 +618,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<WorkerApp> {
         None => None,
     };
     let every = settings.reconcile_every;
+    let outbox_after = settings.outbox_after;
+    let outbox = deps.clone();
     let watcher = Arc::new(Watcher::new(deps.clone(), settings.clone()));
     let reconciler = watcher.clone();
     let notified = watcher.clone();
@@ -636,6 +642,22 @@ pub async fn build(settings: Settings) -> anyhow::Result<WorkerApp> {
                     tracing::info!(completed, timed_out, republished, "reconciled")
                 }
                 Err(e) => tracing::warn!(error = %e, "reconciliation failed; trying again later"),
+            }
+        }
+    })
+    // The outbox, on its own short clock: a job accepted while the broker
+    // was down goes out within seconds of its return, not at the next
+    // reconciliation of quiet jobs.
+    .spawn_loop(move |shutdown| async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(outbox_after) => {}
+                _ = shutdown.cancelled() => return,
+            }
+            match jobs::republish_unpublished(&outbox.db, outbox.bus.as_ref(), outbox_after).await {
+                Ok(0) => {}
+                Ok(republished) => tracing::info!(republished, "accepted jobs published"),
+                Err(e) => tracing::warn!(error = %e, "looking for unpublished jobs failed; trying again later"),
             }
         }
     });

@@ -266,13 +266,9 @@ async fn wait_for(db: &Db, ids: &[JobId], timeout: Duration, progress: bool) -> 
         if started.elapsed() > timeout {
             bail!("{} of {} jobs finished within {:?}", done.len(), ids.len(), timeout);
         }
-        for id in ids {
-            if done.contains_key(id) {
-                continue;
-            }
-            if let Some(job) = db.jobs().get(*id).await?.filter(|j| j.stage.is_terminal()) {
-                done.insert(*id, job);
-            }
+        let waiting: Vec<JobId> = ids.iter().filter(|id| !done.contains_key(id)).copied().collect();
+        for job in db.jobs().finished_among(&waiting).await? {
+            done.insert(job.job_id, job);
         }
         if progress {
             eprint!("\r{} / {} jobs finished", done.len(), ids.len());

@@ -398,6 +398,10 @@ impl RabbitBus {
     }
 }
 
+/// A consumer that ran this long before losing the broker had connected
+/// fine: its next reconnect starts from the shortest backoff.
+const HEALTHY_CONSUMER: Duration = Duration::from_secs(10);
+
 #[async_trait]
 impl Bus for RabbitBus {
     async fn publish(&self, envelope: &RawEnvelope) -> Result<(), BusError> {
@@ -431,9 +435,16 @@ impl Bus for RabbitBus {
     async fn consume(&self, subscription: Subscription, handler: Arc<dyn Handler>, shutdown: CancellationToken) {
         let mut delay = Duration::from_millis(250);
         while !shutdown.is_cancelled() {
+            let began = std::time::Instant::now();
             match self.consume_once(&subscription, &handler, &shutdown).await {
                 Ok(()) => return,
                 Err(e) => {
+                    // The backoff grows while reconnecting fails, not over a
+                    // day of broker restarts: a consumer that was up for a
+                    // while starts again from the shortest wait.
+                    if began.elapsed() >= HEALTHY_CONSUMER {
+                        delay = Duration::from_millis(250);
+                    }
                     tracing::warn!(error = %e, retry_in = ?delay, "consumer lost the broker; reconnecting");
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => {}
