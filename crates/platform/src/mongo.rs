@@ -896,14 +896,9 @@ impl Jobs {
     /// client waiting for many jobs asks once per look, not once per job).
     pub async fn finished_among(&self, ids: &[JobId]) -> DbResult<Vec<Job>> {
         let ids: Vec<String> = ids.iter().map(JobId::to_string).collect();
-        let terminal: Vec<Bson> = JobStage::ALL
-            .iter()
-            .filter(|s| s.is_terminal())
-            .map(to_bson)
-            .collect::<DbResult<_>>()?;
         Ok(self
             .0
-            .find(doc! { "job_id": { "$in": ids }, "stage": { "$in": terminal } })
+            .find(doc! { "job_id": { "$in": ids }, "stage": { "$in": stages_where(JobStage::is_terminal)? } })
             .await?
             .try_collect()
             .await?)
@@ -1088,9 +1083,14 @@ impl Jobs {
 
 /// The stages of a job that is not over.
 fn live_stages() -> DbResult<Vec<Bson>> {
+    stages_where(|s| !s.is_terminal())
+}
+
+/// The stages that `keep`, as the database stores them.
+fn stages_where(keep: impl Fn(JobStage) -> bool) -> DbResult<Vec<Bson>> {
     JobStage::ALL
         .into_iter()
-        .filter(|s| !s.is_terminal())
+        .filter(|s| keep(*s))
         .map(|s| to_bson(&s))
         .collect()
 }

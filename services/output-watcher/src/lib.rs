@@ -440,12 +440,12 @@ impl Watcher {
         self.repair_or_fail(&origin, attempt, &reason, error, diagnosis).await
     }
 
-    /// One pass of reconciliation; returns (completed, timed out,
-    /// republished or let in from the fair-share hold).
+    /// One pass of reconciliation; returns (completed, timed out, let in
+    /// from the fair-share hold). Jobs that never reached the bus are the
+    /// outbox's, on its own clock (`OUTBOX_AFTER_SECS`).
     pub async fn reconcile(&self) -> Result<(usize, usize, usize), HandlerError> {
         let Deps { db, bus, .. } = &self.deps;
-        let republished = jobs::republish_unpublished(db, bus.as_ref(), self.settings.quiet_after).await?
-            + jobs::release_all_held(db, bus.as_ref()).await?;
+        let released = jobs::release_all_held(db, bus.as_ref()).await?;
         let quiet_since = Utc::now() - chrono::Duration::from_std(self.settings.quiet_after).unwrap_or_default();
         let live = [
             JobStage::Queued,
@@ -483,7 +483,7 @@ impl Watcher {
                 }
             }
         }
-        Ok((completed, timed_out, republished))
+        Ok((completed, timed_out, released))
     }
 
     /// Settles a job waiting for FreeCAD from what is in the bucket, as if
@@ -638,8 +638,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<WorkerApp> {
             }
             match reconciler.reconcile().await {
                 Ok((0, 0, 0)) => {}
-                Ok((completed, timed_out, republished)) => {
-                    tracing::info!(completed, timed_out, republished, "reconciled")
+                Ok((completed, timed_out, released)) => {
+                    tracing::info!(completed, timed_out, released, "reconciled")
                 }
                 Err(e) => tracing::warn!(error = %e, "reconciliation failed; trying again later"),
             }

@@ -1,5 +1,5 @@
-//! The output-watcher's reconciliation on the real stack: jobs accepted
-//! while the broker was down are published, quiet jobs whose outputs are in
+//! The output-watcher's outbox and reconciliation on the real stack: jobs
+//! accepted while the broker was down are published, quiet jobs whose outputs are in
 //! S3 (flat layout of external workers included) are completed, jobs being
 //! repaired are left to their repair, and jobs that went nowhere time out.
 
@@ -32,7 +32,7 @@ async fn start_with_timeout(env: &TestEnv, job_timeout_secs: &str) -> Cancellati
 }
 
 #[tokio::test]
-async fn jobs_accepted_while_the_broker_was_down_are_published_later() {
+async fn jobs_accepted_while_the_broker_was_down_are_published_by_the_outbox() {
     let env = TestEnv::new();
     let db = env.db().await;
     let bus = env.bus("driver");
@@ -40,7 +40,16 @@ async fn jobs_accepted_while_the_broker_was_down_are_published_later() {
     let (_, job) = job(&env, &db, "broker was down").await;
     // What `submit` leaves behind when publishing failed: stored, unpublished.
     db.jobs().insert(&job).await.unwrap();
-    let stop = start(&env).await;
+    // Reconciliation far away: only the outbox can publish it in time.
+    let settings: Settings = env.service_settings(&[
+        ("RECONCILE_INTERVAL_SECS", "600"),
+        ("RECONCILE_QUIET_SECS", "600"),
+        ("OUTBOX_AFTER_SECS", "0.5"),
+    ]);
+    let app = build(settings).await.expect("service starts");
+    let stop = CancellationToken::new();
+    let t = stop.clone();
+    tokio::spawn(async move { app.run_until_stopped(t).await.unwrap() });
     until(&db, job.job_id, |j| j.published).await;
     let waiting = env.drain(bus.as_ref(), "ai-generator.generation.requested").await;
     assert_eq!(waiting.len(), 1);
