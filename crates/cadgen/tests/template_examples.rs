@@ -261,7 +261,7 @@ fn spur_gears() {
     let (lo, hi) = ((disc(35.0) - disc(8.0)) * 10.0, (disc(44.0) - disc(8.0)) * 10.0);
     assert!(g.expected.volume_mm3.unwrap() > lo && g.expected.volume_mm3.unwrap() < hi);
     assert!(
-        g.script.contains("flank(left_poles, c)")
+        g.script.contains("bezier(left_poles, c)")
             && g.script.contains(".Shape = gear_wire")
             && g.script.matches("Part::Extrusion").count() == 1,
         "teeth are a real involute profile, extruded once"

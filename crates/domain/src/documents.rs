@@ -66,6 +66,12 @@ pub struct Project {
     pub latest_s3_input: Option<String>,
     #[serde(default)]
     pub latest_s3_output: Vec<String>,
+    /// Bytes of the files the project stores, by the version and stage
+    /// that wrote them (`v3_in`: version 3's spec and script; `v3_out`:
+    /// its outputs and run log). Each entry is set, never added to, so a
+    /// redelivered record counts once; the storage quota sums them.
+    #[serde(default)]
+    pub stored_bytes: BTreeMap<String, u64>,
     /// What the part is made of; without one no mass is shown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub material: Option<Material>,
@@ -228,6 +234,18 @@ pub struct FileRecord {
     pub created_at: DateTime<Utc>,
     #[serde(with = "bson_dt")]
     pub updated_at: DateTime<Utc>,
+}
+
+impl FileRecord {
+    /// The bytes these files take in the object store (0 for a file whose
+    /// size was not recorded).
+    pub fn total_size(files: &[FileRecord]) -> u64 {
+        files
+            .iter()
+            .filter_map(|f| f.metadata.file_size)
+            .map(|n| u64::try_from(n).unwrap_or(0))
+            .sum()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

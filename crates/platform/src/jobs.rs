@@ -57,6 +57,7 @@ pub fn new_project(name: &str, owner: &UserId) -> Result<Project, domain::IdErro
         status: ProjectStatus::Draft,
         latest_s3_input: None,
         latest_s3_output: Vec::new(),
+        stored_bytes: Default::default(),
         material: None,
         metadata: Default::default(),
     })
@@ -121,7 +122,7 @@ pub enum Submitted {
 /// each let one more in: the share is kept about, not exactly.
 pub async fn submit(db: &Db, bus: &dyn Bus, job: &Job) -> Result<Submitted, DbError> {
     let share = db.fair_share();
-    if share > 0 && db.jobs().count_released_by_user(&job.user_id).await? >= u64::from(share) {
+    if share > 0 && db.jobs().live_of_user(&job.user_id).await?.released >= u64::from(share) {
         let held = Job {
             held: true,
             ..job.clone()
@@ -142,7 +143,10 @@ pub async fn release_held(db: &Db, bus: &dyn Bus, user: &UserId) -> Result<usize
     let share = u64::from(db.fair_share());
     let mut released = 0;
     loop {
-        if share > 0 && db.jobs().count_released_by_user(user).await? >= share {
+        // Counted first: the release is a write, and there is usually
+        // nothing to release.
+        let live = db.jobs().live_of_user(user).await?;
+        if live.held == 0 || (share > 0 && live.released >= share) {
             return Ok(released);
         }
         let Some(job) = db.jobs().release_oldest_held(user).await? else {

@@ -396,6 +396,26 @@ async fn insert_unique<T: Serialize + Send + Sync>(coll: &Collection<T>, doc: &T
     }
 }
 
+/// The key under `stored_bytes` of a version's files written at one stage
+/// (`in`: its spec and script, `out`: its outputs and log): set, never
+/// added to, so recording the same files again counts them once.
+fn stored_key(version: Version, stage: &str) -> String {
+    format!("stored_bytes.v{}_{stage}", version.get())
+}
+
+fn bytes_bson(bytes: u64) -> i64 {
+    i64::try_from(bytes).unwrap_or(i64::MAX)
+}
+
+/// A user's jobs that are not over yet ([`Jobs::live_of_user`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveJobs {
+    /// In the pipeline.
+    pub released: u64,
+    /// Held back for their turn.
+    pub held: u64,
+}
+
 #[derive(Clone)]
 pub struct Projects(Collection<Project>);
 
@@ -482,31 +502,40 @@ impl Projects {
         Version::new(project.version_counter.saturating_sub(behind)).map_err(|_| counter_error())
     }
 
-    /// Records a stored script: the project's current version only moves up.
+    /// Records a stored script of `bytes` (its files together): the
+    /// project's current version and latest input only move up. One write
+    /// unless a newer version was recorded first.
     pub async fn record_script(
         &self,
         id: &ProjectId,
         version: Version,
         s3_input: &str,
         ai_model: Option<&str>,
+        bytes: u64,
     ) -> DbResult<()> {
-        let mut set = doc! { "status": to_bson(&ProjectStatus::Processing)?, "updated_at": now() };
+        let mut set = doc! {
+            "status": to_bson(&ProjectStatus::Processing)?,
+            "updated_at": now(),
+            stored_key(version, "in"): bytes_bson(bytes),
+        };
         if let Some(m) = ai_model {
             set.insert("ai_model_used", m);
         }
-        self.0
+        let mut newest = set.clone();
+        newest.insert("current_version", version.get());
+        newest.insert("latest_s3_input", s3_input);
+        let moved = self
+            .0
             .update_one(
-                doc! { "project_id": id.as_str() },
-                doc! { "$max": { "current_version": version.get() }, "$set": set },
+                doc! { "project_id": id.as_str(), "current_version": { "$lte": version.get() } },
+                doc! { "$set": newest },
             )
             .await?;
-        // The latest input follows the highest version only.
-        self.0
-            .update_one(
-                doc! { "project_id": id.as_str(), "current_version": version.get() },
-                doc! { "$set": { "latest_s3_input": s3_input } },
-            )
-            .await?;
+        if moved.matched_count == 0 {
+            self.0
+                .update_one(doc! { "project_id": id.as_str() }, doc! { "$set": set })
+                .await?;
+        }
         Ok(())
     }
 
@@ -520,20 +549,61 @@ impl Projects {
         Ok(())
     }
 
-    /// Marks the project completed with the outputs of `version`, unless a
-    /// newer version has been stored since (its result will follow).
-    pub async fn mark_completed(&self, id: &ProjectId, version: Version, outputs: &[String]) -> DbResult<()> {
-        self.0
+    /// Marks the project completed with the outputs of `version` (`bytes`
+    /// of files together), unless a newer version has been stored since
+    /// (its result will follow); the bytes are counted either way.
+    pub async fn mark_completed(
+        &self,
+        id: &ProjectId,
+        version: Version,
+        outputs: &[String],
+        bytes: u64,
+    ) -> DbResult<()> {
+        let stored = stored_key(version, "out");
+        let done = self
+            .0
             .update_one(
                 doc! { "project_id": id.as_str(), "current_version": { "$lte": version.get() } },
                 doc! { "$set": {
                     "status": to_bson(&ProjectStatus::Completed)?,
                     "latest_s3_output": outputs,
                     "updated_at": now(),
+                    &stored: bytes_bson(bytes),
                 } },
             )
             .await?;
+        if done.matched_count == 0 {
+            self.0
+                .update_one(
+                    doc! { "project_id": id.as_str() },
+                    doc! { "$set": { &stored: bytes_bson(bytes) } },
+                )
+                .await?;
+        }
         Ok(())
+    }
+
+    /// The bytes an owner's projects store, from the counts each project
+    /// keeps of its versions' files (see `Project::stored_bytes`): one read
+    /// of the owner's projects, however many files they hold.
+    pub async fn stored_bytes_of_owner(&self, owner: &UserId) -> DbResult<u64> {
+        let mut cursor = self
+            .0
+            .clone_with_type::<Document>()
+            .find(doc! { "created_by": owner.as_str() })
+            .projection(doc! { "stored_bytes": 1, "_id": 0 })
+            .await?;
+        let mut total = 0u64;
+        while let Some(project) = cursor.try_next().await? {
+            if let Ok(counts) = project.get_document("stored_bytes") {
+                total += counts
+                    .values()
+                    .filter_map(|v| v.as_i64().or_else(|| v.as_i32().map(i64::from)))
+                    .map(|n| u64::try_from(n).unwrap_or(0))
+                    .sum::<u64>();
+            }
+        }
+        Ok(total)
     }
 
     /// Updates name, description or other plain fields.
@@ -679,23 +749,6 @@ impl Files {
 
     /// Bytes stored for these projects' files, as their records state
     /// (`metadata.file_size`; quotas).
-    pub async fn bytes_of(&self, projects: &[ProjectId]) -> DbResult<u64> {
-        if projects.is_empty() {
-            return Ok(0);
-        }
-        let ids: Vec<&str> = projects.iter().map(|p| p.as_str()).collect();
-        let files: Vec<FileRecord> = self
-            .0
-            .find(doc! { "project_id": { "$in": ids } })
-            .await?
-            .try_collect()
-            .await?;
-        Ok(files
-            .iter()
-            .map(|f| u64::try_from(f.metadata.file_size.unwrap_or(0)).unwrap_or(0))
-            .sum())
-    }
-
     pub async fn delete_by_project(&self, project: &ProjectId) -> DbResult<u64> {
         delete_of(&self.0, project).await
     }
@@ -1005,11 +1058,11 @@ impl Jobs {
             .await?)
     }
 
-    /// How many of a user's jobs are in the pipeline: not over and not
-    /// held back for their turn (fair share).
-    pub async fn count_released_by_user(&self, user: &UserId) -> DbResult<u64> {
+    /// A user's jobs that are not over yet, counted apart: those in the
+    /// pipeline and those held back for their turn (fair share).
+    pub async fn live_of_user(&self, user: &UserId) -> DbResult<LiveJobs> {
         // The user's live jobs through the (user, stage, held) index, the
-        // held ones left out here: a `held: {$ne: true}` clause would have
+        // held ones counted here: a `held: {$ne: true}` clause would have
         // the server walk all of the user's jobs, finished ones included.
         let live: Vec<Document> = self
             .0
@@ -1019,7 +1072,11 @@ impl Jobs {
             .await?
             .try_collect()
             .await?;
-        Ok(live.iter().filter(|j| !j.get_bool("held").unwrap_or(false)).count() as u64)
+        let held = live.iter().filter(|j| j.get_bool("held").unwrap_or(false)).count() as u64;
+        Ok(LiveJobs {
+            released: live.len() as u64 - held,
+            held,
+        })
     }
 
     /// Lets the user's oldest held job into the pipeline: clears its `held`

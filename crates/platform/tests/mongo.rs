@@ -8,7 +8,7 @@ use futures::TryStreamExt;
 
 use domain::documents::{Job, JobKind, Project, User, UserRole};
 use domain::{JobId, JobStage, ProjectId, ProjectSlug, ProjectStatus, UserId, Version};
-use platform::mongo::{index_plan, DbError, PageRequest, Transition};
+use platform::mongo::{index_plan, DbError, LiveJobs, PageRequest, Transition};
 use platform::testkit::TestEnv;
 
 fn project(name: &str, owner: &UserId) -> Project {
@@ -27,6 +27,7 @@ fn project(name: &str, owner: &UserId) -> Project {
         status: ProjectStatus::Draft,
         latest_s3_input: None,
         latest_s3_output: vec![],
+        stored_bytes: Default::default(),
         material: None,
         metadata: Default::default(),
     }
@@ -141,6 +142,83 @@ async fn a_claimant_asking_again_gets_its_version_back_and_none_is_skipped() {
     assert_eq!(projects.next_version(&p.project_id, "job-c-0").await.unwrap(), v(3));
     assert_eq!(projects.next_version(&p.project_id, "job-b-0").await.unwrap(), v(2));
     assert_eq!(projects.get(&p.project_id).await.unwrap().unwrap().version_counter, 3);
+    env.drop_db().await;
+}
+
+#[tokio::test]
+async fn stored_bytes_count_each_versions_files_once_and_only_the_newest_version_is_current() {
+    let env = TestEnv::new();
+    let db = env.db().await;
+    let owner = UserId::generate();
+    let a = db.projects().create(project("Bytes A", &owner)).await.unwrap();
+    let b = db.projects().create(project("Bytes B", &owner)).await.unwrap();
+    let other = db
+        .projects()
+        .create(project("Bytes C", &UserId::generate()))
+        .await
+        .unwrap();
+    let projects = db.projects();
+    let v = |n: u32| domain::Version::new(n).unwrap();
+    let outputs = |n: u32| vec![format!("s3://b/output/{n}.step")];
+
+    projects
+        .record_script(&a.project_id, v(1), "s3://b/in/1.py", None, 100)
+        .await
+        .unwrap();
+    projects
+        .mark_completed(&a.project_id, v(1), &outputs(1), 1_000)
+        .await
+        .unwrap();
+    // Redelivered: set again, not added again.
+    projects
+        .record_script(&a.project_id, v(1), "s3://b/in/1.py", None, 100)
+        .await
+        .unwrap();
+    projects
+        .mark_completed(&a.project_id, v(1), &outputs(1), 1_000)
+        .await
+        .unwrap();
+    // Version 3 stored before version 2: 2 stays behind, its bytes count.
+    projects
+        .record_script(&a.project_id, v(3), "s3://b/in/3.py", Some("m"), 30)
+        .await
+        .unwrap();
+    projects
+        .record_script(&a.project_id, v(2), "s3://b/in/2.py", None, 20)
+        .await
+        .unwrap();
+    projects
+        .mark_completed(&a.project_id, v(3), &outputs(3), 3_000)
+        .await
+        .unwrap();
+    projects
+        .mark_completed(&a.project_id, v(2), &outputs(2), 2_000)
+        .await
+        .unwrap();
+    projects
+        .record_script(&b.project_id, v(1), "s3://b/in/b1.py", None, 7)
+        .await
+        .unwrap();
+    projects
+        .record_script(&other.project_id, v(1), "s3://b/in/c1.py", None, 999_999)
+        .await
+        .unwrap();
+
+    let stored = projects.get(&a.project_id).await.unwrap().unwrap();
+    assert_eq!(stored.current_version, 3);
+    assert_eq!(stored.latest_s3_input.as_deref(), Some("s3://b/in/3.py"));
+    assert_eq!(
+        stored.latest_s3_output,
+        outputs(3),
+        "version 2's result came last but is not current"
+    );
+    assert_eq!(stored.ai_model_used.as_deref(), Some("m"));
+    assert_eq!(stored.stored_bytes.len(), 6);
+    assert_eq!(
+        projects.stored_bytes_of_owner(&owner).await.unwrap(),
+        100 + 1_000 + 20 + 2_000 + 30 + 3_000 + 7
+    );
+    assert_eq!(projects.stored_bytes_of_owner(&UserId::generate()).await.unwrap(), 0);
     env.drop_db().await;
 }
 
@@ -277,7 +355,10 @@ async fn a_users_live_released_and_held_jobs_are_counted_apart_from_finished_one
     db.jobs().insert(&job(&other)).await.unwrap();
 
     assert_eq!(db.jobs().count_live_by_user(&owner).await.unwrap(), 6);
-    assert_eq!(db.jobs().count_released_by_user(&owner).await.unwrap(), 3);
+    assert_eq!(
+        db.jobs().live_of_user(&owner).await.unwrap(),
+        LiveJobs { released: 3, held: 3 }
+    );
     let released = db
         .jobs()
         .release_oldest_held(&owner)
@@ -286,7 +367,10 @@ async fn a_users_live_released_and_held_jobs_are_counted_apart_from_finished_one
         .expect("a held job");
     assert_eq!(released.job_id, held_ids[0], "the oldest held job goes first");
     assert!(!released.held);
-    assert_eq!(db.jobs().count_released_by_user(&owner).await.unwrap(), 4);
+    assert_eq!(
+        db.jobs().live_of_user(&owner).await.unwrap(),
+        LiveJobs { released: 4, held: 2 }
+    );
     assert_eq!(db.jobs().count_live_by_user(&owner).await.unwrap(), 6);
     env.drop_db().await;
 }

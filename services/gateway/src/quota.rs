@@ -4,7 +4,6 @@
 
 use chrono::{Duration, Utc};
 use domain::documents::UserRole;
-use platform::mongo::PageRequest;
 
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
@@ -51,13 +50,7 @@ pub async fn admit(state: &AppState, user: &AuthUser) -> ApiResult<()> {
         }
     }
     if storage_bytes > 0 {
-        let projects = state
-            .db
-            .projects()
-            .list_by_owner(&user.user_id, PageRequest::all())
-            .await?;
-        let ids: Vec<_> = projects.items.into_iter().map(|p| p.project_id).collect();
-        let used = state.db.files().bytes_of(&ids).await?;
+        let used = state.db.projects().stored_bytes_of_owner(&user.user_id).await?;
         if used >= storage_bytes {
             return Err(ApiError::quota(
                 format!(

@@ -281,7 +281,9 @@ impl Watcher {
                 None => Ok(()),
             }
         })?;
-        db.projects().mark_completed(&job.project_id, version, &uris).await?;
+        db.projects()
+            .mark_completed(&job.project_id, version, &uris, FileRecord::total_size(&files))
+            .await?;
 
         let mut set = doc! { "outputs": bson::to_bson(&outputs.iter().map(|(f, k)| (f.extension().to_owned(), k.to_string())).collect::<BTreeMap<_, _>>()).map_err(HandlerError::permanent)? };
         if let Some((m, v)) = measured {

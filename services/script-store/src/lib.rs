@@ -205,7 +205,13 @@ impl ScriptStore {
         let (files, projects, messages, jobs_coll) = (db.files(), db.projects(), db.messages(), db.jobs());
         let (file, script, message, timed) = tokio::join!(
             files.record_all(&records),
-            projects.record_script(&raw.project_id, version, &uri, model.as_deref()),
+            projects.record_script(
+                &raw.project_id,
+                version,
+                &uri,
+                model.as_deref(),
+                FileRecord::total_size(&records)
+            ),
             messages.attach_version(&message_id, version, &uri),
             jobs_coll.record_timings(raw.job_id, &timings),
         );

@@ -1,10 +1,10 @@
 //! Involute spur gear. The outline is computed twice from the same recipe:
 //! here, to get the expected volume (area × thickness) and the bounding box,
 //! and in the emitted Python, to build the FreeCAD face. The Python twin
-//! builds each tooth from exact pieces — a Bézier curve of degree 6 through
-//! points of each involute flank, an arc across the tip land, a radial line
-//! below the base circle and an arc along the root gap — so a gear has six
-//! side faces per tooth. Here the same outline is sampled finely as a
+//! builds each tooth from four pieces — a Bézier curve of degree 6 through
+//! points of each involute flank, an arc across the tip land, and a root
+//! that is a cubic fillet where the root circle is inside the base circle
+//! or an arc of the root circle — so a gear has four side faces per tooth. Here the same outline is sampled finely as a
 //! polygon, whose area and extent agree with FreeCAD's to well under the
 //! verification tolerance. The gear is one face extruded once, never tooth
 //! by tooth.
@@ -24,17 +24,22 @@ const FLANK_DEGREE: u32 = 6;
 const FLANK_SEGMENTS: u32 = 48;
 const TIP_SEGMENTS: u32 = 16;
 const ROOT_SEGMENTS: u32 = 16;
+/// Where each flank starts, as a roll angle of the involute (radians): at
+/// least this far from the base circle, where the involute's tangent is
+/// undefined.
+const FLANK_START_ROLL: f64 = 0.02;
 pub const MIN_TEETH: u32 = 8;
 pub const MAX_TEETH: u32 = 300;
 
 /// The Python twin of [`outline`]; it must stay in step with it.
 pub const PYTHON_OUTLINE: &str = r#"# Involute teeth: addendum 1 module, dedendum 1.25 modules, a radial flank
-# below the base circle, no root fillet. Each flank is one Bezier curve of
+# foot below the base circle (see the root below). Each flank is one Bezier curve of
 # degree 6 through 7 points of the involute, taken at Chebyshev nodes of
 # the roll angle: within a millionth of a module of the involute, and one
 # span, which FreeCAD measures and exports much faster than a spline of
-# many. Tip land and root gap are arcs. The first tooth's flanks are
-# computed once and turned into place for the others.
+# many. The tip land is an arc; so is the root gap of a gear whose root
+# circle is outside its base circle. Four side faces per tooth. The first
+# tooth's pieces are computed once and turned into place for the others.
 flank_degree = 6
 alpha = math.radians(PRESSURE_ANGLE)
 pitch_radius = MODULE * TEETH / 2
@@ -82,8 +87,8 @@ def bezier_poles(points):
     return poles
 
 
-def flank(poles, c):
-    # A flank of the first tooth turned by c about the axis.
+def bezier(poles, c):
+    # A piece of the first tooth turned by c about the axis.
     cos_c, sin_c = math.cos(c), math.sin(c)
     curve = Part.BezierCurve()
     curve.setPoles([Vector(p.x * cos_c - p.y * sin_c, p.x * sin_c + p.y * cos_c, 0) for p in poles])
@@ -99,18 +104,29 @@ t_flank = max(t_start, 0.02)
 rolls = [t_flank + (t_tip - t_flank) * (1 - math.cos(math.pi * i / flank_degree)) / 2 for i in range(flank_degree + 1)]
 left_poles = bezier_poles([polar(involute_radius(t), -half_angle(t)) for t in rolls])
 right_poles = [Vector(p.x, -p.y, 0) for p in reversed(left_poles)]
-a_start, a_tip = half_angle(t_start), half_angle(t_tip)
-gap = 2 * math.pi / TEETH - 2 * a_start
+a_flank, a_tip = half_angle(t_flank), half_angle(t_tip)
+r_flank = involute_radius(t_flank)
+pitch_angle = 2 * math.pi / TEETH
+if root_radius < base_radius:
+    # The root: one cubic from a flank's foot to the next flank's, leaving
+    # and reaching them radially and touching the root circle halfway, the
+    # fillet every cut gear has (two lines and an arc would be three faces).
+    h = math.pi / TEETH - a_flank
+    reach = 4 / 3 * (r_flank - root_radius / math.cos(h))
+    root_poles = [
+        polar(r_flank, a_flank),
+        polar(r_flank - reach, a_flank),
+        polar(r_flank - reach, pitch_angle - a_flank),
+        polar(r_flank, pitch_angle - a_flank),
+    ]
 gear_edges = []
 for k in range(TEETH):
-    c = 2 * math.pi * k / TEETH
-    left, right = flank(left_poles, c), flank(right_poles, c)
+    c = pitch_angle * k
+    gear_edges += [bezier(left_poles, c), arc(tip_radius, c - a_tip, c + a_tip), bezier(right_poles, c)]
     if root_radius < base_radius:
-        gear_edges.append(Part.LineSegment(polar(root_radius, c - a_start), left.Vertexes[0].Point).toShape())
-    gear_edges += [left, arc(tip_radius, c - a_tip, c + a_tip), right]
-    if root_radius < base_radius:
-        gear_edges.append(Part.LineSegment(right.Vertexes[-1].Point, polar(root_radius, c + a_start)).toShape())
-    gear_edges.append(arc(root_radius, c + a_start, c + a_start + gap))
+        gear_edges.append(bezier(root_poles, c))
+    else:
+        gear_edges.append(arc(root_radius, c + a_flank, c + pitch_angle - a_flank))
 gear_wire = Part.Wire(gear_edges)"#;
 
 /// Radii of a standard full-depth gear.
@@ -152,20 +168,49 @@ fn sampled(module: f64, teeth: u32, density: u32) -> Option<Vec<(f64, f64)>> {
 
     let t_start = ((r.root.max(r.base) / r.base).powi(2) - 1.0).max(0.0).sqrt();
     let t_tip = ((r.tip / r.base).powi(2) - 1.0).sqrt();
+    // As the Python twin: the flank starts 0.02 of roll above the base circle.
+    let t_flank = t_start.max(FLANK_START_ROLL);
     let rolls: Vec<f64> = (0..=flank_segments)
-        .map(|i| t_start + (t_tip - t_start) * f64::from(i) / f64::from(flank_segments))
+        .map(|i| t_flank + (t_tip - t_flank) * f64::from(i) / f64::from(flank_segments))
         .collect();
-    let (a_start, a_tip) = (half_angle(t_start), half_angle(t_tip));
-    let gap = 2.0 * PI / z - 2.0 * a_start;
-    if a_tip <= 0.0 || gap <= 0.0 || r.root <= 0.0 {
+    let (a_flank, a_tip) = (half_angle(t_flank), half_angle(t_tip));
+    let r_flank = involute_radius(t_flank);
+    let pitch_angle = 2.0 * PI / z;
+    if a_tip <= 0.0 || pitch_angle <= 2.0 * a_flank || r.root <= 0.0 {
         return None;
     }
+    // The root between two teeth, from one flank's foot to the next's,
+    // turned by `c`: the cubic that leaves and reaches them radially and
+    // touches the root circle halfway, or the root circle's arc when the
+    // flanks end on it.
+    let root: Box<dyn Fn(f64, f64) -> (f64, f64)> = if r.root < r.base {
+        let h = PI / z - a_flank;
+        let reach = 4.0 / 3.0 * (r_flank - r.root / h.cos());
+        if reach <= 0.0 {
+            return None;
+        }
+        let poles = [
+            polar(r_flank, a_flank),
+            polar(r_flank - reach, a_flank),
+            polar(r_flank - reach, pitch_angle - a_flank),
+            polar(r_flank, pitch_angle - a_flank),
+        ];
+        Box::new(move |c, s| {
+            let w = [
+                (1.0 - s).powi(3),
+                3.0 * s * (1.0 - s).powi(2),
+                3.0 * s * s * (1.0 - s),
+                s.powi(3),
+            ];
+            let (x, y) = (0..4).fold((0.0, 0.0), |(x, y), i| (x + w[i] * poles[i].0, y + w[i] * poles[i].1));
+            (x * c.cos() - y * c.sin(), x * c.sin() + y * c.cos())
+        })
+    } else {
+        Box::new(move |c, s| polar(r.root, c + a_flank + (pitch_angle - 2.0 * a_flank) * s))
+    };
     let mut points = Vec::new();
     for k in 0..teeth {
-        let c = 2.0 * PI * f64::from(k) / z;
-        if r.root < r.base {
-            points.push(polar(r.root, c - a_start));
-        }
+        let c = pitch_angle * f64::from(k);
         points.extend(rolls.iter().map(|&t| polar(involute_radius(t), c - half_angle(t))));
         points.extend(
             (1..tip_segments).map(|i| polar(r.tip, c - a_tip + 2.0 * a_tip * f64::from(i) / f64::from(tip_segments))),
@@ -176,12 +221,7 @@ fn sampled(module: f64, teeth: u32, density: u32) -> Option<Vec<(f64, f64)>> {
                 .rev()
                 .map(|&t| polar(involute_radius(t), c + half_angle(t))),
         );
-        if r.root < r.base {
-            points.push(polar(r.root, c + a_start));
-        }
-        points.extend(
-            (1..root_segments).map(|i| polar(r.root, c + a_start + gap * f64::from(i) / f64::from(root_segments))),
-        );
+        points.extend((1..root_segments).map(|i| root(c, f64::from(i) / f64::from(root_segments))));
     }
     Some(points)
 }
@@ -217,8 +257,25 @@ mod tests {
     }
 
     #[test]
-    fn python_twin_makes_its_flanks_of_the_stated_degree() {
+    fn python_twin_makes_its_flanks_of_the_stated_degree_from_the_same_roll() {
         assert!(PYTHON_OUTLINE.contains(&format!("flank_degree = {FLANK_DEGREE}\n")));
+        assert!(PYTHON_OUTLINE.contains(&format!("t_flank = max(t_start, {FLANK_START_ROLL})\n")));
+    }
+
+    #[test]
+    fn every_gear_of_the_catalogue_range_has_a_root_on_the_root_circle() {
+        // The root cubic's reach stays positive (it dips inward) and the
+        // outline comes nearest the axis at the root circle, never inside it.
+        for teeth in MIN_TEETH..=MAX_TEETH {
+            let points = outline(1.0, teeth).unwrap_or_else(|| panic!("{teeth} teeth"));
+            let r = radii(1.0, teeth);
+            let nearest = points.iter().map(|(x, y)| x.hypot(*y)).fold(f64::INFINITY, f64::min);
+            assert!(
+                nearest >= r.root - 1e-3 && nearest <= r.root + 0.05,
+                "{teeth} teeth: {nearest} vs {}",
+                r.root
+            );
+        }
     }
 
     #[test]

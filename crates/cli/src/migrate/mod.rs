@@ -318,6 +318,8 @@ async fn create_projects(db: &Database, analysis: &Analysis, write: bool, migrat
             },
             latest_s3_input: input.map(|(_, url)| url),
             latest_s3_output: outputs,
+            // The legacy files carry no sizes.
+            stored_bytes: Default::default(),
             material: None,
             metadata: metadata.into(),
         };

@@ -450,7 +450,10 @@ impl Bus for RabbitBus {
                         _ = tokio::time::sleep(delay) => {}
                         _ = shutdown.cancelled() => return,
                     }
-                    delay = (delay * 2).min(Duration::from_secs(5));
+                    // At most a second: a restarted broker is served again
+                    // within a second of its return, for the price of one
+                    // connection attempt a second while it is away.
+                    delay = (delay * 2).min(Duration::from_secs(1));
                 }
             }
         }

@@ -221,20 +221,15 @@ async fn over_a_quota_is_429_or_413_with_the_reason() {
     let project: serde_json::Value = res.json().await.unwrap();
     let id = domain::ProjectId::parse(project["project_id"].as_str().unwrap()).unwrap();
     slugs.push(project["slug"].as_str().unwrap().to_owned());
-    let now = chrono::Utc::now();
+    // As the output watcher records a version's outputs of 3 MiB.
     app.db
-        .files()
-        .record(&domain::documents::FileRecord {
-            project_id: id.clone(),
-            version: domain::Version::new(1).unwrap(),
-            file_type: domain::FileType::Output,
-            s3_path: "s3://bucket/output/big/big_v1.stl".into(),
-            s3_key: "output/big/big_v1.stl".into(),
-            timestamp: now,
-            metadata: bson::doc! { "file_size": 3i64 * 1024 * 1024 }.into(),
-            created_at: now,
-            updated_at: now,
-        })
+        .projects()
+        .mark_completed(
+            &id,
+            domain::Version::new(1).unwrap(),
+            &["s3://bucket/output/big/big_v1.stl".to_owned()],
+            3 * 1024 * 1024,
+        )
         .await
         .unwrap();
     let res = app

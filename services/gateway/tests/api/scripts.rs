@@ -65,8 +65,11 @@ async fn seed_version(app: &TestApp, project: &Value, version: u32) {
     }
     let projects = app.db.projects();
     projects.next_version(&id, &format!("test-{v}")).await.unwrap();
-    projects.record_script(&id, v, &store.uri(&input), None).await.unwrap();
-    projects.mark_completed(&id, v, &outputs).await.unwrap();
+    projects
+        .record_script(&id, v, &store.uri(&input), None, 0)
+        .await
+        .unwrap();
+    projects.mark_completed(&id, v, &outputs, 0).await.unwrap();
 }
 
 #[tokio::test]
