@@ -2,9 +2,10 @@
 //! here, to get the expected volume (area × thickness) and the bounding box,
 //! and in the emitted Python, to build the FreeCAD face. The Python twin
 //! builds each tooth from four pieces — a Bézier curve of degree 6 through
-//! points of each involute flank, an arc across the tip land, and a root
-//! that is a cubic fillet where the root circle is inside the base circle
-//! or an arc of the root circle — so a gear has four side faces per tooth. Here the same outline is sampled finely as a
+//! points of each involute flank, an arc across the tip land, and a
+//! rounded root (an arc or, for few teeth, a cubic) where the root circle is
+//! inside the base circle, else an arc of the root circle — so a gear has
+//! four side faces per tooth. Here the same outline is sampled finely as a
 //! polygon, whose area and extent agree with FreeCAD's to well under the
 //! verification tolerance. The gear is one face extruded once, never tooth
 //! by tooth.
@@ -107,11 +108,16 @@ right_poles = [Vector(p.x, -p.y, 0) for p in reversed(left_poles)]
 a_flank, a_tip = half_angle(t_flank), half_angle(t_tip)
 r_flank = involute_radius(t_flank)
 pitch_angle = 2 * math.pi / TEETH
-if root_radius < base_radius:
-    # The root: one cubic from a flank's foot to the next flank's, leaving
-    # and reaching them radially and touching the root circle halfway, the
-    # fillet every cut gear has (two lines and an arc would be three faces).
-    h = math.pi / TEETH - a_flank
+h = math.pi / TEETH - a_flank  # half the angle between two flanks' feet
+# The root between two teeth, from a flank's foot to the next flank's.
+# When the root circle is inside the base circle: the arc through both feet
+# and the root circle's point halfway when it is at most a half circle
+# (from about 21 teeth up; a full round root, flatter as the teeth grow),
+# else a cubic that leaves and reaches the feet radially and touches the
+# root circle halfway. Either is one face per tooth and the fillet a cut
+# gear has; a larger arc would undercut the flanks.
+round_root = root_radius < base_radius and r_flank * math.cos(h) - root_radius <= r_flank * math.sin(h)
+if root_radius < base_radius and not round_root:
     reach = 4 / 3 * (r_flank - root_radius / math.cos(h))
     root_poles = [
         polar(r_flank, a_flank),
@@ -123,7 +129,10 @@ gear_edges = []
 for k in range(TEETH):
     c = pitch_angle * k
     gear_edges += [bezier(left_poles, c), arc(tip_radius, c - a_tip, c + a_tip), bezier(right_poles, c)]
-    if root_radius < base_radius:
+    if round_root:
+        feet = (polar(r_flank, c + a_flank), polar(r_flank, c + pitch_angle - a_flank))
+        gear_edges.append(Part.Arc(feet[0], polar(root_radius, c + pitch_angle / 2), feet[1]).toShape())
+    elif root_radius < base_radius:
         gear_edges.append(bezier(root_poles, c))
     else:
         gear_edges.append(arc(root_radius, c + a_flank, c + pitch_angle - a_flank))
@@ -180,15 +189,28 @@ fn sampled(module: f64, teeth: u32, density: u32) -> Option<Vec<(f64, f64)>> {
         return None;
     }
     // The root between two teeth, from one flank's foot to the next's,
-    // turned by `c`: the cubic that leaves and reaches them radially and
-    // touches the root circle halfway, or the root circle's arc when the
+    // turned by `c`, as the Python twin makes it: the arc through both feet
+    // and the root circle's point halfway when that is at most a half
+    // circle, else the cubic that leaves and reaches the feet radially and
+    // touches the root circle halfway; an arc of the root circle when the
     // flanks end on it.
-    let root: Box<dyn Fn(f64, f64) -> (f64, f64)> = if r.root < r.base {
-        let h = PI / z - a_flank;
+    let h = PI / z - a_flank;
+    let turn = |c: f64, (x, y): (f64, f64)| (x * c.cos() - y * c.sin(), x * c.sin() + y * c.cos());
+    let (sagitta, half_chord) = (r_flank * h.cos() - r.root, r_flank * h.sin());
+    let root: Box<dyn Fn(f64, f64) -> (f64, f64)> = if r.root >= r.base {
+        Box::new(move |c, s| polar(r.root, c + a_flank + (pitch_angle - 2.0 * a_flank) * s))
+    } else if sagitta <= half_chord {
+        // Along the bisector (x) from the axis: the arc's centre lies at
+        // `centre`, its radius reaches the root circle.
+        let centre = (r_flank * r_flank - r.root * r.root) / (2.0 * sagitta);
+        let radius = centre - r.root;
+        let sweep = half_chord.atan2(centre - r_flank * h.cos());
+        Box::new(move |c, s| {
+            let psi = -sweep + 2.0 * sweep * s;
+            turn(c + pitch_angle / 2.0, (centre - radius * psi.cos(), radius * psi.sin()))
+        })
+    } else {
         let reach = 4.0 / 3.0 * (r_flank - r.root / h.cos());
-        if reach <= 0.0 {
-            return None;
-        }
         let poles = [
             polar(r_flank, a_flank),
             polar(r_flank - reach, a_flank),
@@ -202,11 +224,11 @@ fn sampled(module: f64, teeth: u32, density: u32) -> Option<Vec<(f64, f64)>> {
                 3.0 * s * s * (1.0 - s),
                 s.powi(3),
             ];
-            let (x, y) = (0..4).fold((0.0, 0.0), |(x, y), i| (x + w[i] * poles[i].0, y + w[i] * poles[i].1));
-            (x * c.cos() - y * c.sin(), x * c.sin() + y * c.cos())
+            turn(
+                c,
+                (0..4).fold((0.0, 0.0), |(x, y), i| (x + w[i] * poles[i].0, y + w[i] * poles[i].1)),
+            )
         })
-    } else {
-        Box::new(move |c, s| polar(r.root, c + a_flank + (pitch_angle - 2.0 * a_flank) * s))
     };
     let mut points = Vec::new();
     for k in 0..teeth {
