@@ -305,6 +305,11 @@ pub struct ScriptStored {
     pub prompt: String,
     #[serde(default)]
     pub repair_attempt: u32,
+    /// Milliseconds the script store spent (claiming the version, putting
+    /// the files, recording them); the worker records it on the job with
+    /// its own stage change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_ms: Option<u64>,
 }
 
 impl Payload for ScriptStored {

@@ -246,6 +246,8 @@ pub struct Advance {
     pub version: Option<Version>,
     pub detail: Option<String>,
     pub set: Document,
+    /// Further conditions on the job for the move (a claim made with it).
+    pub only_if: Document,
 }
 
 impl Advance {
@@ -255,6 +257,7 @@ impl Advance {
             version: None,
             detail: None,
             set: Document::new(),
+            only_if: Document::new(),
         }
     }
     pub fn version(mut self, v: Version) -> Self {
@@ -267,6 +270,10 @@ impl Advance {
     }
     pub fn set(mut self, set: Document) -> Self {
         self.set = set;
+        self
+    }
+    pub fn only_if(mut self, filter: Document) -> Self {
+        self.only_if = filter;
         self
     }
 }
@@ -282,7 +289,7 @@ pub async fn advance(
 ) -> Result<Transition, HandlerError> {
     let transition = db
         .jobs()
-        .transition(origin.job_id, step.stage, step.detail.clone(), step.set)
+        .transition_where(origin.job_id, step.stage, step.detail.clone(), step.set, step.only_if)
         .await?;
     if let Transition::Moved(job) = &transition {
         let entered = job.history.iter().rev().nth(1).map(|h| (h.stage, h.at));

@@ -811,7 +811,19 @@ impl Jobs {
         id: JobId,
         to: JobStage,
         detail: Option<String>,
+        set: Document,
+    ) -> DbResult<Transition> {
+        self.transition_where(id, to, detail, set, Document::new()).await
+    }
+
+    /// [`Jobs::transition`] only if the job also matches `only_if`.
+    pub async fn transition_where(
+        &self,
+        id: JobId,
+        to: JobStage,
+        detail: Option<String>,
         mut set: Document,
+        only_if: Document,
     ) -> DbResult<Transition> {
         let from: Vec<Bson> = JobStage::predecessors(to)
             .iter()
@@ -835,7 +847,12 @@ impl Jobs {
         let moved = self
             .0
             .find_one_and_update(
-                doc! { "job_id": id.to_string(), "stage": { "$in": from } },
+                {
+                    let mut filter = only_if;
+                    filter.insert("job_id", id.to_string());
+                    filter.insert("stage", doc! { "$in": from });
+                    filter
+                },
                 doc! { "$set": set, "$push": { "history": entry } },
             )
             .with_options(opts)
@@ -848,17 +865,6 @@ impl Jobs {
                 .map(|j| Transition::Unchanged(Box::new(j)))
                 .ok_or_else(|| DbError::NotFound(format!("job {id}"))),
         }
-    }
-
-    /// Records the timings that are set, keeping those other services set.
-    pub async fn record_timings(&self, id: JobId, timings: &JobTimings) -> DbResult<()> {
-        let set = timing_fields(timings)?;
-        if !set.is_empty() {
-            self.0
-                .update_one(doc! { "job_id": id.to_string() }, doc! { "$set": set })
-                .await?;
-        }
-        Ok(())
     }
 
     /// Sets plain fields without a stage change.

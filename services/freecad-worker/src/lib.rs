@@ -16,7 +16,7 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use chrono::Utc;
 
-use domain::documents::Job;
+use domain::documents::{Job, JobTimings};
 use domain::files::ModelName;
 use domain::keys::object_metadata;
 use domain::messages::{ModelBuilt, ModelFailed, ScriptStored, METRICS_METADATA_KEY};
@@ -115,6 +115,12 @@ impl JobHandler<ScriptStored> for Worker {
         // moved, the script fetched, the project's name read.
         let schedule = db.schedule();
         let projects = db.projects();
+        // The script store's time goes with this stage change.
+        let stored = JobTimings {
+            store_ms: msg.store_ms,
+            ..JobTimings::default()
+        };
+        let timings = platform::mongo::timing_fields(&stored).map_err(HandlerError::transient)?;
         let fetching = std::time::Instant::now();
         let (started, moved, script, project) = tokio::join!(
             schedule.started(&msg.user_id),
@@ -123,7 +129,7 @@ impl JobHandler<ScriptStored> for Worker {
                 bus.as_ref(),
                 &origin,
                 &msg.slug,
-                Advance::to(JobStage::Processing).version(msg.version),
+                Advance::to(JobStage::Processing).version(msg.version).set(timings),
             ),
             async {
                 let script = store.get(&msg.input_key.to_string()).await;

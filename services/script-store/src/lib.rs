@@ -12,7 +12,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::Utc;
 
-use domain::documents::{FileMetadata, FileRecord, Job, JobTimings};
+use bson::{doc, Bson};
+use domain::documents::{AttemptVersions, FileMetadata, FileRecord, Job, JobTimings};
 use domain::keys::object_metadata;
 use domain::messages::{ScriptGenerated, ScriptSource, ScriptStored, ScriptUploaded};
 use domain::{FileType, JobStage, Payload, ProjectSlug, RawEnvelope, S3Key, UserId};
@@ -20,6 +21,7 @@ use platform::bus::HandlerError;
 use platform::config::{EnvReader, FromEnv};
 use platform::dispatch::JobHandler;
 use platform::jobs::{self, Advance, Origin};
+use platform::mongo::Transition;
 use platform::runtime::{CommonSettings, Deps, WorkerApp};
 use platform::service::ServiceInfo;
 
@@ -97,8 +99,24 @@ impl ScriptStore {
         let Deps { db, store, bus } = &self.deps;
         let began = std::time::Instant::now();
         let origin = Origin::of(raw);
+        // The generator's time is recorded with the stage change.
+        let generated = JobTimings {
+            generation_ms: inc.generation_ms,
+            ..JobTimings::default()
+        };
+        let set = platform::mongo::timing_fields(&generated).map_err(HandlerError::transient)?;
         let version = match job.versions.get(inc.repair_attempt) {
-            Some(v) => v,
+            Some(version) => {
+                jobs::advance(
+                    db,
+                    bus.as_ref(),
+                    &origin,
+                    &inc.slug,
+                    Advance::to(JobStage::Uploading).version(version).set(set),
+                )
+                .await?;
+                version
+            }
             None => {
                 // The claimant is the attempt: asked again after a crash, the
                 // project hands out the same number.
@@ -111,19 +129,28 @@ impl ScriptStore {
                         platform::mongo::DbError::NotFound(_) => HandlerError::permanent(e),
                         e => e.into(),
                     })?;
-                db.jobs()
-                    .claim_version(raw.job_id, inc.repair_attempt, candidate)
-                    .await?
+                // The claim goes with the stage change, in one write.
+                let field = AttemptVersions::field(inc.repair_attempt);
+                let mut claim = set;
+                claim.insert(field.as_str(), candidate.get());
+                claim.insert("version", candidate.get());
+                let step = Advance::to(JobStage::Uploading)
+                    .version(candidate)
+                    .set(claim)
+                    .only_if(doc! { field.as_str(): Bson::Null });
+                match jobs::advance(db, bus.as_ref(), &origin, &inc.slug, step).await? {
+                    Transition::Moved(_) => candidate,
+                    // Claimed meanwhile (a duplicate delivery), or the job
+                    // is past taking a script (cancelled): the claim on its
+                    // own, so the number handed out is used, never skipped.
+                    Transition::Unchanged(_) => {
+                        db.jobs()
+                            .claim_version(raw.job_id, inc.repair_attempt, candidate)
+                            .await?
+                    }
+                }
             }
         };
-        jobs::advance(
-            db,
-            bus.as_ref(),
-            &origin,
-            &inc.slug,
-            Advance::to(JobStage::Uploading).version(version),
-        )
-        .await?;
 
         let input_key = S3Key::input(&inc.slug, version);
         let key = input_key.to_string();
@@ -196,14 +223,9 @@ impl ScriptStore {
         });
         // The assistant message that wrote this script learns its version.
         let message_id = raw.job_id.reply_message_id(inc.repair_attempt);
-        let timings = JobTimings {
-            generation_ms: inc.generation_ms,
-            store_ms: Some(began.elapsed().as_millis() as u64),
-            ..JobTimings::default()
-        };
         // Independent records, at once.
-        let (files, projects, messages, jobs_coll) = (db.files(), db.projects(), db.messages(), db.jobs());
-        let (file, script, message, timed) = tokio::join!(
+        let (files, projects, messages) = (db.files(), db.projects(), db.messages());
+        let (file, script, message) = tokio::join!(
             files.record_all(&records),
             projects.record_script(
                 &raw.project_id,
@@ -213,12 +235,10 @@ impl ScriptStore {
                 FileRecord::total_size(&records)
             ),
             messages.attach_version(&message_id, version, &uri),
-            jobs_coll.record_timings(raw.job_id, &timings),
         );
         file?;
         script?;
         message?;
-        timed?;
 
         let stored = ScriptStored {
             slug: inc.slug,
@@ -228,6 +248,7 @@ impl ScriptStore {
             source: inc.source,
             prompt: inc.prompt,
             repair_attempt: inc.repair_attempt,
+            store_ms: Some(began.elapsed().as_millis() as u64),
         };
         bus.publish(&origin.message(stored).into_raw()).await?;
         tracing::info!(%version, "script stored");

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use domain::documents::JobKind;
 use domain::messages::{ScriptGenerated, ScriptSource, ScriptStored};
-use domain::{Envelope, FileType, JobId, RawEnvelope};
+use domain::{Envelope, FileType, JobId, JobStage, RawEnvelope};
 use platform::bus::Bus;
 use platform::jobs;
 use platform::mongo::PageRequest;
@@ -25,7 +25,7 @@ fn generated(slug: &domain::ProjectSlug, user: &domain::UserId, n: usize) -> Scr
         },
         repair_attempt: 0,
         spec: None,
-        generation_ms: None,
+        generation_ms: Some(7),
     }
 }
 
@@ -76,6 +76,14 @@ async fn a_redelivered_script_generated_does_not_create_a_second_version() {
     let v = |m: &RawEnvelope| m.clone().decode::<ScriptStored>().unwrap().payload.version.get();
     assert_eq!((first.len(), second.len()), (1, 1));
     assert_eq!((v(&first[0]), v(&second[0])), (1, 1));
+    let told = first[0].clone().decode::<ScriptStored>().unwrap().payload;
+    assert!(told.store_ms.is_some(), "the store's time travels to the worker");
+    // The claim, the stage and the generator's time were written together.
+    let stored_job = db.jobs().get(job.job_id).await.unwrap().unwrap();
+    assert_eq!(stored_job.stage, JobStage::Uploading);
+    assert_eq!(stored_job.versions.get(0).map(|v| v.get()), Some(1));
+    assert_eq!(stored_job.version.map(|v| v.get()), Some(1));
+    assert_eq!(stored_job.timings.generation_ms, Some(7));
     let p = db.projects().get(&project.project_id).await.unwrap().unwrap();
     assert_eq!(
         (p.version_counter, p.current_version),
@@ -139,6 +147,42 @@ async fn fifty_jobs_at_once_get_versions_one_to_fifty() {
     assert_eq!(p.current_version, 50);
     let inputs = env.store().list(&format!("input/{}/", project.slug)).await.unwrap();
     assert_eq!(inputs.len(), 50);
+    stop.cancel();
+    env.store()
+        .delete_prefix(&format!("input/{}/", project.slug))
+        .await
+        .unwrap();
+    env.drop_db().await;
+}
+
+#[tokio::test]
+async fn a_job_that_cannot_move_to_uploading_still_uses_the_version_it_was_given() {
+    // As a job cancelled between the message's delivery and the store's
+    // write: the stage cannot move, and the version handed out must not be
+    // skipped. (A job already over is dropped at delivery.)
+    let env = TestEnv::new();
+    let db = env.db().await;
+    let bus = env.bus("driver");
+    let stop = start(&env).await;
+    let project = env.project(&db, "cannot move").await;
+    let e = Envelope::new(
+        JobId::generate(),
+        project.project_id.clone(),
+        generated(&project.slug, &project.created_by, 1),
+    );
+    let mut job = jobs::new_job(&project, &project.created_by, JobKind::Generate, &e);
+    job.stage = JobStage::Processing;
+    db.jobs().insert(&job).await.unwrap();
+    bus.publish(&e.into_raw()).await.unwrap();
+    let stored = collect(&env, bus.as_ref(), "freecad-worker.script.stored", 1).await;
+    assert_eq!(stored.len(), 1);
+
+    // The stage stays; the number handed out is the job's and is stored.
+    let after = db.jobs().get(job.job_id).await.unwrap().unwrap();
+    assert_eq!(after.stage, JobStage::Processing);
+    assert_eq!(after.versions.get(0).map(|v| v.get()), Some(1));
+    let p = db.projects().get(&project.project_id).await.unwrap().unwrap();
+    assert_eq!((p.version_counter, p.current_version), (1, 1), "no version skipped");
     stop.cancel();
     env.store()
         .delete_prefix(&format!("input/{}/", project.slug))
