@@ -660,6 +660,24 @@ impl Messages {
         .await
     }
 
+    /// The project's last `n` messages, oldest first: what a model is
+    /// shown of the conversation. One query, no count.
+    pub async fn latest(&self, project: &ProjectId, n: u32) -> DbResult<Vec<Message>> {
+        if n == 0 {
+            return Ok(Vec::new()); // 0 would be no limit to the server
+        }
+        let mut newest: Vec<Message> = self
+            .0
+            .find(doc! { "project_id": project.as_str() })
+            .sort(doc! { "timestamp": -1, "_id": -1 })
+            .limit(i64::from(n))
+            .await?
+            .try_collect()
+            .await?;
+        newest.reverse();
+        Ok(newest)
+    }
+
     pub async fn count(&self, project: &ProjectId) -> DbResult<u64> {
         count_of(&self.0, project).await
     }
@@ -917,6 +935,25 @@ impl Jobs {
             .await?)
     }
 
+    /// The newest job of the project created before `job` (at `at`) and
+    /// other than it: one query, no count.
+    pub async fn previous_in_project(
+        &self,
+        project: &ProjectId,
+        job: JobId,
+        at: DateTime<Utc>,
+    ) -> DbResult<Option<Job>> {
+        Ok(self
+            .0
+            .find_one(doc! {
+                "project_id": project.as_str(),
+                "job_id": { "$ne": job.to_string() },
+                "created_at": { "$lte": bson::DateTime::from_chrono(at) },
+            })
+            .sort(doc! { "created_at": -1, "_id": -1 })
+            .await?)
+    }
+
     /// Jobs in one of `stages` not updated since `before` (reconciliation).
     pub async fn stale(&self, stages: &[JobStage], before: DateTime<Utc>, limit: i64) -> DbResult<Vec<Job>> {
         let stages: Vec<Bson> = stages.iter().map(to_bson).collect::<DbResult<_>>()?;
@@ -1049,8 +1086,20 @@ impl Jobs {
             "user_id": { "$ne": except.as_str() },
             "updated_at": { "$gte": bson::DateTime::from_chrono(since) },
         };
-        let jobs: Vec<Job> = self.0.find(filter).limit(500).await?.try_collect().await?;
-        let mut users: Vec<UserId> = jobs.into_iter().map(|j| j.user_id).collect();
+        // Only the user of each: under load, many jobs wait.
+        let jobs: Vec<Document> = self
+            .0
+            .clone_with_type::<Document>()
+            .find(filter)
+            .projection(doc! { "_id": 0, "user_id": 1 })
+            .limit(500)
+            .await?
+            .try_collect()
+            .await?;
+        let mut users: Vec<UserId> = jobs
+            .iter()
+            .filter_map(|j| UserId::parse(j.get_str("user_id").ok()?).ok())
+            .collect();
         users.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         users.dedup();
         Ok(users)

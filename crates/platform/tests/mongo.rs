@@ -223,6 +223,57 @@ async fn stored_bytes_count_each_versions_files_once_and_only_the_newest_version
 }
 
 #[tokio::test]
+async fn a_model_is_shown_the_latest_turns_oldest_first_and_a_job_its_predecessor() {
+    let env = TestEnv::new();
+    let db = env.db().await;
+    let owner = UserId::generate();
+    let p = db.projects().create(project("Turns", &owner)).await.unwrap();
+    let start = Utc::now() - chrono::Duration::minutes(5);
+    for i in 0..6i64 {
+        let at = start + chrono::Duration::seconds(i);
+        db.messages()
+            .insert(&domain::documents::Message {
+                message_id: format!("m{i}"),
+                project_id: p.project_id.clone(),
+                user_id: owner.clone(),
+                role: domain::documents::Role::User,
+                content: format!("turn {i}"),
+                timestamp: at,
+                job_id: None,
+                metadata: Default::default(),
+                created_at: at,
+                updated_at: at,
+            })
+            .await
+            .unwrap();
+    }
+    let latest: Vec<String> = db
+        .messages()
+        .latest(&p.project_id, 3)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.content)
+        .collect();
+    assert_eq!(latest, ["turn 3", "turn 4", "turn 5"]);
+    assert!(db.messages().latest(&p.project_id, 0).await.unwrap().is_empty());
+
+    let (mut first, mut second, mut third) = (job(&p), job(&p), job(&p));
+    first.created_at = start;
+    second.created_at = start + chrono::Duration::seconds(1);
+    third.created_at = start + chrono::Duration::seconds(2);
+    for j in [&first, &second, &third] {
+        db.jobs().insert(j).await.unwrap();
+    }
+    let jobs = db.jobs();
+    let previous = |j: &Job| jobs.previous_in_project(&p.project_id, j.job_id, j.created_at);
+    assert_eq!(previous(&third).await.unwrap().map(|j| j.job_id), Some(second.job_id));
+    assert_eq!(previous(&second).await.unwrap().map(|j| j.job_id), Some(first.job_id));
+    assert!(previous(&first).await.unwrap().is_none());
+    env.drop_db().await;
+}
+
+#[tokio::test]
 async fn slugs_are_unique_and_lists_are_paged_newest_first() {
     let env = TestEnv::new();
     let db = env.db().await;

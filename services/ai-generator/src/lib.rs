@@ -30,7 +30,6 @@ use platform::config::{EnvReader, FromEnv};
 use platform::dispatch::JobHandler;
 use platform::jobs::{self, Advance, Origin};
 use platform::metrics;
-use platform::mongo::PageRequest;
 use platform::runtime::{CommonSettings, Deps, WorkerApp};
 use platform::service::ServiceInfo;
 
@@ -161,9 +160,8 @@ impl Generator {
         let db = &self.deps.db;
         let history = db
             .messages()
-            .list(&raw.project_id, PageRequest::new(self.history_turns, 0))
+            .latest(&raw.project_id, self.history_turns)
             .await?
-            .items
             .into_iter()
             .filter(|m| m.job_id != Some(raw.job_id) && m.role != Role::System)
             .map(|m| Turn {
@@ -260,17 +258,12 @@ impl Generator {
     /// The question the project's previous job ended with, if it did: the
     /// message of this job answers it.
     async fn open_question(&self, raw: &RawEnvelope) -> Result<Option<Question>, HandlerError> {
-        let recent = self
+        let previous = self
             .deps
             .db
             .jobs()
-            .list_by_project(&raw.project_id, PageRequest::new(5, 0))
+            .previous_in_project(&raw.project_id, raw.job_id, raw.created_at)
             .await?;
-        let previous = recent
-            .items
-            .into_iter()
-            .filter(|j| j.job_id != raw.job_id && j.created_at <= raw.created_at)
-            .max_by_key(|j| j.created_at);
         Ok(previous
             .filter(|j| j.stage == JobStage::NeedsInput)
             .and_then(|j| j.question))
