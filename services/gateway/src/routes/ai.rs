@@ -185,6 +185,8 @@ async fn start(
         .map(|v| Version::new(v).map_err(|e| ApiError::bad_request("base_version", e)))
         .transpose()?;
     let project_name = project_name.as_deref().map(super::projects::check_name).transpose()?;
+    // Before a project is made for the job: a refused request leaves none.
+    crate::quota::admit(state, user).await?;
     let project: Project = match project_key.as_deref() {
         Some(key) => owned_project(state, user, key).await?,
         None => {
@@ -208,7 +210,8 @@ async fn start(
 }
 
 /// Stores the user's words in the conversation and accepts a generation job
-/// for `project`; `spec`, when given, is built as it is.
+/// for `project`; `spec`, when given, is built as it is. The caller has
+/// admitted the job (`quota::admit`).
 pub(super) async fn submit(
     state: &AppState,
     user: &AuthUser,
@@ -218,7 +221,6 @@ pub(super) async fn submit(
     base_version: Option<Version>,
     spec: Option<PartSpec>,
 ) -> ApiResult<HttpResponse> {
-    crate::quota::admit(state, user).await?;
     let job_id = JobId::generate();
     let now = Utc::now();
     state

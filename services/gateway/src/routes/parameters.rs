@@ -199,6 +199,7 @@ async fn edit(
     }
     spec.follow(&before);
     let prompt = format!("Change {} (version {version}).", changes.join(", "));
+    crate::quota::admit(&state, &user).await?;
     submit(&state, &user, request_id, &project, prompt, Some(version), Some(spec)).await
 }
 
