@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::diagnosis::Diagnosis;
 use crate::spec::PartSpec;
-use crate::verify::Verification;
+use crate::verify::{Expectations, Verification};
 use crate::{JobId, JobStage, ModelFormat, ProjectId, ProjectSlug, S3Key, UserId, Version};
 
 /// Every routing key of the `cadscribe` exchange.
@@ -274,6 +274,11 @@ pub struct ScriptGenerated {
     /// Milliseconds spent writing the script.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generation_ms: Option<u64>,
+    /// What the model must measure (from the spec, or from the prompt for
+    /// a language model's script); the script store records it on the job
+    /// with the stage change to uploading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<Expectations>,
 }
 
 impl Payload for ScriptGenerated {

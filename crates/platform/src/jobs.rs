@@ -248,6 +248,9 @@ pub struct Advance {
     pub set: Document,
     /// Further conditions on the job for the move (a claim made with it).
     pub only_if: Document,
+    /// The job as the caller read it (a handler's job): the moved job is
+    /// this one with the change applied, not read back.
+    pub known: Option<Job>,
 }
 
 impl Advance {
@@ -258,6 +261,7 @@ impl Advance {
             detail: None,
             set: Document::new(),
             only_if: Document::new(),
+            known: None,
         }
     }
     pub fn version(mut self, v: Version) -> Self {
@@ -276,6 +280,12 @@ impl Advance {
         self.only_if = filter;
         self
     }
+    /// Moves `job`, as the caller read it, saving a read of the job after
+    /// the change: for a handler whose job nobody else changes meanwhile.
+    pub fn on(mut self, job: &Job) -> Self {
+        self.known = Some(job.clone());
+        self
+    }
 }
 
 /// Moves the job and, when it moved, tells everyone with `job.status` and
@@ -289,7 +299,14 @@ pub async fn advance(
 ) -> Result<Transition, HandlerError> {
     let transition = db
         .jobs()
-        .transition_where(origin.job_id, step.stage, step.detail.clone(), step.set, step.only_if)
+        .transition_where(
+            origin.job_id,
+            step.stage,
+            step.detail.clone(),
+            step.set,
+            step.only_if,
+            step.known.as_ref(),
+        )
         .await?;
     if let Transition::Moved(job) = &transition {
         let entered = job.history.iter().rev().nth(1).map(|h| (h.stage, h.at));

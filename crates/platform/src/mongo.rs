@@ -801,6 +801,38 @@ impl Logs {
     }
 }
 
+/// `job` with an update's `$set` (dotted paths name fields of embedded
+/// documents, as the server reads them) and one history entry pushed, as the
+/// server applies them.
+fn applied(job: &Job, set: &Document, entry: Document) -> DbResult<Job> {
+    fn set_path(doc: &mut Document, path: &str, value: Bson) {
+        match path.split_once('.') {
+            None => {
+                doc.insert(path, value);
+            }
+            Some((head, rest)) => {
+                if !matches!(doc.get(head), Some(Bson::Document(_))) {
+                    doc.insert(head, Document::new());
+                }
+                if let Some(Bson::Document(inner)) = doc.get_mut(head) {
+                    set_path(inner, rest, value);
+                }
+            }
+        }
+    }
+    let mut doc = bson::to_document(job)?;
+    for (path, value) in set {
+        set_path(&mut doc, path, value.clone());
+    }
+    match doc.get_mut("history") {
+        Some(Bson::Array(history)) => history.push(Bson::Document(entry)),
+        _ => {
+            doc.insert("history", vec![Bson::Document(entry)]);
+        }
+    }
+    Ok(bson::from_document(doc)?)
+}
+
 /// The outcome of asking to move a job to a stage.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Transition {
@@ -832,10 +864,14 @@ impl Jobs {
         detail: Option<String>,
         set: Document,
     ) -> DbResult<Transition> {
-        self.transition_where(id, to, detail, set, Document::new()).await
+        self.transition_where(id, to, detail, set, Document::new(), None).await
     }
 
-    /// [`Jobs::transition`] only if the job also matches `only_if`.
+    /// [`Jobs::transition`] only if the job also matches `only_if`. With
+    /// `known`, the job as the caller last read it, a job that moved comes
+    /// back as `known` with this change applied, without reading it again
+    /// (a change made by someone else in between is not in it); one that
+    /// did not move is read.
     pub async fn transition_where(
         &self,
         id: JobId,
@@ -843,6 +879,7 @@ impl Jobs {
         detail: Option<String>,
         mut set: Document,
         only_if: Document,
+        known: Option<&Job>,
     ) -> DbResult<Transition> {
         let from: Vec<Bson> = JobStage::predecessors(to)
             .iter()
@@ -869,10 +906,16 @@ impl Jobs {
         // job read may show a change made just after this one.
         let moved = self
             .0
-            .update_one(filter, doc! { "$set": set, "$push": { "history": entry } })
+            .update_one(
+                filter,
+                doc! { "$set": set.clone(), "$push": { "history": entry.clone() } },
+            )
             .await?
             .matched_count
             == 1;
+        if let (true, Some(known)) = (moved, known) {
+            return Ok(Transition::Moved(Box::new(applied(known, &set, entry)?)));
+        }
         let job = self
             .get(id)
             .await?

@@ -315,17 +315,68 @@ async fn slugs_are_unique_and_lists_are_paged_newest_first() {
     env.drop_db().await;
 }
 
+/// A queued job of a new project of a new user, stored.
+async fn queued_job(db: &platform::mongo::Db, name: &str) -> Job {
+    let p = db.projects().create(project(name, &UserId::generate())).await.unwrap();
+    let j = job(&p);
+    db.jobs().insert(&j).await.unwrap();
+    j
+}
+
+#[tokio::test]
+async fn a_stage_change_applied_to_the_callers_job_equals_the_job_read_back() {
+    let env = TestEnv::new();
+    let db = env.db().await;
+    let j = queued_job(&db, "applied").await;
+    let mut read = db.jobs().get(j.job_id).await.unwrap().unwrap();
+    // Plain fields, fields of embedded documents (new and existing), a
+    // claim by attempt and a terminal stage's fields, one step after another.
+    let steps = [
+        (JobStage::Generating, None, doc! {}, doc! {}),
+        (
+            JobStage::Uploading,
+            None,
+            doc! { "timings.generation_ms": 12_i64, "versions.0": 4_i64, "version": 4_i64 },
+            doc! { "versions.0": null },
+        ),
+        (JobStage::Processing, None, doc! { "timings.store_ms": 3_i64 }, doc! {}),
+        (
+            JobStage::Failed,
+            Some("boom".to_owned()),
+            doc! { "timings.completion_ms": 5_i64, "repair_attempts": 1_i32 },
+            doc! {},
+        ),
+    ];
+    for (stage, detail, set, only_if) in steps {
+        let moved = db
+            .jobs()
+            .transition_where(j.job_id, stage, detail, set, only_if, Some(&read))
+            .await
+            .unwrap();
+        let Transition::Moved(applied) = moved else {
+            panic!("{stage} did not move")
+        };
+        let stored = db.jobs().get(j.job_id).await.unwrap().unwrap();
+        assert_eq!(*applied, stored, "{stage}");
+        read = stored;
+    }
+    assert_eq!(read.versions.get(0).map(|v| v.get()), Some(4));
+    assert_eq!(read.timings.store_ms, Some(3));
+    // A job that does not move is read, whatever the caller knew.
+    let stale = db
+        .jobs()
+        .transition_where(j.job_id, JobStage::Generating, None, doc! {}, doc! {}, Some(&j))
+        .await
+        .unwrap();
+    assert!(matches!(stale, Transition::Unchanged(ref job) if job.stage == JobStage::Failed));
+    env.drop_db().await;
+}
+
 #[tokio::test]
 async fn job_transitions_are_atomic_and_legal_only() {
     let env = TestEnv::new();
     let db = env.db().await;
-    let p = db
-        .projects()
-        .create(project("jobs", &UserId::generate()))
-        .await
-        .unwrap();
-    let j = job(&p);
-    db.jobs().insert(&j).await.unwrap();
+    let j = queued_job(&db, "jobs").await;
     assert!(matches!(db.jobs().insert(&j).await, Err(DbError::Duplicate(_))));
 
     let moved = db

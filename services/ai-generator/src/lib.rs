@@ -190,10 +190,11 @@ impl Generator {
         })
     }
 
-    async fn generate(&self, raw: &RawEnvelope, mut task: Task) -> Result<(), HandlerError> {
+    async fn generate(&self, raw: &RawEnvelope, mut task: Task, job: &Job) -> Result<(), HandlerError> {
         let Deps { db, bus, .. } = &self.deps;
         let origin = Origin::of(raw);
-        jobs::advance(db, bus.as_ref(), &origin, &task.slug, Advance::to(JobStage::Generating)).await?;
+        let step = Advance::to(JobStage::Generating).on(job);
+        jobs::advance(db, bus.as_ref(), &origin, &task.slug, step).await?;
         task.began = Some(std::time::Instant::now());
         if let Some(spec) = task.spec.take() {
             return self.build_spec(raw, task, spec).await;
@@ -342,22 +343,11 @@ impl Generator {
             job_id: Some(raw.job_id),
             ..MessageMetadata::default()
         };
-        // The reply and the expectations, at once.
-        let expected = draft
-            .expected
-            .as_ref()
-            .map(|e| bson::to_bson(e).map_err(HandlerError::permanent))
-            .transpose()?;
-        let (messages, jobs_coll) = (db.messages(), db.jobs());
-        let reply = reply(raw, &task, draft.reply.clone(), metadata);
-        let (replied, recorded) = tokio::join!(messages.insert(&reply), async {
-            match expected {
-                Some(expected) => jobs_coll.set(raw.job_id, doc! { "expected": expected }).await,
-                None => Ok(()),
-            }
-        });
-        replied?;
-        recorded?;
+        // The expectations travel with the script, recorded on the job by
+        // the script store's stage change.
+        db.messages()
+            .insert(&reply(raw, &task, draft.reply.clone(), metadata))
+            .await?;
         let generated = ScriptGenerated {
             slug: task.slug,
             user_id: task.user_id,
@@ -370,6 +360,7 @@ impl Generator {
             repair_attempt: task.repair_attempt,
             spec: draft.spec,
             generation_ms: task.began.map(|t| t.elapsed().as_millis() as u64),
+            expected: draft.expected,
         };
         bus.publish(&origin.message(generated).into_raw()).await?;
         Ok(())
@@ -396,8 +387,8 @@ fn reply(raw: &RawEnvelope, task: &Task, content: String, metadata: MessageMetad
 /// A request and a repair both write a script.
 #[async_trait]
 impl<P: Payload + Into<Task>> JobHandler<P> for Generator {
-    async fn handle(&self, raw: &RawEnvelope, payload: P, _job: Job) -> Result<(), HandlerError> {
-        self.generate(raw, payload.into()).await
+    async fn handle(&self, raw: &RawEnvelope, payload: P, job: Job) -> Result<(), HandlerError> {
+        self.generate(raw, payload.into(), &job).await
     }
 }
 

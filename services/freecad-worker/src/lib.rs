@@ -129,7 +129,10 @@ impl JobHandler<ScriptStored> for Worker {
                 bus.as_ref(),
                 &origin,
                 &msg.slug,
-                Advance::to(JobStage::Processing).version(msg.version).set(timings),
+                Advance::to(JobStage::Processing)
+                    .version(msg.version)
+                    .set(timings)
+                    .on(&job),
             ),
             async {
                 let script = store.get(&msg.input_key.to_string()).await;

@@ -298,7 +298,7 @@ impl Watcher {
         if let Some((m, v)) = measured {
             step = step.detail(v.summary(m));
         }
-        let step = step.set(set);
+        let step = step.set(set).on(job);
         if let Transition::Moved(_) = jobs::advance(db, bus.as_ref(), origin, slug, step).await? {
             tracing::info!(%version, "job completed");
         }

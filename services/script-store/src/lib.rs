@@ -54,6 +54,8 @@ pub struct Incoming {
     spec: Option<domain::spec::PartSpec>,
     /// What writing the script took, for the job's timings.
     generation_ms: Option<u64>,
+    /// What the model must measure, recorded on the job.
+    expected: Option<domain::verify::Expectations>,
 }
 
 impl From<ScriptGenerated> for Incoming {
@@ -67,6 +69,7 @@ impl From<ScriptGenerated> for Incoming {
             repair_attempt: m.repair_attempt,
             spec: m.spec,
             generation_ms: m.generation_ms,
+            expected: m.expected,
         }
     }
 }
@@ -82,6 +85,7 @@ impl From<ScriptUploaded> for Incoming {
             repair_attempt: 0,
             spec: None,
             generation_ms: None,
+            expected: None,
         }
     }
 }
@@ -104,7 +108,10 @@ impl ScriptStore {
             generation_ms: inc.generation_ms,
             ..JobTimings::default()
         };
-        let set = platform::mongo::timing_fields(&generated).map_err(HandlerError::transient)?;
+        let mut set = platform::mongo::timing_fields(&generated).map_err(HandlerError::transient)?;
+        if let Some(expected) = &inc.expected {
+            set.insert("expected", bson::to_bson(expected).map_err(HandlerError::permanent)?);
+        }
         let version = match job.versions.get(inc.repair_attempt) {
             Some(version) => {
                 jobs::advance(
@@ -112,7 +119,7 @@ impl ScriptStore {
                     bus.as_ref(),
                     &origin,
                     &inc.slug,
-                    Advance::to(JobStage::Uploading).version(version).set(set),
+                    Advance::to(JobStage::Uploading).version(version).set(set).on(&job),
                 )
                 .await?;
                 version
@@ -137,7 +144,8 @@ impl ScriptStore {
                 let step = Advance::to(JobStage::Uploading)
                     .version(candidate)
                     .set(claim)
-                    .only_if(doc! { field.as_str(): Bson::Null });
+                    .only_if(doc! { field.as_str(): Bson::Null })
+                    .on(&job);
                 match jobs::advance(db, bus.as_ref(), &origin, &inc.slug, step).await? {
                     Transition::Moved(_) => candidate,
                     // Claimed meanwhile (a duplicate delivery), or the job

@@ -26,6 +26,7 @@ fn generated(slug: &domain::ProjectSlug, user: &domain::UserId, n: usize) -> Scr
         repair_attempt: 0,
         spec: None,
         generation_ms: Some(7),
+        expected: None,
     }
 }
 
