@@ -168,9 +168,13 @@ pub fn render(triangles: &[Triangle], options: Options) -> Image {
         // Edge functions, normalised by the signed area so a sample inside
         // has all three between 0 and 1 whatever the winding.
         let edge = |p: V3, q: V3, x: f32, y: f32| ((q[0] - p[0]) * (y - p[1]) - (q[1] - p[1]) * (x - p[0])) / det;
+        let sides = [(b, c), (c, a), (a, b)];
         for y in y0..y1 {
             let sy = y as f32 + 0.5;
-            for x in x0..x1 {
+            let Some((from, to)) = row_span(&sides, det, sy, x0, x1) else {
+                continue;
+            };
+            for x in from..to {
                 let sx = x as f32 + 0.5;
                 let wa = edge(b, c, sx, sy);
                 let wb = edge(c, a, sx, sy);
@@ -199,6 +203,34 @@ pub fn render(triangles: &[Triangle], options: Options) -> Image {
 
     let lines = edges(&depth, &owner, &facets, w, h, 3.0 / scale);
     resolve(&owner, &facets, &lines, options, w)
+}
+
+/// The samples of row `sy` between `x0` and `x1` that can be inside the
+/// triangle with these sides: each edge function is linear along the row,
+/// so each side bounds the row on one end. A sample's own test decides; the
+/// span is one sample wider on each end than the bounds, so rounding here
+/// never drops a sample, and a long thin triangle costs what it covers
+/// rather than its bounding box. `None` when the row misses the triangle.
+fn row_span(sides: &[(V3, V3); 3], det: f32, sy: f32, x0: usize, x1: usize) -> Option<(usize, usize)> {
+    let (mut low, mut high) = (x0 as f32, x1 as f32);
+    for &(p, q) in sides {
+        // The edge function at sample x + 0.5 is `at + slope * x`.
+        let slope = -(q[1] - p[1]) / det;
+        let at = ((q[0] - p[0]) * (sy - p[1]) - (q[1] - p[1]) * (0.5 - p[0])) / det;
+        if slope > 0.0 {
+            low = low.max(-at / slope);
+        } else if slope < 0.0 {
+            high = high.min(-at / slope);
+        } else if at < 0.0 {
+            return None;
+        }
+    }
+    if !(low.is_finite() && high.is_finite()) {
+        return Some((x0, x1));
+    }
+    let from = (low.floor() - 1.0).max(x0 as f32) as usize;
+    let to = ((high.ceil() + 2.0).max(0.0) as usize).min(x1);
+    (from < to).then_some((from, to))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -303,5 +335,51 @@ fn resolve(owner: &[u32], facets: &[Facet], lines: &[Line], options: Options, w:
         width: options.width,
         height: options.height,
         rgba,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every sample inside a triangle (by the rasterizer's own test) lies
+    /// in its row's span: slivers, steep and flat sides, both windings,
+    /// corners off the grid and outside it.
+    #[test]
+    fn a_rows_span_holds_every_sample_inside_the_triangle() {
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((seed >> 33) as f32 / (1u64 << 31) as f32) * 140.0 - 20.0
+        };
+        let (w, h) = (100usize, 100usize);
+        let mut triangles: Vec<[V3; 3]> = (0..400)
+            .map(|_| [[next(), next(), 0.0], [next(), next(), 0.0], [next(), next(), 0.0]])
+            .collect();
+        triangles.push([[0.2, 0.3, 0.0], [99.7, 0.9, 0.0], [99.9, 1.4, 0.0]]); // a sliver
+        triangles.push([[10.0, 5.0, 0.0], [10.0, 95.0, 0.0], [60.0, 50.0, 0.0]]); // a vertical side
+        triangles.push([[5.0, 40.0, 0.0], [95.0, 40.0, 0.0], [50.0, 41.0, 0.0]]); // a flat side
+        let mut inside = 0;
+        for [a, b, c] in triangles {
+            let det = (b[0] - a[0]) * (c[1] - a[1]) - (c[0] - a[0]) * (b[1] - a[1]);
+            if det.abs() < 1e-12 {
+                continue;
+            }
+            let edge = |p: V3, q: V3, x: f32, y: f32| ((q[0] - p[0]) * (y - p[1]) - (q[1] - p[1]) * (x - p[0])) / det;
+            let sides = [(b, c), (c, a), (a, b)];
+            for y in 0..h {
+                let sy = y as f32 + 0.5;
+                let span = row_span(&sides, det, sy, 0, w);
+                for x in 0..w {
+                    let sx = x as f32 + 0.5;
+                    if edge(b, c, sx, sy) >= 0.0 && edge(c, a, sx, sy) >= 0.0 && edge(a, b, sx, sy) >= 0.0 {
+                        inside += 1;
+                        let (from, to) = span.unwrap_or_else(|| panic!("row {y} of {a:?} {b:?} {c:?} has no span"));
+                        assert!((from..to).contains(&x), "sample {x} of row {y} outside {from}..{to}");
+                    }
+                }
+            }
+        }
+        assert!(inside > 10_000, "{inside} samples inside: the triangles miss the grid");
     }
 }
