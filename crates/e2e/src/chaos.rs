@@ -176,6 +176,10 @@ pub struct Report {
     pub calm: Vec<f64>,
     /// The same for jobs during which a fault happened.
     pub faulted: Vec<f64>,
+    /// For those jobs, seconds from the end of the last fault they
+    /// overlapped (the broken piece back) or from their acceptance, if
+    /// later, to completed: how long a job takes once the system is whole.
+    pub after_fault: Vec<f64>,
     /// One line per broken promise, naming the job or project.
     pub violations: Vec<String>,
 }
@@ -225,13 +229,22 @@ impl fmt::Display for Report {
             writeln!(f, "  nemesis: {e}")?;
         }
         writeln!(f, "accepted -> completed   {:>5} {:>9} {:>9}", "n", "p50 s", "p95 s")?;
-        for (name, values) in [("no fault", &self.calm), ("overlapped a fault", &self.faulted)] {
+        for (name, values) in [
+            ("no fault", &self.calm),
+            ("overlapped a fault", &self.faulted),
+            ("  once it was mended", &self.after_fault),
+        ] {
             let show = |p| percentile(values, p).map_or("-".to_owned(), |v| format!("{v:.2}"));
             writeln!(f, "  {name:<21} {:>5} {:>9} {:>9}", values.len(), show(0.5), show(0.95))?;
         }
         if let (Some(calm), Some(faulted)) = (percentile(&self.calm, 0.95), percentile(&self.faulted, 0.95)) {
             if calm > 0.0 {
                 writeln!(f, "p95 with a fault / without: {:.1}x", faulted / calm)?;
+            }
+        }
+        if let (Some(calm), Some(after)) = (percentile(&self.calm, 0.95), percentile(&self.after_fault, 0.95)) {
+            if calm > 0.0 {
+                writeln!(f, "p95 once the fault was mended / without: {:.1}x", after / calm)?;
             }
         }
         if self.violations.is_empty() {
@@ -426,9 +439,18 @@ async fn check(
             check_outputs(db, store, job, report).await?;
             if let Some(end) = job.finished_at {
                 let secs = (end - job.created_at).num_milliseconds() as f64 / 1000.0;
-                let overlapped = report.faults.iter().any(|f| f.from <= end && f.until >= job.created_at);
-                if overlapped {
+                let mended = report
+                    .faults
+                    .iter()
+                    .filter(|f| f.from <= end && f.until >= job.created_at)
+                    .map(|f| f.until)
+                    .max();
+                if let Some(mended) = mended {
                     report.faulted.push(secs);
+                    let since = mended.max(job.created_at);
+                    report
+                        .after_fault
+                        .push(((end - since).num_milliseconds() as f64 / 1000.0).max(0.0));
                 } else {
                     report.calm.push(secs);
                 }

@@ -4,11 +4,14 @@
 //! it recorded it on the job (generation, script store, script fetch,
 //! FreeCAD, S3 puts, verification and completion) and the rest (bus hops,
 //! queues, stage writes) — then saturation throughput with p50 / p95 / max
-//! of each stage. `--neighbour N` then measures fairness: one user queues N
+//! of each stage; `--users N` spreads the saturation jobs over N users, each
+//! with its own projects and its own share of the pipeline
+//! (`FAIR_SHARE_JOBS`), as many people at once load it. `--neighbour N` then measures fairness: one user queues N
 //! spur gears, another then asks for one small cube, and the cube's time to
 //! "Model ready" is printed beside the backlog's.
 //!
-//! Usage: bench-pipeline [--single N] [--jobs N] [--projects N] [--prompt TEXT] [--neighbour N] [--timeout SECS]
+//! Usage: bench-pipeline [--single N] [--jobs N] [--projects N] [--users N] [--prompt TEXT] [--neighbour N]
+//!                       [--timeout SECS]
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -27,19 +30,22 @@ struct Args {
     single: usize,
     jobs: usize,
     projects: usize,
+    users: usize,
     prompt: String,
     neighbour: usize,
     timeout: Duration,
 }
 
 const USAGE: &str =
-    "bench-pipeline [--single N] [--jobs N] [--projects N] [--prompt TEXT] [--neighbour N] [--timeout SECS]";
+    "bench-pipeline [--single N] [--jobs N] [--projects N] [--users N] [--prompt TEXT] [--neighbour N] \
+                     [--timeout SECS]";
 
 fn args() -> anyhow::Result<Args> {
     let mut a = Args {
         single: 10,
         jobs: 20,
         projects: 4,
+        users: 1,
         prompt: "a 40 x 20 x 10 mm plate with a 6 mm through hole".into(),
         neighbour: 0,
         timeout: Duration::from_secs(600),
@@ -51,6 +57,7 @@ fn args() -> anyhow::Result<Args> {
             "--single" => a.single = value()?.parse().context("--single takes a number")?,
             "--jobs" => a.jobs = value()?.parse().context("--jobs takes a number")?,
             "--projects" => a.projects = value()?.parse().context("--projects takes a number")?,
+            "--users" => a.users = value()?.parse().context("--users takes a number")?,
             "--prompt" => a.prompt = value()?,
             "--neighbour" => a.neighbour = value()?.parse().context("--neighbour takes a number")?,
             "--timeout" => a.timeout = Duration::from_secs(value()?.parse().context("--timeout takes seconds")?),
@@ -61,8 +68,8 @@ fn args() -> anyhow::Result<Args> {
             other => bail!("unknown argument {other:?} (try --help)"),
         }
     }
-    if a.projects == 0 {
-        bail!("--projects must be at least 1");
+    if a.projects == 0 || a.users == 0 {
+        bail!("--projects and --users must be at least 1");
     }
     Ok(a)
 }
@@ -116,49 +123,65 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 
-    let owner = UserId::generate();
-    let mut projects = Vec::new();
-    for i in 0..a.projects {
-        let p = jobs::new_project(&format!("bench {} {i}", &owner.as_str()[5..13]), &owner)?;
-        projects.push(db.projects().create(p).await?);
+    // Each user with `--projects` projects of their own.
+    let mut owners: Vec<(UserId, Vec<Project>)> = Vec::new();
+    for _ in 0..a.users {
+        let owner = UserId::generate();
+        let mut projects = Vec::new();
+        for i in 0..a.projects {
+            let p = jobs::new_project(&format!("bench {} {i}", &owner.as_str()[5..13]), &owner)?;
+            projects.push(db.projects().create(p).await?);
+        }
+        owners.push((owner, projects));
     }
+    let (owner, projects) = (&owners[0].0, &owners[0].1);
 
     if a.single > 0 {
         println!("one job at a time, {} jobs: {:?}", a.single, a.prompt);
         let mut finished = Vec::new();
         for i in 0..a.single {
-            let id = submit(&db, bus.as_ref(), &projects[i % projects.len()], &owner, &a.prompt).await?;
+            let id = submit(&db, bus.as_ref(), &projects[i % projects.len()], owner, &a.prompt).await?;
             finished.extend(wait_for(&db, &[id], a.timeout, false).await?.into_values());
         }
         single_job_breakdown(&finished);
     }
     if a.jobs > 0 {
-        saturation(&db, bus.as_ref(), &projects, &owner, &a).await?;
+        saturation(&db, bus.as_ref(), &owners, &a).await?;
     }
     if a.neighbour > 0 {
-        neighbour(&db, bus.as_ref(), &owner, &a).await?;
+        neighbour(&db, bus.as_ref(), owner, &a).await?;
     }
     Ok(())
 }
 
 /// Every job at once: throughput and the time in each stage.
-async fn saturation(db: &Db, bus: &dyn Bus, projects: &[Project], owner: &UserId, a: &Args) -> anyhow::Result<()> {
+async fn saturation(db: &Db, bus: &dyn Bus, owners: &[(UserId, Vec<Project>)], a: &Args) -> anyhow::Result<()> {
     println!();
     println!(
-        "saturation: {} jobs at once over {} projects: {:?}",
-        a.jobs, a.projects, a.prompt
+        "saturation: {} jobs at once from {} user(s), {} projects each: {:?}",
+        a.jobs, a.users, a.projects, a.prompt
     );
     let started = Instant::now();
     let mut ids: Vec<JobId> = Vec::new();
     for i in 0..a.jobs {
-        ids.push(submit(db, bus, &projects[i % projects.len()], owner, &a.prompt).await?);
+        // Users in turn, then each user's projects in turn.
+        let (owner, projects) = &owners[i % owners.len()];
+        let project = &projects[(i / owners.len()) % projects.len()];
+        ids.push(submit(db, bus, project, owner, &a.prompt).await?);
     }
     let done = wait_for(db, &ids, a.timeout, true).await?;
-    let wall = started.elapsed().as_secs_f64();
+    // From the first acceptance to the last job's end as the jobs record
+    // them: the poll's interval is not in it.
+    let first = done.values().map(|j| j.created_at).min();
+    let last = done.values().filter_map(|j| j.finished_at).max();
+    let wall = match (first, last) {
+        (Some(first), Some(last)) => (last - first).num_microseconds().unwrap_or(0) as f64 / 1e6,
+        _ => started.elapsed().as_secs_f64(),
+    };
 
     let completed = done.values().filter(|j| j.stage == JobStage::Completed).count();
     println!(
-        "{completed} completed, {} failed, in {wall:.2} s: {:.2} jobs/s",
+        "{completed} completed, {} failed, in {wall:.2} s (first accepted to last finished): {:.2} jobs/s",
         ids.len() - completed,
         ids.len() as f64 / wall
     );
