@@ -136,6 +136,16 @@ export async function errorOf(res: Response): Promise<ApiError> {
   return new ApiError(res.status, 'http_' + res.status, fallback[res.status] ?? `The server answered ${res.status}.`);
 }
 
+/** The error code of a response, read from a copy so the body stays unread. */
+async function codeOf(res: Response): Promise<string | undefined> {
+  try {
+    const body = (await res.clone().json()) as ErrorBody | null;
+    return body?.error?.code;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Milliseconds to wait after a 429: its Retry-After (1 to 10 s), else 1 s. */
 export function retryDelay(header: string | null): number {
   const secs = Number(header);
@@ -143,7 +153,7 @@ export function retryDelay(header: string | null): number {
 }
 
 export class Api {
-  /** How often a rate-limited read is tried again. */
+  /** How often a rate-limited request is tried again. */
   retries = 3;
   sleep: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   private readonly base: string;
@@ -188,8 +198,12 @@ export class Api {
         if ((e as Error)?.name === 'AbortError') throw e;
         throw new ApiError(0, 'network', 'Cannot reach the CADScribe server. Check your connection and try again.');
       }
-      // Reads are safe to repeat: wait as long as a rate limit says, a few times.
-      if (res.status !== 429 || method !== 'GET' || attempt > this.retries) break;
+      // Wait as long as a rate limit says, a few times, and ask again: for a
+      // read, and for any request the rate limiter refused (it refuses before
+      // anything is done, so a write is not made twice). A quota is not
+      // waited out: the person is told.
+      if (res.status !== 429 || attempt > this.retries) break;
+      if (method !== 'GET' && (await codeOf(res)) !== 'rate_limited') break;
       await this.sleep(retryDelay(res.headers.get('retry-after')));
     }
     if (!res.ok) {

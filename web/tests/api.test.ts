@@ -92,9 +92,17 @@ describe('Api', () => {
     await expect(api.projects()).rejects.toMatchObject({ status: 502, message: expect.stringContaining('unavailable') });
   });
 
-  it('waits out a rate limit on reads, not on writes', async () => {
+  it('waits out a rate limit on reads and on writes it refused, not a quota', async () => {
     const limited = () => new Response(JSON.stringify({ error: { code: 'rate_limited', message: 'too many requests; try again in 2 s' } }), { status: 429, headers: { 'retry-after': '2' } });
-    const { fn, calls } = fakeFetch([limited(), limited(), json(200, { items: [], total: 0, limit: 200, offset: 0 }), limited()]);
+    const quota = () => new Response(JSON.stringify({ error: { code: 'quota_exceeded', message: '3 jobs in flight' } }), { status: 429, headers: { 'retry-after': '30' } });
+    const { fn, calls } = fakeFetch([
+      limited(),
+      limited(),
+      json(200, { items: [], total: 0, limit: 200, offset: 0 }),
+      limited(),
+      new Response(null, { status: 204 }),
+      quota(),
+    ]);
     const api = new Api({ tokens: memoryTokens(), fetch: fn });
     const waits: number[] = [];
     api.sleep = async (ms) => {
@@ -103,8 +111,14 @@ describe('Api', () => {
     expect((await api.projects()).total).toBe(0);
     expect(calls).toHaveLength(3);
     expect(waits).toEqual([2000, 2000]);
-    await expect(api.chat('a cube 10 mm')).rejects.toMatchObject({ status: 429, code: 'rate_limited' });
-    expect(calls).toHaveLength(4);
+    // The limiter refuses before anything is done: the delete is asked again.
+    await api.deleteProject('project-1');
+    expect(calls).toHaveLength(5);
+    expect(calls[4].init.method).toBe('DELETE');
+    expect(waits).toEqual([2000, 2000, 2000]);
+    // A quota is said at once.
+    await expect(api.chat('a cube 10 mm')).rejects.toMatchObject({ status: 429, code: 'quota_exceeded', message: '3 jobs in flight' });
+    expect(calls).toHaveLength(6);
   });
 
   it('gives up on a read after a few rate-limited tries', async () => {
