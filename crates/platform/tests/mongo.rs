@@ -161,52 +161,45 @@ async fn stored_bytes_count_each_versions_files_once_and_only_the_newest_version
     let v = |n: u32| domain::Version::new(n).unwrap();
     let outputs = |n: u32| vec![format!("s3://b/output/{n}.step")];
 
-    projects
-        .record_script(&a.project_id, v(1), "s3://b/in/1.py", None, 100)
-        .await
-        .unwrap();
-    projects
-        .mark_completed(&a.project_id, v(1), &outputs(1), 1_000)
-        .await
-        .unwrap();
-    // Redelivered: set again, not added again.
-    projects
-        .record_script(&a.project_id, v(1), "s3://b/in/1.py", None, 100)
-        .await
-        .unwrap();
-    projects
-        .mark_completed(&a.project_id, v(1), &outputs(1), 1_000)
-        .await
-        .unwrap();
-    // Version 3 stored before version 2: 2 stays behind, its bytes count.
-    projects
-        .record_script(&a.project_id, v(3), "s3://b/in/3.py", Some("m"), 30)
-        .await
-        .unwrap();
-    projects
-        .record_script(&a.project_id, v(2), "s3://b/in/2.py", None, 20)
-        .await
-        .unwrap();
-    projects
-        .mark_completed(&a.project_id, v(3), &outputs(3), 3_000)
-        .await
-        .unwrap();
-    projects
-        .mark_completed(&a.project_id, v(2), &outputs(2), 2_000)
-        .await
-        .unwrap();
-    projects
-        .record_script(&b.project_id, v(1), "s3://b/in/b1.py", None, 7)
-        .await
-        .unwrap();
-    projects
-        .record_script(&other.project_id, v(1), "s3://b/in/c1.py", None, 999_999)
-        .await
-        .unwrap();
+    // A script stored (its model) or a model built, with the bytes of its files.
+    enum Step<'a> {
+        Script(&'a Project, u32, Option<&'a str>, u64),
+        Built(&'a Project, u32, u64),
+    }
+    use Step::{Built, Script};
+    let steps = [
+        Script(&a, 1, None, 100),
+        Built(&a, 1, 1_000),
+        // Redelivered: set again, not added again.
+        Script(&a, 1, None, 100),
+        Built(&a, 1, 1_000),
+        // Version 3 stored before version 2: 2 stays behind, its bytes count.
+        Script(&a, 3, Some("m"), 30),
+        Script(&a, 2, None, 20),
+        Built(&a, 3, 3_000),
+        Built(&a, 2, 2_000),
+        Script(&b, 1, None, 7),
+        Script(&other, 1, None, 999_999),
+    ];
+    for step in steps {
+        match step {
+            Script(p, n, model, bytes) => {
+                let uri = format!("s3://b/in/{}/{n}.py", p.slug);
+                projects
+                    .record_script(&p.project_id, v(n), &uri, model, bytes)
+                    .await
+                    .unwrap();
+            }
+            Built(p, n, bytes) => projects
+                .mark_completed(&p.project_id, v(n), &outputs(n), bytes)
+                .await
+                .unwrap(),
+        }
+    }
 
     let stored = projects.get(&a.project_id).await.unwrap().unwrap();
     assert_eq!(stored.current_version, 3);
-    assert_eq!(stored.latest_s3_input.as_deref(), Some("s3://b/in/3.py"));
+    assert_eq!(stored.latest_s3_input, Some(format!("s3://b/in/{}/3.py", a.slug)));
     assert_eq!(
         stored.latest_s3_output,
         outputs(3),

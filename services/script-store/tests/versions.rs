@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use domain::documents::JobKind;
+use domain::documents::{Job, JobKind, Project};
 use domain::messages::{ScriptGenerated, ScriptSource, ScriptStored};
+use domain::verify::Expectations;
 use domain::{Envelope, FileType, JobId, JobStage, RawEnvelope};
 use platform::bus::Bus;
 use platform::jobs;
@@ -28,6 +29,18 @@ fn generated(slug: &domain::ProjectSlug, user: &domain::UserId, n: usize) -> Scr
         generation_ms: Some(7),
         expected: None,
     }
+}
+
+/// The generator's message for script `n` of a new job of `project`, and
+/// that job as the gateway stores it (not yet in the database).
+fn request(project: &Project, n: usize) -> (Envelope<ScriptGenerated>, Job) {
+    let e = Envelope::new(
+        JobId::generate(),
+        project.project_id.clone(),
+        generated(&project.slug, &project.created_by, n),
+    );
+    let job = jobs::new_job(project, &project.created_by, JobKind::Generate, &e);
+    (e, job)
 }
 
 async fn start(env: &TestEnv) -> CancellationToken {
@@ -60,12 +73,13 @@ async fn a_redelivered_script_generated_does_not_create_a_second_version() {
     let bus = env.bus("driver");
     let stop = start(&env).await;
     let project = env.project(&db, "redelivery").await;
-    let env0 = Envelope::new(
-        JobId::generate(),
-        project.project_id.clone(),
-        generated(&project.slug, &project.created_by, 1),
-    );
-    let job = jobs::new_job(&project, &project.created_by, JobKind::Generate, &env0);
+    let (mut env0, job) = request(&project, 1);
+    let expected = Expectations {
+        volume_mm3: Some(1.0),
+        bbox_mm: Some([1.0, 1.0, 1.0]),
+        ..Expectations::default()
+    };
+    env0.payload.expected = Some(expected.clone());
     db.jobs().insert(&job).await.unwrap();
 
     let raw = env0.into_raw();
@@ -85,6 +99,11 @@ async fn a_redelivered_script_generated_does_not_create_a_second_version() {
     assert_eq!(stored_job.versions.get(0).map(|v| v.get()), Some(1));
     assert_eq!(stored_job.version.map(|v| v.get()), Some(1));
     assert_eq!(stored_job.timings.generation_ms, Some(7));
+    assert_eq!(
+        stored_job.expected,
+        Some(expected),
+        "the expectations go with the stage change"
+    );
     let p = db.projects().get(&project.project_id).await.unwrap().unwrap();
     assert_eq!(
         (p.version_counter, p.current_version),
@@ -123,15 +142,8 @@ async fn fifty_jobs_at_once_get_versions_one_to_fifty() {
     let project = env.project(&db, "fifty at once").await;
     let mut raws = Vec::new();
     for n in 0..50 {
-        let e = Envelope::new(
-            JobId::generate(),
-            project.project_id.clone(),
-            generated(&project.slug, &project.created_by, n),
-        );
-        db.jobs()
-            .insert(&jobs::new_job(&project, &project.created_by, JobKind::Generate, &e))
-            .await
-            .unwrap();
+        let (e, job) = request(&project, n);
+        db.jobs().insert(&job).await.unwrap();
         raws.push(e.into_raw());
     }
     futures::future::try_join_all(raws.iter().map(|r| bus.publish(r)))
@@ -166,12 +178,7 @@ async fn a_job_that_cannot_move_to_uploading_still_uses_the_version_it_was_given
     let bus = env.bus("driver");
     let stop = start(&env).await;
     let project = env.project(&db, "cannot move").await;
-    let e = Envelope::new(
-        JobId::generate(),
-        project.project_id.clone(),
-        generated(&project.slug, &project.created_by, 1),
-    );
-    let mut job = jobs::new_job(&project, &project.created_by, JobKind::Generate, &e);
+    let (e, mut job) = request(&project, 1);
     job.stage = JobStage::Processing;
     db.jobs().insert(&job).await.unwrap();
     bus.publish(&e.into_raw()).await.unwrap();

@@ -209,14 +209,7 @@ async fn over_a_quota_is_429_or_413_with_the_reason() {
     let message = error(res, 429, "quota_exceeded").await;
     assert!(message.contains("3 jobs in the last hour"), "{message}");
     // A refused request for a new project leaves no project behind.
-    let listed: serde_json::Value = app
-        .get("/api/projects", &user)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = app.get_json("/api/projects", &user).await;
     assert_eq!(listed["total"], 3, "{listed}");
 
     // Storage: files past the limit refuse new work with 413.
