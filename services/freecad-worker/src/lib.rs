@@ -78,8 +78,10 @@ impl FromEnv for Settings {
             .get(&FREECAD_EXECUTOR)
             .and_then(|e| e.parse().ok())
             .unwrap_or(Executor::Warm);
-        // FreeCAD runs are heavy: take only as many messages as we run.
-        common.bus.prefetch = concurrency;
+        // FreeCAD runs are heavy: take one message more per run than runs
+        // at once, so that a job's fetching, uploads and picture overlap
+        // the next job's FreeCAD run (the runs themselves wait for a slot).
+        common.bus.prefetch = concurrency.saturating_mul(2);
         let worker_id = env.get(&WORKER_ID).unwrap_or_else(|| {
             let host = std::fs::read_to_string("/etc/hostname").unwrap_or_else(|_| "worker".into());
             format!("{}-{}", host.trim(), std::process::id())
@@ -98,6 +100,9 @@ impl FromEnv for Settings {
 pub struct Worker {
     deps: Deps,
     sandbox: Sandbox,
+    /// FreeCAD runs at once (`FREECAD_CONCURRENCY`); the worker holds twice
+    /// as many jobs, the others fetching or uploading meanwhile.
+    slots: tokio::sync::Semaphore,
     worker_id: String,
 }
 
@@ -153,12 +158,14 @@ impl JobHandler<ScriptStored> for Worker {
         let project_name = project?.map(|p| p.project_name).unwrap_or_default();
         let model_name = ModelName::derive(&project_name, &msg.slug);
 
+        let slot = self.slots.acquire().await.map_err(HandlerError::transient)?;
         let started = Utc::now();
         let mut report = self
             .sandbox
             .build_named(&script, &model_name)
             .await
             .map_err(HandlerError::transient)?;
+        drop(slot);
         let seconds = report.duration.as_secs_f64();
         metrics::operation("freecad_run", outcome_reason(&report.outcome), seconds);
 
@@ -341,6 +348,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<WorkerApp> {
     let worker = Arc::new(Worker {
         deps: deps.clone(),
         sandbox,
+        slots: tokio::sync::Semaphore::new(usize::from(settings.concurrency)),
         worker_id: settings.worker_id.clone(),
     });
     let app = WorkerApp::new(
@@ -374,11 +382,6 @@ fn announce_executor(sandbox: &Sandbox, concurrency: u16) {
             });
         }
     }
-}
-
-/// How long a graceful stop may take: the longest run plus the upload.
-pub fn grace_period(settings: &Settings) -> Duration {
-    settings.limits.wall_time + Duration::from_secs(30)
 }
 
 /// Removes `job-*` directories under `root` untouched for longer than
