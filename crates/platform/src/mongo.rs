@@ -11,9 +11,7 @@ use std::time::Duration;
 use bson::{doc, Bson, Document};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use mongodb::options::{
-    Acknowledgment, ClientOptions, FindOneAndUpdateOptions, IndexOptions, ReturnDocument, UpdateOptions, WriteConcern,
-};
+use mongodb::options::{Acknowledgment, ClientOptions, IndexOptions, UpdateOptions, WriteConcern};
 use mongodb::{Client, Collection, Database, IndexModel};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -467,13 +465,15 @@ impl Projects {
     /// are recorded in one update, so asked again — a redelivery after a
     /// crash before the job recorded its claim — it answers the same
     /// number, and no version is skipped.
+    ///
+    /// An update, then a read: each claim moves the counter once, so a
+    /// claim's place from the end of the claims is its distance from the
+    /// counter, whatever other claims came since. (Not one
+    /// `findAndModify`: the local server walks the whole collection for
+    /// one, where an update goes through the index.)
     pub async fn next_version(&self, id: &ProjectId, claimant: &str) -> DbResult<Version> {
-        let opts = FindOneAndUpdateOptions::builder()
-            .return_document(ReturnDocument::After)
-            .build();
-        let fresh = self
-            .0
-            .find_one_and_update(
+        self.0
+            .update_one(
                 doc! { "project_id": id.as_str(), "version_claims": { "$ne": claimant } },
                 doc! {
                     "$inc": { "version_counter": 1 },
@@ -481,14 +481,8 @@ impl Projects {
                     "$set": { "updated_at": now() },
                 },
             )
-            .with_options(opts)
             .await?;
         let counter_error = || DbError::NotFound(format!("version counter of project {id}"));
-        if let Some(updated) = fresh {
-            return Version::new(updated.version_counter).map_err(|_| counter_error());
-        }
-        // Handed out before: each claim went with one increment, so the
-        // claim's place from the end is its distance from the counter.
         let project = self
             .get(id)
             .await?
@@ -1178,19 +1172,46 @@ impl Jobs {
 
     /// Lets the user's oldest held job into the pipeline: clears its `held`
     /// mark and returns it (to publish), or `None` when none waits.
+    ///
+    /// The oldest is read through the (user, stage, held) index, then
+    /// released only if it is still held: of two releasers, one moves it
+    /// and the other goes on to the next. (Not one sorted `findAndModify`:
+    /// the local server walks the whole collection for one.)
     pub async fn release_oldest_held(&self, user: &UserId) -> DbResult<Option<Job>> {
-        let opts = FindOneAndUpdateOptions::builder()
-            .sort(doc! { "created_at": 1, "_id": 1 })
-            .return_document(ReturnDocument::After)
-            .build();
-        Ok(self
-            .0
-            .find_one_and_update(
-                doc! { "user_id": user.as_str(), "stage": to_bson(&JobStage::Queued)?, "held": true },
-                doc! { "$set": { "held": false, "released_at": now(), "updated_at": now() } },
-            )
-            .with_options(opts)
-            .await?)
+        let held = doc! { "user_id": user.as_str(), "stage": to_bson(&JobStage::Queued)?, "held": true };
+        loop {
+            let Some(oldest) = self
+                .0
+                .find_one(held.clone())
+                .sort(doc! { "created_at": 1, "_id": 1 })
+                .await?
+            else {
+                return Ok(None);
+            };
+            // As stored: to the millisecond.
+            let at = bson::DateTime::now().to_chrono();
+            let mut still_held = held.clone();
+            still_held.insert("job_id", oldest.job_id.to_string());
+            let released = self
+                .0
+                .update_one(
+                    still_held,
+                    doc! { "$set": {
+                        "held": false,
+                        "released_at": bson::DateTime::from_chrono(at),
+                        "updated_at": bson::DateTime::from_chrono(at),
+                    } },
+                )
+                .await?;
+            if released.modified_count == 1 {
+                return Ok(Some(Job {
+                    held: false,
+                    released_at: Some(at),
+                    updated_at: at,
+                    ..oldest
+                }));
+            }
+        }
     }
 
     /// Users with a job held back for its turn, at most `limit`.

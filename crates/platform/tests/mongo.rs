@@ -471,6 +471,48 @@ async fn a_users_live_released_and_held_jobs_are_counted_apart_from_finished_one
 }
 
 #[tokio::test]
+async fn releasers_at_once_let_each_held_job_in_once_and_return_it_as_stored() {
+    let env = TestEnv::new();
+    let db = env.db().await;
+    let owner = UserId::generate();
+    let p = db.projects().create(project("held", &owner)).await.unwrap();
+    let start = Utc::now() - chrono::Duration::minutes(10);
+    let mut held = Vec::new();
+    for i in 0..8 {
+        let mut j = job(&p);
+        j.held = true;
+        j.created_at = start + chrono::Duration::seconds(i);
+        held.push(j.job_id);
+        db.jobs().insert(&j).await.unwrap();
+    }
+    // Twelve releasers race for eight held jobs.
+    let jobs = db.jobs();
+    let released: Vec<Job> = futures::future::join_all((0..12).map(|_| jobs.release_oldest_held(&owner)))
+        .await
+        .into_iter()
+        .filter_map(|r| r.unwrap())
+        .collect();
+    let mut ids: Vec<_> = released.iter().map(|j| j.job_id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 8, "each held job released exactly once: {released:?}");
+    assert_eq!(released.len(), 8, "no releaser returned a job another one released");
+    for j in &released {
+        let stored = db.jobs().get(j.job_id).await.unwrap().unwrap();
+        assert!(!stored.held && !j.held);
+        assert_eq!(stored.released_at, j.released_at, "the returned job is the stored one");
+        assert_eq!(stored.updated_at, j.updated_at);
+        assert_eq!(stored.request, j.request);
+    }
+    assert_eq!(
+        db.jobs().live_of_user(&owner).await.unwrap(),
+        LiveJobs { released: 8, held: 0 }
+    );
+    assert!(db.jobs().release_oldest_held(&owner).await.unwrap().is_none());
+    env.drop_db().await;
+}
+
+#[tokio::test]
 async fn page_all_reads_past_the_largest_client_page() {
     let env = TestEnv::new();
     let db = env.db().await;
