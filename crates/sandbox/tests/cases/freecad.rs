@@ -911,7 +911,22 @@ async fn concurrent_jobs_never_see_each_others_files() {
 
 /// A script whose STEP export (through `Import.export`, which the harness
 /// calls) is replaced by `body`, with `main_pid` the harness's process id.
+/// Its part has enough faces for the harness to share the work with a
+/// helper: the plate with sixty through holes of [`HOLED_PLATE_VOLUME`].
 fn with_step_export(body: &str) -> String {
+    step_export_of(
+        body,
+        "Part.makeBox(40, 20, 10).cut(Part.makeCompound([\n\
+         \x20   Part.makeCylinder(0.8, 10, App.Vector(2 + 4 * i, 2.5 + 3 * j, 0))\n\
+         \x20   for i in range(10) for j in range(6)]))",
+    )
+}
+
+/// 40 x 20 x 10 mm less sixty holes of 0.8 mm radius; its centre stays at
+/// the box's.
+const HOLED_PLATE_VOLUME: f64 = 8000.0 - 60.0 * std::f64::consts::PI * 0.64 * 10.0;
+
+fn step_export_of(body: &str, part: &str) -> String {
     format!(
         r#"
 import os
@@ -927,23 +942,23 @@ def export(objects, path):
 
 
 Import.export = export
-Part.show(Part.makeBox(40, 20, 10).cut(Part.makeCylinder(3, 10, App.Vector(20, 10, 0))))
+Part.show({part})
 "#
     )
 }
 
+const WHO_WRITES_THE_STEP: &str = "    print('STEP written by %s' % ('a helper' if os.getpid() != main_pid else 'the harness'))\n    return real_export(objects, path)";
+
 #[tokio::test]
 async fn a_helper_process_writes_the_step_while_the_harness_writes_the_meshes() {
-    let script = with_step_export(
-        "    print('STEP written by %s' % ('a helper' if os.getpid() != main_pid else 'the harness'))\n    return real_export(objects, path)",
-    );
+    let script = with_step_export(WHO_WRITES_THE_STEP);
     let report = run(&sandbox(Limits::default()), &script).await;
     let Outcome::Built { metrics, files } = &report.outcome else {
         panic!("not built: {:?}\n{}", report.outcome, report.log);
     };
     // The helper's output reaches the run log, once.
     assert_eq!(report.log.matches("STEP written by a helper").count(), 1, "{}", report.log);
-    assert!((metrics.volume - PLATE_VOLUME).abs() < 1e-6 * PLATE_VOLUME);
+    assert!((metrics.volume - HOLED_PLATE_VOLUME).abs() < 1e-6 * HOLED_PLATE_VOLUME);
     // Its share of the answer (the mass properties) comes back.
     let center = metrics.center_of_mass.expect("a centre of mass");
     assert!((center[0] - 20.0).abs() < 1e-6 && (center[2] - 5.0).abs() < 1e-6, "{center:?}");
@@ -951,6 +966,23 @@ async fn a_helper_process_writes_the_step_while_the_harness_writes_the_meshes() 
         let path = files.get(&format).unwrap_or_else(|| panic!("no {format:?}"));
         assert!(std::fs::metadata(path).map(|m| m.len() > 0).unwrap_or(false), "{format:?}");
     }
+}
+
+#[tokio::test]
+async fn a_part_of_few_faces_is_checked_and_exported_without_a_helper() {
+    // The plate of seven faces: a fork would cost more than it saves.
+    let script = step_export_of(
+        WHO_WRITES_THE_STEP,
+        "Part.makeBox(40, 20, 10).cut(Part.makeCylinder(3, 10, App.Vector(20, 10, 0)))",
+    );
+    let report = run(&sandbox(Limits::default()), &script).await;
+    let Outcome::Built { metrics, .. } = &report.outcome else {
+        panic!("not built: {:?}\n{}", report.outcome, report.log);
+    };
+    assert_eq!(report.log.matches("STEP written by the harness").count(), 1, "{}", report.log);
+    assert!(!report.log.contains("a helper"), "{}", report.log);
+    assert!((metrics.volume - PLATE_VOLUME).abs() < 1e-6 * PLATE_VOLUME);
+    assert!(metrics.valid);
 }
 
 #[tokio::test]
