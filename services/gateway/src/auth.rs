@@ -159,6 +159,12 @@ fn bearer(req: &HttpRequest) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// A ticket as the ticket route makes them (`[0-9a-f]{64}`, the pattern
+/// the document gives `?ticket=`).
+fn well_formed_ticket(ticket: &str) -> bool {
+    ticket.len() == 64 && ticket.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// The stream ticket of a live-stream request (`?ticket=`).
 fn query_ticket(req: &HttpRequest) -> Option<String> {
     web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
@@ -204,6 +210,15 @@ impl FromRequest for StreamUser {
     type Future = futures::future::LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let ticket = query_ticket(req);
+        // A ticket is checked for its shape even beside a bearer token: the
+        // document declares it, and a malformed one is a client's mistake.
+        if ticket.as_deref().is_some_and(|t| !well_formed_ticket(t)) {
+            return Box::pin(ready(Err(ApiError::bad_request(
+                "ticket",
+                "must be the 64 hexadecimal digits the ticket route gave",
+            ))));
+        }
         if let Some(token) = bearer(req) {
             let user = authenticate(req, Some(token)).map(|user| StreamUser {
                 user,
@@ -211,7 +226,6 @@ impl FromRequest for StreamUser {
             });
             return Box::pin(ready(user));
         }
-        let ticket = query_ticket(req);
         let req = req.clone();
         Box::pin(async move {
             let ticket = ticket.ok_or_else(|| {

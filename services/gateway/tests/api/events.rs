@@ -187,7 +187,22 @@ async fn the_stream_takes_a_ticket_once_and_never_the_token_in_the_url() {
     )
     .await;
     error(open(events.clone()).await, 401, "unauthorized").await;
-    error(open(format!("{events}?ticket=nope")).await, 401, "unauthorized").await;
+    // A ticket of the wrong shape is the client's mistake, with a token or
+    // without; a well-formed one nobody issued opens nothing.
+    error(open(format!("{events}?ticket=nope")).await, 400, "bad_request").await;
+    let with_token = http
+        .get(format!("{base}{events}?ticket=S"))
+        .bearer_auth(&user.token)
+        .send()
+        .await
+        .unwrap();
+    error(with_token, 400, "bad_request").await;
+    error(
+        open(format!("{events}?ticket={}", "0".repeat(64))).await,
+        401,
+        "unauthorized",
+    )
+    .await;
     // A ticket opens its own project's stream once.
     let url = ticket_url(&app, &user, id).await;
     let res = open(url.clone()).await;
