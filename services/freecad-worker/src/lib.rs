@@ -78,9 +78,9 @@ impl FromEnv for Settings {
             .get(&FREECAD_EXECUTOR)
             .and_then(|e| e.parse().ok())
             .unwrap_or(Executor::Warm);
-        // FreeCAD runs are heavy: take one message more per run than runs
-        // at once, so that a job's fetching, uploads and picture overlap
-        // the next job's FreeCAD run (the runs themselves wait for a slot).
+        // FreeCAD runs are heavy: take twice as many messages as runs at
+        // once, so that a job's fetching, uploads and picture overlap
+        // another job's FreeCAD run (the runs themselves wait for a slot).
         common.bus.prefetch = concurrency.saturating_mul(2);
         let worker_id = env.get(&WORKER_ID).unwrap_or_else(|| {
             let host = std::fs::read_to_string("/etc/hostname").unwrap_or_else(|_| "worker".into());
