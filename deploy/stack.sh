@@ -4,6 +4,8 @@
 # BUS_BACKEND=sqs) and FreeCAD, without Docker.
 #
 #   deploy/stack.sh up             start (or reuse) every piece, write .local/stack.env
+#   deploy/stack.sh up PIECE       only that piece: rabbitmq, mongodb, sqs, s3 or freecad
+#                                  (to bring back one that stopped; the env file is kept)
 #   deploy/stack.sh status         print each piece up/down (exit 1 if one is down)
 #   deploy/stack.sh down           stop what this checkout started; data is kept
 #   deploy/stack.sh clean          down, then delete local data, logs and env file
@@ -193,7 +195,7 @@ wait_until() {
       die "$piece" "the process exited during startup" "$logfile"
     fi
     ((SECONDS < deadline)) || die "$piece" "not ready after ${seconds} s" "$logfile"
-    sleep 0.5
+    sleep 0.2
   done
 }
 
@@ -538,6 +540,16 @@ print_summary() {
 cmd_up() {
   make_dirs
   take_lock
+  case "${1:-}" in
+    "") ;;
+    rabbitmq) rabbitmq_up ;;
+    mongodb) venv_up && mongo_up ;;
+    sqs) venv_up && sqs_up ;;
+    s3) garage_up ;;
+    freecad) freecad_up ;;
+    *) die stack "unknown piece '$1' (rabbitmq, mongodb, sqs, s3 or freecad)" ;;
+  esac
+  [[ -z "${1:-}" ]] || return 0
   rabbitmq_up
   freecad_up
   venv_up
@@ -757,7 +769,7 @@ usage() {
 
 main() {
   case "${1:-}" in
-    up) cmd_up ;;
+    up) cmd_up "${2:-}" ;;
     down) cmd_down ;;
     status) cmd_status ;;
     clean) cmd_clean ;;

@@ -68,15 +68,6 @@ impl FaultKind {
             Self::ObjectStore => "object store killed",
         }
     }
-
-    /// How long the piece stays down, at least and at most.
-    fn downtime(self) -> (Duration, Duration) {
-        match self {
-            Self::Service => (Duration::from_millis(500), Duration::from_secs(3)),
-            Self::Broker => (Duration::from_secs(2), Duration::from_secs(5)),
-            Self::Database | Self::ObjectStore => (Duration::from_secs(1), Duration::from_secs(4)),
-        }
-    }
 }
 
 /// What the nemesis can break, and how it brings it back.
@@ -131,6 +122,10 @@ pub struct Plan {
     pub duration: Duration,
     /// A fault about every this long.
     pub fault_every: Duration,
+    /// The longest a broken piece stays down before it is started again;
+    /// each fault draws its pause from zero to this. Zero: a restart, the
+    /// piece started again as soon as it is down.
+    pub hold: Duration,
     pub users: usize,
     pub projects_per_user: usize,
     pub seed: u64,
@@ -362,8 +357,10 @@ async fn nemesis<C: Cluster>(cluster: &mut C, plan: &Plan, rng: &mut Rng, start:
                 continue;
             }
         };
-        let (low, high) = kind.downtime();
-        tokio::time::sleep(rng.between(low, high)).await;
+        let pause = rng.between(Duration::ZERO, plan.hold);
+        if !pause.is_zero() {
+            tokio::time::sleep(pause).await;
+        }
         if let Err(e) = cluster.mend(kind).await {
             report.nemesis_errors.push(format!("bringing back {target}: {e:#}"));
         }

@@ -16,6 +16,8 @@ async fn a_minute_of_killed_services_and_database_restarts_loses_duplicates_and_
         jobs: 24,
         duration: Duration::from_secs(60),
         fault_every: Duration::from_secs(10),
+        // Pieces stay down a while, so jobs meet the outage, not only a restart.
+        hold: Duration::from_secs(3),
         users: 4,
         projects_per_user: 2,
         seed: 16,

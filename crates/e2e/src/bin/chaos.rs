@@ -6,8 +6,8 @@
 //! it checks every accepted job (see `e2e::chaos`), prints the figures and
 //! exits 1 if a promise was broken.
 //!
-//! Usage: chaos [--jobs N] [--minutes M] [--every SECS] [--users N]
-//!              [--projects N] [--seed N] [--settle SECS] [--scale N]
+//! Usage: chaos [--jobs N] [--minutes M] [--every SECS] [--hold SECS]
+//!              [--users N] [--projects N] [--seed N] [--settle SECS] [--scale N]
 
 use std::time::Duration;
 
@@ -20,7 +20,7 @@ use platform::mongo::Db;
 use platform::s3::ObjectStore;
 use platform::testkit::stack_vars;
 
-const USAGE: &str = "chaos [--jobs N] [--minutes M] [--every SECS] [--users N] [--projects N] \
+const USAGE: &str = "chaos [--jobs N] [--minutes M] [--every SECS] [--hold SECS] [--users N] [--projects N] \
                      [--seed N] [--settle SECS] [--scale N]";
 
 fn args() -> anyhow::Result<(Plan, u32)> {
@@ -31,6 +31,7 @@ fn args() -> anyhow::Result<(Plan, u32)> {
         jobs: 60,
         duration: Duration::from_secs(120),
         fault_every: Duration::from_secs(15),
+        hold: Duration::ZERO,
         users: 4,
         projects_per_user: 2,
         seed,
@@ -52,6 +53,13 @@ fn args() -> anyhow::Result<(Plan, u32)> {
             "--jobs" => plan.jobs = value()?.parse().context("--jobs takes a number")?,
             "--minutes" => plan.duration = secs(value()?, "--minutes")? * 60,
             "--every" => plan.fault_every = secs(value()?, "--every")?,
+            "--hold" => {
+                let s: f64 = value()?.parse().context("--hold takes a number")?;
+                if !(s >= 0.0 && s.is_finite()) {
+                    bail!("--hold must be zero or more");
+                }
+                plan.hold = Duration::from_secs_f64(s);
+            }
             "--users" => plan.users = value()?.parse().context("--users takes a number")?,
             "--projects" => plan.projects_per_user = value()?.parse().context("--projects takes a number")?,
             "--seed" => plan.seed = value()?.parse().context("--seed takes a number")?,
@@ -97,12 +105,17 @@ async fn main() -> anyhow::Result<()> {
     let store = ObjectStore::new(&s3);
     let mut system = LocalSystem::new(scale);
     println!(
-        "chaos: {} jobs from {} users over {:.1} min, a fault about every {:.0} s ({}), seed {}",
+        "chaos: {} jobs from {} users over {:.1} min, a fault about every {:.0} s ({}), {}, seed {}",
         plan.jobs,
         plan.users,
         plan.duration.as_secs_f64() / 60.0,
         plan.fault_every.as_secs_f64(),
         system.kinds().iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", "),
+        if plan.hold.is_zero() {
+            "each piece started again at once".to_owned()
+        } else {
+            format!("each piece held down up to {:.1} s", plan.hold.as_secs_f64())
+        },
         plan.seed
     );
     let outcome = tokio::select! {

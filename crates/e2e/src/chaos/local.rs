@@ -197,7 +197,8 @@ impl Cluster for LocalSystem {
                 self.broker_stopped = false;
                 Ok(())
             }
-            FaultKind::Database | FaultKind::ObjectStore => self.stack(&["up"]).await,
+            FaultKind::Database => self.stack(&["up", "mongodb"]).await,
+            FaultKind::ObjectStore => self.stack(&["up", "s3"]).await,
         }
     }
 
