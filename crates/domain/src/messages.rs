@@ -315,6 +315,11 @@ pub struct ScriptStored {
     /// its own stage change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store_ms: Option<u64>,
+    /// The project's name, when the script store read it with the version
+    /// it claimed: the worker names the model after it without a read of
+    /// its own (it reads the project when this is absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_name: Option<String>,
 }
 
 impl Payload for ScriptStored {

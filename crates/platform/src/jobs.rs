@@ -337,26 +337,42 @@ pub async fn advance(
 /// user's: a job whose message was lost cannot hold others for longer.
 pub const FAIR_WAIT_WINDOW: Duration = Duration::from_secs(120);
 
-/// Fair scheduling across users: whether `user`'s job should let another
-/// user's go first. It should when another user has a job waiting for
-/// FreeCAD and was served less recently (or never): the least recently
-/// served user's job runs next, so one user's backlog delays another's job
-/// by about one job per FreeCAD slot, with any number of workers.
-pub async fn should_defer(db: &Db, user: &UserId) -> Result<bool, HandlerError> {
+/// Whose turn it is on FreeCAD, for one user's job (see [`turn`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Turn {
+    /// No other user's job waits: it runs, and the turn is not recorded.
+    Free,
+    /// Other users' jobs wait, and this user was served least recently:
+    /// it runs, and the turn is recorded.
+    Mine,
+    /// Another user with a job waiting was served less recently (or never):
+    /// that job goes first.
+    Theirs,
+}
+
+/// Fair scheduling across users: whether `user`'s job runs now. Another
+/// user's job goes first when that user has a job waiting for FreeCAD and
+/// was served less recently (or never): the least recently served user's
+/// job runs next, so one user's backlog delays another's job by about one
+/// job per FreeCAD slot, with any number of workers. A turn is recorded
+/// only when others wait, the only time it is compared: a user alone on the
+/// system costs no write per job.
+pub async fn turn(db: &Db, user: &UserId) -> Result<Turn, HandlerError> {
     let since = Utc::now() - chrono::Duration::from_std(FAIR_WAIT_WINDOW).unwrap_or_default();
     let others = db.jobs().waiting_users(user, since).await?;
     if others.is_empty() {
-        return Ok(false);
+        return Ok(Turn::Free);
     }
     let mut users: Vec<&UserId> = others.iter().collect();
     users.push(user);
     let last = db.schedule().last_started(&users).await?;
     let Some(mine) = last.get(user.as_str()) else {
-        return Ok(false); // never served: nobody goes before them
+        return Ok(Turn::Mine); // never served: nobody goes before them
     };
-    Ok(others
+    let theirs_first = others
         .iter()
-        .any(|other| last.get(other.as_str()).is_none_or(|theirs| theirs < mine)))
+        .any(|other| last.get(other.as_str()).is_none_or(|theirs| theirs < mine));
+    Ok(if theirs_first { Turn::Theirs } else { Turn::Mine })
 }
 
 /// The job if it still wants work; `None` when it is gone or finished (a

@@ -472,6 +472,11 @@ impl Projects {
     /// `findAndModify`: the local server walks the whole collection for
     /// one, where an update goes through the index.)
     pub async fn next_version(&self, id: &ProjectId, claimant: &str) -> DbResult<Version> {
+        Ok(self.claim_next_version(id, claimant).await?.0)
+    }
+
+    /// [`Self::next_version`], with the project as read for the claim.
+    pub async fn claim_next_version(&self, id: &ProjectId, claimant: &str) -> DbResult<(Version, Project)> {
         self.0
             .update_one(
                 doc! { "project_id": id.as_str(), "version_claims": { "$ne": claimant } },
@@ -493,7 +498,8 @@ impl Projects {
             .position(|c| c == claimant)
             .ok_or_else(counter_error)?;
         let behind = (project.version_claims.len() - 1 - at) as u32;
-        Version::new(project.version_counter.saturating_sub(behind)).map_err(|_| counter_error())
+        let version = Version::new(project.version_counter.saturating_sub(behind)).map_err(|_| counter_error())?;
+        Ok((version, project))
     }
 
     /// Records a stored script of `bytes` (its files together): the

@@ -6,7 +6,7 @@ use domain::documents::{Job, JobKind, Project};
 use domain::messages::GenerationRequested;
 use domain::{Envelope, JobId, JobStage, UserId};
 use platform::bus::TOPOLOGY;
-use platform::jobs::{self, Advance, Origin, Submitted};
+use platform::jobs::{self, Advance, Origin, Submitted, Turn};
 use platform::mongo::Db;
 use platform::testkit::TestEnv;
 
@@ -143,5 +143,50 @@ async fn a_share_of_zero_holds_nothing() {
         );
     }
     bus.delete_topology(TOPOLOGY).await.ok();
+    env.drop_db().await;
+}
+
+/// A job of `user`'s waiting for FreeCAD (its script stored).
+async fn waiting(db: &Db, user: &UserId) {
+    let project = db
+        .projects()
+        .create(jobs::new_project("fair turns", user).unwrap())
+        .await
+        .unwrap();
+    let mut job = request(&project, user);
+    job.stage = JobStage::Uploading;
+    db.jobs().insert(&job).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_user_alone_runs_without_a_recorded_turn_and_among_others_the_least_recently_served_goes_first() {
+    let env = TestEnv::new();
+    let db = env.db().await;
+    let (a, b) = (UserId::generate(), UserId::generate());
+    let last = |users: Vec<UserId>| {
+        let db = db.clone();
+        async move {
+            let users: Vec<&UserId> = users.iter().collect();
+            db.schedule().last_started(&users).await.unwrap()
+        }
+    };
+
+    // Alone: A's jobs run and nothing is written.
+    waiting(&db, &a).await;
+    assert_eq!(jobs::turn(&db, &a).await.unwrap(), Turn::Free);
+    assert!(last(vec![a.clone(), b.clone()]).await.is_empty());
+
+    // B arrives: neither was served among others, so each runs when asked,
+    // and the turn taken is recorded.
+    waiting(&db, &b).await;
+    assert_eq!(jobs::turn(&db, &a).await.unwrap(), Turn::Mine);
+    db.schedule().started(&a).await.unwrap();
+    assert_eq!(jobs::turn(&db, &b).await.unwrap(), Turn::Mine);
+    db.schedule().started(&b).await.unwrap();
+    assert_eq!(last(vec![a.clone(), b.clone()]).await.len(), 2);
+
+    // Now A was served less recently than B: A runs, B lets A go first.
+    assert_eq!(jobs::turn(&db, &a).await.unwrap(), Turn::Mine);
+    assert_eq!(jobs::turn(&db, &b).await.unwrap(), Turn::Theirs);
     env.drop_db().await;
 }

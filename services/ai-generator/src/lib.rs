@@ -158,6 +158,19 @@ impl Generator {
     /// iterate on, the failure to repair.
     async fn request(&self, raw: &RawEnvelope, task: &Task) -> Result<Request, HandlerError> {
         let db = &self.deps.db;
+        let failed = match &task.failed {
+            Some((v, error)) => Some((self.script_of(&task.slug, *v).await?.unwrap_or_default(), error.clone())),
+            None => None,
+        };
+        if !self.provider.reads_context(&task.prompt) {
+            return Ok(Request {
+                prompt: task.prompt.clone(),
+                history: Vec::new(),
+                base_script: None,
+                base_spec: None,
+                failed,
+            });
+        }
         let history = db
             .messages()
             .latest(&raw.project_id, self.history_turns)
@@ -176,10 +189,6 @@ impl Generator {
                 (self.script_of(&task.slug, v).await?, self.spec_of(&task.slug, v).await?)
             }
             _ => (None, None),
-        };
-        let failed = match &task.failed {
-            Some((v, error)) => Some((self.script_of(&task.slug, *v).await?.unwrap_or_default(), error.clone())),
-            None => None,
         };
         Ok(Request {
             prompt: task.prompt.clone(),

@@ -106,6 +106,13 @@ pub trait Provider: Send + Sync {
     /// `template`, `openai`, `openrouter`, …
     fn name(&self) -> &str;
     fn model(&self) -> &str;
+    /// Whether answering `prompt` reads the project's context: the
+    /// conversation so far and the base version's script and spec. A
+    /// language model always does; without it the request carries the
+    /// prompt alone (and the failure to repair, if any).
+    fn reads_context(&self, _prompt: &str) -> bool {
+        true
+    }
     async fn generate(&self, request: &Request) -> Result<Draft, ProviderError>;
 }
 
@@ -119,6 +126,12 @@ impl Provider for Template {
     }
     fn model(&self) -> &str {
         "catalogue"
+    }
+    /// Only a follow-up reads the base version's spec; a prompt that
+    /// describes a whole part needs nothing else, and the conversation is
+    /// never read.
+    fn reads_context(&self, prompt: &str) -> bool {
+        cadgen::generate(prompt).is_err()
     }
     /// A prompt that describes a whole part starts a new one; anything else
     /// in a project with a spec-built version is a follow-up applied to that
@@ -668,6 +681,33 @@ pub fn extract_code(reply: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_catalogue_reads_a_projects_context_only_for_a_follow_up_and_answers_the_same() {
+        let whole = "box 2 by 3 by 4 cm";
+        assert!(!Template.reads_context(whole));
+        assert!(Template.reads_context("make it 15 mm thick"));
+        assert!(Template.reads_context("a dragon breathing fire"));
+        // A whole part is the same part with or without a base to iterate on.
+        let base = cadgen::generate("cylinder diameter 20mm height 50mm").unwrap().spec;
+        let bare = Request {
+            prompt: whole.into(),
+            history: Vec::new(),
+            base_script: None,
+            base_spec: None,
+            failed: None,
+        };
+        let with_base = Request {
+            base_spec: Some(base),
+            base_script: Some("import Part\n".into()),
+            ..bare.clone()
+        };
+        let (a, b) = (
+            Template.generate(&bare).await.unwrap(),
+            Template.generate(&with_base).await.unwrap(),
+        );
+        assert_eq!((a.script, a.spec), (b.script, b.spec));
+    }
 
     #[test]
     fn code_is_taken_from_fenced_or_plain_replies() {

@@ -25,7 +25,7 @@ use domain::{JobStage, RawEnvelope, S3Key};
 use platform::bus::HandlerError;
 use platform::config::{EnvReader, FromEnv};
 use platform::dispatch::JobHandler;
-use platform::jobs::{self, Advance, Origin};
+use platform::jobs::{self, Advance, Origin, Turn};
 use platform::metrics;
 use platform::runtime::{CommonSettings, Deps, WorkerApp};
 use platform::service::ServiceInfo;
@@ -113,11 +113,16 @@ impl JobHandler<ScriptStored> for Worker {
         let origin = Origin::of(raw);
         // A job already started (a redelivery after a crash) runs again at
         // once; a new one waits its turn among users.
-        if job.stage != JobStage::Processing && jobs::should_defer(db, &msg.user_id).await? {
+        let turn = if job.stage == JobStage::Processing {
+            Turn::Free
+        } else {
+            jobs::turn(db, &msg.user_id).await?
+        };
+        if turn == Turn::Theirs {
             return Err(HandlerError::Defer("another user's job goes first".into()));
         }
-        // Independent round trips, at once: the turn recorded, the stage
-        // moved, the script fetched, the project's name read.
+        // Independent round trips, at once: the turn recorded (when others
+        // wait), the stage moved, the script fetched, the project's name read.
         let schedule = db.schedule();
         let projects = db.projects();
         // The script store's time goes with this stage change.
@@ -128,7 +133,12 @@ impl JobHandler<ScriptStored> for Worker {
         let timings = platform::mongo::timing_fields(&stored).map_err(HandlerError::transient)?;
         let fetching = std::time::Instant::now();
         let (started, moved, script, project) = tokio::join!(
-            schedule.started(&msg.user_id),
+            async {
+                match turn {
+                    Turn::Mine => schedule.started(&msg.user_id).await,
+                    Turn::Free | Turn::Theirs => Ok(()),
+                }
+            },
             jobs::advance(
                 db,
                 bus.as_ref(),
@@ -143,7 +153,12 @@ impl JobHandler<ScriptStored> for Worker {
                 let script = store.get(&msg.input_key.to_string()).await;
                 (script, fetching.elapsed())
             },
-            projects.get(&job.project_id),
+            async {
+                match &msg.project_name {
+                    Some(name) => Ok::<_, platform::mongo::DbError>(Some(name.clone())),
+                    None => Ok(projects.get(&job.project_id).await?.map(|p| p.project_name)),
+                }
+            },
         );
         let (script, fetched) = script;
         started?;
@@ -155,7 +170,7 @@ impl JobHandler<ScriptStored> for Worker {
 
         // The model is named after its project inside its files (a project
         // deleted meanwhile still builds, named after its slug).
-        let project_name = project?.map(|p| p.project_name).unwrap_or_default();
+        let project_name = project?.unwrap_or_default();
         let model_name = ModelName::derive(&project_name, &msg.slug);
 
         let slot = self.slots.acquire().await.map_err(HandlerError::transient)?;

@@ -112,6 +112,8 @@ impl ScriptStore {
         if let Some(expected) = &inc.expected {
             set.insert("expected", bson::to_bson(expected).map_err(HandlerError::permanent)?);
         }
+        // The project's name, when the claim reads the project anyway.
+        let mut project_name = None;
         let version = match job.versions.get(inc.repair_attempt) {
             Some(version) => {
                 jobs::advance(
@@ -128,14 +130,15 @@ impl ScriptStore {
                 // The claimant is the attempt: asked again after a crash, the
                 // project hands out the same number.
                 let claimant = raw.job_id.reply_message_id(inc.repair_attempt);
-                let candidate = db
+                let (candidate, project) = db
                     .projects()
-                    .next_version(&raw.project_id, &claimant)
+                    .claim_next_version(&raw.project_id, &claimant)
                     .await
                     .map_err(|e| match e {
                         platform::mongo::DbError::NotFound(_) => HandlerError::permanent(e),
                         e => e.into(),
                     })?;
+                project_name = Some(project.project_name);
                 // The claim goes with the stage change, in one write.
                 let field = AttemptVersions::field(inc.repair_attempt);
                 let mut claim = set;
@@ -257,6 +260,7 @@ impl ScriptStore {
             prompt: inc.prompt,
             repair_attempt: inc.repair_attempt,
             store_ms: Some(began.elapsed().as_millis() as u64),
+            project_name,
         };
         bus.publish(&origin.message(stored).into_raw()).await?;
         tracing::info!(%version, "script stored");

@@ -93,6 +93,14 @@ async fn a_redelivered_script_generated_does_not_create_a_second_version() {
     assert_eq!((v(&first[0]), v(&second[0])), (1, 1));
     let told = first[0].clone().decode::<ScriptStored>().unwrap().payload;
     assert!(told.store_ms.is_some(), "the store's time travels to the worker");
+    assert_eq!(
+        told.project_name.as_deref(),
+        Some(project.project_name.as_str()),
+        "the name read with the claim travels to the worker"
+    );
+    // Asked again, the version is known from the job: no claim, no read.
+    let again = second[0].clone().decode::<ScriptStored>().unwrap().payload;
+    assert_eq!(again.project_name, None);
     // The claim, the stage and the generator's time were written together.
     let stored_job = db.jobs().get(job.job_id).await.unwrap().unwrap();
     assert_eq!(stored_job.stage, JobStage::Uploading);
