@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::diagnosis::Diagnosis;
+use crate::documents::{Message, MessageMetadata, Role};
 use crate::spec::PartSpec;
 use crate::verify::{Expectations, Verification};
 use crate::{JobId, JobStage, ModelFormat, ProjectId, ProjectSlug, S3Key, UserId, Version};
@@ -279,6 +280,57 @@ pub struct ScriptGenerated {
     /// with the stage change to uploading.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected: Option<Expectations>,
+    /// The assistant's reply that came with the script: the script store
+    /// records it in the conversation with the version the script became,
+    /// in one write. Without it (a message from an earlier generator, which
+    /// recorded its reply itself) the store notes the version on that one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<Reply>,
+}
+
+/// An assistant's reply, as the generator wrote it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Reply {
+    pub content: String,
+    /// When it was written.
+    pub at: DateTime<Utc>,
+    /// The model or generator that wrote it, and the provider behind it.
+    pub source_model: String,
+    pub provider: String,
+    /// Seconds the generator took.
+    pub response_time: f64,
+    #[serde(default)]
+    pub prompt_tokens: u32,
+    #[serde(default)]
+    pub completion_tokens: u32,
+}
+
+impl Reply {
+    /// The reply as a message of job `job`'s conversation, for its attempt
+    /// `repair_attempt` (one message per attempt, by its id).
+    pub fn message(self, job: JobId, project: ProjectId, user: UserId, repair_attempt: u32) -> Message {
+        Message {
+            message_id: job.reply_message_id(repair_attempt),
+            project_id: project,
+            user_id: user,
+            role: Role::Assistant,
+            content: self.content,
+            timestamp: self.at,
+            job_id: Some(job),
+            metadata: MessageMetadata {
+                source_model: Some(self.source_model),
+                provider: Some(self.provider),
+                response_time: Some(self.response_time),
+                prompt_tokens: Some(self.prompt_tokens),
+                completion_tokens: Some(self.completion_tokens),
+                repair_attempt: Some(repair_attempt),
+                job_id: Some(job),
+                ..MessageMetadata::default()
+            },
+            created_at: self.at,
+            updated_at: self.at,
+        }
+    }
 }
 
 impl Payload for ScriptGenerated {

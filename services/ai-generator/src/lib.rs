@@ -18,9 +18,9 @@ use async_trait::async_trait;
 use bson::doc;
 use chrono::Utc;
 
-use domain::documents::{Job, Message, MessageMetadata, Role};
+use domain::documents::{Job, Role};
 use domain::messages::{
-    GenerationRepair, GenerationRequested, Question, ScriptGenerated, ScriptSource, TEMPLATE_PROVIDER,
+    GenerationRepair, GenerationRequested, Question, Reply, ScriptGenerated, ScriptSource, TEMPLATE_PROVIDER,
 };
 use domain::settings::ai_generator;
 use domain::spec::PartSpec;
@@ -283,15 +283,24 @@ impl Generator {
     /// assistant's reply in the chat and the job's final state.
     async fn ask(&self, raw: &RawEnvelope, task: &Task, question: Question, label: &str) -> Result<(), HandlerError> {
         let Deps { db, bus, .. } = &self.deps;
-        let metadata = MessageMetadata {
-            source_model: Some(label.to_owned()),
-            question: Some(true),
-            job_id: Some(raw.job_id),
-            ..MessageMetadata::default()
-        };
-        db.messages()
-            .insert(&reply(raw, task, question.text.clone(), metadata))
-            .await?;
+        let (provider, model) = label.split_once('/').unwrap_or((label, ""));
+        let mut message = Reply {
+            content: question.text.clone(),
+            at: Utc::now(),
+            source_model: model.to_owned(),
+            provider: provider.to_owned(),
+            response_time: task.began.map_or(0.0, |t| t.elapsed().as_secs_f64()),
+            prompt_tokens: 0,
+            completion_tokens: 0,
+        }
+        .message(
+            raw.job_id,
+            raw.project_id.clone(),
+            task.user_id.clone(),
+            task.repair_attempt,
+        );
+        message.metadata.question = Some(true);
+        db.messages().insert(&message).await?;
         let set = doc! { "question": bson::to_bson(&question).map_err(HandlerError::permanent)? };
         let step = Advance::to(JobStage::NeedsInput).detail(question.text.clone()).set(set);
         let moved = jobs::advance(db, bus.as_ref(), &Origin::of(raw), &task.slug, step).await?;
@@ -337,26 +346,20 @@ impl Generator {
         }
     }
 
-    /// Records the draft (the assistant's reply, the expectations) and
-    /// hands its script to the script store.
+    /// Hands the draft's script to the script store, with the assistant's
+    /// reply and the expectations, which it records with the version.
     async fn publish(&self, raw: &RawEnvelope, task: Task, draft: Draft, provider: String) -> Result<(), HandlerError> {
-        let Deps { db, bus, .. } = &self.deps;
+        let Deps { bus, .. } = &self.deps;
         let origin = Origin::of(raw);
-        let metadata = MessageMetadata {
-            source_model: Some(draft.model.clone()),
-            provider: Some(provider.clone()),
-            response_time: Some(draft.response_time.as_secs_f64()),
-            prompt_tokens: Some(draft.prompt_tokens),
-            completion_tokens: Some(draft.completion_tokens),
-            repair_attempt: Some(task.repair_attempt),
-            job_id: Some(raw.job_id),
-            ..MessageMetadata::default()
+        let reply = Reply {
+            content: draft.reply,
+            at: Utc::now(),
+            source_model: draft.model.clone(),
+            provider: provider.clone(),
+            response_time: draft.response_time.as_secs_f64(),
+            prompt_tokens: draft.prompt_tokens,
+            completion_tokens: draft.completion_tokens,
         };
-        // The expectations travel with the script, recorded on the job by
-        // the script store's stage change.
-        db.messages()
-            .insert(&reply(raw, &task, draft.reply.clone(), metadata))
-            .await?;
         let generated = ScriptGenerated {
             slug: task.slug,
             user_id: task.user_id,
@@ -370,26 +373,10 @@ impl Generator {
             spec: draft.spec,
             generation_ms: task.began.map(|t| t.elapsed().as_millis() as u64),
             expected: draft.expected,
+            reply: Some(reply),
         };
         bus.publish(&origin.message(generated).into_raw()).await?;
         Ok(())
-    }
-}
-
-/// The assistant's reply to a job's request, one per attempt.
-fn reply(raw: &RawEnvelope, task: &Task, content: String, metadata: MessageMetadata) -> Message {
-    let now = Utc::now();
-    Message {
-        message_id: raw.job_id.reply_message_id(task.repair_attempt),
-        project_id: raw.project_id.clone(),
-        user_id: task.user_id.clone(),
-        role: Role::Assistant,
-        content,
-        timestamp: now,
-        job_id: Some(raw.job_id),
-        metadata,
-        created_at: now,
-        updated_at: now,
     }
 }
 

@@ -15,7 +15,7 @@ use chrono::Utc;
 use bson::{doc, Bson};
 use domain::documents::{AttemptVersions, FileMetadata, FileRecord, Job, JobTimings};
 use domain::keys::object_metadata;
-use domain::messages::{ScriptGenerated, ScriptSource, ScriptStored, ScriptUploaded};
+use domain::messages::{Reply, ScriptGenerated, ScriptSource, ScriptStored, ScriptUploaded};
 use domain::{FileType, JobStage, Payload, ProjectSlug, RawEnvelope, S3Key, UserId};
 use platform::bus::HandlerError;
 use platform::config::{EnvReader, FromEnv};
@@ -56,6 +56,8 @@ pub struct Incoming {
     generation_ms: Option<u64>,
     /// What the model must measure, recorded on the job.
     expected: Option<domain::verify::Expectations>,
+    /// The assistant's reply, recorded with the version.
+    reply: Option<Reply>,
 }
 
 impl From<ScriptGenerated> for Incoming {
@@ -70,6 +72,7 @@ impl From<ScriptGenerated> for Incoming {
             spec: m.spec,
             generation_ms: m.generation_ms,
             expected: m.expected,
+            reply: m.reply,
         }
     }
 }
@@ -86,6 +89,7 @@ impl From<ScriptUploaded> for Incoming {
             spec: None,
             generation_ms: None,
             expected: None,
+            reply: None,
         }
     }
 }
@@ -99,7 +103,7 @@ impl ScriptStore {
         Self { deps }
     }
 
-    async fn store(&self, raw: &RawEnvelope, inc: Incoming, job: Job) -> Result<(), HandlerError> {
+    async fn store(&self, raw: &RawEnvelope, mut inc: Incoming, job: Job) -> Result<(), HandlerError> {
         let Deps { db, store, bus } = &self.deps;
         let began = std::time::Instant::now();
         let origin = Origin::of(raw);
@@ -232,10 +236,28 @@ impl ScriptStore {
             created_at: now,
             updated_at: now,
         });
-        // The assistant message that wrote this script learns its version.
-        let message_id = raw.job_id.reply_message_id(inc.repair_attempt);
+        // The assistant's reply is recorded with the version its script
+        // became; one an earlier generator recorded itself learns it.
+        let conversation = db.messages();
+        let (drafted, generated) = (inc.reply.take(), matches!(inc.source, ScriptSource::Generated { .. }));
+        let (user, attempt, uri_ref) = (inc.user_id.clone(), inc.repair_attempt, &uri);
+        let reply = async move {
+            match drafted {
+                Some(reply) => {
+                    let mut message = reply.message(raw.job_id, raw.project_id.clone(), user, attempt);
+                    message.metadata.version = Some(version.get());
+                    message.metadata.s3_url = Some(uri_ref.clone());
+                    conversation.insert(&message).await
+                }
+                None if generated => {
+                    let id = raw.job_id.reply_message_id(attempt);
+                    conversation.attach_version(&id, version, uri_ref).await
+                }
+                None => Ok(()),
+            }
+        };
         // Independent records, at once.
-        let (files, projects, messages) = (db.files(), db.projects(), db.messages());
+        let (files, projects) = (db.files(), db.projects());
         let (file, script, message) = tokio::join!(
             files.record_all(&records),
             projects.record_script(
@@ -245,7 +267,7 @@ impl ScriptStore {
                 model.as_deref(),
                 FileRecord::total_size(&records)
             ),
-            messages.attach_version(&message_id, version, &uri),
+            reply,
         );
         file?;
         script?;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use domain::documents::{Job, JobKind, Project};
-use domain::messages::{ScriptGenerated, ScriptSource, ScriptStored};
+use domain::messages::{Reply, ScriptGenerated, ScriptSource, ScriptStored};
 use domain::verify::Expectations;
 use domain::{Envelope, FileType, JobId, JobStage, RawEnvelope};
 use platform::bus::Bus;
@@ -28,6 +28,15 @@ fn generated(slug: &domain::ProjectSlug, user: &domain::UserId, n: usize) -> Scr
         spec: None,
         generation_ms: Some(7),
         expected: None,
+        reply: Some(Reply {
+            content: format!("box {n}"),
+            at: chrono::Utc::now(),
+            source_model: "catalogue".into(),
+            provider: "template".into(),
+            response_time: 0.007,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+        }),
     }
 }
 
@@ -101,6 +110,21 @@ async fn a_redelivered_script_generated_does_not_create_a_second_version() {
     // Asked again, the version is known from the job: no claim, no read.
     let again = second[0].clone().decode::<ScriptStored>().unwrap().payload;
     assert_eq!(again.project_name, None);
+    // The reply is in the conversation once, with the version it made.
+    let said = db
+        .messages()
+        .list(&project.project_id, PageRequest::all())
+        .await
+        .unwrap();
+    assert_eq!(said.total, 1, "{:?}", said.items);
+    let reply = &said.items[0];
+    assert_eq!(
+        (reply.content.as_str(), reply.job_id, reply.metadata.version),
+        ("box 1", Some(job.job_id), Some(1))
+    );
+    assert_eq!(reply.message_id, job.job_id.reply_message_id(0));
+    assert!(reply.metadata.s3_url.as_deref().is_some_and(|u| u.ends_with("_v1.py")));
+    assert_eq!(reply.metadata.provider.as_deref(), Some("template"));
     // The claim, the stage and the generator's time were written together.
     let stored_job = db.jobs().get(job.job_id).await.unwrap().unwrap();
     assert_eq!(stored_job.stage, JobStage::Uploading);
