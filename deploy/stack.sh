@@ -307,7 +307,8 @@ PY
 mongo_up() {
   local pidfile="$RUN_DIR/secantusdb.pid" logfile="$LOG_DIR/secantusdb.log"
   local data="$STACK_DIR/mongo"
-  if mongo_ping; then
+  # A closed port answers at once; a ping of nothing waits out its timeout.
+  if port_open "$MONGO_PORT" && mongo_ping; then
     if pid_alive "$pidfile" secantusd; then
       log "[mongodb] SecantusDB running (pid $(<"$pidfile"))"
     else
@@ -326,6 +327,7 @@ mongo_up() {
   log "[mongodb] starting SecantusDB (data in $(rel "$data"))"
   start_daemon mongodb "$pidfile" "$logfile" "$VENV/bin/secantusd-py" \
     --host 127.0.0.1 --port "$MONGO_PORT" --storage-path "$data"
+  wait_until mongodb 60 "$logfile" "$pidfile" secantusd port_open "$MONGO_PORT"
   wait_until mongodb 60 "$logfile" "$pidfile" secantusd mongo_ping
   log "[mongodb] up on 127.0.0.1:$MONGO_PORT (pid $(<"$pidfile"))"
 }
