@@ -230,7 +230,7 @@ impl Generator {
                 }
                 Err(ProviderError::Question { question }) => {
                     metrics::event("ai_request", &format!("{label}:question"));
-                    return self.ask(raw, &task, question, &label).await;
+                    return self.ask(raw, &task, question).await;
                 }
                 Err(e @ ProviderError::Unavailable(_)) => {
                     metrics::event("ai_request", &format!("{label}:failed"));
@@ -281,14 +281,13 @@ impl Generator {
 
     /// Ends the job with a question instead of a guess: the question is the
     /// assistant's reply in the chat and the job's final state.
-    async fn ask(&self, raw: &RawEnvelope, task: &Task, question: Question, label: &str) -> Result<(), HandlerError> {
+    async fn ask(&self, raw: &RawEnvelope, task: &Task, question: Question) -> Result<(), HandlerError> {
         let Deps { db, bus, .. } = &self.deps;
-        let (provider, model) = label.split_once('/').unwrap_or((label, ""));
         let mut message = Reply {
             content: question.text.clone(),
             at: Utc::now(),
-            source_model: model.to_owned(),
-            provider: provider.to_owned(),
+            source_model: self.provider.model().to_owned(),
+            provider: self.provider.name().to_owned(),
             response_time: task.began.map_or(0.0, |t| t.elapsed().as_secs_f64()),
             prompt_tokens: 0,
             completion_tokens: 0,
