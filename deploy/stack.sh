@@ -732,14 +732,27 @@ cmd_services_up() {
       cd "$ROOT"
       RUST_LOG="${RUST_LOG:-info}" start_daemon "$id" "$RUN_DIR/$id.pid" "$LOG_DIR/$id.log" "$target/$name"
     )
-    started+=("$name $id")
+    started+=("$name $id $instance")
   done < <(service_instances)
 
-  # A service that cannot reach its dependencies usually exits at once.
-  ((${#started[@]} == 0)) || sleep 2
-  local entry
+  # A service connects to its dependencies before it listens, and exits
+  # when one does not answer: so each is awaited until its port opens (it is
+  # up) or it exits (it is not). One that takes longer is reported below as
+  # not listening yet.
+  local entry deadline=$((SECONDS + 30))
   for entry in "${started[@]}"; do
-    read -r name id <<<"$entry"
+    read -r name id instance <<<"$entry"
+    port="$(service_port "$name")"
+    [[ -z "$port" ]] || port="$((port + 100 * (instance - 1)))"
+    while pid_alive "$RUN_DIR/$id.pid" "$name"; do
+      if [[ -z "$port" ]]; then
+        sleep 0.5
+        break
+      fi
+      port_open "$port" && break
+      ((SECONDS < deadline)) || break
+      sleep 0.1
+    done
     pid_alive "$RUN_DIR/$id.pid" "$name" ||
       die "$id" "exited right after starting" "$LOG_DIR/$id.log"
   done

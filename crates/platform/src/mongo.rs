@@ -201,7 +201,8 @@ impl Db {
         StreamTickets(self.db.collection("stream_tickets"))
     }
 
-    /// Creates every index of the schema; safe to run at every start.
+    /// Creates every index of the schema and drops the retired ones; safe
+    /// to run at every start.
     pub async fn ensure_indexes(&self) -> DbResult<()> {
         for (collection, indexes) in index_plan() {
             let models: Vec<IndexModel> = indexes
@@ -218,12 +219,50 @@ impl Db {
                 .create_indexes(models)
                 .await?;
         }
+        for (collection, keys) in retired_indexes() {
+            let coll = self.db.collection::<Document>(collection);
+            let name = index_name(&keys);
+            if coll.list_index_names().await?.contains(&name) {
+                coll.drop_index(name).await?;
+            }
+        }
         Ok(())
     }
 }
 
-/// Every collection's indexes: the seed schema's, plus what jobs, users and
-/// idempotent writes need. `(keys, unique)`.
+/// The name MongoDB gives an index it was not told a name for: each key
+/// and its direction, joined by `_` (`project_id_1_version_-1`).
+fn index_name(keys: &Document) -> String {
+    keys.iter()
+        .map(|(k, v)| format!("{k}_{v}"))
+        .collect::<Vec<_>>()
+        .join("_")
+}
+
+/// Single-field indexes of the seed schema that an earlier release created
+/// and no query needs: where a query looks a project or an owner up, a
+/// compound index of [`index_plan`] leads with that field; no query looks
+/// up a version, a file type, a message's user or a log's time alone. Each
+/// index costs every insert, and on the document server every query's
+/// choice of index, so [`Db::ensure_indexes`] drops them.
+pub fn retired_indexes() -> Vec<(&'static str, Document)> {
+    vec![
+        ("projects", doc! { "created_by": 1 }),
+        ("messages", doc! { "project_id": 1 }),
+        ("messages", doc! { "user_id": 1 }),
+        ("files", doc! { "project_id": 1 }),
+        ("files", doc! { "version": 1 }),
+        ("files", doc! { "file_type": 1 }),
+        ("logs", doc! { "project_id": 1 }),
+        ("logs", doc! { "version": 1 }),
+        ("logs", doc! { "timestamp": -1 }),
+    ]
+}
+
+/// Every collection's indexes: the seed schema's, less the single-field
+/// ones no query needs ([`retired_indexes`]), plus what jobs, users and
+/// idempotent writes need. `(keys, unique)`. Messages keep `timestamp`
+/// alone for the AI metrics, which scan every project's replies by time.
 pub fn index_plan() -> Vec<(&'static str, Vec<(Document, bool)>)> {
     vec![
         (
@@ -231,7 +270,6 @@ pub fn index_plan() -> Vec<(&'static str, Vec<(Document, bool)>)> {
             vec![
                 (doc! { "project_id": 1 }, true),
                 (doc! { "slug": 1 }, true),
-                (doc! { "created_by": 1 }, false),
                 (doc! { "updated_at": -1 }, false),
                 (doc! { "created_by": 1, "updated_at": -1 }, false),
             ],
@@ -239,19 +277,14 @@ pub fn index_plan() -> Vec<(&'static str, Vec<(Document, bool)>)> {
         (
             "messages",
             vec![
-                (doc! { "project_id": 1 }, false),
                 (doc! { "timestamp": 1 }, false),
                 (doc! { "project_id": 1, "timestamp": 1 }, false),
-                (doc! { "user_id": 1 }, false),
                 (doc! { "message_id": 1 }, true),
             ],
         ),
         (
             "files",
             vec![
-                (doc! { "project_id": 1 }, false),
-                (doc! { "version": 1 }, false),
-                (doc! { "file_type": 1 }, false),
                 (doc! { "project_id": 1, "version": -1 }, false),
                 (doc! { "project_id": 1, "file_type": 1 }, false),
                 (doc! { "s3_key": 1 }, true),
@@ -260,9 +293,6 @@ pub fn index_plan() -> Vec<(&'static str, Vec<(Document, bool)>)> {
         (
             "logs",
             vec![
-                (doc! { "project_id": 1 }, false),
-                (doc! { "version": 1 }, false),
-                (doc! { "timestamp": -1 }, false),
                 (doc! { "project_id": 1, "timestamp": -1 }, false),
                 (doc! { "s3_log_path": 1 }, true),
             ],

@@ -8,7 +8,7 @@ use futures::TryStreamExt;
 
 use domain::documents::{Job, JobKind, Project, User, UserRole};
 use domain::{JobId, JobStage, ProjectId, ProjectSlug, ProjectStatus, UserId, Version};
-use platform::mongo::{index_plan, DbError, LiveJobs, PageRequest, Transition};
+use platform::mongo::{index_plan, retired_indexes, DbError, LiveJobs, PageRequest, Transition};
 use platform::testkit::TestEnv;
 
 fn project(name: &str, owner: &UserId) -> Project {
@@ -66,21 +66,42 @@ fn job(p: &Project) -> Job {
     }
 }
 
+async fn indexes_of(db: &platform::mongo::Db, collection: &str) -> Vec<mongodb::IndexModel> {
+    db.database()
+        .collection::<bson::Document>(collection)
+        .list_indexes()
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn indexes_exist_with_the_seed_keys_and_creation_is_idempotent() {
     let env = TestEnv::new();
     let db = env.db().await;
-    db.ensure_indexes().await.expect("second run is harmless");
-    for (collection, wanted) in index_plan() {
-        let found: Vec<_> = db
-            .database()
+    // A database an earlier release set up carries the retired indexes too.
+    for (collection, keys) in retired_indexes() {
+        db.database()
             .collection::<bson::Document>(collection)
-            .list_indexes()
-            .await
-            .unwrap()
-            .try_collect()
+            .create_index(mongodb::IndexModel::builder().keys(keys).build())
             .await
             .unwrap();
+    }
+    db.ensure_indexes().await.expect("second run is harmless");
+    db.ensure_indexes()
+        .await
+        .expect("and so is a third, with nothing to drop");
+    for (collection, keys) in retired_indexes() {
+        let found = indexes_of(&db, collection).await;
+        assert!(
+            found.iter().all(|i| i.keys != keys),
+            "{collection}: the retired index on {keys} is still there"
+        );
+    }
+    for (collection, wanted) in index_plan() {
+        let found = indexes_of(&db, collection).await;
         for (keys, unique) in wanted {
             let idx = found.iter().find(|i| i.keys == keys);
             let idx = idx.unwrap_or_else(|| panic!("{collection}: no index on {keys}"));
