@@ -754,7 +754,7 @@ cmd_services_up() {
       sleep 0.1
     done
     pid_alive "$RUN_DIR/$id.pid" "$name" ||
-      die "$id" "exited right after starting" "$LOG_DIR/$id.log"
+      die "$id" "exited while starting" "$LOG_DIR/$id.log"
   done
 
   printf '\n%-18s %-26s %s\n' SERVICE URL STATE

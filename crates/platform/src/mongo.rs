@@ -219,24 +219,23 @@ impl Db {
                 .create_indexes(models)
                 .await?;
         }
-        for (collection, keys) in retired_indexes() {
+        // Found by their keys, whatever they were named.
+        let retired = retired_indexes();
+        let mut collections: Vec<&str> = retired.iter().map(|(c, _)| *c).collect();
+        collections.sort_unstable();
+        collections.dedup();
+        for collection in collections {
             let coll = self.db.collection::<Document>(collection);
-            let name = index_name(&keys);
-            if coll.list_index_names().await?.contains(&name) {
-                coll.drop_index(name).await?;
+            let found: Vec<IndexModel> = coll.list_indexes().await?.try_collect().await?;
+            for index in found {
+                let name = index.options.and_then(|o| o.name);
+                if let Some(name) = name.filter(|_| retired.contains(&(collection, index.keys))) {
+                    coll.drop_index(name).await?;
+                }
             }
         }
         Ok(())
     }
-}
-
-/// The name MongoDB gives an index it was not told a name for: each key
-/// and its direction, joined by `_` (`project_id_1_version_-1`).
-fn index_name(keys: &Document) -> String {
-    keys.iter()
-        .map(|(k, v)| format!("{k}_{v}"))
-        .collect::<Vec<_>>()
-        .join("_")
 }
 
 /// Single-field indexes of the seed schema that an earlier release created
