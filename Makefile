@@ -116,7 +116,7 @@ bench-executor:
 
 # The API's reads at fixed request rates against the release build of the
 # gateway (started by the benchmark on port 8180); needs make stack-up.
-# ARGS='--rates 250,500 --seconds 10'.
+# ARGS='--rates 250,500 --seconds 10 --projects 40 --read-cache 0'.
 bench-api:
 	$(CARGO) build -q --release -p gateway
 	$(LOAD_ENV); $(CARGO) run -q -p e2e --bin bench-api -- $(ARGS)

@@ -448,6 +448,12 @@ pub mod gateway {
             max: f64::MAX,
         })
         .default("15");
+    pub const READ_CACHE_SECS: Setting = Setting::text(
+        "READ_CACHE_SECS",
+        "how long polled reads are answered from memory; 0 turns it off",
+    )
+    .kind(SECONDS)
+    .default("1");
     pub const MONITORING_URL: Setting = Setting::text("MONITORING_URL", "where /api/monitoring goes")
         .kind(HTTP)
         .default("http://127.0.0.1:8090");
@@ -478,6 +484,7 @@ pub mod gateway {
         QUOTA_JOBS_PER_HOUR,
         QUOTA_STORAGE_MB,
         SSE_KEEPALIVE_SECS,
+        READ_CACHE_SECS,
         MONITORING_URL,
         WEB_ROOT,
         ARGON2_MEMORY_KIB,

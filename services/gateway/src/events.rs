@@ -29,6 +29,8 @@ use platform::bus::{Handler, HandlerError};
 use platform::mongo::{Db, PageRequest};
 use platform::CancellationToken;
 
+use crate::reads::ReadCache;
+
 /// One `job.status`, as a stream sends it (`event: status`).
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct StatusEvent {
@@ -144,8 +146,13 @@ impl Hub {
     }
 }
 
-/// The bus handler that feeds the hub.
-pub struct HubFeed(pub Arc<Hub>);
+/// The bus handler that feeds the hub, after the read cache has forgotten
+/// the project the event concerns (so a client that hears of a change
+/// reads it).
+pub struct HubFeed {
+    pub hub: Arc<Hub>,
+    pub reads: Arc<ReadCache>,
+}
 
 #[async_trait]
 impl Handler for HubFeed {
@@ -155,7 +162,8 @@ impl Handler for HubFeed {
             .decode::<JobStatus>()
             .map_err(HandlerError::permanent)?
             .payload;
-        self.0.publish(StatusEvent::from_message(&raw, status));
+        self.reads.forget_project(&raw.project_id);
+        self.hub.publish(StatusEvent::from_message(&raw, status));
         Ok(())
     }
 }

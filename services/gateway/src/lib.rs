@@ -14,6 +14,7 @@
 //! - `telemetry`: request ids, spans and metrics per request.
 //! - `ratelimit`: the per-user token buckets.
 //! - `events`: `job.status` from the bus, fanned out to live streams.
+//! - `reads`: the short-lived cache behind the reads clients poll.
 //! - `views`: the JSON the API answers.
 //! - `routes`: the handlers, and the OpenAPI document.
 
@@ -23,6 +24,7 @@ pub mod error;
 pub mod events;
 pub mod quota;
 pub mod ratelimit;
+pub mod reads;
 pub mod routes;
 pub mod settings;
 pub mod startup;

@@ -71,6 +71,8 @@ pub struct Settings {
     pub quota: QuotaSettings,
     /// Interval of keep-alive comments (and state re-checks) on live streams.
     pub sse_keepalive: Duration,
+    /// How long the documents behind polled reads are kept (zero: not at all).
+    pub read_cache: Duration,
     /// Where `/api/monitoring/*` is forwarded.
     pub monitoring_url: String,
     /// Static web client served at `/` when set.
@@ -114,6 +116,7 @@ impl FromEnv for Settings {
                 storage_bytes: env.value::<u64>(&QUOTA_STORAGE_MB) * 1024 * 1024,
             },
             sse_keepalive: env.secs(&SSE_KEEPALIVE_SECS),
+            read_cache: env.secs(&READ_CACHE_SECS),
             monitoring_url: env
                 .get(&MONITORING_URL)
                 .unwrap_or_default()

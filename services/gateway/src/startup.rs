@@ -24,6 +24,7 @@ use crate::auth::{JwtKeys, PasswordHashing};
 use crate::error::{json_error, path_error, query_error, render_plain_errors};
 use crate::events::{Hub, HubFeed};
 use crate::ratelimit::RateLimiter;
+use crate::reads::{forget_writers, ReadCache};
 use crate::settings::{QuotaSettings, Settings};
 use crate::{routes, telemetry, NAME};
 
@@ -37,6 +38,8 @@ pub struct AppState {
     pub limiter: RateLimiter,
     pub quota: QuotaSettings,
     pub hub: Arc<Hub>,
+    /// The documents behind polled reads, kept a moment (`reads`).
+    pub reads: Arc<ReadCache>,
     pub presign_expiry: Duration,
     pub sse_keepalive: Duration,
     pub monitoring_url: String,
@@ -51,6 +54,7 @@ pub struct Application {
     port: u16,
     bus: Arc<dyn Bus>,
     hub: Arc<Hub>,
+    reads: Arc<ReadCache>,
 }
 
 impl Application {
@@ -65,6 +69,7 @@ impl Application {
         })?;
         let port = listener.local_addr()?.port();
         let hub = Arc::new(Hub::default());
+        let reads = Arc::new(ReadCache::new(settings.read_cache));
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(30))
@@ -79,6 +84,7 @@ impl Application {
             limiter: RateLimiter::new(settings.rate_limit),
             quota: settings.quota,
             hub: hub.clone(),
+            reads: reads.clone(),
             presign_expiry: settings.common.s3.presign_expiry,
             sse_keepalive: settings.sse_keepalive,
             monitoring_url: settings.monitoring_url.clone(),
@@ -98,6 +104,7 @@ impl Application {
                 .app_data(web::PathConfig::default().error_handler(path_error))
                 .app_data(web::QueryConfig::default().error_handler(query_error))
                 .wrap(ErrorHandlers::new().default_handler(render_plain_errors))
+                .wrap(from_fn(forget_writers))
                 .wrap(from_fn(telemetry::observe))
                 .configure(health_routes)
                 .configure(routes::api);
@@ -115,6 +122,7 @@ impl Application {
             port,
             bus: deps.bus,
             hub,
+            reads,
         })
     }
 
@@ -130,11 +138,14 @@ impl Application {
         // streams, so any instance can serve any client.
         let feed = {
             let bus = self.bus.clone();
-            let hub = self.hub.clone();
+            let feed = HubFeed {
+                hub: self.hub.clone(),
+                reads: self.reads.clone(),
+            };
             let token = shutdown.clone();
             tokio::spawn(async move {
                 let sub = Subscription::broadcast(NAME, &[MessageType::JobStatus]);
-                bus.consume(sub, Arc::new(HubFeed(hub)), token).await
+                bus.consume(sub, Arc::new(feed), token).await
             })
         };
         // Monitoring counts the gateway among the services it expects.

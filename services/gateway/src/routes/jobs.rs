@@ -1,6 +1,7 @@
 //! Jobs: list, look at, cancel, retry.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use actix_web::{web, HttpResponse};
 
@@ -18,6 +19,7 @@ use super::{JobPath, PageParams};
 use crate::auth::AuthUser;
 use crate::error::ErrorBody;
 use crate::error::{ApiError, ApiResult};
+use crate::reads::Freshness;
 use crate::startup::AppState;
 use crate::telemetry::RequestId;
 use crate::views::{AcceptedView, JobPage};
@@ -42,11 +44,15 @@ pub struct ProjectParam {
 
 /// The caller's job, or 404 (another user's job looks missing).
 async fn owned_job(state: &AppState, user: &AuthUser, id: &str) -> ApiResult<Job> {
+    let job = find_job(state, user, id, Freshness::Fresh).await?;
+    Ok(Arc::unwrap_or_clone(job))
+}
+
+async fn find_job(state: &AppState, user: &AuthUser, id: &str, freshness: Freshness) -> ApiResult<Arc<Job>> {
     let id = JobId::parse(id).map_err(|_| ApiError::bad_request("job_id", "expected a UUID"))?;
     state
-        .db
-        .jobs()
-        .get(id)
+        .reads
+        .job(&state.db, id, freshness)
         .await?
         .filter(|j| j.user_id == user.user_id)
         .ok_or_else(|| ApiError::not_found(format!("job {id}")))
@@ -83,7 +89,7 @@ async fn list(
     };
     for job in &found.items {
         if job.metrics.is_some() && !materials.contains_key(&job.project_id) {
-            let material = material_of(&state, job).await?;
+            let material = material_of(&state, job, Freshness::Fresh).await?;
             materials.insert(job.project_id.clone(), material);
         }
     }
@@ -95,8 +101,9 @@ async fn list(
 }
 
 /// The material of the job's project, which its mass is given in.
-async fn material_of(state: &AppState, job: &Job) -> ApiResult<Option<Material>> {
-    Ok(state.db.projects().get(&job.project_id).await?.and_then(|p| p.material))
+async fn material_of(state: &AppState, job: &Job, freshness: Freshness) -> ApiResult<Option<Material>> {
+    let project = state.reads.project(&state.db, &job.project_id, freshness).await?;
+    Ok(project.and_then(|p| p.material))
 }
 
 #[utoipa::path(
@@ -113,9 +120,9 @@ async fn material_of(state: &AppState, job: &Job) -> ApiResult<Option<Material>>
     ),
 )]
 async fn get_job(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>) -> ApiResult<HttpResponse> {
-    let job = owned_job(&state, &user, &path).await?;
-    let material = material_of(&state, &job).await?;
-    let mut view = JobView::from(&job);
+    let job = find_job(&state, &user, &path, Freshness::Recent).await?;
+    let material = material_of(&state, &job, Freshness::Recent).await?;
+    let mut view = JobView::from(&*job);
     view.weigh(material);
     Ok(HttpResponse::Ok().json(view))
 }

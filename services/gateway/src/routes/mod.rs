@@ -18,6 +18,7 @@ mod scripts;
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use actix_web::dev::{fn_service, ServiceRequest, ServiceResponse};
 use actix_web::{web, HttpResponse};
@@ -28,6 +29,7 @@ use platform::mongo::PageRequest;
 
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
+use crate::reads::Freshness;
 use crate::startup::AppState;
 
 pub use docs::{openapi, Table};
@@ -153,7 +155,17 @@ pub fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32
 
 /// The caller's project named by `key` (id first, then slug), or 404.
 pub async fn owned_project(state: &AppState, user: &AuthUser, key: &str) -> ApiResult<Project> {
-    let projects = state.db.projects();
+    let project = find_project(state, user, key, Freshness::Fresh).await?;
+    Ok(Arc::unwrap_or_clone(project))
+}
+
+/// [`owned_project`] for a read clients poll: it may come from the read
+/// cache (`reads`).
+pub async fn polled_project(state: &AppState, user: &AuthUser, key: &str) -> ApiResult<Arc<Project>> {
+    find_project(state, user, key, Freshness::Recent).await
+}
+
+async fn find_project(state: &AppState, user: &AuthUser, key: &str, freshness: Freshness) -> ApiResult<Arc<Project>> {
     let as_id = ProjectId::parse(key).ok();
     let as_slug = ProjectSlug::parse(key).ok();
     if as_id.is_none() && as_slug.is_none() {
@@ -162,14 +174,19 @@ pub async fn owned_project(state: &AppState, user: &AuthUser, key: &str) -> ApiR
             "expected a project id (project-…) or a slug (a-z, 0-9, '-', '_')",
         ));
     }
+    let (db, reads) = (&state.db, &state.reads);
     if let Some(id) = &as_id {
-        if let Some(p) = projects.get(id).await?.filter(|p| p.created_by == user.user_id) {
+        if let Some(p) = reads
+            .project(db, id, freshness)
+            .await?
+            .filter(|p| p.created_by == user.user_id)
+        {
             return Ok(p);
         }
     }
     if let Some(slug) = &as_slug {
-        if let Some(p) = projects
-            .get_by_slug(slug)
+        if let Some(p) = reads
+            .project_by_slug(db, slug, freshness)
             .await?
             .filter(|p| p.created_by == user.user_id)
         {

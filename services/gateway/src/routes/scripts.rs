@@ -18,10 +18,11 @@ use platform::jobs::{self, Submitted};
 use platform::mongo::PageRequest;
 
 use super::docs::{openapi_schema, Table};
-use super::{owned_project, ProjectPath};
+use super::{owned_project, polled_project, ProjectPath};
 use crate::archive;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::reads::Freshness;
 use crate::startup::AppState;
 use crate::telemetry::RequestId;
 use crate::views::{AcceptedView, JobLinks};
@@ -645,8 +646,11 @@ pub struct StatusView {
     ),
 )]
 async fn status(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>) -> ApiResult<HttpResponse> {
-    let project = owned_project(&state, &user, &path).await?;
-    let latest = state.db.jobs().latest_by_project(&project.project_id).await?;
+    let project = polled_project(&state, &user, &path).await?;
+    let latest = state
+        .reads
+        .latest_job(&state.db, &project.project_id, Freshness::Recent)
+        .await?;
     let latest_job = latest.as_ref().map(|j| LatestJobView {
         job_id: j.job_id,
         stage: j.stage,

@@ -133,6 +133,18 @@ impl TestApp {
         res.json().await.unwrap()
     }
 
+    /// Asks for a model of `prompt` in a new project; the `202` answer.
+    pub async fn generate(&self, user: &TestUser, prompt: &str) -> Value {
+        let res = self
+            .post("/api/ai/generate-code", user)
+            .json(&json!({ "prompt": prompt }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 202, "generate");
+        res.json().await.unwrap()
+    }
+
     /// Stops the app and removes what the test left: objects of `slugs`,
     /// the database and the test's queues.
     pub async fn cleanup(self, slugs: &[&str]) {

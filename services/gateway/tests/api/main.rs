@@ -13,4 +13,5 @@ mod jobs;
 mod monitoring;
 mod pipeline;
 mod projects;
+mod reads;
 mod scripts;

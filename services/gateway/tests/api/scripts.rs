@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use domain::documents::FileRecord;
 use domain::{FileType, ModelFormat, ProjectId, ProjectSlug, ProjectStatus, S3Key, Version};
 
-use crate::helpers::{error, spawn_app, TestApp};
+use crate::helpers::{error, spawn_app, spawn_app_with, TestApp};
 
 const SCRIPT: &str = "import FreeCAD as App\nimport Part\n\ndoc = App.ActiveDocument or App.newDocument(\"Model\")\ndoc.addObject(\"Part::Feature\", \"Box\").Shape = Part.makeBox(10, 20, 30)\ndoc.recompute()\n";
 
@@ -74,7 +74,9 @@ async fn seed_version(app: &TestApp, project: &Value, version: u32) {
 
 #[tokio::test]
 async fn versions_scripts_outputs_downloads_and_status() {
-    let app = spawn_app().await;
+    // The test writes versions and statuses straight into the database,
+    // announcing nothing: the read cache is off so each read sees them.
+    let app = spawn_app_with(&[("READ_CACHE_SECS", "0")]).await;
     let user = app.register().await;
     let project = app.project(&user, "scripts").await;
     let slug = project["slug"].as_str().unwrap().to_owned();
