@@ -83,12 +83,13 @@ struct Entry {
     expires: Instant,
 }
 
-#[derive(Default)]
 struct Shelf {
     /// Counts forgettings; a read keeps what it found only if none
     /// happened while it ran.
     generation: u64,
     entries: HashMap<Key, Entry>,
+    /// When the expired entries were last let go.
+    swept: Instant,
 }
 
 /// A document the cache can keep.
@@ -134,15 +135,19 @@ pub struct ReadCache {
 }
 
 impl ReadCache {
-    /// Entries kept at most; past it, the expired go, and if that is not
-    /// enough, all.
+    /// Entries kept at most; past it, the expired go at once, and if that
+    /// is not enough, all.
     const CAPACITY: usize = 20_000;
 
     /// A cache whose entries live `lifetime` (zero: nothing is kept).
     pub fn new(lifetime: Duration) -> Self {
         Self {
             lifetime,
-            shelf: Mutex::new(Shelf::default()),
+            shelf: Mutex::new(Shelf {
+                generation: 0,
+                entries: HashMap::new(),
+                swept: Instant::now(),
+            }),
         }
     }
 
@@ -212,9 +217,12 @@ impl ReadCache {
             };
             let mut shelf = self.shelf();
             if shelf.generation == generation {
-                if shelf.entries.len() >= Self::CAPACITY {
-                    let now = Instant::now();
+                // Expired entries go once a lifetime (they are never read
+                // again, and may be large), or at once when full.
+                let now = Instant::now();
+                if shelf.entries.len() >= Self::CAPACITY || now >= shelf.swept + self.lifetime {
                     shelf.entries.retain(|_, e| e.expires > now);
+                    shelf.swept = now;
                     if shelf.entries.len() >= Self::CAPACITY {
                         shelf.entries.clear();
                     }
@@ -362,10 +370,17 @@ mod tests {
         read(&short, &j, Freshness::Recent, &loads).await;
         assert_eq!(loads.load(Ordering::SeqCst), 2, "an expired entry is read again");
 
+        let other = job(&UserId::generate());
+        read(&short, &other, Freshness::Recent, &loads).await;
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        read(&short, &j, Freshness::Recent, &loads).await;
+        assert_eq!(short.len(), 1, "expired entries are let go once a lifetime has passed");
+
         let off = ReadCache::new(Duration::ZERO);
+        let loads = AtomicUsize::new(0);
         read(&off, &j, Freshness::Recent, &loads).await;
         read(&off, &j, Freshness::Recent, &loads).await;
-        assert_eq!(loads.load(Ordering::SeqCst), 4);
+        assert_eq!(loads.load(Ordering::SeqCst), 2);
         assert!(off.is_empty());
     }
 
