@@ -90,6 +90,8 @@ pub struct Sandbox {
     run_as: Option<(u32, u32)>,
     read_paths: Vec<PathBuf>,
     executor: Executor,
+    /// Jobs a warm server serves before it is replaced.
+    warm_jobs: u32,
     /// The warm executor's servers, shared by clones; made on first use.
     warm: Arc<OnceLock<warm::Pool>>,
 }
@@ -108,6 +110,7 @@ impl Sandbox {
             run_as: Some(DEFAULT_RUN_AS),
             read_paths: Vec::new(),
             executor: Executor::default(),
+            warm_jobs: warm::MAX_JOBS,
             warm: Arc::default(),
         })
     }
@@ -153,6 +156,14 @@ impl Sandbox {
         self
     }
 
+    /// How many jobs a warm FreeCAD process serves before it is replaced
+    /// (500 by default; at least 1).
+    pub fn with_warm_jobs(mut self, jobs: u32) -> Self {
+        self.warm_jobs = jobs.max(1);
+        self.warm = Arc::default();
+        self
+    }
+
     pub fn executor(&self) -> Executor {
         self.executor
     }
@@ -167,9 +178,18 @@ impl Sandbox {
         }
     }
 
+    /// Warm FreeCAD processes loaded and waiting for a job (0 for the cold
+    /// executor).
+    pub fn warm_ready(&self) -> usize {
+        match self.executor {
+            Executor::Cold => 0,
+            Executor::Warm => self.pool().ready(),
+        }
+    }
+
     fn pool(&self) -> &warm::Pool {
         self.warm
-            .get_or_init(|| warm::Pool::new(&self.freecad_binary(), &self.work_root))
+            .get_or_init(|| warm::Pool::new(&self.freecad_binary(), &self.work_root, self.warm_jobs))
     }
 
     /// The FreeCAD binary behind `freecad_cmd`'s symlinks: Landlock rules

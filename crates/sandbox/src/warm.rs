@@ -14,8 +14,10 @@
 //! A server serves one job at a time; the pool keeps one per concurrent run.
 //! A server is replaced when it dies (a job it was running is run again
 //! once on a new server, since the script did not fail), after
-//! [`MAX_JOBS`] jobs, or when it grows past [`MAX_RSS`]. A server is killed
-//! when the worker drops it or dies (`PR_SET_PDEATHSIG`).
+//! [`MAX_JOBS`] jobs, or when it grows past [`MAX_RSS`]; a retired server's
+//! replacement loads in the background, so the next job does not wait for
+//! FreeCAD to load. A server is killed when the worker drops it or dies
+//! (`PR_SET_PDEATHSIG`).
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -24,6 +26,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -38,7 +41,7 @@ use crate::job::{self, HARNESS, HARNESS_FILE, WARM_SERVER, WARM_SERVER_FILE};
 use crate::supervise::{supervise, Exit, Process};
 use crate::SandboxError;
 
-/// Jobs a server serves before it is replaced.
+/// Jobs a server serves before it is replaced, by default.
 pub const MAX_JOBS: u32 = 500;
 /// Resident memory past which a server is replaced.
 pub const MAX_RSS: u64 = 1024 * 1024 * 1024;
@@ -57,25 +60,59 @@ const KEPT_LINES: usize = 20;
 pub(crate) struct Pool {
     freecad: PathBuf,
     work_root: PathBuf,
-    idle: Mutex<Vec<Server>>,
+    idle: Arc<Mutex<Vec<Server>>>,
+    /// How many servers to keep idle at most: the runs asked for at once
+    /// ([`Pool::warm_up`]); 0 before any was asked for (no bound).
+    keep: Arc<AtomicUsize>,
+    /// Jobs a server serves before it is replaced.
+    max_jobs: u32,
 }
 
 impl Pool {
-    pub fn new(freecad: &Path, work_root: &Path) -> Self {
+    pub fn new(freecad: &Path, work_root: &Path, max_jobs: u32) -> Self {
         Self {
             freecad: freecad.to_owned(),
             work_root: work_root.to_owned(),
-            idle: Mutex::new(Vec::new()),
+            idle: Arc::default(),
+            keep: Arc::default(),
+            max_jobs,
         }
     }
 
     /// Start servers until `count` are idle.
     pub async fn warm_up(&self, count: usize) -> Result<(), SandboxError> {
+        self.keep.fetch_max(count, Ordering::Relaxed);
         while self.idle.lock().expect("pool lock").len() < count {
             let server = Server::start(&self.freecad, &self.work_root).await?;
             self.idle.lock().expect("pool lock").push(server);
         }
         Ok(())
+    }
+
+    /// Servers loaded and waiting for a job.
+    pub fn ready(&self) -> usize {
+        self.idle.lock().expect("pool lock").len()
+    }
+
+    /// Loads a server in the background to take a retired one's place.
+    fn replace(&self) {
+        let (freecad, work_root) = (self.freecad.clone(), self.work_root.clone());
+        let (idle, keep) = (self.idle.clone(), self.keep.clone());
+        tokio::spawn(async move {
+            match Server::start(&freecad, &work_root).await {
+                Ok(server) => {
+                    let mut idle = idle.lock().expect("pool lock");
+                    // A job that found no idle server meanwhile started its
+                    // own: more than the runs at once are not kept.
+                    let keep = keep.load(Ordering::Relaxed);
+                    if keep == 0 || idle.len() < keep {
+                        idle.push(server);
+                    }
+                }
+                // The next job starts one itself, and reports why if it fails.
+                Err(e) => tracing::warn!(error = %e, "could not start a replacement warm FreeCAD process"),
+            }
+        });
     }
 
     pub async fn execute(&self, job: &Job<'_>) -> Result<Execution, SandboxError> {
@@ -88,8 +125,10 @@ impl Pool {
             };
             match server.run(job).await {
                 Ok(execution) => {
-                    if let Some(reason) = server.retire_reason() {
+                    if let Some(reason) = server.retire_reason(self.max_jobs) {
                         tracing::info!(pid = server.pid, %reason, "replacing the warm FreeCAD process");
+                        drop(server);
+                        self.replace();
                     } else {
                         self.idle.lock().expect("pool lock").push(server);
                     }
@@ -275,8 +314,8 @@ impl Server {
     }
 
     /// Why this server should not serve another job, if it should not.
-    fn retire_reason(&self) -> Option<String> {
-        if self.jobs >= MAX_JOBS {
+    fn retire_reason(&self, max_jobs: u32) -> Option<String> {
+        if self.jobs >= max_jobs {
             return Some(format!("served {} jobs", self.jobs));
         }
         let rss = resident_bytes(self.pid)?;

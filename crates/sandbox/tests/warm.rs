@@ -112,3 +112,36 @@ async fn concurrent_jobs_get_their_own_processes() {
     assert_ne!(pid(&r1), pid(&r2));
     assert_eq!(warm_servers(&sandbox).len(), 2);
 }
+
+/// A warm process that has served its jobs is replaced before the next job
+/// asks for one: its replacement loads in the background, so no job waits
+/// for FreeCAD to load, and the pool keeps one process per run.
+#[tokio::test]
+async fn a_retired_process_is_replaced_before_the_next_job() {
+    let sandbox = own_sandbox("retired").with_warm_jobs(2);
+    sandbox.warm_up(1).await.expect("a warm FreeCAD process starts");
+    let first = warm_servers(&sandbox);
+    assert_eq!(first.len(), 1, "{first:?}");
+    still_builds(&sandbox).await;
+    assert_eq!(warm_servers(&sandbox), first, "retired after one job of two");
+    still_builds(&sandbox).await;
+    // No job runs now: only the pool can start the replacement.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let replacement = loop {
+        let now = warm_servers(&sandbox);
+        if sandbox.warm_ready() == 1 && now.len() == 1 && now != first {
+            break now;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no replacement was started: {now:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    still_builds(&sandbox).await;
+    assert_eq!(
+        warm_servers(&sandbox),
+        replacement,
+        "the next job ran on the replacement"
+    );
+}

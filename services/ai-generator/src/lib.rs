@@ -171,10 +171,12 @@ impl Generator {
                 failed,
             });
         }
-        let history = db
-            .messages()
-            .latest(&raw.project_id, self.history_turns)
-            .await?
+        let (messages, projects) = (db.messages(), db.projects());
+        let (latest, project) = tokio::try_join!(
+            messages.latest(&raw.project_id, self.history_turns),
+            projects.get(&raw.project_id)
+        )?;
+        let history = latest
             .into_iter()
             .filter(|m| m.job_id != Some(raw.job_id) && m.role != Role::System)
             .map(|m| Turn {
@@ -182,11 +184,10 @@ impl Generator {
                 content: m.content,
             })
             .collect();
-        let project = db.projects().get(&raw.project_id).await?;
         let current = project.and_then(|p| Version::new(p.current_version).ok());
         let (base_script, base_spec) = match task.base_version.or(current) {
             Some(v) if task.failed.is_none() => {
-                (self.script_of(&task.slug, v).await?, self.spec_of(&task.slug, v).await?)
+                tokio::try_join!(self.script_of(&task.slug, v), self.spec_of(&task.slug, v))?
             }
             _ => (None, None),
         };

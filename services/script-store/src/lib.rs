@@ -172,27 +172,29 @@ impl ScriptStore {
         let now = Utc::now();
         let mut object_meta = object_metadata(&raw.project_id, version, raw.job_id, NAME);
         object_meta.push(("timestamp", now.to_rfc3339()));
-        // The spec first: once the script is there, the version is visible,
-        // and a follow-up on it must find its spec. Its record is written
-        // with the script's, in one write.
+        // The spec and the script go up at once: a version becomes visible
+        // only through the records written below, once both are stored, so
+        // a follow-up on it always finds its spec. The spec's record is
+        // written with the script's, in one write.
         let mut records = Vec::with_capacity(2);
-        if let Some(spec) = &inc.spec {
-            let spec_key = S3Key::spec(&inc.slug, version);
-            let body = serde_json::to_vec_pretty(spec).map_err(HandlerError::permanent)?;
-            let size = body.len();
-            store
-                .put(&spec_key.to_string(), body, "application/json", &object_meta)
-                .await?;
+        let spec = match &inc.spec {
+            Some(spec) => {
+                let key = S3Key::spec(&inc.slug, version).to_string();
+                Some((key, serde_json::to_vec_pretty(spec).map_err(HandlerError::permanent)?))
+            }
+            None => None,
+        };
+        if let Some((spec_key, body)) = &spec {
             records.push(FileRecord {
                 project_id: raw.project_id.clone(),
                 version,
                 file_type: FileType::Spec,
-                s3_path: store.uri(&spec_key.to_string()),
-                s3_key: spec_key.to_string(),
+                s3_path: store.uri(spec_key),
+                s3_key: spec_key.clone(),
                 timestamp: now,
                 metadata: FileMetadata {
-                    file_name: Some(spec_key.file_name()),
-                    file_size: Some(size as i64),
+                    file_name: Some(S3Key::spec(&inc.slug, version).file_name()),
+                    file_size: Some(body.len() as i64),
                     content_type: Some("application/json".to_owned()),
                     job_id: Some(raw.job_id),
                     ..FileMetadata::default()
@@ -206,14 +208,19 @@ impl ScriptStore {
             ScriptSource::Uploaded { .. } => ("user".to_owned(), None),
         };
         let size = inc.script.len();
-        store
-            .put(
-                &key,
-                inc.script.into_bytes(),
-                "text/x-python; charset=utf-8",
-                &object_meta,
-            )
-            .await?;
+        let put_spec = async {
+            match spec {
+                Some((spec_key, body)) => store.put(&spec_key, body, "application/json", &object_meta).await,
+                None => Ok(()),
+            }
+        };
+        let put_script = store.put(
+            &key,
+            inc.script.into_bytes(),
+            "text/x-python; charset=utf-8",
+            &object_meta,
+        );
+        tokio::try_join!(put_spec, put_script)?;
         let uri = store.uri(&key);
         let metadata = FileMetadata {
             file_name: Some(S3Key::input(&inc.slug, version).file_name()),

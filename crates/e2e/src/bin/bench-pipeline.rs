@@ -14,6 +14,7 @@
 //!                       [--timeout SECS]
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -281,9 +282,11 @@ async fn submit(db: &Db, bus: &dyn Bus, project: &Project, owner: &UserId, promp
     Ok(job.job_id)
 }
 
-/// Waits until every job is finished; polls often, so the wait adds little.
+/// Waits until every job is finished.
 async fn wait_for(db: &Db, ids: &[JobId], timeout: Duration, progress: bool) -> anyhow::Result<BTreeMap<JobId, Job>> {
     let started = Instant::now();
+    // A line rewritten in place on a terminal, a line a second in a log.
+    let tty = std::io::stderr().is_terminal();
     let mut done: BTreeMap<JobId, Job> = BTreeMap::new();
     while done.len() < ids.len() {
         if started.elapsed() > timeout {
@@ -293,12 +296,17 @@ async fn wait_for(db: &Db, ids: &[JobId], timeout: Duration, progress: bool) -> 
         for job in db.jobs().finished_among(&waiting).await? {
             done.insert(job.job_id, job);
         }
-        if progress {
+        if progress && tty {
             eprint!("\r{} / {} jobs finished", done.len(), ids.len());
+        } else if progress {
+            eprintln!("{} / {} jobs finished", done.len(), ids.len());
         }
-        tokio::time::sleep(Duration::from_millis(if progress { 200 } else { 5 })).await;
+        // Times come from what the jobs recorded, not from when a poll saw
+        // them end, so polls can be sparse: each one is a query on the
+        // document server the jobs themselves are waiting for.
+        tokio::time::sleep(Duration::from_millis(if progress { 1000 } else { 20 })).await;
     }
-    if progress {
+    if progress && tty {
         eprintln!();
     }
     Ok(done)
