@@ -89,6 +89,12 @@ struct Facet {
 const NOTHING: u32 = u32::MAX;
 
 pub fn render(triangles: &[Triangle], options: Options) -> Image {
+    draw(triangles, options, true)
+}
+
+/// [`render`]; `bounded: false` runs the edge and resolve passes over the
+/// whole picture, which must draw the same (tests).
+fn draw(triangles: &[Triangle], options: Options, bounded: bool) -> Image {
     let camera = Camera::isometric();
     let (w, h) = (
         options.width as usize * SUPERSAMPLE,
@@ -136,6 +142,9 @@ pub fn render(triangles: &[Triangle], options: Options) -> Image {
     let mut depth = vec![f32::NEG_INFINITY; w * h];
     let mut owner = vec![NOTHING; w * h];
     let mut facets: Vec<Facet> = Vec::new();
+    // The samples any drawn triangle's box covers: the passes below need
+    // look no further (a part rarely fills both sides of the picture).
+    let mut drawn_area = Area::EMPTY;
 
     for t in triangles {
         let world = [local(&t[0]), local(&t[1]), local(&t[2])];
@@ -192,6 +201,7 @@ pub fn render(triangles: &[Triangle], options: Options) -> Image {
             }
         }
         if drawn {
+            drawn_area = drawn_area.union(Area { x0, x1, y0, y1 });
             let light = |(dir, weight): (V3, f32)| weight * dot(normal, dir).max(0.0);
             facets.push(Facet {
                 normal,
@@ -201,8 +211,65 @@ pub fn render(triangles: &[Triangle], options: Options) -> Image {
         }
     }
 
-    let lines = edges(&depth, &owner, &facets, w, h, 3.0 / scale);
-    resolve(&owner, &facets, &lines, options, w)
+    // Lines are marked on both samples of a pair, one of them drawn, and
+    // outlines widened by one more: all within two samples of the area.
+    if !bounded {
+        drawn_area = Area {
+            x0: 0,
+            x1: w,
+            y0: 0,
+            y1: h,
+        };
+    }
+    let area = drawn_area.grown(1, w, h);
+    let lines = edges(&depth, &owner, &facets, (w, h), area, 3.0 / scale);
+    resolve(&owner, &facets, &lines, options, w, drawn_area.grown(2, w, h))
+}
+
+/// A box of samples, `x0..x1` by `y0..y1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Area {
+    x0: usize,
+    x1: usize,
+    y0: usize,
+    y1: usize,
+}
+
+impl Area {
+    const EMPTY: Area = Area {
+        x0: usize::MAX,
+        x1: 0,
+        y0: usize::MAX,
+        y1: 0,
+    };
+
+    fn union(self, other: Area) -> Area {
+        Area {
+            x0: self.x0.min(other.x0),
+            x1: self.x1.max(other.x1),
+            y0: self.y0.min(other.y0),
+            y1: self.y1.max(other.y1),
+        }
+    }
+
+    /// `by` samples wider on every side, within a `w` × `h` picture (empty
+    /// stays empty).
+    fn grown(self, by: usize, w: usize, h: usize) -> Area {
+        if self.x0 >= self.x1 || self.y0 >= self.y1 {
+            return Area {
+                x0: 0,
+                x1: 0,
+                y0: 0,
+                y1: 0,
+            };
+        }
+        Area {
+            x0: self.x0.saturating_sub(by),
+            x1: (self.x1 + by).min(w),
+            y0: self.y0.saturating_sub(by),
+            y1: (self.y1 + by).min(h),
+        }
+    }
 }
 
 /// The samples of row `sy` between `x0` and `x1` that can be inside the
@@ -244,7 +311,9 @@ enum Line {
 /// edge separates: a crease where the facets turn by more than
 /// [`CREASE_DEGREES`], an outline where the part meets the background or
 /// where the depth jumps further than both surfaces' slopes explain.
-fn edges(depth: &[f32], owner: &[u32], facets: &[Facet], w: usize, h: usize, jump: f32) -> Vec<Line> {
+/// Only pairs with a sample in `area` are looked at: elsewhere both are
+/// background.
+fn edges(depth: &[f32], owner: &[u32], facets: &[Facet], (w, h): (usize, usize), area: Area, jump: f32) -> Vec<Line> {
     let cos_crease = CREASE_DEGREES.to_radians().cos();
     let mut lines = vec![Line::None; w * h];
     let classify = |i: usize, j: usize, step: [f32; 2]| -> Line {
@@ -266,8 +335,8 @@ fn edges(depth: &[f32], owner: &[u32], facets: &[Facet], w: usize, h: usize, jum
             }
         }
     };
-    for y in 0..h {
-        for x in 0..w {
+    for y in area.y0..area.y1 {
+        for x in area.x0..area.x1 {
             let i = y * w + x;
             for (j, step, ok) in [(i + 1, [1.0, 0.0], x + 1 < w), (i + w, [0.0, 1.0], y + 1 < h)] {
                 if !ok {
@@ -283,8 +352,8 @@ fn edges(depth: &[f32], owner: &[u32], facets: &[Facet], w: usize, h: usize, jum
     }
     // Outlines a sample wider, so the part stands out from what is behind it.
     let mut wide = lines.clone();
-    for y in 0..h {
-        for x in 0..w {
+    for y in area.y0..area.y1 {
+        for x in area.x0..area.x1 {
             if lines[y * w + x] == Line::Outline {
                 for (nx, ny) in [(x.wrapping_sub(1), y), (x + 1, y), (x, y.wrapping_sub(1)), (x, y + 1)] {
                     if nx < w && ny < h {
@@ -298,13 +367,15 @@ fn edges(depth: &[f32], owner: &[u32], facets: &[Facet], w: usize, h: usize, jum
 }
 
 /// Averages each pixel's samples (colour weighted by coverage), over a
-/// transparent background.
-fn resolve(owner: &[u32], facets: &[Facet], lines: &[Line], options: Options, w: usize) -> Image {
+/// transparent background; pixels with no sample in `area` are background.
+fn resolve(owner: &[u32], facets: &[Facet], lines: &[Line], options: Options, w: usize, area: Area) -> Image {
     let (width, height) = (options.width as usize, options.height as usize);
     let mut rgba = vec![0u8; width * height * 4];
     let per_pixel = (SUPERSAMPLE * SUPERSAMPLE) as f32;
-    for py in 0..height {
-        for px in 0..width {
+    let pixels = |from: usize, to: usize, side: usize| (from / SUPERSAMPLE, to.div_ceil(SUPERSAMPLE).min(side));
+    let ((px0, px1), (py0, py1)) = (pixels(area.x0, area.x1, width), pixels(area.y0, area.y1, height));
+    for py in py0..py1 {
+        for px in px0..px1 {
             let mut sum = [0f32; 3];
             let mut covered = 0f32;
             for sy in 0..SUPERSAMPLE {
@@ -341,6 +412,57 @@ fn resolve(owner: &[u32], facets: &[Facet], lines: &[Line], options: Options, w:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The edge and resolve passes look only near what was drawn, and draw
+    /// exactly what they draw over the whole picture: parts off-centre,
+    /// small, flat, and a scatter of loose triangles.
+    #[test]
+    fn looking_only_near_the_part_draws_the_same_picture() {
+        let quad = |a: V3, b: V3, c: V3, d: V3| [[a, b, c], [a, c, d]];
+        let cuboid = |l: V3, h: V3| -> Vec<Triangle> {
+            let p = |x: usize, y: usize, z: usize| [[l[0], h[0]][x], [l[1], h[1]][y], [l[2], h[2]][z]];
+            [
+                quad(p(0, 0, 0), p(1, 0, 0), p(1, 1, 0), p(0, 1, 0)),
+                quad(p(0, 0, 1), p(1, 0, 1), p(1, 1, 1), p(0, 1, 1)),
+                quad(p(0, 0, 0), p(1, 0, 0), p(1, 0, 1), p(0, 0, 1)),
+                quad(p(0, 1, 0), p(1, 1, 0), p(1, 1, 1), p(0, 1, 1)),
+                quad(p(0, 0, 0), p(0, 1, 0), p(0, 1, 1), p(0, 0, 1)),
+                quad(p(1, 0, 0), p(1, 1, 0), p(1, 1, 1), p(1, 0, 1)),
+            ]
+            .concat()
+        };
+        let mut seed = 11u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 33) as f32 / (1u64 << 31) as f32 * 50.0
+        };
+        let scatter: Vec<Triangle> = (0..60)
+            .map(|_| std::array::from_fn(|_| [next(), next(), next()]))
+            .collect();
+        let mut cases = vec![
+            cuboid([0.0, 0.0, 0.0], [40.0, 20.0, 10.0]),
+            cuboid([1000.0, -500.0, 3.0], [1001.0, -499.0, 200.0]),
+            cuboid([0.0, 0.0, 0.0], [100.0, 100.0, 0.5]),
+            scatter,
+        ];
+        let mut two = cuboid([0.0, 0.0, 0.0], [5.0, 5.0, 5.0]);
+        two.extend(cuboid([30.0, 0.0, 0.0], [35.0, 5.0, 5.0]));
+        cases.push(two);
+        for (n, triangles) in cases.iter().enumerate() {
+            for options in [
+                Options::default(),
+                Options {
+                    width: 300,
+                    height: 120,
+                },
+            ] {
+                let near = draw(triangles, options, true);
+                let all = draw(triangles, options, false);
+                assert!(near.rgba.iter().any(|&b| b != 0), "case {n} draws nothing");
+                assert!(near == all, "case {n} at {options:?} draws differently near the part");
+            }
+        }
+    }
 
     /// Every sample inside a triangle (by the rasterizer's own test) lies
     /// in its row's span: slivers, steep and flat sides, both windings,
