@@ -179,7 +179,7 @@ impl ScriptStore {
         let mut records = Vec::with_capacity(2);
         let spec = match &inc.spec {
             Some(spec) => {
-                let key = S3Key::spec(&inc.slug, version).to_string();
+                let key = S3Key::spec(&inc.slug, version);
                 Some((key, serde_json::to_vec_pretty(spec).map_err(HandlerError::permanent)?))
             }
             None => None,
@@ -189,11 +189,11 @@ impl ScriptStore {
                 project_id: raw.project_id.clone(),
                 version,
                 file_type: FileType::Spec,
-                s3_path: store.uri(spec_key),
-                s3_key: spec_key.clone(),
+                s3_path: store.uri(&spec_key.to_string()),
+                s3_key: spec_key.to_string(),
                 timestamp: now,
                 metadata: FileMetadata {
-                    file_name: Some(S3Key::spec(&inc.slug, version).file_name()),
+                    file_name: Some(spec_key.file_name()),
                     file_size: Some(body.len() as i64),
                     content_type: Some("application/json".to_owned()),
                     job_id: Some(raw.job_id),
@@ -210,7 +210,11 @@ impl ScriptStore {
         let size = inc.script.len();
         let put_spec = async {
             match spec {
-                Some((spec_key, body)) => store.put(&spec_key, body, "application/json", &object_meta).await,
+                Some((spec_key, body)) => {
+                    store
+                        .put(&spec_key.to_string(), body, "application/json", &object_meta)
+                        .await
+                }
                 None => Ok(()),
             }
         };
