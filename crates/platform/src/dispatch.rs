@@ -27,6 +27,13 @@ use crate::mongo::Db;
 #[async_trait]
 pub trait JobHandler<P: Payload>: Send + Sync + 'static {
     async fn handle(&self, raw: &RawEnvelope, payload: P, job: Job) -> Result<(), HandlerError>;
+
+    /// Whether the message waits, decided before its job is read: `Some(why)`
+    /// sends it to the back of its queue (fair scheduling passing over
+    /// another user's job costs no database read). Never, by default.
+    async fn defer(&self, _raw: &RawEnvelope, _payload: &P) -> Option<String> {
+        None
+    }
 }
 
 /// One registered message type, its payload type erased.
@@ -44,6 +51,9 @@ struct Typed<P: Payload> {
 impl<P: Payload> Route for Typed<P> {
     async fn handle(&self, db: &Db, raw: RawEnvelope) -> Result<(), HandlerError> {
         let payload = raw.clone().decode::<P>().map_err(HandlerError::permanent)?.payload;
+        if let Some(why) = self.handler.defer(&raw, &payload).await {
+            return Err(HandlerError::Defer(why));
+        }
         let Some(job) = jobs::live_job(db, raw.job_id).await? else {
             tracing::info!(job_id = %raw.job_id, message_type = %raw.message_type, "job is finished or unknown; message dropped");
             return Ok(());

@@ -350,29 +350,156 @@ pub enum Turn {
     Theirs,
 }
 
-/// Fair scheduling across users: whether `user`'s job runs now. Another
-/// user's job goes first when that user has a job waiting for FreeCAD and
-/// was served less recently (or never): the least recently served user's
-/// job runs next, so one user's backlog delays another's job by about one
-/// job per FreeCAD slot, with any number of workers. A turn is recorded
-/// only when others wait, the only time it is compared: a user alone on the
-/// system costs no write per job.
-pub async fn turn(db: &Db, user: &UserId) -> Result<Turn, HandlerError> {
-    let since = Utc::now() - chrono::Duration::from_std(FAIR_WAIT_WINDOW).unwrap_or_default();
-    let others = db.jobs().waiting_users(user, since).await?;
-    if others.is_empty() {
-        return Ok(Turn::Free);
+/// How old a [`Turns`] view may be before a turn asks the database again.
+pub const TURN_VIEW_AGE: Duration = Duration::from_millis(100);
+
+/// How long after its script store took it another user's job holds this
+/// user's back even unseen: by then its script is stored and its message in
+/// the queue (the script store's work takes tens of milliseconds).
+pub const TURN_SETTLE: Duration = Duration::from_millis(500);
+
+/// Fair scheduling across users, as one worker process sees it: whether a
+/// job runs now. Another user's job goes first when that user has a job
+/// waiting for FreeCAD and was served less recently (or never): the least
+/// recently served user's job runs next, so one user's backlog delays
+/// another's job by about one job per FreeCAD slot, with any number of
+/// workers. A turn is recorded only when others wait, the only time it is
+/// compared: a user alone on the system costs no write per job.
+///
+/// A job waits for FreeCAD from when the script store takes it, before its
+/// message reaches the queue. Another user's job therefore holds this one
+/// back only once it is in the queue for sure: this worker has come across
+/// it there, or [`TURN_SETTLE`] has passed. Otherwise FreeCAD would stand
+/// idle while the script store is still storing the next user's script.
+///
+/// Who waits and when each was last served is read from the database at
+/// most every [`TURN_VIEW_AGE`] (or sooner, when a job the view does not
+/// hold asks), shared by the process's handlers and kept current by its own
+/// starts: a worker going through a queue of many users' jobs looks up the
+/// turn once per view, not once per job it passes over. Another worker's
+/// starts are seen when the view is read again.
+pub struct Turns {
+    db: Db,
+    age: Duration,
+    settle: Duration,
+    view: tokio::sync::Mutex<TurnView>,
+}
+
+#[derive(Default)]
+struct TurnView {
+    read_at: Option<std::time::Instant>,
+    /// Jobs waiting for FreeCAD: their users, and since when they wait.
+    waiting: std::collections::HashMap<JobId, (UserId, chrono::DateTime<Utc>)>,
+    /// Waiting jobs this worker has come across in its queue.
+    seen: std::collections::HashSet<JobId>,
+    /// Each waiting user's last recorded start.
+    last: std::collections::HashMap<String, chrono::DateTime<Utc>>,
+}
+
+impl Turns {
+    pub fn new(db: Db) -> Self {
+        Self::with_timing(db, TURN_VIEW_AGE, TURN_SETTLE)
     }
-    let mut users: Vec<&UserId> = others.iter().collect();
-    users.push(user);
-    let last = db.schedule().last_started(&users).await?;
-    let Some(mine) = last.get(user.as_str()) else {
-        return Ok(Turn::Mine); // never served: nobody goes before them
-    };
-    let theirs_first = others
-        .iter()
-        .any(|other| last.get(other.as_str()).is_none_or(|theirs| theirs < mine));
-    Ok(if theirs_first { Turn::Theirs } else { Turn::Mine })
+
+    /// A view read again once `age` has passed (zero: at every turn), in
+    /// which an unseen job holds others back `settle` after it began waiting.
+    pub fn with_timing(db: Db, age: Duration, settle: Duration) -> Self {
+        Self {
+            db,
+            age,
+            settle,
+            view: tokio::sync::Mutex::new(TurnView::default()),
+        }
+    }
+
+    /// Whether `job` (waiting for FreeCAD) runs now.
+    pub async fn turn(&self, job: &Job) -> Result<Turn, HandlerError> {
+        let mut view = self.view.lock().await;
+        let fresh = view.read_at.is_some_and(|at| at.elapsed() < self.age);
+        if !fresh || !view.waiting.contains_key(&job.job_id) {
+            let since = Utc::now() - chrono::Duration::from_std(FAIR_WAIT_WINDOW).unwrap_or_default();
+            let waiting: std::collections::HashMap<_, _> = self
+                .db
+                .jobs()
+                .waiting(since)
+                .await?
+                .into_iter()
+                .map(|(job, user, at)| (job, (user, at)))
+                .collect();
+            let mut users: Vec<&UserId> = waiting.values().map(|(u, _)| u).collect();
+            users.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+            users.dedup();
+            // Alone: nothing to compare, and nothing more to read.
+            let last = if users.iter().any(|u| **u != job.user_id) {
+                users.push(&job.user_id);
+                self.db.schedule().last_started(&users).await?
+            } else {
+                Default::default()
+            };
+            let mut seen = std::mem::take(&mut view.seen);
+            seen.retain(|id| waiting.contains_key(id));
+            *view = TurnView {
+                read_at: Some(std::time::Instant::now()),
+                waiting,
+                seen,
+                last,
+            };
+        }
+        view.seen.insert(job.job_id);
+        Ok(view.turn(&job.user_id, self.settle))
+    }
+
+    /// Whether the job `job_id` of `user` is passed over by the current
+    /// view without reading anything: the view is fresh, holds the job as
+    /// waiting, and another user goes first. `false` means "ask
+    /// [`Turns::turn`]".
+    pub async fn passes_over(&self, job_id: JobId, user: &UserId) -> bool {
+        let mut view = self.view.lock().await;
+        // Come across in the queue: kept through the next reading if it
+        // still waits then.
+        view.seen.insert(job_id);
+        let fresh = view.read_at.is_some_and(|at| at.elapsed() < self.age);
+        fresh && view.waiting.contains_key(&job_id) && view.turn(user, self.settle) == Turn::Theirs
+    }
+
+    /// `job` starts on its `turn`: it no longer waits, and a turn taken
+    /// among others is recorded.
+    pub async fn started(&self, job: &Job, turn: Turn) -> Result<(), HandlerError> {
+        {
+            let mut view = self.view.lock().await;
+            view.waiting.remove(&job.job_id);
+            view.seen.remove(&job.job_id);
+            if turn == Turn::Mine {
+                view.last.insert(job.user_id.as_str().to_owned(), Utc::now());
+            }
+        }
+        if turn == Turn::Mine {
+            self.db.schedule().started(&job.user_id).await?;
+        }
+        Ok(())
+    }
+}
+
+impl TurnView {
+    fn turn(&self, user: &UserId, settle: Duration) -> Turn {
+        let mut others = self.waiting.iter().filter(|(_, (u, _))| u != user).peekable();
+        if others.peek().is_none() {
+            return Turn::Free;
+        }
+        let Some(mine) = self.last.get(user.as_str()) else {
+            return Turn::Mine; // never served: nobody goes before them
+        };
+        // Only a job surely in the queue holds this one back.
+        let settled = Utc::now() - chrono::Duration::from_std(settle).unwrap_or_default();
+        let theirs_first = others
+            .filter(|(id, (_, at))| *at <= settled || self.seen.contains(*id))
+            .any(|(_, (other, _))| self.last.get(other.as_str()).is_none_or(|theirs| theirs < mine));
+        if theirs_first {
+            Turn::Theirs
+        } else {
+            Turn::Mine
+        }
+    }
 }
 
 /// The job if it still wants work; `None` when it is gone or finished (a

@@ -1149,31 +1149,31 @@ impl Schedule {
 }
 
 impl Jobs {
-    /// Users other than `except` with a job waiting for FreeCAD (its script
-    /// stored) that moved since `since`.
-    pub async fn waiting_users(&self, except: &UserId, since: DateTime<Utc>) -> DbResult<Vec<UserId>> {
+    /// The jobs waiting for FreeCAD (their script store took them) that
+    /// moved since `since`: each with its user and since when it waits.
+    pub async fn waiting(&self, since: DateTime<Utc>) -> DbResult<Vec<(JobId, UserId, DateTime<Utc>)>> {
         let filter = doc! {
             "stage": to_bson(&JobStage::Uploading)?,
-            "user_id": { "$ne": except.as_str() },
             "updated_at": { "$gte": bson::DateTime::from_chrono(since) },
         };
-        // Only the user of each: under load, many jobs wait.
+        // Only what the turn needs: under load, many jobs wait.
         let jobs: Vec<Document> = self
             .0
             .clone_with_type::<Document>()
             .find(filter)
-            .projection(doc! { "_id": 0, "user_id": 1 })
+            .projection(doc! { "_id": 0, "job_id": 1, "user_id": 1, "updated_at": 1 })
             .limit(500)
             .await?
             .try_collect()
             .await?;
-        let mut users: Vec<UserId> = jobs
+        Ok(jobs
             .iter()
-            .filter_map(|j| UserId::parse(j.get_str("user_id").ok()?).ok())
-            .collect();
-        users.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-        users.dedup();
-        Ok(users)
+            .filter_map(|j| {
+                let job = JobId::parse(j.get_str("job_id").ok()?).ok()?;
+                let user = UserId::parse(j.get_str("user_id").ok()?).ok()?;
+                Some((job, user, j.get_datetime("updated_at").ok()?.to_chrono()))
+            })
+            .collect())
     }
 
     /// How many of a user's jobs are not over yet (quotas).

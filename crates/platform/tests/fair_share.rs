@@ -2,11 +2,13 @@
 //! user has at most `FAIR_SHARE_JOBS` jobs in the pipeline; the rest are
 //! stored held and let in, oldest first, as earlier ones end.
 
+use std::time::Duration;
+
 use domain::documents::{Job, JobKind, Project};
 use domain::messages::GenerationRequested;
 use domain::{Envelope, JobId, JobStage, UserId};
 use platform::bus::TOPOLOGY;
-use platform::jobs::{self, Advance, Origin, Submitted, Turn};
+use platform::jobs::{self, Advance, Origin, Submitted, Turn, Turns};
 use platform::mongo::Db;
 use platform::testkit::TestEnv;
 
@@ -82,7 +84,7 @@ async fn a_users_jobs_beyond_the_share_wait_and_go_in_oldest_first_as_earlier_on
     let stale = db.jobs().stale(&[JobStage::Queued], future, 100).await.unwrap();
     assert!(stale.iter().all(|j| !j.held), "held jobs are not stale");
     assert_eq!(
-        jobs::republish_unpublished(&db, bus.as_ref(), std::time::Duration::ZERO)
+        jobs::republish_unpublished(&db, bus.as_ref(), Duration::ZERO)
             .await
             .unwrap(),
         0
@@ -147,7 +149,7 @@ async fn a_share_of_zero_holds_nothing() {
 }
 
 /// A job of `user`'s waiting for FreeCAD (its script stored).
-async fn waiting(db: &Db, user: &UserId) {
+async fn waiting(db: &Db, user: &UserId) -> Job {
     let project = db
         .projects()
         .create(jobs::new_project("fair turns", user).unwrap())
@@ -156,12 +158,14 @@ async fn waiting(db: &Db, user: &UserId) {
     let mut job = request(&project, user);
     job.stage = JobStage::Uploading;
     db.jobs().insert(&job).await.unwrap();
+    job
 }
 
 #[tokio::test]
 async fn a_user_alone_runs_without_a_recorded_turn_and_among_others_the_least_recently_served_goes_first() {
     let env = TestEnv::new();
     let db = env.db().await;
+    let turns = Turns::with_timing(db.clone(), Duration::ZERO, Duration::ZERO);
     let (a, b) = (UserId::generate(), UserId::generate());
     let last = |users: Vec<UserId>| {
         let db = db.clone();
@@ -172,21 +176,114 @@ async fn a_user_alone_runs_without_a_recorded_turn_and_among_others_the_least_re
     };
 
     // Alone: A's jobs run and nothing is written.
-    waiting(&db, &a).await;
-    assert_eq!(jobs::turn(&db, &a).await.unwrap(), Turn::Free);
+    let a1 = waiting(&db, &a).await;
+    let a2 = waiting(&db, &a).await;
+    assert_eq!(turns.turn(&a1).await.unwrap(), Turn::Free);
+    turns.started(&a1, Turn::Free).await.unwrap();
     assert!(last(vec![a.clone(), b.clone()]).await.is_empty());
 
     // B arrives: neither was served among others, so each runs when asked,
     // and the turn taken is recorded.
-    waiting(&db, &b).await;
-    assert_eq!(jobs::turn(&db, &a).await.unwrap(), Turn::Mine);
-    db.schedule().started(&a).await.unwrap();
-    assert_eq!(jobs::turn(&db, &b).await.unwrap(), Turn::Mine);
-    db.schedule().started(&b).await.unwrap();
+    let b1 = waiting(&db, &b).await;
+    let b2 = waiting(&db, &b).await;
+    assert_eq!(turns.turn(&a2).await.unwrap(), Turn::Mine);
+    turns.started(&a2, Turn::Mine).await.unwrap();
+    assert_eq!(turns.turn(&b1).await.unwrap(), Turn::Mine);
+    turns.started(&b1, Turn::Mine).await.unwrap();
     assert_eq!(last(vec![a.clone(), b.clone()]).await.len(), 2);
 
     // Now A was served less recently than B: A runs, B lets A go first.
-    assert_eq!(jobs::turn(&db, &a).await.unwrap(), Turn::Mine);
-    assert_eq!(jobs::turn(&db, &b).await.unwrap(), Turn::Theirs);
+    let a3 = waiting(&db, &a).await;
+    assert_eq!(turns.turn(&a3).await.unwrap(), Turn::Mine);
+    assert_eq!(turns.turn(&b2).await.unwrap(), Turn::Theirs);
     env.drop_db().await;
+}
+
+/// Users A (two jobs waiting) and B (one), seen by a worker whose view is
+/// read again only when a job it does not hold asks, after A's first job
+/// started: neither had been served, so it took its turn.
+struct TwoUsers {
+    env: TestEnv,
+    db: Db,
+    turns: Turns,
+    a: UserId,
+    b: UserId,
+    a2: Job,
+    b1: Job,
+}
+
+impl TwoUsers {
+    async fn after_as_first_turn(settle: Duration) -> Self {
+        let env = TestEnv::new();
+        let db = env.db().await;
+        let turns = Turns::with_timing(db.clone(), Duration::from_secs(3600), settle);
+        let (a, b) = (UserId::generate(), UserId::generate());
+        let a1 = waiting(&db, &a).await;
+        let a2 = waiting(&db, &a).await;
+        let b1 = waiting(&db, &b).await;
+        assert_eq!(turns.turn(&a1).await.unwrap(), Turn::Mine);
+        turns.started(&a1, Turn::Mine).await.unwrap();
+        Self {
+            env,
+            db,
+            turns,
+            a,
+            b,
+            a2,
+            b1,
+        }
+    }
+}
+
+/// A worker passing over many jobs asks the database once per view: its
+/// own starts keep the view current until it is read again, and a job the
+/// view does not hold has it read at once.
+#[tokio::test]
+async fn a_worker_keeps_its_view_of_the_turns_current_with_its_own_starts() {
+    let TwoUsers {
+        env,
+        db,
+        turns,
+        a,
+        b,
+        a2,
+        b1,
+    } = TwoUsers::after_as_first_turn(Duration::ZERO).await;
+    // The view, not read again, knows A was just served: B goes first, and
+    // A's job is passed over before it is even read.
+    assert_eq!(turns.turn(&a2).await.unwrap(), Turn::Theirs);
+    assert!(turns.passes_over(a2.job_id, &a).await);
+    assert!(!turns.passes_over(b1.job_id, &b).await);
+    assert_eq!(turns.turn(&b1).await.unwrap(), Turn::Mine);
+    turns.started(&b1, Turn::Mine).await.unwrap();
+    // B's job no longer waits: A alone again, A's job runs freely.
+    assert_eq!(turns.turn(&a2).await.unwrap(), Turn::Free);
+
+    // A new user's job, unknown to the view, has it read again: C was never
+    // served, so C's job goes before A's.
+    let c = UserId::generate();
+    let c1 = waiting(&db, &c).await;
+    assert_eq!(turns.turn(&c1).await.unwrap(), Turn::Mine);
+    assert_eq!(turns.turn(&a2).await.unwrap(), Turn::Theirs);
+    env.drop_db().await;
+}
+
+/// A job waits for FreeCAD from when the script store takes it, before its
+/// message is in the queue: it holds another user's job back only once the
+/// worker has come across it, or once it has settled.
+#[tokio::test]
+async fn another_users_job_holds_back_once_it_is_surely_in_the_queue() {
+    let hour = Duration::from_secs(3600);
+    let t = TwoUsers::after_as_first_turn(hour).await;
+    // B was never served, but its job is new and unseen: maybe still being
+    // stored. A's job does not wait for it.
+    assert_eq!(t.turns.turn(&t.a2).await.unwrap(), Turn::Mine);
+    // The worker comes across B's job: from now on it goes first.
+    assert!(!t.turns.passes_over(t.b1.job_id, &t.b).await);
+    assert_eq!(t.turns.turn(&t.a2).await.unwrap(), Turn::Theirs);
+
+    // With nothing seen, a job that has settled holds back all the same.
+    let settled = Turns::with_timing(t.db.clone(), hour, Duration::ZERO);
+    assert_eq!(settled.turn(&t.a2).await.unwrap(), Turn::Theirs);
+    t.env.drop_db().await;
 }

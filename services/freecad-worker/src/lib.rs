@@ -78,10 +78,12 @@ impl FromEnv for Settings {
             .get(&FREECAD_EXECUTOR)
             .and_then(|e| e.parse().ok())
             .unwrap_or(Executor::Warm);
-        // FreeCAD runs are heavy: take twice as many messages as runs at
-        // once, so that a job's fetching, uploads and picture overlap
-        // another job's FreeCAD run (the runs themselves wait for a slot).
-        common.bus.prefetch = concurrency.saturating_mul(2);
+        // A job spends several times longer around its FreeCAD run (its
+        // stage write and script fetch before, its uploads, picture and
+        // records after) than in it: take four messages per run at once so
+        // that the runs follow each other (they wait for a slot, and at
+        // most one job per slot waits for it with its turn taken).
+        common.bus.prefetch = concurrency.saturating_mul(4);
         let worker_id = env.get(&WORKER_ID).unwrap_or_else(|| {
             let host = std::fs::read_to_string("/etc/hostname").unwrap_or_else(|_| "worker".into());
             format!("{}-{}", host.trim(), std::process::id())
@@ -100,30 +102,43 @@ impl FromEnv for Settings {
 pub struct Worker {
     deps: Deps,
     sandbox: Sandbox,
-    /// FreeCAD runs at once (`FREECAD_CONCURRENCY`); the worker holds twice
-    /// as many jobs, the others fetching or uploading meanwhile.
+    /// FreeCAD runs at once (`FREECAD_CONCURRENCY`); the worker holds four
+    /// times as many jobs, the others fetching or uploading meanwhile.
     slots: tokio::sync::Semaphore,
+    /// Jobs with their turn taken and not yet running: one per slot.
+    next: tokio::sync::Semaphore,
+    /// Whose turn it is on FreeCAD, shared by this worker's jobs.
+    turns: jobs::Turns,
     worker_id: String,
 }
 
 #[async_trait]
 impl JobHandler<ScriptStored> for Worker {
+    async fn defer(&self, raw: &RawEnvelope, msg: &ScriptStored) -> Option<String> {
+        let theirs = self.turns.passes_over(raw.job_id, &msg.user_id).await;
+        theirs.then(|| "another user's job goes first".into())
+    }
+
     async fn handle(&self, raw: &RawEnvelope, msg: ScriptStored, job: Job) -> Result<(), HandlerError> {
         let Deps { db, store, bus } = &self.deps;
         let origin = Origin::of(raw);
+        // The turn is taken as late as can be: at most one job per slot
+        // waits for FreeCAD with its turn taken; the others wait here
+        // undecided, so a job of a less recently served user that comes
+        // meanwhile still goes before them.
+        let next = self.next.acquire().await.map_err(HandlerError::transient)?;
         // A job already started (a redelivery after a crash) runs again at
         // once; a new one waits its turn among users.
         let turn = if job.stage == JobStage::Processing {
             Turn::Free
         } else {
-            jobs::turn(db, &msg.user_id).await?
+            self.turns.turn(&job).await?
         };
         if turn == Turn::Theirs {
             return Err(HandlerError::Defer("another user's job goes first".into()));
         }
         // Independent round trips, at once: the turn recorded (when others
         // wait), the stage moved, the script fetched, the project's name read.
-        let schedule = db.schedule();
         let projects = db.projects();
         // The script store's time goes with this stage change.
         let stored = JobTimings {
@@ -133,12 +148,7 @@ impl JobHandler<ScriptStored> for Worker {
         let timings = platform::mongo::timing_fields(&stored).map_err(HandlerError::transient)?;
         let fetching = std::time::Instant::now();
         let (started, moved, script, project) = tokio::join!(
-            async {
-                match turn {
-                    Turn::Mine => schedule.started(&msg.user_id).await,
-                    Turn::Free | Turn::Theirs => Ok(()),
-                }
-            },
+            self.turns.started(&job, turn),
             jobs::advance(
                 db,
                 bus.as_ref(),
@@ -174,6 +184,7 @@ impl JobHandler<ScriptStored> for Worker {
         let model_name = ModelName::derive(&project_name, &msg.slug);
 
         let slot = self.slots.acquire().await.map_err(HandlerError::transient)?;
+        drop(next);
         let started = Utc::now();
         let mut report = self
             .sandbox
@@ -364,6 +375,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<WorkerApp> {
         deps: deps.clone(),
         sandbox,
         slots: tokio::sync::Semaphore::new(usize::from(settings.concurrency)),
+        next: tokio::sync::Semaphore::new(usize::from(settings.concurrency)),
+        turns: jobs::Turns::new(deps.db.clone()),
         worker_id: settings.worker_id.clone(),
     });
     let app = WorkerApp::new(
