@@ -353,9 +353,10 @@ pub enum Turn {
 /// How old a [`Turns`] view may be before a turn asks the database again.
 pub const TURN_VIEW_AGE: Duration = Duration::from_millis(100);
 
-/// How long after its script store took it another user's job holds this
-/// user's back even unseen: by then its script is stored and its message in
-/// the queue (the script store's work takes tens of milliseconds).
+/// How long a job waits before it holds other users' jobs back even when
+/// the worker has not come across it: by then its script is stored and its
+/// message in the queue (the script store's work takes tens of
+/// milliseconds).
 pub const TURN_SETTLE: Duration = Duration::from_millis(500);
 
 /// Fair scheduling across users, as one worker process sees it: whether a
@@ -415,8 +416,7 @@ impl Turns {
     /// Whether `job` (waiting for FreeCAD) runs now.
     pub async fn turn(&self, job: &Job) -> Result<Turn, HandlerError> {
         let mut view = self.view.lock().await;
-        let fresh = view.read_at.is_some_and(|at| at.elapsed() < self.age);
-        if !fresh || !view.waiting.contains_key(&job.job_id) {
+        if !view.holds(job.job_id, self.age) {
             let since = Utc::now() - chrono::Duration::from_std(FAIR_WAIT_WINDOW).unwrap_or_default();
             let waiting: std::collections::HashMap<_, _> = self
                 .db
@@ -458,8 +458,7 @@ impl Turns {
         // Come across in the queue: kept through the next reading if it
         // still waits then.
         view.seen.insert(job_id);
-        let fresh = view.read_at.is_some_and(|at| at.elapsed() < self.age);
-        fresh && view.waiting.contains_key(&job_id) && view.turn(user, self.settle) == Turn::Theirs
+        view.holds(job_id, self.age) && view.turn(user, self.settle) == Turn::Theirs
     }
 
     /// `job` starts on its `turn`: it no longer waits, and a turn taken
@@ -481,6 +480,11 @@ impl Turns {
 }
 
 impl TurnView {
+    /// Whether the view, younger than `age`, holds `job` as waiting.
+    fn holds(&self, job: JobId, age: Duration) -> bool {
+        self.read_at.is_some_and(|at| at.elapsed() < age) && self.waiting.contains_key(&job)
+    }
+
     fn turn(&self, user: &UserId, settle: Duration) -> Turn {
         let mut others = self.waiting.iter().filter(|(_, (u, _))| u != user).peekable();
         if others.peek().is_none() {
