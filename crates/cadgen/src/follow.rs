@@ -392,6 +392,9 @@ impl Apply<'_> {
     }
 
     fn shell(&mut self) -> Result<(), String> {
+        if self.spec.part == "rect_tube" {
+            return self.tube_wall();
+        }
         let hollow = self.facts.take_flag(Flag::Open);
         let wall = self.facts.take(&[Role::Wall]);
         if !hollow && wall.is_none() {
@@ -412,6 +415,36 @@ impl Apply<'_> {
             }
         }
         self.done.push("changed the wall".into());
+        Ok(())
+    }
+
+    /// "a 3 mm wall" on a rectangular tube: its bore, from the outside in.
+    fn tube_wall(&mut self) -> Result<(), String> {
+        let Some(t) = self.facts.take(&[Role::Wall, Role::Thickness]) else {
+            return Ok(());
+        };
+        let Base::Box { length, width, .. } = self.spec.base else {
+            return Ok(());
+        };
+        if t <= 0.0 || 2.0 * t >= length.min(width) {
+            return Err(format!(
+                "A {} mm wall leaves no inside in a {} × {} mm tube.",
+                human(t),
+                human(length),
+                human(width)
+            ));
+        }
+        for feature in &mut self.spec.features {
+            if let Feature::Pocket { loops, .. } = feature {
+                for l in loops.iter_mut() {
+                    if let Loop::Rectangle { corner, size } = l {
+                        *corner = [t, t];
+                        *size = [length - 2.0 * t, width - 2.0 * t];
+                    }
+                }
+            }
+        }
+        self.done.push(format!("wall = {}", human(t)));
         Ok(())
     }
 
@@ -469,6 +502,17 @@ impl Apply<'_> {
     fn parameter_for(&self, role: Role) -> Option<String> {
         let names: Vec<String> = self.spec.parameters().into_iter().map(|p| p.name).collect();
         let bracket = self.spec.part == "l_bracket";
+        // A rectangular tube stands along Z: its length is the box's height,
+        // its section the box's length (wide) and width (high).
+        if self.spec.part == "rect_tube" {
+            let name = match role {
+                Role::Length | Role::Depth => "height",
+                Role::Width => "length",
+                Role::Height => "width",
+                _ => return None,
+            };
+            return Some(name.to_string());
+        }
         let hole_prefix = || {
             self.spec.features.iter().find_map(|f| match f {
                 Feature::Hole { name, .. } if name != "bore" => Some(if name.is_empty() {
@@ -772,6 +816,21 @@ fn carry_positions(before: &PartSpec, after: &mut PartSpec) -> Result<(), String
                                     human(new[k])
                                 )
                             })?;
+                        }
+                    }
+                }
+                // A tube's bore grows with its section: the wall stays.
+                Feature::Pocket { loops, .. } if k < 2 && before.part == "rect_tube" => {
+                    for l in loops.iter_mut() {
+                        if let Loop::Rectangle { size, .. } = l {
+                            size[k] += new[k] - old[k];
+                            if size[k] <= 0.0 {
+                                return Err(format!(
+                                    "A {} of {} mm leaves no inside in the tube.",
+                                    name,
+                                    human(new[k])
+                                ));
+                            }
                         }
                     }
                 }

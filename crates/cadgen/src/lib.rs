@@ -95,6 +95,13 @@ impl NotUnderstood {
     }
 }
 
+/// Whether `message` reads as a change to a part rather than a part: it
+/// names no part but says what to change ("make it 15 mm thick", "twice as
+/// long", "undo").
+pub fn is_change(message: &str) -> bool {
+    read::facts(message).is_ok_and(|f| f.parts.is_empty() && f.says_something())
+}
+
 /// A prompt and the follow-ups after it, each applied to the part the
 /// previous message made: the part the conversation ends with, or the first
 /// refusal. An empty conversation is refused like an empty prompt.

@@ -39,6 +39,12 @@ const CASES: &[(&str, f64)] = &[
     ("standoff 20 mm tall 6 mm diameter M3", 1e-3),
     ("hex standoff M4 15 mm long", 1e-3),
     ("enclosure 100 x 60 x 40 mm wall 2 mm", 1e-3),
+    ("a rectangular tube 40 x 20 mm, 2 mm wall, 500 mm long", 1e-3),
+    ("an aluminium angle 25 x 25 x 3 mm, 300 mm long", 1e-3),
+    (
+        "shelf bracket: an L of 6 mm plate, 60 mm long, 40 mm tall, 30 mm wide, with two 5 mm holes in each leg",
+        1e-3,
+    ),
     ("plate 100 x 50 x 5 mm with 4 holes 6 mm at the corners", 1e-3),
     ("plate 120 x 40 x 6 mm with 5 holes 8 mm", 1e-3),
     (

@@ -100,3 +100,60 @@ fn compiles_specs_from_anywhere_and_checks_fit() {
     assert!(g.script.contains("\"Spreadsheet::Sheet\", \"Parameters\""));
     assert_eq!(cadgen::check_script(&g.script), Ok(()));
 }
+
+#[test]
+fn reads_stock_sections_and_counts_per_leg_the_way_the_trade_writes_them() {
+    let pi = std::f64::consts::PI;
+    // A number before "plate" is the stock the part is made from…
+    let g = generate(
+        "shelf bracket: an L of 6 mm plate, 60 mm long, 40 mm tall, 30 mm wide, with two 5 mm holes in each leg",
+    )
+    .unwrap_or_else(|e| panic!("{}", e.reason));
+    assert_eq!(g.parameters["thickness"], 6.0);
+    assert_eq!(g.expected.through_holes, Some(4), "two in each leg: {}", g.reply);
+    assert!(close(
+        g.expected.volume_mm3.unwrap(),
+        30.0 * 6.0 * (60.0 + 40.0 - 6.0) - 4.0 * pi * 6.25 * 6.0
+    ));
+    // …or of a plate whose outline is given as two numbers…
+    assert!(close(volume("a 3 mm aluminium plate 100 x 50 mm"), 100.0 * 50.0 * 3.0));
+    // …and a plate on its own is sized as before.
+    assert!(close(volume("a 40 x 20 x 10 mm plate"), 8000.0));
+    assert!(close(volume("a 100 mm square plate 3 mm thick"), 30000.0));
+
+    // Sections: width × height × thickness when the length is given apart.
+    let l = 25.0 * 3.0 + 22.0 * 3.0;
+    assert!(close(
+        volume("an aluminium angle 25 x 25 x 3 mm, 300 mm long"),
+        l * 300.0
+    ));
+    assert!(close(
+        volume("a T profile 40 x 40 x 4, 150 long"),
+        (40.0 * 4.0 + 36.0 * 4.0) * 150.0
+    ));
+    // Width × height × length when the thickness is given apart, as before.
+    assert!(close(
+        volume("u channel 40 x 30 x 200 mm 3 mm thick"),
+        (40.0 * 3.0 + 2.0 * 27.0 * 3.0) * 200.0
+    ));
+
+    // Rectangular and square tubes, hollow end to end.
+    let g = generate("a rectangular tube 40 x 20 mm, 2 mm wall, 500 mm long").unwrap();
+    assert!(close(g.expected.volume_mm3.unwrap(), (800.0 - 36.0 * 16.0) * 500.0));
+    assert_eq!(g.expected.bbox_mm, Some([40.0, 20.0, 500.0]));
+    assert_eq!(g.expected.through_holes, Some(1));
+    assert!(close(
+        volume("40 x 20 x 2 box section 300 long"),
+        (800.0 - 36.0 * 16.0) * 300.0
+    ));
+    assert!(close(
+        volume("square tube 25 mm, 1.5 mm wall, 300 mm long"),
+        (625.0 - 484.0) * 300.0
+    ));
+    let e = generate("rectangular tube 40 x 20 x 100 mm with 10 mm wall").unwrap_err();
+    assert!(e.reason.contains("leaves no inside"), "{}", e.reason);
+
+    // "in each leg" on a part without legs is not dropped.
+    let e = generate("a plate 100 x 50 x 5 mm with 2 holes 5 mm in each leg").unwrap_err();
+    assert!(e.reason.contains("each leg"), "{}", e.reason);
+}

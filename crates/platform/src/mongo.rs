@@ -446,6 +446,10 @@ pub struct LiveJobs {
 #[derive(Clone)]
 pub struct Projects(Collection<Project>);
 
+/// How many of its latest version claims a project keeps (see
+/// [`Projects::claim_next_version`]).
+pub const VERSION_CLAIMS_KEPT: i32 = 256;
+
 impl Projects {
     /// Inserts the project; when its slug is taken, tries `slug-2`, `slug-3`…
     /// and returns the project as stored.
@@ -505,13 +509,19 @@ impl Projects {
     }
 
     /// [`Self::next_version`], with the project as read for the claim.
+    ///
+    /// The project keeps only the last [`VERSION_CLAIMS_KEPT`] claims, so
+    /// its record stays small however many versions it has. A claimant reads
+    /// its claim right after making it, or asks again within seconds (a
+    /// redelivery); that many claims on one project in between would take
+    /// 32 script-store instances each handling its 8 deliveries at once.
     pub async fn claim_next_version(&self, id: &ProjectId, claimant: &str) -> DbResult<(Version, Project)> {
         self.0
             .update_one(
                 doc! { "project_id": id.as_str(), "version_claims": { "$ne": claimant } },
                 doc! {
                     "$inc": { "version_counter": 1 },
-                    "$push": { "version_claims": claimant },
+                    "$push": { "version_claims": { "$each": [claimant], "$slice": -VERSION_CLAIMS_KEPT } },
                     "$set": { "updated_at": now() },
                 },
             )

@@ -167,6 +167,51 @@ async fn a_claimant_asking_again_gets_its_version_back_and_none_is_skipped() {
 }
 
 #[tokio::test]
+async fn a_project_keeps_only_its_latest_version_claims_and_still_answers_them() {
+    let env = TestEnv::new();
+    let db = env.db().await;
+    let owner = UserId::generate();
+    let p = db.projects().create(project("Many Versions", &owner)).await.unwrap();
+    let projects = db.projects();
+    let kept = platform::mongo::VERSION_CLAIMS_KEPT as u32;
+    let total = kept + 40;
+    for n in 1..=total {
+        assert_eq!(
+            projects
+                .next_version(&p.project_id, &format!("job-{n}-0"))
+                .await
+                .unwrap()
+                .get(),
+            n
+        );
+    }
+    let stored = projects.get(&p.project_id).await.unwrap().unwrap();
+    assert_eq!(stored.version_counter, total);
+    assert_eq!(stored.version_claims.len(), kept as usize, "the claims are bounded");
+    assert_eq!(
+        stored.version_claims.last().map(String::as_str),
+        Some(format!("job-{total}-0").as_str())
+    );
+    // Recent claimants asking again get their own numbers back, and no
+    // number is handed out twice or skipped.
+    for n in [total, total - 1, total - kept + 1] {
+        assert_eq!(
+            projects
+                .next_version(&p.project_id, &format!("job-{n}-0"))
+                .await
+                .unwrap()
+                .get(),
+            n
+        );
+    }
+    assert_eq!(
+        projects.next_version(&p.project_id, "job-new-0").await.unwrap().get(),
+        total + 1
+    );
+    env.drop_db().await;
+}
+
+#[tokio::test]
 async fn stored_bytes_count_each_versions_files_once_and_only_the_newest_version_is_current() {
     let env = TestEnv::new();
     let db = env.db().await;

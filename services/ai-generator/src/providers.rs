@@ -148,9 +148,29 @@ impl Provider for Template {
                 Err(_) if fresh.question.is_some() => return Err(not_understood(fresh)),
                 Err(e) => return Err(not_understood(e)),
             },
+            (Err(e), None) if e.question.is_none() && cadgen::is_change(&request.prompt) => {
+                return Err(ProviderError::NotUnderstood(nothing_to_change(
+                    request.base_script.is_some(),
+                )))
+            }
             (Err(e), None) => return Err(not_understood(e)),
         };
         Ok(Draft::compiled(g, started))
+    }
+}
+
+/// Why a change cannot be applied without a language model when the
+/// project has no spec-built version to apply it to.
+fn nothing_to_change(has_version: bool) -> String {
+    let example = cadgen::CATALOGUE[0].example;
+    if has_version {
+        format!(
+            "This reads as a change, but the current version was not built from a part description              (it is an uploaded or a language model's script), so it can only be changed with a              language model. Describe the whole part instead, e.g. \"{example}\"."
+        )
+    } else {
+        format!(
+            "This reads as a change, but the project has no model yet: describe the part first,              e.g. \"{example}\"; then \"make it 15 mm thick\" and the like change it."
+        )
     }
 }
 
@@ -707,6 +727,32 @@ mod tests {
             Template.generate(&with_base).await.unwrap(),
         );
         assert_eq!((a.script, a.spec), (b.script, b.spec));
+    }
+
+    #[tokio::test]
+    async fn a_change_with_no_spec_built_version_says_why_it_cannot_be_applied() {
+        let request = |prompt: &str, base_script: Option<&str>| Request {
+            prompt: prompt.into(),
+            history: Vec::new(),
+            base_script: base_script.map(str::to_owned),
+            base_spec: None,
+            failed: None,
+        };
+        let refusal = |r: Request| async move {
+            match Template.generate(&r).await {
+                Err(ProviderError::NotUnderstood(why)) => why,
+                other => panic!("expected a refusal, got {:?}", other.map(|d| d.reply)),
+            }
+        };
+        for change in ["make it 8 mm thick", "twice as long", "undo", "remove the fillet"] {
+            let why = refusal(request(change, None)).await;
+            assert!(why.contains("no model yet"), "{change}: {why}");
+            let why = refusal(request(change, Some("import Part\n"))).await;
+            assert!(why.contains("not built from a part description"), "{change}: {why}");
+        }
+        // Neither a part nor a change: the catalogue's own answer.
+        let why = refusal(request("a dragon breathing fire", None)).await;
+        assert!(why.contains("could not find a part"), "{why}");
     }
 
     #[test]

@@ -40,6 +40,11 @@ pub(crate) const TUBE: CatalogueEntry = entry(
     "tube or pipe (outer diameter with inner diameter or wall)",
     "tube outer diameter 30 mm inner diameter 24 mm length 80 mm",
 );
+pub(crate) const RECT_TUBE: CatalogueEntry = entry(
+    "rect_tube",
+    "rectangular or square tube (box section): outside width × height, wall, length",
+    "rectangular tube 40 x 20 mm, 2 mm wall, 500 mm long",
+);
 pub(crate) const SPHERE: CatalogueEntry = entry("sphere", "sphere or ball", "sphere radius 15 mm");
 pub(crate) const CONE: CatalogueEntry = entry(
     "cone",
@@ -104,6 +109,7 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
     PLATE_WITH_HOLES,
     CYLINDER,
     TUBE,
+    RECT_TUBE,
     SPHERE,
     CONE,
     WASHER,

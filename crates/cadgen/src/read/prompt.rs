@@ -9,7 +9,7 @@
 //! height 30" both come out right.
 
 use super::lexer::{lex, Lexed, Token};
-use super::vocab::{is_unsupported_unit, lookup, Counted, Flag, Meaning, PartNoun, Role, Side, Unit, CIRCLE};
+use super::vocab::{is_unsupported_unit, lookup, Counted, Family, Flag, Meaning, PartNoun, Role, Side, Unit, CIRCLE};
 use crate::compile::human;
 
 /// A number as written, before unit resolution.
@@ -140,7 +140,8 @@ impl Facts {
         let items = items(&lexed, &mut flags, &mut unknown_words);
         let items = hole_circles(extract_counts(grids(items)));
         let (items, factors) = relations(items);
-        let pairs = pair_keywords(&items);
+        let mut pairs = pair_keywords(&items);
+        material_thickness(&items, &mut pairs);
         let default_unit = default_unit(&items);
         let mm = |q: &Qty| round_mm(q.unit.unwrap_or(default_unit).to_mm(q.value));
 
@@ -334,6 +335,13 @@ impl Facts {
     }
 
     /// Whether the prompt says `flag` and it is not used yet.
+    /// Whether the prompt gives anything a part or a change could use: a
+    /// number, a keyword, a factor or a flag ("make it 15 mm thick",
+    /// "twice as long", "remove the fillet", "undo").
+    pub fn says_something(&self) -> bool {
+        !(self.facts.is_empty() && self.flags.is_empty() && self.factors.is_empty() && self.keys.is_empty())
+    }
+
     pub fn has(&self, flag: Flag) -> bool {
         self.flags
             .iter()
@@ -568,6 +576,7 @@ impl Facts {
             Flag::BottomEdges => Some("the bottom edges".to_string()),
             Flag::AllEdges | Flag::Edges => Some("the edges".to_string()),
             Flag::Counterbored => Some("counterbored".to_string()),
+            Flag::EachLeg => Some("in each leg".to_string()),
             Flag::Tapped => Some("tapped".to_string()),
             Flag::Move => Some("move".to_string()),
             Flag::Across | Flag::Lengthwise | Flag::FrontToBack => Some("a hole across the part".to_string()),
@@ -1203,6 +1212,30 @@ fn count_before(items: &mut Vec<Item>, i: usize, what: Counted, plural: bool) ->
         }
     }
     None
+}
+
+/// "an L-bracket of 6 mm plate", "an enclosure from 2 mm sheet": a number
+/// right before a plate noun is the stock's thickness when the prompt names
+/// another part, made from it, or gives the plate's outline as a chain of
+/// two; else a plate is sized as usual ("a 100 mm square plate").
+fn material_thickness(items: &[Item], pairs: &mut [Option<(Role, Side)>]) {
+    let is_stock = |item: &Item| matches!(item, Item::Part(noun) if noun.family == Family::Plate);
+    let other_part = items.iter().any(
+        |item| matches!(item, Item::Part(noun) if !matches!(noun.family, Family::Plate | Family::Box | Family::Cube)),
+    );
+    // "a 3 mm plate 100 x 50": the outline is the chain, so the number is
+    // the thickness.
+    let outline = items
+        .iter()
+        .any(|item| matches!(item, Item::Chain(qs) if qs.len() == 2));
+    if !other_part && !outline {
+        return;
+    }
+    for i in 0..items.len().saturating_sub(1) {
+        if matches!(items[i], Item::Qty(_)) && pairs[i].is_none() && is_stock(&items[i + 1]) {
+            pairs[i] = Some((Role::Thickness, Side::Either));
+        }
+    }
 }
 
 /// Pairs each keyword with an adjacent quantity; returns, per item, the role

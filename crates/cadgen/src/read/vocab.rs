@@ -210,6 +210,8 @@ pub(crate) enum Family {
     LProfile,
     TProfile,
     Channel,
+    /// Rectangular or square hollow section.
+    RectTube,
 }
 
 /// A part noun as written ("rod", "disc"), kept for the summary sentence.
@@ -246,6 +248,8 @@ pub(crate) enum Flag {
     Lengthwise,
     /// Across a block through its width ("front to back").
     FrontToBack,
+    /// "two holes in each leg": a count per leg of a bracket.
+    EachLeg,
     /// A feature the reader does not make ("a slot", "a keyway"): named in
     /// the refusal instead of being left out.
     Unsupported(&'static str),
@@ -331,6 +335,16 @@ const PHRASES: &[(&str, Meaning)] = &[
     ("tube", part(Family::Tube, "Tube")),
     ("pipe", part(Family::Tube, "Pipe")),
     ("hollow cylinder", part(Family::Tube, "Tube")),
+    ("rectangular tube", part(Family::RectTube, "Rectangular tube")),
+    ("rectangular tubing", part(Family::RectTube, "Rectangular tube")),
+    ("rectangular pipe", part(Family::RectTube, "Rectangular tube")),
+    ("rectangular hollow section", part(Family::RectTube, "Rectangular tube")),
+    ("box section", part(Family::RectTube, "Rectangular tube")),
+    ("rhs", part(Family::RectTube, "Rectangular tube")),
+    ("square tube", part(Family::RectTube, "Square tube")),
+    ("square tubing", part(Family::RectTube, "Square tube")),
+    ("square hollow section", part(Family::RectTube, "Square tube")),
+    ("shs", part(Family::RectTube, "Square tube")),
     ("bushing", part(Family::Tube, "Bushing")),
     ("sleeve", part(Family::Tube, "Sleeve")),
     ("cone", part(Family::Cone, "Cone")),
@@ -361,6 +375,7 @@ const PHRASES: &[(&str, Meaning)] = &[
     ("rectangular block", part(Family::Box, "Block")),
     ("rectangular plate", part(Family::Plate, "Plate")),
     ("square plate", part(Family::Plate, "Square plate")),
+    ("square washer", part(Family::Plate, "Square washer")),
     ("square block", part(Family::Box, "Square block")),
     ("circle", part(Family::Cylinder, CIRCLE)),
     ("torus", part(Family::Torus, "Torus")),
@@ -384,6 +399,17 @@ const PHRASES: &[(&str, Meaning)] = &[
     ("trapezoidal prism", part(Family::Trapezoid, "Trapezoidal prism")),
     ("l profile", part(Family::LProfile, "L profile")),
     ("angle iron", part(Family::LProfile, "L profile")),
+    ("angle bar", part(Family::LProfile, "Angle")),
+    ("angle profile", part(Family::LProfile, "Angle")),
+    ("angle section", part(Family::LProfile, "Angle")),
+    ("equal angle", part(Family::LProfile, "Angle")),
+    ("aluminium angle", part(Family::LProfile, "Angle")),
+    ("aluminum angle", part(Family::LProfile, "Angle")),
+    ("steel angle", part(Family::LProfile, "Angle")),
+    ("l section", part(Family::LProfile, "L profile")),
+    ("t section", part(Family::TProfile, "T profile")),
+    ("u section", part(Family::Channel, "U channel")),
+    ("c channel", part(Family::Channel, "U channel")),
     ("t profile", part(Family::TProfile, "T profile")),
     ("t beam", part(Family::TProfile, "T profile")),
     ("tee profile", part(Family::TProfile, "T profile")),
@@ -457,6 +483,10 @@ const PHRASES: &[(&str, Meaning)] = &[
     ("floor thickness", key(Role::Floor)),
     ("thick floor", after(Role::Floor)),
     ("side", key(Role::Size)),
+    ("each leg", Meaning::Flag(Flag::EachLeg)),
+    ("per leg", Meaning::Flag(Flag::EachLeg)),
+    ("both legs", Meaning::Flag(Flag::EachLeg)),
+    ("either leg", Meaning::Flag(Flag::EachLeg)),
     ("legs", key(Role::Size)),
     ("leg", key(Role::Size)),
     ("leg length", key(Role::Size)),

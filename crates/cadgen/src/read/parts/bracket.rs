@@ -5,7 +5,7 @@
 use domain::spec::{Axis, Base, Feature, PartSpec, Positions, ProfileShape};
 
 use super::Ctx;
-use crate::read::vocab::{Counted, Role};
+use crate::read::vocab::{Counted, Flag, Role};
 use crate::NotUnderstood;
 
 /// Leg thickness when the prompt gives none.
@@ -16,7 +16,8 @@ const DEFAULT_HOLE_COUNT: u32 = 2;
 
 /// Reads "L-bracket 50 x 40 x 30" as length (base leg) × height (upright
 /// leg) × width, or "50 mm legs, 30 mm wide". Holes alternate between the
-/// legs, base leg first, and are spread evenly across the width.
+/// legs, base leg first ("two holes in each leg" is four), and are spread
+/// evenly across the width.
 pub(crate) fn l_bracket(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
     let f = &mut *cx.facts;
     let (l, h, w) = match f.take_chain(3) {
@@ -46,6 +47,8 @@ pub(crate) fn l_bracket(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
     );
     let count = match cx.facts.take_count(Counted::Holes) {
         None => 0,
+        // "two holes in each leg".
+        Some(Some(n)) if cx.facts.take_flag(Flag::EachLeg) => 2 * n,
         Some(Some(n)) => n,
         Some(None) => {
             cx.defaults.push(format!("{DEFAULT_HOLE_COUNT} holes"));

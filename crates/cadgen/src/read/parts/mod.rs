@@ -32,7 +32,7 @@ const CORNER_INSET_PER_DIAMETER: f64 = 1.5;
 /// and a box or cylinder turns into its hollow variant when the prompt
 /// asks for walls.
 pub(crate) fn detect(facts: &Facts) -> Option<PartNoun> {
-    const PRIORITY: [Family; 21] = [
+    const PRIORITY: [Family; 22] = [
         Family::Gear,
         Family::Nut,
         Family::Standoff,
@@ -41,6 +41,7 @@ pub(crate) fn detect(facts: &Facts) -> Option<PartNoun> {
         Family::Bracket,
         Family::Enclosure,
         Family::Torus,
+        Family::RectTube,
         Family::Tube,
         Family::Cone,
         Family::Sphere,
@@ -103,6 +104,7 @@ pub(crate) fn build(noun: PartNoun, facts: &mut Facts) -> Result<(PartSpec, Vec<
     let mut spec = match noun.family {
         Family::Box | Family::Plate | Family::Cube => prism::block(&mut cx)?,
         Family::Enclosure => prism::enclosure(&mut cx)?,
+        Family::RectTube => prism::rect_tube(&mut cx)?,
         Family::Cylinder => round::cylinder(&mut cx)?,
         Family::Tube => round::tube(&mut cx)?,
         Family::Sphere => round::sphere(&mut cx)?,
@@ -187,6 +189,7 @@ fn family_name(family: Family) -> &'static str {
         Family::LProfile => "l_profile",
         Family::TProfile => "t_profile",
         Family::Channel => "u_channel",
+        Family::RectTube => "rect_tube",
     }
 }
 

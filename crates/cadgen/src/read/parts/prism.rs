@@ -1,9 +1,10 @@
 //! Straight-sided bases: box / block / cube / plate (with holes), the
 //! open-top enclosure, regular polygon prisms and the standard profiles.
 
-use domain::spec::{Base, Feature, PartSpec, ProfileShape};
+use domain::spec::{Base, Feature, Loop, PartSpec, ProfileShape};
 
 use super::{Ctx, Face};
+use crate::compile::human;
 use crate::read::vocab::{Family, Flag, Role};
 use crate::NotUnderstood;
 
@@ -98,6 +99,69 @@ pub(crate) fn enclosure(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
     Ok(spec)
 }
 
+/// "rectangular tube 40 x 20 mm, 2 mm wall, 500 mm long", "40 x 20 x 2
+/// box section 500 long", "square tube 25 mm, 1.5 mm wall, 300 mm long": an
+/// outside width × height section standing along Z, hollow end to end.
+pub(crate) fn rect_tube(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
+    let square = cx.noun.word.starts_with("Square");
+    let f = &mut *cx.facts;
+    f.take_flag(Flag::Open);
+    f.take_flag(Flag::Through);
+    let lengths = [Role::Length, Role::Depth];
+    let walls = [Role::Wall, Role::Thickness];
+    let mut wall = None;
+    let (w, h, len) = match f.take_chain(3) {
+        // The section as the trade writes it: width × height × wall.
+        Some(c) if f.has_role(&lengths) && !f.has_role(&walls) => {
+            wall = Some(c[2]);
+            (Some(c[0]), Some(c[1]), f.take(&lengths))
+        }
+        Some(c) => (Some(c[0]), Some(c[1]), Some(c[2])),
+        None => match f.take_chain(2) {
+            Some(c) => (Some(c[0]), Some(c[1]), f.take(&lengths)),
+            None if square => {
+                let side = f.take(&[Role::Square, Role::Size, Role::Width]);
+                let len = f.take(&lengths);
+                let side = side.or_else(|| f.take_bare());
+                (side, side, len)
+            }
+            None => {
+                let (w, h) = (f.take(&[Role::Width]), f.take(&[Role::Height]));
+                (w, h, f.take(&lengths))
+            }
+        },
+    };
+    let wall = wall.or_else(|| cx.facts.take(&walls));
+    let len = len.or_else(|| cx.facts.take_bare());
+    let (w, h, len) = (cx.need(w, "width")?, cx.need(h, "height")?, cx.need(len, "length")?);
+    let wall = cx.or_default(wall, DEFAULT_WALL_MM, "wall")?;
+    cx.ensure(2.0 * wall < w.min(h), || {
+        format!(
+            "A {} mm wall leaves no inside in a {} × {} mm tube.",
+            human(wall),
+            human(w),
+            human(h)
+        )
+    })?;
+    let mut spec = PartSpec::new(
+        cx.part,
+        Base::Box {
+            length: w,
+            width: h,
+            height: len,
+        },
+    );
+    spec.features.push(Feature::Pocket {
+        name: "bore".into(),
+        loops: vec![Loop::Rectangle {
+            corner: [wall, wall],
+            size: [w - 2.0 * wall, h - 2.0 * wall],
+        }],
+        depth: None,
+    });
+    Ok(spec)
+}
+
 /// "hexagonal prism 20 mm across flats 40 mm long".
 pub(crate) fn regular_prism(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
     cx.facts.take_flag(Flag::Hex);
@@ -125,15 +189,25 @@ pub(crate) fn regular_prism(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
 
 /// Triangle, trapezoid, L, T and U profiles, extruded along Y.
 pub(crate) fn profile(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
+    let walled = matches!(cx.noun.family, Family::LProfile | Family::TProfile | Family::Channel);
     let f = &mut *cx.facts;
-    let chain = f.take_chain(3);
-    let (w, h, len) = match &chain {
+    let lengths = [Role::Length, Role::Depth];
+    let walls = [Role::Thickness, Role::Wall];
+    // A section is written as the trade writes it, "25 x 25 x 3 angle,
+    // 300 long" (width × height × thickness), when the length is given on
+    // its own; else "40 x 30 x 200" is width × height × length.
+    let section = walled && f.has_role(&lengths) && !f.has_role(&walls);
+    let mut wall = None;
+    let (w, h, len) = match f.take_chain(3) {
+        Some(c) if section => {
+            wall = Some(c[2]);
+            (Some(c[0]), Some(c[1]), f.take(&lengths))
+        }
         Some(c) => (Some(c[0]), Some(c[1]), Some(c[2])),
-        None => (
-            f.take(&[Role::Width]),
-            f.take(&[Role::Height]),
-            f.take(&[Role::Length, Role::Depth]),
-        ),
+        None => match f.take_chain(2) {
+            Some(c) => (Some(c[0]), Some(c[1]), f.take(&lengths)),
+            None => (f.take(&[Role::Width]), f.take(&[Role::Height]), f.take(&lengths)),
+        },
     };
     let (w, h, len) = (cx.need(w, "width")?, cx.need(h, "height")?, cx.need(len, "length")?);
     let profile = match cx.noun.family {
@@ -148,7 +222,7 @@ pub(crate) fn profile(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
             }
         }
         family => {
-            let t = cx.facts.take(&[Role::Thickness, Role::Wall]);
+            let t = wall.or_else(|| cx.facts.take(&[Role::Thickness, Role::Wall]));
             let t = cx.or_default(t, 3.0, "thickness")?;
             match family {
                 Family::LProfile => ProfileShape::L {
