@@ -107,6 +107,34 @@ pub(crate) fn lex(prompt: &str) -> Vec<Lexed> {
             i += 1;
         }
     }
+    dimensionality(out)
+}
+
+/// "3D printable", "a 2D sketch": a word, not three millimetres of diameter.
+fn dimensionality(tokens: Vec<Lexed>) -> Vec<Lexed> {
+    let mut out: Vec<Lexed> = Vec::with_capacity(tokens.len());
+    for t in tokens {
+        let merged = match (out.last(), &t.token) {
+            (
+                Some(
+                    prev @ Lexed {
+                        token: Token::Number { value, .. },
+                        ..
+                    },
+                ),
+                Token::Word(w),
+            ) if w == "d" && prev.glued_to(&t) && (*value == 2.0 || *value == 3.0) => Some(Lexed {
+                token: Token::Word(format!("{value}d")),
+                start: prev.start,
+                end: t.end,
+            }),
+            _ => None,
+        };
+        match merged {
+            Some(m) => *out.last_mut().expect("a previous token") = m,
+            None => out.push(t),
+        }
+    }
     out
 }
 
@@ -198,6 +226,19 @@ mod tests {
                 Token::Word("mm".into()),
             ]
         );
+    }
+
+    #[test]
+    fn three_d_is_a_word_not_a_number() {
+        let w = |s: &str| Token::Word(s.into());
+        assert_eq!(
+            tokens("a 3D printable box"),
+            vec![w("a"), w("3d"), w("printable"), w("box")]
+        );
+        assert_eq!(tokens("2d sketch"), vec![w("2d"), w("sketch")]);
+        // Only glued, and only 2 or 3: "3 d" and "5d" stay numbers.
+        assert_eq!(tokens("3 d"), vec![num(3.0, true), w("d")]);
+        assert_eq!(tokens("5d"), vec![num(5.0, true), w("d")]);
     }
 
     #[test]

@@ -524,6 +524,13 @@ impl Facts {
         })
     }
 
+    /// Whether a counted noun ("holes") is mentioned and not yet taken.
+    pub fn has_count(&self, what: Counted) -> bool {
+        self.facts
+            .iter()
+            .any(|f| !f.used && matches!(f.value, Value::Count { what: w, .. } if w == what))
+    }
+
     /// Takes every mention of a counted noun; returns the count if one was
     /// given (`Some(None)` when mentioned without a number).
     pub fn take_count(&mut self, what: Counted) -> Option<Option<u32>> {

@@ -22,6 +22,11 @@ pub(crate) fn l_bracket(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
     let f = &mut *cx.facts;
     let (l, h, w) = match f.take_chain(3) {
         Some(c) => (Some(c[0]), Some(c[1]), Some(c[2])),
+        // "80 by 60 mm legs, 25 mm wide".
+        None if f.has_chain() => match f.take_chain(2) {
+            Some(c) => (Some(c[0]), Some(c[1]), f.take(&[Role::Width, Role::Depth])),
+            None => (None, None, None),
+        },
         None => {
             let legs = f.take(&[Role::Size]);
             (
@@ -31,7 +36,12 @@ pub(crate) fn l_bracket(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
             )
         }
     };
-    let t = f.take(&[Role::Thickness, Role::Wall]);
+    // "L bracket 40x40x20 2mm": a number left after the sizes is the
+    // thickness, unless it could be the size of holes that have none.
+    let sized = !f.has_count(Counted::Holes) || f.has_role(&[Role::Hole]) || f.peek_thread().is_some();
+    let t = f
+        .take(&[Role::Thickness, Role::Wall])
+        .or_else(|| sized.then(|| f.take_bare()).flatten());
     let (l, h, w) = (cx.need(l, "length")?, cx.need(h, "height")?, cx.need(w, "width")?);
     let t = cx.or_default(t, DEFAULT_THICKNESS_MM, "thickness")?;
     let mut spec = PartSpec::new(

@@ -30,7 +30,14 @@ fn box_dims(cx: &mut Ctx) -> Result<[f64; 3], NotUnderstood> {
     } else if let Some(c) = cx.facts.take_chain(3) {
         (Some(c[0]), Some(c[1]), Some(c[2]))
     } else if let Some(c) = cx.facts.take_chain(2) {
-        (Some(c[0]), Some(c[1]), cx.facts.take(&z_roles))
+        match cx.facts.take(&z_roles) {
+            Some(h) => (Some(c[0]), Some(c[1]), Some(h)),
+            // "a flat bar 30 x 5 mm, 200 mm long": the section, then the length.
+            None => match cx.facts.take(&[Role::Length]) {
+                Some(l) => (Some(l), Some(c[0]), Some(c[1])),
+                None => (Some(c[0]), Some(c[1]), None),
+            },
+        }
     } else if square {
         // "a 100 mm square plate 3 mm thick": one side for both.
         let side = cx
