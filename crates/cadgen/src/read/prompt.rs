@@ -584,6 +584,8 @@ impl Facts {
             Flag::AllEdges | Flag::Edges => Some("the edges".to_string()),
             Flag::Counterbored => Some("counterbored".to_string()),
             Flag::EachLeg => Some("in each leg".to_string()),
+            Flag::RectCut => Some("a rectangular cutout".to_string()),
+            Flag::SquareCut => Some("a square cutout".to_string()),
             Flag::Tapped => Some("tapped".to_string()),
             Flag::Move => Some("move".to_string()),
             Flag::Across | Flag::Lengthwise | Flag::FrontToBack => Some("a hole across the part".to_string()),

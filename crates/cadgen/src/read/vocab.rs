@@ -250,6 +250,11 @@ pub(crate) enum Flag {
     FrontToBack,
     /// "two holes in each leg": a count per leg of a bracket.
     EachLeg,
+    /// "a 40 x 20 mm rectangular hole (pocket, cutout)" at the centre of
+    /// the top face, through unless it has a depth.
+    RectCut,
+    /// "a 10 mm square hole (pocket, cutout)".
+    SquareCut,
     /// A feature the reader does not make ("a slot", "a keyway"): named in
     /// the refusal instead of being left out.
     Unsupported(&'static str),
@@ -631,6 +636,20 @@ const PHRASES: &[(&str, Meaning)] = &[
     ("all round", Meaning::Flag(Flag::AllEdges)),
     ("edges", Meaning::Flag(Flag::Edges)),
     // Features the reader does not make: named in the refusal.
+    ("each face", Meaning::Flag(Flag::Unsupported("holes through each face"))),
+    (
+        "every face",
+        Meaning::Flag(Flag::Unsupported("holes through each face")),
+    ),
+    ("all faces", Meaning::Flag(Flag::Unsupported("holes through each face"))),
+    (
+        "off centre",
+        Meaning::Flag(Flag::Unsupported("off centre without its position")),
+    ),
+    (
+        "off center",
+        Meaning::Flag(Flag::Unsupported("off centre without its position")),
+    ),
     ("slot", Meaning::Flag(Flag::Unsupported("a slot"))),
     ("slots", Meaning::Flag(Flag::Unsupported("slots"))),
     ("slotted", Meaning::Flag(Flag::Unsupported("a slot"))),
@@ -663,12 +682,19 @@ const PHRASES: &[(&str, Meaning)] = &[
     ("embossed", Meaning::Flag(Flag::Unsupported("embossing"))),
     ("text", Meaning::Flag(Flag::Unsupported("text"))),
     ("logo", Meaning::Flag(Flag::Unsupported("a logo"))),
-    ("square hole", Meaning::Flag(Flag::Unsupported("a square hole"))),
+    ("square hole", Meaning::Flag(Flag::SquareCut)),
+    ("square cutout", Meaning::Flag(Flag::SquareCut)),
+    ("square cut out", Meaning::Flag(Flag::SquareCut)),
+    ("square opening", Meaning::Flag(Flag::SquareCut)),
+    ("square pocket", Meaning::Flag(Flag::SquareCut)),
+    ("square recess", Meaning::Flag(Flag::SquareCut)),
+    ("rectangular hole", Meaning::Flag(Flag::RectCut)),
+    ("rectangular cutout", Meaning::Flag(Flag::RectCut)),
+    ("rectangular cut out", Meaning::Flag(Flag::RectCut)),
+    ("rectangular opening", Meaning::Flag(Flag::RectCut)),
+    ("rectangular pocket", Meaning::Flag(Flag::RectCut)),
+    ("rectangular recess", Meaning::Flag(Flag::RectCut)),
     ("square holes", Meaning::Flag(Flag::Unsupported("square holes"))),
-    (
-        "rectangular hole",
-        Meaning::Flag(Flag::Unsupported("a rectangular hole")),
-    ),
     (
         "rectangular holes",
         Meaning::Flag(Flag::Unsupported("rectangular holes")),

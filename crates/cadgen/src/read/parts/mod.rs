@@ -126,6 +126,7 @@ pub(crate) fn build(noun: PartNoun, facts: &mut Facts) -> Result<(PartSpec, Vec<
         word => word.to_string(),
     };
     edge_features(&mut cx, &mut spec)?;
+    cutout(&mut cx, &mut spec)?;
     if cx.facts.take_flag(Flag::Centre) {
         spec.placement.centered = true;
     }
@@ -191,6 +192,58 @@ fn family_name(family: Family) -> &'static str {
         Family::Channel => "u_channel",
         Family::RectTube => "rect_tube",
     }
+}
+
+/// "a 40 x 20 mm rectangular hole", "a 10 mm square pocket 3 mm deep": a
+/// rectangle cut down from the centre of a block's or cylinder's top face,
+/// through unless it has a depth. It comes after the edge features, so a
+/// fillet rounds the outside only.
+fn cutout(cx: &mut Ctx, spec: &mut PartSpec) -> Result<(), NotUnderstood> {
+    use domain::spec::Base;
+    let centre = match spec.base {
+        Base::Box { length, width, .. } => [length / 2.0, width / 2.0],
+        Base::Cylinder { .. } => [0.0, 0.0],
+        // Left for the leftovers: "a rectangular cutout" is named in the refusal.
+        _ => return Ok(()),
+    };
+    let size = if cx.facts.take_flag(Flag::SquareCut) {
+        // "a 20 x 20 mm square hole" gives both sides.
+        if let Some(c) = cx.facts.take_chain(2) {
+            return push_cutout(cx, spec, centre, [c[0], c[1]]);
+        }
+        let side = cx
+            .facts
+            .take(&[Role::Square, Role::Size, Role::Width])
+            .or_else(|| cx.facts.take_bare());
+        let side = cx.need(side, "square cutout's side")?;
+        [side, side]
+    } else if cx.facts.take_flag(Flag::RectCut) {
+        match cx.facts.take_chain(2) {
+            Some(c) => [c[0], c[1]],
+            None => {
+                return Err(cx.refuse("A rectangular cutout needs its size, e.g. \"a 40 x 20 mm rectangular hole\"."))
+            }
+        }
+    } else {
+        return Ok(());
+    };
+    push_cutout(cx, spec, centre, size)
+}
+
+fn push_cutout(cx: &mut Ctx, spec: &mut PartSpec, centre: [f64; 2], size: [f64; 2]) -> Result<(), NotUnderstood> {
+    use domain::spec::Loop;
+    let depth = cx.facts.take(&[Role::Depth]);
+    cx.facts.take_flag(Flag::Centre);
+    cx.facts.take_flag(Flag::Through);
+    spec.features.push(Feature::Pocket {
+        name: "cutout".into(),
+        loops: vec![Loop::Rectangle {
+            corner: [centre[0] - size[0] / 2.0, centre[1] - size[1] / 2.0],
+            size,
+        }],
+        depth,
+    });
+    Ok(())
 }
 
 /// Fillets and chamfers: "vertical edges rounded 2 mm", "2 mm chamfer on
@@ -501,8 +554,12 @@ impl Ctx<'_> {
                 format!("{n} holes is not a hole count I can lay out.")
             })?;
             let centre = self.facts.take_flag(Flag::Centre);
-            self.ensure(!centre || n == 1, || format!("{n} holes cannot all be at the centre."))?;
             let circle = self.facts.take(&[Role::BoltCircle]);
+            // "two holes 40 mm apart, centred": a row or a circle about the centre.
+            let about_centre = pitch.is_some() || circle.is_some();
+            self.ensure(!centre || n == 1 || about_centre, || {
+                format!("{n} holes cannot all be at the centre; say how far apart they are, or the circle they sit on.")
+            })?;
             match face {
                 // "4 holes on a 70 mm bolt circle" on a plate: round its centre.
                 Face::Rect { l, w, .. } if circle.is_some() => Positions::Circular {
