@@ -117,6 +117,8 @@ pub(crate) struct Facts {
     pub keys: Vec<Role>,
     /// Words the reader has no meaning for, in order ("a", "with", "dragon").
     pub unknown_words: Vec<String>,
+    /// "a hole in each corner": one hole per corner, four in all.
+    pub each_corner: bool,
     /// Numbers joined by a hyphen ("1/4-20", "10-20"): a thread or a range,
     /// never a size; reported as not understood.
     hyphenated: Vec<String>,
@@ -153,11 +155,22 @@ impl Facts {
                 used: false,
             })
             .collect();
+        let lower = prompt.to_lowercase();
+        let each_corner = [
+            "each corner",
+            "every corner",
+            "each of the",
+            "all four corners",
+            "all corners",
+        ]
+        .iter()
+        .any(|p| lower.contains(p) && (*p != "each of the" || lower.contains("corners")));
         let mut facts = Facts {
             hyphenated,
             flags,
             factors,
             unknown_words,
+            each_corner,
             ..Facts::default()
         };
         let bare = items.iter().any(|item| match item {

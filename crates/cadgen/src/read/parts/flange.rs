@@ -3,7 +3,7 @@
 
 use domain::spec::{Axis, Base, Feature, PartSpec, Positions};
 
-use super::Ctx;
+use super::{Ctx, Face};
 use crate::read::vocab::{Counted, Role};
 use crate::NotUnderstood;
 
@@ -35,9 +35,23 @@ pub(crate) fn flange(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
         _ => outer,
     };
     let bore = f.take_diameter(&[Role::Bore, Role::InnerDiameter], &[Role::InnerRadius]);
-    let circle = f.take(&[Role::BoltCircle]);
     let outer = cx.need(outer, "outer diameter")?;
     let thickness = cx.or_default(thickness, DEFAULT_THICKNESS_MM, "thickness")?;
+    // "with a 20 mm hole through the centre and 4 M5 holes on a 45 mm bolt
+    // circle": each group of holes in its own phrase, read as on any disc.
+    if bore.is_none() && cx.facts.hole_groups().len() > 1 {
+        let mut spec = PartSpec::new(
+            "flange",
+            Base::Cylinder {
+                diameter: outer,
+                height: thickness,
+            },
+        );
+        spec.features
+            .extend(cx.all_holes(Face::Round { d: outer }, "bolt_hole")?);
+        return Ok(spec);
+    }
+    let circle = cx.facts.take(&[Role::BoltCircle]);
     let bore = bore.map(|b| cx.need(Some(b), "bore")).transpose()?;
     let count = match cx.facts.take_count(Counted::Holes) {
         Some(Some(n)) => n,

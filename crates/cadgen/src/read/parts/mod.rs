@@ -71,6 +71,14 @@ pub(crate) fn detect(facts: &Facts) -> Option<PartNoun> {
         Family::Box | Family::Plate | Family::Cube if walls => Family::Enclosure,
         // "a round plate 100 mm in diameter" is a disc.
         Family::Plate if facts.has(Flag::Round) && !facts.has_chain() => Family::Cylinder,
+        // "a 100 mm diameter plate 5 mm thick" is a disc too.
+        Family::Plate
+            if !facts.has_chain()
+                && facts.has_role(&[Role::Diameter, Role::OuterDiameter, Role::Radius])
+                && !facts.has_role(&[Role::Length, Role::Width]) =>
+        {
+            Family::Cylinder
+        }
         other => other,
     };
     let family = match family {
@@ -518,7 +526,9 @@ impl Ctx<'_> {
             }
         } else if corners {
             self.facts.take_hole_corners();
-            self.ensure(given.is_none_or(|g| g == 4), || {
+            // "a 5 mm hole in each corner" is four holes.
+            let per_corner = given == Some(1) && self.facts.each_corner;
+            self.ensure(per_corner || given.is_none_or(|g| g == 4), || {
                 "Corner holes come in fours.".to_string()
             })?;
             let Face::Rect { l, w, .. } = face else {

@@ -213,7 +213,12 @@ pub(crate) fn profile(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
         Some(c) => (Some(c[0]), Some(c[1]), Some(c[2])),
         None => match f.take_chain(2) {
             Some(c) => (Some(c[0]), Some(c[1]), f.take(&lengths)),
-            None => (f.take(&[Role::Width]), f.take(&[Role::Height]), f.take(&lengths)),
+            // "a triangular prism with a 40 mm base, 30 mm height".
+            None => (
+                f.take(&[Role::Width, Role::BottomDiameter]),
+                f.take(&[Role::Height]),
+                f.take(&lengths),
+            ),
         },
     };
     let (w, h, len) = (cx.need(w, "width")?, cx.need(h, "height")?, cx.need(len, "length")?);
