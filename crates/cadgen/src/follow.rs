@@ -50,6 +50,9 @@ pub fn follow_up(base: &PartSpec, message: &str) -> Result<Generated, NotUnderst
         ));
     }
     if done.is_empty() {
+        if let Some(ask) = how_much(message) {
+            return Err(understood(base, ask, &done));
+        }
         return Err(understood(
             base,
             format!(
@@ -142,6 +145,37 @@ fn diff(old: &PartSpec, new: &PartSpec) -> Vec<String> {
     out
 }
 
+/// "make it thicker" names a change but not its size: asks for it.
+fn how_much(message: &str) -> Option<String> {
+    const COMPARATIVES: [(&str, &str); 9] = [
+        ("thicker", "thick"),
+        ("thinner", "thick"),
+        ("longer", "long"),
+        ("shorter", "long"),
+        ("wider", "wide"),
+        ("narrower", "wide"),
+        ("taller", "tall"),
+        ("higher", "high"),
+        ("deeper", "deep"),
+    ];
+    let lower = message.to_lowercase();
+    let words: Vec<&str> = lower.split(|c: char| !c.is_alphabetic()).collect();
+    if let Some((word, adjective)) = COMPARATIVES.iter().find(|(w, _)| words.contains(w)) {
+        return Some(format!(
+            "How much {word}? Give the amount or the new size, e.g. \"5 mm {word}\", \"20% {word}\" or \"make it 12 mm {adjective}\"."
+        ));
+    }
+    ["bigger", "larger", "smaller"]
+        .iter()
+        .find(|w| words.contains(w))
+        .map(|word| {
+            format!(
+                "Which size, and how much {word}? Give the new size, e.g. \"holes 8 mm\", \"make it 120 mm long\" \
+             or \"twice as wide\"."
+            )
+        })
+}
+
 struct Apply<'a> {
     facts: &'a mut Facts,
     spec: &'a mut PartSpec,
@@ -160,6 +194,7 @@ impl Apply<'_> {
         self.add_holes()?;
         self.shell()?;
         self.edges()?;
+        self.inset()?;
         self.set_dimensions()?;
         self.scale()?;
         self.facts.take_flag(Flag::Add);
@@ -415,6 +450,39 @@ impl Apply<'_> {
             }
         }
         self.done.push("changed the wall".into());
+        Ok(())
+    }
+
+    /// "holes 10 mm from the edges": corner holes move to the new inset.
+    fn inset(&mut self) -> Result<(), String> {
+        if !self.facts.has_role(&[Role::Inset]) {
+            return Ok(());
+        }
+        let Base::Box { length, width, .. } = self.spec.base else {
+            return Ok(());
+        };
+        let corner_holes = self.spec.features.iter_mut().find_map(|f| match f {
+            Feature::Hole {
+                at: Positions::Grid { start, step, counts },
+                ..
+            } if *counts == [2, 2] => Some((start, step)),
+            _ => None,
+        });
+        let Some((start, step)) = corner_holes else {
+            return Ok(());
+        };
+        let inset = self.facts.take(&[Role::Inset]).unwrap_or_default();
+        if inset <= 0.0 || 2.0 * inset >= length.min(width) {
+            return Err(format!(
+                "Corner holes {} mm from the edges do not fit a {} × {} mm face.",
+                human(inset),
+                human(length),
+                human(width)
+            ));
+        }
+        *start = [inset, inset];
+        *step = [length - 2.0 * inset, width - 2.0 * inset];
+        self.done.push(format!("hole inset = {}", human(inset)));
         Ok(())
     }
 

@@ -157,3 +157,28 @@ fn reads_stock_sections_and_counts_per_leg_the_way_the_trade_writes_them() {
     let e = generate("a plate 100 x 50 x 5 mm with 2 holes 5 mm in each leg").unwrap_err();
     assert!(e.reason.contains("each leg"), "{}", e.reason);
 }
+
+#[test]
+fn follow_ups_move_corner_holes_and_ask_how_much_for_a_bare_comparative() {
+    let g = generate("plate 100 x 60 x 5 mm with 4 holes 6 mm at the corners").unwrap();
+    let moved = follow_up(&g.spec, "make the holes 10 mm from the edges").unwrap();
+    let grid = moved.spec.features.iter().find_map(|f| match f {
+        Feature::Hole {
+            at: Positions::Grid { start, step, .. },
+            ..
+        } => Some((*start, *step)),
+        _ => None,
+    });
+    assert_eq!(grid, Some(([10.0, 10.0], [80.0, 40.0])));
+    assert!(
+        follow_up(&g.spec, "holes 40 mm from the edges").is_err(),
+        "they would not fit"
+    );
+    for (message, asked) in [
+        ("make it thicker", "How much thicker?"),
+        ("make the holes bigger", "how much bigger?"),
+    ] {
+        let e = follow_up(&g.spec, message).unwrap_err();
+        assert!(e.reason.contains(asked), "{message}: {}", e.reason);
+    }
+}
