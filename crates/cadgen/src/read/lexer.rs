@@ -89,6 +89,9 @@ pub(crate) fn lex(prompt: &str) -> Vec<Lexed> {
                 '×' | '*' => Some(Token::Times),
                 '"' | '″' | '”' | '“' => Some(Token::InchMark),
                 ',' | ';' => Some(Token::Comma),
+                // A full stop that ends a sentence ends its phrase too
+                // ("Drill a 22 mm hole in the middle. Add six 5 mm holes …").
+                '.' | '!' | '?' if chars.get(i + 1).is_none_or(|n| n.is_whitespace()) => Some(Token::Comma),
                 '=' | ':' => Some(Token::Equals),
                 '%' => Some(Token::Percent),
                 '(' | '[' => Some(Token::Open),
@@ -226,6 +229,14 @@ mod tests {
                 Token::Word("mm".into()),
             ]
         );
+    }
+
+    #[test]
+    fn a_full_stop_ends_a_phrase_but_not_a_decimal() {
+        let w = |s: &str| Token::Word(s.into());
+        assert_eq!(tokens("hole. Add"), vec![w("hole"), Token::Comma, w("add")]);
+        assert_eq!(tokens("6 mm."), vec![num(6.0, true), w("mm"), Token::Comma]);
+        assert_eq!(tokens("6.5 mm"), vec![num(6.5, false), w("mm")]);
     }
 
     #[test]

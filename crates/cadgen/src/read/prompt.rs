@@ -744,8 +744,17 @@ fn default_unit(items: &[Item]) -> Unit {
         .collect();
     units.sort();
     units.dedup();
+    // "a square tube 40x40x3, 1 metre long": bare numbers that the only
+    // unit would make longer than any part are millimetres.
+    let bare = items.iter().flat_map(|item| match item {
+        Item::Qty(q) => vec![q],
+        Item::Chain(qs) => qs.iter().collect(),
+        Item::Point(x, y) => vec![x, y],
+        _ => vec![],
+    });
+    let mut bare = bare.filter(|q| q.unit.is_none()).map(|q| q.value);
     match units.as_slice() {
-        [only] => *only,
+        [only] if bare.all(|v| only.to_mm(v) <= super::MAX_LENGTH_MM) => *only,
         _ => Unit::Mm,
     }
 }
