@@ -326,6 +326,8 @@ const PHRASES: &[(&str, Meaning)] = &[
     ("standoffs", part(Family::Standoff, "Standoff")),
     ("stand off", part(Family::Standoff, "Standoff")),
     ("spacer", part(Family::Standoff, "Spacer")),
+    ("spacer plate", part(Family::Plate, "Spacer plate")),
+    ("spacer block", part(Family::Box, "Spacer block")),
     ("flange", part(Family::Flange, "Flange")),
     ("l bracket", part(Family::Bracket, "L-bracket")),
     ("angle bracket", part(Family::Bracket, "L-bracket")),
