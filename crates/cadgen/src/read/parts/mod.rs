@@ -480,11 +480,16 @@ impl Ctx<'_> {
         if let Some(across) = self.across(face, count, &points)? {
             return Ok(Some(across));
         }
-        let grid = self.facts.take_grid();
         let given = count.flatten();
+        // "four M3 holes on a 31 mm square": a centred 2 × 2 grid at that pitch.
+        let square = match face {
+            Face::Rect { .. } if given == Some(4) && points.is_empty() && !corners => self.facts.take(&[Role::Square]),
+            _ => None,
+        };
+        let grid = self.facts.take_grid().or(square.map(|_| (2, 2)));
         let thread = self.facts.peek_thread();
         let d = self.hole_diameter(true)?;
-        let pitch = self.facts.take(&[Role::Pitch]);
+        let pitch = self.facts.take(&[Role::Pitch]).or(square);
         if pitch.is_some() && (corners || !points.is_empty()) {
             return Err(
                 self.refuse("I read a hole spacing, but these holes are placed at the corners or at given points.")

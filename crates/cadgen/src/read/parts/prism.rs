@@ -16,7 +16,13 @@ const DEFAULT_WALL_MM: f64 = 2.0;
 fn box_dims(cx: &mut Ctx) -> Result<[f64; 3], NotUnderstood> {
     let z_roles = [Role::Height, Role::Thickness, Role::Depth];
     let square = cx.noun.word.starts_with("Square");
-    let square_side = cx.facts.take(&[Role::Square]);
+    // "a bar 1 inch square": the section; with a chain the square is a
+    // hole pattern's ("four M3 holes on a 31 mm square").
+    let square_side = if cx.facts.has_chain() || square {
+        None
+    } else {
+        cx.facts.take(&[Role::Square])
+    };
     let (l, w, h) = if let Some(s) = square_side {
         // "a bar 1 inch square 12 inches long": the section is square.
         match cx.facts.take(&[Role::Length]) {
