@@ -394,6 +394,29 @@ impl Ctx<'_> {
 
     /// The hole diameter: "6 mm holes", "Ø6", an M size (clearance hole),
     /// else the documented default.
+    /// A "centre hole" / "bore" the prompt gives, through the top face at
+    /// `at`; with `blind`, "8 mm deep" is the bore's unless other holes
+    /// could take it.
+    pub fn centre_bore(&mut self, at: [f64; 2], blind: bool) -> Result<Option<Feature>, NotUnderstood> {
+        let Some(bore) = self.facts.take_diameter(&[Role::Bore], &[]) else {
+            return Ok(None);
+        };
+        let diameter = self.need(Some(bore), "bore")?;
+        let depth = if blind && !self.facts.has_count(Counted::Holes) {
+            self.facts.take(&[Role::Depth])
+        } else {
+            None
+        };
+        Ok(Some(Feature::Hole {
+            name: "bore".into(),
+            diameter,
+            depth,
+            counterbore: None,
+            axis: Axis::Z,
+            at: Positions::Points { points: vec![at] },
+        }))
+    }
+
     pub fn hole_diameter(&mut self, diameter_too: bool) -> Result<f64, NotUnderstood> {
         if let Some(d) = self.facts.take(&[Role::Hole]) {
             return self.need(Some(d), "hole diameter");

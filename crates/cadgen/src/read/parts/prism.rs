@@ -5,7 +5,7 @@ use domain::spec::{Base, Feature, Loop, PartSpec, ProfileShape};
 
 use super::{Ctx, Face};
 use crate::compile::human;
-use crate::read::vocab::{Counted, Family, Flag, Role};
+use crate::read::vocab::{Family, Flag, Role};
 use crate::NotUnderstood;
 
 /// Wall thickness of an enclosure when the prompt gives none.
@@ -84,27 +84,9 @@ pub(crate) fn block(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
             height: h,
         },
     );
-    // "a spacer plate 50 x 50 with a 25 mm centre hole": a bore through
-    // the middle of the top face.
-    if let Some(bore) = cx.facts.take_diameter(&[Role::Bore], &[]) {
-        let bore = cx.need(Some(bore), "bore")?;
-        // "8 mm deep" is the bore's unless other holes could take it.
-        let depth = if cx.facts.has_count(Counted::Holes) {
-            None
-        } else {
-            cx.facts.take(&[Role::Depth])
-        };
-        spec.features.push(Feature::Hole {
-            name: "bore".into(),
-            diameter: bore,
-            depth,
-            counterbore: None,
-            axis: domain::spec::Axis::Z,
-            at: domain::spec::Positions::Points {
-                points: vec![[l / 2.0, w / 2.0]],
-            },
-        });
-    }
+    // "a spacer plate 50 x 50 with a 25 mm centre hole", "a 10 mm centre
+    // bore 8 mm deep".
+    spec.features.extend(cx.centre_bore([l / 2.0, w / 2.0], true)?);
     // Any number of groups: "… and a 10 mm hole at the centre".
     spec.features
         .extend(cx.all_holes(Face::Rect { l, w, h: Some(h) }, "hole")?);

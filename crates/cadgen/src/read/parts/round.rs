@@ -42,19 +42,7 @@ pub(crate) fn cylinder(cx: &mut Ctx) -> Result<PartSpec, NotUnderstood> {
     let (d, h) = (cx.need(d, "diameter")?, cx.need(h, axis_word(cx.noun.word))?);
     let mut spec = PartSpec::new(cx.part, Base::Cylinder { diameter: d, height: h });
     // "a disc with a 5 mm centre hole": a bore on the axis.
-    if let Some(bore) = cx.facts.take_diameter(&[Role::Bore], &[]) {
-        let bore = cx.need(Some(bore), "bore")?;
-        spec.features.push(domain::spec::Feature::Hole {
-            name: "bore".into(),
-            diameter: bore,
-            depth: None,
-            counterbore: None,
-            axis: domain::spec::Axis::Z,
-            at: domain::spec::Positions::Points {
-                points: vec![[0.0, 0.0]],
-            },
-        });
-    }
+    spec.features.extend(cx.centre_bore([0.0, 0.0], false)?);
     spec.features.extend(cx.all_holes(Face::Round { d }, "hole")?);
     Ok(spec)
 }
